@@ -1,0 +1,140 @@
+// The one boot policy. Pure: (client, profile, node state) → decision with a reason.
+// Every protocol asks here; none decides on its own what a machine boots.
+import type { HostEntry, Profile } from '../config/profile.ts';
+import { httpBase } from '../config/profile.ts';
+import { archInfo, archLabel, isRaspberryPi, type ArchInfo, type ClientDescription } from './client.ts';
+
+export type NodeLifecycle = 'seen' | 'install-pending' | 'installing' | 'installed';
+
+/** What the store knows of a machine, as the policy needs it. */
+export interface NodeState {
+  mac: string;
+  state: NodeLifecycle;
+  /** Profile chosen by an admin reinstall; overrides the [host] profile. */
+  profile: string | null;
+  /** Whitelisted iPXE local-boot script set by an admin; null = `exit`. */
+  localBoot: string | null;
+  /** When and by whom install was armed (ms since epoch; 'profile' or 'admin'). */
+  armedAt: number | null;
+  armedBy: 'profile' | 'admin' | null;
+  /** When the one-shot install was consumed (answer fetched or script served). */
+  consumedAt: number | null;
+  installedAt: number | null;
+}
+
+export type BootAction = 'install' | 'local' | 'menu' | 'ignore';
+
+export interface Decision {
+  action: BootAction;
+  /** For install: the profile, e.g. "proxmox-ve/9.1-1". */
+  profile?: string;
+  /** For local: the iPXE script (default `exit`). */
+  localScript?: string;
+  reason: string;
+}
+
+function clock(ms: number): string {
+  return new Date(ms).toISOString().slice(11, 19);
+}
+
+/** Whether the profile arms a first install for this host (a node never installed yet). */
+export function profileArmsInstall(host: HostEntry | undefined): boolean {
+  return host?.action === 'install';
+}
+
+/** What a machine boots: install, local disk, menu, or no answer at all. */
+export function decide(client: ClientDescription, profile: Profile, node: NodeState | undefined): Decision {
+  const host = profile.hosts.get(client.mac);
+  const local = (reason: string): Decision => ({ action: 'local', localScript: node?.localBoot ?? 'exit', reason });
+
+  if (node?.state === 'install-pending') {
+    const chosen = node.profile ?? host?.profile ?? '';
+    const by = node.armedBy === 'admin' ? `reinstall flag set by admin at ${clock(node.armedAt ?? 0)}` : `host ${client.mac} has action=install in ${profile.file}`;
+    if (!chosen) return { action: 'menu', reason: `${by}, but no profile is named: set profile in [host ${client.mac}] or in the reinstall request` };
+    return { action: 'install', profile: chosen, reason: `${by}, profile ${chosen}` };
+  }
+  if (node?.state === 'installing') {
+    return local(`install consumed: answer fetched at ${clock(node.consumedAt ?? 0)}; reinstall through the admin API to install again`);
+  }
+  if (node?.state === 'installed') {
+    return local(`installed at ${clock(node.installedAt ?? node.consumedAt ?? 0)}; reinstall through the admin API to install again`);
+  }
+
+  if (host) {
+    switch (host.action) {
+      case 'install':
+        if (!host.profile) return { action: 'menu', reason: `host ${client.mac} has action=install but no profile in ${profile.file}` };
+        return { action: 'install', profile: host.profile, reason: `host ${client.mac} has action=install, profile ${host.profile}, not installed yet` };
+      case 'local':
+        return local(`host ${client.mac} has action=local`);
+      case 'menu':
+        return { action: 'menu', reason: `host ${client.mac} has action=menu` };
+    }
+  }
+
+  switch (profile.boot.unknown) {
+    case 'ignore':
+      return { action: 'ignore', reason: `${client.mac} has no [host] section and [boot] unknown = ignore` };
+    case 'local':
+      return local(`${client.mac} has no [host] section; [boot] unknown = local`);
+    case 'menu':
+      return profile.boot.defaultAction === 'local'
+        ? local(`${client.mac} has no [host] section; [boot] default_action = local`)
+        : { action: 'menu', reason: `${client.mac} has no [host] section: menu, default ${profile.boot.menuDefault} after ${profile.boot.menuTimeout} s` };
+  }
+}
+
+export interface BootFileDecision {
+  /** 'boot': send bootFile; 'ignore': stay silent (proxy) or lease without boot fields (server). */
+  action: 'boot' | 'ignore';
+  /** File name for TFTP, or an http:// URL (UEFI HTTP boot and clients already running iPXE). */
+  bootFile?: string;
+  /** Option 60 to answer with: HTTPClient for UEFI HTTP boot, else PXEClient. */
+  vendorClass?: 'PXEClient' | 'HTTPClient';
+  /** Arch info used (after quirks), for events and option 43 choices. */
+  arch?: ArchInfo;
+  reason: string;
+}
+
+/**
+ * What a DHCP or ProxyDHCP reply should point the firmware at. The per-machine
+ * install/local/menu choice happens later, over HTTP, once iPXE runs; here only
+ * "ignore" matters from decide().
+ */
+export function decideBootFile(client: ClientDescription, profile: Profile, node: NodeState | undefined): BootFileDecision {
+  const overall = decide(client, profile, node);
+  if (overall.action === 'ignore') return { action: 'ignore', reason: overall.reason };
+
+  const base = httpBase(profile);
+  if (client.isIpxe) {
+    return {
+      action: 'boot',
+      bootFile: `${base}/boot.ipxe`,
+      vendorClass: client.vendorClass?.startsWith('HTTPClient') ? 'HTTPClient' : 'PXEClient',
+      arch: archInfo(client.arch),
+      reason: `already iPXE: chain to ${base}/boot.ipxe (then: ${overall.reason})`,
+    };
+  }
+
+  let arch = archInfo(client.arch);
+  let quirk = '';
+  if (client.arch === 0 && isRaspberryPi(client.mac)) {
+    arch = archInfo(11);
+    quirk = 'Raspberry Pi MAC prefix sends arch 0 although it is ARM: treated as arch 11 (UEFI ARM64); ';
+  }
+  if (client.arch === undefined) return { action: 'ignore', reason: 'no option 93 (client architecture): not a PXE client' };
+  if (!arch || !arch.bootKey) return { action: 'ignore', reason: `${quirk}${archLabel(client.arch)}: no boot file for this architecture` };
+  const file = profile.boot[arch.bootKey];
+  if (!file) return { action: 'ignore', reason: `${quirk}${archLabel(arch.code)}: [boot] ${arch.bootKey} is empty` };
+
+  if (arch.http) {
+    return {
+      action: 'boot',
+      bootFile: `${base}/ipxe/${file}`,
+      vendorClass: 'HTTPClient',
+      arch,
+      reason: `${quirk}${archLabel(arch.code)}: UEFI HTTP boot of ${base}/ipxe/${file}`,
+    };
+  }
+  return { action: 'boot', bootFile: file, vendorClass: 'PXEClient', arch, reason: `${quirk}${archLabel(arch.code)} → ${file}` };
+}

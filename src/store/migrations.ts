@@ -1,0 +1,62 @@
+// Versioned schema. A migration is applied once, in one transaction, and recorded in
+// PRAGMA user_version; never edit one that has shipped: append a new one.
+import { LEASE_MIGRATIONS } from './leases.ts';
+
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+const CORE: Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE nodes (
+        mac          TEXT PRIMARY KEY,
+        hostname     TEXT,
+        state        TEXT NOT NULL CHECK (state IN ('seen','install-pending','installing','installed')),
+        profile      TEXT,
+        local_boot   TEXT,
+        armed_at     INTEGER,
+        armed_by     TEXT,
+        consumed_at  INTEGER,
+        installed_at INTEGER,
+        first_seen   INTEGER NOT NULL,
+        last_seen    INTEGER NOT NULL,
+        last_ip      TEXT,
+        arch         INTEGER,
+        firmware     TEXT,
+        uuid         TEXT,
+        serial       TEXT,
+        fqdn         TEXT,
+        boot_mode    TEXT,
+        install_report TEXT
+      );
+      CREATE INDEX nodes_unknown_age ON nodes (installed_at, last_seen);
+      CREATE TABLE installs (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        mac          TEXT NOT NULL,
+        profile      TEXT,
+        armed_at     INTEGER,
+        armed_by     TEXT,
+        consumed_at  INTEGER,
+        installed_at INTEGER,
+        fqdn         TEXT
+      );
+      CREATE INDEX installs_mac ON installs (mac, id);
+      CREATE TABLE events (
+        id       INTEGER PRIMARY KEY AUTOINCREMENT,
+        time     INTEGER NOT NULL,
+        mac      TEXT,
+        protocol TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        reason   TEXT NOT NULL,
+        detail   TEXT
+      );
+      CREATE INDEX events_mac ON events (mac, id);
+    `,
+  },
+];
+
+export const MIGRATIONS: Migration[] = [...CORE, ...LEASE_MIGRATIONS].sort((a, b) => a.version - b.version);
