@@ -1,30 +1,123 @@
 // iPXE script text. Pure: values in, script out.
+import { defaultCmdline, productDisplayName, sortImages, type InstallImage } from './catalogue.ts';
 
-/** Characters allowed in anything we paste into a script line unquoted. */
-export function ipxeSafe(value: string): string {
-  // iPXE expands ${…} and splits on spaces; strip what could change the script's meaning.
-  return value.replace(/[\s${}|&;#"'`\\]/g, '');
+/** Makes a value safe to paste into an iPXE line: no variable expansion, no line breaks, no command chaining. */
+export function ipxeText(value: string): string {
+  return value.replace(/[\r\n]/g, ' ').replace(/\$\{/g, '$ {').replace(/\|\||&&/g, ' ');
 }
 
 /**
  * The bootstrap every iPXE fetches first (HTTP /boot.ipxe, TFTP boot.ipxe / autoexec.ipxe):
- * asks the policy for this NIC's script; if the server is unreachable, `exit` hands back
- * to the firmware so it tries the next boot device.
+ * asks the policy for the script of the NIC that booted (${mac}, not always net0);
+ * if the server is unreachable, `exit` hands back to the firmware so it tries the next boot device.
  */
 export function renderBootstrapScript(httpBase: string): string {
   return [
     '#!ipxe',
-    '# pxe-pilot bootstrap: ask for this machine\'s script; on failure return to the firmware.',
-    'isset ${mac} || set mac ${net0/mac}',
+    "# pxe-pilot bootstrap: ask for this machine's script; on failure return to the firmware.",
     `chain --autofree ${httpBase}/boot?mac=\${mac:hexhyp}&arch=\${buildarch}&platform=\${platform}&uuid=\${uuid}&serial=\${serial:uristring} || goto unreachable`,
     'exit',
     ':unreachable',
-    'echo pxe-pilot: ' + httpBase + ' did not answer; returning to firmware',
+    `echo pxe-pilot: ${httpBase} did not answer; returning to the firmware`,
     'exit',
     '',
   ].join('\n');
 }
 
 export function renderLocalScript(reason: string, script = 'exit'): string {
-  return ['#!ipxe', `echo pxe-pilot: local disk (${ipxeSafe(reason).slice(0, 200)})`, script, ''].join('\n');
+  return ['#!ipxe', `echo pxe-pilot: local disk: ${ipxeText(reason)}`, script, ''].join('\n');
+}
+
+/** A script that tells the person at the console why nothing boots, then returns to the firmware. */
+export function renderRefusalScript(reason: string): string {
+  return ['#!ipxe', `echo pxe-pilot: ${ipxeText(reason)}`, 'sleep 5', 'exit', ''].join('\n');
+}
+
+export interface InstallVars {
+  mac: string;
+  ip: string;
+  hostname: string;
+  /** Our HTTP base URL. */
+  server: string;
+  answerUrl: string;
+}
+
+/** Fills ${mac} ${ip} ${hostname} ${server} ${answer_url}; any other ${…} is left for iPXE to expand. */
+export function fillCmdline(template: string, vars: InstallVars): string {
+  const table: Record<string, string> = {
+    mac: vars.mac,
+    ip: vars.ip,
+    hostname: vars.hostname,
+    server: vars.server,
+    answer_url: vars.answerUrl,
+  };
+  return template.replace(/\$\{([a-z_]+)\}/g, (whole, name: string) => table[name] ?? whole).replace(/[\r\n]+/g, ' ').trim();
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/**
+ * kernel + named initrds + boot. Every initrd gets a name and the kernel line names it
+ * (initrd=<name>): UEFI iPXE builds as old as Debian's only hand named initrds to the EFI stub.
+ */
+export function renderInstallScript(image: InstallImage, assetBase: string, extraCmdline: string, vars: InstallVars, reason: string): string {
+  const names = image.initrds.map(baseName);
+  const template = [image.cmdline ?? defaultCmdline(image.product), extraCmdline].filter((s) => s.trim() !== '').join(' ');
+  const args = fillCmdline(template, vars);
+  const url = (rel: string): string => `${assetBase}/${rel.split('/').map(encodeURIComponent).join('/')}`;
+  const lines = [
+    '#!ipxe',
+    `echo pxe-pilot: installing ${image.profile}: ${ipxeText(reason)}`,
+    'imgfree',
+    `kernel ${url(image.kernel)} ${names.map((n) => `initrd=${n}`).join(' ')}${args ? ' ' + ipxeText(args) : ''} || goto failed`,
+    ...image.initrds.map((rel, i) => `initrd --name ${names[i]} ${url(rel)} || goto failed`),
+    'boot || goto failed',
+    ':failed',
+    `echo pxe-pilot: could not load ${image.profile}; returning to the firmware`,
+    'sleep 5',
+    'exit',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+export interface MenuOptions {
+  mac: string;
+  httpBase: string;
+  /** 'local', 'shell' or a profile name. */
+  defaultItem: string;
+  timeoutSeconds: number;
+  reason: string;
+}
+
+/**
+ * The boot menu. Items get generated labels (profile names hold '/' and '.'), every goto
+ * target exists, and the choice times out to the default, so an unattended machine never waits.
+ */
+export function renderMenu(images: InstallImage[], options: MenuOptions): string {
+  const sorted = sortImages(images);
+  const labels = new Map<string, string>();
+  sorted.forEach((img, i) => labels.set(img.profile, `image${i}`));
+  const defaultLabel = options.defaultItem === 'shell' ? 'shell' : (labels.get(options.defaultItem) ?? 'local');
+  const macHyphen = options.mac.replace(/:/g, '-');
+  const lines = ['#!ipxe', `# ${ipxeText(options.reason)}`, `menu pxe-pilot: ${options.mac}`];
+  let product = '';
+  for (const img of sorted) {
+    if (img.product !== product) {
+      product = img.product;
+      lines.push(`item --gap -- ${ipxeText(productDisplayName(product))}`);
+    }
+    lines.push(`item ${labels.get(img.profile)} Install ${ipxeText(productDisplayName(img.product))} ${ipxeText(img.version)}`);
+  }
+  lines.push('item --gap -- Other', 'item local Boot from local disk', 'item shell iPXE shell');
+  lines.push(`choose --default ${defaultLabel} --timeout ${Math.round(options.timeoutSeconds * 1000)} target || goto local`);
+  lines.push('goto ${target}');
+  for (const img of sorted) {
+    lines.push(`:${labels.get(img.profile)}`);
+    lines.push(`chain --autofree ${options.httpBase}/install?mac=${macHyphen}&profile=${encodeURIComponent(img.profile)} || goto local`);
+  }
+  lines.push(':shell', 'shell', 'goto local', ':local', 'echo pxe-pilot: booting from local disk', 'exit', '');
+  return lines.join('\n');
 }

@@ -1,0 +1,50 @@
+// The installable products found under [assets] dir, as plain data (the scan itself is in src/http/catalogue-scan.ts).
+
+export interface InstallImage {
+  /** "<product>/<version>", the profile name used by [host] profile and the admin API. */
+  profile: string;
+  product: string;
+  version: string;
+  /** Path relative to [assets] dir, e.g. "proxmox-ve/9.1-1/vmlinuz". */
+  kernel: string;
+  /** Relative paths; the first is `initrd`, then extra images (e.g. the installer ISO) in name order. */
+  initrds: string[];
+  /** Kernel arguments from the folder's `cmdline` file, or null for the product default. */
+  cmdline: string | null;
+}
+
+const DISPLAY_NAMES: Record<string, string> = {
+  'proxmox-ve': 'Proxmox VE',
+  'proxmox-bs': 'Proxmox Backup Server',
+  'proxmox-mg': 'Proxmox Mail Gateway',
+};
+
+export function productDisplayName(product: string): string {
+  return DISPLAY_NAMES[product] ?? product;
+}
+
+/** Kernel arguments a product boots with when its folder has no cmdline file. */
+export function defaultCmdline(product: string): string {
+  if (product.startsWith('proxmox-')) return 'ramdisk_size=16777216 rw quiet splash=silent proxmox-start-auto-installer';
+  return '';
+}
+
+/** Proxmox installers fetch an answer, which consumes the one-shot install; others consume it when the script is served. */
+export function fetchesAnswer(product: string): boolean {
+  return product.startsWith('proxmox-');
+}
+
+/** Newest first by numeric parts ("9.1-1" > "9.0-2" > "8.4-1"), then by text. */
+export function compareVersionsDesc(a: string, b: string): number {
+  const pa = a.split(/[^0-9]+/).filter(Boolean).map(Number);
+  const pb = b.split(/[^0-9]+/).filter(Boolean).map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pb[i] ?? -1) - (pa[i] ?? -1);
+    if (d !== 0) return d;
+  }
+  return b.localeCompare(a);
+}
+
+export function sortImages(images: InstallImage[]): InstallImage[] {
+  return [...images].sort((x, y) => productDisplayName(x.product).localeCompare(productDisplayName(y.product)) || compareVersionsDesc(x.version, y.version));
+}

@@ -1,0 +1,68 @@
+// The Koa application: error mapping, request log, and the routers.
+import Koa from 'koa';
+import type { Context } from 'koa';
+import Router from '@koa/router';
+import type { HttpDeps } from './context.ts';
+import { HttpError } from './errors.ts';
+import { bootRoutes } from './boot.ts';
+import { assetRoutes } from './assets.ts';
+import { healthRoutes } from './health.ts';
+import { answerRoutes } from './answers.ts';
+import { adminRoutes } from './admin.ts';
+import { installerRoutes } from './installers.ts';
+
+/** Paths iPXE or an installer fetches: errors there are text/plain, elsewhere JSON. */
+function wantsText(path: string): boolean {
+  return /^\/(boot|chain|menu\.ipxe|assets\/|ipxe\/|nocloud\/|preseed\/)/.test(path);
+}
+
+export function createHttpApp(deps: HttpDeps): Koa {
+  const app = new Koa();
+  app.proxy = false;
+
+  app.use(async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new HttpError(404, `no such path: ${ctx.method} ${ctx.path}`);
+    } catch (err) {
+      respondWithError(ctx, err, deps);
+    } finally {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      deps.logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10, client: ctx.req.socket.remoteAddress }, 'http');
+    }
+  });
+
+  const router = new Router();
+  for (const register of [healthRoutes, bootRoutes, assetRoutes, answerRoutes, adminRoutes, installerRoutes]) register(router, deps);
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  // Koa's own error event would print a stack to stderr; we already answered and logged.
+  app.on('error', () => {});
+  return app;
+}
+
+function respondWithError(ctx: Context, err: unknown, deps: HttpDeps): void {
+  let status = 500;
+  let message = 'internal error';
+  let headers: Record<string, string> = {};
+  if (err instanceof HttpError) {
+    status = err.status;
+    message = err.message;
+    headers = err.headers;
+  } else if (typeof err === 'object' && err !== null && 'status' in err && typeof (err as { status: unknown }).status === 'number') {
+    // Koa and the router throw http-errors for 405/501 and malformed URLs (400).
+    status = (err as { status: number }).status;
+    message = (err as { expose?: boolean; message?: string }).expose ? String((err as { message?: string }).message) : status === 405 ? `method ${ctx.method} not allowed on ${ctx.path}` : 'bad request';
+  }
+  if (status >= 500) deps.logger.error({ err, path: ctx.path }, 'http handler failed');
+  ctx.status = status;
+  for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
+  if (wantsText(ctx.path)) {
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.body = `${message}\n`;
+  } else {
+    ctx.type = 'application/json';
+    ctx.body = { error: message };
+  }
+}

@@ -1,0 +1,37 @@
+// Bounded JSON request bodies: too large → 413, not JSON → 400; never a 500.
+import type { Context } from 'koa';
+import { HttpError } from './errors.ts';
+
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+export async function readBody(ctx: Context, limit = DEFAULT_BODY_LIMIT): Promise<Buffer> {
+  const declared = Number(ctx.get('content-length') || NaN);
+  if (Number.isFinite(declared) && declared > limit) throw new HttpError(413, `request body of ${declared} bytes is over the limit of ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) {
+      ctx.req.resume();
+      throw new HttpError(413, `request body is over the limit of ${limit} bytes`);
+    }
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Parses a JSON body; `what` names the expected document in error messages. */
+export async function readJson(ctx: Context, what: string, limit = DEFAULT_BODY_LIMIT): Promise<unknown> {
+  const raw = await readBody(ctx, limit);
+  if (raw.length === 0) throw new HttpError(400, `${what}: empty body, expected JSON`);
+  try {
+    return JSON.parse(raw.toString('utf8')) as unknown;
+  } catch (err) {
+    throw new HttpError(400, `${what}: body is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,25 @@
+// What every HTTP route needs, handed in by the daemon.
+import type { Profile } from '../config/profile.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../store/store.ts';
+import type { Binding } from '../service.ts';
+import type { AssetCatalogue } from './catalogue-scan.ts';
+
+export interface ServiceStatus {
+  name: string;
+  enabled: boolean;
+  bindings: Binding[];
+}
+
+export interface HttpDeps {
+  /** The current profile; it changes on SIGHUP, so read it per request. */
+  profile: () => Profile;
+  store: Store;
+  logger: Logger;
+  /** What each service is bound to, for /health. */
+  services: () => ServiceStatus[];
+  /** The install images under [assets] dir. */
+  catalogue: AssetCatalogue;
+  startedAt: number;
+  version: string;
+}

@@ -1,0 +1,104 @@
+#!/bin/busybox sh
+# pxe-pilot installer stand-in: /init of a tiny initrd. It does on the network exactly what the
+# Proxmox automated installer does (address by DHCP asking for option 250, POST its JSON to the
+# answer URL, POST the post-installation webhook) and prints what it got on the serial console.
+# Every line it prints starts with "standin:" so the tests can read the serial log.
+/bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+mount -t devtmpfs devtmpfs /dev
+# The initrd has no /dev/console node; take the console now that devtmpfs provides one.
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+
+say() { echo "standin: $*"; }
+finish() {
+  say "powering off ($1)"
+  sync
+  poweroff -f
+  sleep 30
+}
+
+say "init started, kernel $(uname -r)"
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net; do
+  insmod "/lib/modules/$m.ko" || say "insmod $m failed"
+done
+
+iface=""
+for _ in $(seq 1 100); do
+  for d in /sys/class/net/*; do
+    n=${d##*/}
+    [ "$n" = lo ] && continue
+    iface=$n
+    break
+  done
+  [ -n "$iface" ] && break
+  sleep 0.1
+done
+[ -n "$iface" ] || finish "no network interface appeared"
+mac=$(cat "/sys/class/net/$iface/address")
+ip link set lo up
+ip link set "$iface" up
+say "interface $iface mac $mac"
+
+udhcpc -i "$iface" -f -q -n -t 6 -T 3 -O 250 -s /standin/dhcp-event.sh >/tmp/udhcpc.log 2>&1 || {
+  cat /tmp/udhcpc.log
+  finish "no DHCP lease"
+}
+. /tmp/dhcp.env
+say "address $ip/$mask from DHCP server $serverid"
+
+# A URL baked into the boot (kernel command line) wins, as one baked into an ISO does; else option 250.
+answer_url=""
+for word in $(cat /proc/cmdline); do
+  case "$word" in pxe_answer=*) answer_url=${word#pxe_answer=} ;; esac
+done
+if [ -n "$answer_url" ]; then
+  say "answer URL from kernel command line: $answer_url"
+elif [ -n "$opt250" ]; then
+  answer_url=$(echo "$opt250" | xxd -r -p)
+  say "answer URL from DHCP option 250: $answer_url"
+else
+  finish "no answer URL: neither pxe_answer= on the kernel command line nor DHCP option 250"
+fi
+
+dmi() { tr -d '"\\\n' <"/sys/class/dmi/id/$1" 2>/dev/null; }
+boot_mode=bios
+[ -d /sys/firmware/efi ] && boot_mode=efi
+
+request='{"$schema":{"version":"1.0"},"product":{"fullname":"Proxmox VE","product":"pve","enable_btrfs":true},"iso":{"release":"9.1","isorelease":"1"},'
+request=$request'"dmi":{"system":{"serial":"'$(dmi product_serial)'","sku":"'$(dmi product_sku)'","uuid":"'$(dmi product_uuid)'","name":"'$(dmi product_name)'"},'
+request=$request'"baseboard":{"asset_tag":"'$(dmi board_asset_tag)'","serial":"'$(dmi board_serial)'","name":"'$(dmi board_name)'"},'
+request=$request'"chassis":{"serial":"'$(dmi chassis_serial)'","sku":"","asset_tag":"'$(dmi chassis_asset_tag)'"}},'
+request=$request'"network_interfaces":[{"link":"'$iface'","mac":"'$mac'"}]}'
+
+if ! wget -q -O /tmp/answer.toml \
+  --header 'Content-Type: application/json; charset=utf-8' \
+  --header 'Accept: application/json, application/toml;q=0.5' \
+  --post-data "$request" "$answer_url" 2>/tmp/wget.err; then
+  say "answer request failed: $(cat /tmp/wget.err)"
+  finish "no answer"
+fi
+say "answer begin"
+cat /tmp/answer.toml
+echo
+say "answer end"
+
+# The installer posts to the webhook the answer names; without one we use the answer server's own.
+webhook_url=$(sed -n '/^\[post-installation-webhook\]/,/^\[/ s/^url *= *"\(.*\)".*/\1/p' /tmp/answer.toml | head -n 1)
+if [ -z "$webhook_url" ]; then
+  origin=$(echo "$answer_url" | sed 's#^\(https\{0,1\}://[^/]*\).*#\1#')
+  webhook_url=$origin/webhook/proxmox
+fi
+fqdn=$(sed -n 's/^fqdn *= *"\(.*\)".*/\1/p' /tmp/answer.toml | head -n 1)
+hook='{"fqdn":"'$fqdn'","product":{"fullname":"Proxmox VE","short":"pve","version":"9.1"},'
+hook=$hook'"boot-info":{"mode":"'$boot_mode'","secureboot":false},'
+hook=$hook'"dmi":{"system":{"serial":"'$(dmi product_serial)'","uuid":"'$(dmi product_uuid)'","name":"'$(dmi product_name)'"}},'
+hook=$hook'"network-interfaces":[{"name":"'$iface'","mac":"'$mac'","is-management":true}]}'
+if wget -q -O /tmp/webhook.out --header 'Content-Type: application/json; charset=utf-8' \
+  --post-data "$hook" "$webhook_url" 2>/tmp/wget.err; then
+  say "webhook delivered to $webhook_url (boot mode $boot_mode)"
+else
+  say "webhook to $webhook_url failed: $(cat /tmp/wget.err)"
+fi
+finish "installation done"

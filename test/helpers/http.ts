@@ -1,0 +1,43 @@
+// Starts the real HTTP service on 127.0.0.1 with an ephemeral port and an in-memory store.
+import type { Profile } from '../../src/config/profile.ts';
+import { testProfile } from '../../src/config/defaults.ts';
+import { HttpService } from '../../src/http/service.ts';
+import { AssetCatalogue } from '../../src/http/catalogue-scan.ts';
+import { Store } from '../../src/store/store.ts';
+import { silentLogger } from '../../src/log.ts';
+
+export interface RunningHttp {
+  base: string;
+  port: number;
+  store: Store;
+  service: HttpService;
+  profile: Profile;
+  stop: () => Promise<void>;
+}
+
+export async function startHttp(overrides: Parameters<typeof testProfile>[0] = {}, store = Store.open(':memory:')): Promise<RunningHttp> {
+  const profile = testProfile({ ...overrides, http: { bind: '127.0.0.1', port: 0, ...overrides.http } });
+  const service: HttpService = new HttpService({
+    profile,
+    store,
+    logger: silentLogger(),
+    services: () => [{ name: 'http', enabled: true, bindings: service.bindings() }],
+    catalogue: new AssetCatalogue(),
+    startedAt: Date.now(),
+    version: 'test',
+  });
+  await service.start();
+  // Scripts must point at the port clients really reach.
+  profile.http.port = service.port;
+  return {
+    base: `http://127.0.0.1:${service.port}`,
+    port: service.port,
+    store,
+    service,
+    profile,
+    stop: async () => {
+      await service.stop();
+      store.close();
+    },
+  };
+}
