@@ -62,7 +62,7 @@ else
   finish "no answer URL: neither pxe_answer= on the kernel command line nor DHCP option 250"
 fi
 
-dmi() { tr -d '"\\\n' <"/sys/class/dmi/id/$1" 2>/dev/null; }
+dmi() { [ -r "/sys/class/dmi/id/$1" ] && tr -d '"\\\n' <"/sys/class/dmi/id/$1"; }
 boot_mode=bios
 [ -d /sys/firmware/efi ] && boot_mode=efi
 

@@ -1,0 +1,152 @@
+// QEMU machines for the firmware lab: a BIOS machine (SeaBIOS + the iPXE option ROM QEMU ships)
+// and a UEFI machine (OVMF with the NIC's option ROM removed, so OVMF's own PXE client boots).
+// Each runs inside a lab namespace on a tap device, writes its serial console to a file, and is
+// ended by its pid.
+import type { ChildProcess } from 'node:child_process';
+import { copyFile, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NetLab } from './netns.ts';
+
+export type Firmware = 'bios' | 'uefi';
+
+export const qemuBinary = 'qemu-system-x86_64';
+export const ovmfCode = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+export const ovmfVars = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+/** What each firmware needs on this host (for skipUnless). */
+export const firmwareFiles: Record<Firmware, string[]> = {
+  bios: ['/usr/share/seabios/bios-256k.bin', '/usr/lib/ipxe/qemu/efi-virtio.rom'],
+  uefi: [ovmfCode, ovmfVars],
+};
+
+export interface MachineSpec {
+  name: string;
+  firmware: Firmware;
+  /** Lower-case colon form. */
+  mac: string;
+  /** Tap device (already on the lab bridge) in namespace `ns`. */
+  tap: string;
+  ns: string;
+  /** Directory for the serial log and the UEFI variable store. */
+  workDir: string;
+  memoryMiB?: number;
+  /** SMBIOS type 1 serial number the stand-in reports in its DMI fields. */
+  serial?: string;
+  /** SMBIOS type 1 UUID (also what iPXE sees as ${uuid}). */
+  uuid?: string;
+}
+
+/** Command line for one machine. Pure, so the tests can read what a machine is. */
+export function qemuArgs(spec: MachineSpec, serialLog: string, varsFile: string): string[] {
+  const nic = ['virtio-net-pci', 'netdev=n0', `mac=${spec.mac}`, 'bootindex=1'];
+  // romfile= (empty) removes iPXE from the NIC so OVMF's built-in PXE client does the first step.
+  if (spec.firmware === 'uefi') nic.push('romfile=');
+  const args = [
+    '-name', spec.name,
+    '-m', String(spec.memoryMiB ?? 512),
+    '-display', 'none',
+    '-monitor', 'none',
+    '-serial', `file:${serialLog}`,
+    '-no-reboot',
+    '-netdev', `tap,id=n0,ifname=${spec.tap},script=no,downscript=no`,
+    '-device', nic.join(','),
+  ];
+  if (spec.uuid) args.push('-uuid', spec.uuid);
+  if (spec.serial) args.push('-smbios', `type=1,serial=${spec.serial},product=pxe-pilot-lab`);
+  if (spec.firmware === 'bios') {
+    // graphics=off makes SeaBIOS (and the iPXE ROM, through it) print on the serial port.
+    args.push('-machine', 'pc,graphics=off', '-boot', 'n');
+  } else {
+    args.push(
+      '-machine', 'q35',
+      '-drive', `if=pflash,format=raw,readonly=on,file=${ovmfCode}`,
+      '-drive', `if=pflash,format=raw,file=${varsFile}`,
+      // Only IPv4 PXE: OVMF would otherwise try PXEv6 and HTTP boot first or after, each with long timeouts.
+      '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n',
+      '-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=y',
+    );
+  }
+  return args;
+}
+
+export class Machine {
+  readonly exited: Promise<number | null>;
+  private exitCode: number | null | undefined;
+
+  constructor(
+    readonly spec: MachineSpec,
+    readonly serialLog: string,
+    readonly child: ChildProcess,
+    private readonly lab: NetLab,
+    readonly startedAt: number,
+  ) {
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code) => {
+        this.exitCode = code;
+        resolve(code);
+      }),
+    );
+  }
+
+  get running(): boolean {
+    return this.exitCode === undefined;
+  }
+
+  async serial(): Promise<string> {
+    if (!existsSync(this.serialLog)) return '';
+    return (await readFile(this.serialLog, 'utf8')).replace(/\r/g, '');
+  }
+
+  /**
+   * Waits until the serial log matches; fails early when QEMU exits first, and with the log's
+   * tail in the message so a failed boot says where it stopped.
+   */
+  async waitForSerial(what: string, pattern: RegExp | string, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    const matches = (text: string): boolean => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text));
+    for (;;) {
+      const text = await this.serial();
+      if (matches(text)) return text;
+      if (!this.running || Date.now() > deadline) {
+        const why = this.running ? `not within ${Math.round(timeoutMs / 1000)} s` : `QEMU exited (${this.exitCode}) first`;
+        throw new Error(`${this.spec.name}: ${what}: ${why}. Serial log ${this.serialLog} ends with:\n${tail(text, 25)}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Waits for QEMU to exit by itself (the stand-in powers off); kills it by pid on timeout. */
+  async waitForPowerOff(timeoutMs: number): Promise<void> {
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
+    const result = await Promise.race([this.exited, timer]);
+    if (result === 'timeout') {
+      const text = await this.serial();
+      await this.stop();
+      throw new Error(`${this.spec.name}: did not power off within ${Math.round(timeoutMs / 1000)} s. Serial log ends with:\n${tail(text, 25)}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.lab.stop(this.child, 2000);
+  }
+}
+
+export function tail(text: string, lines: number): string {
+  return text.split('\n').slice(-lines).join('\n');
+}
+
+/** Starts a machine; the lab tracks its pid, so lab.destroy() ends it even after a failed assertion. */
+export async function startMachine(lab: NetLab, spec: MachineSpec): Promise<Machine> {
+  const serialLog = join(spec.workDir, `${spec.name}.serial.log`);
+  const varsFile = join(spec.workDir, `${spec.name}.OVMF_VARS.fd`);
+  // A fresh copy of the variable store each time: no boot entries left from an earlier run.
+  if (spec.firmware === 'uefi') await copyFile(ovmfVars, varsFile);
+  const child = lab.spawn(spec.ns, [qemuBinary, ...qemuArgs(spec, serialLog, varsFile)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const machine = new Machine(spec, serialLog, child, lab, Date.now());
+  void machine.exited.then((code) => {
+    if (code !== 0 && stderr) process.stderr.write(`${spec.name}: qemu exited ${code}: ${stderr}\n`);
+  });
+  return machine;
+}
