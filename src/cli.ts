@@ -1,0 +1,125 @@
+// pxe-pilot [--config FILE]            run the daemon
+// pxe-pilot check-config [--config FILE]  validate and print the effective profile
+// pxe-pilot explain <mac> [--config FILE] why a machine got what it got
+// Exit codes: 0 ok, 2 bad configuration, 1 runtime failure.
+import { parseArgs } from 'node:util';
+import { ConfigError, describeProfile, loadProfile, profileWarnings } from './config/load.ts';
+import { createLogger } from './log.ts';
+import { Daemon, VERSION } from './daemon.ts';
+import { BindError } from './service.ts';
+import { normaliseMac } from './boot/client.ts';
+import { Store } from './store/store.ts';
+import { explainMac } from './explain.ts';
+
+const USAGE = `usage:
+  pxe-pilot [--config FILE]                 run the daemon
+  pxe-pilot check-config [--config FILE]    validate the profile and print it
+  pxe-pilot explain <mac> [--config FILE]   the last events of one machine, with reasons
+  pxe-pilot --version
+default FILE: /etc/pxe-pilot/pxe-pilot.ini`;
+
+function fail(code: number, message: string): never {
+  process.stderr.write(message.endsWith('\n') ? message : message + '\n');
+  process.exit(code);
+}
+
+async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, limit: { type: 'string' } },
+    });
+  } catch (err) {
+    fail(2, `${(err as Error).message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`pxe-pilot ${VERSION}\n`);
+    return;
+  }
+  const file = values.config ?? '/etc/pxe-pilot/pxe-pilot.ini';
+  const [command, ...rest] = positionals;
+
+  const load = () => {
+    try {
+      return loadProfile(file);
+    } catch (err) {
+      if (err instanceof ConfigError) fail(2, `pxe-pilot: the profile has ${err.problems.length} problem(s):\n${err.message}`);
+      throw err;
+    }
+  };
+
+  switch (command) {
+    case undefined:
+    case 'run':
+      return runDaemon(file, load());
+    case 'check-config': {
+      const profile = load();
+      process.stdout.write(describeProfile(profile));
+      for (const w of profileWarnings(profile)) process.stderr.write(`warning: ${w}\n`);
+      return;
+    }
+    case 'explain': {
+      const mac = normaliseMac(rest[0] ?? '');
+      if (!mac) fail(2, `explain needs a MAC address, e.g. pxe-pilot explain 52:54:00:12:34:56\n${USAGE}`);
+      const profile = load();
+      const store = Store.open(profile.server.stateDir);
+      try {
+        const limit = values.limit ? Number(values.limit) : undefined;
+        process.stdout.write(explainMac(store, mac, limit && Number.isFinite(limit) ? { limit } : {}));
+      } finally {
+        store.close();
+      }
+      return;
+    }
+    default:
+      fail(2, `unknown command ${JSON.stringify(command)}\n${USAGE}`);
+  }
+}
+
+async function runDaemon(file: string, profile: ReturnType<typeof loadProfile>): Promise<void> {
+  const logger = createLogger(profile.server.logLevel);
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(profile, logger);
+  } catch (err) {
+    if (err instanceof BindError) {
+      logger.fatal(err.message);
+      fail(1, `pxe-pilot: ${err.message}`);
+    }
+    logger.fatal({ err }, 'startup failed');
+    fail(1, `pxe-pilot: startup failed: ${(err as Error).message}`);
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: stopping`);
+    daemon.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  let reloading = Promise.resolve(true);
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(() => daemon.reload(file)).catch((err: unknown) => {
+      logger.error({ err }, 'reload failed');
+      return false;
+    });
+  });
+  // A bug in one handler must be logged, not silently kill every service; handlers catch their own.
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (a handler let this escape; please report it)'));
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => fail(1, `pxe-pilot: ${(err as Error).stack ?? String(err)}`));

@@ -1,0 +1,153 @@
+// Starts the services the profile enables, reloads them on SIGHUP, stops them on SIGTERM.
+import { readFileSync } from 'node:fs';
+import type { Profile } from './config/profile.ts';
+import { ConfigError, loadProfile, profileWarnings } from './config/load.ts';
+import type { Logger } from './log.ts';
+import type { Service } from './service.ts';
+import type { ServiceStatus } from './http/context.ts';
+import { Store } from './store/store.ts';
+import { HttpService } from './http/service.ts';
+import { AssetCatalogue } from './http/catalogue-scan.ts';
+import { TftpService } from './tftp/server.ts';
+import { DhcpServerService } from './dhcp/server.ts';
+import { ProxyDhcpService } from './proxydhcp/service.ts';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+type ServiceName = 'http' | 'tftp' | 'dhcp' | 'proxydhcp';
+
+/** The part of the profile that needs a service's sockets reopened when it changes. */
+function bindingKey(name: ServiceName, p: Profile): string | null {
+  switch (name) {
+    case 'http':
+      return `${p.http.bind}:${p.http.port}`;
+    case 'tftp':
+      return p.tftp.enabled ? `${p.tftp.bind}:${p.tftp.port}` : null;
+    case 'dhcp':
+      return p.dhcp.mode === 'server' ? `${p.server.interface}:${p.dhcp.port}` : null;
+    case 'proxydhcp':
+      return p.dhcp.mode === 'proxy' ? `${p.server.interface}:${p.dhcp.port}:${p.dhcp.proxyPort}` : null;
+  }
+}
+
+const ORDER: ServiceName[] = ['http', 'tftp', 'dhcp', 'proxydhcp'];
+
+export class Daemon {
+  private readonly running = new Map<ServiceName, { service: Service; key: string }>();
+  private readonly catalogue = new AssetCatalogue();
+  private readonly startedAt = Date.now();
+
+  private constructor(
+    private profile: Profile,
+    readonly store: Store,
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(profile: Profile, logger: Logger): Promise<Daemon> {
+    for (const warning of profileWarnings(profile)) logger.warn(warning);
+    const store = Store.open(profile.server.stateDir);
+    const daemon = new Daemon(profile, store, logger);
+    try {
+      for (const name of ORDER) await daemon.ensure(name);
+    } catch (err) {
+      await daemon.stop();
+      throw err;
+    }
+    store.record({ mac: null, protocol: 'daemon', kind: 'start', decision: 'started', reason: daemon.summary() });
+    logger.info({ services: daemon.status() }, daemon.summary());
+    return daemon;
+  }
+
+  private create(name: ServiceName): Service {
+    const deps = { profile: this.profile, logger: this.logger.child({ service: name }), store: this.store };
+    switch (name) {
+      case 'http':
+        return new HttpService({
+          ...deps,
+          catalogue: this.catalogue,
+          services: () => this.status(),
+          startedAt: this.startedAt,
+          version: VERSION,
+        });
+      case 'tftp':
+        return new TftpService({ ...deps, events: this.store });
+      case 'dhcp':
+        return new DhcpServerService(deps);
+      case 'proxydhcp':
+        return new ProxyDhcpService(deps);
+    }
+  }
+
+  /** Starts, stops, restarts or reloads one service so it matches the current profile. */
+  private async ensure(name: ServiceName): Promise<void> {
+    const key = bindingKey(name, this.profile);
+    const current = this.running.get(name);
+    if (current && current.key === key) {
+      current.service.reload(this.profile);
+      return;
+    }
+    if (current) {
+      this.logger.info({ service: name }, `${name}: its sockets change with the new profile; restarting it`);
+      await current.service.stop();
+      this.running.delete(name);
+    }
+    if (key === null) return;
+    const service = this.create(name);
+    await service.start();
+    this.running.set(name, { service, key });
+  }
+
+  status(): ServiceStatus[] {
+    return ORDER.map((name) => {
+      const r = this.running.get(name);
+      return { name, enabled: r !== undefined, bindings: r ? r.service.bindings() : [] };
+    });
+  }
+
+  summary(): string {
+    const on = this.status()
+      .filter((s) => s.enabled)
+      .map((s) => `${s.name} on ${s.bindings.map((b) => `${b.protocol} ${b.address}:${b.port}${b.interface ? ` (${b.interface})` : ''}`).join(', ')}`);
+    return `pxe-pilot ${VERSION} serving as ${this.profile.server.address}: ${on.join('; ')}`;
+  }
+
+  /** SIGHUP: an invalid new profile keeps the old one running and says why. */
+  async reload(file: string): Promise<boolean> {
+    let next: Profile;
+    try {
+      next = loadProfile(file);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        this.logger.error({ problems: err.problems }, `reload refused, the running profile stays: ${err.message}`);
+        this.store.record({ mac: null, protocol: 'daemon', kind: 'reload', decision: 'refused', reason: err.message });
+        return false;
+      }
+      throw err;
+    }
+    const previous = this.profile;
+    this.profile = next;
+    this.catalogue.invalidate();
+    try {
+      for (const name of ORDER) await this.ensure(name);
+    } catch (err) {
+      this.logger.error({ err }, `reload: ${(err as Error).message}; going back to the previous profile`);
+      this.profile = previous;
+      for (const name of ORDER) await this.ensure(name).catch(() => undefined);
+      return false;
+    }
+    for (const warning of profileWarnings(next)) this.logger.warn(warning);
+    this.store.record({ mac: null, protocol: 'daemon', kind: 'reload', decision: 'reloaded', reason: this.summary() });
+    this.logger.info(`reloaded ${file}: ${this.summary()}`);
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    for (const name of [...ORDER].reverse()) {
+      const r = this.running.get(name);
+      if (!r) continue;
+      await r.service.stop().catch((err: unknown) => this.logger.error({ err }, `${name}: stop failed`));
+      this.running.delete(name);
+    }
+    this.store.close();
+  }
+}
