@@ -86,9 +86,15 @@ export async function sendFile(ctx: Context, root: string, relPath: string, cont
   }
   if (ctx.status !== 206) ctx.status = 200;
   ctx.length = stats.size === 0 ? 0 : end - start + 1;
-  if (ctx.method === 'HEAD' || stats.size === 0) {
-    ctx.body = null;
-    if (ctx.method !== 'HEAD') ctx.body = '';
+  if (ctx.method === 'HEAD') {
+    // Koa would turn an empty body into 204 and drop Content-Length: answer HEAD ourselves.
+    ctx.respond = false;
+    ctx.res.writeHead(ctx.status, ctx.response.headers as Record<string, string>);
+    ctx.res.end();
+    return;
+  }
+  if (stats.size === 0) {
+    ctx.body = '';
     return;
   }
   ctx.body = createReadStream(path, { start, end, highWaterMark: 256 * 1024 });
