@@ -99,15 +99,54 @@ function toNode(row: NodeRow): NodeRecord {
 
 const EVENT_FLUSH_MS = 50;
 
+interface TouchParams {
+  mac: string;
+  now: number;
+  ip: string | null;
+  arch: number | null;
+  firmware: string | null;
+  uuid: string | null;
+  serial: string | null;
+  hostname: string | null;
+}
+
+function mergeTouch(a: TouchParams, b: TouchParams): TouchParams {
+  return {
+    mac: a.mac,
+    now: b.now,
+    ip: b.ip ?? a.ip,
+    arch: b.arch ?? a.arch,
+    firmware: b.firmware ?? a.firmware,
+    uuid: b.uuid ?? a.uuid,
+    serial: b.serial ?? a.serial,
+    hostname: b.hostname ?? a.hostname,
+  };
+}
+
+function overlayTouch(row: NodeRow, t: TouchParams): NodeRow {
+  return {
+    ...row,
+    last_seen: t.now,
+    last_ip: t.ip ?? row.last_ip,
+    arch: t.arch ?? row.arch,
+    firmware: t.firmware ?? row.firmware,
+    uuid: t.uuid ?? row.uuid,
+    serial: t.serial ?? row.serial,
+    hostname: t.hostname ?? row.hostname,
+  };
+}
+
 export class Store implements EventSink {
   readonly db: Db;
   readonly now: () => number;
   private readonly maxEvents: number;
   private readonly maxUnknownNodes: number;
   private pending: BootEvent[] = [];
+  private readonly pendingTouches = new Map<string, TouchParams>();
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly stmts;
   private eventsSinceTrim = 0;
+  private unknownCount: number | null = null;
 
   /** Opens (creating) `<stateDir>/pxe-pilot.sqlite`, or an in-memory store for ':memory:'. */
   static open(stateDir: string, options: StoreOptions = {}): Store {
@@ -167,10 +206,13 @@ export class Store implements EventSink {
 
   getNode(mac: string): NodeRecord | undefined {
     const row = this.stmts.getNode.get(mac);
-    return row ? toNode(row) : undefined;
+    if (!row) return undefined;
+    const touch = this.pendingTouches.get(mac);
+    return toNode(touch ? overlayTouch(row, touch) : row);
   }
 
   listNodes(limit = 1000, offset = 0): NodeRecord[] {
+    this.flushEvents();
     return this.db
       .prepare<[number, number], NodeRow>('SELECT * FROM nodes ORDER BY last_seen DESC LIMIT ? OFFSET ?')
       .all(limit, offset)
@@ -187,7 +229,7 @@ export class Store implements EventSink {
    */
   sawNode(mac: string, facts: SightingFacts, armedByProfile: boolean): NodeRecord {
     const now = this.now();
-    const params = {
+    const params: TouchParams = {
       mac,
       now,
       ip: facts.ip ?? null,
@@ -199,8 +241,11 @@ export class Store implements EventSink {
     };
     const existing = this.stmts.getNode.get(mac);
     if (existing) {
-      this.stmts.touchNode.run(params);
-      return toNode({ ...existing, last_seen: now, last_ip: params.ip ?? existing.last_ip, arch: params.arch ?? existing.arch });
+      // last-seen facts are batched with the events: a boot request must not wait for an fsync.
+      const queued = this.pendingTouches.get(mac);
+      this.pendingTouches.set(mac, queued ? mergeTouch(queued, params) : params);
+      this.scheduleFlush();
+      return toNode(overlayTouch(existing, this.pendingTouches.get(mac)!));
     }
     this.db.transaction(() => {
       this.stmts.insertNode.run({
@@ -212,8 +257,14 @@ export class Store implements EventSink {
       if (armedByProfile) {
         this.db.prepare('INSERT INTO installs (mac, armed_at, armed_by) VALUES (?, ?, ?)').run(mac, now, 'profile');
       } else {
-        const { n } = this.stmts.countUnknown.get()!;
-        if (n > this.maxUnknownNodes) this.stmts.evictUnknown.run(n - this.maxUnknownNodes);
+        // Strangers must not grow the table without bound; the count is kept in memory (an
+        // over-estimate at worst, corrected by a real count before anything is evicted).
+        this.unknownCount = (this.unknownCount ?? this.stmts.countUnknown.get()!.n - 1) + 1;
+        if (this.unknownCount > this.maxUnknownNodes) {
+          const { n } = this.stmts.countUnknown.get()!;
+          if (n > this.maxUnknownNodes) this.stmts.evictUnknown.run(n - this.maxUnknownNodes);
+          this.unknownCount = Math.min(n, this.maxUnknownNodes);
+        }
       }
     })();
     return this.getNode(mac)!;
@@ -294,6 +345,10 @@ export class Store implements EventSink {
   /** EventSink: events are batched and written within EVENT_FLUSH_MS (a hot path must not wait for fsync). */
   record(event: Omit<BootEvent, 'time'> & { time?: number }): void {
     this.pending.push({ ...event, time: event.time ?? this.now() });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => this.flushEvents(), EVENT_FLUSH_MS);
       this.flushTimer.unref();
@@ -305,10 +360,13 @@ export class Store implements EventSink {
       clearTimeout(this.flushTimer);
       this.flushTimer = null;
     }
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 && this.pendingTouches.size === 0) return;
     const batch = this.pending;
+    const touches = [...this.pendingTouches.values()];
     this.pending = [];
+    this.pendingTouches.clear();
     this.db.transaction(() => {
+      for (const t of touches) this.stmts.touchNode.run(t);
       for (const e of batch) {
         this.stmts.insertEvent.run({
           time: e.time,

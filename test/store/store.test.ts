@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Store } from '../../src/store/store.ts';
+
+test('strangers cannot grow the node table without bound: the oldest never-installed nodes go first', () => {
+  let t = 1000;
+  const store = Store.open(':memory:', { maxUnknownNodes: 50, now: () => t++ });
+  store.markInstalled('02:00:00:00:00:00', { fqdn: 'keep.lab' });
+  store.armInstall('02:00:00:00:00:01', 'proxmox-ve/9.1-1', 'admin');
+  const stranger = (i: number): string => `06:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+  for (let i = 0; i < 500; i++) store.sawNode(stranger(i), {}, false);
+  assert.equal(store.getNode(stranger(0)), undefined, 'the oldest stranger is evicted');
+  assert.ok(store.countNodes() <= 52, `nodes: ${store.countNodes()}`);
+  assert.equal(store.getNode('02:00:00:00:00:00')?.state, 'installed', 'installed nodes are never evicted');
+  assert.equal(store.getNode('02:00:00:00:00:01')?.state, 'install-pending', 'armed nodes are never evicted');
+  assert.ok(store.getNode(stranger(499)), 'the newest stranger is kept');
+  store.close();
+});
+
+test('committed state survives a reopen; last-seen facts are flushed with the events', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pxp-store-'));
+  try {
+    const a = Store.open(dir);
+    a.sawNode('52:54:00:00:00:01', { ip: '10.0.0.5' }, true);
+    a.consumeInstall('52:54:00:00:00:01', 'proxmox-ve/9.1-1');
+    a.sawNode('52:54:00:00:00:01', { ip: '10.0.0.6', arch: 7 }, true);
+    assert.equal(a.getNode('52:54:00:00:00:01')?.lastIp, '10.0.0.6', 'a read sees a touch not yet flushed');
+    a.record({ mac: '52:54:00:00:00:01', protocol: 'http', kind: 'GET /boot', decision: 'local', reason: 'r' });
+    a.close();
+    const b = Store.open(dir);
+    const n = b.getNode('52:54:00:00:00:01');
+    assert.equal(n?.state, 'installing');
+    assert.equal(n?.lastIp, '10.0.0.6');
+    assert.equal(n?.arch, 7);
+    assert.equal(b.events({ mac: '52:54:00:00:00:01' }).length, 1);
+    assert.deepEqual(b.installHistory('52:54:00:00:00:01').map((i) => [i.armedBy, i.profile, i.consumedAt !== null]), [['profile', 'proxmox-ve/9.1-1', true]]);
+    b.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('events are capped, oldest dropped', () => {
+  const store = Store.open(':memory:', { maxEvents: 100 });
+  for (let i = 0; i < 2500; i++) store.record({ mac: null, protocol: 'tftp', kind: 'RRQ', decision: 'served', reason: `n${i}` });
+  store.flushEvents();
+  const all = store.events({ limit: 10_000 });
+  assert.ok(all.length <= 1100, `kept ${all.length}`);
+  assert.equal(all.at(-1)?.reason, 'n2499');
+  store.close();
+});
