@@ -1,0 +1,88 @@
+// Builds DHCP replies and says where they go. Pure: no sockets, no clock.
+import type { BootFileDecision } from '../boot/policy.ts';
+import { httpBase, type Profile } from '../config/profile.ts';
+import { BROADCAST_FLAG, emptyPacket, type DhcpPacket } from './codec.ts';
+import { MessageType, Opt, PxeSub } from './options.ts';
+import type { Pool } from './pool.ts';
+
+export interface ReplySpec {
+  type: typeof MessageType.OFFER | typeof MessageType.ACK | typeof MessageType.NAK;
+  /** Address given; '0.0.0.0' for NAK and INFORM answers. */
+  yiaddr: string;
+  /** Seconds; absent for NAK and for the ACK to an INFORM (RFC 2131 §4.3.5: no lease time). */
+  leaseSeconds?: number;
+  /** Boot fields from the policy; absent or 'ignore' → a plain lease. */
+  boot?: BootFileDecision;
+  /** From [host] hostname. */
+  hostname?: string;
+  /** NAK text (option 56). */
+  message?: string;
+}
+
+const FILE_FIELD = 128;
+
+export function buildReply(request: DhcpPacket, spec: ReplySpec, profile: Profile, pool: Pool): DhcpPacket {
+  const reply = emptyPacket(2);
+  reply.htype = request.htype;
+  reply.hlen = request.hlen;
+  reply.xid = request.xid;
+  reply.flags = request.flags;
+  reply.giaddr = request.giaddr;
+  reply.chaddr = Buffer.from(request.chaddr);
+  reply.yiaddr = spec.yiaddr;
+  const o = reply.options;
+  o.setMessageType(spec.type).setServerId(pool.serverAddress);
+  // RFC 6842: a client identifier is echoed back.
+  const clientId = request.options.get(Opt.CLIENT_ID);
+  if (clientId) o.set(Opt.CLIENT_ID, clientId);
+
+  if (spec.type === MessageType.NAK) {
+    // RFC 2131 §4.3.2: a NAK through a relay has the broadcast bit set so the relay broadcasts it.
+    if (request.giaddr !== '0.0.0.0') reply.flags |= BROADCAST_FLAG;
+    if (spec.message) o.setMessage(spec.message);
+    return reply;
+  }
+
+  // RFC 2131 table 3: ciaddr is echoed in an ACK, zero in an OFFER.
+  if (spec.type === MessageType.ACK) reply.ciaddr = request.ciaddr;
+  if (spec.leaseSeconds !== undefined) {
+    o.setLeaseTime(spec.leaseSeconds)
+      .setRenewalTime(Math.floor(spec.leaseSeconds / 2))
+      .setRebindingTime(Math.floor((spec.leaseSeconds * 7) / 8));
+  }
+  o.setSubnetMask(pool.netmask).setBroadcastAddress(pool.broadcast);
+  const d = profile.dhcp;
+  if (d.router) o.setRouters([d.router]);
+  if (d.dns.length > 0) o.setDnsServers(d.dns);
+  if (d.domain) o.setDomainName(d.domain);
+  if (spec.hostname) o.setHostname(spec.hostname);
+  // The Proxmox installer finds its answer URL here when none is baked into the ISO.
+  o.setProxmoxAnswerUrl(`${httpBase(profile)}/answer`);
+
+  const boot = spec.boot;
+  if (boot?.action === 'boot' && boot.bootFile) {
+    reply.siaddr = pool.serverAddress;
+    o.setTftpServer(pool.serverAddress).setBootFile(boot.bootFile);
+    // Long URLs live only in option 67; the 128-byte field cannot hold them.
+    if (Buffer.byteLength(boot.bootFile, 'latin1') < FILE_FIELD) reply.file = boot.bootFile;
+    if (boot.vendorClass) o.setVendorClass(boot.vendorClass);
+    // PXE discovery control 8: boot the file in this reply, skip boot-server discovery.
+    if (boot.vendorClass === 'PXEClient') o.setPxeVendorOptions(new Map([[PxeSub.DISCOVERY_CONTROL, Buffer.from([8])]]));
+  }
+  return reply;
+}
+
+export interface Destination {
+  address: string;
+  port: number;
+  why: string;
+}
+
+/** RFC 2131 §4.1 reply addressing. `serverPort` is where relays listen (67). */
+export function replyDestination(request: DhcpPacket, reply: DhcpPacket, serverPort: number, clientPort = 68): Destination {
+  if (request.giaddr !== '0.0.0.0') return { address: request.giaddr, port: serverPort, why: `unicast to relay ${request.giaddr}` };
+  if (reply.options.messageType() === MessageType.NAK) return { address: '255.255.255.255', port: clientPort, why: 'broadcast (NAK)' };
+  if (request.ciaddr !== '0.0.0.0') return { address: request.ciaddr, port: clientPort, why: `unicast to ciaddr ${request.ciaddr}` };
+  // Unicasting to yiaddr would need an ARP entry the client cannot answer for yet; broadcast always arrives.
+  return { address: '255.255.255.255', port: clientPort, why: request.flags & BROADCAST_FLAG ? 'broadcast (flag set)' : 'broadcast (client has no address yet)' };
+}
