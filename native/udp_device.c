@@ -266,7 +266,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     set_string(env, datagram, "localAddress", local_text);
     set_string(env, datagram, "destination", dest_text);
 
-    napi_get_undefined(env, &recv);
+    // napi_make_callback needs an object as receiver; undefined throws "Cannot convert undefined or null to object".
+    napi_get_global(env, &recv);
     if (dev->callback && napi_get_reference_value(env, dev->callback, &callback) == napi_ok && callback != NULL) {
       napi_status s = napi_make_callback(env, dev->async_context, recv, callback, 1, &datagram, &result);
       if (s == napi_pending_exception) {
