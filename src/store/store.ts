@@ -331,6 +331,36 @@ export class Store implements EventSink {
     return this.getNode(mac);
   }
 
+  /** The node for `mac`, created as 'seen' when the admin API names a machine not heard from yet. */
+  ensureNode(mac: string): NodeRecord {
+    if (!this.stmts.getNode.get(mac)) {
+      this.stmts.insertNode.run({ mac, now: this.now(), ip: null, arch: null, firmware: null, uuid: null, serial: null, hostname: null, state: 'seen', armed_at: null, armed_by: null });
+    }
+    return this.getNode(mac)!;
+  }
+
+  /** The most recently seen node with this DMI UUID, else with this serial (compared case-insensitively). */
+  findNodeByHardware(serial: string | null, uuid: string | null): NodeRecord | undefined {
+    this.flushEvents();
+    const by = (column: 'uuid' | 'serial', value: string): NodeRow | undefined =>
+      this.db.prepare<[string], NodeRow>(`SELECT * FROM nodes WHERE lower(${column}) = lower(?) ORDER BY last_seen DESC LIMIT 1`).get(value);
+    const row = (uuid ? by('uuid', uuid) : undefined) ?? (serial ? by('serial', serial) : undefined);
+    return row ? toNode(row) : undefined;
+  }
+
+  /** Nodes in one lifecycle state, most recently seen first. */
+  listNodesInState(state: NodeLifecycle, limit = 1000, offset = 0): NodeRecord[] {
+    this.flushEvents();
+    return this.db
+      .prepare<[string, number, number], NodeRow>('SELECT * FROM nodes WHERE state = ? ORDER BY last_seen DESC LIMIT ? OFFSET ?')
+      .all(state, limit, offset)
+      .map(toNode);
+  }
+
+  countNodesInState(state: NodeLifecycle): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM nodes WHERE state = ?').get(state) as { n: number }).n;
+  }
+
   installHistory(mac: string): InstallRecord[] {
     return this.db
       .prepare<[string], { id: number; mac: string; profile: string | null; armed_at: number | null; armed_by: string | null; consumed_at: number | null; installed_at: number | null; fqdn: string | null }>(

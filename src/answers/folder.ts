@@ -1,0 +1,169 @@
+// Reading answers from [answers] dir: the one module here that touches the file system.
+// Request values are never joined into a path: each candidate key is compared with the names
+// the folder lists, and whatever is read must resolve (symlinks followed) inside the folder.
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { macFileName } from '../boot/client.ts';
+import { keyOfEntryName, normaliseProduct, type KeyRule } from './names.ts';
+import { KEYED_FOLDERS, type Candidate, type SelectionRule } from './selection.ts';
+
+/** Where one kind of answer lives below [answers] dir. */
+export interface AnswerLayout {
+  /** Folder below [answers] dir; [] for the Proxmox answers at its top. */
+  base: string[];
+  /** Ending of entry names: '.toml', '.cfg', or '' when each machine has a folder. */
+  suffix: string;
+  /** With per-machine folders: the file read inside one (nocloud's user-data…). */
+  leaf: string | null;
+  rules: readonly SelectionRule[];
+}
+
+export const PROXMOX_LAYOUT: AnswerLayout = { base: [], suffix: '.toml', leaf: null, rules: ['mac', 'serial', 'uuid', 'product', 'default'] };
+export const PRESEED_LAYOUT: AnswerLayout = { base: ['preseed'], suffix: '.cfg', leaf: null, rules: ['mac', 'serial', 'uuid', 'default'] };
+export type NocloudFile = 'user-data' | 'meta-data' | 'vendor-data';
+export const NOCLOUD_FILES: readonly NocloudFile[] = ['user-data', 'meta-data', 'vendor-data'];
+export function nocloudLayout(file: NocloudFile): AnswerLayout {
+  return { base: ['nocloud'], suffix: '', leaf: file, rules: ['mac', 'serial', 'uuid', 'default'] };
+}
+
+/** Answer files are small; a bigger one is a mistake (an ISO copied to the wrong folder). */
+export const MAX_ANSWER_BYTES = 1024 * 1024;
+
+export interface FoundAnswer {
+  candidate: Candidate;
+  /** Path relative to [answers] dir, '/'-separated, e.g. hosts/aa-bb-cc-dd-ee-ff.toml */
+  rel: string;
+  text: string;
+}
+
+export type Lookup =
+  | { status: 'found'; answer: FoundAnswer }
+  | { status: 'none'; tried: string[] }
+  /** An entry exists for the machine but may not be served: the machine must not fall through to a less specific answer. */
+  | { status: 'refused'; rel: string; reason: string };
+
+async function realFolder(path: string): Promise<string | null> {
+  try {
+    return await realpath(path);
+  } catch {
+    return null;
+  }
+}
+
+async function listNames(path: string): Promise<string[]> {
+  try {
+    return (await readdir(path)).sort();
+  } catch {
+    return [];
+  }
+}
+
+function canonicalName(rule: KeyRule, key: string, suffix: string): string {
+  return (rule === 'mac' ? macFileName(key) : key) + suffix;
+}
+
+type Entry = { kind: 'file'; path: string; size: number } | { kind: 'absent' } | { kind: 'refused'; reason: string };
+
+async function resolveEntry(realRoot: string, segments: string[]): Promise<Entry> {
+  let real: string;
+  try {
+    real = await realpath(join(realRoot, ...segments));
+  } catch {
+    return { kind: 'absent' };
+  }
+  if (!real.startsWith(realRoot + sep)) return { kind: 'refused', reason: 'it resolves (through a symlink) outside [answers] dir' };
+  let stats;
+  try {
+    stats = await stat(real);
+  } catch {
+    return { kind: 'absent' };
+  }
+  if (!stats.isFile()) return { kind: 'absent' };
+  if (stats.size > MAX_ANSWER_BYTES) return { kind: 'refused', reason: `it is ${stats.size} bytes, over the ${MAX_ANSWER_BYTES}-byte limit for answer files` };
+  return { kind: 'file', path: real, size: stats.size };
+}
+
+/** The first candidate with an entry in the folder, read; or why there is none. */
+export async function findAnswer(root: string, layout: AnswerLayout, candidates: readonly Candidate[]): Promise<Lookup> {
+  const realRoot = await realFolder(root);
+  const tried: string[] = [];
+  if (!realRoot) return { status: 'none', tried: [`${root} (does not exist)`] };
+  const listings = new Map<string, Promise<string[]>>();
+  const leaf = layout.leaf ? [layout.leaf] : [];
+
+  for (const candidate of candidates) {
+    let names: string[];
+    let folder: string[];
+    if (candidate.rule === 'mac' || candidate.rule === 'serial' || candidate.rule === 'uuid') {
+      const rule = candidate.rule;
+      folder = [...layout.base, KEYED_FOLDERS[rule]];
+      const key = folder.join('/');
+      if (!listings.has(key)) listings.set(key, listNames(join(realRoot, ...folder)));
+      const canonical = canonicalName(rule, candidate.key, layout.suffix);
+      // Any spelling of the key matches (AA-BB…, aabb.ccdd…); the canonical spelling first.
+      names = (await listings.get(key)!).filter((n) => keyOfEntryName(rule, n, layout.suffix) === candidate.key).sort((a, b) => Number(b === canonical) - Number(a === canonical));
+      if (names.length === 0) tried.push([...folder, canonical, ...leaf].join('/'));
+    } else {
+      folder = [...layout.base];
+      names = [candidate.key + layout.suffix];
+    }
+    for (const name of names) {
+      const segments = [...folder, name, ...leaf];
+      const rel = segments.join('/');
+      const entry = await resolveEntry(realRoot, segments);
+      if (entry.kind === 'refused') return { status: 'refused', rel, reason: entry.reason };
+      if (entry.kind === 'absent') {
+        tried.push(rel);
+        continue;
+      }
+      const text = await readFile(entry.path, 'utf8');
+      return { status: 'found', answer: { candidate, rel, text } };
+    }
+  }
+  return { status: 'none', tried };
+}
+
+export interface AnswerInventory {
+  macs: { mac: string; file: string }[];
+  serials: { serial: string; file: string }[];
+  uuids: { uuid: string; file: string }[];
+  products: { product: string; file: string }[];
+  default: string | null;
+  /** Entries in keyed folders whose names are not a valid key: never served. */
+  ignored: string[];
+}
+
+/** What the folder holds for one layout, for GET /hosts. Names only; no file is read. */
+export async function listAnswers(root: string, layout: AnswerLayout): Promise<AnswerInventory> {
+  const inv: AnswerInventory = { macs: [], serials: [], uuids: [], products: [], default: null, ignored: [] };
+  const realRoot = await realFolder(root);
+  if (!realRoot) return inv;
+  for (const rule of ['mac', 'serial', 'uuid'] as const) {
+    if (!layout.rules.includes(rule)) continue;
+    const folder = [...layout.base, KEYED_FOLDERS[rule]];
+    for (const name of await listNames(join(realRoot, ...folder))) {
+      const rel = [...folder, name].join('/');
+      const key = keyOfEntryName(rule, name, layout.suffix);
+      if (!key) {
+        inv.ignored.push(`${rel}: not a ${rule === 'mac' ? 'MAC address' : rule === 'serial' ? 'usable serial' : 'UUID'}${layout.suffix ? ` followed by ${layout.suffix}` : ''}`);
+        continue;
+      }
+      // Per-machine folders are listed as folders: which files each holds is chosen file by file.
+      const file = [...folder, name].join('/') + (layout.leaf ? '/' : '');
+      if (rule === 'mac') inv.macs.push({ mac: key, file });
+      else if (rule === 'serial') inv.serials.push({ serial: name.slice(0, name.length - layout.suffix.length), file });
+      else inv.uuids.push({ uuid: key, file });
+    }
+  }
+  const top = await listNames(join(realRoot, ...layout.base));
+  const defaultName = `default${layout.suffix}`;
+  if (top.includes(defaultName)) inv.default = [...layout.base, defaultName].join('/') + (layout.leaf ? '/' : '');
+  if (layout.rules.includes('product') && layout.suffix) {
+    for (const name of top) {
+      if (!name.endsWith(layout.suffix) || name === defaultName) continue;
+      const product = normaliseProduct(name.slice(0, name.length - layout.suffix.length));
+      if (product && `${product}${layout.suffix}` === name) inv.products.push({ product, file: [...layout.base, name].join('/') });
+    }
+  }
+  return inv;
+}
