@@ -39,6 +39,8 @@ export class DhcpLab {
     for (const client of clients) {
       await this.net.addNamespace(client);
       await this.net.attachToBridge('srv', 'br0', `p${++port}`, client, 'eth0', options.addressed?.[client] ?? null);
+      // Without a default route the kernel refuses to send to 255.255.255.255 (ENETUNREACH).
+      if (options.addressed?.[client]) await this.net.exec(client, ['ip', 'route', 'add', '255.255.255.255/32', 'dev', 'eth0']);
     }
     if (options.rogue) {
       await this.net.addNamespace('rogue');

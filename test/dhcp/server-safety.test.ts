@@ -1,0 +1,67 @@
+// What must never go wrong: an answer on the wrong LAN, a lost committed lease after kill -9,
+// a process taken down by a malformed datagram.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { collectOutput, waitFor } from '../helpers/netns.ts';
+import { skipUnless } from '../helpers/requirements.ts';
+import { DhcpLab, labServerProfile } from './support/lab.ts';
+import { fileURLToPath } from 'node:url';
+
+const STORM_CLIENT = fileURLToPath(new URL('./support/storm-client.ts', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('DHCP server safety', { skip: skipUnless(['root', 'ip', 'busybox', 'tshark']) }, () => {
+  const lab = new DhcpLab();
+  before(async () => {
+    await lab.build(['lan', 'storm'], { rogue: true, addressed: { storm: '10.77.0.2/24' } });
+    await lab.startServer(labServerProfile({ dhcp: { rangeStart: '10.77.0.10', rangeEnd: '10.77.0.250' } }));
+  });
+  after(() => lab.destroy());
+
+  const runClient = async (args: string[]) =>
+    (await lab.net.exec('storm', [process.execPath, '--import', 'tsx', STORM_CLIENT, ...args], { timeoutMs: 30_000 })).stdout;
+
+  test('two interfaces: a DISCOVER on the other LAN gets no reply, and nothing leaves through it', async () => {
+    const capture = lab.net.spawn('srv', ['tshark', '-i', 'other0', '-l', '-n', '-f', 'udp port 67 or udp port 68', '-T', 'fields', '-e', 'udp.srcport', '-e', 'udp.dstport'], { cwd: lab.dir });
+    const seen = collectOutput(capture);
+    await waitFor('tshark to capture', () => /Capturing on/.test(seen.text()), 15_000);
+    const rogue = await lab.net.exec('rogue', ['busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '3', '-T', '1', '-s', '/bin/true'], { allowFail: true, timeoutMs: 15_000 });
+    assert.notEqual(rogue.code, 0, 'the client on the other LAN got a lease');
+    assert.match(rogue.stderr, /no lease/);
+    const served = await lab.net.exec('lan', ['busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '5', '-T', '1', '-s', '/bin/true'], { timeoutMs: 15_000 });
+    assert.match(served.stderr, /lease of 10\.77\.0\.\d+ obtained/);
+    await new Promise((r) => setTimeout(r, 300));
+    await lab.net.stop(capture);
+    const lines = seen.text().split('\n').filter((l) => /^\d+\t\d+$/.test(l));
+    assert.ok(lines.some((l) => l === '68\t67'), `the capture saw the rogue DISCOVERs: ${seen.text()}`);
+    assert.deepEqual(lines.filter((l) => l.startsWith('67\t')), [], 'a DHCP reply left through the other interface');
+  });
+
+  test('malformed datagrams are named in events and the server keeps answering', async () => {
+    const out = await runClient(['garbage', '10.77.0.1']);
+    assert.match(out, /^OFFER 02:aa:00:00:00:01 10\.77\.0\.\d+$/m);
+    await new Promise((r) => setTimeout(r, 200));
+    const malformed = lab.events().filter((e) => e.kind === 'malformed');
+    assert.ok(malformed.length >= 4, `malformed packets are recorded: ${malformed.length}`);
+    assert.ok(malformed.some((e) => /\(truncated\)/.test(e.reason)));
+    assert.ok(malformed.some((e) => /\(bad-option\)/.test(e.reason)));
+  });
+
+  test('kill -9 during a storm: every ACKed lease is on disk, and each client keeps its address after restart', async () => {
+    const storm = lab.net.spawn('storm', [process.execPath, '--import', 'tsx', STORM_CLIENT, 'storm', '230', '8', '2'], { cwd: REPO });
+    const out = collectOutput(storm);
+    const acks = () => out.text().split('\n').filter((l) => l.startsWith('ACK '));
+    await waitFor('the storm to get 60 ACKs', () => acks().length >= 60, 20_000);
+    await lab.stopServer('SIGKILL');
+    assert.ok(acks().length < 230, 'the server was killed while the storm was still running');
+    await new Promise<void>((r) => storm.once('exit', () => r()));
+    const acked = new Map(acks().map((l) => l.split(' ').slice(1) as [string, string]));
+    const onDisk = new Map(lab.leases().filter((l) => l.state === 'bound').map((l) => [l.mac, l.ip]));
+    for (const [mac, ip] of acked) assert.equal(onDisk.get(mac), ip, `ACKed ${ip} to ${mac} but the lease is not on disk`);
+
+    await lab.startServer(labServerProfile({ dhcp: { rangeStart: '10.77.0.10', rangeEnd: '10.77.0.250' } }));
+    const sample = [...acked].slice(0, 40);
+    const reboot = await runClient(['reboot', sample.map(([mac, ip]) => `${mac}=${ip}`).join(',')]);
+    for (const [mac, ip] of sample) assert.match(reboot, new RegExp(`^ACK ${mac} ${ip.replace(/\./g, '\\.')}$`, 'm'));
+  });
+});
