@@ -3,8 +3,7 @@
 // the folder lists, and whatever is read must resolve (symlinks followed) inside the folder.
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { macFileName } from '../boot/client.ts';
-import { keyOfEntryName, normaliseProduct, type KeyRule } from './names.ts';
+import { keyOfEntryName, normaliseProduct } from './names.ts';
 import { KEYED_FOLDERS, type Candidate, type SelectionRule } from './selection.ts';
 
 /** Where one kind of answer lives below [answers] dir. */
@@ -58,10 +57,6 @@ async function listNames(path: string): Promise<string[]> {
   }
 }
 
-function canonicalName(rule: KeyRule, key: string, suffix: string): string {
-  return (rule === 'mac' ? macFileName(key) : key) + suffix;
-}
-
 type Entry = { kind: 'file'; path: string; size: number } | { kind: 'absent' } | { kind: 'refused'; reason: string };
 
 async function resolveEntry(realRoot: string, segments: string[]): Promise<Entry> {
@@ -99,13 +94,13 @@ export async function findAnswer(root: string, layout: AnswerLayout, candidates:
       folder = [...layout.base, KEYED_FOLDERS[rule]];
       const key = folder.join('/');
       if (!listings.has(key)) listings.set(key, listNames(join(realRoot, ...folder)));
-      const canonical = canonicalName(rule, candidate.key, layout.suffix);
+      const canonical = candidate.name + layout.suffix;
       // Any spelling of the key matches (AA-BB…, aabb.ccdd…); the canonical spelling first.
       names = (await listings.get(key)!).filter((n) => keyOfEntryName(rule, n, layout.suffix) === candidate.key).sort((a, b) => Number(b === canonical) - Number(a === canonical));
       if (names.length === 0) tried.push([...folder, canonical, ...leaf].join('/'));
     } else {
       folder = [...layout.base];
-      names = [candidate.key + layout.suffix];
+      names = [candidate.name + layout.suffix];
     }
     for (const name of names) {
       const segments = [...folder, name, ...leaf];

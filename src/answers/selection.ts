@@ -1,5 +1,6 @@
 // Which answer a machine gets: the ordered list of places to look, first match wins.
 // Pure: the folder is read elsewhere (folder.ts) against this list.
+import { macFileName } from '../boot/client.ts';
 import { keyOf, normaliseProduct, type KeyRule } from './names.ts';
 
 export type SelectionRule = KeyRule | 'product' | 'default';
@@ -17,6 +18,8 @@ export interface Candidate {
   rule: SelectionRule;
   /** Normalised key: a MAC, lower-case serial, UUID, product name, or 'default'. */
   key: string;
+  /** The entry name this key is expected under, without suffix: aa-bb-cc-dd-ee-ff, the serial as sent… */
+  name: string;
   /** Why this place is tried, for the event log. */
   why: string;
 }
@@ -37,15 +40,15 @@ export function answerCandidates(identity: MachineIdentity, rules: readonly Sele
       const mac = keyOf('mac', raw);
       if (!mac || seen.has(mac)) return;
       seen.add(mac);
-      out.push({ rule: 'mac', key: mac, why: nics > 1 ? `MAC ${mac} (NIC ${i + 1} of ${nics})` : `MAC ${mac}` });
+      out.push({ rule: 'mac', key: mac, name: macFileName(mac), why: nics > 1 ? `MAC ${mac} (NIC ${i + 1} of ${nics})` : `MAC ${mac}` });
     });
   }
   const serial = identity.serial === null ? null : keyOf('serial', identity.serial);
-  if (rules.includes('serial') && serial) out.push({ rule: 'serial', key: serial, why: `DMI serial ${identity.serial!.trim()}` });
+  if (rules.includes('serial') && serial) out.push({ rule: 'serial', key: serial, name: identity.serial!.trim(), why: `DMI serial ${identity.serial!.trim()}` });
   const uuid = identity.uuid === null ? null : keyOf('uuid', identity.uuid);
-  if (rules.includes('uuid') && uuid) out.push({ rule: 'uuid', key: uuid, why: `DMI UUID ${uuid}` });
+  if (rules.includes('uuid') && uuid) out.push({ rule: 'uuid', key: uuid, name: uuid, why: `DMI UUID ${uuid}` });
   const product = normaliseProduct(identity.product);
-  if (rules.includes('product') && product && product !== 'default') out.push({ rule: 'product', key: product, why: `product ${product}` });
-  if (rules.includes('default')) out.push({ rule: 'default', key: 'default', why: 'no more specific answer' });
+  if (rules.includes('product') && product && product !== 'default') out.push({ rule: 'product', key: product, name: product, why: `product ${product}` });
+  if (rules.includes('default')) out.push({ rule: 'default', key: 'default', name: 'default', why: 'no more specific answer' });
   return out;
 }

@@ -1,5 +1,198 @@
-// Placeholder: routes of this module are being written (issue 3).
+// The admin API (JSON): see every node, arm or cancel a reinstall, set what local boot runs,
+// read the event log. Every change is an 'admin' event saying who armed what.
 import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { normaliseMac } from '../boot/client.ts';
+import type { NodeLifecycle } from '../boot/policy.ts';
+import type { EventProtocol } from '../boot/events.ts';
+import type { HostEntry } from '../config/profile.ts';
+import type { InstallRecord, NodeRecord } from '../store/store.ts';
+import { parseLocalBoot } from '../answers/local-boot.ts';
 import type { HttpDeps } from './context.ts';
+import { requireAdmin } from './auth.ts';
+import { isPlainObject, readBody } from './body.ts';
+import { badRequest, notFound } from './errors.ts';
 
-export function adminRoutes(_router: Router, _deps: HttpDeps): void {}
+const STATES: readonly NodeLifecycle[] = ['seen', 'install-pending', 'installing', 'installed'];
+const PROTOCOLS: readonly EventProtocol[] = ['dhcp', 'proxydhcp', 'tftp', 'http', 'answer', 'webhook', 'admin', 'daemon'];
+const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*\/[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+const RECENT_EVENTS = 50;
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+function macParam(ctx: Context): string {
+  const raw = String(ctx.params.mac ?? '');
+  const mac = normaliseMac(raw);
+  if (!mac) throw badRequest(`${JSON.stringify(raw).slice(0, 40)} is not a MAC address (aa:bb:cc:dd:ee:ff, aa-bb-…, aabb.ccdd.eeff or aabbccddeeff)`);
+  return mac;
+}
+
+function intQuery(ctx: Context, key: string, fallback: number, min: number, max: number): number {
+  const raw = ctx.query[key];
+  if (raw === undefined || raw === '') return fallback;
+  const n = typeof raw === 'string' && /^\d{1,9}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= min && n <= max)) throw badRequest(`${key} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+function stringQuery(ctx: Context, key: string): string | undefined {
+  const raw = ctx.query[key];
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'string') throw badRequest(`${key} given more than once`);
+  return raw;
+}
+
+/** An optional JSON object body: empty → {}. */
+async function optionalJsonObject(ctx: Context, what: string): Promise<Record<string, unknown>> {
+  const raw = await readBody(ctx);
+  if (raw.toString('utf8').trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString('utf8'));
+  } catch (err) {
+    throw badRequest(`${what}: body is not valid JSON (${(err as Error).message})`);
+  }
+  if (!isPlainObject(value)) throw badRequest(`${what}: expected a JSON object`);
+  return value;
+}
+
+function nodeSummary(node: NodeRecord, host: HostEntry | undefined) {
+  return {
+    mac: node.mac,
+    state: node.state,
+    profile: node.profile ?? host?.profile ?? null,
+    hostname: node.hostname ?? host?.hostname ?? null,
+    lastSeen: iso(node.lastSeen),
+    lastIp: node.lastIp,
+    arch: node.arch,
+    firmware: node.firmware,
+    installedAt: iso(node.installedAt),
+    fqdn: node.fqdn,
+  };
+}
+
+function installJson(i: InstallRecord) {
+  return { profile: i.profile, armedAt: iso(i.armedAt), armedBy: i.armedBy, consumedAt: iso(i.consumedAt), installedAt: iso(i.installedAt), fqdn: i.fqdn };
+}
+
+export function adminRoutes(router: Router, deps: HttpDeps): void {
+  const admin = requireAdmin(deps.profile);
+  const host = (mac: string): HostEntry | undefined => deps.profile().hosts.get(mac);
+
+  const recentEvents = (mac: string) => deps.store.events({ mac, limit: RECENT_EVENTS }).map((e) => ({ ...e, time: iso(e.time) }));
+
+  function nodeDetail(mac: string) {
+    const node = deps.store.getNode(mac);
+    const h = host(mac);
+    if (!node) {
+      // A machine with a [host] section that has not booted yet: known to the operator, not to us.
+      if (!h) throw notFound(`no node ${mac}: it has not booted from us and has no [host] section`);
+      return { mac, state: 'unknown', profile: h.profile || null, hostname: h.hostname || null, lastSeen: null, lastIp: null, arch: null, firmware: null, installedAt: null, fqdn: null, localBoot: null, host: { action: h.action, profile: h.profile || null, hostname: h.hostname || null }, installs: [], events: recentEvents(mac) };
+    }
+    return {
+      ...nodeSummary(node, h),
+      firstSeen: iso(node.firstSeen),
+      armedAt: iso(node.armedAt),
+      armedBy: node.armedBy,
+      consumedAt: iso(node.consumedAt),
+      bootMode: node.bootMode,
+      uuid: node.uuid,
+      serial: node.serial,
+      localBoot: node.localBoot,
+      host: h ? { action: h.action, profile: h.profile || null, hostname: h.hostname || null } : null,
+      installs: deps.store.installHistory(mac).map(installJson),
+      events: recentEvents(mac),
+      installReport: node.installReport,
+    };
+  }
+
+  function recordAdmin(ctx: Context, mac: string, decision: string, reason: string): void {
+    deps.store.record({ mac, protocol: 'admin', kind: `${ctx.method} ${ctx.path.replace(/\/nodes\/[^/]+/, '/nodes/<mac>')}`, decision, reason, detail: { ip: ctx.req.socket.remoteAddress } });
+    deps.logger.info({ mac }, reason);
+  }
+
+  router.get('/nodes', admin, (ctx) => {
+    const limit = intQuery(ctx, 'limit', 1000, 1, 10_000);
+    const offset = intQuery(ctx, 'offset', 0, 0, 1e9);
+    const state = stringQuery(ctx, 'state');
+    if (state !== undefined && !(STATES as readonly string[]).includes(state)) throw badRequest(`state must be one of ${STATES.join(', ')}`);
+    const nodes = state ? deps.store.listNodesInState(state as NodeLifecycle, limit, offset) : deps.store.listNodes(limit, offset);
+    const total = state ? deps.store.countNodesInState(state as NodeLifecycle) : deps.store.countNodes();
+    ctx.body = { total, offset, nodes: nodes.map((n) => nodeSummary(n, host(n.mac))) };
+  });
+
+  router.get('/nodes/:mac', admin, (ctx) => {
+    ctx.body = nodeDetail(macParam(ctx));
+  });
+
+  router.post('/nodes/:mac/reinstall', admin, async (ctx) => {
+    const mac = macParam(ctx);
+    const body = await optionalJsonObject(ctx, 'reinstall request');
+    const unknownKeys = Object.keys(body).filter((k) => k !== 'profile');
+    if (unknownKeys.length) throw badRequest(`reinstall request: unknown key ${unknownKeys.map((k) => JSON.stringify(k)).join(', ')}; expected {"profile": "<product>/<version>"}`);
+    let profile: string | null = null;
+    if (body.profile !== undefined && body.profile !== null) {
+      if (typeof body.profile !== 'string' || !PROFILE_NAME.test(body.profile)) throw badRequest('profile must be "<product>/<version>", e.g. "proxmox-ve/9.1-1"');
+      const { assets } = deps.profile();
+      // A typo here would only show at the machine's console; refuse it now.
+      if (!deps.catalogue.find(assets.dir, body.profile)) {
+        const have = deps.catalogue.images(assets.dir).map((i) => i.profile);
+        throw badRequest(`no install image ${body.profile} under ${assets.dir} (available: ${have.join(', ') || 'none'})`);
+      }
+      profile = body.profile;
+    }
+    const chosen = profile ?? (host(mac)?.profile || null);
+    deps.store.armInstall(mac, profile, 'admin');
+    const what = chosen
+      ? `profile ${chosen}${profile ? '' : ' (from its [host] section)'}`
+      : 'no profile named here or in a [host] section, so its next boot shows the menu';
+    recordAdmin(ctx, mac, 'armed', `reinstall armed by admin, ${what}: the next network boot installs, once`);
+    ctx.body = nodeDetail(mac);
+  });
+
+  router.delete('/nodes/:mac/reinstall', admin, (ctx) => {
+    const mac = macParam(ctx);
+    const before = deps.store.getNode(mac);
+    if (!before) throw notFound(`no node ${mac}`);
+    if (before.state === 'install-pending') {
+      const after = deps.store.disarmInstall(mac)!;
+      recordAdmin(ctx, mac, 'disarmed', `reinstall cancelled by admin: back to ${after.state}`);
+    } else {
+      recordAdmin(ctx, mac, 'unchanged', `reinstall cancel asked by admin, but the node is ${before.state}, not install-pending: nothing to cancel`);
+    }
+    ctx.body = nodeDetail(mac);
+  });
+
+  router.put('/nodes/:mac/local-boot', admin, async (ctx) => {
+    const mac = macParam(ctx);
+    const body = await optionalJsonObject(ctx, 'local-boot request');
+    if (!('script' in body)) throw badRequest('local-boot request: expected {"script": "exit"} or {"script": "sanboot --no-describe --drive 0x80"}');
+    const parsed = parseLocalBoot(body.script);
+    if (!parsed.ok) throw badRequest(`local-boot script refused: ${parsed.error}`);
+    deps.store.ensureNode(mac);
+    deps.store.setLocalBoot(mac, parsed.script);
+    recordAdmin(ctx, mac, 'local-boot', `local boot set by admin to "${parsed.script}"`);
+    ctx.body = nodeDetail(mac);
+  });
+
+  router.delete('/nodes/:mac/local-boot', admin, (ctx) => {
+    const mac = macParam(ctx);
+    if (!deps.store.getNode(mac)) throw notFound(`no node ${mac}`);
+    deps.store.setLocalBoot(mac, null);
+    recordAdmin(ctx, mac, 'local-boot', 'local boot reset by admin to the default "exit"');
+    ctx.body = nodeDetail(mac);
+  });
+
+  router.get('/events', admin, (ctx) => {
+    const rawMac = stringQuery(ctx, 'mac');
+    const mac = rawMac === undefined ? undefined : normaliseMac(rawMac);
+    if (mac === null) throw badRequest(`mac ${JSON.stringify(rawMac).slice(0, 40)} is not a MAC address`);
+    const protocol = stringQuery(ctx, 'protocol');
+    if (protocol !== undefined && !(PROTOCOLS as readonly string[]).includes(protocol)) throw badRequest(`protocol must be one of ${PROTOCOLS.join(', ')}`);
+    const limit = intQuery(ctx, 'limit', 100, 1, 10_000);
+    const events = deps.store.events({ ...(mac ? { mac } : {}), ...(protocol ? { protocol: protocol as EventProtocol } : {}), limit });
+    ctx.body = { events: events.map((e) => ({ ...e, time: iso(e.time) })) };
+  });
+}
