@@ -3,10 +3,11 @@
 // namespace "router" whose dnsmasq hands out addresses (proxy mode) or, as a reference, does the
 // whole PXE job itself. Nothing here binds or sends outside the namespaces it creates.
 import type { ChildProcess } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectOutput, NetLab, waitFor } from '../helpers/netns.ts';
 import { startMachine, type Firmware, type Machine } from '../helpers/qemu.ts';
+import { PxePilot, type HostSection } from '../helpers/daemon.ts';
 import { repoRoot, type Standin } from '../helpers/standin.ts';
 
 /** Addresses that exist only inside the lab's namespaces. */
@@ -32,9 +33,72 @@ export interface MachineRequest {
 }
 
 /** Whether dnsmasq in the router namespace hands out addresses only, or also does PXE itself. */
-export type RouterRole = { kind: 'addresses-only' } | { kind: 'reference-pxe'; standin: Standin };
+export type RouterRole = { kind: 'addresses-only' } | { kind: 'reference-pxe'; standin: Standin; uefiLoader: UefiLoader };
 
 export const referenceHttpPort = 8081;
+
+/**
+ * The iPXE binary UEFI machines load over TFTP. Measured here: Debian's ipxe.efi (2019) never
+ * returns to OVMF on `exit` (the vCPU spins, the console stays silent), so a machine told to
+ * boot its local disk hangs; snponly.efi returns and OVMF moves on to its next boot option.
+ */
+export type UefiLoader = 'ipxe.efi' | 'snponly.efi';
+
+export const pilotHttpPort = 8080;
+export const pilotBase = `http://${lan.server}:${pilotHttpPort}`;
+export const adminToken = 'e2e-admin-token-0123456789';
+/**
+ * The stand-in is published as a Proxmox VE version, so pxe-pilot treats it as the Proxmox
+ * installer it imitates: the one-shot install is consumed when the answer is fetched.
+ */
+export const standinProfile = 'proxmox-ve/9.1-standin';
+
+export interface InstallHost {
+  mac: string;
+  hostname: string;
+}
+
+/** The answer file a user writes for one machine (hosts/<mac with hyphens>.toml). */
+export function answerFor(host: InstallHost): string {
+  return [
+    '[global]',
+    'keyboard = "en-us"',
+    'country = "us"',
+    `fqdn = "${host.hostname}.lab.example"`,
+    'mailto = "root@lab.example"',
+    'timezone = "UTC"',
+    'root-password = "e2e-lab-only"',
+    '',
+    '[network]',
+    'source = "from-dhcp"',
+    '',
+    '[disk-setup]',
+    'filesystem = "ext4"',
+    'disk-list = ["vda"]',
+    '',
+    '[post-installation-webhook]',
+    `url = "${pilotBase}/webhook/proxmox"`,
+    '',
+  ].join('\n');
+}
+
+/** The answer machines without their own file get. */
+export const defaultAnswer = ['[global]', 'fqdn = "unassigned.lab.example"', '', '[network]', 'source = "from-dhcp"', ''].join('\n');
+
+export interface PilotSetup {
+  /** server: pxe-pilot hands out addresses; proxy: dnsmasq does (startRouter first), pxe-pilot only PXE. */
+  mode: 'server' | 'proxy';
+  standin: Standin;
+  /** Machines with action=install and their own answer file. */
+  installHosts: InstallHost[];
+  menuTimeoutSeconds?: number;
+  uefiLoader: UefiLoader;
+}
+
+/** Hard link when possible (same file system, no copy), else a copy; pxe-pilot serves no symlinks. */
+async function place(from: string, to: string): Promise<void> {
+  await link(from, to).catch(() => copyFile(from, to));
+}
 
 export class BootLab {
   private tapCount = 0;
@@ -89,7 +153,7 @@ export class BootLab {
       `--dhcp-option=option:router,${lan.router}`,
       `--dhcp-leasefile=${this.path('dnsmasq.leases')}`,
     ];
-    if (role.kind === 'reference-pxe') argv.push(...(await this.referencePxe(role.standin)));
+    if (role.kind === 'reference-pxe') argv.push(...(await this.referencePxe(role.standin, role.uefiLoader)));
     const dnsmasq = this.net.spawn(routerNs, argv);
     const out = collectOutput(dnsmasq);
     await waitFor('dnsmasq to start', () => out.text().includes('DHCP, IP range') || dnsmasq.exitCode !== null, 10_000);
@@ -102,7 +166,7 @@ export class BootLab {
    * script on busybox httpd, whose CGI answers like an answer server. It proves the lab (tap,
    * firmware, stand-in) without any pxe-pilot code.
    */
-  private async referencePxe(standin: Standin): Promise<string[]> {
+  private async referencePxe(standin: Standin, uefiLoader: UefiLoader): Promise<string[]> {
     const www = this.path('reference-www');
     const base = `http://${lan.router}:${referenceHttpPort}`;
     await mkdir(join(www, 'cgi-bin'), { recursive: true });
@@ -131,7 +195,7 @@ export class BootLab {
       '--dhcp-match=set:ipxe,175',
       '--dhcp-match=set:efi64,option:client-arch,7',
       `--dhcp-boot=tag:ipxe,${base}/standin.ipxe`,
-      '--dhcp-boot=tag:!ipxe,tag:efi64,ipxe.efi',
+      `--dhcp-boot=tag:!ipxe,tag:efi64,${uefiLoader}`,
       '--dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe',
     ];
   }
@@ -144,6 +208,48 @@ export class BootLab {
       return r.code === 0;
     });
     return httpd;
+  }
+
+  /**
+   * pxe-pilot on the bridge address, configured like a user would: INI profile, answers folder,
+   * assets folder holding the stand-in. In proxy mode the stand-in finds the answer URL on its
+   * kernel command line; in server mode it asks DHCP for option 250.
+   */
+  async startPxePilot(setup: PilotSetup): Promise<PxePilot> {
+    const answers = this.path('answers');
+    const assets = this.path('assets');
+    const imageDir = join(assets, ...standinProfile.split('/'));
+    await mkdir(join(answers, 'hosts'), { recursive: true });
+    await mkdir(imageDir, { recursive: true });
+    await mkdir(this.path('state'), { recursive: true });
+    await place(setup.standin.kernel, join(imageDir, 'vmlinuz'));
+    await place(setup.standin.initrd, join(imageDir, 'initrd'));
+    const cmdline = ['console=ttyS0', 'quiet'];
+    if (setup.mode === 'proxy') cmdline.push('pxe_answer=${answer_url}');
+    await writeFile(join(imageDir, 'cmdline'), cmdline.join(' ') + '\n');
+    for (const host of setup.installHosts) await writeFile(join(answers, 'hosts', `${host.mac.replace(/:/g, '-')}.toml`), answerFor(host));
+    await writeFile(join(answers, 'default.toml'), defaultAnswer);
+
+    const dhcp: Record<string, string | number> = { mode: setup.mode };
+    if (setup.mode === 'server') Object.assign(dhcp, { range_start: lan.rangeStart, range_end: lan.rangeEnd, netmask: lan.netmask, lease_time: 600 });
+    const hosts: HostSection[] = setup.installHosts.map((h) => ({ mac: h.mac, hostname: h.hostname, action: 'install', profile: standinProfile }));
+    return PxePilot.start(this.net, lanNs, {
+      configFile: this.path('pxe-pilot.ini'),
+      baseUrl: pilotBase,
+      adminToken,
+      spec: {
+        sections: {
+          server: { address: lan.server, interface: lan.bridge, state_dir: this.path('state'), log_level: 'debug' },
+          http: { port: pilotHttpPort, bind: '0.0.0.0', admin_token: adminToken },
+          tftp: { enabled: true, port: 69, root: '/usr/lib/ipxe' },
+          dhcp,
+          boot: { bios: 'undionly.kpxe', uefi_x64: setup.uefiLoader, default_action: 'menu', unknown: 'menu', menu_default: 'local', menu_timeout: setup.menuTimeoutSeconds ?? 3 },
+          answers: { dir: answers },
+          assets: { dir: assets },
+        },
+        hosts,
+      },
+    });
   }
 
   /** A tap on the bridge and a QEMU machine on it, booting from the network. */

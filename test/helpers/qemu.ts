@@ -19,6 +19,15 @@ export const firmwareFiles: Record<Firmware, string[]> = {
   uefi: [ovmfCode, ovmfVars],
 };
 
+/**
+ * Serial output showing the firmware gave up on the network and went on to its next boot
+ * device: SeaBIOS walks floppy, CD and disk; OVMF starts a boot option that is not PXE.
+ */
+export const firmwareMovedOn: Record<Firmware, RegExp> = {
+  bios: /Booting from (?:Floppy|DVD\/CD|Hard Disk)|No bootable device/,
+  uefi: /BdsDxe: (?:loading|starting) Boot[0-9A-F]{4} "(?!UEFI PXE)/,
+};
+
 export interface MachineSpec {
   name: string;
   firmware: Firmware;

@@ -1,0 +1,60 @@
+// Assertions on what a machine in the lab showed (serial console) and what pxe-pilot recorded.
+import assert from 'node:assert/strict';
+import type { PxeEvent, PxePilot } from '../helpers/daemon.ts';
+import type { Firmware } from '../helpers/qemu.ts';
+import { answerFor, lan, pilotBase, type InstallHost } from './lab.ts';
+import { plainSerial, type InstallRun, type LocalBootRun } from './scenarios.ts';
+
+/** TOML lines that carry meaning (no blanks, no comments), for comparing what was served with the file. */
+export function tomlStatements(toml: string): string[] {
+  return toml
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+}
+
+export interface InstallExpectation {
+  host: InstallHost;
+  firmware: Firmware;
+  /** Who handed out the address: pxe-pilot (server mode) or the dnsmasq router (proxy mode). */
+  mode: 'server' | 'proxy';
+}
+
+/** The machine installed itself with its own answer, and pxe-pilot knows it is installed. */
+export async function expectInstalled(pilot: PxePilot, run: InstallRun, want: InstallExpectation): Promise<PxeEvent[]> {
+  const serial = plainSerial(run.serial);
+  const dhcpServer = want.mode === 'server' ? lan.server : lan.router;
+  assert.match(serial, new RegExp(`standin: address 10\\.77\\.0\\.\\d+/24 from DHCP server ${dhcpServer.replace(/\./g, '\\.')}`), 'the stand-in got its address from the expected DHCP server');
+  if (want.mode === 'server') {
+    assert.match(serial, new RegExp(`standin: answer URL from DHCP option 250: ${pilotBase}/`), 'in server mode the answer URL comes from DHCP option 250');
+  } else {
+    assert.match(serial, new RegExp(`standin: answer URL from kernel command line: ${pilotBase}/`), 'in proxy mode the answer URL comes from the kernel command line pxe-pilot wrote');
+  }
+  assert.ok(run.answer !== null, `the stand-in printed no answer; serial:\n${serial.slice(-2000)}`);
+  assert.deepEqual(tomlStatements(run.answer), tomlStatements(answerFor(want.host)), `the answer is hosts/${want.host.mac.replace(/:/g, '-')}.toml`);
+  assert.match(serial, new RegExp(`standin: webhook delivered to .* \\(boot mode ${want.firmware === 'uefi' ? 'efi' : 'bios'}\\)`));
+
+  assert.equal(await pilot.nodeState(want.host.mac), 'installed', 'GET /nodes/<mac> says installed after the webhook');
+  const events = await pilot.events(want.host.mac);
+  const protocols = new Set(events.map((e) => e.protocol));
+  const expected = [want.mode === 'server' ? 'dhcp' : 'proxydhcp', 'http', 'answer', 'webhook'];
+  if (want.firmware === 'uefi') expected.push('tftp');
+  for (const p of expected) assert.ok(protocols.has(p), `pxe-pilot recorded a ${p} event for ${want.host.mac}; it recorded: ${[...protocols].join(', ')}`);
+  return events;
+}
+
+/** The machine's firmware moved on past the network, and pxe-pilot said local disk on purpose. */
+export async function expectLocalBoot(pilot: PxePilot, run: LocalBootRun, mac: string): Promise<void> {
+  const serial = plainSerial(run.serial);
+  assert.doesNotMatch(serial, /standin: init started/, 'a machine sent to its local disk must not start the installer');
+  const since = run.machine.startedAt - 1000;
+  const events = (await pilot.events(mac)).filter((e) => eventTime(e) >= since);
+  assert.ok(
+    events.some((e) => e.protocol === 'http' && e.decision === 'local'),
+    `pxe-pilot recorded an http decision "local" for this boot; it recorded: ${events.map((e) => `${e.protocol}/${e.decision}`).join(', ')}`,
+  );
+}
+
+export function eventTime(e: PxeEvent): number {
+  return typeof e.time === 'number' ? e.time : Date.parse(e.time);
+}
