@@ -1,0 +1,209 @@
+// `pxe-pilot explain <mac>` and GET /nodes/<mac>/explain: one machine's recent DHCP, ProxyDHCP,
+// TFTP and HTTP events, oldest first, with each decision's reason, and what to check when a
+// step is missing. Read-only: it only reads the event log and the node back.
+import type { BootEvent, EventProtocol } from './boot/events.ts';
+import { archLabel } from './boot/client.ts';
+import type { NodeRecord, Store } from './store/store.ts';
+
+export interface ExplainOptions {
+  /** Most events shown (default 50). */
+  limit?: number;
+  /** The present, for "x min ago" (default Date.now()). */
+  now?: number;
+}
+
+type StoredEvent = BootEvent & { id: number };
+
+const LABELS: Record<EventProtocol, string> = {
+  dhcp: 'DHCP',
+  proxydhcp: 'ProxyDHCP',
+  tftp: 'TFTP',
+  http: 'HTTP',
+  answer: 'Answer',
+  webhook: 'Webhook',
+  admin: 'Admin',
+  daemon: 'Daemon',
+};
+
+// How far back TFTP events are searched for this machine's IPs (TFTP names no MAC).
+const TFTP_SCAN = 5000;
+const BACKGROUND_SCAN = 2000;
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+function clock(ms: number): string {
+  const d = new Date(ms);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function day(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+function ago(ms: number, now: number): string {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 90) return `${s} s ago`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min ago`;
+  if (s < 48 * 3600) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} days ago`;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+const isAddress = (ip: string | undefined): ip is string => ip !== undefined && ip !== '0.0.0.0' && /^\d{1,3}(\.\d{1,3}){3}$/.test(ip);
+
+// Events whose detail.ip is the machine's own address (an admin event's is the admin's).
+const OWN_ADDRESS_PROTOCOLS: EventProtocol[] = ['dhcp', 'proxydhcp', 'http', 'answer', 'webhook'];
+
+/** Every IPv4 address this machine was seen with: the node's last one and those its events carry. */
+function addressesOf(node: NodeRecord | undefined, events: StoredEvent[]): Set<string> {
+  const ips = new Set<string>();
+  const add = (ip: string | undefined): void => {
+    if (isAddress(ip)) ips.add(ip);
+  };
+  add(node?.lastIp ?? undefined);
+  for (const e of events) {
+    if (!OWN_ADDRESS_PROTOCOLS.includes(e.protocol)) continue;
+    add(text(e.detail?.ip));
+    // A proxy request's source is the machine itself unless a relay forwarded it.
+    if (e.protocol === 'proxydhcp' && e.detail?.relay === undefined) add(text(e.detail?.from));
+  }
+  return ips;
+}
+
+function describeEvent(e: StoredEvent, mac: string): string {
+  const label = LABELS[e.protocol] ?? e.protocol;
+  let who = '';
+  if (e.mac === null) {
+    const client = text(e.detail?.client);
+    who = client ? ` from ${client}` : '';
+  } else if (e.mac !== mac) {
+    who = ` (${e.mac})`;
+  }
+  return `${clock(e.time)} ${label} ${e.kind}${who} → ${e.decision}: ${e.reason}`;
+}
+
+function describeNode(node: NodeRecord, now: number): string[] {
+  const lines = [`Known since ${day(node.firstSeen)} ${clock(node.firstSeen)}, last heard ${ago(node.lastSeen, now)} (${day(node.lastSeen)} ${clock(node.lastSeen)}).`];
+  const facts: string[] = [];
+  if (node.lastIp) facts.push(`last address ${node.lastIp}`);
+  if (node.arch !== null) facts.push(archLabel(node.arch));
+  if (node.firmware) facts.push(`firmware ${node.firmware}`);
+  if (node.hostname) facts.push(`hostname ${node.hostname}`);
+  if (node.uuid) facts.push(`uuid ${node.uuid}`);
+  if (facts.length) lines.push(`Seen with ${facts.join(', ')}.`);
+  let state: string;
+  switch (node.state) {
+    case 'install-pending':
+      state = `install pending${node.profile ? ` (${node.profile})` : ''}, armed by ${node.armedBy ?? 'unknown'}${node.armedAt ? ` at ${day(node.armedAt)} ${clock(node.armedAt)}` : ''}: the next network boot installs`;
+      break;
+    case 'installing':
+      state = `installing: the install was consumed${node.consumedAt ? ` at ${clock(node.consumedAt)}` : ''}; further network boots go to the local disk`;
+      break;
+    case 'installed':
+      state = `installed${node.installedAt ? ` at ${day(node.installedAt)} ${clock(node.installedAt)}` : ''}${node.fqdn ? ` as ${node.fqdn}` : ''}; network boots go to the local disk`;
+      break;
+    default:
+      state = 'seen (no install armed)';
+  }
+  lines.push(`State: ${state}.`);
+  return lines;
+}
+
+/** What to check when the machine's trail stops, read from its last events. */
+function nextSteps(events: StoredEvent[]): string[] {
+  const last = events.at(-1);
+  if (!last) return [];
+  const offers = events.filter((e) => (e.protocol === 'proxydhcp' || e.protocol === 'dhcp') && (e.decision === 'offer' || e.decision === 'ack'));
+  const lastOffer = offers.at(-1);
+  const after = lastOffer ? events.filter((e) => e.id > lastOffer.id && (e.protocol === 'tftp' || e.protocol === 'http')) : [];
+  const hints: string[] = [];
+  if (last.decision === 'silence' && (last.protocol === 'proxydhcp' || last.protocol === 'dhcp')) {
+    hints.push(`The last ${LABELS[last.protocol]} request got no answer: ${last.reason}.`);
+  }
+  if (lastOffer && after.length === 0) {
+    const file = text(lastOffer.detail?.bootFile) ?? 'the boot file';
+    if (file.startsWith('http')) {
+      hints.push(`It was told to fetch ${file} but no HTTP request followed: can the machine reach that address and port (firewall, routing)? Did it get an address from the DHCP server?`);
+    } else {
+      hints.push(
+        `It was told to load ${file} but no TFTP request from its address followed: is TFTP enabled and UDP 69 reachable (firewall)? Did the router's DHCP server give it an address? UEFI firmware may first ask on port 4011: look for a "REQUEST on 4011" line above.`,
+      );
+    }
+  }
+  return hints;
+}
+
+/** Why nothing may have been heard from a machine, from what the log says about everyone else. */
+function silentMachineHints(store: Store, mac: string, now: number): string[] {
+  const hints: string[] = [];
+  const heard = (protocol: EventProtocol): StoredEvent[] => store.events({ protocol, limit: BACKGROUND_SCAN });
+  const proxy = heard('proxydhcp');
+  const dhcp = heard('dhcp');
+  const start = heard('daemon').filter((e) => e.kind === 'start' || e.kind === 'reload').at(-1);
+  if (start) hints.push(`Last ${start.kind} ${ago(start.time, now)}: ${start.reason}`);
+  const wrongLink = [...proxy, ...dhcp].filter((e) => e.reason.startsWith('arrived on ifindex'));
+  if (proxy.length === 0 && dhcp.length === 0) {
+    hints.push(
+      'No DHCP or ProxyDHCP packet from any machine was recorded at all. Check that:',
+      '  - [dhcp] mode is proxy (beside a router) or server, not off;',
+      '  - [server] interface is the LAN the machines boot on (pxe-pilot check-config lists the candidates);',
+      "  - nothing else holds UDP 67 or 4011 on that interface ('ss -lunp'), and no firewall drops them;",
+      '  - the machines are on the same broadcast domain (no VLAN or router in between without a DHCP relay).',
+    );
+    return hints;
+  }
+  const others = [...proxy, ...dhcp].filter((e) => e.mac !== null && e.mac !== mac);
+  const latest = others.at(-1);
+  if (latest) {
+    hints.push(
+      `Other machines are heard (last: ${latest.mac} ${ago(latest.time, now)}), so the interface and ports work. Check that:`,
+      `  - ${mac} is the MAC of the NIC that boots (a machine with several NICs boots from one of them only);`,
+      '  - network boot (PXE, or UEFI network/HTTP boot) is enabled and first in the boot order;',
+      '  - the machine is cabled to the same LAN or VLAN as pxe-pilot.',
+    );
+  }
+  if (wrongLink.length > 0) {
+    hints.push(`${wrongLink.length} recent packet(s) arrived on another interface than [server] interface and were ignored: is the machine on the other LAN?`);
+  }
+  return hints;
+}
+
+export function explainMac(store: Store, mac: string, options: ExplainOptions = {}): string {
+  const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
+  const now = options.now ?? Date.now();
+  const node = store.getNode(mac);
+  const own = store.events({ mac, limit });
+  const ips = addressesOf(node, own);
+  // TFTP names no MAC: its transfers are this machine's when they come from an address it used.
+  const since = own[0]?.time ?? 0;
+  const tftp = ips.size === 0 ? [] : store.events({ protocol: 'tftp', limit: TFTP_SCAN }).filter((e) => e.time >= since && ips.has(text(e.detail?.client) ?? ''));
+  const timeline = [...own, ...tftp].sort((a, b) => a.time - b.time || a.id - b.id).slice(-limit);
+
+  const out: string[] = [`${mac}`];
+  if (node) out.push(...describeNode(node, now));
+  else out.push('Not in the node table: pxe-pilot has never answered this machine.');
+
+  if (timeline.length === 0) {
+    out.push('', `Nothing was heard from ${mac}${node ? ' in the recorded events' : ''}.`);
+    out.push(...silentMachineHints(store, mac, now));
+    return `${out.join('\n')}\n`;
+  }
+
+  out.push('', `Last ${timeline.length} event${timeline.length === 1 ? '' : 's'}, oldest first${tftp.length ? ` (TFTP matched by address ${[...ips].join(', ')})` : ''}:`);
+  let currentDay = '';
+  for (const e of timeline) {
+    const d = day(e.time);
+    if (d !== currentDay) {
+      currentDay = d;
+      out.push(`-- ${d}`);
+    }
+    out.push(describeEvent(e, mac));
+  }
+  const hints = nextSteps(timeline);
+  if (hints.length) out.push('', ...hints);
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,134 @@
+// ProxyDHCP: boot instructions for PXE clients beside the router's DHCP server, on port 67
+// (shared with other listeners) and on the proxy port 4011, on [server] interface only.
+// A thin transport: receive → check interface → decode → ask the responder → send → record.
+import type { Profile } from '../config/profile.ts';
+import { encodeDhcp, parseDhcp } from '../dhcp/codec.ts';
+import type { Logger } from '../log.ts';
+import { UdpDeviceSocket, type ReceivedDatagram } from '../net/udp-device.ts';
+import { BindError, type Binding, type Service } from '../service.ts';
+import type { Store } from '../store/store.ts';
+import { handleProxyRequest, type Listener, type ProxyHandled } from './responder.ts';
+
+export interface ProxyDhcpDeps {
+  profile: Profile;
+  logger: Logger;
+  store: Store;
+}
+
+interface OpenListener {
+  listener: Listener;
+  socket: UdpDeviceSocket;
+}
+
+export class ProxyDhcpService implements Service {
+  readonly name = 'proxydhcp';
+  private profile: Profile;
+  private readonly logger: Logger;
+  private readonly store: Store;
+  private listeners: OpenListener[] = [];
+
+  constructor(deps: ProxyDhcpDeps) {
+    this.profile = deps.profile;
+    this.logger = deps.logger.child({ service: 'proxydhcp' });
+    this.store = deps.store;
+  }
+
+  async start(): Promise<void> {
+    const profile = this.profile;
+    if (profile.dhcp.mode !== 'proxy') {
+      this.logger.info(`[dhcp] mode = ${profile.dhcp.mode}: ProxyDHCP stays off`);
+      return;
+    }
+    const iface = profile.server.interface;
+    // Answering on every interface would tell machines on other LANs to boot from us.
+    if (!iface) throw new Error('proxydhcp: [dhcp] mode = proxy needs [server] interface, the LAN whose PXE clients to answer; pxe-pilot will not answer on every interface');
+    try {
+      // Port 67 is shared: the router's DHCP server or a local dnsmasq may listen there too.
+      await this.listen('dhcp', profile.dhcp.port, iface, true, '[dhcp] port');
+      // 4011 carries unicasts meant for us alone; sharing it would let another program steal them.
+      await this.listen('proxy', profile.dhcp.proxyPort, iface, false, '[dhcp] proxy_port');
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.logger.info(`ProxyDHCP on ${iface} ports ${profile.dhcp.port} and ${profile.dhcp.proxyPort}, boot server ${profile.server.address}`);
+  }
+
+  private async listen(listener: Listener, port: number, iface: string, reuseAddr: boolean, configKey: string): Promise<void> {
+    let socket: UdpDeviceSocket;
+    try {
+      socket = await UdpDeviceSocket.open({ port, interface: iface, reuseAddr, broadcast: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
+      throw new BindError('proxydhcp', 'udp', '0.0.0.0', port, code, code === 'ENODEV' ? '[server] interface' : configKey);
+    }
+    const open = { listener, socket };
+    socket.onError((err, d) => this.logger.error({ err, from: d.address, port: socket.port }, 'proxydhcp: packet handler failed'));
+    socket.onMessage((d) => this.receive(open, d));
+    this.listeners.push(open);
+  }
+
+  private receive(open: OpenListener, d: ReceivedDatagram): void {
+    const { socket, listener } = open;
+    const profile = this.profile;
+    if (profile.dhcp.mode !== 'proxy') return;
+    // Belt and braces with SO_BINDTODEVICE: a machine on another LAN never gets boot instructions.
+    if (socket.interfaceIndex !== null && d.ifindex !== socket.interfaceIndex) {
+      this.store.record({ mac: null, protocol: 'proxydhcp', kind: `datagram on ${socket.port}`, decision: 'silence', reason: `arrived on ifindex ${d.ifindex}, not ${profile.server.interface}`, detail: { from: d.address } });
+      return;
+    }
+    const parsed = parseDhcp(d.data);
+    if (!parsed.ok) {
+      this.store.record({
+        mac: null,
+        protocol: 'proxydhcp',
+        kind: `malformed on ${socket.port}`,
+        decision: 'silence',
+        reason: `malformed packet from ${d.address}:${d.port} (${parsed.error.code}): ${parsed.error.message}`,
+        detail: { bytes: d.data.length, port: socket.port },
+      });
+      return;
+    }
+    const handled = handleProxyRequest(
+      parsed.packet,
+      { address: d.address, port: d.port },
+      {
+        profile,
+        // The address clients reach us at on this link; the profile's wins when it names one.
+        serverAddress: profile.server.address || d.localAddress,
+        listener,
+        port: socket.port,
+        relayPort: profile.dhcp.port,
+      },
+      this.store,
+    );
+    this.deliver(socket, handled);
+  }
+
+  private deliver(socket: UdpDeviceSocket, h: ProxyHandled): void {
+    if (h.sighting) this.store.sawNode(h.sighting.mac, h.sighting.facts, h.sighting.armed);
+    if (h.reply) {
+      const { address, port } = h.reply.destination;
+      socket.send(encodeDhcp(h.reply.packet), port, address).catch((err: unknown) => {
+        this.store.record({ ...h.event, protocol: 'proxydhcp', decision: 'silence', reason: `send to ${address}:${port} failed (${(err as Error).message}); was: ${h.event.reason}` });
+      });
+    }
+    this.logger.debug({ mac: h.event.mac, kind: h.event.kind, decision: h.event.decision }, h.event.reason);
+    this.store.record({ ...h.event, protocol: 'proxydhcp' });
+  }
+
+  async stop(): Promise<void> {
+    const open = this.listeners;
+    this.listeners = [];
+    await Promise.all(open.map((l) => l.socket.close()));
+  }
+
+  /** Same sockets, new boot files and hosts: the daemon restarts us when ports or interface change. */
+  reload(profile: Profile): void {
+    this.profile = profile;
+  }
+
+  bindings(): Binding[] {
+    return this.listeners.map((l) => ({ protocol: 'udp', address: '0.0.0.0', port: l.socket.port, interface: this.profile.server.interface }));
+  }
+}
