@@ -9,9 +9,14 @@ export type JsonLine = Record<string, unknown>;
 
 export const fixturePath = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
-/** argv that runs a TypeScript fixture with this same node and tsx. */
+/** argv that runs a TypeScript file with this same node and tsx. */
+export function tsxArgv(file: string, ...args: string[]): string[] {
+  return [process.execPath, '--import', 'tsx', file, ...args];
+}
+
+/** argv that runs one of test/net/fixtures. */
 export function fixtureArgv(name: string, ...args: string[]): string[] {
-  return [process.execPath, '--import', 'tsx', fixturePath(name), ...args];
+  return tsxArgv(fixturePath(name), ...args);
 }
 
 export class JsonLineChild {
