@@ -185,7 +185,7 @@ export function explainMac(store: Store, mac: string, options: ExplainOptions = 
 
   const out: string[] = [`${mac}`];
   if (node) out.push(...describeNode(node, now));
-  else out.push('Not in the node table: pxe-pilot has never answered this machine.');
+  else out.push('Not in the node table (it keeps the machines pxe-pilot has answered or an admin has named).');
 
   if (timeline.length === 0) {
     out.push('', `Nothing was heard from ${mac}${node ? ' in the recorded events' : ''}.`);
@@ -193,7 +193,7 @@ export function explainMac(store: Store, mac: string, options: ExplainOptions = 
     return `${out.join('\n')}\n`;
   }
 
-  out.push('', `Last ${timeline.length} event${timeline.length === 1 ? '' : 's'}, oldest first${tftp.length ? ` (TFTP matched by address ${[...ips].join(', ')})` : ''}:`);
+  out.push('', `${timeline.length} most recent event${timeline.length === 1 ? '' : 's'}, oldest first${tftp.length ? ` (TFTP matched by address ${[...ips].join(', ')})` : ''}:`);
   let currentDay = '';
   for (const e of timeline) {
     const d = day(e.time);
