@@ -228,3 +228,8 @@ export function emptyPacket(op: 1 | 2): DhcpPacket {
     options: new DhcpOptions(),
   };
 }
+
+/** A BOOTREPLY carrying the request's identity (htype, hlen, xid, flags, giaddr, chaddr), all else zeroed. */
+export function replyFrame(request: DhcpPacket): DhcpPacket {
+  return { ...emptyPacket(2), htype: request.htype, hlen: request.hlen, xid: request.xid, flags: request.flags, giaddr: request.giaddr, chaddr: Buffer.from(request.chaddr) };
+}

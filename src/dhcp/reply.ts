@@ -1,7 +1,7 @@
 // Builds DHCP replies and says where they go. Pure: no sockets, no clock.
 import type { BootFileDecision } from '../boot/policy.ts';
 import { httpBase, type Profile } from '../config/profile.ts';
-import { BROADCAST_FLAG, emptyPacket, type DhcpPacket } from './codec.ts';
+import { BROADCAST_FLAG, replyFrame, type DhcpPacket } from './codec.ts';
 import { MessageType, Opt, PxeSub } from './options.ts';
 import type { Pool } from './pool.ts';
 
@@ -22,13 +22,7 @@ export interface ReplySpec {
 const FILE_FIELD = 128;
 
 export function buildReply(request: DhcpPacket, spec: ReplySpec, profile: Profile, pool: Pool): DhcpPacket {
-  const reply = emptyPacket(2);
-  reply.htype = request.htype;
-  reply.hlen = request.hlen;
-  reply.xid = request.xid;
-  reply.flags = request.flags;
-  reply.giaddr = request.giaddr;
-  reply.chaddr = Buffer.from(request.chaddr);
+  const reply = replyFrame(request);
   reply.yiaddr = spec.yiaddr;
   const o = reply.options;
   o.setMessageType(spec.type).setServerId(pool.serverAddress);

@@ -1,7 +1,7 @@
 // Builds ProxyDHCP OFFERs and ACKs. Pure: no sockets, no clock.
 // A proxy reply carries boot instructions only: yiaddr stays 0.0.0.0 and no lease options go out.
 import type { BootFileDecision } from '../boot/policy.ts';
-import { emptyPacket, type DhcpPacket } from '../dhcp/codec.ts';
+import { replyFrame, type DhcpPacket } from '../dhcp/codec.ts';
 import { MessageType, Opt, PxeSub } from '../dhcp/options.ts';
 
 export interface ProxyReplySpec {
@@ -25,13 +25,7 @@ export function wantsDiscoveryControl(boot: BootFileDecision): boolean {
 }
 
 export function buildProxyReply(request: DhcpPacket, spec: ProxyReplySpec): DhcpPacket {
-  const reply = emptyPacket(2);
-  reply.htype = request.htype;
-  reply.hlen = request.hlen;
-  reply.xid = request.xid;
-  reply.flags = request.flags;
-  reply.giaddr = request.giaddr;
-  reply.chaddr = Buffer.from(request.chaddr);
+  const reply = replyFrame(request);
   // RFC 2131 table 3: ciaddr echoed in an ACK; a proxy never assigns an address, so yiaddr stays 0.
   if (spec.type === MessageType.ACK) reply.ciaddr = request.ciaddr;
   reply.siaddr = spec.serverAddress;
