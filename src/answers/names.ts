@@ -15,7 +15,8 @@ const JUNK_SERIALS = new Set(['0123456789', '1234567890', 'none', 'unknown', 'de
 export function normaliseSerial(input: unknown): string | null {
   if (typeof input !== 'string') return null;
   const s = input.trim();
-  if (!SERIAL.test(s)) return null;
+  // '..' cannot reach a path here (no separator gets through), but no real serial has one either.
+  if (!SERIAL.test(s) || s.includes('..')) return null;
   if (JUNK_SERIALS.has(s.toLowerCase()) || /^(.)\1*$/.test(s)) return null;
   return s;
 }

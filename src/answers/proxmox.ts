@@ -61,6 +61,17 @@ function stringAt(root: Record<string, unknown>, path: string[]): Parsed<string 
   return optionalString(node, path[path.length - 1]!, path.join('.'));
 }
 
+/** Several optional strings by path at once; the first malformed one is the error. */
+function stringsAt<K extends string>(root: Record<string, unknown>, paths: Record<K, string[]>): Parsed<Record<K, string | null>> {
+  const out = {} as Record<K, string | null>;
+  for (const key of Object.keys(paths) as K[]) {
+    const r = stringAt(root, paths[key]);
+    if (!r.ok) return r;
+    out[key] = r.value;
+  }
+  return { ok: true, value: out };
+}
+
 /** Accepts `network_interfaces` or `network-interfaces`: the answer request uses one, the webhook the other. */
 function interfaceList(body: Record<string, unknown>, usual: 'network_interfaces' | 'network-interfaces', required: boolean): Parsed<{ mac: string; management: boolean }[]> {
   const other = usual === 'network_interfaces' ? 'network-interfaces' : 'network_interfaces';
@@ -97,29 +108,27 @@ export function parseAnswerRequest(body: unknown): Parsed<AnswerRequest> {
   if (!isObject(body)) return { ok: false, error: `answer request is ${kind(body)}, expected a JSON object` };
   const nics = interfaceList(body, 'network_interfaces', true);
   if (!nics.ok) return nics;
-  const serial = stringAt(body, ['dmi', 'system', 'serial']);
-  if (!serial.ok) return serial;
-  const uuid = stringAt(body, ['dmi', 'system', 'uuid']);
-  if (!uuid.ok) return uuid;
-  const product = stringAt(body, ['product', 'product']);
-  if (!product.ok) return product;
-  const release = stringAt(body, ['iso', 'release']);
-  if (!release.ok) return release;
-  const isorelease = stringAt(body, ['iso', 'isorelease']);
-  if (!isorelease.ok) return isorelease;
-  const schema = stringAt(body, ['$schema', 'version']);
-  if (!schema.ok) return schema;
+  const s = stringsAt(body, {
+    serial: ['dmi', 'system', 'serial'],
+    uuid: ['dmi', 'system', 'uuid'],
+    product: ['product', 'product'],
+    release: ['iso', 'release'],
+    isorelease: ['iso', 'isorelease'],
+    schema: ['$schema', 'version'],
+  });
+  if (!s.ok) return s;
+  const { serial, uuid, product, release, isorelease, schema } = s.value;
   const { macs, ignored } = splitMacs(nics.value);
   return {
     ok: true,
     value: {
       macs,
       ignoredMacs: ignored,
-      serial: normaliseSerial(serial.value),
-      uuid: normaliseUuid(uuid.value),
-      product: normaliseProduct(product.value),
-      isoVersion: release.value ? (isorelease.value ? `${release.value}-${isorelease.value}` : release.value) : null,
-      schemaVersion: schema.value,
+      serial: normaliseSerial(serial),
+      uuid: normaliseUuid(uuid),
+      product: normaliseProduct(product),
+      isoVersion: release ? (isorelease ? `${release}-${isorelease}` : release) : null,
+      schemaVersion: schema,
     },
   };
 }
@@ -148,32 +157,31 @@ export function parseInstallReport(body: unknown): Parsed<InstallReport> {
   if (!isObject(body)) return { ok: false, error: `webhook body is ${kind(body)}, expected a JSON object` };
   const nics = interfaceList(body, 'network-interfaces', false);
   if (!nics.ok) return nics;
-  const fqdn = optionalString(body, 'fqdn', 'fqdn');
-  if (!fqdn.ok) return fqdn;
   const bootKey = either(body, 'boot-info');
-  const mode = stringAt(body, [bootKey, 'mode']);
-  if (!mode.ok) return mode;
+  const s = stringsAt(body, {
+    fqdn: ['fqdn'],
+    mode: [bootKey, 'mode'],
+    serial: ['dmi', 'system', 'serial'],
+    uuid: ['dmi', 'system', 'uuid'],
+    product: ['product', 'short'],
+    version: ['product', 'version'],
+  });
+  if (!s.ok) return s;
+  const { fqdn, mode, serial, uuid, product, version } = s.value;
   const secure = body[bootKey];
-  const serial = stringAt(body, ['dmi', 'system', 'serial']);
-  if (!serial.ok) return serial;
-  const uuid = stringAt(body, ['dmi', 'system', 'uuid']);
-  if (!uuid.ok) return uuid;
-  const product = stringAt(body, ['product', 'short']);
-  if (!product.ok) return product;
-  const version = stringAt(body, ['product', 'version']);
-  if (!version.ok) return version;
   const { macs } = splitMacs(nics.value);
   const management = nics.value.find((n) => n.management);
   const report: InstallReport = {
     macs,
     managementMac: management ? normaliseMac(management.mac) : null,
-    fqdn: fqdn.value && fqdn.value.length <= 253 ? fqdn.value : null,
-    bootMode: mode.value,
-    secureBoot: isObject(secure) && typeof secure.secureboot === 'boolean' ? secure.secureboot : isObject(secure) ? false : null,
-    serial: normaliseSerial(serial.value),
-    uuid: normaliseUuid(uuid.value),
-    product: normaliseProduct(product.value),
-    productVersion: version.value,
+    fqdn: fqdn && fqdn.length <= 253 ? fqdn : null,
+    bootMode: mode,
+    // The installer leaves `secureboot` out when it is off.
+    secureBoot: isObject(secure) ? secure.secureboot === true : null,
+    serial: normaliseSerial(serial),
+    uuid: normaliseUuid(uuid),
+    product: normaliseProduct(product),
+    productVersion: version,
   };
   if (report.macs.length === 0 && !report.serial && !report.uuid) {
     return { ok: false, error: 'webhook names no machine: no valid MAC in network-interfaces and no usable dmi.system serial or uuid' };

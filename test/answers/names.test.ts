@@ -43,7 +43,7 @@ describe('answer keys', () => {
   test('serials: trimmed, case kept, placeholders and odd characters refused', () => {
     assert.equal(normaliseSerial('  CZJ2340F1K \n'), 'CZJ2340F1K');
     assert.equal(keyOf('serial', 'czj2340f1k'), keyOf('serial', 'CZJ2340F1K'));
-    for (const junk of ['', 'Not Specified', 'To Be Filled By O.E.M.', '0123456789', '0000000', 'None', '../etc', '/abs', 'a/b', 'x\0y', '%2e%2e', '.hidden', 42, null]) {
+    for (const junk of ['', '0..', 'A..B', 'Not Specified', 'To Be Filled By O.E.M.', '0123456789', '0000000', 'None', '../etc', '/abs', 'a/b', 'x\0y', '%2e%2e', '.hidden', 42, null]) {
       assert.equal(normaliseSerial(junk), null, String(junk));
     }
   });
