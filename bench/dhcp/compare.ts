@@ -36,7 +36,7 @@ function startCommand(server: string, dir: string): string[] {
         server: { address: SERVER, interface: 'srv0' },
         dhcp: { mode: 'server', rangeStart: RANGE[0], rangeEnd: RANGE[1], netmask: '255.255.0.0', router: SERVER, dns: [SERVER], leaseTime: 3600 },
       };
-      return [process.execPath, '--import', 'tsx', RUN_SERVER, JSON.stringify({ stateDir: join(dir, 'state'), profile })];
+      return [process.execPath, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), '--import', 'tsx', RUN_SERVER, JSON.stringify({ stateDir: join(dir, 'state'), profile })];
     }
     case 'dnsmasq':
       return ['dnsmasq', '-d', '-k', '--port=0', '--no-resolv', '--no-hosts', '--interface=srv0', '--bind-interfaces', '--no-ping', '--dhcp-authoritative',
