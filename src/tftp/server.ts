@@ -19,6 +19,8 @@ export interface TftpServiceDeps {
   profile: Profile;
   logger: Logger;
   events: EventSink;
+  /** How long stop() lets transfers in flight finish before aborting them (default 2 s). */
+  stopGraceMs?: number;
 }
 
 /** Counters for the operator's metrics. */
@@ -36,8 +38,7 @@ export interface TftpStats {
 
 /** Netascii is converted in memory; past this a client must ask for octet. */
 const NETASCII_MAX_BYTES = 64 << 20;
-/** How long stop() lets transfers in flight finish before aborting them. */
-const STOP_GRACE_MS = 2000;
+const DEFAULT_STOP_GRACE_MS = 2000;
 
 interface Slot {
   client: string;
@@ -68,6 +69,7 @@ export class TftpService implements Service {
   private profile: Profile;
   private readonly logger: Logger;
   private readonly events: EventSink;
+  private readonly stopGraceMs: number;
   private files: FileProvider;
   private listener: Socket | null = null;
   private boundPort = 0;
@@ -92,6 +94,7 @@ export class TftpService implements Service {
     this.profile = deps.profile;
     this.logger = deps.logger.child({ component: 'tftp' });
     this.events = deps.events;
+    this.stopGraceMs = deps.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.files = new FileProvider({ root: deps.profile.tftp.root });
     this.notices = new RateLimitedNotices(this.logger);
   }
@@ -118,7 +121,7 @@ export class TftpService implements Service {
     const listener = this.listener;
     this.listener = null;
     if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
-    const deadline = Date.now() + STOP_GRACE_MS;
+    const deadline = Date.now() + this.stopGraceMs;
     while (this.slots.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const slot of this.slots.values()) slot.transfer?.abort('server shutting down');
   }
