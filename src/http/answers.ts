@@ -126,20 +126,11 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
       const req = parsed.value;
       const nics = nicFacts(deps, profile, req.macs);
       mac = pickMachineMac(nics, ANSWER_STATE_PREFERENCE);
-      const identity = { macs: req.macs, serial: req.serial, uuid: req.uuid, product: req.product };
-      const facts = (m: string | null): RequestFacts => ({
-        mac: m,
-        ip,
-        hostname: m ? (deps.store.getNode(m)?.hostname ?? null) : null,
-        serial: req.serial,
-        uuid: req.uuid,
-        product: req.product,
-        server: httpBase(profile),
-      });
-      const answer = await locateAnswer(profile, PROXMOX_LAYOUT, identity, 'answer');
+      const answer = await locateAnswer(profile, PROXMOX_LAYOUT, { macs: req.macs, serial: req.serial, uuid: req.uuid, product: req.product }, 'answer');
       // The NIC whose hosts/<mac> file matched names the machine, whatever the node table says.
       if (answer.candidate.rule === 'mac') mac = answer.candidate.key;
-      const text = fillAnswer(profile, answer, facts(mac), 'answer');
+      const hostname = mac ? (deps.store.getNode(mac)?.hostname ?? null) : null;
+      const text = fillAnswer(profile, answer, { mac, ip, hostname, serial: req.serial, uuid: req.uuid, product: req.product, server: httpBase(profile) }, 'answer');
 
       const consumed: string[] = [];
       let before: NodeRecord | undefined;
