@@ -57,27 +57,9 @@ static void maybe_free(udp_device *dev) {
   if (dev->handle_closed && dev->finalized) free(dev);
 }
 
-static void on_poll_closed(uv_handle_t *handle) {
-  udp_device *dev = (udp_device *)handle->data;
-  dev->handle_closed = 1;
-  maybe_free(dev);
-}
-
-// Stops callbacks and closes the fd; idempotent. JS references are released here, on the main thread.
-static void device_close(udp_device *dev) {
-  if (dev->closed) return;
-  dev->closed = 1;
-  if (dev->polling) {
-    dev->polling = 0;
-    uv_poll_stop(&dev->poll);
-    uv_close((uv_handle_t *)&dev->poll, on_poll_closed);
-  } else {
-    dev->handle_closed = 1;
-  }
-  if (dev->fd >= 0) {
-    close(dev->fd);
-    dev->fd = -1;
-  }
+// Drops the JS callback and async context. Never called from inside that callback: only once
+// libuv has closed the poll handle (or when there never was one).
+static void release_js(udp_device *dev) {
   if (dev->callback) {
     napi_delete_reference(dev->env, dev->callback);
     dev->callback = NULL;
@@ -86,6 +68,29 @@ static void device_close(udp_device *dev) {
     napi_async_destroy(dev->env, dev->async_context);
     dev->async_context = NULL;
   }
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  udp_device *dev = (udp_device *)handle->data;
+  dev->handle_closed = 1;
+  release_js(dev);
+  maybe_free(dev);
+}
+
+// Stops callbacks and closes the fd; idempotent and safe to call from the receive callback.
+static void device_close(udp_device *dev) {
+  if (dev->closed) return;
+  dev->closed = 1;
+  if (dev->polling) {
+    dev->polling = 0;
+    uv_poll_stop(&dev->poll);  // inactive before the fd goes, as libuv requires
+    uv_close((uv_handle_t *)&dev->poll, on_poll_closed);
+  }
+  if (dev->fd >= 0) {
+    close(dev->fd);
+    dev->fd = -1;
+  }
+  if (dev->handle_closed) release_js(dev);
 }
 
 static void device_finalize(napi_env env, void *data, void *hint) {
@@ -294,7 +299,7 @@ static napi_value js_start_receiving(napi_env env, napi_callback_info info) {
   napi_typeof(env, argv[1], &type);
   if (type != napi_function) return throw_type(env, "callback must be a function");
   if (dev->closed) return throw_errno(env, "startReceiving", EBADF);
-  if (dev->polling) return throw_errno(env, "startReceiving", EALREADY);
+  if (dev->polling || !dev->handle_closed) return throw_errno(env, "startReceiving", EALREADY);
 
   napi_value resource_name;
   napi_create_string_utf8(env, "UdpDeviceSocket", NAPI_AUTO_LENGTH, &resource_name);

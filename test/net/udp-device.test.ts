@@ -71,6 +71,27 @@ describe('UdpDeviceSocket on loopback', () => {
     }
   });
 
+  test('closing from inside a handler stops delivery at once, even with more datagrams queued', async () => {
+    const socket = await UdpDeviceSocket.open({ port: 0, address: '127.0.0.1' });
+    const client = dgram.createSocket('udp4');
+    try {
+      const seen: string[] = [];
+      const closed = new Promise<void>((resolve) =>
+        socket.onMessage((d) => {
+          seen.push(d.data.toString());
+          void socket.close().then(resolve);
+        }),
+      );
+      // Queued before the socket is read, so several are waiting when the first handler closes it.
+      await Promise.all(['one', 'two', 'three'].map((m) => new Promise<void>((resolve) => client.send(m, socket.port, '127.0.0.1', () => resolve()))));
+      await closed;
+      assert.deepEqual(seen, ['one']);
+      assert.equal(socket.closed, true);
+    } finally {
+      client.close();
+    }
+  });
+
   test('send after close and unknown interfaces fail cleanly', async () => {
     const socket = await UdpDeviceSocket.open({ port: 0, address: '127.0.0.1' });
     await socket.close();
