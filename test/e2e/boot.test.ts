@@ -54,7 +54,8 @@ describe('pxe-pilot as the DHCP server', { skip, concurrency: true, timeout: 480
     assert.match(plainSerial(run.serial), new RegExp(`pxe-pilot: ${mac}`), 'the iPXE menu (titled with the MAC) was shown');
     const events = await pilot.events(mac);
     assert.ok(events.some((e) => e.protocol === 'http' && e.decision === 'menu'), `pxe-pilot recorded the menu; it recorded ${events.map((e) => `${e.protocol}/${e.decision}`).join(', ')}`);
-    await expectLocalBoot(pilot, run, mac);
+    // The timeout runs out inside the menu script, on the machine: the firmware moving on is the proof.
+    assert.doesNotMatch(plainSerial(run.serial), /standin: init started/);
     assert.equal(await pilot.nodeState(mac).then((s) => s === 'installed' || s === 'installing' || s === 'install-pending'), false, 'an unknown machine is never armed for install');
   });
 });

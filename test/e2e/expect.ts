@@ -38,7 +38,11 @@ export async function expectInstalled(pilot: PxePilot, run: InstallRun, want: In
   const events = await pilot.events(want.host.mac);
   const protocols = new Set(events.map((e) => e.protocol));
   const expected = [want.mode === 'server' ? 'dhcp' : 'proxydhcp', 'http', 'answer', 'webhook'];
-  if (want.firmware === 'uefi') expected.push('tftp');
+  if (want.firmware === 'uefi') {
+    assert.match(serial, /NBP file downloaded successfully/, 'OVMF loaded iPXE over TFTP');
+    // Only in server mode does pxe-pilot know which MAC a TFTP client's address belongs to (its lease).
+    if (want.mode === 'server') expected.push('tftp');
+  }
   for (const p of expected) assert.ok(protocols.has(p), `pxe-pilot recorded a ${p} event for ${want.host.mac}; it recorded: ${[...protocols].join(', ')}`);
   return events;
 }

@@ -16,7 +16,10 @@ export interface InstallRun {
 /** Powers the machine on and waits until the stand-in has installed and powered off. */
 export async function bootAndInstall(lab: BootLab, req: MachineRequest, timeoutMs: number): Promise<InstallRun> {
   const machine = await lab.bootMachine(req);
-  await machine.waitForSerial('reach the installer stand-in', standinSays.init, timeoutMs);
+  await machine.waitForSerial('reach the installer stand-in', standinSays.init, timeoutMs, {
+    what: 'the firmware gave up on the network boot and went on to its next boot device',
+    pattern: firmwareMovedOn[req.firmware],
+  });
   await machine.waitForPowerOff(Math.max(30_000, timeoutMs - (Date.now() - machine.startedAt)));
   const serial = await machine.serial();
   return { machine, serial, answer: answerFromSerial(serial), seconds: (Date.now() - machine.startedAt) / 1000 };

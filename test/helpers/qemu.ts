@@ -107,17 +107,18 @@ export class Machine {
   }
 
   /**
-   * Waits until the serial log matches; fails early when QEMU exits first, and with the log's
-   * tail in the message so a failed boot says where it stopped.
+   * Waits until the serial log matches; fails early when QEMU exits first or `failOn` shows up,
+   * with the log's tail in the message so a failed boot says where it stopped.
    */
-  async waitForSerial(what: string, pattern: RegExp | string, timeoutMs: number): Promise<string> {
+  async waitForSerial(what: string, pattern: RegExp | string, timeoutMs: number, failOn?: { what: string; pattern: RegExp }): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     const matches = (text: string): boolean => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text));
     for (;;) {
       const text = await this.serial();
       if (matches(text)) return text;
-      if (!this.running || Date.now() > deadline) {
-        const why = this.running ? `not within ${Math.round(timeoutMs / 1000)} s` : `QEMU exited (${this.exitCode}) first`;
+      const failed = failOn?.pattern.test(text) ?? false;
+      if (failed || !this.running || Date.now() > deadline) {
+        const why = failed ? failOn?.what : this.running ? `not within ${Math.round(timeoutMs / 1000)} s` : `QEMU exited (${this.exitCode}) first`;
         throw new Error(`${this.spec.name}: ${what}: ${why}. Serial log ${this.serialLog} ends with:\n${tail(text, 25)}`);
       }
       await new Promise((r) => setTimeout(r, 250));
