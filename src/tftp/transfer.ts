@@ -189,7 +189,8 @@ export class ReadTransfer {
     for (let block = range.first; block <= range.last; block++) {
       const { start, end } = this.window.bytesOf(block);
       // Header and payload go out as one datagram (sendmsg with two parts): the payload is not copied.
-      socket.send([encodeDataHeader(block), bytes.subarray(start - base, end - base)], peer.port, peer.address, () => {});
+      // No send callback: Node then skips a completion round-trip per datagram, and a lost send is a lost packet.
+      socket.send([encodeDataHeader(block), bytes.subarray(start - base, end - base)], peer.port, peer.address);
     }
     this.timer.refresh();
   }
@@ -197,7 +198,7 @@ export class ReadTransfer {
   private send(packet: Buffer): void {
     const { socket, peer } = this.options;
     try {
-      socket.send(packet, peer.port, peer.address, () => {});
+      socket.send(packet, peer.port, peer.address);
     } catch {
       // the socket is already closed: nothing left to tell
     }

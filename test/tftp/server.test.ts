@@ -2,7 +2,7 @@
 // and what the operator sees in the events.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { BindError } from '../../src/service.ts';
@@ -383,10 +383,7 @@ describe('tftp limits and timeouts', () => {
       other.remove();
     }
   });
-
-  test('block numbers roll over past 65535: a 34 MB file at blksize 512 arrives whole', async () => {
-    const big = join(root.dir, 'big');
-    mkdirSync(big, { recursive: true });
+});
     const bytes = Buffer.alloc(34_000_000);
     for (let i = 0; i < bytes.length; i += 4096) bytes.writeUInt32BE(i, i); // every block distinct
     writeFileSync(join(big, 'disk.img'), bytes);
