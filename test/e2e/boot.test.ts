@@ -28,6 +28,8 @@ describe('pxe-pilot as the DHCP server', { skip, concurrency: true, timeout: 480
   before(async () => {
     const standin = await buildStandin();
     lab = await BootLab.create('srv');
+    // The router only advertises IPv6 here; pxe-pilot is the DHCP server.
+    await lab.startRouter({ kind: 'router-advertisements-only' });
     // ipxe.efi, the usual UEFI choice; the proxy-mode lab uses snponly.efi (see UefiLoader).
     pilot = await lab.startPxePilot({ mode: 'server', standin, installHosts: [biosHost, uefiHost], uefiLoader: 'ipxe.efi' });
   });
@@ -69,7 +71,7 @@ describe('pxe-pilot as ProxyDHCP beside a dnsmasq router', { skip, concurrency: 
   before(async () => {
     const standin = await buildStandin();
     lab = await BootLab.create('pxy');
-    await lab.startRouter({ kind: 'addresses-only' });
+    await lab.startRouter({ kind: 'addresses' });
     pilot = await lab.startPxePilot({ mode: 'proxy', standin, installHosts: [uefiHost, biosHost], uefiLoader: 'snponly.efi' });
   });
   after(async () => {

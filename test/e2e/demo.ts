@@ -31,7 +31,7 @@ async function main(): Promise<number> {
   const lab = await BootLab.create('demo');
   try {
     say(`2. Starting a dnsmasq router at ${lan.router} (addresses only) and pxe-pilot in ProxyDHCP mode at ${pilotBase}…`);
-    await lab.startRouter({ kind: 'addresses-only' });
+    await lab.startRouter({ kind: 'addresses' });
     const pilot = await lab.startPxePilot({ mode: 'proxy', standin, installHosts: machines, uefiLoader: 'snponly.efi' });
 
     say('3. Powering on two machines that have action=install (QEMU without KVM: about half a minute each)…');

@@ -17,6 +17,8 @@ export const lan = {
   prefix: 24,
   netmask: '255.255.255.0',
   router: '10.77.0.254',
+  /** Unique-local, only for router advertisements inside the lab. */
+  routerV6: 'fd77::254',
   rangeStart: '10.77.0.100',
   rangeEnd: '10.77.0.199',
 } as const;
@@ -32,8 +34,8 @@ export interface MachineRequest {
   serial?: string;
 }
 
-/** Whether dnsmasq in the router namespace hands out addresses only, or also does PXE itself. */
-export type RouterRole = { kind: 'addresses-only' } | { kind: 'reference-pxe'; standin: Standin; uefiLoader: UefiLoader };
+/** What dnsmasq in the router namespace does besides router advertisements. */
+export type RouterRole = { kind: 'router-advertisements-only' } | { kind: 'addresses' } | { kind: 'reference-pxe'; standin: Standin; uefiLoader: UefiLoader };
 
 export const referenceHttpPort = 8081;
 
@@ -131,12 +133,16 @@ export class BootLab {
   }
 
   /**
-   * dnsmasq in its own namespace, wired into the bridge as 10.77.0.254: the network's router and
-   * DHCP server. It binds port 67 there, so pxe-pilot (proxy mode) can bind 67 in "lan".
+   * dnsmasq in its own namespace, wired into the bridge as 10.77.0.254 and fd77::254: the
+   * network's router. It always sends IPv6 router advertisements: without them every iPXE waits
+   * about 13 s for IPv6 autoconfiguration after its DHCP lease (measured: BIOS power-on to the
+   * stand-in 21 s without, 8 s with). 'addresses' adds an IPv4 pool (proxy mode), 'reference-pxe'
+   * adds the whole PXE job. It binds port 67 in its own namespace, so pxe-pilot can bind 67 in "lan".
    */
   async startRouter(role: RouterRole): Promise<{ dnsmasq: ChildProcess; log: () => string }> {
     await this.net.addNamespace(routerNs);
     await this.net.attachToBridge(lanNs, lan.bridge, 'rt-port', routerNs, 'rt0', `${lan.router}/${lan.prefix}`);
+    await this.net.exec(routerNs, ['ip', '-6', 'addr', 'add', `${lan.routerV6}/64`, 'dev', 'rt0', 'nodad']);
     const argv = [
       'dnsmasq',
       '--keep-in-foreground',
@@ -147,16 +153,17 @@ export class BootLab {
       '--pid-file=',
       '--interface=rt0',
       '--bind-interfaces',
-      '--no-ping',
-      '--log-dhcp',
-      `--dhcp-range=${lan.rangeStart},${lan.rangeEnd},${lan.netmask},10m`,
-      `--dhcp-option=option:router,${lan.router}`,
+      '--enable-ra',
+      '--dhcp-range=::,constructor:rt0,ra-only',
       `--dhcp-leasefile=${this.path('dnsmasq.leases')}`,
     ];
+    if (role.kind !== 'router-advertisements-only') {
+      argv.push('--no-ping', '--log-dhcp', `--dhcp-range=${lan.rangeStart},${lan.rangeEnd},${lan.netmask},10m`, `--dhcp-option=option:router,${lan.router}`);
+    }
     if (role.kind === 'reference-pxe') argv.push(...(await this.referencePxe(role.standin, role.uefiLoader)));
     const dnsmasq = this.net.spawn(routerNs, argv);
     const out = collectOutput(dnsmasq);
-    await waitFor('dnsmasq to start', () => out.text().includes('DHCP, IP range') || dnsmasq.exitCode !== null, 10_000);
+    await waitFor('dnsmasq to start', () => /router advertisement on/.test(out.text()) || dnsmasq.exitCode !== null, 10_000);
     if (dnsmasq.exitCode !== null) throw new Error(`dnsmasq exited: ${out.text()}`);
     return { dnsmasq, log: out.text };
   }

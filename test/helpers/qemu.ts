@@ -21,11 +21,12 @@ export const firmwareFiles: Record<Firmware, string[]> = {
 
 /**
  * Serial output showing the firmware gave up on the network and went on to its next boot
- * device: SeaBIOS walks floppy, CD and disk; OVMF starts a boot option that is not PXE.
+ * device: SeaBIOS walks floppy, CD and disk; OVMF gives up on its PXE entry or starts one
+ * that is not PXE.
  */
 export const firmwareMovedOn: Record<Firmware, RegExp> = {
   bios: /Booting from (?:Floppy|DVD\/CD|Hard Disk)|No bootable device/,
-  uefi: /BdsDxe: (?:loading|starting) Boot[0-9A-F]{4} "(?!UEFI PXE)/,
+  uefi: /BdsDxe: (?:loading|starting) Boot[0-9A-F]{4} "(?!UEFI PXE)|BdsDxe: failed to load Boot[0-9A-F]{4} "UEFI PXE/,
 };
 
 export interface MachineSpec {
