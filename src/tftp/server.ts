@@ -81,6 +81,8 @@ export class TftpService implements Service {
   private readonly stopGraceMs: number;
   private files: FileProvider;
   private listener: Socket | null = null;
+  /** Set by stop(): requests still opening their file must not start a transfer after it. */
+  private stopping = false;
   private boundPort = 0;
   /** Transfers in flight (or being set up), keyed by the client's ip:port. */
   private readonly slots = new Map<string, Slot>();
@@ -114,6 +116,7 @@ export class TftpService implements Service {
 
   async start(): Promise<void> {
     if (!this.config.enabled || this.listener) return;
+    this.stopping = false;
     const { bind, port } = this.config;
     try {
       this.listener = await bindSocket(bind, port);
@@ -129,6 +132,7 @@ export class TftpService implements Service {
   async stop(): Promise<void> {
     const listener = this.listener;
     this.listener = null;
+    this.stopping = true;
     if (listener) await new Promise<void>((resolve) => listener.close(() => resolve()));
     const deadline = Date.now() + this.stopGraceMs;
     while (this.slots.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -278,6 +282,12 @@ export class TftpService implements Service {
       source.close();
       this.release(client, slot);
       this.refuse(from, request, ErrorCode.NOT_DEFINED, 'server error', `no socket for the transfer (${errnoOf(err)})`);
+      return;
+    }
+    if (this.stopping) {
+      socket.close();
+      source.close();
+      this.release(client, slot);
       return;
     }
     const peer: Peer = { address: from.address, port: from.port };
