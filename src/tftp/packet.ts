@@ -199,12 +199,17 @@ export function encodeRequest(packet: Omit<RequestPacket, 'opcode'> & { opcode?:
   return encodeStrings(packet.opcode ?? Opcode.RRQ, strings);
 }
 
+/** Opcode and a 16-bit block number: an ACK, or the header of a DATA. */
+function opcodeAndBlock(opcode: number, block: number): Buffer {
+  const out = Buffer.allocUnsafe(4);
+  out.writeUInt16BE(opcode, 0);
+  out.writeUInt16BE(block & 0xffff, 2);
+  return out;
+}
+
 /** The 4-byte DATA header; sent together with the payload so the payload is never copied. */
 export function encodeDataHeader(block: number): Buffer {
-  const header = Buffer.allocUnsafe(4);
-  header.writeUInt16BE(Opcode.DATA, 0);
-  header.writeUInt16BE(block & 0xffff, 2);
-  return header;
+  return opcodeAndBlock(Opcode.DATA, block);
 }
 
 export function encodeData(block: number, data: Buffer): Buffer {
@@ -212,10 +217,7 @@ export function encodeData(block: number, data: Buffer): Buffer {
 }
 
 export function encodeAck(block: number): Buffer {
-  const out = Buffer.allocUnsafe(4);
-  out.writeUInt16BE(Opcode.ACK, 0);
-  out.writeUInt16BE(block & 0xffff, 2);
-  return out;
+  return opcodeAndBlock(Opcode.ACK, block);
 }
 
 export function encodeError(code: number, message: string): Buffer {
