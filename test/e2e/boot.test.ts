@@ -5,8 +5,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { skipUnless } from '../helpers/requirements.ts';
-import { firmwareFiles, qemuBinary } from '../helpers/qemu.ts';
-import { buildStandin, standinTools } from '../helpers/standin.ts';
+import { firmwareFiles, qemuBinary, type Firmware } from '../helpers/qemu.ts';
+import { buildStandin, standinTools, type Standin } from '../helpers/standin.ts';
 import type { PxePilot } from '../helpers/daemon.ts';
 import { BootLab, type InstallHost } from './lab.ts';
 import { bootAndInstall, bootToLocalDisk, plainSerial } from './scenarios.ts';
@@ -19,75 +19,86 @@ const biosInstallMs = 150_000;
 const uefiInstallMs = 210_000;
 const localBootMs = 120_000;
 
-describe('pxe-pilot as the DHCP server', { skip, concurrency: true, timeout: 480_000 }, () => {
-  const biosHost: InstallHost = { mac: '52:54:00:e2:e0:01', hostname: 'bios-node' };
-  const uefiHost: InstallHost = { mac: '52:54:00:e2:e0:02', hostname: 'uefi-node' };
-  let lab: BootLab | undefined;
-  let pilot: PxePilot;
+interface LabUnderTest {
+  lab: BootLab;
+  pilot: PxePilot;
+  mode: 'server' | 'proxy';
+}
 
+/** Builds the lab in before() and removes it, with every process it started, in after(). */
+function labInSuite(tag: string, mode: 'server' | 'proxy', start: (lab: BootLab, standin: Standin) => Promise<PxePilot>): () => LabUnderTest {
+  let current: LabUnderTest | undefined;
+  let lab: BootLab | undefined;
   before(async () => {
     const standin = await buildStandin();
-    lab = await BootLab.create('srv');
-    // The router only advertises IPv6 here; pxe-pilot is the DHCP server.
-    await lab.startRouter({ kind: 'router-advertisements-only' });
-    // ipxe.efi, the usual UEFI choice; the proxy-mode lab uses snponly.efi (see UefiLoader).
-    pilot = await lab.startPxePilot({ mode: 'server', standin, installHosts: [biosHost, uefiHost], uefiLoader: 'ipxe.efi' });
+    lab = await BootLab.create(tag);
+    current = { lab, pilot: await start(lab, standin), mode };
   });
   after(async () => {
     await lab?.destroy();
   });
+  return () => {
+    if (!current) throw new Error('the lab did not start');
+    return current;
+  };
+}
+
+/** Power on, install, check; optionally power on again and check it went to local disk. */
+async function installs(under: LabUnderTest, host: InstallHost, firmware: Firmware, name: string, thenLocalDisk: boolean): Promise<void> {
+  const timeout = firmware === 'uefi' ? uefiInstallMs : biosInstallMs;
+  const install = await bootAndInstall(under.lab, { name, firmware, mac: host.mac, serial: `E2E-${name}` }, timeout);
+  await expectInstalled(under.pilot, install, { host, firmware, mode: under.mode });
+  if (!thenLocalDisk) return;
+  const second = await bootToLocalDisk(under.lab, { name: `${name}-again`, firmware, mac: host.mac }, localBootMs);
+  await expectLocalBoot(under.pilot, second, host.mac);
+}
+
+describe('pxe-pilot as the DHCP server', { skip, concurrency: true, timeout: 480_000 }, () => {
+  const biosHost: InstallHost = { mac: '52:54:00:e2:e0:01', hostname: 'bios-node' };
+  const uefiHost: InstallHost = { mac: '52:54:00:e2:e0:02', hostname: 'uefi-node' };
+  const under = labInSuite('srv', 'server', async (lab, standin) => {
+    // The router only advertises IPv6 here; pxe-pilot is the DHCP server.
+    await lab.startRouter({ kind: 'router-advertisements-only' });
+    // ipxe.efi, the shipped profile's UEFI choice; the proxy-mode lab uses snponly.efi (see UefiLoader).
+    return lab.startPxePilot({ mode: 'server', standin, installHosts: [biosHost, uefiHost], uefiLoader: 'ipxe.efi' });
+  });
 
   test('a BIOS machine (SeaBIOS + iPXE ROM) installs with its own answer from option 250, then boots its local disk', async () => {
-    const install = await bootAndInstall(lab!, { name: 'srv-bios', firmware: 'bios', mac: biosHost.mac, serial: 'E2E-BIOS-1' }, biosInstallMs);
-    await expectInstalled(pilot, install, { host: biosHost, firmware: 'bios', mode: 'server' });
-
-    const second = await bootToLocalDisk(lab!, { name: 'srv-bios-again', firmware: 'bios', mac: biosHost.mac }, localBootMs);
-    await expectLocalBoot(pilot, second, biosHost.mac);
+    await installs(under(), biosHost, 'bios', 'srv-bios', true);
   });
 
   test('a UEFI machine (OVMF PXE → TFTP ipxe.efi → iPXE → HTTP) installs with its own answer', async () => {
-    const install = await bootAndInstall(lab!, { name: 'srv-uefi', firmware: 'uefi', mac: uefiHost.mac, serial: 'E2E-UEFI-1' }, uefiInstallMs);
-    await expectInstalled(pilot, install, { host: uefiHost, firmware: 'uefi', mode: 'server' });
+    await installs(under(), uefiHost, 'uefi', 'srv-uefi', false);
   });
 
   test('an unknown machine gets the menu and, after its timeout, local disk', async () => {
+    const { lab, pilot } = under();
     const mac = '52:54:00:e2:e0:99';
-    const run = await bootToLocalDisk(lab!, { name: 'srv-unknown', firmware: 'bios', mac }, localBootMs);
-    assert.match(plainSerial(run.serial), new RegExp(`pxe-pilot: ${mac}`), 'the iPXE menu (titled with the MAC) was shown');
+    const run = await bootToLocalDisk(lab, { name: 'srv-unknown', firmware: 'bios', mac }, localBootMs);
+    const serial = plainSerial(run.serial);
+    assert.match(serial, new RegExp(`pxe-pilot: ${mac}`), 'the iPXE menu (titled with the MAC) was shown');
     const events = await pilot.events(mac);
     assert.ok(events.some((e) => e.protocol === 'http' && e.decision === 'menu'), `pxe-pilot recorded the menu; it recorded ${events.map((e) => `${e.protocol}/${e.decision}`).join(', ')}`);
     // The timeout runs out inside the menu script, on the machine: the firmware moving on is the proof.
-    assert.doesNotMatch(plainSerial(run.serial), /standin: init started/);
-    assert.equal(await pilot.nodeState(mac).then((s) => s === 'installed' || s === 'installing' || s === 'install-pending'), false, 'an unknown machine is never armed for install');
+    assert.doesNotMatch(serial, /standin: init started/);
+    const state = await pilot.nodeState(mac);
+    assert.ok(state !== 'installed' && state !== 'installing' && state !== 'install-pending', `an unknown machine is never armed for install (state ${state})`);
   });
 });
 
 describe('pxe-pilot as ProxyDHCP beside a dnsmasq router', { skip, concurrency: true, timeout: 480_000 }, () => {
   const uefiHost: InstallHost = { mac: '52:54:00:e2:e1:01', hostname: 'proxy-uefi' };
   const biosHost: InstallHost = { mac: '52:54:00:e2:e1:02', hostname: 'proxy-bios' };
-  let lab: BootLab | undefined;
-  let pilot: PxePilot;
-
-  before(async () => {
-    const standin = await buildStandin();
-    lab = await BootLab.create('pxy');
+  const under = labInSuite('pxy', 'proxy', async (lab, standin) => {
     await lab.startRouter({ kind: 'addresses' });
-    pilot = await lab.startPxePilot({ mode: 'proxy', standin, installHosts: [uefiHost, biosHost], uefiLoader: 'snponly.efi' });
-  });
-  after(async () => {
-    await lab?.destroy();
+    return lab.startPxePilot({ mode: 'proxy', standin, installHosts: [uefiHost, biosHost], uefiLoader: 'snponly.efi' });
   });
 
   test('a UEFI machine (OVMF PXE → TFTP snponly.efi → iPXE) installs with the answer URL on its kernel line, then boots past the network', async () => {
-    const install = await bootAndInstall(lab!, { name: 'pxy-uefi', firmware: 'uefi', mac: uefiHost.mac, serial: 'E2E-UEFI-2' }, uefiInstallMs);
-    await expectInstalled(pilot, install, { host: uefiHost, firmware: 'uefi', mode: 'proxy' });
-
-    const second = await bootToLocalDisk(lab!, { name: 'pxy-uefi-again', firmware: 'uefi', mac: uefiHost.mac }, localBootMs);
-    await expectLocalBoot(pilot, second, uefiHost.mac);
+    await installs(under(), uefiHost, 'uefi', 'pxy-uefi', true);
   });
 
   test('a BIOS machine installs with the answer URL on its kernel line', async () => {
-    const install = await bootAndInstall(lab!, { name: 'pxy-bios', firmware: 'bios', mac: biosHost.mac, serial: 'E2E-BIOS-2' }, biosInstallMs);
-    await expectInstalled(pilot, install, { host: biosHost, firmware: 'bios', mode: 'proxy' });
+    await installs(under(), biosHost, 'bios', 'pxy-bios', false);
   });
 });

@@ -119,14 +119,21 @@ async function extractKernel(cacheDir: string): Promise<{ dir: string; version: 
     const vmlinuz = (await readdir(join(unpack, 'boot'))).find((f) => f.startsWith('vmlinuz-'));
     if (!vmlinuz) throw new Error(`${deb} holds no /boot/vmlinuz-*`);
     const version = vmlinuz.slice('vmlinuz-'.length);
+    // Assembled beside the cache and renamed into place: a concurrent run never sees half a kernel.
     const dir = join(cacheDir, `kernel-${version}`);
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(join(dir, 'modules'), { recursive: true });
-    await copyFile(join(unpack, 'boot', vmlinuz), join(dir, 'vmlinuz'));
+    const staging = join(downloadDir, 'kernel');
+    await mkdir(join(staging, 'modules'), { recursive: true });
+    await copyFile(join(unpack, 'boot', vmlinuz), join(staging, 'vmlinuz'));
     for (const m of virtioNetModules) {
-      await copyFile(join(unpack, 'lib', 'modules', version, 'kernel', moduleDirs[m], `${m}.ko`), join(dir, 'modules', `${m}.ko`));
+      await copyFile(join(unpack, 'lib', 'modules', version, 'kernel', moduleDirs[m], `${m}.ko`), join(staging, 'modules', `${m}.ko`));
     }
-    await writeFile(join(dir, 'complete'), `${deb}\n`);
+    await writeFile(join(staging, 'complete'), `${deb}\n`);
+    if (!existsSync(join(dir, 'complete'))) {
+      await rm(dir, { recursive: true, force: true });
+      await rename(staging, dir).catch((err: unknown) => {
+        if (!existsSync(join(dir, 'complete'))) throw err;
+      });
+    }
     return { dir, version };
   } finally {
     await rm(downloadDir, { recursive: true, force: true });
@@ -159,7 +166,7 @@ export async function buildStandin(cacheDir = defaultCacheDir): Promise<Standin>
       await writeFile(join(root, 'init'), init, { mode: 0o755 });
       await writeFile(join(root, 'standin', 'dhcp-event.sh'), dhcpEvent, { mode: 0o755 });
       for (const m of virtioNetModules) await copyFile(join(kernel.dir, 'modules', `${m}.ko`), join(root, 'lib', 'modules', `${m}.ko`));
-      const partial = `${initrd}.partial`;
+      const partial = `${initrd}.${process.pid}.partial`;
       await sh('cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9 > "$2"', [root, partial]);
       await rename(partial, initrd);
     } finally {
