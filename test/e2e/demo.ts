@@ -30,7 +30,7 @@ async function main(): Promise<number> {
 
   const lab = await BootLab.create('demo');
   try {
-    say(`2. Starting a dnsmasq router at ${lan.router} (addresses only) and pxe-pilot in ProxyDHCP mode at ${pilotBase}…`);
+    say(`2. Starting a dnsmasq router at ${lan.router} (IPv4 addresses, IPv6 router advertisements) and pxe-pilot in ProxyDHCP mode at ${pilotBase}…`);
     await lab.startRouter({ kind: 'addresses' });
     const pilot = await lab.startPxePilot({ mode: 'proxy', standin, installHosts: machines, uefiLoader: 'snponly.efi' });
 
