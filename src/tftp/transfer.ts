@@ -169,11 +169,11 @@ export class ReadTransfer {
     const start = this.window.bytesOf(range.first).start;
     const end = this.window.bytesOf(range.last).end;
     const data = this.options.source.read(start, end);
-    this.timer.refresh();
     if (Buffer.isBuffer(data)) {
       this.sendBlocks(range, data, start);
       return;
     }
+    this.timer.refresh();
     this.loading = true;
     data.then(
       (bytes) => {
