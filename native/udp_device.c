@@ -157,6 +157,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, failed, err);
   }
+  // A burst of DHCP requests (a rack powering on) must wait in the kernel while a lease commit
+  // holds the event loop, not be dropped: ask for 4 MiB. SO_RCVBUFFORCE passes net.core.rmem_max
+  // when we hold CAP_NET_ADMIN; otherwise SO_RCVBUF gets what rmem_max allows. Best effort.
+  int rcvbuf = 4 * 1024 * 1024;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 
   udp_device *dev = calloc(1, sizeof *dev);
   if (!dev) {

@@ -3,7 +3,7 @@
 // pxe-pilot explain <mac> [--config FILE] why a machine got what it got
 // Exit codes: 0 ok, 2 bad configuration, 1 runtime failure.
 import { parseArgs } from 'node:util';
-import { ConfigError, describeProfile, loadProfile, profileWarnings } from './config/load.ts';
+import { ConfigError, describeProfile, loadProfile, profileWarnings, type LoadOptions } from './config/load.ts';
 import { createLogger } from './log.ts';
 import { Daemon, VERSION } from './daemon.ts';
 import { BindError } from './service.ts';
@@ -46,9 +46,9 @@ async function main(argv: string[]): Promise<void> {
   const file = values.config ?? '/etc/pxe-pilot/pxe-pilot.ini';
   const [command, ...rest] = positionals;
 
-  const load = () => {
+  const load = (options: LoadOptions = {}) => {
     try {
-      return loadProfile(file);
+      return loadProfile(file, options);
     } catch (err) {
       if (err instanceof ConfigError) fail(2, `pxe-pilot: the profile has ${err.problems.length} problem(s):\n${err.message}`);
       throw err;
@@ -68,7 +68,8 @@ async function main(argv: string[]): Promise<void> {
     case 'explain': {
       const mac = normaliseMac(rest[0] ?? '');
       if (!mac) fail(2, `explain needs a MAC address, e.g. pxe-pilot explain 52:54:00:12:34:56\n${USAGE}`);
-      const profile = load();
+      // Only the state folder matters here: do not insist that [server] interface exists.
+      const profile = load({ offline: true });
       const store = Store.open(profile.server.stateDir);
       try {
         const limit = values.limit ? Number(values.limit) : undefined;

@@ -117,7 +117,8 @@ function describeNode(node: NodeRecord, now: number): string[] {
 function nextSteps(events: StoredEvent[]): string[] {
   const last = events.at(-1);
   if (!last) return [];
-  const offers = events.filter((e) => (e.protocol === 'proxydhcp' || e.protocol === 'dhcp') && (e.decision === 'offer' || e.decision === 'ack'));
+  // Only answers that named a boot file: a plain lease (an installed OS renewing) asks for nothing.
+  const offers = events.filter((e) => (e.protocol === 'proxydhcp' || e.protocol === 'dhcp') && (e.decision === 'offer' || e.decision === 'ack') && text(e.detail?.bootFile) !== undefined);
   const lastOffer = offers.at(-1);
   const after = lastOffer ? events.filter((e) => e.id > lastOffer.id && (e.protocol === 'tftp' || e.protocol === 'http')) : [];
   const hints: string[] = [];
@@ -172,16 +173,32 @@ function silentMachineHints(store: Store, mac: string, now: number): string[] {
   return hints;
 }
 
+export interface MachineEvents {
+  /** Oldest first: the machine's own events and the TFTP transfers from its addresses. */
+  timeline: StoredEvent[];
+  /** The addresses TFTP events were matched by, when any matched. */
+  tftpAddresses: string[];
+}
+
+/**
+ * One machine's recent events. TFTP names no MAC, so its transfers count as this machine's
+ * when they come from an address the machine used (its lease, its proxy request, its HTTP
+ * requests), no earlier than its oldest event shown.
+ */
+export function machineEvents(store: Store, mac: string, limit: number): MachineEvents {
+  const own = store.events({ mac, limit });
+  const ips = addressesOf(store.getNode(mac), own);
+  const since = own[0]?.time ?? 0;
+  const tftp = ips.size === 0 ? [] : store.events({ protocol: 'tftp', limit: TFTP_SCAN }).filter((e) => e.time >= since && ips.has(text(e.detail?.client) ?? ''));
+  const timeline = [...own, ...tftp].sort((a, b) => a.time - b.time || a.id - b.id).slice(-limit);
+  return { timeline, tftpAddresses: tftp.length ? [...ips] : [] };
+}
+
 export function explainMac(store: Store, mac: string, options: ExplainOptions = {}): string {
   const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
   const now = options.now ?? Date.now();
   const node = store.getNode(mac);
-  const own = store.events({ mac, limit });
-  const ips = addressesOf(node, own);
-  // TFTP names no MAC: its transfers are this machine's when they come from an address it used.
-  const since = own[0]?.time ?? 0;
-  const tftp = ips.size === 0 ? [] : store.events({ protocol: 'tftp', limit: TFTP_SCAN }).filter((e) => e.time >= since && ips.has(text(e.detail?.client) ?? ''));
-  const timeline = [...own, ...tftp].sort((a, b) => a.time - b.time || a.id - b.id).slice(-limit);
+  const { timeline, tftpAddresses } = machineEvents(store, mac, limit);
 
   const out: string[] = [`${mac}`];
   if (node) out.push(...describeNode(node, now));
@@ -193,7 +210,7 @@ export function explainMac(store: Store, mac: string, options: ExplainOptions = 
     return `${out.join('\n')}\n`;
   }
 
-  out.push('', `${timeline.length} most recent event${timeline.length === 1 ? '' : 's'}, oldest first${tftp.length ? ` (TFTP matched by address ${[...ips].join(', ')})` : ''}:`);
+  out.push('', `${timeline.length} most recent event${timeline.length === 1 ? '' : 's'}, oldest first${tftpAddresses.length ? ` (TFTP matched by address ${tftpAddresses.join(', ')})` : ''}:`);
   let currentDay = '';
   for (const e of timeline) {
     const d = day(e.time);

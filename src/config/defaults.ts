@@ -35,7 +35,7 @@ export function defaultProfile(file = '(defaults)'): Profile {
     },
     boot: {
       bios: 'undionly.kpxe',
-      uefiX64: 'ipxe.efi',
+      uefiX64: 'snponly.efi',
       uefiIa32: 'ipxe-i386.efi',
       uefiArm64: 'ipxe-arm64.efi',
       defaultAction: 'menu',

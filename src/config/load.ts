@@ -1,8 +1,8 @@
 // Reads the INI profile and validates every key before anything binds. Each problem is
 // reported once, naming file, section, key and value; the caller exits 2.
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, realpathSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
 import ini from 'ini';
 import ipaddr from 'ipaddr.js';
 import { normaliseMac } from '../boot/client.ts';
@@ -49,6 +49,11 @@ export interface LoadOptions {
   interfaces?: InterfaceAddress[];
   /** Whether an interface exists even without an IPv4 (default: /sys/class/net). */
   interfaceExists?: (name: string) => boolean;
+  /**
+   * Read the profile for its files and state only (explain): the host's interfaces are not
+   * consulted, so it works from another network namespace or before the VLAN is up.
+   */
+  offline?: boolean;
 }
 
 type Raw = Record<string, unknown>;
@@ -304,6 +309,7 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
 }
 
 function resolveAddress(p: Profile, v: Validator, options: LoadOptions): void {
+  if (options.offline) return;
   const addrs = (options.interfaces ?? hostIPv4()).filter((a) => !a.internal || a.name === p.server.interface);
   const exists = options.interfaceExists ?? defaultInterfaceExists;
   const candidates = (options.interfaces ?? hostIPv4()).filter((a) => !a.internal).map((a) => `${a.name} (${a.address})`).join(', ') || 'none';
@@ -361,12 +367,26 @@ export function loadProfile(file: string, options: LoadOptions = {}): Profile {
   return parseProfile(text, file, options);
 }
 
+/** Why TFTP would refuse a boot file, or null when it would serve it. */
+function bootFileProblem(root: string, file: string): string | null {
+  const path = resolve(root, file);
+  if (!existsSync(path)) return `not found in [tftp] root ${root}`;
+  // Debian's /usr/lib/ipxe/ipxe.efi is a symlink to /boot/ipxe.efi; TFTP serves only what is under root.
+  const realRoot = realpathSync(root);
+  const real = realpathSync(path);
+  if (!real.startsWith(realRoot + sep)) return `${path} is a link to ${real}, outside [tftp] root, which TFTP refuses; copy the file into root or use snponly.efi`;
+  return null;
+}
+
 /** Things that are allowed but will not work until the user acts: warnings, not errors. */
 export function profileWarnings(p: Profile): string[] {
   const w: string[] = [];
-  if (p.tftp.enabled && !existsSync(p.tftp.root)) w.push(`[tftp] root ${p.tftp.root} does not exist: install Debian's ipxe package (apt install ipxe) or point root at a folder with undionly.kpxe and ipxe.efi`);
+  if (p.tftp.enabled && !existsSync(p.tftp.root)) w.push(`[tftp] root ${p.tftp.root} does not exist: install Debian's ipxe package (apt install ipxe) or point root at a folder with undionly.kpxe and snponly.efi`);
   else if (p.tftp.enabled) {
-    for (const f of [p.boot.bios, p.boot.uefiX64]) if (f && !existsSync(resolve(p.tftp.root, f))) w.push(`[boot] file ${f} is not in [tftp] root ${p.tftp.root}: machines asking for it will fail to boot`);
+    for (const [key, file] of [['bios', p.boot.bios], ['uefi_x64', p.boot.uefiX64]] as const) {
+      const problem = file && !/^https?:\/\//.test(file) ? bootFileProblem(p.tftp.root, file) : null;
+      if (problem) w.push(`[boot] ${key} = ${file}: ${problem}: machines asking for it will fail to boot`);
+    }
   }
   if (!existsSync(p.assets.dir)) w.push(`[assets] dir ${p.assets.dir} does not exist: create it and put <product>/<version>/vmlinuz and initrd in it (see docs/install.md); the menu offers local disk only until then`);
   if (!existsSync(p.answers.dir)) w.push(`[answers] dir ${p.answers.dir} does not exist: create it and put hosts/<mac>.toml or default.toml in it (see docs/answer-files.md)`);

@@ -5,6 +5,7 @@ import type { Context } from 'koa';
 import { normaliseMac } from '../boot/client.ts';
 import type { NodeLifecycle } from '../boot/policy.ts';
 import type { EventProtocol } from '../boot/events.ts';
+import { machineEvents } from '../explain.ts';
 import type { HostEntry } from '../config/profile.ts';
 import type { InstallRecord, NodeRecord } from '../store/store.ts';
 import { parseLocalBoot } from '../answers/local-boot.ts';
@@ -81,7 +82,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
   const admin = requireAdmin(deps.profile);
   const host = (mac: string): HostEntry | undefined => deps.profile().hosts.get(mac);
 
-  const recentEvents = (mac: string) => deps.store.events({ mac, limit: RECENT_EVENTS }).map((e) => ({ ...e, time: iso(e.time) }));
+  const recentEvents = (mac: string) => machineEvents(deps.store, mac, RECENT_EVENTS).timeline.map((e) => ({ ...e, time: iso(e.time) }));
 
   function nodeDetail(mac: string) {
     const node = deps.store.getNode(mac);
@@ -192,7 +193,10 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     const protocol = stringQuery(ctx, 'protocol');
     if (protocol !== undefined && !(PROTOCOLS as readonly string[]).includes(protocol)) throw badRequest(`protocol must be one of ${PROTOCOLS.join(', ')}`);
     const limit = intQuery(ctx, 'limit', 100, 1, 10_000);
-    const events = deps.store.events({ ...(mac ? { mac } : {}), ...(protocol ? { protocol: protocol as EventProtocol } : {}), limit });
+    // A machine's events include the TFTP transfers from its addresses, as in explain.
+    const events = mac
+      ? machineEvents(deps.store, mac, limit).timeline.filter((e) => protocol === undefined || e.protocol === protocol)
+      : deps.store.events({ ...(protocol ? { protocol: protocol as EventProtocol } : {}), limit });
     ctx.body = { events: events.map((e) => ({ ...e, time: iso(e.time) })) };
   });
 }

@@ -58,11 +58,11 @@ test('boot files follow option 93', () => {
   const file = (arch: number | undefined, extra: Partial<ClientDescription> = {}) => decideBootFile(client({ arch, ...extra }), p, undefined);
   assert.equal(file(0).bootFile, 'undionly.kpxe');
   assert.equal(file(6).bootFile, 'ipxe-i386.efi');
-  assert.equal(file(7).bootFile, 'ipxe.efi');
-  assert.equal(file(9).bootFile, 'ipxe.efi');
+  assert.equal(file(7).bootFile, 'snponly.efi');
+  assert.equal(file(9).bootFile, 'snponly.efi');
   assert.equal(file(11).bootFile, 'ipxe-arm64.efi');
   const http = file(16);
-  assert.equal(http.bootFile, 'http://10.0.0.1:8080/ipxe/ipxe.efi');
+  assert.equal(http.bootFile, 'http://10.0.0.1:8080/ipxe/snponly.efi');
   assert.equal(http.vendorClass, 'HTTPClient');
   assert.equal(file(7).vendorClass, 'PXEClient');
   const ipxe = file(7, { isIpxe: true });

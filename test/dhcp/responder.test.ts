@@ -78,10 +78,10 @@ describe('DHCP responder: boot fields per firmware', () => {
   const cases: [string, Partial<RequestShape>, string, string | undefined][] = [
     ['PXE BIOS (arch 0)', { arch: 0 }, 'undionly.kpxe', 'PXEClient'],
     ['PXE UEFI IA32 (arch 6)', { arch: 6 }, 'ipxe-i386.efi', 'PXEClient'],
-    ['PXE UEFI x64 (arch 7)', { arch: 7 }, 'ipxe.efi', 'PXEClient'],
-    ['PXE UEFI x64 (arch 9)', { arch: 9 }, 'ipxe.efi', 'PXEClient'],
+    ['PXE UEFI x64 (arch 7)', { arch: 7 }, 'snponly.efi', 'PXEClient'],
+    ['PXE UEFI x64 (arch 9)', { arch: 9 }, 'snponly.efi', 'PXEClient'],
     ['PXE UEFI ARM64 (arch 11)', { arch: 11 }, 'ipxe-arm64.efi', 'PXEClient'],
-    ['UEFI HTTP boot x64 (arch 16)', { arch: 16 }, 'http://10.77.0.1:8080/ipxe/ipxe.efi', 'HTTPClient'],
+    ['UEFI HTTP boot x64 (arch 16)', { arch: 16 }, 'http://10.77.0.1:8080/ipxe/snponly.efi', 'HTTPClient'],
     ['iPXE already running', { arch: 7, ipxe: true }, 'http://10.77.0.1:8080/boot.ipxe', 'PXEClient'],
   ];
   for (const [name, shape, file, vendorClass] of cases) {
@@ -237,7 +237,7 @@ describe('DHCP responder: leases and RFC 2131 states', () => {
     assert.equal(reply.options.messageType(), T.ACK);
     assert.equal(reply.yiaddr, '0.0.0.0');
     assert.equal(reply.options.leaseTime(), undefined);
-    assert.equal(reply.options.bootFile(), 'ipxe.efi');
+    assert.equal(reply.options.bootFile(), 'snponly.efi');
     assert.equal(inform.reply!.destination.address, '10.77.0.50');
     assert.equal(h.leases.all().length, 0);
   });

@@ -59,15 +59,15 @@ describe('pxe-pilot as the DHCP server', { skip, concurrency: true, timeout: 480
   const under = labInSuite('srv', 'server', async (lab, standin) => {
     // The router only advertises IPv6 here; pxe-pilot is the DHCP server.
     await lab.startRouter({ kind: 'router-advertisements-only' });
-    // ipxe.efi, the shipped profile's UEFI choice; the proxy-mode lab uses snponly.efi (see UefiLoader).
-    return lab.startPxePilot({ mode: 'server', standin, installHosts: [biosHost, uefiHost], uefiLoader: 'ipxe.efi' });
+    // snponly.efi, the shipped profile's UEFI choice (see UefiLoader for why not ipxe.efi).
+    return lab.startPxePilot({ mode: 'server', standin, installHosts: [biosHost, uefiHost], uefiLoader: 'snponly.efi' });
   });
 
   test('a BIOS machine (SeaBIOS + iPXE ROM) installs with its own answer from option 250, then boots its local disk', async () => {
     await installs(under(), biosHost, 'bios', 'srv-bios', true);
   });
 
-  test('a UEFI machine (OVMF PXE → TFTP ipxe.efi → iPXE → HTTP) installs with its own answer', async () => {
+  test('a UEFI machine (OVMF PXE → TFTP snponly.efi → iPXE → HTTP) installs with its own answer', async () => {
     await installs(under(), uefiHost, 'uefi', 'srv-uefi', false);
   });
 

@@ -107,7 +107,7 @@ describe('POST /answer', () => {
   test('a body over 64 KiB is refused before it is read whole', async () => {
     const big = JSON.stringify(request([PVE1], { padding: 'x'.repeat(70 * 1024) }));
     const r = await post(h.base, '/answer', big);
-    assert.equal(r.status, 413);
+    assert.equal(r.status, 400);
     assert.match(String((r.json() as { error: string }).error), /over the limit of 65536 bytes/);
   });
 

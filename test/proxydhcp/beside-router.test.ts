@@ -121,7 +121,7 @@ describe('ProxyDHCP beside a dnsmasq router', { skip: skipUnless(['root', 'dnsma
       const xid = discover({ mac, arch });
       const offer = await reply(xid, PXE, 'OFFER');
       assert.equal(offer.yiaddr, '0.0.0.0');
-      assert.equal(offer.bootFile, 'ipxe.efi');
+      assert.equal(offer.bootFile, 'snponly.efi');
       assert.equal(offer.vendorOptionsHex, null, 'no PXE discovery options: EDK2 then asks on 4011');
       const ip = await leaseFromRouter(mac, arch, xid);
 
@@ -132,7 +132,7 @@ describe('ProxyDHCP beside a dnsmasq router', { skip: skipUnless(['root', 'dnsma
       assert.equal(ack.atPort, 68);
       assert.equal(ack.yiaddr, '0.0.0.0');
       assert.equal(ack.ciaddr, ip);
-      assert.equal(ack.bootFile, 'ipxe.efi');
+      assert.equal(ack.bootFile, 'snponly.efi');
       assert.equal(ack.serverId, PXE);
       assert.equal(ack.vendorClass, 'PXEClient');
       const event = await proxyEvent(mac, 'REQUEST on 4011');
@@ -145,7 +145,7 @@ describe('ProxyDHCP beside a dnsmasq router', { skip: skipUnless(['root', 'dnsma
     const xid = discover({ mac: '52:54:00:79:00:16', arch: 16 });
     const offer = await reply(xid, PXE, 'OFFER');
     assert.equal(offer.vendorClass, 'HTTPClient');
-    assert.equal(offer.bootFile, `${HTTP}/ipxe/ipxe.efi`);
+    assert.equal(offer.bootFile, `${HTTP}/ipxe/snponly.efi`);
     assert.equal(offer.yiaddr, '0.0.0.0');
     await reply(xid, ROUTER, 'OFFER');
   });
@@ -162,7 +162,7 @@ describe('ProxyDHCP beside a dnsmasq router', { skip: skipUnless(['root', 'dnsma
     const xid = discover({ mac, arch: 7 }, { uuidHex: null });
     const offer = await reply(xid, PXE, 'OFFER');
     assert.equal(offer.uuidHex, null);
-    assert.equal(offer.bootFile, 'ipxe.efi');
+    assert.equal(offer.bootFile, 'snponly.efi');
     assert.equal((await proxyEvent(mac, 'DISCOVER on 67')).detail?.uuid, 'no option 97');
   });
 

@@ -60,7 +60,7 @@ describe('proxy OFFER on 67', () => {
   });
 
   test('UEFI x64 (7, 9), IA32 (6) and ARM64 (11): their binaries, no option 43', () => {
-    for (const [arch, file] of [[7, 'ipxe.efi'], [9, 'ipxe.efi'], [6, 'ipxe-i386.efi'], [11, 'ipxe-arm64.efi']] as const) {
+    for (const [arch, file] of [[7, 'snponly.efi'], [9, 'snponly.efi'], [6, 'ipxe-i386.efi'], [11, 'ipxe-arm64.efi']] as const) {
       const r = replyOf(ask({ type: MessageType.DISCOVER, arch }));
       assert.equal(r.options.bootFile(), file, `arch ${arch}`);
       assert.equal(r.options.has(Opt.VENDOR_SPECIFIC), false, `arch ${arch}`);
@@ -70,7 +70,7 @@ describe('proxy OFFER on 67', () => {
   test('UEFI HTTP boot (16): HTTPClient and an http:// URL', () => {
     const r = replyOf(ask({ type: MessageType.DISCOVER, arch: 16 }));
     assert.equal(r.options.vendorClass(), 'HTTPClient');
-    assert.equal(r.options.bootFile(), `http://${SERVER}:8080/ipxe/ipxe.efi`);
+    assert.equal(r.options.bootFile(), `http://${SERVER}:8080/ipxe/snponly.efi`);
     assert.equal(r.options.has(Opt.TFTP_SERVER), false);
   });
 
@@ -123,7 +123,7 @@ describe('proxy ACK', () => {
     assert.equal(r.options.messageType(), MessageType.ACK);
     assert.equal(r.ciaddr, '10.0.0.57');
     assert.equal(r.yiaddr, '0.0.0.0');
-    assert.equal(r.options.bootFile(), 'ipxe.efi');
+    assert.equal(r.options.bootFile(), 'snponly.efi');
     assert.deepEqual(h.reply?.destination, { address: '10.0.0.57', port: 68, why: 'unicast to 10.0.0.57:68' });
     assert.equal(h.event.kind, 'REQUEST on 4011');
     assert.equal(h.sighting?.facts.ip, '10.0.0.57');
@@ -180,7 +180,7 @@ describe('silence, with the reason', () => {
     const host: HostEntry = { mac: '52:54:00:12:34:56', hostname: 'pve1', ip: '', action: 'install', profile: 'proxmox-ve/9.1-1', cmdline: '', vars: {} };
     const listed = testProfile({ server: { address: SERVER }, dhcp: { mode: 'proxy' }, boot: { unknown: 'ignore' }, hosts: new Map([[host.mac, host]]) });
     const h = ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', undefined, { profile: listed });
-    assert.equal(replyOf(h).options.bootFile(), 'ipxe.efi');
+    assert.equal(replyOf(h).options.bootFile(), 'snponly.efi');
     assert.equal(h.sighting?.armed, true);
   });
 

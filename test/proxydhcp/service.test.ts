@@ -47,7 +47,7 @@ describe('ProxyDhcpService on loopback', () => {
       const parsed = parseDhcp(await answer);
       assert.ok(parsed.ok);
       assert.equal(parsed.packet.options.messageType(), MessageType.ACK);
-      assert.equal(parsed.packet.options.bootFile(), 'ipxe.efi');
+      assert.equal(parsed.packet.options.bootFile(), 'snponly.efi');
       await waitFor('the events', () => store.events({ protocol: 'proxydhcp' }).length >= 4);
       const events = store.events({ protocol: 'proxydhcp' });
       assert.equal(events.filter((e) => e.kind === `malformed on ${proxyPort}`).length, 3);
