@@ -277,7 +277,7 @@ export class TftpService implements Service {
     const params = negotiation.params;
     let socket: Socket;
     try {
-      socket = await this.transferSocket(profile);
+      socket = await this.transferSocket(profile, from.address);
     } catch (err) {
       source.close();
       this.release(client, slot);
@@ -343,13 +343,16 @@ export class TftpService implements Service {
 
   /**
    * Replies come from the address clients were told to use: [tftp] bind when it names one,
-   * else [server] address when this host has it, else whatever the kernel picks.
+   * else [server] address when this host has it, else whatever the kernel picks. A client on
+   * this host (loopback) asked 127.0.0.1 and would reject replies from [server] address as
+   * another transfer's (curl: "unknown transfer ID"), so the kernel picks for it.
    */
-  private async transferSocket(profile: Profile): Promise<Socket> {
+  private async transferSocket(profile: Profile, clientAddress: string): Promise<Socket> {
     const { bind } = profile.tftp;
     if (bind !== '0.0.0.0' && bind !== '') return bindSocket(bind, 0);
     const preferred = profile.server.address;
-    if (preferred && !this.transferAddressFailed) {
+    const local = clientAddress.startsWith('127.');
+    if (preferred && !local && !this.transferAddressFailed) {
       try {
         return await bindSocket(preferred, 0);
       } catch (err) {

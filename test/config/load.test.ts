@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { ConfigError, describeProfile, parseProfile, type InterfaceAddress } from '../../src/config/load.ts';
+import { ConfigError, describeProfile, parseProfile, profileWarnings, type InterfaceAddress } from '../../src/config/load.ts';
 
 const ifaces: InterfaceAddress[] = [
   { name: 'lo', address: '127.0.0.1', netmask: '255.0.0.0', internal: true },
@@ -98,6 +100,24 @@ test('host sections: MAC forms, bad MACs, dotted MACs, duplicate MACs, unknown k
 test('boot file names cannot leave the TFTP root', () => {
   assert.match(problems('[boot]\nbios = ../../etc/shadow\n')[0]!, /^boot\|bios\|..\/..\/etc\/shadow\|/);
   assert.match(problems('[boot]\nuefi_x64 = /etc/shadow\n')[0]!, /^boot\|uefi_x64/);
+});
+
+test('a boot file missing from the TFTP root, or linking outside it (Debian ipxe.efi), is a startup warning', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pxp-warn-'));
+  try {
+    mkdirSync(join(dir, 'root'));
+    writeFileSync(join(dir, 'elsewhere.efi'), 'x');
+    writeFileSync(join(dir, 'root', 'snponly.efi'), 'x');
+    symlinkSync(join(dir, 'elsewhere.efi'), join(dir, 'root', 'ipxe.efi'));
+    const warningsFor = (boot: string) => profileWarnings(parseProfile(`[tftp]\nroot = ${join(dir, 'root')}\n[boot]\n${boot}\n`, FILE, opts)).filter((w) => w.startsWith('[boot]'));
+    assert.deepEqual(warningsFor('uefi_x64 = snponly.efi\nbios = snponly.efi'), []);
+    const [linked] = warningsFor('uefi_x64 = ipxe.efi\nbios = snponly.efi');
+    assert.match(linked!, /^\[boot\] uefi_x64 = ipxe\.efi: .*ipxe\.efi is a link to .*elsewhere\.efi, outside \[tftp\] root.*use snponly\.efi/);
+    const [missing] = warningsFor('bios = undionly.kpxe\nuefi_x64 = snponly.efi');
+    assert.match(missing!, /^\[boot\] bios = undionly\.kpxe: not found in \[tftp\] root/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('answers allow takes CIDR blocks; admin_token must not be trivially short', () => {

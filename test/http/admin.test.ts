@@ -183,6 +183,21 @@ describe('node lifecycle through the admin API', () => {
     for (const bad of ['limit=abc', 'limit=20000', 'mac=nope', 'protocol=ftp']) assert.equal((await json(h, 'GET', `/events?${bad}`)).status, 400, bad);
   });
 
+  test("a machine's events and its explain text include the TFTP transfers from its address, not others'", async () => {
+    // TFTP names no MAC; RACK1's HTTP requests came from 127.0.0.1.
+    h.store.record({ mac: null, protocol: 'tftp', kind: 'RRQ snponly.efi', decision: 'served', reason: 'snponly.efi 200 kB in 0.1 s', detail: { client: '127.0.0.1' } });
+    h.store.record({ mac: null, protocol: 'tftp', kind: 'RRQ undionly.kpxe', decision: 'served', reason: 'another machine', detail: { client: '10.9.9.9' } });
+    h.store.flushEvents();
+    const tftp = (await json(h, 'GET', `/events?mac=${RACK1}&protocol=tftp`)).body.events as { kind: string }[];
+    assert.deepEqual(tftp.map((e) => e.kind), ['RRQ snponly.efi']);
+    const explain = await fetch(`${h.base}/nodes/${RACK1}/explain`);
+    assert.equal(explain.status, 200);
+    const text = await explain.text();
+    assert.match(text, /TFTP RRQ snponly\.efi from 127\.0\.0\.1 → served/);
+    assert.doesNotMatch(text, /another machine/);
+    assert.equal((await fetch(`${h.base}/nodes/not-a-mac/explain`)).status, 400);
+  });
+
   test('with [http] admin_token set every admin route needs the Bearer token', async () => {
     const token = 'admin-token-0123456789abcdef';
     h.service.reload({ ...h.profile, http: { ...h.profile.http, adminToken: token } });

@@ -53,6 +53,21 @@ describe('explain', () => {
     s.close();
   });
 
+  test('a plain lease after a finished boot (the installed OS asking for an address) raises no TFTP question', () => {
+    const { store: s, tick } = store();
+    s.record({ mac: MAC, protocol: 'dhcp', kind: 'DHCPACK', decision: 'ack', reason: 'boot undionly.kpxe', detail: { ip: '10.0.0.57', bootFile: 'undionly.kpxe' } });
+    tick();
+    s.record({ mac: null, protocol: 'tftp', kind: 'RRQ undionly.kpxe', decision: 'served', reason: 'undionly.kpxe 70 kB', detail: { client: '10.0.0.57' } });
+    tick();
+    s.record({ mac: MAC, protocol: 'http', kind: 'GET /boot', decision: 'local', reason: 'installed', detail: { ip: '10.0.0.57' } });
+    tick();
+    s.record({ mac: MAC, protocol: 'dhcp', kind: 'DHCPACK', decision: 'ack', reason: 'no boot fields: not a PXE client', detail: { ip: '10.0.0.57', bootFile: null } });
+    const text = explainMac(s, MAC);
+    indexOf(text, 'DHCP DHCPACK → ack: no boot fields');
+    assert.doesNotMatch(text, /no TFTP request/);
+    s.close();
+  });
+
   test('an offer with nothing after it says what to check next', () => {
     const { store: s } = store();
     s.record({ mac: MAC, protocol: 'proxydhcp', kind: 'DISCOVER on 67', decision: 'offer', reason: 'offered undionly.kpxe', detail: { bootFile: 'undionly.kpxe' } });
