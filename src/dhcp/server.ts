@@ -106,6 +106,10 @@ export class DhcpServerService implements Service {
     const batch = this.batch;
     this.batch = [];
     if (batch.length === 0) return;
+    // A batch of OFFERs writes only node sightings (offers live in memory): a power cut may
+    // lose them, and the client's next DISCOVER writes them again, so no fsync is waited for.
+    // Any lease write (ACK, release, decline) makes the whole batch wait for the disk.
+    const durable = batch.some((h) => h.writes.length > 0);
     try {
       this.leases.commit(() => {
         for (const h of batch) {
@@ -115,7 +119,7 @@ export class DhcpServerService implements Service {
           }
           if (h.sighting) this.store.sawNode(h.sighting.mac, h.sighting.facts, h.sighting.armed);
         }
-      });
+      }, { durable });
     } catch (err) {
       // Nothing was promised yet: no ACK leaves for a lease that is not on disk.
       this.logger.error({ err }, 'dhcp: lease commit failed; replies of this batch are dropped');

@@ -95,8 +95,22 @@ export class LeaseStore {
     this.deleteStmt.run(ip);
   }
 
-  /** Runs `work` in one transaction: with synchronous=FULL it is on disk when this returns. */
-  commit(work: () => void): void {
-    this.db.transaction(work)();
+  /**
+   * Runs `work` in one transaction. Durable (the default): on disk when this returns
+   * (synchronous=FULL). Not durable: committed without waiting for the disk (synchronous=NORMAL,
+   * WAL stays consistent); the next durable commit's fsync carries it too. Only for writes a
+   * power cut may lose, because the next packet would write them again.
+   */
+  commit(work: () => void, options: { durable: boolean } = { durable: true }): void {
+    if (options.durable) {
+      this.db.transaction(work)();
+      return;
+    }
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.db.transaction(work)();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 }
