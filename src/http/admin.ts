@@ -193,10 +193,12 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     const protocol = stringQuery(ctx, 'protocol');
     if (protocol !== undefined && !(PROTOCOLS as readonly string[]).includes(protocol)) throw badRequest(`protocol must be one of ${PROTOCOLS.join(', ')}`);
     const limit = intQuery(ctx, 'limit', 100, 1, 10_000);
-    // A machine's events include the TFTP transfers from its addresses, as in explain.
-    const events = mac
-      ? machineEvents(deps.store, mac, limit).timeline.filter((e) => protocol === undefined || e.protocol === protocol)
-      : deps.store.events({ ...(protocol ? { protocol: protocol as EventProtocol } : {}), limit });
+    // A machine's events include the TFTP transfers from its addresses, as in explain
+    // (TFTP events carry no MAC, so only that protocol needs the address match).
+    const events =
+      mac && (protocol === undefined || protocol === 'tftp')
+        ? machineEvents(deps.store, mac, limit).timeline.filter((e) => protocol === undefined || e.protocol === protocol)
+        : deps.store.events({ ...(mac ? { mac } : {}), ...(protocol ? { protocol: protocol as EventProtocol } : {}), limit });
     ctx.body = { events: events.map((e) => ({ ...e, time: iso(e.time) })) };
   });
 }
