@@ -12,5 +12,6 @@ export function describeTransfer(file: string, end: TransferEnd, params: { blksi
   const figures = `blksize ${params.blksize}, window ${params.windowsize}, ${end.retransmits} retransmit${end.retransmits === 1 ? '' : 's'}`;
   const took = `${(end.ms / 1000).toFixed(1)} s`;
   if (end.outcome === 'served') return `${file} ${formatBytes(end.bytes)} in ${took}, ${figures}`;
+  if (end.outcome === 'size-asked') return `${file}: ${end.reason}`;
   return `${file}: ${end.reason} after ${formatBytes(end.bytes)} in ${took}, ${figures}`;
 }

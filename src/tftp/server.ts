@@ -388,11 +388,10 @@ export class TftpService implements Service {
   }
 
   private recordEnd(request: RequestPacket, peer: Peer, params: { blksize: number; windowsize: number }, size: number, end: TransferEnd): void {
-    const served = end.outcome === 'served';
-    if (served) {
+    if (end.outcome === 'served') {
       this.counters.served += 1;
       this.counters.bytesServed += end.bytes;
-    } else {
+    } else if (end.outcome === 'error') {
       this.counters.failed += 1;
     }
     this.counters.retransmits += end.retransmits;

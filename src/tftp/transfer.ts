@@ -23,8 +23,9 @@ export interface TransferTiming {
 }
 
 export interface TransferEnd {
-  outcome: 'served' | 'error';
-  /** For 'error': why, in words; for 'served': empty. */
+  /** 'size-asked': the client read the OACK's tsize and ended before any data, as UEFI PXE does first. */
+  outcome: 'served' | 'size-asked' | 'error';
+  /** For 'error' and 'size-asked': why, in words; for 'served': empty. */
   reason: string;
   /** Bytes the client acknowledged. */
   bytes: number;
@@ -94,7 +95,11 @@ export class ReadTransfer {
       const packet = parsed.packet;
       if (packet.opcode === Opcode.ACK) this.onAck(packet.block);
       else if (packet.opcode === Opcode.ERROR) {
-        this.finish('error', `client ended the transfer: ERROR ${packet.code} ${JSON.stringify(packet.message.slice(0, 80))}`);
+        // Firmware (OVMF, most UEFI PXE ROMs) asks once with tsize only to learn the size, then
+        // asks again for the file: that first request is no failure, and should not read as one.
+        const sizeOnly = this.awaitingOackAck && this.options.params.oack.some((o) => o.name === 'tsize');
+        if (sizeOnly) this.finish('size-asked', `the client read the size (tsize) and ended before the data (ERROR ${packet.code}), as UEFI PXE firmware does before the real download`);
+        else this.finish('error', `client ended the transfer: ERROR ${packet.code} ${JSON.stringify(packet.message.slice(0, 80))}`);
       }
     } catch (err) {
       this.options.logger.error({ err }, 'tftp: transfer packet handler failed');

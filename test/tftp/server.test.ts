@@ -89,6 +89,22 @@ describe('tftp service on loopback', () => {
     }
   });
 
+  test('a size-only request (tsize, then ERROR 8, as UEFI PXE does first) is recorded as such, not as a failure', async () => {
+    const client = await RawClient.open();
+    try {
+      client.request(tftp.port, 'ipxe.efi', [{ name: 'tsize', value: '0' }]);
+      const oack = await client.next();
+      assert.deepEqual(oack?.packet, { opcode: 6, options: [{ name: 'tsize', value: '1000000' }] });
+      client.send(Buffer.from([0, 5, 0, 8, ...Buffer.from('User aborted the transfer'), 0]), oack!.from.port);
+      const ours = () => tftp.events.filter((e) => e.detail?.port === client.port);
+      await waitFor('the size-only request to be recorded', () => ours().length > 0);
+      assert.deepEqual(ours().map((e) => e.decision), ['size-asked']);
+      assert.match(ours()[0]!.reason, /^ipxe\.efi: the client read the size \(tsize\) and ended before the data \(ERROR 8\)/);
+    } finally {
+      client.close();
+    }
+  });
+
   test('duplicate ACKs are ignored: no Sorcerer\'s Apprentice', async () => {
     const client = await RawClient.open();
     try {
