@@ -185,9 +185,9 @@ export interface MachineEvents {
  * when they come from an address the machine used (its lease, its proxy request, its HTTP
  * requests), no earlier than its oldest event shown.
  */
-export function machineEvents(store: Store, mac: string, limit: number): MachineEvents {
+export function machineEvents(store: Store, mac: string, limit: number, node: NodeRecord | undefined = store.getNode(mac)): MachineEvents {
   const own = store.events({ mac, limit });
-  const ips = addressesOf(store.getNode(mac), own);
+  const ips = addressesOf(node, own);
   const since = own[0]?.time ?? 0;
   const tftp = ips.size === 0 ? [] : store.events({ protocol: 'tftp', limit: TFTP_SCAN }).filter((e) => e.time >= since && ips.has(text(e.detail?.client) ?? ''));
   const timeline = [...own, ...tftp].sort((a, b) => a.time - b.time || a.id - b.id).slice(-limit);
@@ -198,7 +198,7 @@ export function explainMac(store: Store, mac: string, options: ExplainOptions = 
   const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
   const now = options.now ?? Date.now();
   const node = store.getNode(mac);
-  const { timeline, tftpAddresses } = machineEvents(store, mac, limit);
+  const { timeline, tftpAddresses } = machineEvents(store, mac, limit, node);
 
   const out: string[] = [`${mac}`];
   if (node) out.push(...describeNode(node, now));

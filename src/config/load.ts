@@ -384,7 +384,7 @@ export function profileWarnings(p: Profile): string[] {
   if (p.tftp.enabled && !existsSync(p.tftp.root)) w.push(`[tftp] root ${p.tftp.root} does not exist: install Debian's ipxe package (apt install ipxe) or point root at a folder with undionly.kpxe and snponly.efi`);
   else if (p.tftp.enabled) {
     for (const [key, file] of [['bios', p.boot.bios], ['uefi_x64', p.boot.uefiX64]] as const) {
-      const problem = file && !/^https?:\/\//.test(file) ? bootFileProblem(p.tftp.root, file) : null;
+      const problem = file ? bootFileProblem(p.tftp.root, file) : null;
       if (problem) w.push(`[boot] ${key} = ${file}: ${problem}: machines asking for it will fail to boot`);
     }
   }

@@ -4,6 +4,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Profile } from '../config/profile.ts';
 import { HttpError } from './errors.ts';
+import { isLoopback } from '../net/address.ts';
 
 export function bearerToken(ctx: Context): string | null {
   const header = ctx.get('authorization');
@@ -16,12 +17,6 @@ export function tokensEqual(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);
-}
-
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return a === '::1' || a.startsWith('127.');
 }
 
 export function requireAdmin(getProfile: () => Profile) {

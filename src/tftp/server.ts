@@ -5,6 +5,7 @@ import type { Profile, TftpSection } from '../config/profile.ts';
 import type { EventSink } from '../boot/events.ts';
 import type { Logger } from '../log.ts';
 import { BindError, type Binding, type Service } from '../service.ts';
+import { isLoopback } from '../net/address.ts';
 import { FileProvider, MemorySource, type FileSource } from './files.ts';
 import { toNetascii } from './netascii.ts';
 import { negotiate } from './options.ts';
@@ -351,8 +352,7 @@ export class TftpService implements Service {
     const { bind } = profile.tftp;
     if (bind !== '0.0.0.0' && bind !== '') return bindSocket(bind, 0);
     const preferred = profile.server.address;
-    const local = clientAddress.startsWith('127.');
-    if (preferred && !local && !this.transferAddressFailed) {
+    if (preferred && !isLoopback(clientAddress) && !this.transferAddressFailed) {
       try {
         return await bindSocket(preferred, 0);
       } catch (err) {
