@@ -12,7 +12,7 @@ function testFilesUnder(path) {
   if (statSync(path).isFile()) return path.endsWith('.test.ts') ? [path] : [];
   return readdirSync(path, { recursive: true })
     .map((name) => join(path, String(name)))
-    .filter((file) => file.endsWith('.test.ts') && !file.includes('node_modules'));
+    .filter((file) => file.endsWith('.test.ts'));
 }
 
 const wanted = process.argv.slice(2);

@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import { normaliseMac } from '../boot/client.ts';
 import type { NodeLifecycle } from '../boot/policy.ts';
 import type { EventProtocol } from '../boot/events.ts';
-import { machineEvents } from '../explain.ts';
+import { explainMac, machineEvents } from '../explain.ts';
 import type { HostEntry } from '../config/profile.ts';
 import type { InstallRecord, NodeRecord } from '../store/store.ts';
 import { parseLocalBoot } from '../answers/local-boot.ts';
@@ -184,6 +184,14 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     deps.store.setLocalBoot(mac, null);
     recordAdmin(ctx, mac, 'local-boot', 'local boot reset by admin to the default "exit"');
     ctx.body = nodeDetail(mac);
+  });
+
+  // The same timeline as `pxe-pilot explain <mac>`, as text.
+  router.get('/nodes/:mac/explain', admin, (ctx) => {
+    const mac = macParam(ctx);
+    const limit = intQuery(ctx, 'limit', 50, 1, 1000);
+    ctx.type = 'text/plain; charset=utf-8';
+    ctx.body = explainMac(deps.store, mac, { limit });
   });
 
   router.get('/events', admin, (ctx) => {

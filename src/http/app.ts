@@ -10,7 +10,6 @@ import { healthRoutes } from './health.ts';
 import { answerRoutes } from './answers.ts';
 import { adminRoutes } from './admin.ts';
 import { installerRoutes } from './installers.ts';
-import { explainRoutes } from './explain-route.ts';
 
 /** Paths iPXE or an installer fetches: errors there are text/plain, elsewhere JSON. */
 function wantsText(path: string): boolean {
@@ -35,7 +34,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   });
 
   const router = new Router();
-  for (const register of [healthRoutes, bootRoutes, assetRoutes, answerRoutes, explainRoutes, adminRoutes, installerRoutes]) register(router, deps);
+  for (const register of [healthRoutes, bootRoutes, assetRoutes, answerRoutes, adminRoutes, installerRoutes]) register(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   // Koa's own error event would print a stack to stderr; we already answered and logged.
