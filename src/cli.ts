@@ -7,7 +7,7 @@ import { ConfigError, describeProfile, loadProfile, profileWarnings, type LoadOp
 import { createLogger } from './log.ts';
 import { Daemon, VERSION } from './daemon.ts';
 import { BindError } from './service.ts';
-import { normaliseMac } from './boot/client.ts';
+import { normaliseMac } from './net/mac.ts';
 import { Store } from './store/store.ts';
 import { explainMac } from './explain.ts';
 

@@ -72,7 +72,7 @@ export class Daemon {
       case 'tftp':
         return new TftpService({ ...deps, events: this.store });
       case 'dhcp':
-        return new DhcpServerService(deps);
+        return new DhcpServerService({ ...deps, leases: this.store.leases });
       case 'proxydhcp':
         return new ProxyDhcpService(deps);
     }

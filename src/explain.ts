@@ -3,7 +3,10 @@
 // step is missing. Read-only: it only reads the event log and the node back.
 import type { BootEvent, EventProtocol } from './boot/events.ts';
 import { archLabel } from './boot/client.ts';
-import type { NodeRecord, Store } from './store/store.ts';
+import type { EventLog, NodeLookup, NodeRecord, StoredEvent } from './boot/ports.ts';
+
+/** What explain reads: the event log and the node table. */
+export type ExplainSource = EventLog & NodeLookup;
 
 export interface ExplainOptions {
   /** Most events shown (default 50). */
@@ -11,8 +14,6 @@ export interface ExplainOptions {
   /** The present, for "x min ago" (default Date.now()). */
   now?: number;
 }
-
-type StoredEvent = BootEvent & { id: number };
 
 const LABELS: Record<EventProtocol, string> = {
   dhcp: 'DHCP',
@@ -139,7 +140,7 @@ function nextSteps(events: StoredEvent[]): string[] {
 }
 
 /** Why nothing may have been heard from a machine, from what the log says about everyone else. */
-function silentMachineHints(store: Store, mac: string, now: number): string[] {
+function silentMachineHints(store: ExplainSource, mac: string, now: number): string[] {
   const hints: string[] = [];
   const heard = (protocol: EventProtocol): StoredEvent[] => store.events({ protocol, limit: BACKGROUND_SCAN });
   const proxy = heard('proxydhcp');
@@ -185,7 +186,7 @@ export interface MachineEvents {
  * when they come from an address the machine used (its lease, its proxy request, its HTTP
  * requests), no earlier than its oldest event shown.
  */
-export function machineEvents(store: Store, mac: string, limit: number, node: NodeRecord | undefined = store.getNode(mac)): MachineEvents {
+export function machineEvents(store: ExplainSource, mac: string, limit: number, node: NodeRecord | undefined = store.getNode(mac)): MachineEvents {
   const own = store.events({ mac, limit });
   const ips = addressesOf(node, own);
   const since = own[0]?.time ?? 0;
@@ -194,7 +195,7 @@ export function machineEvents(store: Store, mac: string, limit: number, node: No
   return { timeline, tftpAddresses: tftp.length ? [...ips] : [] };
 }
 
-export function explainMac(store: Store, mac: string, options: ExplainOptions = {}): string {
+export function explainMac(store: ExplainSource, mac: string, options: ExplainOptions = {}): string {
   const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
   const now = options.now ?? Date.now();
   const node = store.getNode(mac);

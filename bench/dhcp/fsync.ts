@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../../src/store/store.ts';
-import { LeaseStore } from '../../src/store/leases.ts';
 const dir = mkdtempSync(join(tmpdir(), 'pxp-fsync-'));
 const store = Store.open(dir);
-const leases = new LeaseStore(store.db);
+const leases = store.leases;
 for (const batch of [1, 10, 100]) {
   const n = 2000 / batch;
   const t0 = process.hrtime.bigint();

@@ -7,7 +7,7 @@ import { LeaseAllocator } from '../../src/dhcp/allocator.ts';
 import { encodeDhcp, parseDhcp } from '../../src/dhcp/codec.ts';
 import { poolFromProfile } from '../../src/dhcp/pool.ts';
 import { DhcpResponder, type Handled } from '../../src/dhcp/responder.ts';
-import { LeaseStore } from '../../src/store/leases.ts';
+import { commitBatch } from '../../src/dhcp/commit.ts';
 import { Store } from '../../src/store/store.ts';
 import { dhcpRequest, T } from '../../test/dhcp/support/packets.ts';
 
@@ -15,7 +15,7 @@ const exchanges = Number(process.argv[2] ?? 20000);
 const batchSize = Number(process.argv[3] ?? 20);
 const dir = mkdtempSync(join(tmpdir(), 'pxp-hot-'));
 const store = Store.open(dir);
-const leases = new LeaseStore(store.db);
+const leases = store.leases;
 const profile = testProfile({ server: { address: '10.77.0.1', interface: 'x' }, dhcp: { mode: 'server', rangeStart: '10.77.1.0', rangeEnd: '10.77.255.250', netmask: '255.255.0.0' } });
 const pool = poolFromProfile(profile);
 if (!pool.ok) throw new Error(pool.reason);
@@ -24,13 +24,9 @@ const responder = new DhcpResponder({ profile, pool: pool.pool, serverPort: 67 }
 const mac = (i: number) => `02:00:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
 const discovers = Array.from({ length: exchanges }, (_, i) => encodeDhcp(dhcpRequest({ mac: mac(i), type: T.DISCOVER, xid: i })));
 
+// The server's own group commit, then what its deliver() does short of the socket.
 function flush(batch: Handled[]) {
-  leases.commit(() => {
-    for (const h of batch) {
-      for (const w of h.writes) 'put' in w ? leases.put(w.put) : leases.delete(w.delete);
-      if (h.sighting) store.sawNode(h.sighting.mac, h.sighting.facts, h.sighting.armed);
-    }
-  });
+  commitBatch(batch, leases, store);
   for (const h of batch) {
     if (h.reply) encodeDhcp(h.reply.packet);
     store.record({ ...h.event, protocol: 'dhcp' });

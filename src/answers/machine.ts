@@ -1,6 +1,6 @@
 // A machine reports several NICs; the node table knows it by the one it PXE-booted from.
 // This picks which MAC names the machine, preferring what we already know about it.
-import type { NodeLifecycle } from '../boot/policy.ts';
+import type { NodeLifecycle } from '../boot/lifecycle.ts';
 
 export interface NicFacts {
   mac: string;

@@ -1,7 +1,7 @@
 // Validation and normal forms of the keys an answer file is chosen by: MAC, DMI serial, DMI UUID, product.
 // A key reaches the file system only after passing one of these patterns, and then only to be
 // compared with names read from the answers folder, never joined into a path.
-import { normaliseMac } from '../boot/client.ts';
+import { normaliseMac } from '../net/mac.ts';
 
 export type KeyRule = 'mac' | 'serial' | 'uuid';
 

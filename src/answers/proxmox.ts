@@ -1,7 +1,7 @@
 // The two JSON documents the Proxmox automated installer sends us: the answer request
 // (POST /answer) and the post-installation webhook. Pure: parsed value in, typed value or a
 // message naming the problem out.
-import { normaliseMac } from '../boot/client.ts';
+import { normaliseMac } from '../net/mac.ts';
 import { normaliseProduct, normaliseSerial, normaliseUuid } from './names.ts';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };

@@ -1,6 +1,6 @@
 // Which answer a machine gets: the ordered list of places to look, first match wins.
 // Pure: the folder is read elsewhere (folder.ts) against this list.
-import { macFileName } from '../boot/client.ts';
+import { macFileName } from '../net/mac.ts';
 import { keyOf, normaliseProduct, type KeyRule } from './names.ts';
 
 export type SelectionRule = KeyRule | 'product' | 'default';

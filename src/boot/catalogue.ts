@@ -13,6 +13,9 @@ export interface InstallImage {
   cmdline: string | null;
 }
 
+/** "<product>/<version>": how [host] profile, [boot] menu_default and the admin API name an install image. */
+export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*\/[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
 const DISPLAY_NAMES: Record<string, string> = {
   'proxmox-ve': 'Proxmox VE',
   'proxmox-bs': 'Proxmox Backup Server',
@@ -27,11 +30,6 @@ export function productDisplayName(product: string): string {
 export function defaultCmdline(product: string): string {
   if (product.startsWith('proxmox-')) return 'ramdisk_size=16777216 rw quiet splash=silent proxmox-start-auto-installer';
   return '';
-}
-
-/** Proxmox installers fetch an answer, which consumes the one-shot install; others consume it when the script is served. */
-export function fetchesAnswer(product: string): boolean {
-  return product.startsWith('proxmox-');
 }
 
 /** Newest first by numeric parts ("9.1-1" > "9.0-2" > "8.4-1"), then by text. */

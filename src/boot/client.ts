@@ -65,19 +65,28 @@ export function isRaspberryPi(mac: string): boolean {
   return RASPBERRY_PI_OUIS.includes(mac.slice(0, 8));
 }
 
-/** Parse a MAC in colon, hyphen, dot (aabb.ccdd.eeff) or bare form, any case. Returns lower-case colon form or null. */
-export function normaliseMac(input: string): string | null {
-  if (typeof input !== 'string' || input.length > 17) return null;
-  const hex = input.toLowerCase();
-  let bare: string;
-  if (/^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/.test(hex)) bare = hex.replace(/[:-]/g, '');
-  else if (/^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/.test(hex)) bare = hex.replace(/\./g, '');
-  else if (/^[0-9a-f]{12}$/.test(hex)) bare = hex;
-  else return null;
-  return bare.match(/../g)!.join(':');
+/** What an iPXE script tells us in its request to /boot (${mac}, ${buildarch}, ${platform}, SMBIOS uuid and serial). */
+export interface IpxeRequestFacts {
+  mac: string;
+  ip: string;
+  buildarch?: string;
+  platform?: string;
+  uuid?: string;
+  serial?: string;
 }
 
-/** File-name form of a normalised MAC: aa-bb-cc-dd-ee-ff */
-export function macFileName(mac: string): string {
-  return mac.replace(/:/g, '-');
+/** The HTTP counterpart of describeDhcpClient (src/dhcp/client.ts): a request from a running iPXE. */
+export function describeIpxeClient(facts: IpxeRequestFacts): ClientDescription {
+  const { platform } = facts;
+  const description: ClientDescription = {
+    mac: facts.mac,
+    firmware: platform === 'pcbios' ? 'bios' : platform === 'efi' ? 'uefi' : 'unknown',
+    isIpxe: true,
+    ip: facts.ip,
+  };
+  if (facts.buildarch) description.buildarch = facts.buildarch;
+  if (platform) description.platform = platform;
+  if (facts.uuid) description.uuid = facts.uuid;
+  if (facts.serial) description.serial = facts.serial;
+  return description;
 }

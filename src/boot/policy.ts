@@ -1,26 +1,9 @@
 // The one boot policy. Pure: (client, profile, node state) → decision with a reason.
 // Every protocol asks here; none decides on its own what a machine boots.
-import type { HostEntry, Profile } from '../config/profile.ts';
-import { httpBase } from '../config/profile.ts';
+import type { Profile } from '../config/profile.ts';
+import { httpBase } from './urls.ts';
 import { archInfo, archLabel, isRaspberryPi, type ArchInfo, type ClientDescription } from './client.ts';
-
-export type NodeLifecycle = 'seen' | 'install-pending' | 'installing' | 'installed';
-
-/** What the store knows of a machine, as the policy needs it. */
-export interface NodeState {
-  mac: string;
-  state: NodeLifecycle;
-  /** Profile chosen by an admin reinstall; overrides the [host] profile. */
-  profile: string | null;
-  /** Whitelisted iPXE local-boot script set by an admin; null = `exit`. */
-  localBoot: string | null;
-  /** When and by whom install was armed (ms since epoch; 'profile' or 'admin'). */
-  armedAt: number | null;
-  armedBy: 'profile' | 'admin' | null;
-  /** When the one-shot install was consumed (answer fetched or script served). */
-  consumedAt: number | null;
-  installedAt: number | null;
-}
+import type { NodeState } from './lifecycle.ts';
 
 export type BootAction = 'install' | 'local' | 'menu' | 'ignore';
 
@@ -35,11 +18,6 @@ export interface Decision {
 
 function clock(ms: number): string {
   return new Date(ms).toISOString().slice(11, 19);
-}
-
-/** Whether the profile arms a first install for this host (a node never installed yet). */
-export function profileArmsInstall(host: HostEntry | undefined): boolean {
-  return host?.action === 'install';
 }
 
 /** What a machine boots: install, local disk, menu, or no answer at all. */

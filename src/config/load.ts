@@ -5,7 +5,8 @@ import { networkInterfaces } from 'node:os';
 import { dirname, resolve, sep } from 'node:path';
 import ini from 'ini';
 import ipaddr from 'ipaddr.js';
-import { normaliseMac } from '../boot/client.ts';
+import { normaliseMac } from '../net/mac.ts';
+import { PROFILE_NAME } from '../boot/catalogue.ts';
 import { defaultProfile } from './defaults.ts';
 import type { HostEntry, Profile } from './profile.ts';
 
@@ -154,7 +155,6 @@ function sameSubnet(a: string, b: string, netmask: string): boolean {
 }
 
 const BOOT_FILE = /^[A-Za-z0-9._+-]+(\/[A-Za-z0-9._+-]+)*$/;
-const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*\/[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 function defaultInterfaceExists(name: string): boolean {

@@ -110,9 +110,3 @@ export interface Profile {
   /** Keyed by normalised MAC. */
   hosts: Map<string, HostEntry>;
 }
-
-/** Base URL of our HTTP service as clients see it, e.g. http://10.0.0.1:8080 */
-export function httpBase(profile: Profile): string {
-  const port = profile.http.port === 80 ? '' : `:${profile.http.port}`;
-  return `http://${profile.server.address}${port}`;
-}

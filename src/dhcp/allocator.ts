@@ -1,7 +1,7 @@
 // Who holds which address: bound leases (mirrored from SQLite), short-lived offers (memory only),
 // and quarantined declines. Methods change memory at once and return the writes the caller must
 // commit before telling the client anything.
-import type { LeaseRecord } from '../store/leases.ts';
+import type { LeaseRecord } from '../boot/ports.ts';
 import { inPoolRange, inPoolSubnet, numberToIp, type Pool } from './pool.ts';
 
 export interface LeaseClient {

@@ -1,7 +1,7 @@
 // BOOTP/DHCP packet codec (RFC 951, RFC 2131, RFC 2132 overload, RFC 3396 long options).
 // Pure: bytes in, a typed packet or a typed error out. Every length is checked before use.
 import ipaddr from 'ipaddr.js';
-import { normaliseMac } from '../boot/client.ts';
+import { normaliseMac } from '../net/mac.ts';
 import { DhcpOptions, Opt } from './options.ts';
 
 export interface DhcpPacket {

@@ -1,6 +1,7 @@
 // Builds DHCP replies and says where they go. Pure: no sockets, no clock.
 import type { BootFileDecision } from '../boot/policy.ts';
-import { httpBase, type Profile } from '../config/profile.ts';
+import type { Profile } from '../config/profile.ts';
+import { httpBase } from '../boot/urls.ts';
 import { BROADCAST_FLAG, replyFrame, type DhcpPacket } from './codec.ts';
 import { MessageType, Opt, PxeSub } from './options.ts';
 import type { Pool } from './pool.ts';

@@ -1,9 +1,10 @@
 // The authoritative server's decisions: one decoded request in, a reply (or a named silence),
 // the lease writes to commit first, and the event out. No sockets; the clock is a parameter.
 import type { ClientDescription } from '../boot/client.ts';
-import { decideBootFile, profileArmsInstall, type BootFileDecision, type NodeState } from '../boot/policy.ts';
+import { decideBootFile, type BootFileDecision } from '../boot/policy.ts';
+import { profileArmsInstall, type NodeState } from '../boot/lifecycle.ts';
 import type { Profile } from '../config/profile.ts';
-import type { SightingFacts } from '../store/store.ts';
+import type { NodeLookup, SightingFacts } from '../boot/ports.ts';
 import type { LeaseAllocator, LeaseClient, LeaseWrite } from './allocator.ts';
 import { describeDhcpClient } from './client.ts';
 import type { DhcpPacket } from './codec.ts';
@@ -29,10 +30,6 @@ export interface Handled {
   exhausted?: boolean;
 }
 
-export interface NodeLookup {
-  getNode(mac: string): NodeState | undefined;
-}
-
 export interface ResponderConfig {
   profile: Profile;
   pool: Pool;
@@ -56,7 +53,7 @@ export class DhcpResponder {
   constructor(
     config: ResponderConfig,
     private readonly allocator: LeaseAllocator,
-    private readonly nodes: NodeLookup,
+    private readonly nodes: NodeLookup<NodeState>,
   ) {
     this.config = config;
   }

@@ -3,19 +3,25 @@
 import type { Logger } from '../log.ts';
 import type { Profile } from '../config/profile.ts';
 import { BindError, type Binding, type Service } from '../service.ts';
-import type { Store } from '../store/store.ts';
-import { LeaseStore } from '../store/leases.ts';
+import type { EventSink } from '../boot/events.ts';
+import type { LeaseLog, NodeLookup, NodeWrites } from '../boot/ports.ts';
 import { UdpDeviceSocket, type ReceivedDatagram } from '../net/udp-device.ts';
 import { LeaseAllocator, type AllocatorTimes } from './allocator.ts';
 import { encodeDhcp, parseDhcp } from './codec.ts';
 import { poolFromProfile, type Pool } from './pool.ts';
 import { DhcpResponder, type Handled } from './responder.ts';
+import { commitBatch } from './commit.ts';
 
 export interface DhcpServerDeps {
   profile: Profile;
   logger: Logger;
-  store: Store;
+  /** Node lookup for the policy, sightings, and the event log. */
+  store: DhcpState;
+  /** Where leases are committed; sightings share their transaction. */
+  leases: LeaseLog;
 }
+
+export type DhcpState = NodeLookup & Pick<NodeWrites, 'sawNode'> & EventSink;
 
 const SWEEP_MS = 10_000;
 const EXHAUSTION_WARNING_MS = 60_000;
@@ -34,8 +40,8 @@ export class DhcpServerService implements Service {
   readonly name = 'dhcp';
   private profile: Profile;
   private readonly logger: Logger;
-  private readonly store: Store;
-  private readonly leases: LeaseStore;
+  private readonly store: DhcpState;
+  private readonly leases: LeaseLog;
   private socket: UdpDeviceSocket | null = null;
   private allocator: LeaseAllocator | null = null;
   private responder: DhcpResponder | null = null;
@@ -49,7 +55,7 @@ export class DhcpServerService implements Service {
     this.profile = deps.profile;
     this.logger = deps.logger.child({ service: 'dhcp' });
     this.store = deps.store;
-    this.leases = new LeaseStore(deps.store.db);
+    this.leases = deps.leases;
   }
 
   async start(): Promise<void> {
@@ -106,20 +112,8 @@ export class DhcpServerService implements Service {
     const batch = this.batch;
     this.batch = [];
     if (batch.length === 0) return;
-    // A batch of OFFERs writes only node sightings (offers live in memory): a power cut may
-    // lose them, and the client's next DISCOVER writes them again, so no fsync is waited for.
-    // Any lease write (ACK, release, decline) makes the whole batch wait for the disk.
-    const durable = batch.some((h) => h.writes.length > 0);
     try {
-      this.leases.commit(() => {
-        for (const h of batch) {
-          for (const w of h.writes) {
-            if ('put' in w) this.leases.put(w.put);
-            else this.leases.delete(w.delete);
-          }
-          if (h.sighting) this.store.sawNode(h.sighting.mac, h.sighting.facts, h.sighting.armed);
-        }
-      }, { durable });
+      commitBatch(batch, this.leases, this.store);
     } catch (err) {
       // Nothing was promised yet: no ACK leaves for a lease that is not on disk.
       this.logger.error({ err }, 'dhcp: lease commit failed; replies of this batch are dropped');

@@ -1,33 +1,32 @@
-// The admin API (JSON): see every node, arm or cancel a reinstall, set what local boot runs,
-// read the event log. Every change is an 'admin' event saying who armed what.
+// The admin API, all of it: see every node, arm or cancel a reinstall, set what local boot runs,
+// read the event log and a machine's explanation, and preview the answers a machine would get.
+// Every change is an 'admin' event saying who armed what.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { normaliseMac } from '../boot/client.ts';
-import type { NodeLifecycle } from '../boot/policy.ts';
+import { nextState, type NodeLifecycle } from '../boot/lifecycle.ts';
 import type { EventProtocol } from '../boot/events.ts';
+import { PROFILE_NAME } from '../boot/catalogue.ts';
+import type { InstallRecord, NodeRecord } from '../boot/ports.ts';
+import { httpBase } from '../boot/urls.ts';
 import { explainMac, machineEvents } from '../explain.ts';
 import type { HostEntry } from '../config/profile.ts';
-import type { InstallRecord, NodeRecord } from '../store/store.ts';
 import { parseLocalBoot } from '../answers/local-boot.ts';
+import { listAnswers, nocloudLayout, PRESEED_LAYOUT, PROXMOX_LAYOUT } from '../answers/folder.ts';
+import { normaliseProduct, normaliseSerial, normaliseUuid, proxmoxProductOfProfile } from '../answers/names.ts';
 import type { HttpDeps } from './context.ts';
+import { fillAnswer, locateAnswer } from './answers.ts';
 import { requireAdmin } from './auth.ts';
 import { isPlainObject, readBody } from './body.ts';
 import { badRequest, notFound } from './errors.ts';
+import { clientAddress, macQuery, routeMac } from './request.ts';
 
 const STATES: readonly NodeLifecycle[] = ['seen', 'install-pending', 'installing', 'installed'];
 const PROTOCOLS: readonly EventProtocol[] = ['dhcp', 'proxydhcp', 'tftp', 'http', 'answer', 'webhook', 'admin', 'daemon'];
-const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*\/[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+const TOML_TYPE = 'application/toml; charset=utf-8';
 const RECENT_EVENTS = 50;
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
-}
-
-function macParam(ctx: Context): string {
-  const raw = String(ctx.params.mac ?? '');
-  const mac = normaliseMac(raw);
-  if (!mac) throw badRequest(`${JSON.stringify(raw).slice(0, 40)} is not a MAC address (aa:bb:cc:dd:ee:ff, aa-bb-…, aabb.ccdd.eeff or aabbccddeeff)`);
-  return mac;
 }
 
 function intQuery(ctx: Context, key: string, fallback: number, min: number, max: number): number {
@@ -110,7 +109,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
   }
 
   function recordAdmin(ctx: Context, mac: string, decision: string, reason: string): void {
-    deps.store.record({ mac, protocol: 'admin', kind: `${ctx.method} ${ctx.path.replace(/\/nodes\/[^/]+/, '/nodes/<mac>')}`, decision, reason, detail: { ip: ctx.req.socket.remoteAddress } });
+    deps.store.record({ mac, protocol: 'admin', kind: `${ctx.method} ${ctx.path.replace(/\/nodes\/[^/]+/, '/nodes/<mac>')}`, decision, reason, detail: { ip: clientAddress(ctx) } });
     deps.logger.info({ mac }, reason);
   }
 
@@ -125,11 +124,11 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
   });
 
   router.get('/nodes/:mac', admin, (ctx) => {
-    ctx.body = nodeDetail(macParam(ctx));
+    ctx.body = nodeDetail(routeMac(ctx));
   });
 
   router.post('/nodes/:mac/reinstall', admin, async (ctx) => {
-    const mac = macParam(ctx);
+    const mac = routeMac(ctx);
     const body = await optionalJsonObject(ctx, 'reinstall request');
     const unknownKeys = Object.keys(body).filter((k) => k !== 'profile');
     if (unknownKeys.length) throw badRequest(`reinstall request: unknown key ${unknownKeys.map((k) => JSON.stringify(k)).join(', ')}; expected {"profile": "<product>/<version>"}`);
@@ -145,29 +144,31 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
       profile = body.profile;
     }
     const chosen = profile ?? (host(mac)?.profile || null);
-    deps.store.armInstall(mac, profile, 'admin');
+    const armed = nextState({ kind: 'reinstall-armed', profile }, deps.store.getNode(mac));
+    if (armed.change) deps.store.applyChange(mac, armed.change);
     const what = chosen
       ? `profile ${chosen}${profile ? '' : ' (from its [host] section)'}`
       : 'no profile named here or in a [host] section, so its next boot shows the menu';
-    recordAdmin(ctx, mac, 'armed', `reinstall armed by admin, ${what}: the next network boot installs, once`);
+    recordAdmin(ctx, mac, 'armed', `reinstall armed by admin, ${what}: ${armed.reason}`);
     ctx.body = nodeDetail(mac);
   });
 
   router.delete('/nodes/:mac/reinstall', admin, (ctx) => {
-    const mac = macParam(ctx);
+    const mac = routeMac(ctx);
     const before = deps.store.getNode(mac);
     if (!before) throw notFound(`no node ${mac}`);
-    if (before.state === 'install-pending') {
-      const after = deps.store.disarmInstall(mac)!;
-      recordAdmin(ctx, mac, 'disarmed', `reinstall cancelled by admin: back to ${after.state}`);
+    const cancelled = nextState({ kind: 'reinstall-cancelled' }, before);
+    if (cancelled.change) {
+      deps.store.applyChange(mac, cancelled.change);
+      recordAdmin(ctx, mac, 'disarmed', `reinstall cancelled by admin: ${cancelled.reason}`);
     } else {
-      recordAdmin(ctx, mac, 'unchanged', `reinstall cancel asked by admin, but the node is ${before.state}, not install-pending: nothing to cancel`);
+      recordAdmin(ctx, mac, 'unchanged', `reinstall cancel asked by admin, but the node ${cancelled.reason}`);
     }
     ctx.body = nodeDetail(mac);
   });
 
   router.put('/nodes/:mac/local-boot', admin, async (ctx) => {
-    const mac = macParam(ctx);
+    const mac = routeMac(ctx);
     const body = await optionalJsonObject(ctx, 'local-boot request');
     if (!('script' in body)) throw badRequest('local-boot request: expected {"script": "exit"} or {"script": "sanboot --no-describe --drive 0x80"}');
     const parsed = parseLocalBoot(body.script);
@@ -179,7 +180,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
   });
 
   router.delete('/nodes/:mac/local-boot', admin, (ctx) => {
-    const mac = macParam(ctx);
+    const mac = routeMac(ctx);
     if (!deps.store.getNode(mac)) throw notFound(`no node ${mac}`);
     deps.store.setLocalBoot(mac, null);
     recordAdmin(ctx, mac, 'local-boot', 'local boot reset by admin to the default "exit"');
@@ -188,16 +189,14 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
 
   // The same timeline as `pxe-pilot explain <mac>`, as text.
   router.get('/nodes/:mac/explain', admin, (ctx) => {
-    const mac = macParam(ctx);
+    const mac = routeMac(ctx);
     const limit = intQuery(ctx, 'limit', 50, 1, 1000);
     ctx.type = 'text/plain; charset=utf-8';
     ctx.body = explainMac(deps.store, mac, { limit });
   });
 
   router.get('/events', admin, (ctx) => {
-    const rawMac = stringQuery(ctx, 'mac');
-    const mac = rawMac === undefined ? undefined : normaliseMac(rawMac);
-    if (mac === null) throw badRequest(`mac ${JSON.stringify(rawMac).slice(0, 40)} is not a MAC address`);
+    const mac = macQuery(ctx, false);
     const protocol = stringQuery(ctx, 'protocol');
     if (protocol !== undefined && !(PROTOCOLS as readonly string[]).includes(protocol)) throw badRequest(`protocol must be one of ${PROTOCOLS.join(', ')}`);
     const limit = intQuery(ctx, 'limit', 100, 1, 10_000);
@@ -208,5 +207,27 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
         ? machineEvents(deps.store, mac, limit).timeline.filter((e) => protocol === undefined || e.protocol === protocol)
         : deps.store.events({ ...(mac ? { mac } : {}), ...(protocol ? { protocol: protocol as EventProtocol } : {}), limit });
     ctx.body = { events: events.map((e) => ({ ...e, time: iso(e.time) })) };
+  });
+
+  router.get('/hosts', admin, async (ctx) => {
+    const { dir } = deps.profile().answers;
+    const [proxmox, preseed, nocloud] = await Promise.all([listAnswers(dir, PROXMOX_LAYOUT), listAnswers(dir, PRESEED_LAYOUT), listAnswers(dir, nocloudLayout('user-data'))]);
+    ctx.body = { dir, ...proxmox, preseed, nocloud };
+  });
+
+  // What a MAC would receive; serial, uuid and product come from the node table unless given.
+  router.get('/hosts/:mac', admin, async (ctx) => {
+    const profile = deps.profile();
+    const mac = routeMac(ctx);
+    const node = deps.store.getNode(mac);
+    const q = (key: string): string | undefined => (typeof ctx.query[key] === 'string' ? (ctx.query[key] as string) : undefined);
+    const serial = normaliseSerial(q('serial') ?? node?.serial);
+    const uuid = normaliseUuid(q('uuid') ?? node?.uuid);
+    const product = normaliseProduct(q('product') ?? proxmoxProductOfProfile(node?.profile ?? profile.hosts.get(mac)?.profile));
+    const answer = await locateAnswer(profile, PROXMOX_LAYOUT, { macs: [mac], serial, uuid, product }, 'answer');
+    const text = fillAnswer(profile, answer, { mac, ip: node?.lastIp ?? null, hostname: node?.hostname ?? null, serial, uuid, product, server: httpBase(profile) }, 'answer');
+    ctx.type = TOML_TYPE;
+    ctx.set('X-PXE-Pilot-Source', answer.rel);
+    ctx.body = text;
   });
 }

@@ -10,6 +10,7 @@ import { healthRoutes } from './health.ts';
 import { answerRoutes } from './answers.ts';
 import { adminRoutes } from './admin.ts';
 import { installerRoutes } from './installers.ts';
+import { parseMacParams } from './request.ts';
 
 /** Paths iPXE or an installer fetches: errors there are text/plain, elsewhere JSON. */
 function wantsText(path: string): boolean {
@@ -34,6 +35,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   });
 
   const router = new Router();
+  parseMacParams(router);
   for (const register of [healthRoutes, bootRoutes, assetRoutes, answerRoutes, adminRoutes, installerRoutes]) register(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));

@@ -1,34 +1,23 @@
 // What iPXE fetches: the bootstrap, the per-machine script, the menu, and menu picks.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { httpBase, type Profile } from '../config/profile.ts';
-import { normaliseMac, type ClientDescription } from '../boot/client.ts';
-import { decide, profileArmsInstall } from '../boot/policy.ts';
-import { fetchesAnswer } from '../boot/catalogue.ts';
+import type { Profile } from '../config/profile.ts';
+import { httpBase } from '../boot/urls.ts';
+import { describeIpxeClient } from '../boot/client.ts';
+import { fetchesAnswer, nextState, profileArmsInstall } from '../boot/lifecycle.ts';
+import { decide } from '../boot/policy.ts';
 import { renderBootstrapScript, renderInstallScript, renderLocalScript, renderMenu, renderRefusalScript } from '../boot/ipxe.ts';
 import type { HttpDeps } from './context.ts';
 import { badRequest } from './errors.ts';
+import { clientAddress, macQuery } from './request.ts';
 
 const IPXE_TYPE = 'text/plain; charset=utf-8';
-
-function clientIp(ctx: Context): string {
-  const a = ctx.req.socket.remoteAddress ?? '';
-  return a.startsWith('::ffff:') ? a.slice(7) : a;
-}
 
 function query(ctx: Context, key: string, max = 128): string | undefined {
   const v = ctx.query[key];
   const s = Array.isArray(v) ? v[0] : v;
   // iPXE sends unset variables as empty strings.
   return s && s.length <= max ? s : undefined;
-}
-
-function macFromQuery(ctx: Context): string {
-  const raw = ctx.query.mac;
-  if (raw === undefined || raw === '') throw badRequest('mac is missing: expected /boot?mac=aa-bb-cc-dd-ee-ff');
-  const mac = typeof raw === 'string' ? normaliseMac(raw) : null;
-  if (!mac) throw badRequest(`mac ${JSON.stringify(String(raw)).slice(0, 40)} is not a MAC address`);
-  return mac;
 }
 
 export function assetBase(profile: Profile): string {
@@ -45,20 +34,11 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
 
   router.get('/boot', (ctx) => {
     const profile = deps.profile();
-    const mac = macFromQuery(ctx);
-    const ip = clientIp(ctx);
+    const mac = macQuery(ctx, true);
+    const ip = clientAddress(ctx);
     const buildarch = query(ctx, 'arch', 16);
     const platform = query(ctx, 'platform', 16);
-    const client: ClientDescription = {
-      mac,
-      firmware: platform === 'pcbios' ? 'bios' : platform === 'efi' ? 'uefi' : 'unknown',
-      isIpxe: true,
-      ip,
-      ...(buildarch ? { buildarch } : {}),
-      ...(platform ? { platform } : {}),
-      ...(query(ctx, 'uuid') ? { uuid: query(ctx, 'uuid') } : {}),
-      ...(query(ctx, 'serial') ? { serial: query(ctx, 'serial') } : {}),
-    };
+    const client = describeIpxeClient({ mac, ip, buildarch, platform, uuid: query(ctx, 'uuid'), serial: query(ctx, 'serial') });
     const host = profile.hosts.get(mac);
     const node = deps.store.sawNode(mac, { ip, firmware: client.firmware, uuid: client.uuid, serial: client.serial, hostname: host?.hostname || undefined }, profileArmsInstall(host));
     const decision = decide(client, profile, node);
@@ -75,9 +55,10 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
       } else {
         const base = httpBase(profile);
         ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${base}/answer` }, decision.reason);
-        if (!fetchesAnswer(image.product)) {
-          deps.store.consumeInstall(mac, image.profile);
-          reason += '; install consumed now (this installer fetches no answer)';
+        const served = nextState({ kind: 'script-served', profile: image.profile, fetchesAnswer: fetchesAnswer(image.product) }, node);
+        if (served.change) {
+          deps.store.applyChange(mac, served.change);
+          reason += `; ${served.reason}`;
         }
       }
     } else if (decision.action === 'local') {
@@ -99,12 +80,12 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
   // A pick from the menu by the person at the console: serves that image's install script.
   router.get('/install', (ctx) => {
     const profile = deps.profile();
-    const mac = macFromQuery(ctx);
+    const mac = macQuery(ctx, true, '?mac=…&profile=<product>/<version>');
     const wanted = query(ctx, 'profile', 256);
     if (!wanted) throw badRequest('profile is missing: expected /install?mac=…&profile=<product>/<version>');
     const image = deps.catalogue.find(profile.assets.dir, wanted);
     if (!image) throw badRequest(`no install image ${JSON.stringify(wanted).slice(0, 80)} under [assets] dir`);
-    const ip = clientIp(ctx);
+    const ip = clientAddress(ctx);
     const host = profile.hosts.get(mac);
     const base = httpBase(profile);
     const reason = `chosen from the menu at the console`;
@@ -115,8 +96,13 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
 
   router.get('/menu.ipxe', (ctx) => {
     const profile = deps.profile();
-    const raw = ctx.query.mac;
-    const mac = (typeof raw === 'string' && normaliseMac(raw)) || '${mac}';
+    // Without a valid one, iPXE fills in its own ${mac} when it fetches the picks.
+    let mac = '${mac}';
+    try {
+      mac = macQuery(ctx, false) ?? mac;
+    } catch {
+      // keep iPXE's variable
+    }
     ctx.type = IPXE_TYPE;
     ctx.body = renderMenu(deps.catalogue.images(profile.assets.dir), {
       mac,

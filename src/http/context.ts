@@ -1,7 +1,7 @@
 // What every HTTP route needs, handed in by the daemon.
 import type { Profile } from '../config/profile.ts';
 import type { Logger } from '../log.ts';
-import type { Store } from '../store/store.ts';
+import type { NodeStore } from '../boot/ports.ts';
 import type { Binding } from '../service.ts';
 import type { AssetCatalogue } from './catalogue-scan.ts';
 
@@ -14,7 +14,8 @@ export interface ServiceStatus {
 export interface HttpDeps {
   /** The current profile; it changes on SIGHUP, so read it per request. */
   profile: () => Profile;
-  store: Store;
+  /** Nodes, their lifecycle writes and the event log. */
+  store: NodeStore;
   logger: Logger;
   /** What each service is bound to, for /health. */
   services: () => ServiceStatus[];

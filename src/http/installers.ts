@@ -3,23 +3,20 @@
 // (GET /preseed/<mac>.cfg). These clients cannot send a token, so only [answers] allow guards them.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { httpBase, type Profile } from '../config/profile.ts';
-import { macFileName, normaliseMac } from '../boot/client.ts';
+import type { Profile } from '../config/profile.ts';
+import { httpBase } from '../boot/urls.ts';
+import { macFileName } from '../net/mac.ts';
 import { normaliseProduct, normaliseSerial, normaliseUuid } from '../answers/names.ts';
 import { NOCLOUD_FILES, nocloudLayout, PRESEED_LAYOUT, type AnswerLayout, type NocloudFile } from '../answers/folder.ts';
 import type { MachineIdentity } from '../answers/selection.ts';
 import type { RequestFacts } from '../answers/template.ts';
 import type { HttpDeps } from './context.ts';
-import { AnswerTemplateError, clientAddress, fillAnswer, locateAnswer, requireAnswerClient } from './answers.ts';
-import { badRequest, HttpError, notFound } from './errors.ts';
+import { fillAnswer, locateAnswer, requireAnswerClient } from './answers.ts';
+import { HttpError, notFound } from './errors.ts';
+import { recordErrors } from './error-events.ts';
+import { clientAddress, parseMac, routeMac } from './request.ts';
 
 const TEXT_TYPE = 'text/plain; charset=utf-8';
-
-function macParam(raw: unknown): string {
-  const mac = normaliseMac(String(raw ?? ''));
-  if (!mac) throw badRequest(`${JSON.stringify(String(raw ?? '')).slice(0, 40)} is not a MAC address`);
-  return mac;
-}
 
 /** What the node table knows of the machine stands in for the DMI data these installers do not send. */
 function machine(deps: HttpDeps, profile: Profile, mac: string, ip: string): { identity: MachineIdentity; facts: RequestFacts } {
@@ -49,51 +46,45 @@ export function installerRoutes(router: Router, deps: HttpDeps): void {
     const profile = deps.profile();
     const ip = clientAddress(ctx);
     const { identity, facts } = machine(deps, profile, mac, ip);
+    let text: string;
+    let reason: string;
+    let source: string;
     try {
-      let text: string;
-      let reason: string;
-      let source: string;
-      try {
-        const answer = await locateAnswer(profile, layout, identity, what);
-        text = fillAnswer(profile, answer, facts, what);
-        source = answer.rel;
-        reason = `served ${answer.rel} (matched ${answer.candidate.why})`;
-      } catch (err) {
-        if (!(fallback && err instanceof HttpError && err.status === 404)) throw err;
-        text = fallback(facts);
-        source = '(generated)';
-        reason = `no ${what} file: served a generated one`;
-      }
-      const state = deps.store.getNode(mac)?.state ?? 'unknown';
-      deps.store.record({ mac, protocol: 'answer', kind, decision: 'served', reason: `${reason}; node is ${state}`, detail: { ip, file: source } });
-      deps.logger.info({ mac, ip, file: source }, reason);
-      ctx.type = TEXT_TYPE;
-      ctx.set('X-PXE-Pilot-Source', source);
-      ctx.body = text;
+      const answer = await locateAnswer(profile, layout, identity, what);
+      text = fillAnswer(profile, answer, facts, what);
+      source = answer.rel;
+      reason = `served ${answer.rel} (matched ${answer.candidate.why})`;
     } catch (err) {
-      if (err instanceof HttpError) {
-        deps.store.record({ mac, protocol: 'answer', kind, decision: err.status === 404 ? 'not-found' : 'error', reason: err.message, detail: { ip, status: err.status } });
-        if (err instanceof AnswerTemplateError) deps.logger.error({ mac, ip }, err.message);
-        else deps.logger.warn({ mac, ip, status: err.status }, err.message);
-      }
-      throw err;
+      if (!(fallback && err instanceof HttpError && err.status === 404)) throw err;
+      text = fallback(facts);
+      source = '(generated)';
+      reason = `no ${what} file: served a generated one`;
     }
+    const state = deps.store.getNode(mac)?.state ?? 'unknown';
+    deps.store.record({ mac, protocol: 'answer', kind, decision: 'served', reason: `${reason}; node is ${state}`, detail: { ip, file: source } });
+    deps.logger.info({ mac, ip, file: source }, reason);
+    ctx.type = TEXT_TYPE;
+    ctx.set('X-PXE-Pilot-Source', source);
+    ctx.body = text;
   }
 
-  router.get('/nocloud/:mac/:file', guard, async (ctx) => {
+  const nocloudKind = (ctx: Context): string => `GET /nocloud/<mac>/${String(ctx.params.file ?? '')}`;
+  router.get('/nocloud/:mac/:file', guard, recordErrors(deps, 'answer', nocloudKind), async (ctx) => {
     const file = String(ctx.params.file ?? '');
     if (!(NOCLOUD_FILES as readonly string[]).includes(file)) throw notFound(`no such NoCloud file ${JSON.stringify(file).slice(0, 40)}: serving ${NOCLOUD_FILES.join(', ')}`);
-    const mac = macParam(ctx.params.mac);
+    const mac = routeMac(ctx);
     const fallbacks: Partial<Record<NocloudFile, (facts: RequestFacts) => string>> = {
       'meta-data': (facts) => generatedMetaData(mac, facts.hostname ?? deps.profile().hosts.get(mac)?.hostname ?? null),
       'vendor-data': () => '',
     };
-    await serve(ctx, `GET /nocloud/<mac>/${file}`, mac, nocloudLayout(file as NocloudFile), `NoCloud ${file}`, fallbacks[file as NocloudFile]);
+    await serve(ctx, nocloudKind(ctx), mac, nocloudLayout(file as NocloudFile), `NoCloud ${file}`, fallbacks[file as NocloudFile]);
   });
 
-  router.get('/preseed/:file', guard, async (ctx) => {
+  router.get('/preseed/:file', guard, recordErrors(deps, 'answer', () => 'GET /preseed/<mac>.cfg'), async (ctx) => {
     const file = String(ctx.params.file ?? '');
     if (!file.endsWith('.cfg')) throw notFound('preseed files are named /preseed/<mac>.cfg');
-    await serve(ctx, 'GET /preseed/<mac>.cfg', macParam(file.slice(0, -4)), PRESEED_LAYOUT, 'preseed');
+    const mac = parseMac(file.slice(0, -4));
+    ctx.state.eventMac = mac;
+    await serve(ctx, 'GET /preseed/<mac>.cfg', mac, PRESEED_LAYOUT, 'preseed');
   });
 }

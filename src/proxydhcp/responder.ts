@@ -1,13 +1,13 @@
 // The ProxyDHCP decisions: one decoded request in, a reply (or a named silence) and the event out.
 // No sockets, no clock. Only network-booting clients get an answer, and never an address.
-import { decideBootFile, profileArmsInstall, type BootFileDecision } from '../boot/policy.ts';
+import { decideBootFile, type BootFileDecision } from '../boot/policy.ts';
+import { profileArmsInstall, type NodeState } from '../boot/lifecycle.ts';
 import type { Profile } from '../config/profile.ts';
 import { describeDhcpClient } from '../dhcp/client.ts';
 import type { DhcpPacket } from '../dhcp/codec.ts';
 import { MessageType, messageTypeName } from '../dhcp/options.ts';
 import { replyDestination, type Destination } from '../dhcp/reply.ts';
-import type { NodeLookup } from '../dhcp/responder.ts';
-import type { SightingFacts } from '../store/store.ts';
+import type { NodeLookup, SightingFacts } from '../boot/ports.ts';
 import { buildProxyReply, wantsDiscoveryControl } from './reply.ts';
 
 /** Which of the two listeners a request came in on. */
@@ -71,7 +71,7 @@ function requestOn67NotOurs(request: DhcpPacket, serverAddress: string): string 
   return null;
 }
 
-export function handleProxyRequest(request: DhcpPacket, source: { address: string; port: number }, ctx: ProxyContext, nodes: NodeLookup): ProxyHandled {
+export function handleProxyRequest(request: DhcpPacket, source: { address: string; port: number }, ctx: ProxyContext, nodes: NodeLookup<NodeState>): ProxyHandled {
   const type = request.options.messageType();
   const kind = `${messageTypeName(type)} on ${ctx.port}`;
   const detail: Record<string, unknown> = { xid: xidText(request.xid), port: ctx.port, from: source.address };

@@ -6,14 +6,18 @@ import { encodeDhcp, parseDhcp } from '../dhcp/codec.ts';
 import type { Logger } from '../log.ts';
 import { UdpDeviceSocket, type ReceivedDatagram } from '../net/udp-device.ts';
 import { BindError, type Binding, type Service } from '../service.ts';
-import type { Store } from '../store/store.ts';
+import type { EventSink } from '../boot/events.ts';
+import type { NodeLookup, NodeWrites } from '../boot/ports.ts';
 import { handleProxyRequest, type Listener, type ProxyHandled } from './responder.ts';
 
 export interface ProxyDhcpDeps {
   profile: Profile;
   logger: Logger;
-  store: Store;
+  /** Node lookup for the policy, sightings, and the event log. */
+  store: ProxyDhcpState;
 }
+
+export type ProxyDhcpState = NodeLookup & Pick<NodeWrites, 'sawNode'> & EventSink;
 
 interface OpenListener {
   listener: Listener;
@@ -24,7 +28,7 @@ export class ProxyDhcpService implements Service {
   readonly name = 'proxydhcp';
   private profile: Profile;
   private readonly logger: Logger;
-  private readonly store: Store;
+  private readonly store: ProxyDhcpState;
   private listeners: OpenListener[] = [];
 
   constructor(deps: ProxyDhcpDeps) {

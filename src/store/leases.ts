@@ -1,40 +1,7 @@
-// DHCP leases in SQLite: the schema and the only SQL the DHCP server runs.
+// DHCP leases in SQLite (schema version 2 in migrations.ts): the only SQL the DHCP server runs.
 // Offers are not here: they are held in memory for seconds and never need to survive a crash.
-import type Database from 'better-sqlite3';
-import type { Migration } from './migrations.ts';
-
-export const LEASE_MIGRATIONS: Migration[] = [
-  {
-    version: 2,
-    sql: `
-      CREATE TABLE leases (
-        ip         TEXT PRIMARY KEY,
-        client_key TEXT NOT NULL,
-        mac        TEXT NOT NULL,
-        hostname   TEXT,
-        state      TEXT NOT NULL CHECK (state IN ('bound','declined','released')),
-        expires_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-      );
-      CREATE INDEX leases_client ON leases (client_key);
-      CREATE INDEX leases_mac ON leases (mac);
-    `,
-  },
-];
-
-export type LeaseState = 'bound' | 'declined' | 'released';
-
-export interface LeaseRecord {
-  ip: string;
-  /** 'id:<hex>' when the client sent option 61, else 'mac:<mac>' (RFC 2131 §4.2: the client identifier names the client). */
-  clientKey: string;
-  mac: string;
-  hostname: string | null;
-  state: LeaseState;
-  /** ms since the epoch: end of the lease, of the decline quarantine, or the release time. */
-  expiresAt: number;
-  updatedAt: number;
-}
+import type { LeaseLog, LeaseRecord, LeaseState } from '../boot/ports.ts';
+import type { Db } from './database.ts';
 
 interface LeaseRow {
   ip: string;
@@ -58,14 +25,14 @@ function toRecord(row: LeaseRow): LeaseRecord {
   };
 }
 
-export class LeaseStore {
-  private readonly db: Database.Database;
+export class SqliteLeases implements LeaseLog {
+  private readonly db: Db;
   private readonly upsertStmt;
   private readonly deleteStmt;
   private readonly allStmt;
   private readonly byIpStmt;
 
-  constructor(db: Database.Database) {
+  constructor(db: Db) {
     this.db = db;
     this.upsertStmt = db.prepare(
       `INSERT INTO leases (ip, client_key, mac, hostname, state, expires_at, updated_at)

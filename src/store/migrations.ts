@@ -1,13 +1,13 @@
 // Versioned schema. A migration is applied once, in one transaction, and recorded in
-// PRAGMA user_version; never edit one that has shipped: append a new one.
-import { LEASE_MIGRATIONS } from './leases.ts';
+// PRAGMA user_version; never edit one that has shipped: append a new one. Every version lives here.
+import type Database from 'better-sqlite3';
 
 export interface Migration {
   version: number;
   sql: string;
 }
 
-const CORE: Migration[] = [
+export const MIGRATIONS: Migration[] = [
   {
     version: 1,
     sql: `
@@ -57,6 +57,33 @@ const CORE: Migration[] = [
       CREATE INDEX events_mac ON events (mac, id);
     `,
   },
+  // DHCP leases (src/store/leases.ts).
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE leases (
+        ip         TEXT PRIMARY KEY,
+        client_key TEXT NOT NULL,
+        mac        TEXT NOT NULL,
+        hostname   TEXT,
+        state      TEXT NOT NULL CHECK (state IN ('bound','declined','released')),
+        expires_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX leases_client ON leases (client_key);
+      CREATE INDEX leases_mac ON leases (mac);
+    `,
+  },
 ];
 
-export const MIGRATIONS: Migration[] = [...CORE, ...LEASE_MIGRATIONS].sort((a, b) => a.version - b.version);
+/** Applies the migrations newer than the database's user_version, each in its own transaction. */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+}

@@ -1,7 +1,8 @@
 // Files generated per request rather than read from the root: the iPXE bootstrap script,
 // so a firmware or an iPXE build that asks TFTP for its script is sent on to HTTP.
 import { renderBootstrapScript } from '../boot/ipxe.ts';
-import { httpBase, type Profile } from '../config/profile.ts';
+import type { Profile } from '../config/profile.ts';
+import { httpBase } from '../boot/urls.ts';
 
 /** Names iPXE builds look for (autoexec.ipxe) and the name our DHCP side may hand out (boot.ipxe). */
 export const VIRTUAL_FILE_NAMES: readonly string[] = ['boot.ipxe', 'autoexec.ipxe'];

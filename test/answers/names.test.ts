@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { keyOf, keyOfEntryName, normaliseProduct, normaliseSerial, normaliseUuid, proxmoxProductOfProfile } from '../../src/answers/names.ts';
-import { macFileName } from '../../src/boot/client.ts';
+import { macFileName } from '../../src/net/mac.ts';
 
 const macBytes = fc.uint8Array({ minLength: 6, maxLength: 6 });
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0'));

@@ -10,7 +10,6 @@ import { encodeDhcp, parseDhcp } from '../../src/dhcp/codec.ts';
 import { Opt } from '../../src/dhcp/options.ts';
 import { poolFromProfile } from '../../src/dhcp/pool.ts';
 import { DhcpResponder, type Handled } from '../../src/dhcp/responder.ts';
-import { LeaseStore } from '../../src/store/leases.ts';
 import { Store } from '../../src/store/store.ts';
 import { dhcpRequest, T, type RequestShape } from './support/packets.ts';
 
@@ -35,7 +34,7 @@ function labProfile(hosts: HostEntry[] = [], boot: Partial<Profile['boot']> = {}
 
 class Harness {
   readonly store = Store.open(':memory:');
-  readonly leases = new LeaseStore(this.store.db);
+  readonly leases = this.store.leases;
   readonly allocator: LeaseAllocator;
   readonly responder: DhcpResponder;
   now = 1_000_000;

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { testProfile } from '../../src/config/defaults.ts';
 import type { HostEntry, Profile } from '../../src/config/profile.ts';
-import type { NodeState } from '../../src/boot/policy.ts';
+import type { NodeState } from '../../src/boot/lifecycle.ts';
 import { emptyPacket, encodeDhcp, parseDhcp, type DhcpPacket } from '../../src/dhcp/codec.ts';
 import { MessageType, Opt, PxeSub } from '../../src/dhcp/options.ts';
 import { handleProxyRequest, notPxeReason, type Listener, type ProxyHandled } from '../../src/proxydhcp/responder.ts';

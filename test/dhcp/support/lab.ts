@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { collectOutput, NetLab, waitFor } from '../../helpers/netns.ts';
-import type { LeaseRecord } from '../../../src/store/leases.ts';
+import type { LeaseRecord } from '../../../src/boot/ports.ts';
 import type { ServerProfileJson } from './run-server.ts';
 
 export const SERVER_IP = '10.77.0.1';

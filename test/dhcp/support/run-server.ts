@@ -21,7 +21,7 @@ const config = JSON.parse(arg) as { stateDir: string; profile: ServerProfileJson
 const p = config.profile;
 const profile = testProfile({ server: p.server, dhcp: p.dhcp, http: p.http ?? {}, boot: p.boot ?? {}, hosts: new Map((p.hosts ?? []).map((h) => [h.mac, h])) });
 const store = Store.open(config.stateDir);
-const service = new DhcpServerService({ profile, logger: silentLogger(), store });
+const service = new DhcpServerService({ profile, logger: silentLogger(), store, leases: store.leases });
 await service.start();
 process.stdout.write(`ready ${JSON.stringify(service.bindings())}\n`);
 process.once('SIGTERM', () => {

@@ -1,0 +1,110 @@
+// The install lifecycle, in one place. Pure: (what happened, the node as it is) → the state
+// change to write and its reason. Transports call it and hand the change to the store
+// (NodeWrites.applyChange); none of them decides on its own when an install starts or ends.
+//
+//   seen ──armed (profile at first sight, or admin)──▶ install-pending
+//   install-pending ──answer fetched, or script served to an installer that fetches none──▶ installing
+//   any ──installer reports success (webhook)──▶ installed
+//   install-pending ──cancelled by admin──▶ installed (when it was before) or seen
+
+export type NodeLifecycle = 'seen' | 'install-pending' | 'installing' | 'installed';
+
+/** What the store knows of a machine, as the policy and the lifecycle need it. */
+export interface NodeState {
+  mac: string;
+  state: NodeLifecycle;
+  /** Profile chosen by an admin reinstall; overrides the [host] profile. */
+  profile: string | null;
+  /** Whitelisted iPXE local-boot script set by an admin; null = `exit`. */
+  localBoot: string | null;
+  /** When and by whom install was armed (ms since epoch; 'profile' or 'admin'). */
+  armedAt: number | null;
+  armedBy: 'profile' | 'admin' | null;
+  /** When the one-shot install was consumed (answer fetched or script served). */
+  consumedAt: number | null;
+  installedAt: number | null;
+}
+
+/** What happened to a machine that may move its install lifecycle. */
+export type LifecycleEvent =
+  /** An install script was served for `profile`; `fetchesAnswer` says whether its installer asks for an answer later. */
+  | { kind: 'script-served'; profile: string; fetchesAnswer: boolean }
+  /** An installer fetched its answer for this NIC; `hostProfile` is the [host] profile, kept when none was armed. */
+  | { kind: 'answer-fetched'; hostProfile: string | null }
+  /** The installer reported success (post-installation webhook). */
+  | { kind: 'install-reported'; fqdn: string | null; bootMode: string | null; report: unknown }
+  /** An admin armed a (re)install, with a profile or none (then the [host] profile or the menu). */
+  | { kind: 'reinstall-armed'; profile: string | null }
+  /** An admin cancelled a pending install. */
+  | { kind: 'reinstall-cancelled' };
+
+/** A state change for the store to write, stamped with its own clock. */
+export type StateChange =
+  | { kind: 'arm'; profile: string | null; by: 'profile' | 'admin' }
+  | { kind: 'consume'; profile: string | null }
+  | { kind: 'complete'; fqdn: string | null; bootMode: string | null; report: unknown }
+  | { kind: 'disarm'; to: 'seen' | 'installed' };
+
+export interface Transition {
+  /** null: nothing to write. */
+  change: StateChange | null;
+  /** The state after the change (or the unchanged state; 'unknown' for a node never recorded). */
+  to: NodeLifecycle | 'unknown';
+  reason: string;
+}
+
+/** Installers that fetch an answer consume the one-shot install then; others when the script is served. */
+export function fetchesAnswer(product: string): boolean {
+  return product.startsWith('proxmox-');
+}
+
+/** Whether the profile arms a first install for this host (a node never installed yet). */
+export function profileArmsInstall(host: { action: string } | undefined): boolean {
+  return host?.action === 'install';
+}
+
+/** The state a machine heard from for the first time starts in. */
+export function firstSight(armedByProfile: boolean): { state: NodeLifecycle; change: StateChange | null; reason: string } {
+  return armedByProfile
+    ? { state: 'install-pending', change: { kind: 'arm', profile: null, by: 'profile' }, reason: 'its [host] section has action=install: the first network boot installs' }
+    : { state: 'seen', change: null, reason: 'first heard from, no install armed' };
+}
+
+function unchanged(node: NodeState | undefined, reason: string): Transition {
+  return { change: null, to: node?.state ?? 'unknown', reason };
+}
+
+/**
+ * What `event` does to `node` (undefined: the store has no record of it yet). A reason for no
+ * change starts with "is …": the caller puts the machine's name in front.
+ */
+export function nextState(event: LifecycleEvent, node: NodeState | undefined): Transition {
+  switch (event.kind) {
+    case 'script-served':
+      if (node?.state !== 'install-pending') return unchanged(node, `is ${node ? node.state : 'not known'}, not install-pending: nothing to consume`);
+      if (event.fetchesAnswer) return unchanged(node, 'install stays pending until the installer fetches its answer');
+      return { change: { kind: 'consume', profile: event.profile }, to: 'installing', reason: 'install consumed now (this installer fetches no answer)' };
+    case 'answer-fetched': {
+      if (node?.state !== 'install-pending') {
+        return unchanged(node, `is ${node ? node.state : 'not known'}, not install-pending: the installer was started by hand (ISO or menu), nothing to consume`);
+      }
+      const profile = node.profile ?? event.hostProfile;
+      return {
+        change: { kind: 'consume', profile: event.hostProfile },
+        to: 'installing',
+        reason: `install consumed for ${node.mac} (armed by ${node.armedBy ?? 'profile'}${profile ? `, profile ${profile}` : ''}): its next network boot goes to local disk`,
+      };
+    }
+    case 'install-reported':
+      return { change: { kind: 'complete', fqdn: event.fqdn, bootMode: event.bootMode, report: event.report }, to: 'installed', reason: 'next network boot goes to local disk' };
+    case 'reinstall-armed':
+      return { change: { kind: 'arm', profile: event.profile, by: 'admin' }, to: 'install-pending', reason: 'the next network boot installs, once' };
+    case 'reinstall-cancelled': {
+      if (node?.state !== 'install-pending') {
+        return unchanged(node, `is ${node ? node.state : 'not known'}, not install-pending: nothing to cancel`);
+      }
+      const to = node.installedAt !== null ? 'installed' : 'seen';
+      return { change: { kind: 'disarm', to }, to, reason: `back to ${to}` };
+    }
+  }
+}

@@ -1,0 +1,120 @@
+// The state the protocols read and write, as interfaces owned by the policy. Transports (src/http,
+// src/dhcp/server.ts, src/proxydhcp, src/tftp) and src/explain.ts are handed these, never a
+// database. src/store implements them on SQLite; a PostgreSQL store implements the same.
+//
+// Sync today, may become async (Promise-returning) with a networked store: every write
+// (NodeWrites, LeaseLog.commit) and the directory reads (NodeDirectory, EventLog.events).
+// Meant to stay sync, served from memory: NodeLookup.getNode and EventSink.record (hot paths:
+// a DHCP reply and /boot must not wait on a round trip; record() only queues).
+import type { BootEvent, EventProtocol, EventSink } from './events.ts';
+import type { NodeLifecycle, NodeState, StateChange } from './lifecycle.ts';
+
+export interface NodeRecord extends NodeState {
+  hostname: string | null;
+  firstSeen: number;
+  lastSeen: number;
+  lastIp: string | null;
+  arch: number | null;
+  firmware: string | null;
+  uuid: string | null;
+  serial: string | null;
+  fqdn: string | null;
+  bootMode: string | null;
+  installReport: unknown;
+}
+
+export interface InstallRecord {
+  id: number;
+  mac: string;
+  profile: string | null;
+  armedAt: number | null;
+  armedBy: string | null;
+  consumedAt: number | null;
+  installedAt: number | null;
+  fqdn: string | null;
+}
+
+/** Facts learnt from a packet or request; absent ones keep what was known. */
+export interface SightingFacts {
+  ip?: string;
+  arch?: number;
+  firmware?: string;
+  uuid?: string;
+  serial?: string;
+  hostname?: string;
+}
+
+/** One machine by MAC (what the policy needs to decide); responders need only its NodeState. */
+export interface NodeLookup<N extends NodeState = NodeRecord> {
+  getNode(mac: string): N | undefined;
+}
+
+/** Every change to a node. The lifecycle (src/boot/lifecycle.ts) decides; these only write. */
+export interface NodeWrites {
+  /**
+   * A machine was heard from: last-seen facts are batched (no fsync on the hot path). A node
+   * seen for the first time is created by lifecycle.firstSight(armedByProfile).
+   */
+  sawNode(mac: string, facts: SightingFacts, armedByProfile: boolean): NodeRecord;
+  /** The node for `mac`, created as 'seen' when the admin API names a machine not heard from yet. */
+  ensureNode(mac: string): NodeRecord;
+  /** Writes a lifecycle change durably (creating the node when needed); the store stamps the time. */
+  applyChange(mac: string, change: StateChange): NodeRecord | undefined;
+  setLocalBoot(mac: string, script: string | null): NodeRecord | undefined;
+}
+
+/** The operator's view of the node table (admin API, answers by hardware). */
+export interface NodeDirectory extends NodeLookup {
+  listNodes(limit?: number, offset?: number): NodeRecord[];
+  countNodes(): number;
+  listNodesInState(state: NodeLifecycle, limit?: number, offset?: number): NodeRecord[];
+  countNodesInState(state: NodeLifecycle): number;
+  /** The most recently seen node with this DMI UUID, else with this serial (case-insensitive). */
+  findNodeByHardware(serial: string | null, uuid: string | null): NodeRecord | undefined;
+  installHistory(mac: string): InstallRecord[];
+}
+
+export type StoredEvent = BootEvent & { id: number };
+
+export interface EventQuery {
+  mac?: string;
+  limit?: number;
+  protocol?: EventProtocol;
+  sinceId?: number;
+}
+
+/** The event log: record() queues (written within 50 ms), events() reads newest last. */
+export interface EventLog extends EventSink {
+  events(query?: EventQuery): StoredEvent[];
+}
+
+export type LeaseState = 'bound' | 'declined' | 'released';
+
+export interface LeaseRecord {
+  ip: string;
+  /** 'id:<hex>' when the client sent option 61, else 'mac:<mac>' (RFC 2131 §4.2: the client identifier names the client). */
+  clientKey: string;
+  mac: string;
+  hostname: string | null;
+  state: LeaseState;
+  /** ms since the epoch: end of the lease, of the decline quarantine, or the release time. */
+  expiresAt: number;
+  updatedAt: number;
+}
+
+/** DHCP leases. Offers are not here: they live in memory for seconds. */
+export interface LeaseLog {
+  all(): LeaseRecord[];
+  get(ip: string): LeaseRecord | undefined;
+  put(lease: LeaseRecord): void;
+  delete(ip: string): void;
+  /**
+   * Runs `work` in one transaction, together with any node writes it makes. Durable (the
+   * default): on disk when this returns, so an ACK may leave. Not durable: committed without
+   * waiting for the disk; only for writes the client's next packet would make again.
+   */
+  commit(work: () => void, options?: { durable: boolean }): void;
+}
+
+/** What the HTTP side needs: the nodes, their writes, and the event log. */
+export type NodeStore = NodeDirectory & NodeWrites & EventLog;
