@@ -1,7 +1,7 @@
 // `pxe-pilot explain <mac>` and GET /nodes/<mac>/explain: one machine's recent DHCP, ProxyDHCP,
 // TFTP and HTTP events, oldest first, with each decision's reason, and what to check when a
 // step is missing. Read-only: it only reads the event log and the node back.
-import type { BootEvent, EventProtocol } from './boot/events.ts';
+import { detailOf, type EventProtocol } from './boot/events.ts';
 import { archLabel } from './boot/client.ts';
 import type { EventLog, NodeLookup, NodeRecord, StoredEvent } from './boot/ports.ts';
 
@@ -30,16 +30,13 @@ const LABELS: Record<EventProtocol, string> = {
 const TFTP_SCAN = 5000;
 const BACKGROUND_SCAN = 2000;
 
-const pad = (n: number): string => String(n).padStart(2, '0');
-
+// UTC, like the log, the admin API and every other reason.
 function clock(ms: number): string {
-  const d = new Date(ms);
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return new Date(ms).toISOString().slice(11, 19);
 }
 
 function day(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  return new Date(ms).toISOString().slice(0, 10);
 }
 
 function ago(ms: number, now: number): string {
@@ -56,9 +53,6 @@ function text(value: unknown): string | undefined {
 
 const isAddress = (ip: string | undefined): ip is string => ip !== undefined && ip !== '0.0.0.0' && /^\d{1,3}(\.\d{1,3}){3}$/.test(ip);
 
-// Events whose detail.ip is the machine's own address (an admin event's is the admin's).
-const OWN_ADDRESS_PROTOCOLS: EventProtocol[] = ['dhcp', 'proxydhcp', 'http', 'answer', 'webhook'];
-
 /** Every IPv4 address this machine was seen with: the node's last one and those its events carry. */
 function addressesOf(node: NodeRecord | undefined, events: StoredEvent[]): Set<string> {
   const ips = new Set<string>();
@@ -67,10 +61,20 @@ function addressesOf(node: NodeRecord | undefined, events: StoredEvent[]): Set<s
   };
   add(node?.lastIp ?? undefined);
   for (const e of events) {
-    if (!OWN_ADDRESS_PROTOCOLS.includes(e.protocol)) continue;
-    add(text(e.detail?.ip));
-    // A proxy request's source is the machine itself unless a relay forwarded it.
-    if (e.protocol === 'proxydhcp' && e.detail?.relay === undefined) add(text(e.detail?.from));
+    // detail.ip is the machine's own address, except in admin events (the admin's) and TFTP (none).
+    switch (e.protocol) {
+      case 'dhcp':
+      case 'http':
+      case 'answer':
+      case 'webhook':
+        add(text(e.detail?.ip));
+        break;
+      case 'proxydhcp':
+        add(text(e.detail?.ip));
+        // A proxy request's source is the machine itself unless a relay forwarded it.
+        if (e.detail?.relay === undefined) add(text(e.detail?.from));
+        break;
+    }
   }
   return ips;
 }
@@ -79,7 +83,7 @@ function describeEvent(e: StoredEvent, mac: string): string {
   const label = LABELS[e.protocol] ?? e.protocol;
   let who = '';
   if (e.mac === null) {
-    const client = text(e.detail?.client);
+    const client = text(detailOf(e, 'tftp')?.client);
     who = client ? ` from ${client}` : '';
   } else if (e.mac !== mac) {
     who = ` (${e.mac})`;
@@ -114,12 +118,16 @@ function describeNode(node: NodeRecord, now: number): string[] {
   return lines;
 }
 
+function bootFileOf(e: StoredEvent): string | undefined {
+  return text(detailOf(e, 'dhcp')?.bootFile ?? detailOf(e, 'proxydhcp')?.bootFile);
+}
+
 /** What to check when the machine's trail stops, read from its last events. */
 function nextSteps(events: StoredEvent[]): string[] {
   const last = events.at(-1);
   if (!last) return [];
   // Only answers that named a boot file: a plain lease (an installed OS renewing) asks for nothing.
-  const offers = events.filter((e) => (e.protocol === 'proxydhcp' || e.protocol === 'dhcp') && (e.decision === 'offer' || e.decision === 'ack') && text(e.detail?.bootFile) !== undefined);
+  const offers = events.filter((e) => (e.protocol === 'proxydhcp' || e.protocol === 'dhcp') && (e.decision === 'offer' || e.decision === 'ack') && bootFileOf(e) !== undefined);
   const lastOffer = offers.at(-1);
   const after = lastOffer ? events.filter((e) => e.id > lastOffer.id && (e.protocol === 'tftp' || e.protocol === 'http')) : [];
   const hints: string[] = [];
@@ -127,7 +135,7 @@ function nextSteps(events: StoredEvent[]): string[] {
     hints.push(`The last ${LABELS[last.protocol]} request got no answer: ${last.reason}.`);
   }
   if (lastOffer && after.length === 0) {
-    const file = text(lastOffer.detail?.bootFile) ?? 'the boot file';
+    const file = bootFileOf(lastOffer) ?? 'the boot file';
     if (file.startsWith('http')) {
       hints.push(`It was told to fetch ${file} but no HTTP request followed: can the machine reach that address and port (firewall, routing)? Did it get an address from the DHCP server?`);
     } else {
@@ -147,7 +155,7 @@ function silentMachineHints(store: ExplainSource, mac: string, now: number): str
   const dhcp = heard('dhcp');
   const start = heard('daemon').filter((e) => e.kind === 'start' || e.kind === 'reload').at(-1);
   if (start) hints.push(`Last ${start.kind} ${ago(start.time, now)}: ${start.reason}`);
-  const wrongLink = [...proxy, ...dhcp].filter((e) => e.reason.startsWith('arrived on ifindex'));
+  const wrongLink = [...proxy, ...dhcp].filter((e) => e.code === 'wrong-interface');
   if (proxy.length === 0 && dhcp.length === 0) {
     hints.push(
       'No DHCP or ProxyDHCP packet from any machine was recorded at all. Check that:',
@@ -190,7 +198,7 @@ export function machineEvents(store: ExplainSource, mac: string, limit: number, 
   const own = store.events({ mac, limit });
   const ips = addressesOf(node, own);
   const since = own[0]?.time ?? 0;
-  const tftp = ips.size === 0 ? [] : store.events({ protocol: 'tftp', limit: TFTP_SCAN }).filter((e) => e.time >= since && ips.has(text(e.detail?.client) ?? ''));
+  const tftp = ips.size === 0 ? [] : store.events({ protocol: 'tftp', limit: TFTP_SCAN }).filter((e) => e.time >= since && ips.has(text(detailOf(e, 'tftp')?.client) ?? ''));
   const timeline = [...own, ...tftp].sort((a, b) => a.time - b.time || a.id - b.id).slice(-limit);
   return { timeline, tftpAddresses: tftp.length ? [...ips] : [] };
 }

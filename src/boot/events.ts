@@ -2,25 +2,129 @@
 
 export type EventProtocol = 'dhcp' | 'proxydhcp' | 'tftp' | 'http' | 'answer' | 'webhook' | 'admin' | 'daemon';
 
-export interface BootEvent {
+/**
+ * A reason a program can read, beside the sentence for a person. Only reasons something acts on
+ * get one (explain's hints); the sentence stays the full story.
+ */
+export type ReasonCode =
+  /** A DHCP or ProxyDHCP datagram arrived on another interface than [server] interface and was ignored. */
+  'wrong-interface';
+
+/** DHCP server events: a request's facts, or a datagram dropped before decoding. */
+export interface DhcpDetail {
+  xid?: string;
+  /** The source address of a datagram dropped before decoding. */
+  from?: string;
+  /** The client's address (leased or ciaddr). */
+  ip?: string | null;
+  arch?: number | null;
+  bootFile?: string | null;
+  bytes?: number;
+}
+
+/** ProxyDHCP events. */
+export interface ProxyDhcpDetail {
+  xid?: string;
+  /** The port the request arrived on (67 or 4011). */
+  port?: number;
+  /** The request's source address: the machine itself unless `relay` is set. */
+  from?: string;
+  relay?: string;
+  vendorClass?: string;
+  arch?: number;
+  ip?: string;
+  uuid?: string;
+  ipxe?: boolean;
+  bootFile?: string;
+  to?: string;
+  bytes?: number;
+}
+
+/** TFTP events: TFTP names no MAC, so `client` (an address) is how a transfer is tied to a machine. */
+export interface TftpDetail {
+  client?: string;
+  port?: number;
+  file?: string;
+  bytes?: number;
+  size?: number;
+  ms?: number;
+  blksize?: number;
+  windowsize?: number;
+  retransmits?: number;
+  mode?: string;
+  code?: number;
+}
+
+/** HTTP events (/boot, /install, and the HTTP errors recorded for installer endpoints): `ip` is the machine's. */
+export interface HttpDetail {
+  ip?: string;
+  profile?: string;
+  buildarch?: string;
+  platform?: string;
+  status?: number;
+}
+
+/** Answer files served to installers. */
+export interface AnswerDetail {
+  ip?: string;
+  file?: string;
+  rule?: string;
+  product?: string | null;
+  iso?: string | null;
+  schema?: string | null;
+  state?: string;
+  status?: number;
+}
+
+export interface WebhookDetail {
+  ip?: string;
+  fqdn?: string | null;
+  bootMode?: string | null;
+  status?: number;
+}
+
+/** Admin API changes: `ip` is the admin's, not the machine's. */
+export interface AdminDetail {
+  ip?: string;
+}
+
+export interface EventDetails {
+  dhcp: DhcpDetail;
+  proxydhcp: ProxyDhcpDetail;
+  tftp: TftpDetail;
+  http: HttpDetail;
+  answer: AnswerDetail;
+  webhook: WebhookDetail;
+  admin: AdminDetail;
+  daemon: Record<string, never>;
+}
+
+interface EventBase {
   /** Milliseconds since the epoch. */
   time: number;
   /** Normalised MAC, or null when the packet or request named none. */
   mac: string | null;
-  protocol: EventProtocol;
   /** What happened, short: "DISCOVER", "RRQ ipxe.efi", "GET /boot". */
   kind: string;
   /** What we did: "offer", "ack", "nak", "silence", "install", "local", "menu", "served", "error"… */
   decision: string;
   /** Why, in words for a person. */
   reason: string;
-  /** Extra facts (arch, file, bytes, ms, ip…), kept as JSON. */
-  detail?: Record<string, unknown>;
+  /** Why, for a program, where something reads it. */
+  code?: ReasonCode;
 }
+
+/** One event; `detail` (extra facts, kept as JSON) has the shape of its protocol. */
+export type BootEvent = { [P in EventProtocol]: EventBase & { protocol: P; detail?: EventDetails[P] } }[EventProtocol];
+
+/** An event as recorded: the sink stamps the time unless given. */
+export type NewEvent = BootEvent extends infer E ? (E extends BootEvent ? Omit<E, 'time'> & { time?: number } : never) : never;
 
 export interface EventSink {
-  record(event: Omit<BootEvent, 'time'> & { time?: number }): void;
+  record(event: NewEvent): void;
 }
 
-/** A sink that keeps nothing; for tests that do not look at events. */
-export const nullEventSink: EventSink = { record() {} };
+/** The detail of an event of `protocol`, typed; undefined for an event of another protocol. */
+export function detailOf<P extends EventProtocol>(event: BootEvent, protocol: P): EventDetails[P] | undefined {
+  return event.protocol === protocol ? (event.detail as EventDetails[P] | undefined) : undefined;
+}

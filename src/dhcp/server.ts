@@ -89,7 +89,7 @@ export class DhcpServerService implements Service {
     if (!socket || !this.responder) return;
     // Belt and braces with SO_BINDTODEVICE: a request from another LAN never gets an answer.
     if (socket.interfaceIndex !== null && d.ifindex !== socket.interfaceIndex) {
-      this.store.record({ mac: null, protocol: 'dhcp', kind: 'datagram', decision: 'silence', reason: `arrived on ifindex ${d.ifindex}, not ${iface}`, detail: { from: d.address } });
+      this.store.record({ mac: null, protocol: 'dhcp', kind: 'datagram', decision: 'silence', reason: `arrived on ifindex ${d.ifindex}, not ${iface}`, code: 'wrong-interface', detail: { from: d.address } });
       return;
     }
     const parsed = parseDhcp(d.data);

@@ -1,7 +1,7 @@
 // One middleware records a refused or failed request as an event (and a log line), so every
 // installer-facing handler leaves the same trail: 404 → 'not-found', other 4xx → 'error'.
 import type { Context, Next } from 'koa';
-import type { EventProtocol } from '../boot/events.ts';
+import type { NewEvent } from '../boot/events.ts';
 import type { HttpDeps } from './context.ts';
 import { HttpError } from './errors.ts';
 import { clientAddress } from './request.ts';
@@ -17,7 +17,7 @@ export class AnswerTemplateError extends HttpError {
  * Records HttpErrors thrown below as `protocol` events. The machine is the route's :mac, or the
  * one a handler names later with `ctx.state.eventMac`; the kind defaults to "METHOD /path".
  */
-export function recordErrors(deps: Pick<HttpDeps, 'store' | 'logger'>, protocol: EventProtocol, kind?: (ctx: Context) => string) {
+export function recordErrors(deps: Pick<HttpDeps, 'store' | 'logger'>, protocol: 'http' | 'answer' | 'webhook', kind?: (ctx: Context) => string) {
   return async function errorEvents(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
@@ -26,7 +26,8 @@ export function recordErrors(deps: Pick<HttpDeps, 'store' | 'logger'>, protocol:
         const ip = clientAddress(ctx);
         const mac = (ctx.state.eventMac as string | undefined) ?? (ctx.state.mac as string | undefined) ?? null;
         const decision = err.status === 404 ? 'not-found' : 'error';
-        deps.store.record({ mac, protocol, kind: kind ? kind(ctx) : `${ctx.method} ${ctx.path}`, decision, reason: err.message, detail: { ip, status: err.status } });
+        // { ip, status } is a valid detail for each of the three protocols.
+        deps.store.record({ mac, protocol, kind: kind ? kind(ctx) : `${ctx.method} ${ctx.path}`, decision, reason: err.message, detail: { ip, status: err.status } } as NewEvent);
         if (err instanceof AnswerTemplateError) deps.logger.error({ mac, ip }, err.message);
         else deps.logger.warn({ mac, ip, status: err.status }, err.message);
       }

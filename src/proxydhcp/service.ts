@@ -78,7 +78,7 @@ export class ProxyDhcpService implements Service {
     if (profile.dhcp.mode !== 'proxy') return;
     // Belt and braces with SO_BINDTODEVICE: a machine on another LAN never gets boot instructions.
     if (socket.interfaceIndex !== null && d.ifindex !== socket.interfaceIndex) {
-      this.store.record({ mac: null, protocol: 'proxydhcp', kind: `datagram on ${socket.port}`, decision: 'silence', reason: `arrived on ifindex ${d.ifindex}, not ${profile.server.interface}`, detail: { from: d.address } });
+      this.store.record({ mac: null, protocol: 'proxydhcp', kind: `datagram on ${socket.port}`, decision: 'silence', reason: `arrived on ifindex ${d.ifindex}, not ${profile.server.interface}`, code: 'wrong-interface', detail: { from: d.address } });
       return;
     }
     const parsed = parseDhcp(d.data);

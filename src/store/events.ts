@@ -1,5 +1,5 @@
 // The event log in SQLite: record() queues into the write-behind batch, events() reads (after a flush).
-import type { BootEvent, EventProtocol } from '../boot/events.ts';
+import type { BootEvent, EventProtocol, NewEvent, ReasonCode } from '../boot/events.ts';
 import type { EventLog, EventQuery, StoredEvent } from '../boot/ports.ts';
 import type { WriteBehind } from './batch.ts';
 import type { Statement } from 'better-sqlite3';
@@ -14,6 +14,7 @@ interface EventRow {
   decision: string;
   reason: string;
   detail: string | null;
+  code: ReasonCode | null;
 }
 
 /** Events written between trims of the oldest past the cap. */
@@ -33,13 +34,13 @@ export class SqliteEventLog implements EventLog {
     /** Events kept; the oldest are dropped past this. */
     private readonly maxEvents: number,
   ) {
-    this.insert = db.prepare('INSERT INTO events (time, mac, protocol, kind, decision, reason, detail) VALUES (@time, @mac, @protocol, @kind, @decision, @reason, @detail)');
+    this.insert = db.prepare('INSERT INTO events (time, mac, protocol, kind, decision, reason, detail, code) VALUES (@time, @mac, @protocol, @kind, @decision, @reason, @detail, @code)');
     this.trim = db.prepare('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?');
     batch.add({ pending: () => this.pendingEvents.length > 0, write: () => this.write() });
   }
 
   /** Queued; written within the batch delay (a hot path must not wait for fsync). */
-  record(event: Omit<BootEvent, 'time'> & { time?: number }): void {
+  record(event: NewEvent): void {
     this.pendingEvents.push({ ...event, time: event.time ?? this.now() });
     this.batch.schedule();
   }
@@ -48,7 +49,7 @@ export class SqliteEventLog implements EventLog {
     const events = this.pendingEvents;
     this.pendingEvents = [];
     for (const e of events) {
-      this.insert.run({ time: e.time, mac: e.mac, protocol: e.protocol, kind: e.kind, decision: e.decision, reason: e.reason, detail: e.detail ? JSON.stringify(e.detail) : null });
+      this.insert.run({ time: e.time, mac: e.mac, protocol: e.protocol, kind: e.kind, decision: e.decision, reason: e.reason, detail: e.detail ? JSON.stringify(e.detail) : null, code: e.code ?? null });
     }
     this.sinceTrim += events.length;
     if (this.sinceTrim >= TRIM_EVERY) {
@@ -88,15 +89,20 @@ export class SqliteEventLog implements EventLog {
     args.push(Math.max(1, Math.min(query.limit ?? 100, 10_000)));
     return this.select(where)
       .all(...args)
-      .map((row) => ({
-        id: row.id,
-        time: row.time,
-        mac: row.mac,
-        protocol: row.protocol,
-        kind: row.kind,
-        decision: row.decision,
-        reason: row.reason,
-        ...(row.detail ? { detail: JSON.parse(row.detail) as Record<string, unknown> } : {}),
-      }));
+      .map(
+        (row) =>
+          ({
+            id: row.id,
+            time: row.time,
+            mac: row.mac,
+            protocol: row.protocol,
+            kind: row.kind,
+            decision: row.decision,
+            reason: row.reason,
+            ...(row.code ? { code: row.code } : {}),
+            // Written by record() from the same protocol's detail type.
+            ...(row.detail ? { detail: JSON.parse(row.detail) as unknown } : {}),
+          }) as StoredEvent,
+      );
   }
 }

@@ -74,6 +74,11 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX leases_mac ON leases (mac);
     `,
   },
+  // A reason code beside the sentence (src/boot/events.ts ReasonCode).
+  {
+    version: 3,
+    sql: `ALTER TABLE events ADD COLUMN code TEXT;`,
+  },
 ];
 
 /** Applies the migrations newer than the database's user_version, each in its own transaction. */

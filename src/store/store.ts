@@ -1,7 +1,7 @@
 // The SQLite state behind the ports of src/boot/ports.ts: one database file, opened and migrated
 // (database.ts), with nodes (nodes.ts), the event log (events.ts) and leases (leases.ts) on it.
 // The daemon opens it and hands each transport the ports it needs; nothing outside src/store sees SQL.
-import type { BootEvent } from '../boot/events.ts';
+import type { NewEvent } from '../boot/events.ts';
 import type { NodeLifecycle, StateChange } from '../boot/lifecycle.ts';
 import type { EventQuery, InstallRecord, LeaseLog, NodeRecord, NodeStore, SightingFacts, StoredEvent } from '../boot/ports.ts';
 import { WriteBehind } from './batch.ts';
@@ -91,7 +91,7 @@ export class Store implements NodeStore {
 
   // ---- EventLog ----
 
-  record(event: Omit<BootEvent, 'time'> & { time?: number }): void {
+  record(event: NewEvent): void {
     this.log.record(event);
   }
 

@@ -9,6 +9,7 @@ import { startHttp, type RunningHttp } from '../helpers/http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { skipUnless } from '../helpers/requirements.ts';
 import { hostEntry, makeAnswerTree, type AnswerTree } from '../helpers/answer-tree.ts';
+import { detailOf } from '../../src/boot/events.ts';
 
 const run = promisify(execFile);
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/proxmox/${name}`, import.meta.url));
@@ -91,7 +92,7 @@ describe('Proxmox installer contract (recorded bodies, curl)', { skip: skipUnles
     assert.doesNotMatch(r.body, /\{\{/);
     assert.equal(h.store.getNode(BOOT_NIC)?.state, 'installing');
     const event = h.store.events({ mac: BOOT_NIC, protocol: 'answer' }).at(-1)!;
-    assert.deepEqual([event.detail?.schema, event.detail?.iso, event.detail?.product], ['1.0', '9.1-1', 'pve']);
+    assert.deepEqual([detailOf(event, 'answer')?.schema, detailOf(event, 'answer')?.iso, detailOf(event, 'answer')?.product], ['1.0', '9.1-1', 'pve']);
 
     // The machine reboots into the installed system; the firmware still tries the network first.
     assert.match((await rawRequest(h.port, 'GET', `/boot?mac=94-40-c9-3a-51-10&platform=efi`)).text, /local disk: install consumed/);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { startHttp, type RunningHttp } from '../helpers/http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import type { HostEntry } from '../../src/config/profile.ts';
+import { detailOf } from '../../src/boot/events.ts';
 
 const INSTALL_MAC = '52:54:00:00:00:01';
 const LOCAL_MAC = '52:54:00:00:00:02';
@@ -62,7 +63,7 @@ test('/boot: install once for a Proxmox host, local disk after the answer is fet
   assert.match(after.text, /\nexit\n$/);
   const events = h.store.events({ mac: INSTALL_MAC });
   assert.deepEqual(events.map((e) => e.decision), ['install', 'install', 'local']);
-  assert.equal(events[0]!.detail?.platform, 'efi');
+  assert.equal(detailOf(events[0]!, 'http')?.platform, 'efi');
 });
 
 test('/boot: an installer without an answer fetch is consumed when its script is served', async () => {

@@ -12,7 +12,7 @@ import { skipUnless } from '../helpers/requirements.ts';
 import { JsonLineChild, tsxArgv } from '../net/json-lines.ts';
 import type { RequestShape } from '../dhcp/support/packets.ts';
 import { MessageType } from '../../src/dhcp/options.ts';
-import type { BootEvent } from '../../src/boot/events.ts';
+import { detailOf, type BootEvent } from '../../src/boot/events.ts';
 import type { ReplySummary, SendCommand } from './fixtures/pxe-client.ts';
 
 const ROUTER = '10.79.0.1';
@@ -137,7 +137,7 @@ describe('ProxyDHCP beside a dnsmasq router', { skip: skipUnless(['root', 'dnsma
       assert.equal(ack.vendorClass, 'PXEClient');
       const event = await proxyEvent(mac, 'REQUEST on 4011');
       assert.equal(event.decision, 'ack');
-      assert.equal(event.detail?.ip, ip);
+      assert.equal(detailOf(event, 'proxydhcp')?.ip, ip);
     });
   }
 
@@ -163,7 +163,7 @@ describe('ProxyDHCP beside a dnsmasq router', { skip: skipUnless(['root', 'dnsma
     const offer = await reply(xid, PXE, 'OFFER');
     assert.equal(offer.uuidHex, null);
     assert.equal(offer.bootFile, 'snponly.efi');
-    assert.equal((await proxyEvent(mac, 'DISCOVER on 67')).detail?.uuid, 'no option 97');
+    assert.equal(detailOf(await proxyEvent(mac, 'DISCOVER on 67'), 'proxydhcp')?.uuid, 'no option 97');
   });
 
   test('a non-PXE DISCOVER gets an address from dnsmasq and nothing from pxe-pilot', async () => {

@@ -107,6 +107,35 @@ describe('explain', () => {
     s.close();
   });
 
+  test('packets ignored for arriving on another interface are counted by their reason code, not their wording', () => {
+    const { store: s } = store();
+    s.record({ mac: OTHER, protocol: 'proxydhcp', kind: 'DISCOVER on 67', decision: 'offer', reason: 'offered ipxe.efi', detail: {} });
+    s.record({ mac: null, protocol: 'proxydhcp', kind: 'datagram on 67', decision: 'silence', reason: 'came in elsewhere', code: 'wrong-interface', detail: { from: '192.168.9.7' } });
+    s.record({ mac: null, protocol: 'dhcp', kind: 'datagram', decision: 'silence', reason: 'arrived on ifindex 3, not br0', detail: { from: '192.168.9.8' } });
+    const text = explainMac(s, MAC);
+    assert.match(text, /1 recent packet\(s\) arrived on another interface than \[server\] interface/);
+    s.close();
+  });
+
+  test('times are printed in UTC, like the log and the admin API', () => {
+    const { store: s } = store();
+    s.record({ mac: MAC, protocol: 'http', kind: 'GET /boot', decision: 'menu', reason: 'menu', detail: { ip: '10.0.0.57' } });
+    // A zone far from UTC, so local time would show as another hour (and here another day).
+    const zone = process.env.TZ;
+    process.env.TZ = 'Pacific/Kiritimati';
+    let text: string;
+    try {
+      text = explainMac(s, MAC);
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+    // The store's clock stands at 2026-11-23 18:00:00 UTC, whatever the machine's time zone.
+    assert.match(text, /^-- 2026-11-23$/m);
+    assert.match(text, /^18:00:00 HTTP GET \/boot → menu: menu$/m);
+    s.close();
+  });
+
   test('admin events show, but the admin\'s own address does not pull in TFTP transfers', () => {
     const { store: s } = store();
     s.record({ mac: MAC, protocol: 'admin', kind: 'POST /nodes/<mac>/reinstall', decision: 'armed', reason: 'reinstall armed', detail: { ip: '192.168.1.5' } });

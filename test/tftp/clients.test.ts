@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { skipUnless } from '../helpers/requirements.ts';
 import { waitFor } from '../helpers/netns.ts';
 import { makeRoot, sha256, startTftp, type RootFixture, type RunningTftp } from './support.ts';
+import { detailOf } from '../../src/boot/events.ts';
 
 const run = promisify(execFile);
 
@@ -51,7 +52,7 @@ describe('real TFTP clients', () => {
       assert.equal(sha256(readFileSync(file)), sha256(root.files['ipxe.efi']!));
     }
     await waitFor('curl events', () => tftp.events.filter((e) => e.kind === 'RRQ ipxe.efi' && e.decision === 'served').length >= 2);
-    assert.equal(lastServed('ipxe.efi')?.detail?.['blksize'], 1468);
+    assert.equal(detailOf(lastServed('ipxe.efi')!, 'tftp')?.blksize, 1468);
   });
 
   test('curl: a missing file is "not found", a file outside the root is "permission problem"', { skip: skipUnless(['curl']) }, async () => {
@@ -84,7 +85,7 @@ describe('real TFTP clients', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha256(readFileSync(file)), sha256(root.files['efi/x64/snponly.efi']!));
     await waitFor('busybox event', () => lastServed('efi/x64/snponly.efi') !== undefined);
-    assert.equal(lastServed('efi/x64/snponly.efi')?.detail?.['blksize'], 1468);
+    assert.equal(detailOf(lastServed('efi/x64/snponly.efi')!, 'tftp')?.blksize, 1468);
   });
 
   test('atftp with windowsize 16 (RFC 7440)', { skip: skipUnless(['atftp']) }, async () => {
@@ -92,8 +93,8 @@ describe('real TFTP clients', () => {
     const r = await runClient('atftp', ['--option', 'blksize 1468', '--option', 'windowsize 16', '-g', '-r', 'ipxe.efi', '-l', file, '127.0.0.1', String(tftp.port)]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha256(readFileSync(file)), sha256(root.files['ipxe.efi']!));
-    await waitFor('atftp event', () => tftp.events.some((e) => e.kind === 'RRQ ipxe.efi' && e.detail?.['windowsize'] === 16));
-    const event = tftp.events.find((e) => e.kind === 'RRQ ipxe.efi' && e.detail?.['windowsize'] === 16)!;
+    await waitFor('atftp event', () => tftp.events.some((e) => e.kind === 'RRQ ipxe.efi' && detailOf(e, 'tftp')?.windowsize === 16));
+    const event = tftp.events.find((e) => e.kind === 'RRQ ipxe.efi' && detailOf(e, 'tftp')?.windowsize === 16)!;
     assert.match(event.reason, /^ipxe\.efi 1\.0 MB in \d+\.\d s, blksize 1468, window 16, \d+ retransmits?$/);
   });
 

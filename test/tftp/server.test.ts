@@ -13,6 +13,7 @@ import { toNetascii } from '../../src/tftp/netascii.ts';
 import { encodeRequest, type TftpPacket } from '../../src/tftp/packet.ts';
 import { waitFor } from '../helpers/netns.ts';
 import { RawClient, download, makeRoot, sha256, startTftp, type RootFixture, type RunningTftp } from './support.ts';
+import { detailOf } from '../../src/boot/events.ts';
 
 function isData(p: TftpPacket | undefined, block?: number): boolean {
   return p?.opcode === 3 && (block === undefined || p.block === block);
@@ -46,7 +47,7 @@ describe('tftp service on loopback', () => {
     assert.equal(event.mac, null);
     assert.match(event.reason, /^undionly\.kpxe 74\.2 kB in \d+\.\d s, blksize 512, window 1, 0 retransmits$/);
     assert.equal(event.detail?.['bytes'], 74_213);
-    assert.equal(event.detail?.['client'], '127.0.0.1');
+    assert.equal(detailOf(event, 'tftp')?.client, '127.0.0.1');
   });
 
   test('files that end on a block boundary end with an empty block; empty files are one empty block', async () => {
@@ -96,7 +97,7 @@ describe('tftp service on loopback', () => {
       const oack = await client.next();
       assert.deepEqual(oack?.packet, { opcode: 6, options: [{ name: 'tsize', value: '1000000' }] });
       client.send(Buffer.from([0, 5, 0, 8, ...Buffer.from('User aborted the transfer'), 0]), oack!.from.port);
-      const ours = () => tftp.events.filter((e) => e.detail?.port === client.port);
+      const ours = () => tftp.events.filter((e) => detailOf(e, 'tftp')?.port === client.port);
       await waitFor('the size-only request to be recorded', () => ours().length > 0);
       assert.deepEqual(ours().map((e) => e.decision), ['size-asked']);
       assert.match(ours()[0]!.reason, /^ipxe\.efi: the client read the size \(tsize\) and ended before the data \(ERROR 8\)/);
@@ -143,7 +144,7 @@ describe('tftp service on loopback', () => {
     const { bytes } = await download(tftp.port, 'ipxe.efi', { blksize: 1468, windowsize: 8, drop: (b) => b % 50 === 3 });
     assert.equal(sha256(bytes), sha256(root.files['ipxe.efi']!));
     await waitFor('event with retransmits', () =>
-      tftp.events.some((e) => e.kind === 'RRQ ipxe.efi' && e.decision === 'served' && Number(e.detail?.['retransmits']) > 0),
+      tftp.events.some((e) => e.kind === 'RRQ ipxe.efi' && e.decision === 'served' && Number(detailOf(e, 'tftp')?.retransmits) > 0),
     );
   });
 
@@ -204,7 +205,7 @@ describe('tftp service on loopback', () => {
       await waitFor(`event for ${name}`, () => tftp.events.some((e) => e.kind === `RRQ ${name}` && e.decision === 'error'));
       const event = tftp.events.find((e) => e.kind === `RRQ ${name}`)!;
       assert.match(event.reason, /outside root/);
-      assert.equal(event.detail?.['client'], '127.0.0.1');
+      assert.equal(detailOf(event, 'tftp')?.client, '127.0.0.1');
     }
   });
 
