@@ -3,7 +3,7 @@ import type { LogLevel } from './config/profile.ts';
 
 export type { Logger };
 
-/** JSON lines on stdout (journald keeps them); PXE_PILOT_LOG_PRETTY is not needed: `journalctl -o cat | jq`. */
+/** JSON lines on stdout (journald keeps them; read them with `journalctl -o cat | jq`). */
 export function createLogger(level: LogLevel = 'info'): Logger {
   return pino({ level, base: { service: 'pxe-pilot' } });
 }

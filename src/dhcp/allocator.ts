@@ -79,10 +79,6 @@ export class LeaseAllocator {
     return ip ? this.leases.get(ip) : undefined;
   }
 
-  leaseAt(ip: string): LeaseRecord | undefined {
-    return this.leases.get(ip);
-  }
-
   offerOf(key: string, now: number): string | undefined {
     const ip = this.offerByClient.get(key);
     if (!ip) return undefined;
@@ -237,9 +233,5 @@ export class LeaseAllocator {
   /** Drops expired offers so a flood of one-off DISCOVERs cannot grow memory without bound. */
   sweep(now: number): void {
     for (const [ip, offer] of this.offers) if (offer.expiresAt <= now) this.dropOffer(ip);
-  }
-
-  get offerCount(): number {
-    return this.offers.size;
   }
 }

@@ -1,5 +1,5 @@
 // Bounded JSON request bodies: too large or not JSON → 400 naming the problem; never a 500.
-// (The answer issue asks for 400 on an oversized body: to an installer it is one more bad request.)
+// An oversized body is a 400, not a 413: to an installer it is one more bad request.
 import type { Context } from 'koa';
 import { HttpError } from './errors.ts';
 

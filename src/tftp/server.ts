@@ -24,17 +24,12 @@ export interface TftpServiceDeps {
   stopGraceMs?: number;
 }
 
-/** Counters for the operator's metrics. */
+/** What the server turned away or dropped, and its transfers in flight (read by tests and bench/tftp). */
 export interface TftpStats {
   active: number;
-  served: number;
-  failed: number;
-  refused: number;
   malformed: number;
   busy: number;
   strangers: number;
-  bytesServed: number;
-  retransmits: number;
 }
 
 /** Netascii is converted in memory; past this a client must ask for octet. */
@@ -92,14 +87,9 @@ export class TftpService implements Service {
   /** Wildcard when the server address cannot be bound (not on this host). */
   private transferAddressFailed = false;
   private readonly counters: Omit<TftpStats, 'active'> = {
-    served: 0,
-    failed: 0,
-    refused: 0,
     malformed: 0,
     busy: 0,
     strangers: 0,
-    bytesServed: 0,
-    retransmits: 0,
   };
 
   constructor(deps: TftpServiceDeps) {
@@ -370,7 +360,6 @@ export class TftpService implements Service {
   }
 
   private refuse(to: RemoteInfo, request: RequestPacket, code: number, message: string, reason: string): void {
-    this.counters.refused += 1;
     this.reply(to, code, message);
     const client = `${to.address}:${to.port}`;
     const kind = `${request.opcode === Opcode.WRQ ? 'WRQ' : 'RRQ'} ${request.filename.slice(0, 200)}`;
@@ -388,13 +377,6 @@ export class TftpService implements Service {
   }
 
   private recordEnd(request: RequestPacket, peer: Peer, params: { blksize: number; windowsize: number }, size: number, end: TransferEnd): void {
-    if (end.outcome === 'served') {
-      this.counters.served += 1;
-      this.counters.bytesServed += end.bytes;
-    } else if (end.outcome === 'error') {
-      this.counters.failed += 1;
-    }
-    this.counters.retransmits += end.retransmits;
     const detail = {
       file: request.filename,
       bytes: end.bytes,
