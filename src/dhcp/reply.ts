@@ -2,7 +2,8 @@
 import type { BootFileDecision } from '../boot/policy.ts';
 import { httpBase, type Profile } from '../config/profile.ts';
 import { BROADCAST_FLAG, replyFrame, type DhcpPacket } from './codec.ts';
-import { MessageType, Opt, PxeSub } from './options.ts';
+import { writeBootFields } from './boot-fields.ts';
+import { MessageType, Opt } from './options.ts';
 import type { Pool } from './pool.ts';
 
 export interface ReplySpec {
@@ -18,8 +19,6 @@ export interface ReplySpec {
   /** NAK text (option 56). */
   message?: string;
 }
-
-const FILE_FIELD = 128;
 
 export function buildReply(request: DhcpPacket, spec: ReplySpec, profile: Profile, pool: Pool): DhcpPacket {
   const reply = replyFrame(request);
@@ -54,15 +53,7 @@ export function buildReply(request: DhcpPacket, spec: ReplySpec, profile: Profil
   o.setProxmoxAnswerUrl(`${httpBase(profile)}/answer`);
 
   const boot = spec.boot;
-  if (boot?.action === 'boot' && boot.bootFile) {
-    reply.siaddr = pool.serverAddress;
-    o.setTftpServer(pool.serverAddress).setBootFile(boot.bootFile);
-    // Long URLs live only in option 67; the 128-byte field cannot hold them.
-    if (Buffer.byteLength(boot.bootFile, 'latin1') < FILE_FIELD) reply.file = boot.bootFile;
-    if (boot.vendorClass) o.setVendorClass(boot.vendorClass);
-    // PXE discovery control 8: boot the file in this reply, skip boot-server discovery.
-    if (boot.vendorClass === 'PXEClient') o.setPxeVendorOptions(new Map([[PxeSub.DISCOVERY_CONTROL, Buffer.from([8])]]));
-  }
+  if (boot?.action === 'boot' && boot.bootFile) writeBootFields(reply, request, { ...boot, action: 'boot', bootFile: boot.bootFile }, pool.serverAddress);
   return reply;
 }
 

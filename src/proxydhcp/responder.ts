@@ -2,13 +2,14 @@
 // No sockets, no clock. Only network-booting clients get an answer, and never an address.
 import { decideBootFile, profileArmsInstall, type BootFileDecision } from '../boot/policy.ts';
 import type { Profile } from '../config/profile.ts';
+import { wantsDiscoveryControl } from '../dhcp/boot-fields.ts';
 import { describeDhcpClient } from '../dhcp/client.ts';
 import type { DhcpPacket } from '../dhcp/codec.ts';
 import { MessageType, messageTypeName } from '../dhcp/options.ts';
 import { replyDestination, type Destination } from '../dhcp/reply.ts';
 import type { NodeLookup } from '../dhcp/responder.ts';
 import type { SightingFacts } from '../store/store.ts';
-import { buildProxyReply, wantsDiscoveryControl } from './reply.ts';
+import { buildProxyReply } from './reply.ts';
 
 /** Which of the two listeners a request came in on. */
 export type Listener = 'dhcp' | 'proxy';
@@ -140,6 +141,6 @@ function proxyPortDestination(request: DhcpPacket, source: { address: string; po
 
 function describeBoot(boot: BootFileDecision, type: number): string {
   const what = type === MessageType.OFFER ? 'offered' : 'acknowledged';
-  const control = wantsDiscoveryControl(boot) ? ', discovery control 8' : '';
+  const control = wantsDiscoveryControl(boot, '0.0.0.0') ? ', discovery control 8' : '';
   return `${what} ${boot.bootFile} (${boot.vendorClass ?? 'PXEClient'}${control}): ${boot.reason}`;
 }

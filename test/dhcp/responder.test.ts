@@ -94,7 +94,8 @@ describe('DHCP responder: boot fields per firmware', () => {
       assert.equal(reply.siaddr, SERVER);
       assert.equal(reply.file, file);
       assert.equal(reply.options.bootFile(), file);
-      assert.equal(reply.options.tftpServer(), SERVER);
+      // Option 66 names a TFTP server: only for a file fetched by TFTP.
+      assert.equal(reply.options.tftpServer(), file.startsWith('http') ? undefined : SERVER);
       assert.equal(reply.options.vendorClass(), vendorClass);
       assert.equal(reply.options.serverId(), SERVER);
       assert.equal(reply.options.proxmoxAnswerUrl(), 'http://10.77.0.1:8080/answer');
