@@ -27,19 +27,19 @@ export function wantsDiscoveryControl(boot: BootFileDecision, yiaddr: string): b
 export function writeBootFields(reply: DhcpPacket, request: DhcpPacket, boot: BootingDecision, serverAddress: string): void {
   const o = reply.options;
   reply.siaddr = serverAddress;
-  o.setVendorClass(boot.vendorClass ?? 'PXEClient').setBootFile(boot.bootFile);
+  o.write('vendorClass', boot.vendorClass ?? 'PXEClient').write('bootFile', boot.bootFile);
   // Long URLs live only in option 67; the 128-byte field cannot hold them.
   if (Buffer.byteLength(boot.bootFile, 'latin1') < FILE_FIELD) reply.file = boot.bootFile;
   // Option 66 names a TFTP server; a URL is fetched over HTTP from the host it names.
-  if (!boot.bootFile.startsWith('http')) o.setTftpServer(serverAddress);
+  if (!boot.bootFile.startsWith('http')) o.write('tftpServer', serverAddress);
   // PXE 2.1: a client that sent its UUID expects it back; echoed byte for byte, even when its length is off.
-  const uuid = request.options.get(Opt.CLIENT_UUID);
-  if (uuid) o.set(Opt.CLIENT_UUID, uuid);
+  const uuid = request.options.get(Opt.clientUuid);
+  if (uuid) o.set(Opt.clientUuid, uuid);
 
   const pxe = new Map<number, Buffer>();
   if (wantsDiscoveryControl(boot, reply.yiaddr)) pxe.set(PxeSub.DISCOVERY_CONTROL, Buffer.from([8]));
   // A boot-server request names a boot item (43.71); the answer names the same one (PXE 2.1 §2.2.5).
-  const item = request.options.pxeVendorOptions()?.get(PxeSub.BOOT_ITEM);
-  if (o.messageType() === MessageType.ACK && item && item.length === 4) pxe.set(PxeSub.BOOT_ITEM, Buffer.from(item));
-  if (pxe.size > 0) o.setPxeVendorOptions(pxe);
+  const item = request.options.read('pxeVendorOptions')?.get(PxeSub.BOOT_ITEM);
+  if (o.read('messageType') === MessageType.ACK && item && item.length === 4) pxe.set(PxeSub.BOOT_ITEM, Buffer.from(item));
+  if (pxe.size > 0) o.write('pxeVendorOptions', pxe);
 }

@@ -17,10 +17,10 @@ export function buildProxyReply(request: DhcpPacket, spec: ProxyReplySpec): Dhcp
   // RFC 2131 table 3: ciaddr echoed in an ACK; a proxy never assigns an address, so yiaddr stays 0.
   if (spec.type === MessageType.ACK) reply.ciaddr = request.ciaddr;
   const o = reply.options;
-  o.setMessageType(spec.type).setServerId(spec.serverAddress);
+  o.write('messageType', spec.type).write('serverId', spec.serverAddress);
   // RFC 3046: relay agent information goes back to the relay unchanged.
-  const relayInfo = request.options.get(Opt.RELAY_AGENT);
-  if (relayInfo) o.set(Opt.RELAY_AGENT, relayInfo);
+  const relayInfo = request.options.get(Opt.relayAgentInfo);
+  if (relayInfo) o.set(Opt.relayAgentInfo, relayInfo);
   writeBootFields(reply, request, spec.boot, spec.serverAddress);
   return reply;
 }

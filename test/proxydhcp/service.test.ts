@@ -46,8 +46,8 @@ describe('ProxyDhcpService on loopback', () => {
 
       const parsed = parseDhcp(await answer);
       assert.ok(parsed.ok);
-      assert.equal(parsed.packet.options.messageType(), MessageType.ACK);
-      assert.equal(parsed.packet.options.bootFile(), 'snponly.efi');
+      assert.equal(parsed.packet.options.read('messageType'), MessageType.ACK);
+      assert.equal(parsed.packet.options.read('bootFile'), 'snponly.efi');
       await waitFor('the events', () => store.events({ protocol: 'proxydhcp' }).length >= 4);
       const events = store.events({ protocol: 'proxydhcp' });
       assert.equal(events.filter((e) => e.kind === `malformed on ${proxyPort}`).length, 3);
