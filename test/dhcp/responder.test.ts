@@ -12,9 +12,10 @@ import { poolFromProfile } from '../../src/dhcp/pool.ts';
 import { DhcpResponder, type Handled } from '../../src/dhcp/responder.ts';
 import { LeaseStore } from '../../src/store/leases.ts';
 import { Store } from '../../src/store/store.ts';
-import { dhcpRequest, T, type RequestShape } from './support/packets.ts';
+import { dhcpRequest, T, type RequestShape } from '../helpers/dhcp-packets.ts';
+import { lan } from '../helpers/lab-addresses.ts';
 
-const SERVER = '10.77.0.1';
+const SERVER = lan.server;
 const A = '52:54:00:00:00:0a';
 const B = '52:54:00:00:00:0b';
 const C = '52:54:00:00:00:0c';

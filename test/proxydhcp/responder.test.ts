@@ -9,7 +9,7 @@ import type { NodeState } from '../../src/boot/policy.ts';
 import { emptyPacket, encodeDhcp, parseDhcp, type DhcpPacket } from '../../src/dhcp/codec.ts';
 import { MessageType, Opt, PxeSub } from '../../src/dhcp/options.ts';
 import { handleProxyRequest, notPxeReason, type Listener, type ProxyHandled } from '../../src/proxydhcp/responder.ts';
-import { dhcpRequest, type RequestShape } from '../dhcp/support/packets.ts';
+import { dhcpRequest, type RequestShape } from '../helpers/dhcp-packets.ts';
 
 const SERVER = '10.0.0.2';
 const noNodes = { getNode: (): NodeState | undefined => undefined };

@@ -13,7 +13,7 @@ import { ProxyDhcpService } from '../../src/proxydhcp/service.ts';
 import { BindError } from '../../src/service.ts';
 import { Store } from '../../src/store/store.ts';
 import { waitFor } from '../helpers/netns.ts';
-import { dhcpRequest } from '../dhcp/support/packets.ts';
+import { dhcpRequest } from '../helpers/dhcp-packets.ts';
 
 /** Two free unprivileged ports on 127.0.0.1 (bound, read, released). */
 async function freePorts(): Promise<[number, number]> {

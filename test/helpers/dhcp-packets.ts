@@ -1,6 +1,6 @@
 // Builders for the requests the DHCP tests send: real ROMs' shapes, written out by hand.
-import { emptyPacket, type DhcpPacket } from '../../../src/dhcp/codec.ts';
-import { MessageType } from '../../../src/dhcp/options.ts';
+import { emptyPacket, type DhcpPacket } from '../../src/dhcp/codec.ts';
+import { MessageType } from '../../src/dhcp/options.ts';
 
 export interface RequestShape {
   mac: string;

@@ -5,8 +5,8 @@
 //   garbage <server>          malformed datagrams to <server>:67, then one DISCOVER; prints "OFFER <mac> <ip>"
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { encodeDhcp, parseDhcp, clientMac } from '../../../src/dhcp/codec.ts';
-import { dhcpRequest, T } from './packets.ts';
+import { encodeDhcp, parseDhcp, clientMac } from '../../src/dhcp/codec.ts';
+import { dhcpRequest, T } from './dhcp-packets.ts';
 
 const [mode = '', a = '', b = '', c = '20'] = process.argv.slice(2);
 const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
