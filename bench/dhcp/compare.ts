@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { collectOutput, NetLab, waitFor } from '../../test/helpers/netns.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const RUN_SERVER = fileURLToPath(new URL('../../test/dhcp/support/run-server.ts', import.meta.url));
+const RUN_SERVER = fileURLToPath(new URL('../../test/helpers/run-dhcp-service.ts', import.meta.url));
 const SERVER = '10.77.0.1';
 const CLIENT = '10.77.0.2';
 const RANGE = ['10.77.1.0', '10.77.255.250'] as const;
@@ -36,7 +36,7 @@ function startCommand(server: string, dir: string): string[] {
         server: { address: SERVER, interface: 'srv0' },
         dhcp: { mode: 'server', rangeStart: RANGE[0], rangeEnd: RANGE[1], netmask: '255.255.0.0', router: SERVER, dns: [SERVER], leaseTime: 3600 },
       };
-      return [process.execPath, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), '--import', 'tsx', RUN_SERVER, JSON.stringify({ stateDir: join(dir, 'state'), profile })];
+      return [process.execPath, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), '--import', 'tsx', RUN_SERVER, JSON.stringify({ service: 'dhcp', stateDir: join(dir, 'state'), profile })];
     }
     case 'dnsmasq':
       return ['dnsmasq', '-d', '-k', '--port=0', '--no-resolv', '--no-hosts', '--interface=srv0', '--bind-interfaces', '--no-ping', '--dhcp-authoritative',

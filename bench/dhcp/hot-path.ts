@@ -9,7 +9,7 @@ import { poolFromProfile } from '../../src/dhcp/pool.ts';
 import { DhcpResponder, type Handled } from '../../src/dhcp/responder.ts';
 import { commitBatch } from '../../src/dhcp/commit.ts';
 import { Store } from '../../src/store/store.ts';
-import { dhcpRequest, T } from '../../test/dhcp/support/packets.ts';
+import { dhcpRequest, T } from '../../test/helpers/dhcp-packets.ts';
 
 const exchanges = Number(process.argv[2] ?? 20000);
 const batchSize = Number(process.argv[3] ?? 20);

@@ -15,23 +15,23 @@ export function clientUuidText(raw: Buffer | undefined): string | undefined {
 
 /** True when the request comes from iPXE: user class "iPXE" or iPXE's encapsulated options (175). */
 export function isIpxeRequest(packet: DhcpPacket): boolean {
-  return packet.options.has(Opt.IPXE_ENCAP) || (packet.options.userClass()?.includes('iPXE') ?? false);
+  return packet.options.has(Opt.ipxeOptions) || (packet.options.read('userClass')?.includes('iPXE') ?? false);
 }
 
 export function describeDhcpClient(packet: DhcpPacket): ClientDescription | null {
   const mac = clientMac(packet);
   if (!mac) return null;
   const opts = packet.options;
-  const arch = opts.clientArch()?.[0];
+  const arch = opts.read('clientArch')?.[0];
   const description: ClientDescription = {
     mac,
     firmware: archInfo(arch)?.firmware ?? 'unknown',
     isIpxe: isIpxeRequest(packet),
   };
   if (arch !== undefined) description.arch = arch;
-  const vendorClass = opts.vendorClass();
+  const vendorClass = opts.read('vendorClass');
   if (vendorClass !== undefined) description.vendorClass = vendorClass;
-  const uuid = clientUuidText(opts.clientUuid());
+  const uuid = clientUuidText(opts.read('clientUuid'));
   if (uuid) description.uuid = uuid;
   if (packet.ciaddr !== '0.0.0.0') description.ip = packet.ciaddr;
   return description;

@@ -2,6 +2,7 @@
 // Pure: bytes in, a typed packet or a typed error out. Every length is checked before use.
 import ipaddr from 'ipaddr.js';
 import { normaliseMac } from '../net/mac.ts';
+import { joinParts, readOptionArea, writeOptionArea } from './option-area.ts';
 import { DhcpOptions, Opt } from './options.ts';
 
 export interface DhcpPacket {
@@ -55,32 +56,6 @@ function nulTrimmed(buf: Buffer): string {
   return buf.toString('latin1', 0, end < 0 ? buf.length : end);
 }
 
-/**
- * Walks one option area, appending each option's bytes to `into` (RFC 3396: repeated codes
- * concatenate, in the order options → file → sname). Returns an error message or null.
- */
-function readOptionArea(area: Buffer, where: string, into: Map<number, Buffer[]>): string | null {
-  let i = 0;
-  while (i < area.length) {
-    const code = area[i]!;
-    if (code === 0) {
-      i++;
-      continue;
-    }
-    if (code === 255) return null;
-    if (i + 1 >= area.length) return `option ${code} in ${where} has no length byte`;
-    const len = area[i + 1]!;
-    if (i + 2 + len > area.length) return `option ${code} in ${where} claims ${len} bytes, ${area.length - i - 2} left`;
-    const parts = into.get(code);
-    const value = area.subarray(i + 2, i + 2 + len);
-    if (parts) parts.push(value);
-    else into.set(code, [value]);
-    i += 2 + len;
-  }
-  // A missing end option is common in the field (some ROMs stop at the last option); tolerate it.
-  return null;
-}
-
 export function parseDhcp(bytes: Uint8Array): DhcpParseResult {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < OPTIONS_AT) return fail('truncated', `${buf.length} bytes; a DHCP packet has at least ${OPTIONS_AT}`);
@@ -99,7 +74,7 @@ export function parseDhcp(bytes: Uint8Array): DhcpParseResult {
   let file = nulTrimmed(fileField);
   let sname = nulTrimmed(snameField);
 
-  const overloadParts = parts.get(Opt.OVERLOAD);
+  const overloadParts = parts.get(Opt.overload);
   if (overloadParts) {
     const overload = Buffer.concat(overloadParts);
     if (overload.length !== 1 || overload[0]! < 1 || overload[0]! > 3) return fail('bad-option', `option 52 (overload) must be one byte 1-3`);
@@ -115,17 +90,16 @@ export function parseDhcp(bytes: Uint8Array): DhcpParseResult {
       if (e) return fail('bad-option', e);
       sname = '';
     }
-    extra.delete(Opt.OVERLOAD);
+    extra.delete(Opt.overload);
     for (const [code, values] of extra) {
       const existing = parts.get(code);
       if (existing) existing.push(...values);
       else parts.set(code, values);
     }
-    parts.delete(Opt.OVERLOAD);
+    parts.delete(Opt.overload);
   }
 
-  const raw = new Map<number, Buffer>();
-  for (const [code, values] of parts) raw.set(code, Buffer.concat(values));
+  const raw = joinParts(parts);
 
   return {
     ok: true,
@@ -162,7 +136,7 @@ function writeField(buf: Buffer, at: number, size: number, text: string, name: s
 
 // Message type first: some ROMs look for it at the start of the option area.
 function optionOrder(codes: number[]): number[] {
-  return [...codes.filter((c) => c === Opt.MESSAGE_TYPE), ...codes.filter((c) => c !== Opt.MESSAGE_TYPE)];
+  return [...codes.filter((c) => c === Opt.messageType), ...codes.filter((c) => c !== Opt.messageType)];
 }
 
 /** Encodes a packet; options over 255 bytes are split (RFC 3396); padded to at least 300 bytes. */
@@ -184,20 +158,11 @@ export function encodeDhcp(packet: DhcpPacket): Buffer {
   writeField(header, FILE_AT, FILE_LEN, packet.file, 'file');
   header.writeUInt32BE(MAGIC_COOKIE, MAGIC_AT);
 
-  const parts: Buffer[] = [header];
   const raw = packet.options.raw;
-  for (const code of optionOrder([...raw.keys()])) {
-    // Overload is a property of one encoding, not of the option set; we never overload.
-    if (code === Opt.OVERLOAD) continue;
-    const value = raw.get(code)!;
-    if (value.length === 0) parts.push(Buffer.from([code, 0]));
-    for (let at = 0; at < value.length; at += 255) {
-      const chunk = value.subarray(at, at + 255);
-      parts.push(Buffer.from([code, chunk.length]), chunk);
-    }
-  }
-  parts.push(Buffer.from([255]));
-  const body = Buffer.concat(parts);
+  // Overload is a property of one encoding, not of the option set; we never overload.
+  const codes = optionOrder([...raw.keys()]).filter((code) => code !== Opt.overload);
+  const options = writeOptionArea(codes.map((code) => [code, raw.get(code)!]), true);
+  const body = Buffer.concat([header, options]);
   if (body.length >= MIN_PACKET) return body;
   return Buffer.concat([body, Buffer.alloc(MIN_PACKET - body.length)]);
 }

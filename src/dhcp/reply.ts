@@ -3,7 +3,8 @@ import type { BootFileDecision } from '../boot/policy.ts';
 import type { Profile } from '../config/profile.ts';
 import { httpBase } from '../boot/urls.ts';
 import { BROADCAST_FLAG, replyFrame, type DhcpPacket } from './codec.ts';
-import { MessageType, Opt, PxeSub } from './options.ts';
+import { writeBootFields } from './boot-fields.ts';
+import { MessageType, Opt } from './options.ts';
 import type { Pool } from './pool.ts';
 
 export interface ReplySpec {
@@ -20,50 +21,40 @@ export interface ReplySpec {
   message?: string;
 }
 
-const FILE_FIELD = 128;
-
 export function buildReply(request: DhcpPacket, spec: ReplySpec, profile: Profile, pool: Pool): DhcpPacket {
   const reply = replyFrame(request);
   reply.yiaddr = spec.yiaddr;
   const o = reply.options;
-  o.setMessageType(spec.type).setServerId(pool.serverAddress);
+  o.write('messageType', spec.type).write('serverId', pool.serverAddress);
   // RFC 6842: a client identifier is echoed back.
-  const clientId = request.options.get(Opt.CLIENT_ID);
-  if (clientId) o.set(Opt.CLIENT_ID, clientId);
+  const clientId = request.options.get(Opt.clientId);
+  if (clientId) o.set(Opt.clientId, clientId);
 
   if (spec.type === MessageType.NAK) {
     // RFC 2131 §4.3.2: a NAK through a relay has the broadcast bit set so the relay broadcasts it.
     if (request.giaddr !== '0.0.0.0') reply.flags |= BROADCAST_FLAG;
-    if (spec.message) o.setMessage(spec.message);
+    if (spec.message) o.write('message', spec.message);
     return reply;
   }
 
   // RFC 2131 table 3: ciaddr is echoed in an ACK, zero in an OFFER.
   if (spec.type === MessageType.ACK) reply.ciaddr = request.ciaddr;
   if (spec.leaseSeconds !== undefined) {
-    o.setLeaseTime(spec.leaseSeconds)
-      .setRenewalTime(Math.floor(spec.leaseSeconds / 2))
-      .setRebindingTime(Math.floor((spec.leaseSeconds * 7) / 8));
+    o.write('leaseTime', spec.leaseSeconds)
+      .write('renewalTime', Math.floor(spec.leaseSeconds / 2))
+      .write('rebindingTime', Math.floor((spec.leaseSeconds * 7) / 8));
   }
-  o.setSubnetMask(pool.netmask).setBroadcastAddress(pool.broadcast);
+  o.write('subnetMask', pool.netmask).write('broadcastAddress', pool.broadcast);
   const d = profile.dhcp;
-  if (d.router) o.setRouters([d.router]);
-  if (d.dns.length > 0) o.setDnsServers(d.dns);
-  if (d.domain) o.setDomainName(d.domain);
-  if (spec.hostname) o.setHostname(spec.hostname);
+  if (d.router) o.write('routers', [d.router]);
+  if (d.dns.length > 0) o.write('dnsServers', d.dns);
+  if (d.domain) o.write('domainName', d.domain);
+  if (spec.hostname) o.write('hostname', spec.hostname);
   // The Proxmox installer finds its answer URL here when none is baked into the ISO.
-  o.setProxmoxAnswerUrl(`${httpBase(profile)}/answer`);
+  o.write('proxmoxAnswerUrl', `${httpBase(profile)}/answer`);
 
   const boot = spec.boot;
-  if (boot?.action === 'boot' && boot.bootFile) {
-    reply.siaddr = pool.serverAddress;
-    o.setTftpServer(pool.serverAddress).setBootFile(boot.bootFile);
-    // Long URLs live only in option 67; the 128-byte field cannot hold them.
-    if (Buffer.byteLength(boot.bootFile, 'latin1') < FILE_FIELD) reply.file = boot.bootFile;
-    if (boot.vendorClass) o.setVendorClass(boot.vendorClass);
-    // PXE discovery control 8: boot the file in this reply, skip boot-server discovery.
-    if (boot.vendorClass === 'PXEClient') o.setPxeVendorOptions(new Map([[PxeSub.DISCOVERY_CONTROL, Buffer.from([8])]]));
-  }
+  if (boot?.action === 'boot' && boot.bootFile) writeBootFields(reply, request, { ...boot, action: 'boot', bootFile: boot.bootFile }, pool.serverAddress);
   return reply;
 }
 
@@ -76,7 +67,7 @@ export interface Destination {
 /** RFC 2131 §4.1 reply addressing. `serverPort` is where relays listen (67). */
 export function replyDestination(request: DhcpPacket, reply: DhcpPacket, serverPort: number, clientPort = 68): Destination {
   if (request.giaddr !== '0.0.0.0') return { address: request.giaddr, port: serverPort, why: `unicast to relay ${request.giaddr}` };
-  if (reply.options.messageType() === MessageType.NAK) return { address: '255.255.255.255', port: clientPort, why: 'broadcast (NAK)' };
+  if (reply.options.read('messageType') === MessageType.NAK) return { address: '255.255.255.255', port: clientPort, why: 'broadcast (NAK)' };
   if (request.ciaddr !== '0.0.0.0') return { address: request.ciaddr, port: clientPort, why: `unicast to ciaddr ${request.ciaddr}` };
   // Unicasting to yiaddr would need an ARP entry the client cannot answer for yet; broadcast always arrives.
   return { address: '255.255.255.255', port: clientPort, why: request.flags & BROADCAST_FLAG ? 'broadcast (flag set)' : 'broadcast (client has no address yet)' };

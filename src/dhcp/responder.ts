@@ -39,7 +39,7 @@ export interface ResponderConfig {
 
 /** RFC 2131 §4.2: option 61 names the client when present, else the hardware address. */
 export function leaseClientKey(request: DhcpPacket, mac: string): string {
-  const id = request.options.clientId();
+  const id = request.options.read('clientId');
   return id ? `id:${id.toString('hex')}` : `mac:${mac}`;
 }
 
@@ -63,7 +63,7 @@ export class DhcpResponder {
   }
 
   handle(request: DhcpPacket, now: number): Handled {
-    const type = request.options.messageType();
+    const type = request.options.read('messageType');
     const kind = messageTypeName(type);
     const base = { kind, detail: { xid: xidText(request.xid) } as Record<string, unknown> };
     const silence = (mac: string | null, reason: string, extra: Partial<Handled> = {}): Handled => ({
@@ -82,7 +82,7 @@ export class DhcpResponder {
     }
 
     const host = this.config.profile.hosts.get(client.mac);
-    const who: LeaseClient = { key: leaseClientKey(request, client.mac), mac: client.mac, hostname: request.options.hostname() ?? null };
+    const who: LeaseClient = { key: leaseClientKey(request, client.mac), mac: client.mac, hostname: request.options.read('hostname') ?? null };
     const facts: SightingFacts = {};
     if (client.arch !== undefined) facts.arch = client.arch;
     if (client.firmware !== 'unknown') facts.firmware = client.firmware;
@@ -129,7 +129,7 @@ export class DhcpResponder {
   }
 
   private discover(ctx: Context): Handled {
-    const requested = ctx.request.options.requestedIp();
+    const requested = ctx.request.options.read('requestedIp');
     const choice = this.allocator.chooseOffer(ctx.who, requested, ctx.now);
     if (choice.ip === null) return this.silence(ctx, `no offer: ${choice.reason}`, { exhausted: true });
     this.allocator.hold(choice.ip, ctx.who, ctx.now);
@@ -165,8 +165,8 @@ export class DhcpResponder {
   // RFC 2131 §4.3.2: the client's state is told by which of server id, requested address and ciaddr it fills in.
   private requestMessage(ctx: Context): Handled {
     const { request, who, now } = ctx;
-    const serverId = request.options.serverId();
-    const requested = request.options.requestedIp();
+    const serverId = request.options.read('serverId');
+    const requested = request.options.read('requestedIp');
     const ciaddr = request.ciaddr !== '0.0.0.0' ? request.ciaddr : undefined;
     const { pool } = this.config;
 
@@ -202,9 +202,9 @@ export class DhcpResponder {
   }
 
   private decline(ctx: Context): Handled {
-    const serverId = ctx.request.options.serverId();
+    const serverId = ctx.request.options.read('serverId');
     if (serverId !== undefined && serverId !== this.config.pool.serverAddress) return this.silence(ctx, `DECLINE for server ${serverId}: not us`);
-    const ip = ctx.request.options.requestedIp();
+    const ip = ctx.request.options.read('requestedIp');
     if (!ip) return this.silence(ctx, 'DECLINE without the declined address (option 50)');
     const writes = this.allocator.decline(ip, ctx.who, ctx.now);
     if (!writes) return this.note(ctx, 'ignored', `DECLINE of ${ip}, which we never gave this client`, ip, []);
@@ -212,7 +212,7 @@ export class DhcpResponder {
   }
 
   private release(ctx: Context): Handled {
-    const serverId = ctx.request.options.serverId();
+    const serverId = ctx.request.options.read('serverId');
     if (serverId !== undefined && serverId !== this.config.pool.serverAddress) return this.silence(ctx, `RELEASE for server ${serverId}: not us`);
     const ip = ctx.request.ciaddr;
     const writes = this.allocator.release(ip, ctx.who, ctx.now);

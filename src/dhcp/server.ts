@@ -2,15 +2,15 @@
 // receive → check interface → decode → decide → commit (group commit) → send → record event.
 import type { Logger } from '../log.ts';
 import type { Profile } from '../config/profile.ts';
-import { BindError, type Binding, type Service } from '../service.ts';
+import type { Binding, Service } from '../service.ts';
 import type { EventSink } from '../boot/events.ts';
 import type { LeaseLog, NodeLookup, NodeWrites } from '../boot/ports.ts';
-import { UdpDeviceSocket, type ReceivedDatagram } from '../net/udp-device.ts';
 import { LeaseAllocator, type AllocatorTimes } from './allocator.ts';
-import { encodeDhcp, parseDhcp } from './codec.ts';
+import type { DhcpPacket } from './codec.ts';
 import { poolFromProfile, type Pool } from './pool.ts';
 import { DhcpResponder, type Handled } from './responder.ts';
 import { commitBatch } from './commit.ts';
+import { DhcpSocket } from './socket.ts';
 
 export interface DhcpServerDeps {
   profile: Profile;
@@ -42,7 +42,7 @@ export class DhcpServerService implements Service {
   private readonly logger: Logger;
   private readonly store: DhcpState;
   private readonly leases: LeaseLog;
-  private socket: UdpDeviceSocket | null = null;
+  private socket: DhcpSocket | null = null;
   private allocator: LeaseAllocator | null = null;
   private responder: DhcpResponder | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -70,35 +70,23 @@ export class DhcpServerService implements Service {
     const pool = checkedPool(profile);
     this.allocator = new LeaseAllocator(pool, times(profile), this.leases.all());
     this.responder = new DhcpResponder({ profile, pool, serverPort: profile.dhcp.port }, this.allocator, this.store);
-    try {
-      this.socket = await UdpDeviceSocket.open({ port: profile.dhcp.port, interface: iface, broadcast: true });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
-      throw new BindError('dhcp', 'udp', '0.0.0.0', profile.dhcp.port, code, code === 'ENODEV' ? '[server] interface' : '[dhcp] port');
-    }
-    this.socket.onError((err, d) => this.logger.error({ err, from: d.address }, 'dhcp: packet handler failed'));
-    this.socket.onMessage((d) => this.receive(d));
+    this.socket = await DhcpSocket.open(
+      { service: 'dhcp', port: profile.dhcp.port, interface: iface, reuseAddr: false, portKey: '[dhcp] port' },
+      {
+        request: (packet) => this.receive(packet),
+        dropped: (drop) => this.store.record({ mac: null, protocol: 'dhcp', decision: 'silence', ...drop }),
+        failed: (err, d) => this.logger.error({ err, from: d.address }, 'dhcp: packet handler failed'),
+      },
+    );
     this.sweepTimer = setInterval(() => this.allocator?.sweep(Date.now()), SWEEP_MS);
     this.sweepTimer.unref();
     this.logger.info(`DHCP server on ${iface} port ${this.socket.port}, pool ${profile.dhcp.rangeStart}-${profile.dhcp.rangeEnd}`);
   }
 
-  private receive(d: ReceivedDatagram): void {
-    const iface = this.profile.server.interface;
-    const socket = this.socket;
-    if (!socket || !this.responder) return;
-    // Belt and braces with SO_BINDTODEVICE: a request from another LAN never gets an answer.
-    if (socket.interfaceIndex !== null && d.ifindex !== socket.interfaceIndex) {
-      this.store.record({ mac: null, protocol: 'dhcp', kind: 'datagram', decision: 'silence', reason: `arrived on ifindex ${d.ifindex}, not ${iface}`, code: 'wrong-interface', detail: { from: d.address } });
-      return;
-    }
-    const parsed = parseDhcp(d.data);
-    if (!parsed.ok) {
-      this.store.record({ mac: null, protocol: 'dhcp', kind: 'malformed', decision: 'silence', reason: `malformed packet from ${d.address}:${d.port} (${parsed.error.code}): ${parsed.error.message}`, detail: { bytes: d.data.length } });
-      return;
-    }
+  private receive(request: DhcpPacket): void {
+    if (!this.responder) return;
     if (this.profile.dhcp.mode !== 'server') return;
-    this.batch.push(this.responder.handle(parsed.packet, Date.now()));
+    this.batch.push(this.responder.handle(request, Date.now()));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // Every request read in this turn of the event loop shares one commit (one fsync).
@@ -144,10 +132,7 @@ export class DhcpServerService implements Service {
       this.logger.warn(`dhcp: ${h.event.reason}; clients get no offer until leases expire or the range grows`);
     }
     if (h.reply && socket) {
-      const bytes = encodeDhcp(h.reply.packet);
-      socket.send(bytes, h.reply.destination.port, h.reply.destination.address).catch((err: unknown) => {
-        this.store.record({ ...h.event, protocol: 'dhcp', decision: 'error', reason: `send to ${h.reply!.destination.address} failed: ${(err as Error).message}` });
-      });
+      socket.send(h.reply, (reason) => this.store.record({ ...h.event, protocol: 'dhcp', decision: 'error', reason: `${reason}; was: ${h.event.reason}` }));
     }
     this.store.record({ ...h.event, protocol: 'dhcp' });
   }

@@ -3,12 +3,13 @@
 import { decideBootFile, type BootFileDecision } from '../boot/policy.ts';
 import { profileArmsInstall, type NodeState } from '../boot/lifecycle.ts';
 import type { Profile } from '../config/profile.ts';
+import { wantsDiscoveryControl } from '../dhcp/boot-fields.ts';
 import { describeDhcpClient } from '../dhcp/client.ts';
 import type { DhcpPacket } from '../dhcp/codec.ts';
 import { MessageType, messageTypeName } from '../dhcp/options.ts';
 import { replyDestination, type Destination } from '../dhcp/reply.ts';
 import type { NodeLookup, SightingFacts } from '../boot/ports.ts';
-import { buildProxyReply, wantsDiscoveryControl } from './reply.ts';
+import { buildProxyReply } from './reply.ts';
 
 /** Which of the two listeners a request came in on. */
 export type Listener = 'dhcp' | 'proxy';
@@ -64,15 +65,15 @@ function uuidNote(raw: Buffer | undefined): string {
  * our offer as the server) or naming nobody (PXE boot-server discovery by broadcast) is answered.
  */
 function requestOn67NotOurs(request: DhcpPacket, serverAddress: string): string | null {
-  const serverId = request.options.serverId();
+  const serverId = request.options.read('serverId');
   if (serverId !== undefined && serverId !== serverAddress) return `REQUEST for server ${serverId}: the client's address exchange with that DHCP server, not ours to answer`;
-  const requested = request.options.requestedIp();
+  const requested = request.options.read('requestedIp');
   if (serverId === undefined && requested !== undefined) return `REQUEST for address ${requested} without a server identifier (INIT-REBOOT): for the DHCP server that owns the address`;
   return null;
 }
 
 export function handleProxyRequest(request: DhcpPacket, source: { address: string; port: number }, ctx: ProxyContext, nodes: NodeLookup<NodeState>): ProxyHandled {
-  const type = request.options.messageType();
+  const type = request.options.read('messageType');
   const kind = `${messageTypeName(type)} on ${ctx.port}`;
   const detail: Record<string, unknown> = { xid: xidText(request.xid), port: ctx.port, from: source.address };
   if (request.giaddr !== '0.0.0.0') detail.relay = request.giaddr;
@@ -86,7 +87,7 @@ export function handleProxyRequest(request: DhcpPacket, source: { address: strin
   const mac = client?.mac ?? null;
   if (type === undefined) return silence(mac, 'BOOTP request without option 53: not a PXE client');
 
-  const vendorClass = request.options.vendorClass();
+  const vendorClass = request.options.read('vendorClass');
   if (vendorClass !== undefined) detail.vendorClass = vendorClass.slice(0, 64);
   const notPxe = notPxeReason(vendorClass);
   if (notPxe) return silence(mac, notPxe);
@@ -94,7 +95,7 @@ export function handleProxyRequest(request: DhcpPacket, source: { address: strin
   if (client.arch === undefined) return silence(mac, `vendor class '${vendorClass}' but no option 93 (client architecture): not a PXE client`);
   detail.arch = client.arch;
   if (request.ciaddr !== '0.0.0.0') detail.ip = request.ciaddr;
-  detail.uuid = uuidNote(request.options.clientUuid());
+  detail.uuid = uuidNote(request.options.read('clientUuid'));
 
   if (type !== MessageType.DISCOVER && type !== MessageType.REQUEST) {
     return silence(mac, `${messageTypeName(type)}: a proxy answers DISCOVER and REQUEST only`);
@@ -140,6 +141,6 @@ function proxyPortDestination(request: DhcpPacket, source: { address: string; po
 
 function describeBoot(boot: BootFileDecision, type: number): string {
   const what = type === MessageType.OFFER ? 'offered' : 'acknowledged';
-  const control = wantsDiscoveryControl(boot) ? ', discovery control 8' : '';
+  const control = wantsDiscoveryControl(boot, '0.0.0.0') ? ', discovery control 8' : '';
   return `${what} ${boot.bootFile} (${boot.vendorClass ?? 'PXEClient'}${control}): ${boot.reason}`;
 }

@@ -2,10 +2,11 @@
 // (shared with other listeners) and on the proxy port 4011, on [server] interface only.
 // A thin transport: receive → check interface → decode → ask the responder → send → record.
 import type { Profile } from '../config/profile.ts';
-import { encodeDhcp, parseDhcp } from '../dhcp/codec.ts';
+import type { DhcpPacket } from '../dhcp/codec.ts';
+import { DhcpSocket } from '../dhcp/socket.ts';
 import type { Logger } from '../log.ts';
-import { UdpDeviceSocket, type ReceivedDatagram } from '../net/udp-device.ts';
-import { BindError, type Binding, type Service } from '../service.ts';
+import type { ReceivedDatagram } from '../net/udp-device.ts';
+import type { Binding, Service } from '../service.ts';
 import type { EventSink } from '../boot/events.ts';
 import type { NodeLookup, NodeWrites } from '../boot/ports.ts';
 import { handleProxyRequest, type Listener, type ProxyHandled } from './responder.ts';
@@ -21,7 +22,7 @@ export type ProxyDhcpState = NodeLookup & Pick<NodeWrites, 'sawNode'> & EventSin
 
 interface OpenListener {
   listener: Listener;
-  socket: UdpDeviceSocket;
+  socket: DhcpSocket;
 }
 
 export class ProxyDhcpService implements Service {
@@ -58,43 +59,26 @@ export class ProxyDhcpService implements Service {
     this.logger.info(`ProxyDHCP on ${iface} ports ${profile.dhcp.port} and ${profile.dhcp.proxyPort}, boot server ${profile.server.address}`);
   }
 
-  private async listen(listener: Listener, port: number, iface: string, reuseAddr: boolean, configKey: string): Promise<void> {
-    let socket: UdpDeviceSocket;
-    try {
-      socket = await UdpDeviceSocket.open({ port, interface: iface, reuseAddr, broadcast: true });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
-      throw new BindError('proxydhcp', 'udp', '0.0.0.0', port, code, code === 'ENODEV' ? '[server] interface' : configKey);
-    }
-    const open = { listener, socket };
-    socket.onError((err, d) => this.logger.error({ err, from: d.address, port: socket.port }, 'proxydhcp: packet handler failed'));
-    socket.onMessage((d) => this.receive(open, d));
+  private async listen(listener: Listener, port: number, iface: string, reuseAddr: boolean, portKey: string): Promise<void> {
+    let open: OpenListener | null = null;
+    const socket = await DhcpSocket.open(
+      { service: 'proxydhcp', port, interface: iface, reuseAddr, portKey },
+      {
+        request: (packet, d) => open && this.receive(open, packet, d),
+        dropped: (drop) => this.store.record({ mac: null, protocol: 'proxydhcp', decision: 'silence', ...drop, kind: `${drop.kind} on ${port}` }),
+        failed: (err, d) => this.logger.error({ err, from: d.address, port }, 'proxydhcp: packet handler failed'),
+      },
+    );
+    open = { listener, socket };
     this.listeners.push(open);
   }
 
-  private receive(open: OpenListener, d: ReceivedDatagram): void {
+  private receive(open: OpenListener, request: DhcpPacket, d: ReceivedDatagram): void {
     const { socket, listener } = open;
     const profile = this.profile;
     if (profile.dhcp.mode !== 'proxy') return;
-    // Belt and braces with SO_BINDTODEVICE: a machine on another LAN never gets boot instructions.
-    if (socket.interfaceIndex !== null && d.ifindex !== socket.interfaceIndex) {
-      this.store.record({ mac: null, protocol: 'proxydhcp', kind: `datagram on ${socket.port}`, decision: 'silence', reason: `arrived on ifindex ${d.ifindex}, not ${profile.server.interface}`, code: 'wrong-interface', detail: { from: d.address } });
-      return;
-    }
-    const parsed = parseDhcp(d.data);
-    if (!parsed.ok) {
-      this.store.record({
-        mac: null,
-        protocol: 'proxydhcp',
-        kind: `malformed on ${socket.port}`,
-        decision: 'silence',
-        reason: `malformed packet from ${d.address}:${d.port} (${parsed.error.code}): ${parsed.error.message}`,
-        detail: { bytes: d.data.length, port: socket.port },
-      });
-      return;
-    }
     const handled = handleProxyRequest(
-      parsed.packet,
+      request,
       { address: d.address, port: d.port },
       {
         profile,
@@ -109,13 +93,10 @@ export class ProxyDhcpService implements Service {
     this.deliver(socket, handled);
   }
 
-  private deliver(socket: UdpDeviceSocket, h: ProxyHandled): void {
+  private deliver(socket: DhcpSocket, h: ProxyHandled): void {
     if (h.sighting) this.store.sawNode(h.sighting.mac, h.sighting.facts, h.sighting.armed);
     if (h.reply) {
-      const { address, port } = h.reply.destination;
-      socket.send(encodeDhcp(h.reply.packet), port, address).catch((err: unknown) => {
-        this.store.record({ ...h.event, protocol: 'proxydhcp', decision: 'silence', reason: `send to ${address}:${port} failed (${(err as Error).message}); was: ${h.event.reason}` });
-      });
+      socket.send(h.reply, (reason) => this.store.record({ ...h.event, protocol: 'proxydhcp', decision: 'error', reason: `${reason}; was: ${h.event.reason}` }));
     }
     this.logger.debug({ mac: h.event.mac, kind: h.event.kind, decision: h.event.decision }, h.event.reason);
     this.store.record({ ...h.event, protocol: 'proxydhcp' });

@@ -4,6 +4,7 @@ import { open, readFile, realpath, stat, type FileHandle } from 'node:fs/promise
 import type { Stats } from 'node:fs';
 import { join, sep } from 'node:path';
 import { ErrorCode } from './packet.ts';
+import { errnoOf } from '../net/errno.ts';
 
 /** The bytes of one file being sent. */
 export interface FileSource {
@@ -85,10 +86,6 @@ function signatureOf(info: Stats): string {
 
 function isInside(path: string, root: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
-}
-
-function errnoOf(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : 'unknown';
 }
 
 export class FileProvider {

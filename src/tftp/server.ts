@@ -6,6 +6,7 @@ import type { EventSink } from '../boot/events.ts';
 import type { Logger } from '../log.ts';
 import { BindError, type Binding, type Service } from '../service.ts';
 import { isLoopback } from '../net/address.ts';
+import { errnoOf } from '../net/errno.ts';
 import { FileProvider, MemorySource, type FileSource } from './files.ts';
 import { toNetascii } from './netascii.ts';
 import { negotiate } from './options.ts';
@@ -39,10 +40,6 @@ const DEFAULT_STOP_GRACE_MS = 2000;
 interface Slot {
   client: string;
   transfer: ReadTransfer | null;
-}
-
-function errnoOf(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : 'unknown';
 }
 
 /**

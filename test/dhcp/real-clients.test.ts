@@ -5,7 +5,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { collectOutput, waitFor } from '../helpers/netns.ts';
 import { skipUnless } from '../helpers/requirements.ts';
-import { DhcpLab, labServerProfile, SERVER_IP } from './support/lab.ts';
+import { DhcpLab, labServerProfile, SERVER_IP } from '../helpers/dhcp-lab.ts';
 
 const skip = skipUnless(['root', 'ip', 'dhclient', 'busybox', 'dhcpcd']);
 
@@ -83,7 +83,7 @@ esac`,
     assert.equal(subnet, '255.255.255.0');
     assert.equal(router, SERVER_IP);
     // busybox prints options it has no name for as hex.
-    assert.equal(Buffer.from(opt250!.replace('opt250=', ''), 'hex').toString(), 'http://10.77.0.1:8080/answer');
+    assert.equal(Buffer.from(opt250!.replace('opt250=', ''), 'hex').toString(), `http://${SERVER_IP}:8080/answer`);
 
     await lab.net.exec('spare', ['busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '5', '-T', '1', '-s', udhcpcScript], { timeoutMs: 20_000 });
     const spare = readLog(`${lab.dir}/udhcpc-${reservedMac.replace(/:/g, '')}.log`);

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { collectOutput, waitFor } from '../helpers/netns.ts';
 import { skipUnless } from '../helpers/requirements.ts';
-import { DhcpLab, labServerProfile } from './support/lab.ts';
+import { DhcpLab, labServerProfile, SERVER_IP } from '../helpers/dhcp-lab.ts';
 import { fileURLToPath } from 'node:url';
 
-const STORM_CLIENT = fileURLToPath(new URL('./support/storm-client.ts', import.meta.url));
+const STORM_CLIENT = fileURLToPath(new URL('../helpers/storm-client.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('DHCP server safety', { skip: skipUnless(['root', 'ip', 'busybox', 'tshark']) }, () => {
@@ -38,7 +38,7 @@ describe('DHCP server safety', { skip: skipUnless(['root', 'ip', 'busybox', 'tsh
   });
 
   test('malformed datagrams are named in events and the server keeps answering', async () => {
-    const out = await runClient(['garbage', '10.77.0.1']);
+    const out = await runClient(['garbage', SERVER_IP]);
     assert.match(out, /^OFFER 02:aa:00:00:00:01 10\.77\.0\.\d+$/m);
     await new Promise((r) => setTimeout(r, 200));
     const malformed = lab.events().filter((e) => e.kind === 'malformed');

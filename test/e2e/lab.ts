@@ -9,19 +9,10 @@ import { collectOutput, NetLab, waitFor } from '../helpers/netns.ts';
 import { startMachine, type Firmware, type Machine } from '../helpers/qemu.ts';
 import { PxePilot, type HostSection } from '../helpers/daemon.ts';
 import { repoRoot, type Standin } from '../helpers/standin.ts';
+import { lan } from '../helpers/lab-addresses.ts';
 
 /** Addresses that exist only inside the lab's namespaces. */
-export const lan = {
-  bridge: 'br0',
-  server: '10.77.0.1',
-  prefix: 24,
-  netmask: '255.255.255.0',
-  router: '10.77.0.254',
-  /** Unique-local, only for router advertisements inside the lab. */
-  routerV6: 'fd77::254',
-  rangeStart: '10.77.0.100',
-  rangeEnd: '10.77.0.199',
-} as const;
+export { lan };
 
 /** Namespace names inside a lab (NetLab prefixes them). */
 export const lanNs = 'lan';

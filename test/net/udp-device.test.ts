@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { interfaceIndex, UdpDeviceSocket, type ReceivedDatagram } from '../../src/net/udp-device.ts';
 import { NetLab } from '../helpers/netns.ts';
 import { skipUnless } from '../helpers/requirements.ts';
-import { fixtureArgv, JsonLineChild } from './json-lines.ts';
+import { helperArgv, JsonLineChild } from '../helpers/json-lines.ts';
 
 type WireDatagram = Omit<ReceivedDatagram, 'data'> & { data: string };
 
@@ -123,10 +123,10 @@ describe('UdpDeviceSocket between two links', { skip: skipUnless(['root']) }, ()
     await lab.exec('cb', ['ip', 'route', 'add', 'default', 'via', '10.61.2.1']);
     const stdio = { stdio: ['pipe', 'pipe', 'pipe'] as ['pipe', 'pipe', 'pipe'] };
     // Both on port 67, neither with SO_REUSEADDR: sockets tied to different devices share a port.
-    onA = new JsonLineChild(lab.spawn('srv', fixtureArgv('device-socket.ts', JSON.stringify({ port: 67, interface: 'a0' })), stdio));
-    onB = new JsonLineChild(lab.spawn('srv', fixtureArgv('device-socket.ts', JSON.stringify({ port: 67, interface: 'b0' })), stdio));
-    peerA = new JsonLineChild(lab.spawn('ca', fixtureArgv('dgram-peer.ts', '0.0.0.0', '68'), stdio));
-    peerB = new JsonLineChild(lab.spawn('cb', fixtureArgv('dgram-peer.ts', '0.0.0.0', '68'), stdio));
+    onA = new JsonLineChild(lab.spawn('srv', helperArgv('device-socket.ts', JSON.stringify({ port: 67, interface: 'a0' })), stdio));
+    onB = new JsonLineChild(lab.spawn('srv', helperArgv('device-socket.ts', JSON.stringify({ port: 67, interface: 'b0' })), stdio));
+    peerA = new JsonLineChild(lab.spawn('ca', helperArgv('dgram-peer.ts', '0.0.0.0', '68'), stdio));
+    peerB = new JsonLineChild(lab.spawn('cb', helperArgv('dgram-peer.ts', '0.0.0.0', '68'), stdio));
     indexA = (await onA.waitFor<{ interfaceIndex: number }>('ready')).interfaceIndex;
     indexB = (await onB.waitFor<{ interfaceIndex: number }>('ready')).interfaceIndex;
     await peerA.waitFor('ready');

@@ -9,17 +9,17 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { collectOutput, NetLab, waitFor } from '../helpers/netns.ts';
 import { skipUnless } from '../helpers/requirements.ts';
-import { JsonLineChild, tsxArgv } from '../net/json-lines.ts';
-import type { RequestShape } from '../dhcp/support/packets.ts';
+import { helperArgv, JsonLineChild } from '../helpers/json-lines.ts';
+import type { RequestShape } from '../helpers/dhcp-packets.ts';
+import type { RunDhcpServiceArgs } from '../helpers/run-dhcp-service.ts';
 import { MessageType } from '../../src/dhcp/options.ts';
 import { detailOf, type BootEvent } from '../../src/boot/events.ts';
-import type { ReplySummary, SendCommand } from './fixtures/pxe-client.ts';
+import type { ReplySummary, SendCommand } from '../helpers/pxe-client.ts';
 
 const ROUTER = '10.79.0.1';
 const PXE = '10.79.0.2';
 const CLIENT = '10.79.0.50';
 const HTTP = `http://${PXE}:8080`;
-const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const stdio = { stdio: ['pipe', 'pipe', 'pipe'] as ['pipe', 'pipe', 'pipe'] };
 
 let nextXid = 0x50780000;
@@ -54,10 +54,10 @@ describe('ProxyDHCP beside a dnsmasq router', { skip: skipUnless(['root', 'dnsma
     await waitFor('dnsmasq to start', () => dnsmasqLog.text().includes('DHCP, IP range') || dnsmasq.exitCode !== null);
     assert.equal(dnsmasq.exitCode, null, `dnsmasq exited: ${dnsmasqLog.text()}`);
 
-    const profile = { server: { address: PXE, interface: 'eth0' }, http: { port: 8080 }, dhcp: { mode: 'proxy' } };
-    proxy = new JsonLineChild(lab.spawn('pxe', tsxArgv(fixture('run-proxy.ts'), JSON.stringify({ stateDir: join(dir, 'state'), profile })), stdio));
-    client = new JsonLineChild(lab.spawn('client', tsxArgv(fixture('pxe-client.ts')), stdio));
-    rogue = new JsonLineChild(lab.spawn('rogue', tsxArgv(fixture('pxe-client.ts')), stdio));
+    const args: RunDhcpServiceArgs = { service: 'proxydhcp', stateDir: join(dir, 'state'), profile: { server: { address: PXE, interface: 'eth0' }, http: { port: 8080 }, dhcp: { mode: 'proxy' } }, printEvents: true };
+    proxy = new JsonLineChild(lab.spawn('pxe', helperArgv('run-dhcp-service.ts', JSON.stringify(args)), stdio));
+    client = new JsonLineChild(lab.spawn('client', helperArgv('pxe-client.ts'), stdio));
+    rogue = new JsonLineChild(lab.spawn('rogue', helperArgv('pxe-client.ts'), stdio));
     await Promise.all([proxy.waitFor('ready', () => true, 20_000), client.waitFor('ready', () => true, 20_000), rogue.waitFor('ready', () => true, 20_000)]);
   });
 

@@ -9,7 +9,7 @@ import type { NodeState } from '../../src/boot/lifecycle.ts';
 import { emptyPacket, encodeDhcp, parseDhcp, type DhcpPacket } from '../../src/dhcp/codec.ts';
 import { MessageType, Opt, PxeSub } from '../../src/dhcp/options.ts';
 import { handleProxyRequest, notPxeReason, type Listener, type ProxyHandled } from '../../src/proxydhcp/responder.ts';
-import { dhcpRequest, type RequestShape } from '../dhcp/support/packets.ts';
+import { dhcpRequest, type RequestShape } from '../helpers/dhcp-packets.ts';
 
 const SERVER = '10.0.0.2';
 const noNodes = { getNode: (): NodeState | undefined => undefined };
@@ -43,16 +43,16 @@ describe('proxy OFFER on 67', () => {
   test('BIOS: boot file, siaddr and option 54 = us, discovery control 8, UUID echoed, no address', () => {
     const h = ask({ type: MessageType.DISCOVER, arch: 0 });
     const r = replyOf(h);
-    assert.equal(r.options.messageType(), MessageType.OFFER);
+    assert.equal(r.options.read('messageType'), MessageType.OFFER);
     assert.equal(r.yiaddr, '0.0.0.0');
     assert.equal(r.siaddr, SERVER);
-    assert.equal(r.options.serverId(), SERVER);
-    assert.equal(r.options.vendorClass(), 'PXEClient');
+    assert.equal(r.options.read('serverId'), SERVER);
+    assert.equal(r.options.read('vendorClass'), 'PXEClient');
     assert.equal(r.file, 'undionly.kpxe');
-    assert.equal(r.options.bootFile(), 'undionly.kpxe');
-    assert.deepEqual(r.options.pxeVendorOptions(), new Map([[PxeSub.DISCOVERY_CONTROL, Buffer.from([8])]]));
-    assert.deepEqual(r.options.clientUuid(), Buffer.concat([Buffer.from([0]), Buffer.alloc(16, 0x5a)]));
-    for (const leaseOption of [Opt.LEASE_TIME, Opt.SUBNET_MASK, Opt.ROUTER, Opt.RENEWAL_TIME]) assert.equal(r.options.has(leaseOption), false);
+    assert.equal(r.options.read('bootFile'), 'undionly.kpxe');
+    assert.deepEqual(r.options.read('pxeVendorOptions'), new Map([[PxeSub.DISCOVERY_CONTROL, Buffer.from([8])]]));
+    assert.deepEqual(r.options.read('clientUuid'), Buffer.concat([Buffer.from([0]), Buffer.alloc(16, 0x5a)]));
+    for (const leaseOption of [Opt.leaseTime, Opt.subnetMask, Opt.routers, Opt.renewalTime]) assert.equal(r.options.has(leaseOption), false);
     assert.deepEqual(h.reply?.destination, { address: '255.255.255.255', port: 68, why: 'broadcast (client has no address yet)' });
     assert.equal(h.event.decision, 'offer');
     assert.equal(h.event.kind, 'DISCOVER on 67');
@@ -62,51 +62,51 @@ describe('proxy OFFER on 67', () => {
   test('UEFI x64 (7, 9), IA32 (6) and ARM64 (11): their binaries, no option 43', () => {
     for (const [arch, file] of [[7, 'snponly.efi'], [9, 'snponly.efi'], [6, 'ipxe-i386.efi'], [11, 'ipxe-arm64.efi']] as const) {
       const r = replyOf(ask({ type: MessageType.DISCOVER, arch }));
-      assert.equal(r.options.bootFile(), file, `arch ${arch}`);
-      assert.equal(r.options.has(Opt.VENDOR_SPECIFIC), false, `arch ${arch}`);
+      assert.equal(r.options.read('bootFile'), file, `arch ${arch}`);
+      assert.equal(r.options.has(Opt.pxeVendorOptions), false, `arch ${arch}`);
     }
   });
 
   test('UEFI HTTP boot (16): HTTPClient and an http:// URL', () => {
     const r = replyOf(ask({ type: MessageType.DISCOVER, arch: 16 }));
-    assert.equal(r.options.vendorClass(), 'HTTPClient');
-    assert.equal(r.options.bootFile(), `http://${SERVER}:8080/ipxe/snponly.efi`);
-    assert.equal(r.options.has(Opt.TFTP_SERVER), false);
+    assert.equal(r.options.read('vendorClass'), 'HTTPClient');
+    assert.equal(r.options.read('bootFile'), `http://${SERVER}:8080/ipxe/snponly.efi`);
+    assert.equal(r.options.has(Opt.tftpServer), false);
   });
 
   test('iPXE (option 77 or 175 alone) gets the bootstrap script URL', () => {
-    const viaUserClass = replyOf(ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => p.options.set(Opt.USER_CLASS, Buffer.from('iPXE'))));
-    assert.equal(viaUserClass.options.bootFile(), `http://${SERVER}:8080/boot.ipxe`);
-    const viaEncap = replyOf(ask({ type: MessageType.DISCOVER, arch: 0 }, 'dhcp', (p) => p.options.set(Opt.IPXE_ENCAP, Buffer.from([19, 1, 1]))));
-    assert.equal(viaEncap.options.bootFile(), `http://${SERVER}:8080/boot.ipxe`);
+    const viaUserClass = replyOf(ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => p.options.set(Opt.userClass, Buffer.from('iPXE'))));
+    assert.equal(viaUserClass.options.read('bootFile'), `http://${SERVER}:8080/boot.ipxe`);
+    const viaEncap = replyOf(ask({ type: MessageType.DISCOVER, arch: 0 }, 'dhcp', (p) => p.options.set(Opt.ipxeOptions, Buffer.from([19, 1, 1]))));
+    assert.equal(viaEncap.options.read('bootFile'), `http://${SERVER}:8080/boot.ipxe`);
   });
 
   test('a long URL goes in option 67 only, the file field stays empty', () => {
     const profile = testProfile({ server: { address: SERVER }, http: { port: 8080 }, dhcp: { mode: 'proxy' }, boot: { uefiX64: `${'x'.repeat(140)}.efi` } });
     const r = replyOf(ask({ type: MessageType.DISCOVER, arch: 16 }, 'dhcp', undefined, { profile }));
     assert.equal(r.file, '');
-    assert.ok(r.options.bootFile()!.endsWith(`${'x'.repeat(140)}.efi`));
+    assert.ok(r.options.read('bootFile')!.endsWith(`${'x'.repeat(140)}.efi`));
   });
 
   test('option 97 of a wrong length is echoed as sent and noted in the event', () => {
-    const h = ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => p.options.set(Opt.CLIENT_UUID, Buffer.from([1, 2, 3])));
-    assert.deepEqual(replyOf(h).options.get(Opt.CLIENT_UUID), Buffer.from([1, 2, 3]));
+    const h = ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => p.options.set(Opt.clientUuid, Buffer.from([1, 2, 3])));
+    assert.deepEqual(replyOf(h).options.get(Opt.clientUuid), Buffer.from([1, 2, 3]));
     assert.match(String(h.event.detail.uuid), /option 97 of 3 bytes, type 1/);
     assert.equal(h.sighting?.facts.uuid, undefined);
   });
 
   test('Raspberry Pi MAC with arch 0 is treated as ARM64, not sent the BIOS binary', () => {
     const h = ask({ type: MessageType.DISCOVER, arch: 0, mac: 'dc:a6:32:01:02:03' });
-    assert.equal(replyOf(h).options.bootFile(), 'ipxe-arm64.efi');
+    assert.equal(replyOf(h).options.read('bootFile'), 'ipxe-arm64.efi');
     assert.match(h.event.reason, /Raspberry Pi/);
   });
 
   test('a relayed DISCOVER goes back to the relay on 67, with option 82 echoed', () => {
     const agent = Buffer.from([1, 4, 0x65, 0x74, 0x68, 0x31]);
-    const h = ask({ type: MessageType.DISCOVER, arch: 0, giaddr: '10.9.0.1' }, 'dhcp', (p) => p.options.set(Opt.RELAY_AGENT, agent));
+    const h = ask({ type: MessageType.DISCOVER, arch: 0, giaddr: '10.9.0.1' }, 'dhcp', (p) => p.options.set(Opt.relayAgentInfo, agent));
     assert.deepEqual(h.reply?.destination, { address: '10.9.0.1', port: 67, why: 'unicast to relay 10.9.0.1' });
     assert.equal(replyOf(h).giaddr, '10.9.0.1');
-    assert.deepEqual(replyOf(h).options.get(Opt.RELAY_AGENT), agent);
+    assert.deepEqual(replyOf(h).options.get(Opt.relayAgentInfo), agent);
   });
 
   test('duplicate DISCOVERs (firmware retries) each get the same answer', () => {
@@ -120,10 +120,10 @@ describe('proxy ACK', () => {
   test('REQUEST on 4011 from a leased client: ACK with the boot file, back to its address and port', () => {
     const h = ask({ type: MessageType.REQUEST, arch: 7, ciaddr: '10.0.0.57' }, 'proxy');
     const r = replyOf(h);
-    assert.equal(r.options.messageType(), MessageType.ACK);
+    assert.equal(r.options.read('messageType'), MessageType.ACK);
     assert.equal(r.ciaddr, '10.0.0.57');
     assert.equal(r.yiaddr, '0.0.0.0');
-    assert.equal(r.options.bootFile(), 'snponly.efi');
+    assert.equal(r.options.read('bootFile'), 'snponly.efi');
     assert.deepEqual(h.reply?.destination, { address: '10.0.0.57', port: 68, why: 'unicast to 10.0.0.57:68' });
     assert.equal(h.event.kind, 'REQUEST on 4011');
     assert.equal(h.sighting?.facts.ip, '10.0.0.57');
@@ -131,13 +131,13 @@ describe('proxy ACK', () => {
 
   test('a boot-server REQUEST naming a boot item gets the same item back', () => {
     const item = Buffer.from([0x80, 0x01, 0x00, 0x00]);
-    const h = ask({ type: MessageType.REQUEST, arch: 0, ciaddr: '10.0.0.57' }, 'proxy', (p) => p.options.setPxeVendorOptions(new Map([[PxeSub.BOOT_ITEM, item]])));
-    assert.deepEqual(replyOf(h).options.pxeVendorOptions()?.get(PxeSub.BOOT_ITEM), item);
+    const h = ask({ type: MessageType.REQUEST, arch: 0, ciaddr: '10.0.0.57' }, 'proxy', (p) => p.options.write('pxeVendorOptions', new Map([[PxeSub.BOOT_ITEM, item]])));
+    assert.deepEqual(replyOf(h).options.read('pxeVendorOptions')?.get(PxeSub.BOOT_ITEM), item);
   });
 
   test('REQUEST on 67 naming us, or nobody (broadcast discovery), is answered', () => {
     const namingUs = ask({ type: MessageType.REQUEST, arch: 7, serverId: SERVER });
-    assert.equal(replyOf(namingUs).options.messageType(), MessageType.ACK);
+    assert.equal(replyOf(namingUs).options.read('messageType'), MessageType.ACK);
     const discovery = ask({ type: MessageType.REQUEST, arch: 0, ciaddr: '10.0.0.57' });
     assert.deepEqual(discovery.reply?.destination, { address: '10.0.0.57', port: 68, why: 'unicast to ciaddr 10.0.0.57' });
   });
@@ -168,7 +168,7 @@ describe('silence, with the reason', () => {
     silent(ask({ type: MessageType.INFORM, arch: 7 }), /DISCOVER and REQUEST only/);
     silent(ask({ type: MessageType.DISCOVER, arch: 7 }, 'proxy'), /firmware asks there with a REQUEST/);
     silent(ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => (p.op = 2)), 'a BOOTREPLY, not a request');
-    silent(ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => p.options.delete(Opt.MESSAGE_TYPE)), /BOOTP request without option 53/);
+    silent(ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => p.options.delete(Opt.messageType)), /BOOTP request without option 53/);
     silent(ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => (p.htype = 6)), /no Ethernet hardware address/);
   });
 
@@ -180,7 +180,7 @@ describe('silence, with the reason', () => {
     const host: HostEntry = { mac: '52:54:00:12:34:56', hostname: 'pve1', ip: '', action: 'install', profile: 'proxmox-ve/9.1-1', cmdline: '', vars: {} };
     const listed = testProfile({ server: { address: SERVER }, dhcp: { mode: 'proxy' }, boot: { unknown: 'ignore' }, hosts: new Map([[host.mac, host]]) });
     const h = ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', undefined, { profile: listed });
-    assert.equal(replyOf(h).options.bootFile(), 'snponly.efi');
+    assert.equal(replyOf(h).options.read('bootFile'), 'snponly.efi');
     assert.equal(h.sighting?.armed, true);
   });
 
@@ -211,12 +211,12 @@ describe('properties', () => {
         Buffer.from('525400aabbcc', 'hex').copy(p.chaddr);
         if (r.ciaddr) p.ciaddr = r.ciaddr;
         if (r.giaddr) p.giaddr = r.giaddr;
-        p.options.setMessageType(r.type);
-        if (r.arch !== undefined) p.options.setClientArch([r.arch]);
-        if (r.vendorClass !== undefined) p.options.setVendorClass(r.vendorClass);
-        if (r.serverId) p.options.setServerId(r.serverId);
-        if (r.ipxe) p.options.set(Opt.USER_CLASS, Buffer.from('iPXE'));
-        if (r.uuid) p.options.set(Opt.CLIENT_UUID, Buffer.from(r.uuid));
+        p.options.write('messageType', r.type);
+        if (r.arch !== undefined) p.options.write('clientArch', [r.arch]);
+        if (r.vendorClass !== undefined) p.options.write('vendorClass', r.vendorClass);
+        if (r.serverId) p.options.write('serverId', r.serverId);
+        if (r.ipxe) p.options.set(Opt.userClass, Buffer.from('iPXE'));
+        if (r.uuid) p.options.set(Opt.clientUuid, Buffer.from(r.uuid));
         const h = handleProxyRequest(wire(p), { address: r.ciaddr ?? '0.0.0.0', port: 68 }, ctx(r.listener), noNodes);
         assert.ok(h.event.reason.length > 0);
         if (!h.reply) {
@@ -225,13 +225,13 @@ describe('properties', () => {
         }
         const reply = wire(h.reply.packet);
         assert.equal(reply.yiaddr, '0.0.0.0');
-        assert.equal(reply.options.has(Opt.LEASE_TIME), false);
-        assert.equal(reply.options.serverId(), SERVER);
+        assert.equal(reply.options.has(Opt.leaseTime), false);
+        assert.equal(reply.options.read('serverId'), SERVER);
         assert.equal(reply.xid, p.xid);
         assert.ok(r.vendorClass?.startsWith('PXEClient') || r.vendorClass?.startsWith('HTTPClient'));
         assert.notEqual(r.arch, undefined);
         assert.ok(r.type === MessageType.DISCOVER || r.type === MessageType.REQUEST);
-        if (r.uuid) assert.deepEqual(reply.options.get(Opt.CLIENT_UUID), Buffer.from(r.uuid));
+        if (r.uuid) assert.deepEqual(reply.options.get(Opt.clientUuid), Buffer.from(r.uuid));
       }),
       { numRuns: 500 },
     );

@@ -13,7 +13,7 @@ import { ProxyDhcpService } from '../../src/proxydhcp/service.ts';
 import { BindError } from '../../src/service.ts';
 import { Store } from '../../src/store/store.ts';
 import { waitFor } from '../helpers/netns.ts';
-import { dhcpRequest } from '../dhcp/support/packets.ts';
+import { dhcpRequest } from '../helpers/dhcp-packets.ts';
 
 /** Two free unprivileged ports on 127.0.0.1 (bound, read, released). */
 async function freePorts(): Promise<[number, number]> {
@@ -46,8 +46,8 @@ describe('ProxyDhcpService on loopback', () => {
 
       const parsed = parseDhcp(await answer);
       assert.ok(parsed.ok);
-      assert.equal(parsed.packet.options.messageType(), MessageType.ACK);
-      assert.equal(parsed.packet.options.bootFile(), 'snponly.efi');
+      assert.equal(parsed.packet.options.read('messageType'), MessageType.ACK);
+      assert.equal(parsed.packet.options.read('bootFile'), 'snponly.efi');
       await waitFor('the events', () => store.events({ protocol: 'proxydhcp' }).length >= 4);
       const events = store.events({ protocol: 'proxydhcp' });
       assert.equal(events.filter((e) => e.kind === `malformed on ${proxyPort}`).length, 3);

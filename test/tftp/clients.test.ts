@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { skipUnless } from '../helpers/requirements.ts';
 import { waitFor } from '../helpers/netns.ts';
-import { makeRoot, sha256, startTftp, type RootFixture, type RunningTftp } from './support.ts';
+import { makeRoot, sha256, startTftp, type RootFixture, type RunningTftp } from '../helpers/tftp.ts';
 import { detailOf } from '../../src/boot/events.ts';
 
 const run = promisify(execFile);

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { encodeRequest } from '../../src/tftp/packet.ts';
 import { skipUnless } from '../helpers/requirements.ts';
-import { RawClient, makeRoot, sha256, startTftp, type RootFixture, type RunningTftp } from './support.ts';
+import { RawClient, makeRoot, sha256, startTftp, type RootFixture, type RunningTftp } from '../helpers/tftp.ts';
 
 const run = promisify(execFile);
 

@@ -12,7 +12,7 @@ import { TftpService } from '../../src/tftp/server.ts';
 import { toNetascii } from '../../src/tftp/netascii.ts';
 import { encodeRequest, type TftpPacket } from '../../src/tftp/packet.ts';
 import { waitFor } from '../helpers/netns.ts';
-import { RawClient, download, makeRoot, sha256, startTftp, type RootFixture, type RunningTftp } from './support.ts';
+import { RawClient, download, makeRoot, sha256, startTftp, type RootFixture, type RunningTftp } from '../helpers/tftp.ts';
 import { detailOf } from '../../src/boot/events.ts';
 
 function isData(p: TftpPacket | undefined, block?: number): boolean {

@@ -1,6 +1,6 @@
 // Builders for the requests the DHCP tests send: real ROMs' shapes, written out by hand.
-import { emptyPacket, type DhcpPacket } from '../../../src/dhcp/codec.ts';
-import { MessageType } from '../../../src/dhcp/options.ts';
+import { emptyPacket, type DhcpPacket } from '../../src/dhcp/codec.ts';
+import { MessageType } from '../../src/dhcp/options.ts';
 
 export interface RequestShape {
   mac: string;
@@ -28,23 +28,23 @@ export function dhcpRequest(shape: RequestShape): DhcpPacket {
     p.hops = 1;
   }
   const o = p.options;
-  o.setMessageType(shape.type);
-  if (shape.clientId) o.setClientId(shape.clientId);
-  if (shape.requested) o.setRequestedIp(shape.requested);
-  if (shape.serverId) o.setServerId(shape.serverId);
-  o.setParamRequestList([1, 3, 6, 12, 15, 28, 43, 60, 66, 67, 250]);
+  o.write('messageType', shape.type);
+  if (shape.clientId) o.write('clientId', shape.clientId);
+  if (shape.requested) o.write('requestedIp', shape.requested);
+  if (shape.serverId) o.write('serverId', shape.serverId);
+  o.write('paramRequestList', [1, 3, 6, 12, 15, 28, 43, 60, 66, 67, 250]);
   if (shape.arch !== undefined) {
-    o.setClientArch([shape.arch]).setClientNdi({ type: 1, major: 3, minor: 16 });
+    o.write('clientArch', [shape.arch]).write('clientNdi', { type: 1, major: 3, minor: 16 });
     const label = shape.arch >= 15 && shape.arch <= 19 ? 'HTTPClient' : 'PXEClient';
-    o.setVendorClass(shape.vendorClass ?? `${label}:Arch:${String(shape.arch).padStart(5, '0')}:UNDI:003016`);
-    o.setClientUuid(Buffer.concat([Buffer.from([0]), Buffer.alloc(16, 0x5a)]));
+    o.write('vendorClass', shape.vendorClass ?? `${label}:Arch:${String(shape.arch).padStart(5, '0')}:UNDI:003016`);
+    o.write('clientUuid', Buffer.concat([Buffer.from([0]), Buffer.alloc(16, 0x5a)]));
   } else if (shape.vendorClass) {
-    o.setVendorClass(shape.vendorClass);
+    o.write('vendorClass', shape.vendorClass);
   }
   if (shape.ipxe) {
     // iPXE sends its user class as a bare string, not RFC 3004 format.
     o.set(77, Buffer.from('iPXE'));
-    o.setIpxeOptions(new Map([[19, Buffer.from([1])]]));
+    o.write('ipxeOptions', new Map([[19, Buffer.from([1])]]));
   }
   return p;
 }

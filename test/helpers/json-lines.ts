@@ -1,22 +1,23 @@
-// A child process that speaks JSON lines (the fixtures in ./fixtures): collects what it prints,
+// A child process that speaks JSON lines (the helper programs beside this file: device-socket,
+// dgram-peer, pxe-client, run-dhcp-service): collects what it prints,
 // waits for a line matching a predicate, and writes commands to its stdin.
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '../helpers/netns.ts';
+import { waitFor } from './netns.ts';
 
 export type JsonLine = Record<string, unknown>;
 
-export const fixturePath = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+export const helperPath = (name: string): string => fileURLToPath(new URL(`./${name}`, import.meta.url));
 
 /** argv that runs a TypeScript file with this same node and tsx. */
 export function tsxArgv(file: string, ...args: string[]): string[] {
   return [process.execPath, '--import', 'tsx', file, ...args];
 }
 
-/** argv that runs one of test/net/fixtures. */
-export function fixtureArgv(name: string, ...args: string[]): string[] {
-  return tsxArgv(fixturePath(name), ...args);
+/** argv that runs one of the helper programs in test/helpers. */
+export function helperArgv(name: string, ...args: string[]): string[] {
+  return tsxArgv(helperPath(name), ...args);
 }
 
 export class JsonLineChild {

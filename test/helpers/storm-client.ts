@@ -5,8 +5,8 @@
 //   garbage <server>          malformed datagrams to <server>:67, then one DISCOVER; prints "OFFER <mac> <ip>"
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { encodeDhcp, parseDhcp, clientMac } from '../../../src/dhcp/codec.ts';
-import { dhcpRequest, T } from './packets.ts';
+import { encodeDhcp, parseDhcp, clientMac } from '../../src/dhcp/codec.ts';
+import { dhcpRequest, T } from './dhcp-packets.ts';
 
 const [mode = '', a = '', b = '', c = '20'] = process.argv.slice(2);
 const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
@@ -28,10 +28,10 @@ if (mode === 'storm') {
     const r = parseDhcp(data);
     if (!r.ok) return;
     const mac = clientMac(r.packet)!;
-    const type = r.packet.options.messageType();
+    const type = r.packet.options.read('messageType');
     if (type === T.OFFER && !requested.has(mac)) {
       requested.add(mac);
-      send(encodeDhcp(dhcpRequest({ mac, type: T.REQUEST, xid: r.packet.xid, serverId: r.packet.options.serverId(), requested: r.packet.yiaddr, broadcast: true })));
+      send(encodeDhcp(dhcpRequest({ mac, type: T.REQUEST, xid: r.packet.xid, serverId: r.packet.options.read('serverId'), requested: r.packet.yiaddr, broadcast: true })));
     } else if (type === T.ACK) {
       process.stdout.write(`ACK ${mac} ${r.packet.yiaddr}\n`);
     }
@@ -52,7 +52,7 @@ if (mode === 'storm') {
     const r = parseDhcp(data);
     if (!r.ok) return;
     const mac = clientMac(r.packet)!;
-    const type = r.packet.options.messageType();
+    const type = r.packet.options.read('messageType');
     if (!pending.has(mac) || (type !== T.ACK && type !== T.NAK)) return;
     process.stdout.write(`${type === T.ACK ? 'ACK' : 'NAK'} ${mac} ${r.packet.yiaddr}\n`);
     pending.delete(mac);
@@ -76,7 +76,7 @@ if (mode === 'storm') {
   for (const h of hostile) send(h, server);
   socket.on('message', (data) => {
     const r = parseDhcp(data);
-    if (r.ok && r.packet.options.messageType() === T.OFFER && clientMac(r.packet) === '02:aa:00:00:00:01') {
+    if (r.ok && r.packet.options.read('messageType') === T.OFFER && clientMac(r.packet) === '02:aa:00:00:00:01') {
       process.stdout.write(`OFFER ${clientMac(r.packet)} ${r.packet.yiaddr}\n`);
       done();
     }

@@ -1,5 +1,5 @@
-// A boot LAN in network namespaces: namespace "srv" holds bridge br0 (10.77.0.1/24) and runs
-// pxe-pilot's DHCP server; each client namespace has eth0 on that bridge. Optionally a second
+// A boot LAN in network namespaces: namespace "srv" holds bridge br0 (lan.server/24, see
+// lab-addresses.ts) and runs pxe-pilot's DHCP server; each client namespace has eth0 on that bridge. Optionally a second
 // LAN (other0, 10.88.0.1/24) to a namespace "rogue" that must never get an answer.
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,20 +7,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { collectOutput, NetLab, waitFor } from '../../helpers/netns.ts';
-import type { LeaseRecord } from '../../../src/boot/ports.ts';
-import type { ServerProfileJson } from './run-server.ts';
+import type { LeaseRecord } from '../../src/boot/ports.ts';
+import { lan } from './lab-addresses.ts';
+import { collectOutput, NetLab, waitFor } from './netns.ts';
+import { runDhcpServicePath, type RunDhcpServiceArgs, type ServiceProfileJson } from './run-dhcp-service.ts';
 
-export const SERVER_IP = '10.77.0.1';
-const REPO = fileURLToPath(new URL('../../..', import.meta.url));
-const RUN_SERVER = fileURLToPath(new URL('./run-server.ts', import.meta.url));
+export const SERVER_IP = lan.server;
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
-export function labServerProfile(overrides: Partial<ServerProfileJson> = {}): ServerProfileJson {
+/** The DHCP server on the lab bridge, serving lan.rangeStart-lan.rangeEnd; the server is also router and DNS. */
+export function labServerProfile(overrides: Partial<ServiceProfileJson> = {}): ServiceProfileJson {
   return {
-    server: { address: SERVER_IP, interface: 'br0' },
+    server: { address: lan.server, interface: lan.bridge },
     http: { port: 8080 },
     ...overrides,
-    dhcp: { mode: 'server', rangeStart: '10.77.0.100', rangeEnd: '10.77.0.199', netmask: '255.255.255.0', router: SERVER_IP, dns: [SERVER_IP], leaseTime: 600, ...overrides.dhcp },
+    dhcp: { mode: 'server', rangeStart: lan.rangeStart, rangeEnd: lan.rangeEnd, netmask: lan.netmask, router: lan.server, dns: [lan.server], leaseTime: 600, ...overrides.dhcp },
   };
 }
 
@@ -34,11 +35,11 @@ export class DhcpLab {
   /** Client namespaces get eth0 on the bridge; `addressed` ones also get 10.77.0.<n>/24 outside the pool. */
   async build(clients: string[], options: { rogue?: boolean; addressed?: Record<string, string> } = {}): Promise<void> {
     await this.net.addNamespace('srv');
-    await this.net.addBridge('srv', 'br0', `${SERVER_IP}/24`);
+    await this.net.addBridge('srv', lan.bridge, `${lan.server}/${lan.prefix}`);
     let port = 0;
     for (const client of clients) {
       await this.net.addNamespace(client);
-      await this.net.attachToBridge('srv', 'br0', `p${++port}`, client, 'eth0', options.addressed?.[client] ?? null);
+      await this.net.attachToBridge('srv', lan.bridge, `p${++port}`, client, 'eth0', options.addressed?.[client] ?? null);
       // Without a default route the kernel refuses to send to 255.255.255.255 (ENETUNREACH).
       if (options.addressed?.[client]) await this.net.exec(client, ['ip', 'route', 'add', '255.255.255.255/32', 'dev', 'eth0']);
     }
@@ -48,13 +49,14 @@ export class DhcpLab {
     }
   }
 
-  async startServer(profile: ServerProfileJson): Promise<void> {
-    const child = this.net.spawn('srv', [process.execPath, '--import', 'tsx', RUN_SERVER, JSON.stringify({ stateDir: this.stateDir, profile })], { cwd: REPO });
+  async startServer(profile: ServiceProfileJson): Promise<void> {
+    const args: RunDhcpServiceArgs = { service: 'dhcp', stateDir: this.stateDir, profile };
+    const child = this.net.spawn('srv', [process.execPath, '--import', 'tsx', runDhcpServicePath, JSON.stringify(args)], { cwd: REPO });
     this.server = child;
     this.serverOutput = collectOutput(child);
     await waitFor('the DHCP server to start', () => {
       if (child.exitCode !== null) throw new Error(`DHCP server exited: ${this.serverOutput?.text()}`);
-      return this.serverOutput!.text().includes('ready');
+      return this.serverOutput!.text().includes('{"ready"');
     }, 20_000);
   }
 
