@@ -87,7 +87,7 @@ export const PROFILE_KEYS = {
   },
   answers: {
     dir: key(path, '/var/lib/pxe-pilot/answers', 'Folder of answer files; see docs/answer-files.md.'),
-    token: key(secret(), '', 'Token that fetching answers and reporting installs need; empty: none.'),
+    token: key(secret(), '', 'Token that fetching answers and reporting installs need.'),
     allow: key(cidrList, [], 'CIDR blocks allowed to fetch answers, comma-separated; empty: anyone.'),
   },
   assets: {
