@@ -2,7 +2,7 @@
 //   node --import tsx bench/tftp/serve.ts --root DIR [--port 6969] [--bind 127.0.0.1] [--max-transfers 500]
 // Prints "listening <port>" once bound; SIGTERM/SIGINT stop it.
 import { parseArgs } from 'node:util';
-import { testProfile } from '../../src/config/defaults.ts';
+import { testProfile } from '../../test/helpers/profile.ts';
 import { createLogger } from '../../src/log.ts';
 import { TftpService } from '../../src/tftp/server.ts';
 

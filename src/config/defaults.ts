@@ -8,23 +8,3 @@ export function defaultProfile(file = '(defaults)'): Profile {
   sections.server.addressSource = 'interface';
   return { file, ...sections, hosts: new Map() };
 }
-
-/** A complete profile for tests: defaults, with sections overridden shallowly. */
-export function testProfile(overrides: {
-  [K in keyof Omit<Profile, 'file' | 'hosts'>]?: Partial<Profile[K]>;
-} & { hosts?: Profile['hosts'] } = {}): Profile {
-  const base = defaultProfile('(test)');
-  base.server.address = '127.0.0.1';
-  base.server.addressSource = 'profile';
-  return {
-    file: base.file,
-    server: { ...base.server, ...overrides.server },
-    http: { ...base.http, ...overrides.http },
-    tftp: { ...base.tftp, ...overrides.tftp },
-    dhcp: { ...base.dhcp, ...overrides.dhcp },
-    boot: { ...base.boot, ...overrides.boot },
-    answers: { ...base.answers, ...overrides.answers },
-    assets: { ...base.assets, ...overrides.assets },
-    hosts: overrides.hosts ?? base.hosts,
-  };
-}

@@ -1,7 +1,7 @@
 // Runs DhcpServerService alone, for tests that start it inside a network namespace
 // (SO_BINDTODEVICE needs the socket made in the namespace, so the server is its own process).
 // usage: node --import tsx run-server.ts '<json: { stateDir, profile: ServerProfileJson }>'
-import { testProfile } from '../../../src/config/defaults.ts';
+import { testProfile } from '../../helpers/profile.ts';
 import type { HostEntry, Profile } from '../../../src/config/profile.ts';
 import { DhcpServerService } from '../../../src/dhcp/server.ts';
 import { silentLogger } from '../../../src/log.ts';
@@ -19,7 +19,7 @@ const arg = process.argv[2];
 if (!arg) throw new Error('run-server: pass the JSON configuration as the first argument');
 const config = JSON.parse(arg) as { stateDir: string; profile: ServerProfileJson };
 const p = config.profile;
-const profile = testProfile({ server: p.server, dhcp: p.dhcp, http: p.http ?? {}, boot: p.boot ?? {}, hosts: new Map((p.hosts ?? []).map((h) => [h.mac, h])) });
+const profile = testProfile(p);
 const store = Store.open(config.stateDir);
 const service = new DhcpServerService({ profile, logger: silentLogger(), store });
 await service.start();
