@@ -42,10 +42,16 @@ async function main(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       const stats = service.stats();
-      service.stop().then(() => {
-        console.log(JSON.stringify(stats));
-        process.exit(0);
-      });
+      service.stop().then(
+        () => {
+          console.log(JSON.stringify(stats));
+          process.exit(0);
+        },
+        (err: unknown) => {
+          console.error(err instanceof Error ? err.message : err);
+          process.exit(1);
+        },
+      );
     });
   }
 }

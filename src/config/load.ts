@@ -48,6 +48,12 @@ export interface LoadOptions {
 type Raw = Record<string, unknown>;
 const SECTIONS = Object.keys(PROFILE_KEYS) as SectionName[];
 
+/** A written value as text for a message: ini gives strings, booleans, lists (key[] = …) or nested sections. */
+function shownValue(value: unknown): string {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return Array.isArray(value) ? value.join(',') : '';
+}
+
 class Validator {
   readonly problems: ConfigProblem[] = [];
   readonly baseDir: string;
@@ -56,7 +62,7 @@ class Validator {
   }
 
   problem(section: string, key: string, value: unknown, message: string): void {
-    this.problems.push({ file: this.file, section, key, value: value === undefined ? '' : String(value), message });
+    this.problems.push({ file: this.file, section, key, value: shownValue(value), message });
   }
 
   /** The key's value as written, parsed; undefined when it is absent or wrong (the default stands). */
