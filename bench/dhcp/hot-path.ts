@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testProfile } from '../../src/config/defaults.ts';
+import { testProfile } from '../../test/helpers/profile.ts';
 import { LeaseAllocator } from '../../src/dhcp/allocator.ts';
 import { encodeDhcp, parseDhcp } from '../../src/dhcp/codec.ts';
 import { poolFromProfile } from '../../src/dhcp/pool.ts';

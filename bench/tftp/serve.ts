@@ -2,7 +2,7 @@
 //   node --import tsx bench/tftp/serve.ts --root DIR [--port 6969] [--bind 127.0.0.1] [--max-transfers 500]
 // Prints "listening <port>" once bound; SIGTERM/SIGINT stop it.
 import { parseArgs } from 'node:util';
-import { testProfile } from '../../src/config/defaults.ts';
+import { testProfile } from '../../test/helpers/profile.ts';
 import { createLogger } from '../../src/log.ts';
 import { TftpService } from '../../src/tftp/server.ts';
 
@@ -42,10 +42,16 @@ async function main(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       const stats = service.stats();
-      service.stop().then(() => {
-        console.log(JSON.stringify(stats));
-        process.exit(0);
-      });
+      service.stop().then(
+        () => {
+          console.log(JSON.stringify(stats));
+          process.exit(0);
+        },
+        (err: unknown) => {
+          console.error(err instanceof Error ? err.message : err);
+          process.exit(1);
+        },
+      );
     });
   }
 }

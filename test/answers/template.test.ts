@@ -2,17 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { describeTemplateErrors, renderTemplate, templateValues } from '../../src/answers/template.ts';
-import type { HostEntry } from '../../src/config/profile.ts';
+import { hostEntry } from '../helpers/profile.ts';
 
-const host: HostEntry = {
-  mac: '52:54:00:12:34:56',
+const host = hostEntry('52:54:00:12:34:56', {
   hostname: 'pve1',
   ip: '10.0.0.21',
   action: 'install',
   profile: 'proxmox-ve/9.1-1',
-  cmdline: '',
-  vars: { hostname: 'pve1', ip: '10.0.0.21', action: 'install', rack: 'r12', root_password_hash: '$6$salt$hash', mac: '52-54-00-12-34-56' },
-};
+  vars: { rack: 'r12', root_password_hash: '$6$salt$hash', mac: '52-54-00-12-34-56' },
+});
 
 describe('answer templates', () => {
   test('fills built-ins and [host] keys; [host] hostname and ip win over the request', () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { testProfile } from '../../src/config/defaults.ts';
+import { hostEntry, testProfile } from '../helpers/profile.ts';
 import type { HostEntry, Profile } from '../../src/config/profile.ts';
 import { decide, decideBootFile } from '../../src/boot/policy.ts';
 import type { NodeState } from '../../src/boot/lifecycle.ts';
@@ -12,10 +12,10 @@ import { Store } from '../../src/store/store.ts';
 const MAC = '52:54:00:12:34:56';
 
 function host(action: HostEntry['action'], profile = 'proxmox-ve/9.1-1'): HostEntry {
-  return { mac: MAC, hostname: 'pve1', ip: '', action, profile, cmdline: '', vars: {} };
+  return hostEntry(MAC, { hostname: 'pve1', action, profile });
 }
 function profileWith(h?: HostEntry, boot: Partial<Profile['boot']> = {}): Profile {
-  return testProfile({ server: { address: '10.0.0.1' }, http: { port: 8080 }, boot, hosts: new Map(h ? [[h.mac, h]] : []) });
+  return testProfile({ server: { address: '10.0.0.1' }, http: { port: 8080 }, boot, hosts: h ? [h] : [] });
 }
 const client = (c: Partial<ClientDescription> = {}): ClientDescription => ({ mac: MAC, firmware: 'bios', isIpxe: false, arch: 0, ...c });
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { testProfile } from '../../src/config/defaults.ts';
+import { hostEntry, testProfile } from '../helpers/profile.ts';
 import type { HostEntry, Profile } from '../../src/config/profile.ts';
 import { LeaseAllocator } from '../../src/dhcp/allocator.ts';
 import { encodeDhcp, parseDhcp } from '../../src/dhcp/codec.ts';
@@ -19,17 +19,13 @@ const A = '52:54:00:00:00:0a';
 const B = '52:54:00:00:00:0b';
 const C = '52:54:00:00:00:0c';
 
-function host(mac: string, fields: Partial<HostEntry>): HostEntry {
-  return { mac, hostname: '', ip: '', action: 'menu', profile: '', cmdline: '', vars: {}, ...fields };
-}
-
 function labProfile(hosts: HostEntry[] = [], boot: Partial<Profile['boot']> = {}): Profile {
   return testProfile({
     server: { address: SERVER, interface: 'br0' },
     http: { port: 8080 },
     dhcp: { mode: 'server', rangeStart: '10.77.0.100', rangeEnd: '10.77.0.103', netmask: '255.255.255.0', router: SERVER, dns: [SERVER], domain: 'lab.test', leaseTime: 600 },
     boot,
-    hosts: new Map(hosts.map((h) => [h.mac, h])),
+    hosts,
   });
 }
 
@@ -137,7 +133,7 @@ describe('DHCP responder: boot fields per firmware', () => {
 describe('DHCP responder: leases and RFC 2131 states', () => {
   let h: Harness;
   beforeEach(() => {
-    h = new Harness(labProfile([host(C, { ip: '10.77.0.200', hostname: 'node-c' }), host('52:54:00:00:00:0d', { ip: '10.77.0.101' })]));
+    h = new Harness(labProfile([hostEntry(C, { ip: '10.77.0.200', hostname: 'node-c' }), hostEntry('52:54:00:00:00:0d', { ip: '10.77.0.101' })]));
   });
 
   test('DISCOVER → OFFER → REQUEST → ACK commits a lease; two clients never share an address', () => {

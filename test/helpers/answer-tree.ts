@@ -2,7 +2,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { HostEntry } from '../../src/config/profile.ts';
 
 export interface AnswerTree {
   /** The temporary folder holding answers/ and assets/ (and anything written next to them). */
@@ -29,13 +28,6 @@ export function makeAnswerTree(files: Record<string, string>, images: string[] =
     write(join('assets', image, 'initrd'), `initrd ${image}`);
   }
   return { root, answers: join(root, 'answers'), assets: join(root, 'assets'), write, remove: () => rmSync(root, { recursive: true, force: true }) };
-}
-
-export function hostEntry(mac: string, fields: Partial<Omit<HostEntry, 'mac' | 'vars'>> & { vars?: Record<string, string> } = {}): [string, HostEntry] {
-  const entry: HostEntry = { mac, hostname: '', ip: '', action: 'menu', profile: '', cmdline: '', ...fields, vars: {} };
-  for (const key of ['hostname', 'ip', 'action', 'profile', 'cmdline'] as const) if (entry[key]) entry.vars[key] = entry[key];
-  Object.assign(entry.vars, fields.vars ?? {});
-  return [mac, entry];
 }
 
 /** JSON POST with fetch; returns status, headers and the text body. */

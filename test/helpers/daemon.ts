@@ -113,7 +113,7 @@ export class PxePilot {
     const cut = r.stdout.lastIndexOf('\n');
     const text = r.stdout.slice(0, cut);
     const status = Number(r.stdout.slice(cut + 1));
-    let body: T | null = null;
+    let body: T | null;
     try {
       body = JSON.parse(text) as T;
     } catch {

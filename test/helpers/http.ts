@@ -1,6 +1,6 @@
 // Starts the real HTTP service on 127.0.0.1 with an ephemeral port and an in-memory store.
 import type { Profile } from '../../src/config/profile.ts';
-import { testProfile } from '../../src/config/defaults.ts';
+import { testProfile } from './profile.ts';
 import { HttpService } from '../../src/http/service.ts';
 import { AssetCatalogue } from '../../src/http/catalogue-scan.ts';
 import { Store } from '../../src/store/store.ts';

@@ -4,7 +4,7 @@
 // asked to (printEvents), or {error} and exit 2 when it cannot start. SIGTERM stops it.
 // usage: node --import tsx run-dhcp-service.ts '<json: { service, stateDir, profile: ServiceProfileJson }>'
 import { fileURLToPath } from 'node:url';
-import { testProfile } from '../../src/config/defaults.ts';
+import { testProfile } from './profile.ts';
 import type { HostEntry, Profile } from '../../src/config/profile.ts';
 import { DhcpServerService } from '../../src/dhcp/server.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -40,7 +40,7 @@ async function main(arg: string | undefined): Promise<void> {
   if (!arg) throw new Error('run-dhcp-service: pass the JSON configuration as the first argument');
   const config = JSON.parse(arg) as RunDhcpServiceArgs;
   const p = config.profile;
-  const profile = testProfile({ server: p.server, dhcp: p.dhcp, http: p.http ?? {}, boot: p.boot ?? {}, hosts: new Map((p.hosts ?? []).map((h) => [h.mac, h])) });
+  const profile = testProfile(p);
   const store = Store.open(config.stateDir);
   if (config.printEvents) {
     const record = store.record.bind(store);

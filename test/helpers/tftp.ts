@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BootEvent, EventSink } from '../../src/boot/events.ts';
 import type { Profile } from '../../src/config/profile.ts';
-import { testProfile } from '../../src/config/defaults.ts';
+import { testProfile } from '../helpers/profile.ts';
 import { silentLogger } from '../../src/log.ts';
 import { TftpService } from '../../src/tftp/server.ts';
 import { encodeAck, encodeError, encodeRequest, parsePacket, type RequestOption, type TftpPacket } from '../../src/tftp/packet.ts';

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { startHttp, type RunningHttp } from '../helpers/http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
-import { hostEntry, makeAnswerTree, post, type AnswerTree } from '../helpers/answer-tree.ts';
+import { makeAnswerTree, post, type AnswerTree } from '../helpers/answer-tree.ts';
+import { hostEntry } from '../helpers/profile.ts';
 import { Store } from '../../src/store/store.ts';
 
 const RACK1 = '52:54:00:bb:00:01';
@@ -36,7 +37,7 @@ describe('node lifecycle through the admin API', () => {
     h = await startHttp({
       answers: { dir: tree.answers },
       assets: { dir: tree.assets },
-      hosts: new Map([hostEntry(RACK1, { hostname: 'pve1', action: 'install', profile: 'proxmox-ve/9.1-1' }), hostEntry(DEBIAN, { hostname: 'deb1', action: 'local' })]),
+      hosts: [hostEntry(RACK1, { hostname: 'pve1', action: 'install', profile: 'proxmox-ve/9.1-1' }), hostEntry(DEBIAN, { hostname: 'deb1', action: 'local' })],
     });
   });
   after(async () => {

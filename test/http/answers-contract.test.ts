@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { startHttp, type RunningHttp } from '../helpers/http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { skipUnless } from '../helpers/requirements.ts';
-import { hostEntry, makeAnswerTree, type AnswerTree } from '../helpers/answer-tree.ts';
+import { makeAnswerTree, type AnswerTree } from '../helpers/answer-tree.ts';
+import { hostEntry } from '../helpers/profile.ts';
 import { detailOf } from '../../src/boot/events.ts';
 
 const run = promisify(execFile);
@@ -70,7 +71,7 @@ describe('Proxmox installer contract (recorded bodies, curl)', { skip: skipUnles
     h = await startHttp({
       answers: { dir: tree.answers, token: TOKEN },
       assets: { dir: tree.assets },
-      hosts: new Map([hostEntry(BOOT_NIC, { hostname: 'pve1', ip: '10.20.0.11', action: 'install', profile: 'proxmox-ve/9.1-1', vars: { root_hash: '$6$rounds=5000$abc$def' } })]),
+      hosts: [hostEntry(BOOT_NIC, { hostname: 'pve1', ip: '10.20.0.11', action: 'install', profile: 'proxmox-ve/9.1-1', vars: { root_hash: '$6$rounds=5000$abc$def' } })],
     });
   });
   after(async () => {

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startHttp, type RunningHttp } from '../helpers/http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
-import { hostEntry, makeAnswerTree, post, type AnswerTree } from '../helpers/answer-tree.ts';
+import { makeAnswerTree, post, type AnswerTree } from '../helpers/answer-tree.ts';
+import { hostEntry } from '../helpers/profile.ts';
 
 const PVE1 = '52:54:00:aa:00:01';
 const PVE2 = '52:54:00:aa:00:02';
@@ -40,7 +41,7 @@ describe('POST /answer', () => {
     symlinkSync(join(tree.root, 'secret.toml'), join(tree.answers, 'hosts', '52-54-00-aa-00-66.toml'));
     h = await startHttp({
       answers: { dir: tree.answers },
-      hosts: new Map([hostEntry(PVE1, { hostname: 'pve1', action: 'install', profile: 'proxmox-ve/9.1-1', vars: { rack: 'r12' } }), hostEntry(PVE2, { hostname: 'pve2' })]),
+      hosts: [hostEntry(PVE1, { hostname: 'pve1', action: 'install', profile: 'proxmox-ve/9.1-1', vars: { rack: 'r12' } }), hostEntry(PVE2, { hostname: 'pve2' })],
     });
   });
   after(async () => {
@@ -207,7 +208,7 @@ describe('GET /hosts and /hosts/<mac> (admin only: answers hold root passwords)'
       'preseed/hosts/52-54-00-aa-00-01.cfg': 'd-i',
       'nocloud/default/user-data': '#cloud-config',
     });
-    h = await startHttp({ answers: { dir: tree.answers }, hosts: new Map([hostEntry(PVE1, { hostname: 'pve1' })]) });
+    h = await startHttp({ answers: { dir: tree.answers }, hosts: [hostEntry(PVE1, { hostname: 'pve1' })] });
   });
   after(async () => {
     await h.stop();

@@ -7,6 +7,7 @@ import { startHttp, type RunningHttp } from '../helpers/http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import type { HostEntry } from '../../src/config/profile.ts';
 import { detailOf } from '../../src/boot/events.ts';
+import { hostEntry } from '../helpers/profile.ts';
 
 const INSTALL_MAC = '52:54:00:00:00:01';
 const LOCAL_MAC = '52:54:00:00:00:02';
@@ -14,8 +15,8 @@ const DEBIAN_MAC = '52:54:00:00:00:03';
 let dir: string;
 let h: RunningHttp;
 
-function hostEntry(mac: string, action: HostEntry['action'], profile = ''): [string, HostEntry] {
-  return [mac, { mac, hostname: `node-${mac.slice(-2)}`, ip: '', action, profile, cmdline: 'console=ttyS0', vars: {} }];
+function node(mac: string, action: HostEntry['action'], profile = ''): HostEntry {
+  return hostEntry(mac, { hostname: `node-${mac.slice(-2)}`, action, profile, cmdline: 'console=ttyS0' });
 }
 
 before(async () => {
@@ -33,7 +34,7 @@ before(async () => {
   symlinkSync(join(dir, 'secret.txt'), join(assets, 'escape.txt'));
   h = await startHttp({
     assets: { dir: assets },
-    hosts: new Map([hostEntry(INSTALL_MAC, 'install', 'proxmox-ve/9.1-1'), hostEntry(LOCAL_MAC, 'local'), hostEntry(DEBIAN_MAC, 'install', 'debian/13')]),
+    hosts: [node(INSTALL_MAC, 'install', 'proxmox-ve/9.1-1'), node(LOCAL_MAC, 'local'), node(DEBIAN_MAC, 'install', 'debian/13')],
   });
 });
 after(async () => {

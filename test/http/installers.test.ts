@@ -6,7 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import { startHttp, type RunningHttp } from '../helpers/http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { skipUnless } from '../helpers/requirements.ts';
-import { hostEntry, makeAnswerTree, type AnswerTree } from '../helpers/answer-tree.ts';
+import { makeAnswerTree, type AnswerTree } from '../helpers/answer-tree.ts';
+import { hostEntry } from '../helpers/profile.ts';
 
 const run = promisify(execFile);
 const UBUNTU = '52:54:00:dd:00:01';
@@ -33,10 +34,10 @@ describe('installer answers by MAC', () => {
     h = await startHttp({
       answers: { dir: tree.answers, token: 'tokens-are-not-for-these-clients' },
       assets: { dir: tree.assets },
-      hosts: new Map([
+      hosts: [
         hostEntry(UBUNTU, { hostname: 'ubu1', action: 'install', profile: 'ubuntu/24.04', vars: { password_hash: '$6$x$y' } }),
         hostEntry(DEBIAN, { hostname: 'deb1', action: 'install', profile: 'debian/13' }),
-      ]),
+      ],
     });
   });
   after(async () => {

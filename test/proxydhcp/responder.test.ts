@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { testProfile } from '../../src/config/defaults.ts';
-import type { HostEntry, Profile } from '../../src/config/profile.ts';
+import { hostEntry, testProfile } from '../helpers/profile.ts';
+import type { Profile } from '../../src/config/profile.ts';
 import type { NodeState } from '../../src/boot/lifecycle.ts';
 import { emptyPacket, encodeDhcp, parseDhcp, type DhcpPacket } from '../../src/dhcp/codec.ts';
 import { MessageType, Opt, PxeSub } from '../../src/dhcp/options.ts';
@@ -177,8 +177,8 @@ describe('silence, with the reason', () => {
     silent(ask({ type: MessageType.DISCOVER, arch: 200 }), /arch 200 \(unassigned\)/);
     const ignoreUnknown = testProfile({ server: { address: SERVER }, dhcp: { mode: 'proxy' }, boot: { unknown: 'ignore' } });
     silent(ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', undefined, { profile: ignoreUnknown }), /no \[host\] section and \[boot\] unknown = ignore/);
-    const host: HostEntry = { mac: '52:54:00:12:34:56', hostname: 'pve1', ip: '', action: 'install', profile: 'proxmox-ve/9.1-1', cmdline: '', vars: {} };
-    const listed = testProfile({ server: { address: SERVER }, dhcp: { mode: 'proxy' }, boot: { unknown: 'ignore' }, hosts: new Map([[host.mac, host]]) });
+    const host = hostEntry('52:54:00:12:34:56', { hostname: 'pve1', action: 'install', profile: 'proxmox-ve/9.1-1' });
+    const listed = testProfile({ server: { address: SERVER }, dhcp: { mode: 'proxy' }, boot: { unknown: 'ignore' }, hosts: [host] });
     const h = ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', undefined, { profile: listed });
     assert.equal(replyOf(h).options.read('bootFile'), 'snponly.efi');
     assert.equal(h.sighting?.armed, true);

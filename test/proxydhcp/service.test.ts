@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { describe, test } from 'node:test';
-import { testProfile } from '../../src/config/defaults.ts';
+import { testProfile } from '../helpers/profile.ts';
 import type { Profile } from '../../src/config/profile.ts';
 import { encodeDhcp, parseDhcp } from '../../src/dhcp/codec.ts';
 import { MessageType } from '../../src/dhcp/options.ts';

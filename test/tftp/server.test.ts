@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSocket } from 'node:dgram';
 import { BindError } from '../../src/service.ts';
-import { testProfile } from '../../src/config/defaults.ts';
+import { testProfile } from '../helpers/profile.ts';
 import { silentLogger } from '../../src/log.ts';
 import { TftpService } from '../../src/tftp/server.ts';
 import { toNetascii } from '../../src/tftp/netascii.ts';

@@ -1,0 +1,135 @@
+// Every profile key, once: its section, INI name, kind of value, default and one line of doc.
+// Parsing (load.ts), the defaults (defaults.ts), check-config output and the Profile type
+// (profile.ts) all come from this table, and test/config/keys.test.ts holds the shipped
+// etc/pxe-pilot.ini against it. A new key is a row here plus its documented line in the INI.
+import {
+  bootFile,
+  cidrList,
+  flag,
+  HOSTNAME,
+  httpUrl,
+  ipv4,
+  ipv4List,
+  matching,
+  menuEntry,
+  netmask,
+  oneOf,
+  path,
+  PROFILE_NAME,
+  secret,
+  text,
+  wholeNumber,
+  type ValueType,
+} from './values.ts';
+
+export interface KeySpec<T> {
+  readonly type: ValueType<T>;
+  readonly default: T;
+  /** One line; the shipped INI carries it verbatim in the comment above the key. */
+  readonly doc: string;
+}
+
+function key<T>(type: ValueType<T>, defaultValue: NoInfer<T>, doc: string): KeySpec<T> {
+  return { type, default: defaultValue, doc };
+}
+
+const port = wholeNumber(0, 65535);
+const dhcpPort = wholeNumber(1, 65535);
+
+export const PROFILE_KEYS = {
+  server: {
+    address: key(ipv4, '', 'IPv4 address machines use to reach this host (scripts, next-server, URLs).'),
+    interface: key(text, '', "The boot VLAN's interface: DHCP is answered on this interface only, never on the others."),
+    state_dir: key(path, '/var/lib/pxe-pilot', 'SQLite state: nodes, leases, events.'),
+    log_level: key(oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', 'trace | debug | info | warn | error | fatal | silent'),
+  },
+  http: {
+    port: key(port, 80, 'TCP port for boot scripts, kernels and initrds, answers and the admin API.'),
+    bind: key(ipv4, '0.0.0.0', 'IPv4 address HTTP listens on; 0.0.0.0: all.'),
+    admin_token: key(secret(16), '', 'Bearer token for the admin API (at least 16 characters; openssl rand -hex 24).'),
+  },
+  tftp: {
+    enabled: key(flag, true, 'Serves the iPXE binaries legacy PXE firmware loads first. true | false'),
+    port: key(port, 69, 'UDP port of TFTP.'),
+    bind: key(ipv4, '0.0.0.0', 'IPv4 address TFTP listens on; 0.0.0.0: all.'),
+    root: key(path, '/usr/lib/ipxe', "Folder of iPXE binaries: Debian's ipxe package installs them in /usr/lib/ipxe."),
+    max_blksize: key(wholeNumber(512, 65464), 1468, 'Largest block size granted (RFC 2348); 1468 fills an Ethernet frame.'),
+    max_windowsize: key(wholeNumber(1, 65535), 64, 'Largest window granted (RFC 7440).'),
+    max_transfers: key(wholeNumber(1, 100_000), 500, 'Concurrent transfers in all; past them: "server busy".'),
+    max_transfers_per_client: key(wholeNumber(1, 10_000), 8, 'Concurrent transfers per client address; past them: "server busy".'),
+    idle_timeout: key(wholeNumber(1, 3600), 30, 'Seconds without progress before a transfer is dropped.'),
+    retransmit_timeout: key(wholeNumber(1, 255), 1, 'Seconds between retransmissions (a client may negotiate another).'),
+    retries: key(wholeNumber(1, 100), 5, 'Retransmissions before giving up.'),
+  },
+  dhcp: {
+    mode: key(oneOf(['off', 'proxy', 'server']), 'off', 'off | proxy | server'),
+    port: key(dhcpPort, 67, 'UDP port DHCP requests arrive on.'),
+    proxy_port: key(dhcpPort, 4011, 'UDP port of ProxyDHCP (PXE boot server discovery).'),
+    range_start: key(ipv4, '', 'First address of the pool, in server mode.'),
+    range_end: key(ipv4, '', 'Last address of the pool, in server mode.'),
+    netmask: key(netmask, '', 'Subnet mask of the boot VLAN, in server mode.'),
+    router: key(ipv4, '', 'Default gateway for clients; empty: none.'),
+    dns: key(ipv4List, [], 'DNS servers for clients, comma-separated.'),
+    domain: key(matching(HOSTNAME, 'expected a DNS domain such as lab.example'), '', 'DNS domain for clients.'),
+    lease_time: key(wholeNumber(60, 365 * 86400), 3600, 'Seconds a lease lasts.'),
+    offer_hold: key(wholeNumber(1, 3600), 30, 'Seconds an offered address is held for its client.'),
+    decline_quarantine: key(wholeNumber(1, 86400), 600, 'Seconds an address declined by a client (in use) stays out of the pool.'),
+  },
+  boot: {
+    bios: key(bootFile, 'undionly.kpxe', 'Architecture 0 (BIOS).'),
+    uefi_x64: key(bootFile, 'snponly.efi', 'Architectures 7 and 9 (x64 UEFI); 16 (x64 UEFI HTTP boot) gets the same file over HTTP.'),
+    uefi_ia32: key(bootFile, 'ipxe-i386.efi', 'Architecture 6 (IA32 UEFI).'),
+    uefi_arm64: key(bootFile, 'ipxe-arm64.efi', 'Architecture 11 (ARM64 UEFI).'),
+    default_action: key(oneOf(['menu', 'local']), 'menu', 'What a [host] without an action gets: menu | local'),
+    unknown: key(oneOf(['menu', 'local', 'ignore']), 'menu', 'What a machine without a [host] section gets: menu (then default_action applies) | local | ignore (no answer at all)'),
+    menu_default: key(menuEntry, 'local', 'Menu entry taken when the timeout runs out: local | shell | <product>/<version>'),
+    menu_timeout: key(wholeNumber(0, 3600), 10, 'Seconds the menu waits before taking menu_default.'),
+  },
+  answers: {
+    dir: key(path, '/var/lib/pxe-pilot/answers', 'Folder of answer files; see docs/answer-files.md.'),
+    token: key(secret(), '', 'Token that fetching answers and reporting installs need.'),
+    allow: key(cidrList, [], 'CIDR blocks allowed to fetch answers, comma-separated; empty: anyone.'),
+  },
+  assets: {
+    dir: key(path, '/var/lib/pxe-pilot/assets', 'Folder of install images: <product>/<version>/vmlinuz and initrd.'),
+    url: key(httpUrl, '', 'Optional external base URL serving the same tree; empty: served by us under /assets/.'),
+  },
+};
+
+/** The keys of a [host <mac>] section; the INI documents them in its commented example. */
+export const HOST_KEYS = {
+  hostname: key(matching(HOSTNAME, 'expected a host name such as pve1 or pve1.lab.example'), '', 'host name, for answer templates'),
+  ip: key(ipv4, '', 'reservation, in server mode'),
+  // The loader replaces this default with [boot] default_action.
+  action: key(oneOf(['install', 'local', 'menu']), 'menu', 'install (once) | local | menu; empty: [boot] default_action'),
+  profile: key(matching(PROFILE_NAME, 'expected <product>/<version>, a folder under [assets] dir, such as proxmox-ve/9.1-1'), '', 'folder under [assets] dir'),
+  cmdline: key(text, '', 'extra kernel arguments'),
+};
+
+/** Free-form per-host variables for answer templates: any key starting with x_. */
+export const HOST_VARIABLE = /^x_[a-z0-9_]+$/;
+
+export type ProfileKeys = typeof PROFILE_KEYS;
+export type SectionName = keyof ProfileKeys;
+type AnyKeys = Record<string, KeySpec<unknown>>;
+
+/** state_dir → stateDir: the Profile field a key fills. */
+type FieldName<K extends string> = K extends `${infer Head}_${infer Tail}` ? `${Head}${Capitalize<FieldName<Tail>>}` : K;
+export function fieldName(key: string): string {
+  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** The typed values of a table of keys, by field name. */
+export type ValuesOf<Keys> = { -readonly [K in keyof Keys & string as FieldName<K>]: Keys[K] extends KeySpec<infer T> ? T : never };
+
+/** A fresh object of the table's defaults (lists copied, so callers may change them). */
+export function defaultsOf<Keys extends AnyKeys>(keys: Keys): ValuesOf<Keys> {
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(keys)) out[fieldName(name)] = Array.isArray(spec.default) ? [...(spec.default as unknown[])] : spec.default;
+  return out as ValuesOf<Keys>;
+}
+
+/** [section, key name, spec] for every section key, in table order. */
+export function sectionKeys(section: SectionName): [string, KeySpec<unknown>][] {
+  return Object.entries(PROFILE_KEYS[section] as AnyKeys);
+}
