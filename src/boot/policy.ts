@@ -1,11 +1,26 @@
 // The one boot policy. Pure: (client, profile, node state) → decision with a reason.
 // Every protocol asks here; none decides on its own what a machine boots.
-import type { Profile } from '../config/profile.ts';
-import { httpBase } from './urls.ts';
+import { httpBase, type ServerAddress } from './urls.ts';
 import { archInfo, archLabel, isRaspberryPi, type ArchInfo, type ClientDescription } from './client.ts';
 import type { NodeState } from './lifecycle.ts';
 
 export type BootAction = 'install' | 'local' | 'menu' | 'ignore';
+
+/**
+ * What the policy reads of the profile. src/config's Profile satisfies it; the policy names only
+ * what it uses, so src/boot depends on nothing above it.
+ */
+export interface PolicySettings extends ServerAddress {
+  /** The profile file, named in reasons. */
+  file: string;
+  hosts: ReadonlyMap<string, { action: 'install' | 'local' | 'menu'; profile: string }>;
+  boot: Record<NonNullable<ArchInfo['bootKey']>, string> & {
+    unknown: 'menu' | 'local' | 'ignore';
+    defaultAction: 'menu' | 'local';
+    menuDefault: string;
+    menuTimeout: number;
+  };
+}
 
 export interface Decision {
   action: BootAction;
@@ -21,7 +36,7 @@ function clock(ms: number): string {
 }
 
 /** What a machine boots: install, local disk, menu, or no answer at all. */
-export function decide(client: ClientDescription, profile: Profile, node: NodeState | undefined): Decision {
+export function decide(client: ClientDescription, profile: PolicySettings, node: NodeState | undefined): Decision {
   const host = profile.hosts.get(client.mac);
   const local = (reason: string): Decision => ({ action: 'local', localScript: node?.localBoot ?? 'exit', reason });
 
@@ -79,7 +94,7 @@ export interface BootFileDecision {
  * install/local/menu choice happens later, over HTTP, once iPXE runs; here only
  * "ignore" matters from decide().
  */
-export function decideBootFile(client: ClientDescription, profile: Profile, node: NodeState | undefined): BootFileDecision {
+export function decideBootFile(client: ClientDescription, profile: PolicySettings, node: NodeState | undefined): BootFileDecision {
   const overall = decide(client, profile, node);
   if (overall.action === 'ignore') return { action: 'ignore', reason: overall.reason };
 
