@@ -453,6 +453,11 @@ export class Store implements EventSink {
       });
   }
 
+  /** The schema version on disk (PRAGMA user_version): the last migration applied. */
+  schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
   close(): void {
     this.flushEvents();
     this.db.close();
