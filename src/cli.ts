@@ -10,11 +10,13 @@ import { BindError } from './service.ts';
 import { normaliseMac } from './net/mac.ts';
 import { Store } from './store/store.ts';
 import { explainMac } from './explain.ts';
+import { STORE_USAGE, storeCommand } from './cli/store.ts';
 
 const USAGE = `usage:
   pxe-pilot [--config FILE]                 run the daemon
   pxe-pilot check-config [--config FILE]    validate the profile and print it
   pxe-pilot explain <mac> [--config FILE]   the last events of one machine, with reasons
+${STORE_USAGE}
   pxe-pilot --version
 default FILE: /etc/pxe-pilot/pxe-pilot.ini`;
 
@@ -77,6 +79,12 @@ async function main(argv: string[]): Promise<void> {
       } finally {
         store.close();
       }
+      return;
+    }
+    case 'store': {
+      const r = storeCommand(rest, () => load({ offline: true }));
+      if (r.code !== 0) fail(r.code, r.message);
+      process.stdout.write(r.message + '\n');
       return;
     }
     default:

@@ -104,6 +104,11 @@ export class Store implements NodeStore {
     this.batch.flush();
   }
 
+  /** The schema version on disk (PRAGMA user_version): the last migration applied. */
+  schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
   close(): void {
     this.batch.flush();
     this.db.close();
