@@ -2,6 +2,7 @@
 // namespace by bench/storm/run.ts. They share one socket on port 68 (replies are matched by
 // xid and MAC) and each leases its own address, which stays on eth0 until the namespace goes.
 // Prints one JSON line: every machine's phases and the wall time of the whole storm.
+import { AddressBatcher } from '../../src/probe/address.ts';
 import { DhcpClientPort } from '../../src/probe/dhcp-client.ts';
 import { runProbe, type ArchName, type ProbeResult } from '../../src/probe/probe.ts';
 
@@ -29,6 +30,7 @@ export function stormMac(tag: number, i: number): string {
 async function main(): Promise<void> {
   const input = JSON.parse(process.argv[2] ?? '{}') as StormClientsInput;
   const port = await DhcpClientPort.open(input.interface);
+  const addressBatcher = new AddressBatcher();
   const started = performance.now();
   const runs: Promise<ProbeResult>[] = [];
   for (let i = 0; i < input.machines; i++) {
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
           server: input.server,
           dhcpPort: port,
           keepAddress: true,
+          addressBatcher,
           dhcpRetryMs: [2000, 4000, 8000, 16000],
           tftpTimeoutMs: 2000,
           httpIdleTimeoutMs: 60_000,

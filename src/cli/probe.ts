@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { normaliseMac } from '../boot/client.ts';
 import { interfaceIndex } from '../net/udp-device.ts';
-import { ARCHS, runProbe, type ArchName, type ProbeResult } from '../probe/probe.ts';
+import { ARCHS, runProbe, type ArchName, type ProbePhase, type ProbeResult } from '../probe/probe.ts';
 
 export const PROBE_USAGE = `usage:
   pxe-pilot probe --mac MAC --arch bios|efi64|efi64-http|ipxe [--proxy] [--interface IF]
@@ -87,12 +87,17 @@ function ms(n: number): string {
   return n < 1000 ? `${Math.round(n)} ms` : `${(n / 1000).toFixed(2)} s`;
 }
 
-export function describeProbe(result: ProbeResult): string {
-  const lines = [`probe ${result.mac} (${result.arch}, ${result.mode} mode) on ${result.interface}`];
-  for (const p of result.phases) lines.push(`  ${p.ok ? 'ok ' : 'FAIL'} ${p.name.padEnd(16)} ${ms(p.ms).padStart(9)}  ${p.detail}`);
-  if (result.ok) lines.push(`complete boot chain in ${ms(result.totalMs)}`);
-  else lines.push(`stopped at ${result.failure?.phase} after ${ms(result.totalMs)}: ${result.failure?.reason}`);
-  return lines.join('\n') + '\n';
+function header(o: { mac: string; arch: string; proxy: boolean; interface: string }): string {
+  return `probe ${o.mac} (${o.arch}, ${o.proxy ? 'proxy' : 'server'} mode) on ${o.interface}\n`;
+}
+
+function phaseLine(p: ProbePhase): string {
+  return `  ${p.ok ? 'ok ' : 'FAIL'} ${p.name.padEnd(16)} ${ms(p.ms).padStart(9)}  ${p.detail}\n`;
+}
+
+function summary(result: ProbeResult): string {
+  if (result.ok) return `complete boot chain in ${ms(result.totalMs)}\n`;
+  return `stopped at ${result.failure?.phase} after ${ms(result.totalMs)}: ${result.failure?.reason}\n`;
 }
 
 export async function probeCommand(argv: string[]): Promise<number> {
@@ -109,14 +114,16 @@ export async function probeCommand(argv: string[]): Promise<number> {
     return 0;
   }
   let result: ProbeResult;
+  // Text: each step as it ends, so a slow one shows where it is; JSON: one object at the end.
+  if (!parsed.json) process.stdout.write(header(parsed.options));
   try {
-    result = await runProbe(parsed.options);
+    result = await runProbe({ ...parsed.options, ...(parsed.json ? {} : { onPhase: (p: ProbePhase) => process.stdout.write(phaseLine(p)) }) });
   } catch (err) {
     // Opening port 68 or the interface failed before any exchange: say what to fix.
     const code = (err as NodeJS.ErrnoException).code;
     process.stderr.write(`pxe-pilot probe: ${(err as Error).message}${code === 'EACCES' ? ' (port 68 needs root or CAP_NET_BIND_SERVICE)' : ''}\n`);
     return 1;
   }
-  process.stdout.write(parsed.json ? JSON.stringify(result) + '\n' : describeProbe(result));
+  process.stdout.write(parsed.json ? JSON.stringify(result) + '\n' : summary(result));
   return result.ok ? 0 : 1;
 }

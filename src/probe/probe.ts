@@ -3,7 +3,7 @@
 // scripts over HTTP, then the kernel and initrds they name. Each phase is timed; the first that
 // fails ends the probe with the reason.
 import { createHash } from 'node:crypto';
-import { takeAddress, type AddressHandle } from './address.ts';
+import { takeAddress, type AddressBatcher, type AddressHandle } from './address.ts';
 import { bootTarget, DhcpClientPort, DhcpType, exchange, isAddressOffer, isProxyOffer, leaseOf, newXid, pxeRequest, type BootTarget, type DhcpIdentity, type DhcpReply, type Lease } from './dhcp-client.ts';
 import { httpFetch } from './http-fetch.ts';
 import { expandIpxeVariables, parseIpxeScript, scriptOutcome } from './ipxe-script.ts';
@@ -69,6 +69,10 @@ export interface ProbeOptions {
   dhcpPort?: DhcpClientPort;
   /** Leave the leased address on the interface afterwards (a bench that deletes the namespace). */
   keepAddress?: boolean;
+  /** With keepAddress: add addresses in batches shared with the other probes of this process. */
+  addressBatcher?: AddressBatcher;
+  /** Called as each phase ends (progress on a terminal). */
+  onPhase?: (phase: ProbePhase) => void;
 }
 
 const DEFAULT_DHCP_RETRY_MS = [1000, 2000, 4000, 8000];
@@ -108,10 +112,12 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
     try {
       const { value, detail, bytes } = await work();
       phases.push({ name, ok: true, ms: performance.now() - t0, detail, ...(bytes !== undefined ? { bytes } : {}) });
+      options.onPhase?.(phases.at(-1)!);
       return value;
     } catch (err) {
       const reason = (err as Error).message;
       phases.push({ name, ok: false, ms: performance.now() - t0, detail: reason });
+      options.onPhase?.(phases.at(-1)!);
       throw new PhaseFailed(name, reason);
     }
   };
@@ -121,7 +127,15 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
     const uuid = uuidFor(options.mac);
     const firmware: DhcpIdentity = { mac: options.mac, arch: arch.code, vendorClass: arch.vendorClass, uuid, ...(arch.loader === 'none' ? { userClass: 'iPXE' } : {}) };
     const retry = options.dhcpRetryMs ?? DEFAULT_DHCP_RETRY_MS;
-    const ctx: DhcpContext = { port, options, retry, takeAddress: async (lease) => void addresses.push(await takeAddress(options.interface, lease.ip, lease.prefixLength)) };
+    const ctx: DhcpContext = {
+      port,
+      options,
+      retry,
+      takeAddress: async (lease) => {
+        if (options.keepAddress && options.addressBatcher) await options.addressBatcher.take(options.interface, lease.ip, lease.prefixLength);
+        else addresses.push(await takeAddress(options.interface, lease.ip, lease.prefixLength));
+      },
+    };
 
     let scriptUrl: string;
     let lease: Lease;
@@ -247,10 +261,15 @@ async function dhcpRound(ctx: DhcpContext, phase: PhaseRunner, id: DhcpIdentity,
     const bootFrom = offers.proxy ?? offer;
     const target = (offers.proxy ? null : bootTarget(ack)) ?? bootTarget(bootFrom);
     if (!target && !options.proxy) throw new Error(`${serverId} leased ${leased.ip} but named no boot file`);
-    await ctx.takeAddress(leased);
     const detail = `${leased.ip}/${leased.prefixLength} from ${serverId}${target ? `, boot file ${target.file} on ${target.server}` : ''}${offers.proxy ? ` (ProxyDHCP ${offers.proxy.from})` : ''}`;
     return { value: { lease: leased, target, proxyOffer: offers.proxy }, detail };
   });
+  // The simulator's own work (configuring the lease), outside the timed phase.
+  try {
+    await ctx.takeAddress(lease);
+  } catch (err) {
+    throw new PhaseFailed(name, (err as Error).message);
+  }
 
   if (!proxyOffer) return { lease, target: target! };
   // EDK2 PXE asks port 4011 when the offer lacks discovery control 8 (UEFI HTTP boot never
