@@ -62,13 +62,7 @@ function parse(argv: string[]) {
   if (!(ARCHS as readonly string[]).includes(values.arch)) throw new UsageError(`--arch ${JSON.stringify(values.arch)}: one of ${ARCHS.join(', ')}`);
   if (values.server !== undefined && !/^(\d{1,3})(\.\d{1,3}){3}$/.test(values.server)) throw new UsageError(`--server ${JSON.stringify(values.server)} is not an IPv4 address`);
   const iface = values.interface ?? soleInterface();
-  let index: number | null;
-  try {
-    index = interfaceIndex(iface);
-  } catch (err) {
-    throw new Error((err as Error).message);
-  }
-  if (index === null) throw new UsageError(`--interface ${JSON.stringify(iface)}: no such network interface`);
+  if (interfaceIndex(iface) === null) throw new UsageError(`--interface ${JSON.stringify(iface)}: no such network interface`);
   return {
     json: values.json ?? false,
     options: {
