@@ -11,12 +11,14 @@ import { normaliseMac } from './net/mac.ts';
 import { Store } from './store/store.ts';
 import { explainMac } from './explain.ts';
 import { STORE_USAGE, storeCommand } from './cli/store.ts';
+import { probeCommand } from './cli/probe.ts';
 
 const USAGE = `usage:
   pxe-pilot [--config FILE]                 run the daemon
   pxe-pilot check-config [--config FILE]    validate the profile and print it
   pxe-pilot explain <mac> [--config FILE]   the last events of one machine, with reasons
 ${STORE_USAGE}
+  pxe-pilot probe --mac MAC --arch ARCH ...  simulate a machine's network boot (probe --help)
   pxe-pilot --version
 default FILE: /etc/pxe-pilot/pxe-pilot.ini`;
 
@@ -26,6 +28,7 @@ function fail(code: number, message: string): never {
 }
 
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'probe') process.exit(await probeCommand(argv.slice(1)));
   let parsed;
   try {
     parsed = parseArgs({
