@@ -10,11 +10,14 @@ import { BindError } from './service.ts';
 import { normaliseMac } from './boot/client.ts';
 import { Store } from './store/store.ts';
 import { explainMac } from './explain.ts';
+import { assetsArgv, runAssets } from './cli/assets.ts';
+import { assetWarnings } from './assets/inventory.ts';
 
 const USAGE = `usage:
   pxe-pilot [--config FILE]                 run the daemon
   pxe-pilot check-config [--config FILE]    validate the profile and print it
   pxe-pilot explain <mac> [--config FILE]   the last events of one machine, with reasons
+  pxe-pilot assets add|ls|rm|verify …       installer images from ISOs (pxe-pilot assets --help)
   pxe-pilot --version
 default FILE: /etc/pxe-pilot/pxe-pilot.ini`;
 
@@ -24,6 +27,8 @@ function fail(code: number, message: string): never {
 }
 
 async function main(argv: string[]): Promise<void> {
+  const assets = assetsArgv(argv);
+  if (assets) return runAssets(assets);
   let parsed;
   try {
     parsed = parseArgs({
@@ -62,7 +67,7 @@ async function main(argv: string[]): Promise<void> {
     case 'check-config': {
       const profile = load();
       process.stdout.write(describeProfile(profile));
-      for (const w of profileWarnings(profile)) process.stderr.write(`warning: ${w}\n`);
+      for (const w of [...profileWarnings(profile), ...assetWarnings(profile)]) process.stderr.write(`warning: ${w}\n`);
       return;
     }
     case 'explain': {

@@ -11,7 +11,13 @@ export interface InstallImage {
   initrds: string[];
   /** Kernel arguments from the folder's `cmdline` file, or null for the product default. */
   cmdline: string | null;
+  /** 'verified': files match image.json (size, mtime); 'unverified': no manifest (made by hand); 'changed': not offered. */
+  integrity?: ImageIntegrity;
+  /** For 'changed': which file and how, e.g. "proxmox.iso changed since it was added (size …)". */
+  integrityProblem?: string;
 }
+
+export type ImageIntegrity = 'verified' | 'unverified' | 'changed';
 
 const DISPLAY_NAMES: Record<string, string> = {
   'proxmox-ve': 'Proxmox VE',
