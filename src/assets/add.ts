@@ -76,7 +76,9 @@ async function isZstd(path: string): Promise<boolean> {
 
 async function planIso(req: AddRequest, scratch: string, progress: Progress): Promise<Plan> {
   const name = basename(req.source);
-  const files = await listIsoFiles(req.source, 2);
+  // Generic images name their files; list deep enough to see them (a full listing of a big ISO is long).
+  const depth = req.kernel ? Math.max(2, ...[req.kernel, ...req.initrds].map((p) => p.split('/').filter(Boolean).length)) : 2;
+  const files = await listIsoFiles(req.source, depth);
   const size = (await stat(req.source)).size;
   const has = (p: string): boolean => files.has(p);
 
@@ -197,7 +199,7 @@ function planGeneric(req: AddRequest, shape: 'iso' | 'tar', files: Map<string, n
   const version = checkName('version', req.version);
   const abs = (p: string): string => '/' + p.replace(/^\.?\/+/, '');
   for (const p of [req.kernel!, ...req.initrds]) {
-    if (shape === 'iso' && !files.has(abs(p))) throw badInput(`${abs(p)} is not in ${basename(req.source)} (looked two folders deep); check the path with: xorriso -indev ${basename(req.source)} -find / -type f`);
+    if (shape === 'iso' && !files.has(abs(p))) throw badInput(`${abs(p)} is not in ${basename(req.source)} ; check the path with: xorriso -indev ${basename(req.source)} -find / -type f`);
     if (shape === 'tar' && !files.has(abs(p))) throw badInput(`${p} is not in ${basename(req.source)}; check the path with: tar -tf ${basename(req.source)}`);
   }
   const outputs: [string, string][] = [
