@@ -262,6 +262,8 @@ async function writeManifest(dir: string, plan: Plan, source: { name: string; sh
 
 export async function addImage(req: AddRequest): Promise<AddResult> {
   const progress = req.progress ?? new Progress();
+  const st = await stat(req.source).catch(() => null);
+  if (!st?.isFile()) throw badInput(`${req.source} does not exist or is not a file: give the path of an installer ISO or netboot tarball`);
   const shape = await sourceShape(req.source);
   requireTools(shape === 'iso' ? ['xorriso', 'zstd', 'gzip'] : ['tar', 'gzip']);
   const scratch = await mkdtemp(join(tmpdir(), 'pxe-pilot-assets-'));
