@@ -9,6 +9,7 @@ import { assetRoutes } from './assets.ts';
 import { healthRoutes } from './health.ts';
 import { answerRoutes } from './answers.ts';
 import { adminRoutes } from './admin.ts';
+import { assetListRoutes } from './assets-list.ts';
 import { installerRoutes } from './installers.ts';
 
 /** Paths iPXE or an installer fetches: errors there are text/plain, elsewhere JSON. */
@@ -34,7 +35,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   });
 
   const router = new Router();
-  for (const register of [healthRoutes, bootRoutes, assetRoutes, answerRoutes, adminRoutes, installerRoutes]) register(router, deps);
+  for (const register of [healthRoutes, bootRoutes, assetRoutes, answerRoutes, adminRoutes, assetListRoutes, installerRoutes]) register(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   // Koa's own error event would print a stack to stderr; we already answered and logged.

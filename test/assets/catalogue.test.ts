@@ -83,3 +83,24 @@ describe('verified images in the catalogue', { skip }, () => {
     assert.match(verify.stdout, /contents still match SHA256SUMS/);
   });
 });
+
+describe('GET /assets.json', { skip }, () => {
+  test('lists images with their verification state and hosts; admin only', async () => {
+    const ws = workspace();
+    mkdirSync(join(ws.assets, 'debian', '13'), { recursive: true });
+    writeFileSync(join(ws.assets, 'debian', '13', 'vmlinuz'), 'k');
+    writeFileSync(join(ws.assets, 'debian', '13', 'initrd'), 'i');
+    const h = await startHttp({ assets: { dir: ws.assets }, http: { adminToken: 'tok-0123456789' }, hosts: new Map([hostEntry(MAC, { action: 'install', profile: 'debian/13' })]) });
+    try {
+      const denied = await fetch(`${h.base}/assets.json`);
+      assert.equal(denied.status, 401);
+      const r = await fetch(`${h.base}/assets.json`, { headers: { Authorization: 'Bearer tok-0123456789' } });
+      assert.equal(r.status, 200);
+      const body = (await r.json()) as { images: { profile: string; integrity: string; hosts: string[]; size: number }[] };
+      assert.deepEqual(body.images.map((i) => [i.profile, i.integrity, i.hosts, i.size]), [['debian/13', 'unverified', [MAC], 2]]);
+    } finally {
+      await h.stop();
+      ws.cleanup();
+    }
+  });
+});
