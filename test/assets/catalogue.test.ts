@@ -2,7 +2,8 @@
 // script and event, `assets verify` names the file, and check-config warns.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, writeFileSync, utimesSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync, utimesSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { skipUnless } from '../helpers/requirements.ts';
 import { startHttp, type RunningHttp } from '../helpers/http.ts';
@@ -98,6 +99,33 @@ describe('GET /assets.json', { skip }, () => {
       assert.equal(r.status, 200);
       const body = (await r.json()) as { images: { profile: string; integrity: string; hosts: string[]; size: number }[] };
       assert.deepEqual(body.images.map((i) => [i.profile, i.integrity, i.hosts, i.size]), [['debian/13', 'unverified', [MAC], 2]]);
+    } finally {
+      await h.stop();
+      ws.cleanup();
+    }
+  });
+});
+
+describe('GET /cpio/<image file>', { skip: skipUnless([...assetTools, 'cpio']) }, () => {
+  test('the Proxmox ISO wrapped so the kernel unpacks it at /proxmox.iso; nothing outside the folder', async () => {
+    const ws = workspace();
+    const iso = join(ws.dir, 'pve.iso');
+    buildProxmoxIso(iso);
+    await addImage({ source: iso, assetsDir: ws.assets, answerUrl: 'http://127.0.0.1/answer', force: false, initrds: [], builtBy: 'test', progress: quiet });
+    const h = await startHttp({ assets: { dir: ws.assets } });
+    try {
+      const r = await fetch(`${h.base}/cpio/proxmox-ve/9.1-1/proxmox.iso`);
+      assert.equal(r.status, 200);
+      const body = Buffer.from(await r.arrayBuffer());
+      assert.equal(Number(r.headers.get('content-length')), body.length);
+      const out = join(ws.dir, 'unpacked');
+      mkdirSync(out);
+      execFileSync('cpio', ['-i', '--quiet'], { cwd: out, input: body });
+      assert.deepEqual(readFileSync(join(out, 'proxmox.iso')), readFileSync(join(ws.assets, 'proxmox-ve', '9.1-1', 'proxmox.iso')));
+      for (const bad of ['/cpio/../pxe-pilot.ini', '/cpio/proxmox-ve/9.1-1/nope.iso', '/cpio/']) {
+        const res = await rawRequest(h.port, 'GET', bad);
+        assert.ok(res.status === 400 || res.status === 404, `${bad}: ${res.status}`);
+      }
     } finally {
       await h.stop();
       ws.cleanup();
