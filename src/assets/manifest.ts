@@ -2,7 +2,7 @@
 // hand) and image.json (what it is, where it came from, and each file's size and mtime for the
 // cheap check at start-up). The formatters and parsers are pure; hashing streams.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 export interface ManifestFile {
   /** Relative to the image folder, '/'-separated. */
@@ -100,18 +100,26 @@ export function formatImageManifest(m: ImageManifest): string {
   return JSON.stringify(m, null, 2) + '\n';
 }
 
-/** SHA-256 of a file, streamed; `onBytes` reports progress. */
-export function hashFile(path: string, onBytes?: (done: number) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
+/**
+ * SHA-256 of a file, streamed through one reused 1 MiB buffer: a stream would allocate a new
+ * buffer per chunk, and at disk speed the garbage collector lets those pile up (measured: +60 MB
+ * RSS on a 1.5 GB ISO). `onBytes` reports progress.
+ */
+export async function hashFile(path: string, onBytes?: (done: number) => void): Promise<string> {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  const fh = await open(path, 'r');
+  try {
     let done = 0;
-    const stream = createReadStream(path, { highWaterMark: 1024 * 1024 });
-    stream.on('data', (chunk) => {
-      hash.update(chunk);
-      done += chunk.length;
+    for (;;) {
+      const { bytesRead } = await fh.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      done += bytesRead;
       onBytes?.(done);
-    });
-    stream.on('error', reject);
-    stream.on('end', () => resolve(hash.digest('hex')));
-  });
+    }
+  } finally {
+    await fh.close();
+  }
+  return hash.digest('hex');
 }
