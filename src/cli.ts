@@ -12,6 +12,8 @@ import { Store } from './store/store.ts';
 import { explainMac } from './explain.ts';
 import { STORE_USAGE, storeCommand } from './cli/store.ts';
 import { probeCommand } from './cli/probe.ts';
+import { assetsArgv, runAssets } from './cli/assets.ts';
+import { assetWarnings } from './assets/inventory.ts';
 
 const USAGE = `usage:
   pxe-pilot [--config FILE]                 run the daemon
@@ -19,6 +21,7 @@ const USAGE = `usage:
   pxe-pilot explain <mac> [--config FILE]   the last events of one machine, with reasons
 ${STORE_USAGE}
   pxe-pilot probe --mac MAC --arch ARCH ...  simulate a machine's network boot (probe --help)
+  pxe-pilot assets add|ls|rm|verify …       installer images from ISOs (pxe-pilot assets --help)
   pxe-pilot --version
 default FILE: /etc/pxe-pilot/pxe-pilot.ini`;
 
@@ -29,6 +32,8 @@ function fail(code: number, message: string): never {
 
 async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'probe') process.exit(await probeCommand(argv.slice(1)));
+  const assets = assetsArgv(argv);
+  if (assets) return runAssets(assets);
   let parsed;
   try {
     parsed = parseArgs({
@@ -67,7 +72,7 @@ async function main(argv: string[]): Promise<void> {
     case 'check-config': {
       const profile = load();
       process.stdout.write(describeProfile(profile));
-      for (const w of profileWarnings(profile)) process.stderr.write(`warning: ${w}\n`);
+      for (const w of [...profileWarnings(profile), ...assetWarnings(profile)]) process.stderr.write(`warning: ${w}\n`);
       return;
     }
     case 'explain': {

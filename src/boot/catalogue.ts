@@ -11,7 +11,13 @@ export interface InstallImage {
   initrds: string[];
   /** Kernel arguments from the folder's `cmdline` file, or null for the product default. */
   cmdline: string | null;
+  /** 'verified': files match image.json (size, mtime); 'unverified': no manifest (made by hand); 'changed': not offered. */
+  integrity?: ImageIntegrity;
+  /** For 'changed': which file and how, e.g. "proxmox.iso changed since it was added (size …)". */
+  integrityProblem?: string;
 }
+
+export type ImageIntegrity = 'verified' | 'unverified' | 'changed';
 
 /** "<product>/<version>": how [host] profile, [boot] menu_default and the admin API name an install image. */
 export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*\/[A-Za-z0-9][A-Za-z0-9._+-]*$/;

@@ -54,6 +54,9 @@ export function fillCmdline(template: string, vars: InstallVars): string {
   return template.replace(/\$\{([a-z_]+)\}/g, (whole, name: string) => table[name] ?? whole).replace(/[\r\n]+/g, ' ').trim();
 }
 
+/** Extras that are plain files (not cpio archives themselves): served wrapped so they appear as /<name>. */
+const WRAPPED_EXTRA = /\.(iso|img)$/;
+
 function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
@@ -66,13 +69,16 @@ export function renderInstallScript(image: InstallImage, assetBase: string, extr
   const names = image.initrds.map(baseName);
   const template = [image.cmdline ?? defaultCmdline(image.product), extraCmdline].filter((s) => s.trim() !== '').join(' ');
   const args = fillCmdline(template, vars);
-  const url = (rel: string): string => `${assetBase}/${rel.split('/').map(encodeURIComponent).join('/')}`;
+  const encoded = (rel: string): string => rel.split('/').map(encodeURIComponent).join('/');
+  // Extra images (the Proxmox ISO) come wrapped in cpio from /cpio/ so they land at /<name> in the
+  // initramfs on BIOS and UEFI alike (see src/boot/cpio.ts); kernel and initrd come as they are.
+  const url = (rel: string, i = 0): string => (i > 0 && WRAPPED_EXTRA.test(rel) ? `${vars.server}/cpio/${encoded(rel)}` : `${assetBase}/${encoded(rel)}`);
   const lines = [
     '#!ipxe',
     `echo pxe-pilot: installing ${image.profile}: ${ipxeText(reason)}`,
     'imgfree',
     `kernel ${url(image.kernel)} ${names.map((n) => `initrd=${n}`).join(' ')}${args ? ' ' + ipxeText(args) : ''} || goto failed`,
-    ...image.initrds.map((rel, i) => `initrd --name ${names[i]} ${url(rel)} || goto failed`),
+    ...image.initrds.map((rel, i) => `initrd --name ${names[i]} ${url(rel, i)} || goto failed`),
     'boot || goto failed',
     ':failed',
     `echo pxe-pilot: could not load ${image.profile}; returning to the firmware`,

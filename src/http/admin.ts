@@ -1,5 +1,6 @@
 // The admin API, all of it: see every node, arm or cancel a reinstall, set what local boot runs,
-// read the event log and a machine's explanation, and preview the answers a machine would get.
+// read the event log and a machine's explanation, preview the answers a machine would get, and
+// list the install images (`pxe-pilot assets ls --json`, for scripts).
 // Every change is an 'admin' event saying who armed what.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -15,6 +16,7 @@ import { listAnswers, nocloudLayout, PRESEED_LAYOUT, PROXMOX_LAYOUT } from '../a
 import { normaliseProduct, normaliseSerial, normaliseUuid, proxmoxProductOfProfile } from '../answers/names.ts';
 import type { HttpDeps } from './context.ts';
 import { fillAnswer, locateAnswer } from './answers.ts';
+import { listImages } from '../assets/inventory.ts';
 import { requireAdmin } from './auth.ts';
 import { isPlainObject, readBody } from './body.ts';
 import { badRequest, notFound } from './errors.ts';
@@ -229,5 +231,9 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     ctx.type = TOML_TYPE;
     ctx.set('X-PXE-Pilot-Source', answer.rel);
     ctx.body = text;
+  });
+
+  router.get('/assets.json', admin, async (ctx) => {
+    ctx.body = { dir: deps.profile().assets.dir, images: await listImages(deps.profile()) };
   });
 }

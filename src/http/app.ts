@@ -9,12 +9,13 @@ import { assetRoutes } from './assets.ts';
 import { healthRoutes } from './health.ts';
 import { answerRoutes } from './answers.ts';
 import { adminRoutes } from './admin.ts';
+import { initrdCpioRoutes } from './initrd-cpio.ts';
 import { installerRoutes } from './installers.ts';
 import { parseMacParams } from './request.ts';
 
 /** Paths iPXE or an installer fetches: errors there are text/plain, elsewhere JSON. */
 function wantsText(path: string): boolean {
-  return /^\/(boot|chain|menu\.ipxe|assets\/|ipxe\/|nocloud\/|preseed\/)/.test(path);
+  return /^\/(boot|chain|menu\.ipxe|assets\/|cpio\/|ipxe\/|nocloud\/|preseed\/)/.test(path);
 }
 
 export function createHttpApp(deps: HttpDeps): Koa {
@@ -36,7 +37,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
 
   const router = new Router();
   parseMacParams(router);
-  for (const register of [healthRoutes, bootRoutes, assetRoutes, answerRoutes, adminRoutes, installerRoutes]) register(router, deps);
+  for (const register of [healthRoutes, bootRoutes, assetRoutes, initrdCpioRoutes, answerRoutes, adminRoutes, installerRoutes]) register(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   // Koa's own error event would print a stack to stderr; we already answered and logged.

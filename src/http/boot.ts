@@ -52,6 +52,10 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
         outcome = 'error';
         reason = `${decision.reason}, but ${profile.assets.dir}/${decision.profile} has no vmlinuz and initrd`;
         ctx.body = renderRefusalScript(reason);
+      } else if (image.integrity === 'changed') {
+        outcome = 'error';
+        reason = `${decision.reason}, but ${image.profile} is not offered: ${image.integrityProblem}; run pxe-pilot assets verify ${image.profile}, or add the image again`;
+        ctx.body = renderRefusalScript(reason);
       } else {
         const base = httpBase(profile);
         ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${base}/answer` }, decision.reason);
@@ -85,6 +89,7 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
     if (!wanted) throw badRequest('profile is missing: expected /install?mac=…&profile=<product>/<version>');
     const image = deps.catalogue.find(profile.assets.dir, wanted);
     if (!image) throw badRequest(`no install image ${JSON.stringify(wanted).slice(0, 80)} under [assets] dir`);
+    if (image.integrity === 'changed') throw badRequest(`install image ${image.profile} is not offered: ${image.integrityProblem}`);
     const ip = clientAddress(ctx);
     const host = profile.hosts.get(mac);
     const base = httpBase(profile);

@@ -1,8 +1,10 @@
-// Finds <product>/<version>/ folders holding vmlinuz and initrd under [assets] dir.
+// Finds <product>/<version>/ folders holding vmlinuz and initrd under [assets] dir, and checks
+// each against its manifest (image.json: size and mtime per file; cheap, no hashing).
 // Cached briefly: /boot is a hot path and the folder changes rarely.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { sortImages, type InstallImage } from '../boot/catalogue.ts';
+import { sortImages, type ImageIntegrity, type InstallImage } from '../boot/catalogue.ts';
+import { parseImageManifest } from '../assets/manifest.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 /** Extra images loaded after `initrd`, e.g. the prepared Proxmox ISO. */
@@ -27,6 +29,29 @@ function listDirs(path: string): string[] {
   }
 }
 
+/** Compares the folder with its image.json; no manifest = unverified (hand-made images keep working). */
+export function checkManifest(folder: string): { integrity: ImageIntegrity; problem?: string } {
+  let text: string;
+  try {
+    text = readFileSync(join(folder, 'image.json'), 'utf8');
+  } catch {
+    return { integrity: 'unverified' };
+  }
+  const manifest = parseImageManifest(text);
+  if (typeof manifest === 'string') return { integrity: 'changed', problem: `image.json is not a valid manifest (${manifest})` };
+  for (const f of manifest.files) {
+    let st;
+    try {
+      st = statSync(join(folder, f.path));
+    } catch {
+      return { integrity: 'changed', problem: `${f.path} is missing` };
+    }
+    if (st.size !== f.size) return { integrity: 'changed', problem: `${f.path} changed since it was added (size ${st.size}, manifest says ${f.size})` };
+    if (st.mtimeMs !== f.mtimeMs) return { integrity: 'changed', problem: `${f.path} changed since it was added (modified ${st.mtime.toISOString()}, manifest says ${new Date(f.mtimeMs).toISOString()})` };
+  }
+  return { integrity: 'verified' };
+}
+
 export function scanAssets(dir: string): InstallImage[] {
   const images: InstallImage[] = [];
   for (const product of listDirs(dir)) {
@@ -39,6 +64,7 @@ export function scanAssets(dir: string): InstallImage[] {
         .sort();
       let cmdline: string | null = null;
       if (isFile(join(folder, 'cmdline'))) cmdline = readFileSync(join(folder, 'cmdline'), 'utf8').replace(/\s+/g, ' ').trim();
+      const check = checkManifest(folder);
       images.push({
         profile: `${product}/${version}`,
         product,
@@ -46,6 +72,8 @@ export function scanAssets(dir: string): InstallImage[] {
         kernel: `${product}/${version}/vmlinuz`,
         initrds: [`${product}/${version}/initrd`, ...extras.map((f) => `${product}/${version}/${f}`)],
         cmdline,
+        integrity: check.integrity,
+        ...(check.problem ? { integrityProblem: check.problem } : {}),
       });
     }
   }
@@ -57,7 +85,8 @@ export class AssetCatalogue {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  images(dir: string): InstallImage[] {
+  /** Every image found, including those whose files no longer match their manifest. */
+  all(dir: string): InstallImage[] {
     const t = this.now();
     if (!this.cached || this.cached.dir !== dir || t - this.cached.at > CACHE_MS) {
       this.cached = { dir, at: t, images: scanAssets(dir) };
@@ -65,8 +94,13 @@ export class AssetCatalogue {
     return this.cached.images;
   }
 
+  /** The images the menu offers: a changed image is left out (find() still returns it, to explain why). */
+  images(dir: string): InstallImage[] {
+    return this.all(dir).filter((i) => i.integrity !== 'changed');
+  }
+
   find(dir: string, profile: string): InstallImage | undefined {
-    return this.images(dir).find((i) => i.profile === profile);
+    return this.all(dir).find((i) => i.profile === profile);
   }
 
   invalidate(): void {

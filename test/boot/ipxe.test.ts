@@ -24,7 +24,8 @@ test('the install script names every initrd on the kernel line (UEFI iPXE needs 
   const kernel = s.split('\n').find((l) => l.startsWith('kernel '))!;
   assert.match(kernel, /^kernel http:\/\/10\.0\.0\.1:8080\/assets\/proxmox-ve\/9\.1-1\/vmlinuz initrd=initrd initrd=proxmox\.iso ramdisk_size=16777216 rw quiet splash=silent proxmox-start-auto-installer console=ttyS0 \|\| goto failed$/);
   assert.match(s, /^initrd --name initrd http:\/\/10\.0\.0\.1:8080\/assets\/proxmox-ve\/9\.1-1\/initrd \|\| goto failed$/m);
-  assert.match(s, /^initrd --name proxmox\.iso http:\/\/10\.0\.0\.1:8080\/assets\/proxmox-ve\/9\.1-1\/proxmox\.iso \|\| goto failed$/m);
+  // The ISO comes wrapped in cpio from the server itself, so the kernel unpacks it at /proxmox.iso.
+  assert.match(s, /^initrd --name proxmox\.iso http:\/\/10\.0\.0\.1:8080\/cpio\/proxmox-ve\/9\.1-1\/proxmox\.iso \|\| goto failed$/m);
   assert.match(s, /^boot \|\| goto failed$/m);
   assertTargetsExist(s);
 });

@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import { skipUnless } from '../helpers/requirements.ts';
 import { firmwareFiles, qemuBinary, type Firmware } from '../helpers/qemu.ts';
 import { buildStandin, standinTools, type Standin } from '../helpers/standin.ts';
+import { standinIsoTools } from '../helpers/standin-iso.ts';
 import type { PxePilot } from '../helpers/daemon.ts';
 import { BootLab, type InstallHost } from './lab.ts';
 import { bootAndInstall, bootToLocalDisk, plainSerial } from './scenarios.ts';
 import { expectInstalled, expectLocalBoot } from './expect.ts';
 
-const skip = skipUnless(['root', qemuBinary, 'dnsmasq', 'curl', ...standinTools, ...firmwareFiles.bios, ...firmwareFiles.uefi]);
+const skip = skipUnless(['root', qemuBinary, 'dnsmasq', 'curl', ...standinTools, ...standinIsoTools, ...firmwareFiles.bios, ...firmwareFiles.uefi]);
 
 // Generous bounds for TCG in a busy CI runner; measured typical figures are in docs/e2e.md.
 const biosInstallMs = 150_000;
@@ -94,11 +95,11 @@ describe('pxe-pilot as ProxyDHCP beside a dnsmasq router', { skip, concurrency: 
     return lab.startPxePilot({ mode: 'proxy', standin, installHosts: [uefiHost, biosHost], uefiLoader: 'snponly.efi' });
   });
 
-  test('a UEFI machine (OVMF PXE → TFTP snponly.efi → iPXE) installs with the answer URL on its kernel line, then boots past the network', async () => {
+  test('a UEFI machine (OVMF PXE → TFTP snponly.efi → iPXE) installs with the answer URL from the ISO `assets add` prepared (found at /proxmox.iso), then boots past the network', async () => {
     await installs(under(), uefiHost, 'uefi', 'pxy-uefi', true);
   });
 
-  test('a BIOS machine installs with the answer URL on its kernel line', async () => {
+  test('a BIOS machine installs with the answer URL from the ISO `assets add` prepared', async () => {
     await installs(under(), biosHost, 'bios', 'pxy-bios', false);
   });
 });

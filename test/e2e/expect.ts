@@ -28,7 +28,9 @@ export async function expectInstalled(pilot: PxePilot, run: InstallRun, want: In
   if (want.mode === 'server') {
     assert.match(serial, new RegExp(`standin: answer URL from DHCP option 250: ${pilotBase}/`), 'in server mode the answer URL comes from DHCP option 250');
   } else {
-    assert.match(serial, new RegExp(`standin: answer URL from kernel command line: ${pilotBase}/`), 'in proxy mode the answer URL comes from the kernel command line pxe-pilot wrote');
+    assert.match(serial, /standin: mounted \/proxmox\.iso/, 'the ISO was placed at /proxmox.iso in the initramfs and loop-mounted');
+    assert.match(serial, new RegExp(`standin: answer URL from /auto-installer-mode\\.toml in /proxmox\\.iso: ${pilotBase}/answer`), 'in proxy mode the answer URL comes from the ISO `assets add` prepared');
+    assert.doesNotMatch(serial, /pxe_answer=/, 'nothing on the kernel command line tells it');
   }
   assert.ok(run.answer !== null, `the stand-in printed no answer; serial:\n${serial.slice(-2000)}`);
   assert.deepEqual(tomlStatements(run.answer), tomlStatements(answerFor(want.host)), `the answer is hosts/${want.host.mac.replace(/:/g, '-')}.toml`);

@@ -7,7 +7,8 @@ import { chmod, copyFile, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'n
 import { join } from 'node:path';
 import { collectOutput, NetLab, waitFor } from '../helpers/netns.ts';
 import { startMachine, type Firmware, type Machine } from '../helpers/qemu.ts';
-import { PxePilot, type HostSection } from '../helpers/daemon.ts';
+import { PxePilot, renderIni, type HostSection } from '../helpers/daemon.ts';
+import { addAssetWithCli, buildStandinProxmoxIso } from '../helpers/standin-iso.ts';
 import { repoRoot, type Standin } from '../helpers/standin.ts';
 import { lan } from '../helpers/lab-addresses.ts';
 
@@ -210,44 +211,53 @@ export class BootLab {
 
   /**
    * pxe-pilot on the bridge address, configured like a user would: INI profile, answers folder,
-   * assets folder holding the stand-in. In proxy mode the stand-in finds the answer URL on its
-   * kernel command line; in server mode it asks DHCP for option 250.
+   * assets folder holding the stand-in. In proxy mode the stand-in is packaged as a Proxmox ISO and
+   * added with `pxe-pilot assets add`; it finds the answer URL in /proxmox.iso, as the real
+   * installer does. In server mode it asks DHCP for option 250.
    */
   async startPxePilot(setup: PilotSetup): Promise<PxePilot> {
     const answers = this.path('answers');
     const assets = this.path('assets');
     const imageDir = join(assets, ...standinProfile.split('/'));
     await mkdir(join(answers, 'hosts'), { recursive: true });
-    await mkdir(imageDir, { recursive: true });
+    await mkdir(assets, { recursive: true });
     await mkdir(this.path('state'), { recursive: true });
-    await place(setup.standin.kernel, join(imageDir, 'vmlinuz'));
-    await place(setup.standin.initrd, join(imageDir, 'initrd'));
-    const cmdline = ['console=ttyS0', 'quiet'];
-    if (setup.mode === 'proxy') cmdline.push('pxe_answer=${answer_url}');
-    await writeFile(join(imageDir, 'cmdline'), cmdline.join(' ') + '\n');
+    if (setup.mode === 'server') {
+      // Copied by hand, as before `assets add`: the answer URL comes from DHCP option 250.
+      await mkdir(imageDir, { recursive: true });
+      await place(setup.standin.kernel, join(imageDir, 'vmlinuz'));
+      await place(setup.standin.initrd, join(imageDir, 'initrd'));
+      await writeFile(join(imageDir, 'cmdline'), 'console=ttyS0 quiet\n');
+    }
     for (const host of setup.installHosts) await writeFile(join(answers, 'hosts', `${host.mac.replace(/:/g, '-')}.toml`), answerFor(host));
     await writeFile(join(answers, 'default.toml'), defaultAnswer);
 
     const dhcp: Record<string, string | number> = { mode: setup.mode };
     if (setup.mode === 'server') Object.assign(dhcp, { range_start: lan.rangeStart, range_end: lan.rangeEnd, netmask: lan.netmask, lease_time: 600 });
-    const hosts: HostSection[] = setup.installHosts.map((h) => ({ mac: h.mac, hostname: h.hostname, action: 'install', profile: standinProfile }));
-    return PxePilot.start(this.net, lanNs, {
-      configFile: this.path('pxe-pilot.ini'),
-      baseUrl: pilotBase,
-      adminToken,
-      spec: {
-        sections: {
-          server: { address: lan.server, interface: lan.bridge, state_dir: this.path('state'), log_level: 'debug' },
-          http: { port: pilotHttpPort, bind: '0.0.0.0', admin_token: adminToken },
-          tftp: { enabled: true, port: 69, root: '/usr/lib/ipxe' },
-          dhcp,
-          boot: { bios: 'undionly.kpxe', uefi_x64: setup.uefiLoader, default_action: 'menu', unknown: 'menu', menu_default: 'local', menu_timeout: setup.menuTimeoutSeconds ?? 3 },
-          answers: { dir: answers },
-          assets: { dir: assets },
-        },
-        hosts,
+    // In proxy mode the image is what a user makes: `pxe-pilot assets add` on a Proxmox-shaped ISO.
+    // The kernel line gets only the console (the Proxmox default arguments come with the product).
+    const hostCmdline = setup.mode === 'proxy' ? { cmdline: 'console=ttyS0' } : {};
+    const hosts: HostSection[] = setup.installHosts.map((h) => ({ mac: h.mac, hostname: h.hostname, action: 'install', profile: standinProfile, ...hostCmdline }));
+    const spec = {
+      sections: {
+        server: { address: lan.server, interface: lan.bridge, state_dir: this.path('state'), log_level: 'debug' },
+        http: { port: pilotHttpPort, bind: '0.0.0.0', admin_token: adminToken },
+        tftp: { enabled: true, port: 69, root: '/usr/lib/ipxe' },
+        dhcp,
+        boot: { bios: 'undionly.kpxe', uefi_x64: setup.uefiLoader, default_action: 'menu', unknown: 'menu', menu_default: 'local', menu_timeout: setup.menuTimeoutSeconds ?? 3 },
+        answers: { dir: answers },
+        assets: { dir: assets },
       },
-    });
+      hosts,
+    };
+    const configFile = this.path('pxe-pilot.ini');
+    if (setup.mode === 'proxy') {
+      await writeFile(configFile, renderIni(spec));
+      const iso = this.path('proxmox-ve_9.1-standin.iso');
+      await buildStandinProxmoxIso(setup.standin, iso, this.path('iso-tree'));
+      await addAssetWithCli(iso, configFile);
+    }
+    return PxePilot.start(this.net, lanNs, { configFile, baseUrl: pilotBase, adminToken, spec });
   }
 
   /** A tap on the bridge and a QEMU machine on it, booting from the network. */

@@ -28,8 +28,19 @@ export const virtioNetModules = [
   'virtio_net',
 ] as const;
 
+/**
+ * What the real installer's init needs to open /proxmox.iso: a loop device and ISO 9660
+ * (isofs depends on cdrom). Load order as listed.
+ */
+export const isoModules = ['loop', 'cdrom', 'isofs'] as const;
+
+const allModules = [...virtioNetModules, ...isoModules] as const;
+
 /** Where each module lives under lib/modules/<version>/kernel/. */
-const moduleDirs: Record<(typeof virtioNetModules)[number], string> = {
+const moduleDirs: Record<(typeof allModules)[number], string> = {
+  loop: 'drivers/block',
+  cdrom: 'drivers/cdrom',
+  isofs: 'fs/isofs',
   virtio_ring: 'drivers/virtio',
   virtio: 'drivers/virtio',
   virtio_pci_modern_dev: 'drivers/virtio',
@@ -102,7 +113,9 @@ function isStaticElf(path: string): boolean {
 /** Kernel image and modules extracted from the .deb into cacheDir/kernel-<version>/. */
 async function extractKernel(cacheDir: string): Promise<{ dir: string; version: string }> {
   // A kernel extracted before is used as is: runs after the first need no network.
-  const existing = (await readdir(cacheDir)).filter((d) => d.startsWith('kernel-') && existsSync(join(cacheDir, d, 'complete'))).sort();
+  // A kernel extracted by an older version of this helper may lack modules added since: extract again.
+  const hasAll = (d: string): boolean => existsSync(join(cacheDir, d, 'complete')) && allModules.every((m) => existsSync(join(cacheDir, d, 'modules', `${m}.ko`)));
+  const existing = (await readdir(cacheDir)).filter((d) => d.startsWith('kernel-') && hasAll(d)).sort();
   const last = existing.at(-1);
   if (last) return { dir: join(cacheDir, last), version: last.slice('kernel-'.length) };
 
@@ -114,7 +127,7 @@ async function extractKernel(cacheDir: string): Promise<{ dir: string; version: 
     if (!deb) throw new Error(`apt-get download ${pkg} produced no .deb`);
     const unpack = join(downloadDir, 'unpack');
     await mkdir(unpack);
-    const members = ['./boot/vmlinuz-*', ...virtioNetModules.map((m) => `./lib/modules/*/kernel/${moduleDirs[m]}/${m}.ko*`)];
+    const members = ['./boot/vmlinuz-*', ...allModules.map((m) => `./lib/modules/*/kernel/${moduleDirs[m]}/${m}.ko*`)];
     await sh('deb=$1; into=$2; shift 2; dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$into" --wildcards "$@"', [join(downloadDir, deb), unpack, ...members]);
     const vmlinuz = (await readdir(join(unpack, 'boot'))).find((f) => f.startsWith('vmlinuz-'));
     if (!vmlinuz) throw new Error(`${deb} holds no /boot/vmlinuz-*`);
@@ -124,14 +137,14 @@ async function extractKernel(cacheDir: string): Promise<{ dir: string; version: 
     const staging = join(downloadDir, 'kernel');
     await mkdir(join(staging, 'modules'), { recursive: true });
     await copyFile(join(unpack, 'boot', vmlinuz), join(staging, 'vmlinuz'));
-    for (const m of virtioNetModules) {
+    for (const m of allModules) {
       await copyFile(join(unpack, 'lib', 'modules', version, 'kernel', moduleDirs[m], `${m}.ko`), join(staging, 'modules', `${m}.ko`));
     }
     await writeFile(join(staging, 'complete'), `${deb}\n`);
-    if (!existsSync(join(dir, 'complete'))) {
+    if (!hasAll(`kernel-${version}`)) {
       await rm(dir, { recursive: true, force: true });
       await rename(staging, dir).catch((err: unknown) => {
-        if (!existsSync(join(dir, 'complete'))) throw err;
+        if (!hasAll(`kernel-${version}`)) throw err;
       });
     }
     return { dir, version };
@@ -153,7 +166,7 @@ export async function buildStandin(cacheDir = defaultCacheDir): Promise<Standin>
   const init = await readFile(join(scriptDir, 'init.sh'));
   const dhcpEvent = await readFile(join(scriptDir, 'dhcp-event.sh'));
   const busyboxSize = (await stat(busybox)).size;
-  const digest = createHash('sha256').update(kernel.version).update(init).update(dhcpEvent).update(String(busyboxSize)).digest('hex').slice(0, 12);
+  const digest = createHash('sha256').update(kernel.version).update(allModules.join(',')).update(init).update(dhcpEvent).update(String(busyboxSize)).digest('hex').slice(0, 12);
   const initrd = join(cacheDir, `standin-${digest}.initrd`);
   if (!existsSync(initrd)) {
     const root = await mkdtemp(join(cacheDir, 'initrd-'));
@@ -165,7 +178,7 @@ export async function buildStandin(cacheDir = defaultCacheDir): Promise<Standin>
       await chmod(join(root, 'bin', 'busybox'), 0o755);
       await writeFile(join(root, 'init'), init, { mode: 0o755 });
       await writeFile(join(root, 'standin', 'dhcp-event.sh'), dhcpEvent, { mode: 0o755 });
-      for (const m of virtioNetModules) await copyFile(join(kernel.dir, 'modules', `${m}.ko`), join(root, 'lib', 'modules', `${m}.ko`));
+      for (const m of allModules) await copyFile(join(kernel.dir, 'modules', `${m}.ko`), join(root, 'lib', 'modules', `${m}.ko`));
       const partial = `${initrd}.${process.pid}.partial`;
       await sh('cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9 > "$2"', [root, partial]);
       await rename(partial, initrd);

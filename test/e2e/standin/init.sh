@@ -48,18 +48,49 @@ udhcpc -i "$iface" -f -q -n -t 6 -T 3 -O 250 -s /standin/dhcp-event.sh >/tmp/udh
 . /tmp/dhcp.env
 say "address $ip/$mask from DHCP server $serverid"
 
-# A URL baked into the boot (kernel command line) wins, as one baked into an ISO does; else option 250.
+# Like the real installer: the ISO it was booted with sits at /proxmox.iso in the initramfs
+# (a second initrd); its /auto-installer-mode.toml says where the answer is. A URL there wins;
+# then pxe_answer= on the kernel command line (the reference server's shortcut); then option 250.
 answer_url=""
-for word in $(cat /proc/cmdline); do
-  case "$word" in pxe_answer=*) answer_url=${word#pxe_answer=} ;; esac
-done
+answer_token=""
+if [ -f /proxmox.iso ]; then
+  for m in loop cdrom isofs; do
+    insmod "/lib/modules/$m.ko" || say "insmod $m failed"
+  done
+  mkdir -p /cdrom
+  if mount -t iso9660 -o loop,ro /proxmox.iso /cdrom; then
+    say "mounted /proxmox.iso ($(wc -c </proxmox.iso) bytes)"
+    if [ -f /cdrom/auto-installer-mode.toml ]; then
+      toml_value() { sed -n "s/^$1 *= *\"\(.*\)\".*/\1/p" /cdrom/auto-installer-mode.toml | head -n 1; }
+      mode=$(toml_value mode)
+      say "auto-installer-mode.toml: mode $mode"
+      if [ "$mode" = http ]; then
+        answer_url=$(toml_value url)
+        answer_token=$(toml_value token)
+      fi
+    else
+      say "no /auto-installer-mode.toml in /proxmox.iso"
+    fi
+  else
+    say "could not mount /proxmox.iso"
+  fi
+fi
 if [ -n "$answer_url" ]; then
-  say "answer URL from kernel command line: $answer_url"
+  say "answer URL from /auto-installer-mode.toml in /proxmox.iso: $answer_url"
+fi
+if [ -z "$answer_url" ]; then
+  for word in $(cat /proc/cmdline); do
+    case "$word" in pxe_answer=*) answer_url=${word#pxe_answer=} ;; esac
+  done
+  [ -n "$answer_url" ] && say "answer URL from kernel command line: $answer_url"
+fi
+if [ -n "$answer_url" ]; then
+  :
 elif [ -n "$opt250" ]; then
   answer_url=$(echo "$opt250" | xxd -r -p)
   say "answer URL from DHCP option 250: $answer_url"
 else
-  finish "no answer URL: neither pxe_answer= on the kernel command line nor DHCP option 250"
+  finish "no answer URL: not in /proxmox.iso, no pxe_answer= on the kernel command line, no DHCP option 250"
 fi
 
 dmi() { [ -r "/sys/class/dmi/id/$1" ] && tr -d '"\\\n' <"/sys/class/dmi/id/$1"; }
@@ -72,7 +103,10 @@ request=$request'"baseboard":{"asset_tag":"'$(dmi board_asset_tag)'","serial":"'
 request=$request'"chassis":{"serial":"'$(dmi chassis_serial)'","sku":"","asset_tag":"'$(dmi chassis_asset_tag)'"}},'
 request=$request'"network_interfaces":[{"link":"'$iface'","mac":"'$mac'"}]}'
 
+auth_header="X-No-Token: 1"
+[ -n "$answer_token" ] && auth_header="Authorization: Bearer $answer_token"
 if ! wget -q -O /tmp/answer.toml \
+  --header "$auth_header" \
   --header 'Content-Type: application/json; charset=utf-8' \
   --header 'Accept: application/json, application/toml;q=0.5' \
   --post-data "$request" "$answer_url" 2>/tmp/wget.err; then
