@@ -1,4 +1,5 @@
 // Small installer-shaped inputs built with xorriso, tar and zstd, and a runner for the CLI.
+import { cliArgv } from '../helpers/cli.ts';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -134,7 +135,8 @@ export interface CliResult {
 /** Runs `pxe-pilot <args>` as a user would (no terminal: a line per step). */
 export function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'pxe-pilot.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [node, ...argv] = cliArgv(args);
+    const child = spawn(node!, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -1,5 +1,6 @@
 // The stand-in packaged as a Proxmox installer ISO (same files and keys as the real one, built
 // with xorriso), and `pxe-pilot assets add` run on it as a user would.
+import { cliArgv } from './cli.ts';
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -35,7 +36,8 @@ export async function buildStandinProxmoxIso(standin: Standin, out: string, tree
 /** `pxe-pilot assets add ISO --config FILE`; throws with its output when it fails. */
 export async function addAssetWithCli(iso: string, configFile: string): Promise<string> {
   try {
-    const { stdout } = await run(process.execPath, [join(repoRoot, 'bin', 'pxe-pilot.mjs'), 'assets', 'add', iso, '--config', configFile], { timeout: 120_000 });
+    const [node, ...argv] = cliArgv(['assets', 'add', iso, '--config', configFile]);
+    const { stdout } = await run(node!, argv, { timeout: 120_000 });
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
