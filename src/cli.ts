@@ -10,11 +10,14 @@ import { BindError } from './service.ts';
 import { normaliseMac } from './boot/client.ts';
 import { Store } from './store/store.ts';
 import { explainMac } from './explain.ts';
+import { certCommand } from './cli/cert.ts';
+import { TlsError } from './http/tls.ts';
 
 const USAGE = `usage:
   pxe-pilot [--config FILE]                 run the daemon
   pxe-pilot check-config [--config FILE]    validate the profile and print it
   pxe-pilot explain <mac> [--config FILE]   the last events of one machine, with reasons
+  pxe-pilot cert [--config FILE]            the HTTPS certificate's SHA-256 fingerprint (made if none yet)
   pxe-pilot --version
 default FILE: /etc/pxe-pilot/pxe-pilot.ini`;
 
@@ -79,6 +82,8 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
+    case 'cert':
+      return process.exit(certCommand(load()));
     default:
       fail(2, `unknown command ${JSON.stringify(command)}\n${USAGE}`);
   }
@@ -93,6 +98,10 @@ async function runDaemon(file: string, profile: ReturnType<typeof loadProfile>):
     if (err instanceof BindError) {
       logger.fatal(err.message);
       fail(1, `pxe-pilot: ${err.message}`);
+    }
+    if (err instanceof TlsError) {
+      logger.fatal(err.message);
+      fail(2, `pxe-pilot: ${err.message}`);
     }
     logger.fatal({ err }, 'startup failed');
     fail(1, `pxe-pilot: startup failed: ${(err as Error).message}`);

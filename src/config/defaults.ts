@@ -4,8 +4,9 @@ import type { Profile } from './profile.ts';
 export function defaultProfile(file = '(defaults)'): Profile {
   return {
     file,
-    server: { address: '', addressSource: 'interface', interface: '', stateDir: '/var/lib/pxe-pilot', logLevel: 'info' },
+    server: { address: '', addressSource: 'interface', interface: '', stateDir: '/var/lib/pxe-pilot', logLevel: 'info', user: '' },
     http: { port: 80, bind: '0.0.0.0', adminToken: '' },
+    https: { enabled: true, port: 443, cert: '', key: '', fingerprint: '' },
     tftp: {
       enabled: true,
       port: 69,
@@ -32,6 +33,7 @@ export function defaultProfile(file = '(defaults)'): Profile {
       leaseTime: 3600,
       offerHold: 30,
       declineQuarantine: 600,
+      allowOtherServers: false,
     },
     boot: {
       bios: 'undionly.kpxe',
@@ -43,7 +45,7 @@ export function defaultProfile(file = '(defaults)'): Profile {
       menuDefault: 'local',
       menuTimeout: 10,
     },
-    answers: { dir: '/var/lib/pxe-pilot/answers', token: '', allow: [] },
+    answers: { dir: '/var/lib/pxe-pilot/answers', token: '', allow: [], requireTls: true },
     assets: { dir: '/var/lib/pxe-pilot/assets', url: '' },
     hosts: new Map(),
   };
@@ -56,10 +58,14 @@ export function testProfile(overrides: {
   const base = defaultProfile('(test)');
   base.server.address = '127.0.0.1';
   base.server.addressSource = 'profile';
+  // Unit tests serve plain HTTP unless they ask for TLS.
+  base.https.enabled = false;
+  base.answers.requireTls = false;
   return {
     file: base.file,
     server: { ...base.server, ...overrides.server },
     http: { ...base.http, ...overrides.http },
+    https: { ...base.https, ...overrides.https },
     tftp: { ...base.tftp, ...overrides.tftp },
     dhcp: { ...base.dhcp, ...overrides.dhcp },
     boot: { ...base.boot, ...overrides.boot },

@@ -59,12 +59,13 @@ export interface LoadOptions {
 type Raw = Record<string, unknown>;
 
 const KEYS: Record<string, string[]> = {
-  server: ['address', 'interface', 'state_dir', 'log_level'],
+  server: ['address', 'interface', 'state_dir', 'log_level', 'user'],
   http: ['port', 'bind', 'admin_token'],
+  https: ['enabled', 'port', 'cert', 'key'],
   tftp: ['enabled', 'port', 'bind', 'root', 'max_blksize', 'max_windowsize', 'max_transfers', 'max_transfers_per_client', 'idle_timeout', 'retransmit_timeout', 'retries'],
-  dhcp: ['mode', 'port', 'proxy_port', 'range_start', 'range_end', 'netmask', 'router', 'dns', 'domain', 'lease_time', 'offer_hold', 'decline_quarantine'],
+  dhcp: ['mode', 'port', 'proxy_port', 'range_start', 'range_end', 'netmask', 'router', 'dns', 'domain', 'lease_time', 'offer_hold', 'decline_quarantine', 'allow_other_servers'],
   boot: ['bios', 'uefi_x64', 'uefi_ia32', 'uefi_arm64', 'default_action', 'unknown', 'menu_default', 'menu_timeout'],
-  answers: ['dir', 'token', 'allow'],
+  answers: ['dir', 'token', 'allow', 'require_tls'],
   assets: ['dir', 'url'],
 };
 const HOST_KEYS = ['hostname', 'ip', 'action', 'profile', 'cmdline'];
@@ -196,12 +197,23 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   p.server.interface = v.str(s, 'server', 'interface', '');
   p.server.stateDir = v.path(s, 'server', 'state_dir', p.server.stateDir);
   p.server.logLevel = v.oneOf(s, 'server', 'log_level', 'info', ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const);
+  p.server.user = v.str(s, 'server', 'user', '');
+  if (p.server.user && !/^[a-z_][a-z0-9_-]{0,31}\$?$/i.test(p.server.user)) v.problem('server', 'user', p.server.user, 'expected a user name such as pxe-pilot');
 
   const h = sec('http');
   p.http.port = v.int(h, 'http', 'port', 80, 0, 65535);
   p.http.bind = v.ipv4(h, 'http', 'bind', '0.0.0.0') || '0.0.0.0';
   p.http.adminToken = v.str(h, 'http', 'admin_token', '');
   if (p.http.adminToken && p.http.adminToken.length < 16) v.problem('http', 'admin_token', '(hidden)', 'too short: use at least 16 characters (e.g. openssl rand -hex 24)');
+
+  const hs = sec('https');
+  p.https.enabled = v.bool(hs, 'https', 'enabled', true);
+  p.https.port = v.int(hs, 'https', 'port', 443, 0, 65535);
+  p.https.cert = v.path(hs, 'https', 'cert', '');
+  p.https.key = v.path(hs, 'https', 'key', '');
+  if (p.https.cert && !p.https.key) v.problem('https', 'key', '', 'cert is set, so key is needed too (the PEM private key of that certificate)');
+  if (p.https.key && !p.https.cert) v.problem('https', 'cert', '', 'key is set, so cert is needed too (the PEM certificate of that key)');
+  if (p.https.enabled && p.https.port !== 0 && p.https.port === p.http.port) v.problem('https', 'port', String(p.https.port), 'the same port as [http] port; pick another (443 is the usual)');
 
   const t = sec('tftp');
   p.tftp.enabled = v.bool(t, 'tftp', 'enabled', true);
@@ -230,6 +242,7 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   p.dhcp.leaseTime = v.int(d, 'dhcp', 'lease_time', p.dhcp.leaseTime, 60, 365 * 86400);
   p.dhcp.offerHold = v.int(d, 'dhcp', 'offer_hold', p.dhcp.offerHold, 1, 3600);
   p.dhcp.declineQuarantine = v.int(d, 'dhcp', 'decline_quarantine', p.dhcp.declineQuarantine, 1, 86400);
+  p.dhcp.allowOtherServers = v.bool(d, 'dhcp', 'allow_other_servers', false);
   if (p.dhcp.netmask && !ipaddr.IPv4.parse(p.dhcp.netmask).prefixLengthFromSubnetMask()) {
     v.problem('dhcp', 'netmask', p.dhcp.netmask, 'not a contiguous netmask such as 255.255.255.0');
     p.dhcp.netmask = '';
@@ -252,6 +265,9 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   const a = sec('answers');
   p.answers.dir = v.path(a, 'answers', 'dir', p.answers.dir);
   p.answers.token = v.str(a, 'answers', 'token', '');
+  // Default: on whenever HTTPS is, since answers carry root passwords and SSH keys.
+  p.answers.requireTls = v.bool(a, 'answers', 'require_tls', p.https.enabled);
+  if (p.answers.requireTls && !p.https.enabled) v.problem('answers', 'require_tls', 'true', 'needs [https] enabled = true: with HTTPS off, answers could not be fetched at all');
   const allow = v.str(a, 'answers', 'allow', '');
   for (const cidr of allow.split(/[\s,]+/).filter(Boolean)) {
     try {
@@ -404,10 +420,16 @@ export function describeProfile(p: Profile): string {
     `interface = ${p.server.interface}`,
     `state_dir = ${p.server.stateDir}`,
     `log_level = ${p.server.logLevel}`,
+    `user = ${p.server.user}`,
     '[http]',
     `port = ${p.http.port}`,
     `bind = ${p.http.bind}`,
     `admin_token = ${hide(p.http.adminToken)}`,
+    '[https]',
+    `enabled = ${p.https.enabled}`,
+    `port = ${p.https.port}`,
+    `cert = ${p.https.cert}   ; ${p.https.cert ? 'the operator\'s' : `empty: a self-signed one in ${p.server.stateDir}/tls`}`,
+    `key = ${p.https.key}`,
     '[tftp]',
     `enabled = ${p.tftp.enabled}`,
     `port = ${p.tftp.port}`,
@@ -433,6 +455,7 @@ export function describeProfile(p: Profile): string {
     `lease_time = ${p.dhcp.leaseTime}`,
     `offer_hold = ${p.dhcp.offerHold}`,
     `decline_quarantine = ${p.dhcp.declineQuarantine}`,
+    `allow_other_servers = ${p.dhcp.allowOtherServers}`,
     '[boot]',
     `bios = ${p.boot.bios}`,
     `uefi_x64 = ${p.boot.uefiX64}`,
@@ -446,6 +469,7 @@ export function describeProfile(p: Profile): string {
     `dir = ${p.answers.dir}`,
     `token = ${hide(p.answers.token)}`,
     `allow = ${p.answers.allow.join(', ')}`,
+    `require_tls = ${p.answers.requireTls}`,
     '[assets]',
     `dir = ${p.assets.dir}`,
     `url = ${p.assets.url}`,

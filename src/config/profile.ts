@@ -15,6 +15,8 @@ export interface ServerSection {
   interface: string;
   stateDir: string;
   logLevel: LogLevel;
+  /** Account to switch to after binding when started as root outside systemd; '' = pxe-pilot if it exists. */
+  user: string;
 }
 
 export interface HttpSection {
@@ -22,6 +24,17 @@ export interface HttpSection {
   bind: string;
   /** '' = no token: the admin API answers on loopback only. */
   adminToken: string;
+}
+
+export interface HttpsSection {
+  /** Serve everything over HTTPS too (on by default: a certificate is generated when none is given). */
+  enabled: boolean;
+  port: number;
+  /** Operator's PEM certificate and key; both '' = a self-signed pair in [server] state_dir/tls. */
+  cert: string;
+  key: string;
+  /** SHA-256 of the certificate in use, colon form; '' until the daemon has loaded it. */
+  fingerprint: string;
 }
 
 export interface TftpSection {
@@ -56,6 +69,8 @@ export interface DhcpSection {
   offerHold: number;
   /** Seconds an address reported in use by DHCPDECLINE stays out of the pool. */
   declineQuarantine: number;
+  /** Start the server even when another DHCP server answers on the interface. */
+  allowOtherServers: boolean;
 }
 
 export interface BootSection {
@@ -77,6 +92,8 @@ export interface AnswersSection {
   token: string;
   /** CIDR blocks allowed to fetch answers; empty = anyone. */
   allow: string[];
+  /** Answers and the webhook refuse plain HTTP (they carry passwords and keys). */
+  requireTls: boolean;
 }
 
 export interface AssetsSection {
@@ -102,6 +119,7 @@ export interface Profile {
   file: string;
   server: ServerSection;
   http: HttpSection;
+  https: HttpsSection;
   tftp: TftpSection;
   dhcp: DhcpSection;
   boot: BootSection;
@@ -115,4 +133,15 @@ export interface Profile {
 export function httpBase(profile: Profile): string {
   const port = profile.http.port === 80 ? '' : `:${profile.http.port}`;
   return `http://${profile.server.address}${port}`;
+}
+
+/** Base URL of our HTTPS listener, e.g. https://10.0.0.1 */
+export function httpsBase(profile: Profile): string {
+  const port = profile.https.port === 443 ? '' : `:${profile.https.port}`;
+  return `https://${profile.server.address}${port}`;
+}
+
+/** Where installers fetch secrets (answers, webhook): HTTPS when it is on, else HTTP. */
+export function answerBase(profile: Profile): string {
+  return profile.https.enabled ? httpsBase(profile) : httpBase(profile);
 }

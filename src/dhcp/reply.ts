@@ -1,6 +1,6 @@
 // Builds DHCP replies and says where they go. Pure: no sockets, no clock.
 import type { BootFileDecision } from '../boot/policy.ts';
-import { httpBase, type Profile } from '../config/profile.ts';
+import { answerBase, type Profile } from '../config/profile.ts';
 import { BROADCAST_FLAG, replyFrame, type DhcpPacket } from './codec.ts';
 import { MessageType, Opt, PxeSub } from './options.ts';
 import type { Pool } from './pool.ts';
@@ -51,7 +51,9 @@ export function buildReply(request: DhcpPacket, spec: ReplySpec, profile: Profil
   if (d.domain) o.setDomainName(d.domain);
   if (spec.hostname) o.setHostname(spec.hostname);
   // The Proxmox installer finds its answer URL here when none is baked into the ISO.
-  o.setProxmoxAnswerUrl(`${httpBase(profile)}/answer`);
+  o.setProxmoxAnswerUrl(`${answerBase(profile)}/answer`);
+  // ... and the certificate to pin for it (option 251), when HTTPS is on.
+  if (profile.https.enabled && profile.https.fingerprint) o.setProxmoxCertFingerprint(profile.https.fingerprint);
 
   const boot = spec.boot;
   if (boot?.action === 'boot' && boot.bootFile) {

@@ -3,7 +3,7 @@
 import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import ipaddr from 'ipaddr.js';
-import { httpBase, type Profile } from '../config/profile.ts';
+import { answerBase, httpsBase, type Profile } from '../config/profile.ts';
 import { normaliseMac } from '../boot/client.ts';
 import { profileArmsInstall, type NodeLifecycle } from '../boot/policy.ts';
 import type { NodeRecord } from '../store/store.ts';
@@ -69,6 +69,8 @@ export function requireAnswerClient(deps: HttpDeps, options: { token: boolean; p
       deps.logger.warn({ ip: from, path: ctx.path, status: err.status }, err.message);
       throw err;
     };
+    // Before anything else: a refused plain request must not even learn whether an answer exists.
+    if (answers.requireTls && !ctx.secure) refuse(new HttpError(403, `answers are served over HTTPS only ([answers] require_tls): use ${httpsBase(deps.profile())}${ctx.path}`));
     if (!addressAllowed(from, answers.allow)) refuse(new HttpError(403, `${from} is not in [answers] allow (${answers.allow.join(', ')})`));
     if (options.token && answers.token) {
       const given = bearerToken(ctx) ?? queryToken(ctx);
@@ -130,7 +132,7 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
       // The NIC whose hosts/<mac> file matched names the machine, whatever the node table says.
       if (answer.candidate.rule === 'mac') mac = answer.candidate.key;
       const hostname = mac ? (deps.store.getNode(mac)?.hostname ?? null) : null;
-      const text = fillAnswer(profile, answer, { mac, ip, hostname, serial: req.serial, uuid: req.uuid, product: req.product, server: httpBase(profile) }, 'answer');
+      const text = fillAnswer(profile, answer, { mac, ip, hostname, serial: req.serial, uuid: req.uuid, product: req.product, server: answerBase(profile) }, 'answer');
 
       const consumed: string[] = [];
       let before: NodeRecord | undefined;
@@ -223,7 +225,7 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
     const uuid = normaliseUuid(q('uuid') ?? node?.uuid);
     const product = normaliseProduct(q('product') ?? proxmoxProductOfProfile(node?.profile ?? profile.hosts.get(mac)?.profile));
     const answer = await locateAnswer(profile, PROXMOX_LAYOUT, { macs: [mac], serial, uuid, product }, 'answer');
-    const text = fillAnswer(profile, answer, { mac, ip: node?.lastIp ?? null, hostname: node?.hostname ?? null, serial, uuid, product, server: httpBase(profile) }, 'answer');
+    const text = fillAnswer(profile, answer, { mac, ip: node?.lastIp ?? null, hostname: node?.hostname ?? null, serial, uuid, product, server: answerBase(profile) }, 'answer');
     ctx.type = TOML_TYPE;
     ctx.set('X-PXE-Pilot-Source', answer.rel);
     ctx.body = text;

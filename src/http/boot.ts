@@ -1,7 +1,7 @@
 // What iPXE fetches: the bootstrap, the per-machine script, the menu, and menu picks.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { httpBase, type Profile } from '../config/profile.ts';
+import { answerBase, httpBase, type Profile } from '../config/profile.ts';
 import { normaliseMac, type ClientDescription } from '../boot/client.ts';
 import { decide, profileArmsInstall } from '../boot/policy.ts';
 import { fetchesAnswer } from '../boot/catalogue.ts';
@@ -74,7 +74,7 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
         ctx.body = renderRefusalScript(reason);
       } else {
         const base = httpBase(profile);
-        ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${base}/answer` }, decision.reason);
+        ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${answerBase(profile)}/answer`, answerServer: answerBase(profile) }, decision.reason);
         if (!fetchesAnswer(image.product)) {
           deps.store.consumeInstall(mac, image.profile);
           reason += '; install consumed now (this installer fetches no answer)';
@@ -109,7 +109,7 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
     const base = httpBase(profile);
     const reason = `chosen from the menu at the console`;
     ctx.type = IPXE_TYPE;
-    ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${base}/answer` }, reason);
+    ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${answerBase(profile)}/answer`, answerServer: answerBase(profile) }, reason);
     deps.store.record({ mac, protocol: 'http', kind: 'GET /install', decision: 'install', reason: `${image.profile} ${reason}`, detail: { ip, profile: image.profile } });
   });
 

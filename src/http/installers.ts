@@ -3,7 +3,7 @@
 // (GET /preseed/<mac>.cfg). These clients cannot send a token, so only [answers] allow guards them.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { httpBase, type Profile } from '../config/profile.ts';
+import { answerBase, type Profile } from '../config/profile.ts';
 import { macFileName, normaliseMac } from '../boot/client.ts';
 import { normaliseProduct, normaliseSerial, normaliseUuid } from '../answers/names.ts';
 import { NOCLOUD_FILES, nocloudLayout, PRESEED_LAYOUT, type AnswerLayout, type NocloudFile } from '../answers/folder.ts';
@@ -29,7 +29,7 @@ function machine(deps: HttpDeps, profile: Profile, mac: string, ip: string): { i
   const product = normaliseProduct((node?.profile ?? profile.hosts.get(mac)?.profile ?? '').split('/')[0]);
   return {
     identity: { macs: [mac], serial, uuid, product },
-    facts: { mac, ip, hostname: node?.hostname ?? null, serial, uuid, product, server: httpBase(profile) },
+    facts: { mac, ip, hostname: node?.hostname ?? null, serial, uuid, product, server: answerBase(profile) },
   };
 }
 
