@@ -10,11 +10,14 @@ import { LeaseAllocator, type AllocatorTimes } from './allocator.ts';
 import { encodeDhcp, parseDhcp } from './codec.ts';
 import { poolFromProfile, type Pool } from './pool.ts';
 import { DhcpResponder, type Handled } from './responder.ts';
+import { RogueWatch, type RogueWatchTiming } from './rogue-watch.ts';
 
 export interface DhcpServerDeps {
   profile: Profile;
   logger: Logger;
   store: Store;
+  /** How long the other-server probe listens and how often it repeats (tests shorten both). */
+  probe?: Partial<RogueWatchTiming>;
 }
 
 const SWEEP_MS = 10_000;
@@ -44,12 +47,14 @@ export class DhcpServerService implements Service {
   private batch: Handled[] = [];
   private flushScheduled = false;
   private lastExhaustionWarning = 0;
+  private readonly rogueWatch: RogueWatch;
 
   constructor(deps: DhcpServerDeps) {
     this.profile = deps.profile;
     this.logger = deps.logger.child({ service: 'dhcp' });
     this.store = deps.store;
     this.leases = new LeaseStore(deps.store.db);
+    this.rogueWatch = new RogueWatch({ logger: this.logger, store: this.store, timing: deps.probe });
   }
 
   async start(): Promise<void> {
@@ -62,6 +67,8 @@ export class DhcpServerService implements Service {
     // A DHCP server answering on every interface can hand out addresses on the wrong LAN.
     if (!iface) throw new Error('dhcp: [dhcp] mode = server needs [server] interface, the one LAN to serve; pxe-pilot will not answer DHCP on every interface');
     const pool = checkedPool(profile);
+    // Before answering anything: is another DHCP server already on this LAN? (throws to refuse)
+    await this.rogueWatch.beforeStart(profile);
     this.allocator = new LeaseAllocator(pool, times(profile), this.leases.all());
     this.responder = new DhcpResponder({ profile, pool, serverPort: profile.dhcp.port }, this.allocator, this.store);
     try {
@@ -74,6 +81,7 @@ export class DhcpServerService implements Service {
     this.socket.onMessage((d) => this.receive(d));
     this.sweepTimer = setInterval(() => this.allocator?.sweep(Date.now()), SWEEP_MS);
     this.sweepTimer.unref();
+    this.rogueWatch.watch(() => this.profile);
     this.logger.info(`DHCP server on ${iface} port ${this.socket.port}, pool ${profile.dhcp.rangeStart}-${profile.dhcp.rangeEnd}`);
   }
 
@@ -86,6 +94,8 @@ export class DhcpServerService implements Service {
       this.store.record({ mac: null, protocol: 'dhcp', kind: 'datagram', decision: 'silence', reason: `arrived on ifindex ${d.ifindex}, not ${iface}`, detail: { from: d.address } });
       return;
     }
+    // Our own periodic probe for other servers, looped back: not a client.
+    if (this.rogueWatch.isOwnProbe(d.address)) return;
     const parsed = parseDhcp(d.data);
     if (!parsed.ok) {
       this.store.record({ mac: null, protocol: 'dhcp', kind: 'malformed', decision: 'silence', reason: `malformed packet from ${d.address}:${d.port} (${parsed.error.code}): ${parsed.error.message}`, detail: { bytes: d.data.length } });
@@ -159,6 +169,7 @@ export class DhcpServerService implements Service {
   }
 
   async stop(): Promise<void> {
+    this.rogueWatch.stop();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     this.flush();

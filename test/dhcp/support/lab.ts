@@ -48,8 +48,8 @@ export class DhcpLab {
     }
   }
 
-  async startServer(profile: ServerProfileJson): Promise<void> {
-    const child = this.net.spawn('srv', [process.execPath, '--import', 'tsx', RUN_SERVER, JSON.stringify({ stateDir: this.stateDir, profile })], { cwd: REPO });
+  async startServer(profile: ServerProfileJson, probe?: { listenMs?: number; intervalMs?: number }): Promise<void> {
+    const child = this.net.spawn('srv', [process.execPath, '--import', 'tsx', RUN_SERVER, JSON.stringify({ stateDir: this.stateDir, profile, probe })], { cwd: REPO });
     this.server = child;
     this.serverOutput = collectOutput(child);
     await waitFor('the DHCP server to start', () => {
