@@ -8,12 +8,18 @@ import { BindError, type Binding, type Service } from '../service.ts';
 import { createHttpApp } from './app.ts';
 import type { HttpDeps } from './context.ts';
 import type { TlsMaterial } from './tls.ts';
+import { capConnections, ClientLimits, limitRequests, type LimitSettings } from './limits.ts';
 
 export interface HttpServiceDeps extends Omit<HttpDeps, 'profile'> {
   profile: Profile;
   /** The certificate to serve HTTPS with; null = HTTP only. Read at start and on reload. */
   tls?: () => TlsMaterial | null;
+  /** Per-address request and connection limits (tests tighten them and stop exempting loopback). */
+  limits?: Partial<LimitSettings>;
 }
+
+/** Request headers larger than this get 431: iPXE and installers send a few hundred bytes. */
+export const MAX_HEADER_BYTES = 16 * 1024;
 
 function listen(server: Server | TlsServer, bind: string, port: number, service: string, key: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -35,9 +41,12 @@ export class HttpService implements Service {
   private server: Server | null = null;
   private secure: TlsServer | null = null;
   private profile: Profile;
+  /** Shared by both listeners: a client's budget is the same over HTTP and HTTPS. */
+  readonly limits: ClientLimits;
 
   constructor(private readonly deps: HttpServiceDeps) {
     this.profile = deps.profile;
+    this.limits = new ClientLimits(deps.limits);
   }
 
   get port(): number {
@@ -51,16 +60,16 @@ export class HttpService implements Service {
 
   async start(): Promise<void> {
     const app = createHttpApp({ ...this.deps, profile: () => this.profile });
-    const handler = app.callback();
-    const server = createServer(handler);
-    harden(server);
+    const handler = limitRequests(this.limits, app.callback());
+    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);
+    this.harden(server);
     const { bind, port } = this.profile.http;
     await listen(server, bind, port, 'http', '[http] port');
     this.server = server;
     const material = this.profile.https.enabled ? (this.deps.tls?.() ?? null) : null;
     if (!material) return;
-    const secure = createTlsServer({ cert: material.cert, key: material.key }, handler);
-    harden(secure);
+    const secure = createTlsServer({ cert: material.cert, key: material.key, maxHeaderSize: MAX_HEADER_BYTES, handshakeTimeout: 10_000 }, handler);
+    this.harden(secure);
     try {
       await listen(secure, bind, this.profile.https.port, 'https', '[https] port');
     } catch (err) {
@@ -101,11 +110,17 @@ export class HttpService implements Service {
     if (this.secure) out.push({ protocol: 'tcp', address: this.profile.http.bind, port: this.securePort! });
     return out;
   }
-}
 
-/** Slow or idle clients must not pin sockets forever; a 4 GB initrd still streams (no total timeout). */
-function harden(server: Server | TlsServer): void {
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 0;
-  server.keepAliveTimeout = 10_000;
+  /**
+   * Slow or idle clients must not pin sockets forever. requestTimeout bounds receiving the
+   * request (headers and body), not sending the answer: a 4 GB initrd still streams.
+   */
+  private harden(server: Server | TlsServer): void {
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 60_000;
+    server.keepAliveTimeout = 5_000;
+    // No byte either way for this long: the client is gone or stalling on purpose.
+    server.timeout = 60_000;
+    server.on('connection', capConnections(this.limits));
+  }
 }

@@ -7,6 +7,7 @@ import type { Profile } from '../../src/config/profile.ts';
 import { HttpService } from '../../src/http/service.ts';
 import { AssetCatalogue } from '../../src/http/catalogue-scan.ts';
 import { loadCertificate, type TlsMaterial } from '../../src/http/tls.ts';
+import type { LimitSettings } from '../../src/http/limits.ts';
 import { Store } from '../../src/store/store.ts';
 import { silentLogger } from '../../src/log.ts';
 
@@ -16,11 +17,12 @@ export interface RunningHttps {
   profile: Profile;
   material: TlsMaterial;
   store: Store;
+  service: HttpService;
   stop: () => Promise<void>;
 }
 
 /** Loads (or makes) the certificate for `stateDir` and serves HTTP and HTTPS on ephemeral ports. */
-export async function startHttps(overrides: NonNullable<Parameters<typeof testProfile>[0]>, stateDir: string): Promise<RunningHttps> {
+export async function startHttps(overrides: NonNullable<Parameters<typeof testProfile>[0]>, stateDir: string, limits?: Partial<LimitSettings>): Promise<RunningHttps> {
   const profile = testProfile({
     ...overrides,
     server: { stateDir, ...overrides.server },
@@ -40,6 +42,7 @@ export async function startHttps(overrides: NonNullable<Parameters<typeof testPr
     startedAt: Date.now(),
     version: 'test',
     tls: () => material,
+    ...(limits ? { limits } : {}),
   });
   await service.start();
   profile.http.port = service.port;
@@ -50,6 +53,7 @@ export async function startHttps(overrides: NonNullable<Parameters<typeof testPr
     profile,
     material,
     store,
+    service,
     stop: async () => {
       await service.stop();
       store.close();
