@@ -47,6 +47,8 @@ export interface StoreOptions {
   maxEvents?: number;
   /** Never-installed nodes kept; the least recently seen are evicted past this. */
   maxUnknownNodes?: number;
+  /** Events kept per machine: one machine in a boot loop must not push out everyone's history. */
+  maxEventsPerMachine?: number;
   /** Injected clock for tests. */
   now?: () => number;
 }
@@ -146,6 +148,9 @@ export class Store implements EventSink {
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly stmts;
   private eventsSinceTrim = 0;
+  private readonly maxEventsPerMachine: number;
+  /** Events written per MAC since its last trim (bounded: cleared at each check). */
+  private readonly machineWrites = new Map<string, number>();
   private unknownCount: number | null = null;
 
   /** Opens (creating) `<stateDir>/pxe-pilot.sqlite`, or an in-memory store for ':memory:'. */
@@ -163,6 +168,7 @@ export class Store implements EventSink {
     this.now = options.now ?? Date.now;
     this.maxEvents = options.maxEvents ?? 100_000;
     this.maxUnknownNodes = options.maxUnknownNodes ?? 100_000;
+    this.maxEventsPerMachine = options.maxEventsPerMachine ?? 2_000;
     db.pragma('journal_mode = WAL');
     // FULL: a committed lease or install flag survives power loss, not just a process crash.
     db.pragma('synchronous = FULL');
@@ -188,6 +194,7 @@ export class Store implements EventSink {
         'INSERT INTO events (time, mac, protocol, kind, decision, reason, detail) VALUES (@time, @mac, @protocol, @kind, @decision, @reason, @detail)',
       ),
       trimEvents: db.prepare('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?'),
+      trimMachineEvents: db.prepare('DELETE FROM events WHERE mac = @mac AND id <= (SELECT id FROM events WHERE mac = @mac ORDER BY id DESC LIMIT 1 OFFSET @keep)'),
     };
   }
 
@@ -408,12 +415,30 @@ export class Store implements EventSink {
           detail: e.detail ? JSON.stringify(e.detail) : null,
         });
       }
+      this.trimMachines(batch);
       this.eventsSinceTrim += batch.length;
       if (this.eventsSinceTrim >= 1000) {
         this.eventsSinceTrim = 0;
         this.stmts.trimEvents.run(this.maxEvents);
       }
     })();
+  }
+
+  /** Keeps each machine's newest maxEventsPerMachine events; checked every tenth of that per MAC. */
+  private trimMachines(batch: readonly BootEvent[]): void {
+    const every = Math.max(1, Math.floor(this.maxEventsPerMachine / 10));
+    for (const e of batch) {
+      if (!e.mac) continue;
+      const n = (this.machineWrites.get(e.mac) ?? 0) + 1;
+      if (n < every) {
+        this.machineWrites.set(e.mac, n);
+        continue;
+      }
+      this.machineWrites.delete(e.mac);
+      this.stmts.trimMachineEvents.run({ mac: e.mac, keep: this.maxEventsPerMachine });
+    }
+    // Many MACs each below the threshold: forget the counts rather than grow without bound.
+    if (this.machineWrites.size > 100_000) this.machineWrites.clear();
   }
 
   /** Newest last. */
