@@ -12,6 +12,7 @@ import { Store } from './store/store.ts';
 import { explainMac } from './explain.ts';
 import { certCommand } from './cli/cert.ts';
 import { TlsError } from './http/tls.ts';
+import { currentFacts, dropAfterBind, planDrop } from './net/privileges.ts';
 
 const USAGE = `usage:
   pxe-pilot [--config FILE]                 run the daemon
@@ -91,9 +92,13 @@ async function main(argv: string[]): Promise<void> {
 
 async function runDaemon(file: string, profile: ReturnType<typeof loadProfile>): Promise<void> {
   const logger = createLogger(profile.server.logLevel);
+  // Decided before binding, so a wrong [server] user stops us before any socket opens.
+  const privileges = planDrop(profile.server.user, currentFacts());
+  if (privileges.action === 'refuse') fail(2, `pxe-pilot: ${privileges.message}`);
   let daemon: Daemon;
   try {
     daemon = await Daemon.start(profile, logger);
+    dropAfterBind(privileges, profile.server.stateDir, { info: (m) => logger.info(m), warn: (m) => logger.warn(m) });
   } catch (err) {
     if (err instanceof BindError) {
       logger.fatal(err.message);

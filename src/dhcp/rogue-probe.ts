@@ -91,28 +91,61 @@ export interface ProbeOptions {
 }
 
 /**
- * Sends one DISCOVER on the interface and collects every other server that answers within
- * `listenMs`. Nothing is leased: no REQUEST follows, so the other server's offer just lapses.
+ * The client-side socket the probe sends from and listens on. Opened once, before privileges
+ * are dropped (port 68 and SO_BINDTODEVICE need them), and kept for the periodic probes.
  */
-export async function probeForOtherServers(options: ProbeOptions): Promise<OtherServer[]> {
-  const clientPort = options.serverPort === 67 ? 68 : options.serverPort + 1;
-  // reuseAddr: a DHCP client on this host may hold port 68 already; broadcasts reach us both.
-  const socket = await UdpDeviceSocket.open({ port: clientPort, interface: options.iface, reuseAddr: true, broadcast: true });
-  const xid = randomInt(1, 0x7fffffff);
-  const found = new Map<string, Omit<OtherServer, 'mac'>>();
-  try {
-    socket.onMessage((d: ReceivedDatagram) => {
-      const answer = readProbeAnswer(d.data, d.address, xid, options.ownAddresses);
-      if (answer && !found.has(answer.address)) found.set(answer.address, answer);
-    });
-    await socket.send(encodeDhcp(probeDiscover(interfaceMac(options.iface), xid)), options.serverPort, '255.255.255.255');
-    await new Promise((resolve) => setTimeout(resolve, options.listenMs));
-  } finally {
-    await socket.close();
+export class ProbeChannel {
+  private collect: ((d: ReceivedDatagram) => void) | null = null;
+
+  private constructor(
+    private readonly socket: UdpDeviceSocket,
+    readonly iface: string,
+    readonly serverPort: number,
+  ) {
+    socket.onMessage((d) => this.collect?.(d));
   }
-  const servers: OtherServer[] = [];
-  for (const s of found.values()) servers.push({ ...s, mac: await resolveMac(s.source, options.iface) });
-  return servers;
+
+  static async open(iface: string, serverPort: number): Promise<ProbeChannel> {
+    const clientPort = serverPort === 67 ? 68 : serverPort + 1;
+    // reuseAddr: a DHCP client on this host may hold port 68 already; broadcasts reach us both.
+    return new ProbeChannel(await UdpDeviceSocket.open({ port: clientPort, interface: iface, reuseAddr: true, broadcast: true }), iface, serverPort);
+  }
+
+  /**
+   * Sends one DISCOVER and collects every other server that answers within `listenMs`. Nothing
+   * is leased: no REQUEST follows, so the other server's offer just lapses.
+   */
+  async probe(ownAddresses: readonly string[], listenMs: number): Promise<OtherServer[]> {
+    const xid = randomInt(1, 0x7fffffff);
+    const found = new Map<string, Omit<OtherServer, 'mac'>>();
+    this.collect = (d) => {
+      const answer = readProbeAnswer(d.data, d.address, xid, ownAddresses);
+      if (answer && !found.has(answer.address)) found.set(answer.address, answer);
+    };
+    try {
+      await this.socket.send(encodeDhcp(probeDiscover(interfaceMac(this.iface), xid)), this.serverPort, '255.255.255.255');
+      await new Promise((resolve) => setTimeout(resolve, listenMs));
+    } finally {
+      this.collect = null;
+    }
+    const servers: OtherServer[] = [];
+    for (const s of found.values()) servers.push({ ...s, mac: await resolveMac(s.source, this.iface) });
+    return servers;
+  }
+
+  close(): Promise<void> {
+    return this.socket.close();
+  }
+}
+
+/** One probe on a channel of its own. */
+export async function probeForOtherServers(options: ProbeOptions): Promise<OtherServer[]> {
+  const channel = await ProbeChannel.open(options.iface, options.serverPort);
+  try {
+    return await channel.probe(options.ownAddresses, options.listenMs);
+  } finally {
+    await channel.close();
+  }
 }
 
 /**

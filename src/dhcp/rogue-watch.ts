@@ -4,7 +4,7 @@ import { networkInterfaces } from 'node:os';
 import type { Profile } from '../config/profile.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/store.ts';
-import { describeOtherServers, OtherDhcpServerError, probeForOtherServers, type OtherServer } from './rogue-probe.ts';
+import { describeOtherServers, OtherDhcpServerError, ProbeChannel, type OtherServer } from './rogue-probe.ts';
 
 export interface RogueWatchTiming {
   /** How long one probe listens for answers. */
@@ -15,8 +15,6 @@ export interface RogueWatchTiming {
 
 export const DEFAULT_TIMING: RogueWatchTiming = { listenMs: 3000, intervalMs: 5 * 60_000 };
 
-type Probe = typeof probeForOtherServers;
-
 export class RogueWatch {
   private readonly timing: RogueWatchTiming;
   private timer: NodeJS.Timeout | null = null;
@@ -24,8 +22,10 @@ export class RogueWatch {
   private own = new Set<string>();
   /** Servers reported by the last probe, so a lasting one is not re-announced every round. */
   private lastSeen = '';
+  /** Kept open from the first probe on: after privileges are dropped it could not be reopened. */
+  private channel: ProbeChannel | null = null;
 
-  constructor(private readonly deps: { logger: Logger; store: Store; timing?: Partial<RogueWatchTiming> | undefined; probe?: Probe }) {
+  constructor(private readonly deps: { logger: Logger; store: Store; timing?: Partial<RogueWatchTiming> | undefined }) {
     this.timing = { ...DEFAULT_TIMING, ...deps.timing };
   }
 
@@ -41,31 +41,41 @@ export class RogueWatch {
     return this.own.has(source);
   }
 
-  private probe(profile: Profile): Promise<OtherServer[]> {
-    return (this.deps.probe ?? probeForOtherServers)({ iface: profile.server.interface, serverPort: profile.dhcp.port, ownAddresses: this.ownAddresses(profile), listenMs: this.timing.listenMs });
+  private async probe(profile: Profile): Promise<OtherServer[]> {
+    if (!this.channel) this.channel = await ProbeChannel.open(profile.server.interface, profile.dhcp.port);
+    return this.channel.probe(this.ownAddresses(profile), this.timing.listenMs);
   }
 
   /** Throws OtherDhcpServerError when another server answers and allow_other_servers is off. */
   async beforeStart(profile: Profile): Promise<void> {
     const iface = profile.server.interface;
     this.deps.logger.info(`dhcp: asking ${iface} for other DHCP servers (${this.timing.listenMs / 1000} s) before answering anything`);
-    const servers = await this.probe(profile);
+    let servers: OtherServer[];
+    try {
+      servers = await this.probe(profile);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
     if (servers.length === 0) return;
     const reason = describeOtherServers(servers, iface);
     this.record(servers, reason, profile.dhcp.allowOtherServers ? 'allowed' : 'refused');
-    if (!profile.dhcp.allowOtherServers) throw new OtherDhcpServerError(servers, iface);
+    if (!profile.dhcp.allowOtherServers) {
+      await this.stop();
+      throw new OtherDhcpServerError(servers, iface);
+    }
     this.deps.logger.warn(`dhcp: ${reason}; starting anyway ([dhcp] allow_other_servers = true)`);
   }
 
   /** Repeats the probe while the server runs; findings are warnings and events, never a stop. */
   watch(profile: () => Profile): void {
-    this.stop();
+    this.stopTimer();
     this.timer = setInterval(() => void this.round(profile()), this.timing.intervalMs);
     this.timer.unref();
   }
 
   private async round(profile: Profile): Promise<void> {
-    if (this.running || profile.dhcp.mode !== 'server' || profile.dhcp.allowOtherServers) return;
+    if (this.running || !this.channel || profile.dhcp.mode !== 'server' || profile.dhcp.allowOtherServers) return;
     this.running = true;
     try {
       const servers = await this.probe(profile);
@@ -87,7 +97,14 @@ export class RogueWatch {
     this.deps.store.record({ mac: null, protocol: 'dhcp', kind: 'other-server', decision, reason, detail: { servers: servers.map((s) => ({ address: s.address, mac: s.mac, source: s.source })) } });
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
+    this.stopTimer();
+    const channel = this.channel;
+    this.channel = null;
+    await channel?.close();
+  }
+
+  private stopTimer(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }

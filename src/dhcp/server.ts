@@ -169,7 +169,7 @@ export class DhcpServerService implements Service {
   }
 
   async stop(): Promise<void> {
-    this.rogueWatch.stop();
+    await this.rogueWatch.stop();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     this.flush();
