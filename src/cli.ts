@@ -14,6 +14,9 @@ import { STORE_USAGE, storeCommand } from './cli/store.ts';
 import { probeCommand } from './cli/probe.ts';
 import { assetsArgv, runAssets } from './cli/assets.ts';
 import { assetWarnings } from './assets/inventory.ts';
+import { certCommand } from './cli/cert.ts';
+import { TlsError } from './http/tls.ts';
+import { currentFacts, dropAfterBind, planDrop } from './net/privileges.ts';
 
 const USAGE = `usage:
   pxe-pilot [--config FILE]                 run the daemon
@@ -22,6 +25,7 @@ const USAGE = `usage:
 ${STORE_USAGE}
   pxe-pilot probe --mac MAC --arch ARCH ...  simulate a machine's network boot (probe --help)
   pxe-pilot assets add|ls|rm|verify …       installer images from ISOs (pxe-pilot assets --help)
+  pxe-pilot cert [--config FILE]            the HTTPS certificate's SHA-256 fingerprint (made if none yet)
   pxe-pilot --version
 default FILE: /etc/pxe-pilot/pxe-pilot.ini`;
 
@@ -95,6 +99,8 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(r.message + '\n');
       return;
     }
+    case 'cert':
+      return process.exit(certCommand(load()));
     default:
       fail(2, `unknown command ${JSON.stringify(command)}\n${USAGE}`);
   }
@@ -102,13 +108,21 @@ async function main(argv: string[]): Promise<void> {
 
 async function runDaemon(file: string, profile: ReturnType<typeof loadProfile>): Promise<void> {
   const logger = createLogger(profile.server.logLevel);
+  // Decided before binding, so a wrong [server] user stops us before any socket opens.
+  const privileges = planDrop(profile.server.user, currentFacts());
+  if (privileges.action === 'refuse') fail(2, `pxe-pilot: ${privileges.message}`);
   let daemon: Daemon;
   try {
     daemon = await Daemon.start(profile, logger);
+    dropAfterBind(privileges, profile.server.stateDir, { info: (m) => logger.info(m), warn: (m) => logger.warn(m) });
   } catch (err) {
     if (err instanceof BindError) {
       logger.fatal(err.message);
       fail(1, `pxe-pilot: ${err.message}`);
+    }
+    if (err instanceof TlsError) {
+      logger.fatal(err.message);
+      fail(2, `pxe-pilot: ${err.message}`);
     }
     logger.fatal({ err }, 'startup failed');
     fail(1, `pxe-pilot: startup failed: ${(err as Error).message}`);

@@ -11,6 +11,7 @@ import { AssetCatalogue } from './http/catalogue-scan.ts';
 import { TftpService } from './tftp/server.ts';
 import { DhcpServerService } from './dhcp/server.ts';
 import { ProxyDhcpService } from './proxydhcp/service.ts';
+import { loadCertificate, namesAddress, type TlsMaterial } from './http/tls.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -20,7 +21,7 @@ type ServiceName = 'http' | 'tftp' | 'dhcp' | 'proxydhcp';
 function bindingKey(name: ServiceName, p: Profile): string | null {
   switch (name) {
     case 'http':
-      return `${p.http.bind}:${p.http.port}`;
+      return `${p.http.bind}:${p.http.port}:${p.https.enabled ? p.https.port : '-'}`;
     case 'tftp':
       return p.tftp.enabled ? `${p.tftp.bind}:${p.tftp.port}` : null;
     case 'dhcp':
@@ -36,6 +37,7 @@ export class Daemon {
   private readonly running = new Map<ServiceName, { service: Service; key: string }>();
   private readonly catalogue = new AssetCatalogue();
   private readonly startedAt = Date.now();
+  private tls: TlsMaterial | null = null;
 
   private constructor(
     private profile: Profile,
@@ -48,6 +50,7 @@ export class Daemon {
     const store = Store.open(profile.server.stateDir);
     const daemon = new Daemon(profile, store, logger);
     try {
+      daemon.tls = daemon.loadTls(profile);
       for (const name of ORDER) await daemon.ensure(name);
     } catch (err) {
       await daemon.stop();
@@ -68,6 +71,7 @@ export class Daemon {
           services: () => this.status(),
           startedAt: this.startedAt,
           version: VERSION,
+          tls: () => this.tls,
         });
       case 'tftp':
         return new TftpService({ ...deps, events: this.store });
@@ -76,6 +80,23 @@ export class Daemon {
       case 'proxydhcp':
         return new ProxyDhcpService(deps);
     }
+  }
+
+  /**
+   * The certificate for [https], loaded (or made, the first time) before anything binds; its
+   * fingerprint goes into the profile for DHCP option 251. Throws TlsError naming the file.
+   */
+  private loadTls(profile: Profile): TlsMaterial | null {
+    if (!profile.https.enabled) return null;
+    const material = loadCertificate(profile);
+    profile.https.fingerprint = material.fingerprint;
+    if (material.source === 'generated') {
+      this.logger.warn({ cert: material.certFile, fingerprint: material.fingerprint }, `generated a self-signed certificate ${material.certFile}; installers pin it by fingerprint ${material.fingerprint} (pxe-pilot cert prints it)`);
+      this.store.record({ mac: null, protocol: 'daemon', kind: 'certificate', decision: 'generated', reason: `self-signed certificate ${material.certFile}, SHA-256 ${material.fingerprint}` });
+    } else if (material.source === 'state' && !namesAddress(material, profile.server.address)) {
+      this.logger.warn(`${material.certFile} does not name ${profile.server.address} (${material.subjectAltName}); it is kept, since installers pin its fingerprint, not its names`);
+    }
+    return material;
   }
 
   /** Starts, stops, restarts or reloads one service so it matches the current profile. */
@@ -124,14 +145,25 @@ export class Daemon {
       }
       throw err;
     }
+    let tls: TlsMaterial | null;
+    try {
+      tls = this.loadTls(next);
+    } catch (err) {
+      this.logger.error(`reload refused, the running profile stays: ${(err as Error).message}`);
+      this.store.record({ mac: null, protocol: 'daemon', kind: 'reload', decision: 'refused', reason: (err as Error).message });
+      return false;
+    }
     const previous = this.profile;
+    const previousTls = this.tls;
     this.profile = next;
+    this.tls = tls;
     this.catalogue.invalidate();
     try {
       for (const name of ORDER) await this.ensure(name);
     } catch (err) {
       this.logger.error({ err }, `reload: ${(err as Error).message}; going back to the previous profile`);
       this.profile = previous;
+      this.tls = previousTls;
       for (const name of ORDER) await this.ensure(name).catch(() => undefined);
       return false;
     }

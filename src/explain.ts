@@ -134,6 +134,9 @@ function nextSteps(events: StoredEvent[]): string[] {
   if (last.decision === 'silence' && (last.protocol === 'proxydhcp' || last.protocol === 'dhcp')) {
     hints.push(`The last ${LABELS[last.protocol]} request got no answer: ${last.reason}.`);
   }
+  // ProxyDHCP saw the machine ask again and again without ever taking an address from anyone.
+  const noOffer = events.filter((e) => e.kind === 'no-router-offer').at(-1);
+  if (noOffer && !events.some((e) => e.id > noOffer.id && (e.protocol === 'tftp' || e.protocol === 'http'))) hints.push(`It got no address: ${noOffer.reason}`);
   if (lastOffer && after.length === 0) {
     const file = bootFileOf(lastOffer) ?? 'the boot file';
     if (file.startsWith('http')) {

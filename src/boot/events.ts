@@ -20,6 +20,8 @@ export interface DhcpDetail {
   arch?: number | null;
   bootFile?: string | null;
   bytes?: number;
+  /** Another DHCP server heard on the interface (the other-server probe). */
+  servers?: { address: string; mac: string | null; source: string }[];
 }
 
 /** ProxyDHCP events. */
@@ -38,6 +40,9 @@ export interface ProxyDhcpDetail {
   bootFile?: string;
   to?: string;
   bytes?: number;
+  /** A PXE client that got no router offer: how many DISCOVERs over how many seconds. */
+  discovers?: number;
+  seconds?: number;
 }
 
 /** TFTP events: TFTP names no MAC, so `client` (an address) is how a transfer is tied to a machine. */

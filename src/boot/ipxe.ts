@@ -40,9 +40,11 @@ export interface InstallVars {
   /** Our HTTP base URL. */
   server: string;
   answerUrl: string;
+  /** Where secrets are fetched from: the HTTPS base when HTTPS is on, else `server`. */
+  answerServer?: string;
 }
 
-/** Fills ${mac} ${ip} ${hostname} ${server} ${answer_url}; any other ${…} is left for iPXE to expand. */
+/** Fills ${mac} ${ip} ${hostname} ${server} ${answer_server} ${answer_url}; any other ${…} is left for iPXE to expand. */
 export function fillCmdline(template: string, vars: InstallVars): string {
   const table: Record<string, string> = {
     mac: vars.mac,
@@ -50,6 +52,7 @@ export function fillCmdline(template: string, vars: InstallVars): string {
     hostname: vars.hostname,
     server: vars.server,
     answer_url: vars.answerUrl,
+    answer_server: vars.answerServer ?? vars.server,
   };
   return template.replace(/\$\{([a-z_]+)\}/g, (whole, name: string) => table[name] ?? whole).replace(/[\r\n]+/g, ' ').trim();
 }

@@ -42,11 +42,18 @@ export const PROFILE_KEYS = {
     interface: key(text, '', "The boot VLAN's interface: DHCP is answered on this interface only, never on the others."),
     state_dir: key(path, '/var/lib/pxe-pilot', 'SQLite state: nodes, leases, events.'),
     log_level: key(oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', 'trace | debug | info | warn | error | fatal | silent'),
+    user: key(matching(/^[a-z_][a-z0-9_-]{0,31}\$?$/i, 'expected a user name such as pxe-pilot'), '', 'Account to run as after binding, when started as root outside systemd; empty: pxe-pilot if it exists.'),
   },
   http: {
     port: key(port, 80, 'TCP port for boot scripts, kernels and initrds, answers and the admin API.'),
     bind: key(ipv4, '0.0.0.0', 'IPv4 address HTTP listens on; 0.0.0.0: all.'),
     admin_token: key(secret(16), '', 'Bearer token for the admin API (at least 16 characters; openssl rand -hex 24).'),
+  },
+  https: {
+    enabled: key(flag, true, 'Serves everything over HTTPS too, so installers can fetch answers they can verify. true | false'),
+    port: key(port, 443, 'TCP port of HTTPS.'),
+    cert: key(path, '', "PEM certificate; empty: a self-signed one made once in <state_dir>/tls (pxe-pilot cert prints its fingerprint)."),
+    key: key(path, '', 'PEM private key of cert; set both or neither.'),
   },
   tftp: {
     enabled: key(flag, true, 'Serves the iPXE binaries legacy PXE firmware loads first. true | false'),
@@ -74,6 +81,7 @@ export const PROFILE_KEYS = {
     lease_time: key(wholeNumber(60, 365 * 86400), 3600, 'Seconds a lease lasts.'),
     offer_hold: key(wholeNumber(1, 3600), 30, 'Seconds an offered address is held for its client.'),
     decline_quarantine: key(wholeNumber(1, 86400), 600, 'Seconds an address declined by a client (in use) stays out of the pool.'),
+    allow_other_servers: key(flag, false, 'Server mode starts even when another DHCP server answers on the interface. true | false'),
   },
   boot: {
     bios: key(bootFile, 'undionly.kpxe', 'Architecture 0 (BIOS).'),
@@ -89,6 +97,7 @@ export const PROFILE_KEYS = {
     dir: key(path, '/var/lib/pxe-pilot/answers', 'Folder of answer files; see docs/answer-files.md.'),
     token: key(secret(), '', 'Token that fetching answers and reporting installs need.'),
     allow: key(cidrList, [], 'CIDR blocks allowed to fetch answers, comma-separated; empty: anyone.'),
+    require_tls: key(flag, true, 'Refuse answers, the webhook, NoCloud and preseed over plain HTTP (403: use HTTPS). Not written: as [https] enabled.'),
   },
   assets: {
     dir: key(path, '/var/lib/pxe-pilot/assets', 'Folder of install images: <product>/<version>/vmlinuz and initrd.'),

@@ -115,6 +115,7 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   readHosts(doc, p, v);
   resolveAddress(p, v, options);
   checkDhcp(p, v, options);
+  checkTls(p, v, sections.answers ?? {});
   if (v.problems.length) throw new ConfigError(v.problems);
   return p;
 }
@@ -219,6 +220,16 @@ function checkDhcp(p: Profile, v: Validator, options: LoadOptions): void {
     if (other) v.problem(`host ${host.mac}`, 'ip', host.ip, `already reserved for ${other}`);
     ips.set(host.ip, host.mac);
   }
+}
+
+function checkTls(p: Profile, v: Validator, answers: Raw): void {
+  const { https } = p;
+  if (https.cert && !https.key) v.problem('https', 'key', '', 'cert is set, so key is needed too (the PEM private key of that certificate)');
+  if (https.key && !https.cert) v.problem('https', 'cert', '', 'key is set, so cert is needed too (the PEM certificate of that key)');
+  if (https.enabled && https.port !== 0 && https.port === p.http.port) v.problem('https', 'port', String(https.port), 'the same port as [http] port; pick another (443 is the usual)');
+  // Answers carry root passwords and SSH keys: by default they need TLS whenever HTTPS runs.
+  if (!('require_tls' in answers)) p.answers.requireTls = https.enabled;
+  else if (p.answers.requireTls && !https.enabled) v.problem('answers', 'require_tls', 'true', 'needs [https] enabled = true: with HTTPS off, answers could not be fetched at all');
 }
 
 /** Reads and validates a profile file; throws ConfigError (also for an unreadable file). */

@@ -9,6 +9,10 @@ export type ServerSection = ValuesOf<ProfileKeys['server']> & {
   addressSource: 'profile' | 'interface';
 };
 export type HttpSection = ValuesOf<ProfileKeys['http']>;
+export type HttpsSection = ValuesOf<ProfileKeys['https']> & {
+  /** SHA-256 of the certificate in use, colon form; filled by the daemon once it has loaded it. */
+  fingerprint: string;
+};
 export type TftpSection = ValuesOf<ProfileKeys['tftp']>;
 export type DhcpSection = ValuesOf<ProfileKeys['dhcp']>;
 export type BootSection = ValuesOf<ProfileKeys['boot']>;
@@ -34,6 +38,7 @@ export interface Profile extends Sections {
   /** Path of the INI file this profile came from (for messages). */
   file: string;
   server: ServerSection;
+  https: HttpsSection;
   /** Keyed by normalised MAC. */
   hosts: Map<string, HostEntry>;
 }

@@ -215,6 +215,8 @@ export const DHCP_OPTIONS = {
   ipxeOptions: { code: 175, type: T.subOptions },
   /** Proxmox automated installer: where to fetch the answer file. */
   proxmoxAnswerUrl: { code: 250, type: T.text },
+  /** Proxmox automated installer: SHA-256 fingerprint of the certificate to pin for that URL. */
+  proxmoxCertFingerprint: { code: 251, type: T.text },
 } as const satisfies Record<string, { code: number; type: { decode(bytes: Buffer): unknown; encode(value: never): Buffer } }>;
 
 export type OptionName = keyof typeof DHCP_OPTIONS;

@@ -1,7 +1,7 @@
 // Builds DHCP replies and says where they go. Pure: no sockets, no clock.
 import type { BootFileDecision } from '../boot/policy.ts';
 import type { Profile } from '../config/profile.ts';
-import { httpBase } from '../boot/urls.ts';
+import { answerBase } from '../boot/urls.ts';
 import { BROADCAST_FLAG, replyFrame, type DhcpPacket } from './codec.ts';
 import { writeBootFields } from './boot-fields.ts';
 import { MessageType, Opt } from './options.ts';
@@ -51,7 +51,9 @@ export function buildReply(request: DhcpPacket, spec: ReplySpec, profile: Profil
   if (d.domain) o.write('domainName', d.domain);
   if (spec.hostname) o.write('hostname', spec.hostname);
   // The Proxmox installer finds its answer URL here when none is baked into the ISO.
-  o.write('proxmoxAnswerUrl', `${httpBase(profile)}/answer`);
+  o.write('proxmoxAnswerUrl', `${answerBase(profile)}/answer`);
+  // ... and the certificate to pin for it (option 251), when HTTPS is on.
+  if (profile.https.enabled && profile.https.fingerprint) o.write('proxmoxCertFingerprint', profile.https.fingerprint);
 
   const boot = spec.boot;
   if (boot?.action === 'boot' && boot.bootFile) writeBootFields(reply, request, { ...boot, action: 'boot', bootFile: boot.bootFile }, pool.serverAddress);

@@ -11,6 +11,7 @@ import { poolFromProfile, type Pool } from './pool.ts';
 import { DhcpResponder, type Handled } from './responder.ts';
 import { commitBatch } from './commit.ts';
 import { DhcpSocket } from './socket.ts';
+import { RogueWatch, type RogueWatchTiming } from './rogue-watch.ts';
 
 export interface DhcpServerDeps {
   profile: Profile;
@@ -19,6 +20,8 @@ export interface DhcpServerDeps {
   store: DhcpState;
   /** Where leases are committed; sightings share their transaction. */
   leases: LeaseLog;
+  /** How long the other-server probe listens and how often it repeats (tests shorten both). */
+  probe?: Partial<RogueWatchTiming>;
 }
 
 export type DhcpState = NodeLookup & Pick<NodeWrites, 'sawNode'> & EventSink;
@@ -50,12 +53,14 @@ export class DhcpServerService implements Service {
   private batch: Handled[] = [];
   private flushScheduled = false;
   private lastExhaustionWarning = 0;
+  private readonly rogueWatch: RogueWatch;
 
   constructor(deps: DhcpServerDeps) {
     this.profile = deps.profile;
     this.logger = deps.logger.child({ service: 'dhcp' });
     this.store = deps.store;
     this.leases = deps.leases;
+    this.rogueWatch = new RogueWatch({ logger: this.logger, store: this.store, timing: deps.probe });
   }
 
   async start(): Promise<void> {
@@ -68,18 +73,24 @@ export class DhcpServerService implements Service {
     // A DHCP server answering on every interface can hand out addresses on the wrong LAN.
     if (!iface) throw new Error('dhcp: [dhcp] mode = server needs [server] interface, the one LAN to serve; pxe-pilot will not answer DHCP on every interface');
     const pool = checkedPool(profile);
+    // Before answering anything: is another DHCP server already on this LAN? (throws to refuse)
+    await this.rogueWatch.beforeStart(profile);
     this.allocator = new LeaseAllocator(pool, times(profile), this.leases.all());
     this.responder = new DhcpResponder({ profile, pool, serverPort: profile.dhcp.port }, this.allocator, this.store);
     this.socket = await DhcpSocket.open(
       { service: 'dhcp', port: profile.dhcp.port, interface: iface, reuseAddr: false, portKey: '[dhcp] port' },
       {
-        request: (packet) => this.receive(packet),
+        request: (packet, d) => {
+          // Our own periodic probe for other servers, looped back: not a client.
+          if (!this.rogueWatch.isOwnProbe(d.address)) this.receive(packet);
+        },
         dropped: (drop) => this.store.record({ mac: null, protocol: 'dhcp', decision: 'silence', ...drop }),
         failed: (err, d) => this.logger.error({ err, from: d.address }, 'dhcp: packet handler failed'),
       },
     );
     this.sweepTimer = setInterval(() => this.allocator?.sweep(Date.now()), SWEEP_MS);
     this.sweepTimer.unref();
+    this.rogueWatch.watch(() => this.profile);
     this.logger.info(`DHCP server on ${iface} port ${this.socket.port}, pool ${profile.dhcp.rangeStart}-${profile.dhcp.rangeEnd}`);
   }
 
@@ -138,6 +149,7 @@ export class DhcpServerService implements Service {
   }
 
   async stop(): Promise<void> {
+    await this.rogueWatch.stop();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     this.flush();

@@ -8,7 +8,7 @@ import { nextState, type NodeLifecycle } from '../boot/lifecycle.ts';
 import type { EventProtocol } from '../boot/events.ts';
 import { PROFILE_NAME } from '../boot/catalogue.ts';
 import type { InstallRecord, NodeRecord } from '../boot/ports.ts';
-import { httpBase } from '../boot/urls.ts';
+import { answerBase } from '../boot/urls.ts';
 import { explainMac, machineEvents } from '../explain.ts';
 import type { HostEntry } from '../config/profile.ts';
 import { parseLocalBoot } from '../answers/local-boot.ts';
@@ -227,7 +227,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     const uuid = normaliseUuid(q('uuid') ?? node?.uuid);
     const product = normaliseProduct(q('product') ?? proxmoxProductOfProfile(node?.profile ?? profile.hosts.get(mac)?.profile));
     const answer = await locateAnswer(profile, PROXMOX_LAYOUT, { macs: [mac], serial, uuid, product }, 'answer');
-    const text = fillAnswer(profile, answer, { mac, ip: node?.lastIp ?? null, hostname: node?.hostname ?? null, serial, uuid, product, server: httpBase(profile) }, 'answer');
+    const text = fillAnswer(profile, answer, { mac, ip: node?.lastIp ?? null, hostname: node?.hostname ?? null, serial, uuid, product, server: answerBase(profile) }, 'answer');
     ctx.type = TOML_TYPE;
     ctx.set('X-PXE-Pilot-Source', answer.rel);
     ctx.body = text;

@@ -4,7 +4,7 @@ import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import ipaddr from 'ipaddr.js';
 import type { Profile } from '../config/profile.ts';
-import { httpBase } from '../boot/urls.ts';
+import { answerBase, httpsBase } from '../boot/urls.ts';
 import { nextState, profileArmsInstall, type NodeLifecycle } from '../boot/lifecycle.ts';
 import type { NodeRecord } from '../boot/ports.ts';
 import { answerCandidates, type MachineIdentity } from '../answers/selection.ts';
@@ -60,6 +60,8 @@ export function requireAnswerClient(deps: HttpDeps, options: { token: boolean; p
       deps.logger.warn({ ip: from, path: ctx.path, status: err.status }, err.message);
       throw err;
     };
+    // Before anything else: a refused plain request must not even learn whether an answer exists.
+    if (answers.requireTls && !ctx.secure) refuse(new HttpError(403, `answers are served over HTTPS only ([answers] require_tls): use ${httpsBase(deps.profile())}${ctx.path}`));
     if (!addressAllowed(from, answers.allow)) refuse(new HttpError(403, `${from} is not in [answers] allow (${answers.allow.join(', ')})`));
     if (options.token && answers.token) {
       const given = bearerToken(ctx) ?? queryToken(ctx);
@@ -113,7 +115,7 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
     if (answer.candidate.rule === 'mac') mac = answer.candidate.key;
     ctx.state.eventMac = mac;
     const hostname = mac ? (deps.store.getNode(mac)?.hostname ?? null) : null;
-    const text = fillAnswer(profile, answer, { mac, ip, hostname, serial: req.serial, uuid: req.uuid, product: req.product, server: httpBase(profile) }, 'answer');
+    const text = fillAnswer(profile, answer, { mac, ip, hostname, serial: req.serial, uuid: req.uuid, product: req.product, server: answerBase(profile) }, 'answer');
 
     let before: NodeRecord | undefined;
     if (mac) {

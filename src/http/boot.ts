@@ -2,7 +2,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Profile } from '../config/profile.ts';
-import { httpBase } from '../boot/urls.ts';
+import { answerBase, httpBase } from '../boot/urls.ts';
 import { describeIpxeClient } from '../boot/client.ts';
 import { fetchesAnswer, nextState, profileArmsInstall } from '../boot/lifecycle.ts';
 import { decide } from '../boot/policy.ts';
@@ -58,7 +58,7 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
         ctx.body = renderRefusalScript(reason);
       } else {
         const base = httpBase(profile);
-        ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${base}/answer` }, decision.reason);
+        ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${answerBase(profile)}/answer`, answerServer: answerBase(profile) }, decision.reason);
         const served = nextState({ kind: 'script-served', profile: image.profile, fetchesAnswer: fetchesAnswer(image.product) }, node);
         if (served.change) {
           deps.store.applyChange(mac, served.change);
@@ -95,7 +95,7 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
     const base = httpBase(profile);
     const reason = `chosen from the menu at the console`;
     ctx.type = IPXE_TYPE;
-    ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${base}/answer` }, reason);
+    ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${answerBase(profile)}/answer`, answerServer: answerBase(profile) }, reason);
     deps.store.record({ mac, protocol: 'http', kind: 'GET /install', decision: 'install', reason: `${image.profile} ${reason}`, detail: { ip, profile: image.profile } });
   });
 

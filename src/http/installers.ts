@@ -4,7 +4,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Profile } from '../config/profile.ts';
-import { httpBase } from '../boot/urls.ts';
+import { answerBase } from '../boot/urls.ts';
 import { macFileName } from '../net/mac.ts';
 import { normaliseProduct, normaliseSerial, normaliseUuid } from '../answers/names.ts';
 import { NOCLOUD_FILES, nocloudLayout, PRESEED_LAYOUT, type AnswerLayout, type NocloudFile } from '../answers/folder.ts';
@@ -26,7 +26,7 @@ function machine(deps: HttpDeps, profile: Profile, mac: string, ip: string): { i
   const product = normaliseProduct((node?.profile ?? profile.hosts.get(mac)?.profile ?? '').split('/')[0]);
   return {
     identity: { macs: [mac], serial, uuid, product },
-    facts: { mac, ip, hostname: node?.hostname ?? null, serial, uuid, product, server: httpBase(profile) },
+    facts: { mac, ip, hostname: node?.hostname ?? null, serial, uuid, product, server: answerBase(profile) },
   };
 }
 

@@ -10,6 +10,7 @@ import type { Binding, Service } from '../service.ts';
 import type { EventSink } from '../boot/events.ts';
 import type { NodeLookup, NodeWrites } from '../boot/ports.ts';
 import { handleProxyRequest, type Listener, type ProxyHandled } from './responder.ts';
+import { RouterOfferWatch } from './router-watch.ts';
 
 export interface ProxyDhcpDeps {
   profile: Profile;
@@ -31,6 +32,8 @@ export class ProxyDhcpService implements Service {
   private readonly logger: Logger;
   private readonly store: ProxyDhcpState;
   private listeners: OpenListener[] = [];
+  private readonly routerWatch = new RouterOfferWatch();
+  private routerTimer: NodeJS.Timeout | null = null;
 
   constructor(deps: ProxyDhcpDeps) {
     this.profile = deps.profile;
@@ -56,6 +59,8 @@ export class ProxyDhcpService implements Service {
       await this.stop();
       throw err;
     }
+    this.routerTimer = setInterval(() => this.warnNoRouterOffer(), 2000);
+    this.routerTimer.unref();
     this.logger.info(`ProxyDHCP on ${iface} ports ${profile.dhcp.port} and ${profile.dhcp.proxyPort}, boot server ${profile.server.address}`);
   }
 
@@ -77,6 +82,7 @@ export class ProxyDhcpService implements Service {
     const { socket, listener } = open;
     const profile = this.profile;
     if (profile.dhcp.mode !== 'proxy') return;
+    this.routerWatch.saw(request, listener, Date.now());
     const handled = handleProxyRequest(
       request,
       { address: d.address, port: d.port },
@@ -102,7 +108,17 @@ export class ProxyDhcpService implements Service {
     this.store.record({ ...h.event, protocol: 'proxydhcp' });
   }
 
+  /** PXE clients that got no address from the router: an event on the machine (explain shows it). */
+  private warnNoRouterOffer(): void {
+    for (const w of this.routerWatch.due(Date.now())) {
+      this.logger.warn({ mac: w.mac }, w.reason);
+      this.store.record({ mac: w.mac, protocol: 'proxydhcp', kind: 'no-router-offer', decision: 'warning', reason: w.reason, detail: { discovers: w.discovers, seconds: w.seconds } });
+    }
+  }
+
   async stop(): Promise<void> {
+    if (this.routerTimer) clearInterval(this.routerTimer);
+    this.routerTimer = null;
     const open = this.listeners;
     this.listeners = [];
     await Promise.all(open.map((l) => l.socket.close()));

@@ -23,8 +23,11 @@ const TRIM_EVERY = 1000;
 export class SqliteEventLog implements EventLog {
   private pendingEvents: BootEvent[] = [];
   private sinceTrim = 0;
+  /** Events written per MAC since its last trim (bounded: forgotten past 100,000 MACs). */
+  private readonly machineWrites = new Map<string, number>();
   private readonly insert;
   private readonly trim;
+  private readonly trimMachine;
   private readonly selects = new Map<string, Statement<(string | number)[], EventRow>>();
 
   constructor(
@@ -33,9 +36,12 @@ export class SqliteEventLog implements EventLog {
     private readonly now: () => number,
     /** Events kept; the oldest are dropped past this. */
     private readonly maxEvents: number,
+    /** Events kept per machine: one machine in a boot loop must not push out everyone's history. */
+    private readonly maxEventsPerMachine: number,
   ) {
     this.insert = db.prepare('INSERT INTO events (time, mac, protocol, kind, decision, reason, detail, code) VALUES (@time, @mac, @protocol, @kind, @decision, @reason, @detail, @code)');
     this.trim = db.prepare('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?');
+    this.trimMachine = db.prepare('DELETE FROM events WHERE mac = @mac AND id <= (SELECT id FROM events WHERE mac = @mac ORDER BY id DESC LIMIT 1 OFFSET @keep)');
     batch.add({ pending: () => this.pendingEvents.length > 0, write: () => this.write() });
   }
 
@@ -51,11 +57,28 @@ export class SqliteEventLog implements EventLog {
     for (const e of events) {
       this.insert.run({ time: e.time, mac: e.mac, protocol: e.protocol, kind: e.kind, decision: e.decision, reason: e.reason, detail: e.detail ? JSON.stringify(e.detail) : null, code: e.code ?? null });
     }
+    this.trimMachines(events);
     this.sinceTrim += events.length;
     if (this.sinceTrim >= TRIM_EVERY) {
       this.sinceTrim = 0;
       this.trim.run(this.maxEvents);
     }
+  }
+
+  /** Keeps each machine's newest maxEventsPerMachine events; checked every tenth of that per MAC. */
+  private trimMachines(events: readonly BootEvent[]): void {
+    const every = Math.max(1, Math.floor(this.maxEventsPerMachine / 10));
+    for (const e of events) {
+      if (!e.mac) continue;
+      const n = (this.machineWrites.get(e.mac) ?? 0) + 1;
+      if (n < every) {
+        this.machineWrites.set(e.mac, n);
+        continue;
+      }
+      this.machineWrites.delete(e.mac);
+      this.trimMachine.run({ mac: e.mac, keep: this.maxEventsPerMachine });
+    }
+    if (this.machineWrites.size > 100_000) this.machineWrites.clear();
   }
 
   /** One prepared statement per combination of filters (at most eight). */

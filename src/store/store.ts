@@ -15,6 +15,8 @@ export interface StoreOptions {
   maxEvents?: number;
   /** Never-installed nodes kept; the least recently seen are evicted past this. */
   maxUnknownNodes?: number;
+  /** Events kept per machine: one machine in a boot loop must not push out everyone's history. */
+  maxEventsPerMachine?: number;
   /** Injected clock for tests. */
   now?: () => number;
 }
@@ -39,7 +41,7 @@ export class Store implements NodeStore {
     this.batch = new WriteBehind(db);
     // Added first, so a batch writes node facts before the events that mention them.
     this.nodes = new SqliteNodes(db, this.batch, this.now, options.maxUnknownNodes ?? 100_000);
-    this.log = new SqliteEventLog(db, this.batch, this.now, options.maxEvents ?? 100_000);
+    this.log = new SqliteEventLog(db, this.batch, this.now, options.maxEvents ?? 100_000, options.maxEventsPerMachine ?? 2_000);
     this.leases = new SqliteLeases(db);
   }
 

@@ -242,6 +242,9 @@ export class BootLab {
       sections: {
         server: { address: lan.server, interface: lan.bridge, state_dir: this.path('state'), log_level: 'debug' },
         http: { port: pilotHttpPort, bind: '0.0.0.0', admin_token: adminToken },
+        // The installer stand-in fetches with busybox wget, which cannot pin a certificate;
+        // HTTPS and require_tls are covered in test/http/tls.test.ts.
+        https: { enabled: false },
         tftp: { enabled: true, port: 69, root: '/usr/lib/ipxe' },
         dhcp,
         boot: { bios: 'undionly.kpxe', uefi_x64: setup.uefiLoader, default_action: 'menu', unknown: 'menu', menu_default: 'local', menu_timeout: setup.menuTimeoutSeconds ?? 3 },

@@ -49,8 +49,8 @@ export class DhcpLab {
     }
   }
 
-  async startServer(profile: ServiceProfileJson): Promise<void> {
-    const args: RunDhcpServiceArgs = { service: 'dhcp', stateDir: this.stateDir, profile };
+  async startServer(profile: ServiceProfileJson, probe?: { listenMs?: number; intervalMs?: number }): Promise<void> {
+    const args: RunDhcpServiceArgs = { service: 'dhcp', stateDir: this.stateDir, profile, ...(probe ? { probe } : {}) };
     const child = this.net.spawn('srv', [process.execPath, '--import', 'tsx', runDhcpServicePath, JSON.stringify(args)], { cwd: REPO });
     this.server = child;
     this.serverOutput = collectOutput(child);

@@ -6,11 +6,14 @@ import type { HostEntry, Profile } from '../../src/config/profile.ts';
 
 export type ProfileOverrides = { [S in SectionName]?: Partial<Profile[S]> } & { hosts?: Profile['hosts'] | HostEntry[] };
 
-/** Every key at its default, server address 127.0.0.1 as if written, sections overridden key by key. */
+/** Every key at its default (HTTPS off), server address 127.0.0.1 as if written, sections overridden key by key. */
 export function testProfile(overrides: ProfileOverrides = {}): Profile {
   const profile = defaultProfile('(test)');
   profile.server.address = '127.0.0.1';
   profile.server.addressSource = 'profile';
+  // Unit tests serve plain HTTP unless they ask for TLS.
+  profile.https.enabled = false;
+  profile.answers.requireTls = false;
   for (const section of Object.keys(PROFILE_KEYS) as SectionName[]) Object.assign(profile[section], overrides[section]);
   const hosts = overrides.hosts ?? [];
   profile.hosts = hosts instanceof Map ? hosts : new Map(hosts.map((h) => [h.mac, h]));

@@ -27,6 +27,8 @@ export interface RunDhcpServiceArgs {
   profile: ServiceProfileJson;
   /** Print every recorded event as an {event} line (off for benchmarks: stdout is not free). */
   printEvents?: boolean;
+  /** The DHCP server's other-server probe, shortened for tests. */
+  probe?: { listenMs?: number; intervalMs?: number };
 }
 
 /** The file to hand to node with the JSON arguments. */
@@ -50,7 +52,7 @@ async function main(arg: string | undefined): Promise<void> {
     };
   }
   const deps = { profile, logger: silentLogger(), store, leases: store.leases };
-  const service: Service = config.service === 'dhcp' ? new DhcpServerService(deps) : new ProxyDhcpService(deps);
+  const service: Service = config.service === 'dhcp' ? new DhcpServerService({ ...deps, ...(config.probe ? { probe: config.probe } : {}) }) : new ProxyDhcpService(deps);
   try {
     await service.start();
   } catch (err) {
