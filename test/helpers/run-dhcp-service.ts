@@ -57,6 +57,8 @@ async function main(arg: string | undefined): Promise<void> {
     await service.start();
   } catch (err) {
     emit({ error: { message: (err as Error).message } });
+    // The events of the refusal (e.g. another DHCP server) reach the database before the exit.
+    store.close();
     process.exit(2);
   }
   emit({ ready: service.bindings() });
