@@ -2,7 +2,7 @@
 // change to write and its reason. Transports call it and hand the change to the store
 // (NodeWrites.applyChange); none of them decides on its own when an install starts or ends.
 //
-//   seen ──armed (profile at first sight, or admin)──▶ install-pending
+//   seen ──armed (profile at first sight, or later while never armed; or admin)──▶ install-pending
 //   install-pending ──answer fetched, or script served to an installer that fetches none──▶ installing
 //   any ──installer reports success (webhook)──▶ installed
 //   install-pending ──cancelled by admin──▶ installed (when it was before) or seen
@@ -68,6 +68,17 @@ export function firstSight(armedByProfile: boolean): { state: NodeLifecycle; cha
   return armedByProfile
     ? { state: 'install-pending', change: { kind: 'arm', profile: null, by: 'profile' }, reason: 'its [host] section has action=install: the first network boot installs' }
     : { state: 'seen', change: null, reason: 'first heard from, no install armed' };
+}
+
+/**
+ * A machine heard from again. Its [host] section may have gained action=install since it was
+ * first seen: it is armed then, once. A machine ever armed before (a cancelled install keeps
+ * armedAt) or installed is left as it is, so a cancel sticks and nothing installs twice.
+ */
+export function seenAgain(node: NodeState, armedByProfile: boolean): { change: StateChange | null; reason: string } {
+  if (!armedByProfile || node.state !== 'seen') return { change: null, reason: `is ${node.state}` };
+  if (node.armedAt !== null || node.installedAt !== null) return { change: null, reason: 'was armed or installed before: the [host] action=install does not arm it again' };
+  return { change: { kind: 'arm', profile: null, by: 'profile' }, reason: 'its [host] section now has action=install: the next network boot installs, once' };
 }
 
 function unchanged(node: NodeState | undefined, reason: string): Transition {

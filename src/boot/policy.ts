@@ -57,6 +57,10 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
     switch (host.action) {
       case 'install':
         if (!host.profile) return { action: 'menu', reason: `host ${client.mac} has action=install but no profile in ${profile.file}` };
+        // Armed once and then cancelled by an admin (seenAgain never re-arms it): no silent install.
+        if (node?.state === 'seen' && node.armedAt !== null) {
+          return { action: 'menu', reason: `host ${client.mac} has action=install, but its install was cancelled through the admin API; re-arm it there to install` };
+        }
         return { action: 'install', profile: host.profile, reason: `host ${client.mac} has action=install, profile ${host.profile}, not installed yet` };
       case 'local':
         return local(`host ${client.mac} has action=local`);

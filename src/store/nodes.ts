@@ -1,6 +1,6 @@
 // The node table and install history in SQLite. Writes what src/boot/lifecycle.ts decides;
 // last-seen facts go through the write-behind batch.
-import { firstSight, type NodeLifecycle, type StateChange } from '../boot/lifecycle.ts';
+import { firstSight, seenAgain, type NodeLifecycle, type StateChange } from '../boot/lifecycle.ts';
 import type { InstallRecord, NodeDirectory, NodeRecord, NodeWrites, SightingFacts } from '../boot/ports.ts';
 import type { WriteBehind } from './batch.ts';
 import type { Db } from './database.ts';
@@ -143,7 +143,8 @@ export class SqliteNodes implements NodeDirectory, NodeWrites {
       openInstall: db.prepare<[string], { id: number }>('SELECT id FROM installs WHERE mac = ? AND installed_at IS NULL ORDER BY id DESC LIMIT 1'),
       completeHistory: db.prepare<[number, string | null, number]>('UPDATE installs SET installed_at = ?, fqdn = ? WHERE id = ?'),
       completeUnarmed: db.prepare<[string, number, string | null]>('INSERT INTO installs (mac, installed_at, fqdn) VALUES (?, ?, ?)'),
-      disarm: db.prepare<[string, string]>("UPDATE nodes SET state = ?, armed_at = NULL, armed_by = NULL, profile = NULL WHERE mac = ? AND state = 'install-pending'"),
+      // armed_at stays: a machine once armed is not armed again by its [host] section (seenAgain).
+      disarm: db.prepare<[string, string]>("UPDATE nodes SET state = ?, profile = NULL WHERE mac = ? AND state = 'install-pending'"),
     };
     batch.add({ pending: () => this.pendingTouches.size > 0, write: () => this.writeTouches() });
   }
@@ -165,12 +166,16 @@ export class SqliteNodes implements NodeDirectory, NodeWrites {
     const touch = toTouch(mac, this.now(), facts);
     const existing = this.stmts.get.get(mac);
     if (existing) {
+      // Rare (once per machine): the arm is written now, so a consumption can follow it.
+      const armed = seenAgain(toNode(existing), armedByProfile).change;
+      if (armed) this.db.transaction(() => this.write(mac, armed, touch.now))();
+      const current = armed ? this.stmts.get.get(mac)! : existing;
       // Last-seen facts are batched with the events: a boot request must not wait for an fsync.
       const queued = this.pendingTouches.get(mac);
       const merged = queued ? mergeTouch(queued, touch) : touch;
       this.pendingTouches.set(mac, merged);
       this.batch.schedule();
-      return toNode(overlayTouch(existing, merged));
+      return toNode(overlayTouch(current, merged));
     }
     const first = firstSight(armedByProfile);
     this.db.transaction(() => {

@@ -2,7 +2,7 @@
 // state after, and the reason given.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { firstSight, nextState, type LifecycleEvent, type NodeLifecycle, type NodeState, type StateChange } from '../../src/boot/lifecycle.ts';
+import { firstSight, nextState, seenAgain, type LifecycleEvent, type NodeLifecycle, type NodeState, type StateChange } from '../../src/boot/lifecycle.ts';
 
 const MAC = '52:54:00:12:34:56';
 
@@ -53,4 +53,14 @@ for (const [what, event, before, change, after, reason] of TABLE) {
 test('lifecycle: first sight arms an install only when the profile says so', () => {
   assert.deepEqual([firstSight(true).state, firstSight(true).change], ['install-pending', { kind: 'arm', profile: null, by: 'profile' }]);
   assert.deepEqual([firstSight(false).state, firstSight(false).change], ['seen', null]);
+});
+
+test('lifecycle: a machine seen again is armed by its [host] section only if it was never armed or installed', () => {
+  const armByProfile = { kind: 'arm', profile: null, by: 'profile' };
+  assert.deepEqual(seenAgain(node('seen'), true).change, armByProfile);
+  assert.match(seenAgain(node('seen'), true).reason, /now has action=install: the next network boot installs, once/);
+  assert.equal(seenAgain(node('seen'), false).change, null);
+  assert.equal(seenAgain(node('seen', { armedAt: 5 }), true).change, null, 'cancelled installs stay cancelled');
+  assert.equal(seenAgain(node('seen', { installedAt: 5 }), true).change, null);
+  for (const state of ['install-pending', 'installing', 'installed'] as const) assert.equal(seenAgain(node(state), true).change, null);
 });

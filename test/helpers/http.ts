@@ -15,7 +15,9 @@ export interface RunningHttp {
   stop: () => Promise<void>;
 }
 
-export async function startHttp(overrides: Parameters<typeof testProfile>[0] = {}, store = Store.open(':memory:')): Promise<RunningHttp> {
+/** With `shared`, a store another running service also uses: stop() leaves it open. */
+export async function startHttp(overrides: Parameters<typeof testProfile>[0] = {}, shared?: Store): Promise<RunningHttp> {
+  const store = shared ?? Store.open(':memory:');
   const profile = testProfile({ ...overrides, http: { bind: '127.0.0.1', port: 0, ...overrides.http } });
   const service: HttpService = new HttpService({
     profile,
@@ -37,7 +39,7 @@ export async function startHttp(overrides: Parameters<typeof testProfile>[0] = {
     profile,
     stop: async () => {
       await service.stop();
-      store.close();
+      if (!shared) store.close();
     },
   };
 }

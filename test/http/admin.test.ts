@@ -261,6 +261,7 @@ describe('unknown nodes are capped', () => {
       assert.equal(store.getNode('02:00:00:00:00:00'), undefined, 'the oldest stranger is gone');
     } finally {
       await h.stop();
+      store.close();
     }
   });
 });

@@ -74,6 +74,28 @@ test('/boot: an installer without an answer fetch is consumed when its script is
   assert.match((await rawRequest(h.port, 'GET', `/boot?mac=${DEBIAN_MAC}`)).text, /local disk/);
 });
 
+test('/boot: a machine first seen before its [host] said install installs once, and a cancel sticks', async () => {
+  const LATE = '52:54:00:00:00:04';
+  const CANCELLED = '52:54:00:00:00:05';
+  // First boots with no [host] section: the menu, recorded as seen.
+  for (const mac of [LATE, CANCELLED]) assert.match((await rawRequest(h.port, 'GET', `/boot?mac=${mac}`)).text, /menu/);
+  // The operator then gives both action=install (a reload: same store, new profile).
+  const later = await startHttp({ assets: { dir: join(dir, 'assets') }, hosts: [node(LATE, 'install', 'debian/13'), node(CANCELLED, 'install', 'debian/13')] }, h.store);
+  try {
+    // One cancels it before its next boot: armed at this sighting, then cancelled through the admin API.
+    h.store.sawNode(CANCELLED, {}, true);
+    assert.equal(h.store.getNode(CANCELLED)?.state, 'install-pending');
+    assert.equal((await rawRequest(later.port, 'DELETE', `/nodes/${CANCELLED}/reinstall`)).status, 200);
+    assert.match((await rawRequest(later.port, 'GET', `/boot?mac=${CANCELLED}`)).text, /install was cancelled through the admin API/);
+    // The other installs on its next boot, exactly once.
+    assert.match((await rawRequest(later.port, 'GET', `/boot?mac=${LATE}`)).text, /kernel .*debian\/13\/vmlinuz/);
+    assert.equal(h.store.getNode(LATE)?.state, 'installing');
+    assert.match((await rawRequest(later.port, 'GET', `/boot?mac=${LATE}`)).text, /local disk/);
+  } finally {
+    await later.stop();
+  }
+});
+
 test('/boot: unknown machines get the menu, complete versions only, default local after the timeout', async () => {
   const r = await rawRequest(h.port, 'GET', '/boot?mac=AA:BB:CC:00:11:22');
   assert.match(r.text, /^menu pxe-pilot: aa:bb:cc:00:11:22$/m);
