@@ -1,6 +1,6 @@
 // The event log in SQLite: record() queues into the group commit (batch.ts) with its id given at
 // once, and events() reads the table plus the queue, so a read never waits for a flush.
-import type { BootEvent, EventProtocol, NewEvent, ReasonCode } from '../boot/events.ts';
+import type { EventProtocol, NewEvent, ReasonCode } from '../boot/events.ts';
 import type { EventLog, EventQuery, StoredEvent } from '../boot/ports.ts';
 import type { BatchWriter, WriteBehind } from './batch.ts';
 import type { Statement } from 'better-sqlite3';
@@ -81,7 +81,7 @@ export class SqliteEventLog implements EventLog, BatchWriter {
 
   /** Queued; written within the batch delay (a hot path must not wait for fsync). */
   record(event: NewEvent): void {
-    this.queued.push({ ...event, id: this.nextId++, time: event.time ?? this.now() } as BootEvent & { id: number });
+    this.queued.push({ ...event, id: this.nextId++, time: event.time ?? this.now() });
     this.batch.schedule();
   }
 
