@@ -67,7 +67,7 @@ hostname = pve1
 action = install
 profile = proxmox-ve/9.1-1
 INI
-  (cd "$tree" && exec node --import tsx src/cli.ts --config "$work/pxe-pilot.ini") > "$work/daemon.log" 2>&1 &
+  (cd "$tree" && exec node ${BENCH_NODE_FLAGS:-} --import tsx src/cli.ts --config "$work/pxe-pilot.ini") > "$work/daemon.log" 2>&1 &
   daemon=$!
   for _ in $(seq 150); do curl -fs "http://127.0.0.1:$PORT/health" > /dev/null && return; sleep 0.1; done
   echo "daemon did not start:"; cat "$work/daemon.log"; exit 1
@@ -88,10 +88,12 @@ for c in "${cases[@]}"; do
       # rate is the node table's: first sights over the time from the first to the last.
       BENCH_MACS=$MACS BENCH_THREADS=2 wrk -t2 -c"$CONNS" -d300s -s "$here/bench/http/first-seen-macs.lua" "http://127.0.0.1:$PORT" > "$work/wrk.txt" &
       wrk_pid=$!
-      until [ "$(curl -fs "http://127.0.0.1:$PORT/nodes?limit=1" | grep -o '"total":[0-9]*' | cut -d: -f2)" -ge "$MACS" ] 2> /dev/null; do
+      # (A request wrk gave up on may never reach the table: 99% of the MACs end the wait.)
+      until [ "$(curl -fs "http://127.0.0.1:$PORT/nodes?limit=1" | grep -o '"total":[0-9]*' | cut -d: -f2)" -ge $((MACS * 99 / 100)) ] 2> /dev/null; do
         kill -0 "$wrk_pid" 2> /dev/null || break
         sleep 0.2
       done
+      sleep 1
       kill "$wrk_pid" 2> /dev/null || true
       wait "$wrk_pid" 2> /dev/null || true
       stop_daemon
