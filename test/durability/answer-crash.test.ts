@@ -96,7 +96,7 @@ test('kill -9 during answer storms loses no consumed install; a read right after
   for (let round = 0; round < ROUNDS && next < MACHINES; round++) {
     // A random point: after `target` answers of this round (the storm keeps going until the kill).
     const target = served.size + 1 + Math.floor(Math.random() * Math.max(1, (MACHINES - next) / (ROUNDS - round) - 1));
-    let killing: Promise<void> | null = null;
+    const kill: { done: Promise<void> | null } = { done: null };
     const worker = async (): Promise<void> => {
       while (next < MACHINES && daemon) {
         const m = mac(next++);
@@ -105,11 +105,11 @@ test('kill -9 during answer storms loses no consumed install; a read right after
           await r.text();
           served.add(m);
         }
-        if (served.size >= target && !killing) killing = killDaemon();
+        if (served.size >= target && !kill.done) kill.done = killDaemon();
       }
     };
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    await killing;
+    await kill.done;
     daemon = await startDaemon(config);
     for (const m of served) {
       assert.match(await bootScript(m), /local disk/, `${m} had its answer served, so after the restart it boots from its disk`);
