@@ -129,6 +129,7 @@ function upsertSql(table: string, key: string, columns: string[]): string {
 /** Whole-row reads at open and whole-row writes from memory: the rows on disk are what memory holds. */
 export class NodeRows {
   private readonly upsertNode;
+  private readonly touchNode;
   private readonly deleteNode;
   private readonly upsertInstall;
   private readonly allNodes;
@@ -136,6 +137,9 @@ export class NodeRows {
 
   constructor(db: Db) {
     this.upsertNode = db.prepare<[NodeRow]>(upsertSql('nodes', 'mac', NODE_COLUMNS));
+    this.touchNode = db.prepare<[number, string | null, number | null, string | null, string | null, string | null, string | null, string]>(
+      'UPDATE nodes SET last_seen = ?, last_ip = ?, arch = ?, firmware = ?, uuid = ?, serial = ?, hostname = ? WHERE mac = ?',
+    );
     this.deleteNode = db.prepare<[string]>('DELETE FROM nodes WHERE mac = ?');
     this.upsertInstall = db.prepare<[InstallRow]>(upsertSql('installs', 'id', INSTALL_COLUMNS));
     this.allNodes = db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY last_seen');
@@ -154,6 +158,11 @@ export class NodeRows {
 
   writeNode(node: NodeRecord): void {
     this.upsertNode.run(toRow(node));
+  }
+
+  /** Only the last-seen facts of a node already on disk (the hot path's write: a sighting). */
+  writeSighting(n: NodeRecord): void {
+    this.touchNode.run(n.lastSeen, n.lastIp, n.arch, n.firmware, n.uuid, n.serial, n.hostname, n.mac);
   }
 
   removeNode(mac: string): void {

@@ -60,8 +60,11 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
   /** Never-installed 'seen' nodes, least recently seen first (moved to the end when seen). */
   private readonly strangers = new Set<string>();
   private nextInstallId = 1;
-  /** Nodes and installs whose memory differs from the disk (a deleted node: absent from `nodes`). */
-  private readonly dirtyNodes = new Set<string>();
+  /**
+   * Nodes whose memory differs from the disk (a deleted node: absent from `nodes`): 'sighting'
+   * when only last-seen facts changed on a row already written, else 'row'.
+   */
+  private readonly dirtyNodes = new Map<string, 'sighting' | 'row'>();
   private readonly dirtyInstalls = new Set<InstallRecord>();
   private queued: DurableWrite[] = [];
   /** What the running transaction wrote, shown in memory once it commits. */
@@ -97,9 +100,9 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
     if (isStranger(node)) this.strangers.add(node.mac);
   }
 
-  private changed(node: NodeRecord): NodeRecord {
+  private changed(node: NodeRecord, what: 'sighting' | 'row' = 'row'): NodeRecord {
     this.remember(node);
-    this.dirtyNodes.add(node.mac);
+    if (this.dirtyNodes.get(node.mac) !== 'row') this.dirtyNodes.set(node.mac, what);
     this.batch.schedule();
     return node;
   }
@@ -111,7 +114,7 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
   sawNode(mac: string, facts: SightingFacts, armedByProfile: boolean): NodeRecord {
     const now = this.now();
     const existing = this.nodes.get(mac);
-    if (existing) return this.changed(withFacts(existing, facts, now));
+    if (existing) return this.changed(withFacts(existing, facts, now), 'sighting');
     // A profile's arm is written behind like the sighting: lost in a crash, the next boot arms it again.
     const first = firstSight(armedByProfile);
     let node = withFacts(newNode(mac, now), facts, now);
@@ -130,7 +133,7 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
       if (this.strangers.size <= this.maxUnknownNodes) return;
       this.strangers.delete(mac);
       this.nodes.delete(mac);
-      this.dirtyNodes.add(mac);
+      this.dirtyNodes.set(mac, 'row');
       this.batch.schedule();
     }
   }
@@ -235,11 +238,12 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
         staged.nodes.set(w.mac, this.applied(node ?? newNode(w.mac, w.at), w.change, w.at, staged.installs));
       }
     }
-    for (const mac of this.dirtyNodes) {
+    for (const [mac, what] of this.dirtyNodes) {
       if (staged.nodes.has(mac)) continue;
       const node = this.nodes.get(mac);
-      if (node) this.rows.writeNode(node);
-      else this.rows.removeNode(mac);
+      if (!node) this.rows.removeNode(mac);
+      else if (what === 'sighting') this.rows.writeSighting(node);
+      else this.rows.writeNode(node);
     }
     for (const node of staged.nodes.values()) if (node) this.rows.writeNode(node);
     for (const i of this.dirtyInstalls) this.rows.writeInstall(i);
