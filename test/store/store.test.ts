@@ -36,7 +36,10 @@ test('committed state survives a reopen; last-seen facts are flushed with the ev
     assert.equal(n?.lastIp, '10.0.0.6');
     assert.equal(n?.arch, 7);
     assert.equal(b.events({ mac: '52:54:00:00:00:01' }).length, 1);
-    assert.deepEqual(b.installHistory('52:54:00:00:00:01').map((i) => [i.armedBy, i.profile, i.consumedAt !== null]), [['profile', 'proxmox-ve/9.1-1', true]]);
+    assert.deepEqual(
+      b.installHistory('52:54:00:00:00:01').map((i) => [i.armedBy, i.profile, i.consumedAt !== null]),
+      [['profile', 'proxmox-ve/9.1-1', true]],
+    );
     b.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -51,4 +54,37 @@ test('events are capped, oldest dropped', () => {
   assert.ok(all.length <= 1100, `kept ${all.length}`);
   assert.equal(all.at(-1)?.reason, 'n2499');
   store.close();
+});
+
+test('reads come from memory and never wait: a read right after a write sees it, before any flush', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pxp-store-'));
+  try {
+    const a = Store.open(dir);
+    const mac = '52:54:00:00:00:07';
+    a.sawNode(mac, { ip: '10.0.0.7', serial: 'SN7' }, true);
+    assert.equal(a.getNode(mac)?.state, 'install-pending', 'the first sight arms the install at once');
+    assert.equal(a.findNodeByHardware('sn7', null)?.mac, mac, 'found by serial before the batch is written');
+    assert.equal(a.countNodesInState('install-pending'), 1);
+    a.record({ mac, protocol: 'http', kind: 'GET /boot', decision: 'install', reason: 'r1' });
+    assert.deepEqual(
+      a.events({ mac }).map((e) => e.reason),
+      ['r1'],
+      'a queued event is read without a flush',
+    );
+    // Concurrent consumptions of one machine share one commit; both resolve with it consumed.
+    const [first, second] = await Promise.all([
+      a.applyChange(mac, { kind: 'consume', profile: 'p/1' }),
+      a.applyChange(mac, { kind: 'consume', profile: 'p/1' }),
+    ]);
+    assert.equal(first?.state, 'installing');
+    assert.equal(second?.state, 'installing');
+    assert.equal(a.installHistory(mac).filter((i) => i.consumedAt !== null).length, 1, 'consumed once');
+    // On disk once resolved: a second process reading the file sees it although `a` stays open.
+    const b = Store.open(dir);
+    assert.equal(b.getNode(mac)?.state, 'installing');
+    b.close();
+    a.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
