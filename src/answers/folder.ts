@@ -41,6 +41,23 @@ export type Lookup =
   /** An entry exists for the machine but may not be served: the machine must not fall through to a less specific answer. */
   | { status: 'refused'; rel: string; reason: string };
 
+/**
+ * Lookups in flight, by what they look up: concurrent requests for the same answer (an installer
+ * retrying, a rack of identical requests) share one walk of the folder instead of each paying
+ * its own realpath, readdir, stat and read. Nothing is kept once the walk ends, so an edited file
+ * is seen by the next request.
+ */
+const inFlight = new Map<string, Promise<unknown>>();
+
+function shared<T>(key: string, walk: () => Promise<T>): Promise<T> {
+  let pending = inFlight.get(key) as Promise<T> | undefined;
+  if (!pending) {
+    pending = walk().finally(() => inFlight.delete(key));
+    inFlight.set(key, pending);
+  }
+  return pending;
+}
+
 async function realFolder(path: string): Promise<string | null> {
   try {
     return await realpath(path);
@@ -79,7 +96,11 @@ async function resolveEntry(realRoot: string, segments: string[]): Promise<Entry
 }
 
 /** The first candidate with an entry in the folder, read; or why there is none. */
-export async function findAnswer(root: string, layout: AnswerLayout, candidates: readonly Candidate[]): Promise<Lookup> {
+export function findAnswer(root: string, layout: AnswerLayout, candidates: readonly Candidate[]): Promise<Lookup> {
+  return shared(JSON.stringify([root, layout, candidates]), () => walkAnswers(root, layout, candidates));
+}
+
+async function walkAnswers(root: string, layout: AnswerLayout, candidates: readonly Candidate[]): Promise<Lookup> {
   const realRoot = await realFolder(root);
   const tried: string[] = [];
   if (!realRoot) return { status: 'none', tried: [`${root} (does not exist)`] };

@@ -2,10 +2,11 @@
 // src/dhcp/server.ts, src/proxydhcp, src/tftp) and src/explain.ts are handed these, never a
 // database. src/store implements them on SQLite; a PostgreSQL store implements the same.
 //
-// Sync today, may become async (Promise-returning) with a networked store: every write
-// (NodeWrites, LeaseLog.commit) and the directory reads (NodeDirectory, EventLog.events).
-// Meant to stay sync, served from memory: NodeLookup.getNode and EventSink.record (hot paths:
-// a DHCP reply and /boot must not wait on a round trip; record() only queues).
+// Async: the writes that must survive a crash (NodeWrites.applyChange, setLocalBoot) resolve once
+// they are on disk, and a reply that depends on one waits for it. May become async with a
+// networked store: LeaseLog.commit and the directory reads (NodeDirectory, EventLog.events).
+// Meant to stay sync, served from memory: NodeLookup.getNode, sawNode and EventSink.record (hot
+// paths: a DHCP reply and /boot must not wait on a round trip; sightings and events only queue).
 import type { BootEvent, EventProtocol, EventSink } from './events.ts';
 import type { NodeLifecycle, NodeState, StateChange } from './lifecycle.ts';
 
@@ -58,9 +59,14 @@ export interface NodeWrites {
   sawNode(mac: string, facts: SightingFacts, armedByProfile: boolean): NodeRecord;
   /** The node for `mac`, created as 'seen' when the admin API names a machine not heard from yet. */
   ensureNode(mac: string): NodeRecord;
-  /** Writes a lifecycle change durably (creating the node when needed); the store stamps the time. */
-  applyChange(mac: string, change: StateChange): NodeRecord | undefined;
-  setLocalBoot(mac: string, script: string | null): NodeRecord | undefined;
+  /**
+   * Writes a lifecycle change durably (creating the node when needed); the store stamps the time.
+   * Resolves with the node once the change is on disk; reads show it from then on. A reply that
+   * consumes an install is sent only after this resolves.
+   */
+  applyChange(mac: string, change: StateChange): Promise<NodeRecord | undefined>;
+  /** Durable like applyChange; resolves with the node (undefined when there is none). */
+  setLocalBoot(mac: string, script: string | null): Promise<NodeRecord | undefined>;
 }
 
 /** The operator's view of the node table (admin API, answers by hardware). */

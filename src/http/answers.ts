@@ -124,13 +124,16 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
       deps.store.sawNode(mac, { ip, ...(req.serial ? { serial: req.serial } : {}), ...(req.uuid ? { uuid: req.uuid } : {}), ...(host?.hostname ? { hostname: host.hostname } : {}) }, profileArmsInstall(host));
     }
     // Every NIC of the machine that was waiting for an install has it consumed now.
+    // The answer leaves only once the consumptions are on disk; they share one group commit.
     const consumed: string[] = [];
+    const writes: Promise<unknown>[] = [];
     for (const m of new Set([...(mac ? [mac] : []), ...req.macs])) {
       const fetched = nextState({ kind: 'answer-fetched', hostProfile: profile.hosts.get(m)?.profile || null }, deps.store.getNode(m));
       if (!fetched.change) continue;
-      deps.store.applyChange(m, fetched.change);
+      writes.push(deps.store.applyChange(m, fetched.change));
       consumed.push(fetched.reason);
     }
+    await Promise.all(writes);
     const state = mac ? deps.store.getNode(mac)?.state : undefined;
     const note = consumed.length > 0 ? consumed.join('; ') : `${mac ?? 'this machine'} ${nextState({ kind: 'answer-fetched', hostProfile: null }, before).reason}`;
     const ignored = req.ignoredMacs.length ? `; ignored non-Ethernet MACs ${req.ignoredMacs.join(', ')}` : '';
@@ -160,7 +163,7 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
     if (!mac) throw notFound(`no node with DMI serial ${report.serial ?? '-'} / UUID ${report.uuid ?? '-'} and no MAC in the webhook`);
     const before = deps.store.getNode(mac);
     const reported = nextState({ kind: 'install-reported', fqdn: report.fqdn, bootMode: report.bootMode, report: body }, before);
-    if (reported.change) deps.store.applyChange(mac, reported.change);
+    if (reported.change) await deps.store.applyChange(mac, reported.change);
     const what = [report.product, report.productVersion].filter(Boolean).join(' ') || 'system';
     const boot = report.bootMode ? `, ${report.bootMode}${report.secureBoot ? ' with secure boot' : ''}` : '';
     const was = before ? `was ${before.state}${before.consumedAt ? ` since the answer fetch at ${clock(before.consumedAt)}` : ''}` : 'was not known';

@@ -32,7 +32,7 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
   router.get('/boot.ipxe', bootstrap);
   router.get('/chain', bootstrap);
 
-  router.get('/boot', (ctx) => {
+  router.get('/boot', async (ctx) => {
     const profile = deps.profile();
     const mac = macQuery(ctx, true);
     const ip = clientAddress(ctx);
@@ -61,7 +61,8 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
         ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${answerBase(profile)}/answer`, answerServer: answerBase(profile) }, decision.reason);
         const served = nextState({ kind: 'script-served', profile: image.profile, fetchesAnswer: fetchesAnswer(image.product) }, node);
         if (served.change) {
-          deps.store.applyChange(mac, served.change);
+          // A script that consumes the install leaves only once the consumption is on disk.
+          await deps.store.applyChange(mac, served.change);
           reason += `; ${served.reason}`;
         }
       }

@@ -1,7 +1,8 @@
-// The event log in SQLite: record() queues into the write-behind batch, events() reads (after a flush).
-import type { BootEvent, EventProtocol, NewEvent, ReasonCode } from '../boot/events.ts';
+// The event log in SQLite: record() queues into the group commit (batch.ts) with its id given at
+// once, and events() reads the table plus the queue, so a read never waits for a flush.
+import type { EventProtocol, NewEvent, ReasonCode } from '../boot/events.ts';
 import type { EventLog, EventQuery, StoredEvent } from '../boot/ports.ts';
-import type { WriteBehind } from './batch.ts';
+import type { BatchWriter, WriteBehind } from './batch.ts';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.ts';
 
@@ -20,8 +21,44 @@ interface EventRow {
 /** Events written between trims of the oldest past the cap. */
 const TRIM_EVERY = 1000;
 
-export class SqliteEventLog implements EventLog {
-  private pendingEvents: BootEvent[] = [];
+function matches(e: StoredEvent, query: EventQuery): boolean {
+  return (!query.mac || e.mac === query.mac) && (!query.protocol || e.protocol === query.protocol) && (query.sinceId === undefined || e.id > query.sinceId);
+}
+
+function fromRow(row: EventRow): StoredEvent {
+  return {
+    id: row.id,
+    time: row.time,
+    mac: row.mac,
+    protocol: row.protocol,
+    kind: row.kind,
+    decision: row.decision,
+    reason: row.reason,
+    ...(row.code ? { code: row.code } : {}),
+    // Written by record() from the same protocol's detail type.
+    ...(row.detail ? { detail: JSON.parse(row.detail) as unknown } : {}),
+  } as StoredEvent;
+}
+
+/** A queued event as the table would give it back (no empty code or detail, the detail a copy). */
+function asRead(e: StoredEvent): StoredEvent {
+  return fromRow({
+    id: e.id,
+    time: e.time,
+    mac: e.mac ?? null,
+    protocol: e.protocol,
+    kind: e.kind,
+    decision: e.decision,
+    reason: e.reason,
+    detail: e.detail ? JSON.stringify(e.detail) : null,
+    code: e.code ?? null,
+  });
+}
+
+export class SqliteEventLog implements EventLog, BatchWriter {
+  private queued: StoredEvent[] = [];
+  private writing: StoredEvent[] = [];
+  private nextId: number;
   private sinceTrim = 0;
   /** Events written per MAC since its last trim (bounded: forgotten past 100,000 MACs). */
   private readonly machineWrites = new Map<string, number>();
@@ -39,26 +76,43 @@ export class SqliteEventLog implements EventLog {
     /** Events kept per machine: one machine in a boot loop must not push out everyone's history. */
     private readonly maxEventsPerMachine: number,
   ) {
-    this.insert = db.prepare('INSERT INTO events (time, mac, protocol, kind, decision, reason, detail, code) VALUES (@time, @mac, @protocol, @kind, @decision, @reason, @detail, @code)');
+    this.insert = db.prepare(
+      'INSERT INTO events (id, time, mac, protocol, kind, decision, reason, detail, code) VALUES (@id, @time, @mac, @protocol, @kind, @decision, @reason, @detail, @code)',
+    );
     this.trim = db.prepare('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?');
     this.trimMachine = db.prepare('DELETE FROM events WHERE mac = @mac AND id <= (SELECT id FROM events WHERE mac = @mac ORDER BY id DESC LIMIT 1 OFFSET @keep)');
-    batch.add({ pending: () => this.pendingEvents.length > 0, write: () => this.write() });
+    this.nextId = (db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM events').get()?.id ?? 0) + 1;
+    batch.add(this);
   }
 
   /** Queued; written within the batch delay (a hot path must not wait for fsync). */
   record(event: NewEvent): void {
-    this.pendingEvents.push({ ...event, time: event.time ?? this.now() });
+    this.queued.push({ ...event, id: this.nextId++, time: event.time ?? this.now() });
     this.batch.schedule();
   }
 
-  private write(): void {
-    const events = this.pendingEvents;
-    this.pendingEvents = [];
-    for (const e of events) {
-      this.insert.run({ time: e.time, mac: e.mac, protocol: e.protocol, kind: e.kind, decision: e.decision, reason: e.reason, detail: e.detail ? JSON.stringify(e.detail) : null, code: e.code ?? null });
+  pending(): boolean {
+    return this.queued.length > 0;
+  }
+
+  write(): void {
+    this.writing = this.queued;
+    this.queued = [];
+    for (const e of this.writing) {
+      this.insert.run({
+        id: e.id,
+        time: e.time,
+        mac: e.mac,
+        protocol: e.protocol,
+        kind: e.kind,
+        decision: e.decision,
+        reason: e.reason,
+        detail: e.detail ? JSON.stringify(e.detail) : null,
+        code: e.code ?? null,
+      });
     }
-    this.trimMachines(events);
-    this.sinceTrim += events.length;
+    this.trimMachines(this.writing);
+    this.sinceTrim += this.writing.length;
     if (this.sinceTrim >= TRIM_EVERY) {
       this.sinceTrim = 0;
       this.trim.run(this.maxEvents);
@@ -66,7 +120,7 @@ export class SqliteEventLog implements EventLog {
   }
 
   /** Keeps each machine's newest maxEventsPerMachine events; checked every tenth of that per MAC. */
-  private trimMachines(events: readonly BootEvent[]): void {
+  private trimMachines(events: readonly StoredEvent[]): void {
     const every = Math.max(1, Math.floor(this.maxEventsPerMachine / 10));
     for (const e of events) {
       if (!e.mac) continue;
@@ -81,20 +135,37 @@ export class SqliteEventLog implements EventLog {
     if (this.machineWrites.size > 100_000) this.machineWrites.clear();
   }
 
+  committed(): void {
+    this.writing = [];
+  }
+
+  failed(): void {
+    // Written again with the next batch.
+    this.queued = [...this.writing, ...this.queued];
+    this.writing = [];
+  }
+
   /** One prepared statement per combination of filters (at most eight). */
   private select(where: string[]) {
     const key = where.join(' AND ');
     let stmt = this.selects.get(key);
     if (!stmt) {
-      stmt = this.db.prepare<(string | number)[], EventRow>(`SELECT * FROM (SELECT * FROM events ${key ? `WHERE ${key}` : ''} ORDER BY id DESC LIMIT ?) ORDER BY id`);
+      stmt = this.db.prepare<(string | number)[], EventRow>(
+        `SELECT * FROM (SELECT * FROM events ${key ? `WHERE ${key}` : ''} ORDER BY id DESC LIMIT ?) ORDER BY id`,
+      );
       this.selects.set(key, stmt);
     }
     return stmt;
   }
 
-  /** Newest last. */
+  /** Newest last: the table's newest, then the queue's (ids given in order, so the queue is newer). */
   events(query: EventQuery = {}): StoredEvent[] {
-    this.batch.flush();
+    const limit = Math.max(1, Math.min(query.limit ?? 100, 10_000));
+    const queued = this.queued
+      .filter((e) => matches(e, query))
+      .slice(-limit)
+      .map(asRead);
+    if (queued.length === limit) return queued;
     const where: string[] = [];
     const args: (string | number)[] = [];
     if (query.mac) {
@@ -109,23 +180,12 @@ export class SqliteEventLog implements EventLog {
       where.push('id > ?');
       args.push(query.sinceId);
     }
-    args.push(Math.max(1, Math.min(query.limit ?? 100, 10_000)));
-    return this.select(where)
-      .all(...args)
-      .map(
-        (row) =>
-          ({
-            id: row.id,
-            time: row.time,
-            mac: row.mac,
-            protocol: row.protocol,
-            kind: row.kind,
-            decision: row.decision,
-            reason: row.reason,
-            ...(row.code ? { code: row.code } : {}),
-            // Written by record() from the same protocol's detail type.
-            ...(row.detail ? { detail: JSON.parse(row.detail) as unknown } : {}),
-          }) as StoredEvent,
-      );
+    args.push(limit - queued.length);
+    return [
+      ...this.select(where)
+        .all(...args)
+        .map(fromRow),
+      ...queued,
+    ];
   }
 }

@@ -1,6 +1,7 @@
 // DHCP leases in SQLite (schema version 2 in migrations.ts): the only SQL the DHCP server runs.
 // Offers are not here: they are held in memory for seconds and never need to survive a crash.
 import type { LeaseLog, LeaseRecord, LeaseState } from '../boot/ports.ts';
+import type { WriteBehind } from './batch.ts';
 import type { Db } from './database.ts';
 
 interface LeaseRow {
@@ -26,14 +27,15 @@ function toRecord(row: LeaseRow): LeaseRecord {
 }
 
 export class SqliteLeases implements LeaseLog {
-  private readonly db: Db;
   private readonly upsertStmt;
   private readonly deleteStmt;
   private readonly allStmt;
   private readonly byIpStmt;
 
-  constructor(db: Db) {
-    this.db = db;
+  constructor(
+    db: Db,
+    private readonly batch: WriteBehind,
+  ) {
     this.upsertStmt = db.prepare(
       `INSERT INTO leases (ip, client_key, mac, hostname, state, expires_at, updated_at)
        VALUES (@ip, @clientKey, @mac, @hostname, @state, @expiresAt, @updatedAt)
@@ -63,21 +65,13 @@ export class SqliteLeases implements LeaseLog {
   }
 
   /**
-   * Runs `work` in one transaction. Durable (the default): on disk when this returns
-   * (synchronous=FULL). Not durable: committed without waiting for the disk (synchronous=NORMAL,
-   * WAL stays consistent); the next durable commit's fsync carries it too. Only for writes a
-   * power cut may lose, because the next packet would write them again.
+   * Runs `work` in one transaction of the group commit, with every node and event write pending.
+   * Durable (the default): on disk when this returns (synchronous=FULL). Not durable: committed
+   * without waiting for the disk (synchronous=NORMAL, WAL stays consistent); the next durable
+   * commit's fsync carries it too. Only for writes a power cut may lose, because the next packet
+   * would write them again.
    */
   commit(work: () => void, options: { durable: boolean } = { durable: true }): void {
-    if (options.durable) {
-      this.db.transaction(work)();
-      return;
-    }
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      this.db.transaction(work)();
-    } finally {
-      this.db.pragma('synchronous = FULL');
-    }
+    this.batch.flush(options.durable, work);
   }
 }

@@ -1,275 +1,318 @@
-// The node table and install history in SQLite. Writes what src/boot/lifecycle.ts decides;
-// last-seen facts go through the write-behind batch.
+// The node table and install history, held in memory as the read path (loaded at open) and
+// written back whole by the group commit (batch.ts). Sightings are write-behind: memory shows
+// them at once, the disk within FLUSH_MS. Lifecycle changes and local-boot settings wait for the
+// disk: they are applied inside the durable group commit and show in memory once it committed,
+// so no reply can be built on a consumption a crash could still undo.
 import { firstSight, seenAgain, type NodeLifecycle, type StateChange } from '../boot/lifecycle.ts';
 import type { InstallRecord, NodeDirectory, NodeRecord, NodeWrites, SightingFacts } from '../boot/ports.ts';
-import type { WriteBehind } from './batch.ts';
+import type { BatchWriter, WriteBehind } from './batch.ts';
 import type { Db } from './database.ts';
+import { NodeRows } from './node-rows.ts';
 
-interface NodeRow {
-  mac: string;
-  hostname: string | null;
-  state: NodeLifecycle;
-  profile: string | null;
-  local_boot: string | null;
-  armed_at: number | null;
-  armed_by: 'profile' | 'admin' | null;
-  consumed_at: number | null;
-  installed_at: number | null;
-  first_seen: number;
-  last_seen: number;
-  last_ip: string | null;
-  arch: number | null;
-  firmware: string | null;
-  uuid: string | null;
-  serial: string | null;
-  fqdn: string | null;
-  boot_mode: string | null;
-  install_report: string | null;
-}
+/** A write that waits for the disk: a lifecycle change or a local-boot setting. */
+type DurableWhat = { mac: string } & ({ kind: 'change'; change: StateChange } | { kind: 'local-boot'; script: string | null });
+type DurableWrite = DurableWhat & { at: number; resolve: (node: NodeRecord | undefined) => void; reject: (err: unknown) => void };
 
-interface InstallRow {
-  id: number;
-  mac: string;
-  profile: string | null;
-  armed_at: number | null;
-  armed_by: string | null;
-  consumed_at: number | null;
-  installed_at: number | null;
-  fqdn: string | null;
-}
-
-function toNode(row: NodeRow): NodeRecord {
+function newNode(mac: string, now: number): NodeRecord {
   return {
-    mac: row.mac,
-    hostname: row.hostname,
-    state: row.state,
-    profile: row.profile,
-    localBoot: row.local_boot,
-    armedAt: row.armed_at,
-    armedBy: row.armed_by,
-    consumedAt: row.consumed_at,
-    installedAt: row.installed_at,
-    firstSeen: row.first_seen,
-    lastSeen: row.last_seen,
-    lastIp: row.last_ip,
-    arch: row.arch,
-    firmware: row.firmware,
-    uuid: row.uuid,
-    serial: row.serial,
-    fqdn: row.fqdn,
-    bootMode: row.boot_mode,
-    installReport: row.install_report ? (JSON.parse(row.install_report) as unknown) : null,
+    mac,
+    hostname: null,
+    state: 'seen',
+    profile: null,
+    localBoot: null,
+    armedAt: null,
+    armedBy: null,
+    consumedAt: null,
+    installedAt: null,
+    firstSeen: now,
+    lastSeen: now,
+    lastIp: null,
+    arch: null,
+    firmware: null,
+    uuid: null,
+    serial: null,
+    fqdn: null,
+    bootMode: null,
+    installReport: null,
   };
 }
 
-/** A sighting as written: every fact present, null where not learnt. */
-interface Touch {
-  mac: string;
-  now: number;
-  ip: string | null;
-  arch: number | null;
-  firmware: string | null;
-  uuid: string | null;
-  serial: string | null;
-  hostname: string | null;
-}
-
-function toTouch(mac: string, now: number, facts: SightingFacts): Touch {
-  return { mac, now, ip: facts.ip ?? null, arch: facts.arch ?? null, firmware: facts.firmware ?? null, uuid: facts.uuid ?? null, serial: facts.serial ?? null, hostname: facts.hostname ?? null };
-}
-
-function mergeTouch(a: Touch, b: Touch): Touch {
-  return { mac: a.mac, now: b.now, ip: b.ip ?? a.ip, arch: b.arch ?? a.arch, firmware: b.firmware ?? a.firmware, uuid: b.uuid ?? a.uuid, serial: b.serial ?? a.serial, hostname: b.hostname ?? a.hostname };
-}
-
-function overlayTouch(row: NodeRow, t: Touch): NodeRow {
+function withFacts(node: NodeRecord, facts: SightingFacts, now: number): NodeRecord {
   return {
-    ...row,
-    last_seen: t.now,
-    last_ip: t.ip ?? row.last_ip,
-    arch: t.arch ?? row.arch,
-    firmware: t.firmware ?? row.firmware,
-    uuid: t.uuid ?? row.uuid,
-    serial: t.serial ?? row.serial,
-    hostname: t.hostname ?? row.hostname,
+    ...node,
+    lastSeen: now,
+    lastIp: facts.ip ?? node.lastIp,
+    arch: facts.arch ?? node.arch,
+    firmware: facts.firmware ?? node.firmware,
+    uuid: facts.uuid ?? node.uuid,
+    serial: facts.serial ?? node.serial,
+    hostname: facts.hostname ?? node.hostname,
   };
 }
 
-export class SqliteNodes implements NodeDirectory, NodeWrites {
-  private readonly pendingTouches = new Map<string, Touch>();
-  private unknownCount: number | null = null;
-  private readonly stmts;
+function isStranger(n: NodeRecord): boolean {
+  return n.state === 'seen' && n.installedAt === null;
+}
+
+export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly installs = new Map<string, InstallRecord[]>();
+  /** Never-installed 'seen' nodes, least recently seen first (moved to the end when seen). */
+  private readonly strangers = new Set<string>();
+  private nextInstallId = 1;
+  /**
+   * Nodes whose memory differs from the disk (a deleted node: absent from `nodes`): 'sighting'
+   * when only last-seen facts changed on a row already written, else 'row'.
+   */
+  private readonly dirtyNodes = new Map<string, 'sighting' | 'row'>();
+  private readonly dirtyInstalls = new Set<InstallRecord>();
+  private queued: DurableWrite[] = [];
+  /** What the running transaction wrote, shown in memory once it commits. */
+  private staged: { writes: DurableWrite[]; nodes: Map<string, NodeRecord | undefined>; installs: Map<string, InstallRecord[]> } | null = null;
+  private readonly rows: NodeRows;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly batch: WriteBehind,
     private readonly now: () => number,
     /** Never-installed nodes kept; the least recently seen are evicted past this. */
     private readonly maxUnknownNodes: number,
   ) {
-    this.stmts = {
-      get: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE mac = ?'),
-      insert: db.prepare<[Touch]>(
-        `INSERT INTO nodes (mac, hostname, state, first_seen, last_seen, last_ip, arch, firmware, uuid, serial)
-         VALUES (@mac, @hostname, 'seen', @now, @now, @ip, @arch, @firmware, @uuid, @serial)`,
-      ),
-      touch: db.prepare<[Touch]>(
-        `UPDATE nodes SET last_seen = @now, last_ip = COALESCE(@ip, last_ip), arch = COALESCE(@arch, arch),
-           firmware = COALESCE(@firmware, firmware), uuid = COALESCE(@uuid, uuid), serial = COALESCE(@serial, serial),
-           hostname = COALESCE(@hostname, hostname)
-         WHERE mac = @mac`,
-      ),
-      countUnknown: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM nodes WHERE state = 'seen' AND installed_at IS NULL"),
-      evictUnknown: db.prepare<[number]>(`DELETE FROM nodes WHERE mac IN (SELECT mac FROM nodes WHERE state = 'seen' AND installed_at IS NULL ORDER BY last_seen LIMIT ?)`),
-      list: db.prepare<[number, number], NodeRow>('SELECT * FROM nodes ORDER BY last_seen DESC LIMIT ? OFFSET ?'),
-      count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM nodes'),
-      listInState: db.prepare<[string, number, number], NodeRow>('SELECT * FROM nodes WHERE state = ? ORDER BY last_seen DESC LIMIT ? OFFSET ?'),
-      countInState: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM nodes WHERE state = ?'),
-      byUuid: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE lower(uuid) = lower(?) ORDER BY last_seen DESC LIMIT 1'),
-      bySerial: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE lower(serial) = lower(?) ORDER BY last_seen DESC LIMIT 1'),
-      history: db.prepare<[string], InstallRow>('SELECT * FROM installs WHERE mac = ? ORDER BY id'),
-      setLocalBoot: db.prepare<[string | null, string]>('UPDATE nodes SET local_boot = ? WHERE mac = ?'),
-      arm: db.prepare<[string | null, number, string, string]>("UPDATE nodes SET state = 'install-pending', profile = ?, armed_at = ?, armed_by = ?, consumed_at = NULL WHERE mac = ?"),
-      armHistory: db.prepare<[string, string | null, number, string]>('INSERT INTO installs (mac, profile, armed_at, armed_by) VALUES (?, ?, ?, ?)'),
-      consume: db.prepare<[number, string | null, string]>(
-        "UPDATE nodes SET state = 'installing', consumed_at = ?, profile = COALESCE(profile, ?) WHERE mac = ? AND state = 'install-pending'",
-      ),
-      consumeHistory: db.prepare<[number, string | null, string]>(
-        'UPDATE installs SET consumed_at = ?, profile = COALESCE(profile, ?) WHERE id = (SELECT MAX(id) FROM installs WHERE mac = ?) AND consumed_at IS NULL',
-      ),
-      complete: db.prepare<[number, string | null, string | null, string, string]>(
-        "UPDATE nodes SET state = 'installed', installed_at = ?, fqdn = ?, boot_mode = ?, install_report = ? WHERE mac = ?",
-      ),
-      openInstall: db.prepare<[string], { id: number }>('SELECT id FROM installs WHERE mac = ? AND installed_at IS NULL ORDER BY id DESC LIMIT 1'),
-      completeHistory: db.prepare<[number, string | null, number]>('UPDATE installs SET installed_at = ?, fqdn = ? WHERE id = ?'),
-      completeUnarmed: db.prepare<[string, number, string | null]>('INSERT INTO installs (mac, installed_at, fqdn) VALUES (?, ?, ?)'),
-      // armed_at stays: a machine once armed is not armed again by its [host] section (seenAgain).
-      disarm: db.prepare<[string, string]>("UPDATE nodes SET state = ?, profile = NULL WHERE mac = ? AND state = 'install-pending'"),
-    };
-    batch.add({ pending: () => this.pendingTouches.size > 0, write: () => this.writeTouches() });
+    this.rows = new NodeRows(db);
+    for (const n of this.rows.loadNodes()) this.remember(n);
+    for (const i of this.rows.loadInstalls()) {
+      this.historyOf(i.mac, this.installs).push(i);
+      this.nextInstallId = Math.max(this.nextInstallId, i.id + 1);
+    }
+    batch.add(this);
   }
 
-  private writeTouches(): void {
-    const touches = [...this.pendingTouches.values()];
-    this.pendingTouches.clear();
-    for (const t of touches) this.stmts.touch.run(t);
+  private historyOf(mac: string, from: Map<string, InstallRecord[]>): InstallRecord[] {
+    let list = from.get(mac);
+    if (!list) from.set(mac, (list = []));
+    return list;
+  }
+
+  /** Puts a node in memory and keeps the strangers in the order they were last seen. */
+  private remember(node: NodeRecord): void {
+    this.nodes.set(node.mac, node);
+    this.strangers.delete(node.mac);
+    if (isStranger(node)) this.strangers.add(node.mac);
+  }
+
+  private changed(node: NodeRecord, what: 'sighting' | 'row' = 'row'): NodeRecord {
+    this.remember(node);
+    if (this.dirtyNodes.get(node.mac) !== 'row') this.dirtyNodes.set(node.mac, what);
+    this.batch.schedule();
+    return node;
   }
 
   getNode(mac: string): NodeRecord | undefined {
-    const row = this.stmts.get.get(mac);
-    if (!row) return undefined;
-    const touch = this.pendingTouches.get(mac);
-    return toNode(touch ? overlayTouch(row, touch) : row);
+    return this.nodes.get(mac);
   }
 
   sawNode(mac: string, facts: SightingFacts, armedByProfile: boolean): NodeRecord {
-    const touch = toTouch(mac, this.now(), facts);
-    const existing = this.stmts.get.get(mac);
+    const now = this.now();
+    const existing = this.nodes.get(mac);
     if (existing) {
-      // Rare (once per machine): the arm is written now, so a consumption can follow it.
-      const armed = seenAgain(toNode(existing), armedByProfile).change;
-      if (armed) this.db.transaction(() => this.write(mac, armed, touch.now))();
-      const current = armed ? this.stmts.get.get(mac)! : existing;
-      // Last-seen facts are batched with the events: a boot request must not wait for an fsync.
-      const queued = this.pendingTouches.get(mac);
-      const merged = queued ? mergeTouch(queued, touch) : touch;
-      this.pendingTouches.set(mac, merged);
-      this.batch.schedule();
-      return toNode(overlayTouch(current, merged));
+      // Its [host] section may have gained action=install since it was first seen: armed once, now.
+      const armed = seenAgain(existing, armedByProfile).change;
+      if (!armed) return this.changed(withFacts(existing, facts, now), 'sighting');
+      const node = this.applied(withFacts(existing, facts, now), armed, now, this.installs);
+      for (const i of this.installs.get(mac) ?? []) this.dirtyInstalls.add(i);
+      return this.changed(node);
     }
+    // A profile's arm is written behind like the sighting: lost in a crash, the next boot arms it again.
     const first = firstSight(armedByProfile);
-    this.db.transaction(() => {
-      this.stmts.insert.run(touch);
-      if (first.change) this.write(mac, first.change, touch.now);
-      else this.capStrangers();
-    })();
-    return this.getNode(mac)!;
+    let node = withFacts(newNode(mac, now), facts, now);
+    if (first.change) {
+      node = this.applied(node, first.change, now, this.installs);
+      for (const i of this.installs.get(mac) ?? []) this.dirtyInstalls.add(i);
+    }
+    this.changed(node);
+    this.capStrangers();
+    return node;
   }
 
-  /**
-   * Strangers must not grow the table without bound; the count is kept in memory (an
-   * over-estimate at worst, corrected by a real count before anything is evicted).
-   */
+  /** Strangers must not grow the table without bound: past the cap the least recently seen go. */
   private capStrangers(): void {
-    this.unknownCount = (this.unknownCount ?? this.stmts.countUnknown.get()!.n - 1) + 1;
-    if (this.unknownCount > this.maxUnknownNodes) {
-      const { n } = this.stmts.countUnknown.get()!;
-      if (n > this.maxUnknownNodes) this.stmts.evictUnknown.run(n - this.maxUnknownNodes);
-      this.unknownCount = Math.min(n, this.maxUnknownNodes);
+    for (const mac of this.strangers) {
+      if (this.strangers.size <= this.maxUnknownNodes) return;
+      this.nodes.delete(mac);
+      this.dirtyNodes.set(mac, 'row');
+      this.batch.schedule();
     }
   }
 
   ensureNode(mac: string): NodeRecord {
-    if (!this.stmts.get.get(mac)) this.stmts.insert.run(toTouch(mac, this.now(), {}));
-    return this.getNode(mac)!;
+    const existing = this.nodes.get(mac);
+    if (existing) return existing;
+    const node = this.changed(newNode(mac, this.now()));
+    this.capStrangers();
+    return node;
   }
 
-  applyChange(mac: string, change: StateChange): NodeRecord | undefined {
-    const now = this.now();
-    this.db.transaction(() => {
-      // A disarm or consume of a node never recorded changes nothing; arm and complete create it.
-      if (change.kind === 'arm' || change.kind === 'complete') this.ensureNode(mac);
-      this.write(mac, change, now);
-    })();
-    return this.getNode(mac);
+  applyChange(mac: string, change: StateChange): Promise<NodeRecord | undefined> {
+    return this.queue({ kind: 'change', mac, change });
   }
 
-  /** The SQL of one change; the install-pending guards keep a stale read from undoing a newer state. */
-  private write(mac: string, change: StateChange, now: number): void {
+  setLocalBoot(mac: string, script: string | null): Promise<NodeRecord | undefined> {
+    return this.queue({ kind: 'local-boot', mac, script });
+  }
+
+  private queue(write: DurableWhat): Promise<NodeRecord | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queued.push({ ...write, at: this.now(), resolve, reject });
+      this.batch.scheduleDurable();
+    });
+  }
+
+  /**
+   * One change on `node`, with the install history beside it (in `installs`). The guards keep a
+   * stale read from undoing a newer state: only a pending install is consumed or disarmed.
+   */
+  private applied(node: NodeRecord, change: StateChange, now: number, installs: Map<string, InstallRecord[]>): NodeRecord {
+    const history = (): InstallRecord[] => {
+      const list = [...(installs.get(node.mac) ?? this.installs.get(node.mac) ?? [])];
+      installs.set(node.mac, list);
+      return list;
+    };
+    const edit = (list: InstallRecord[], at: number, patch: Partial<InstallRecord>): void => {
+      list[at] = { ...list[at]!, ...patch };
+    };
     switch (change.kind) {
       case 'arm':
-        this.stmts.arm.run(change.profile, now, change.by, mac);
-        this.stmts.armHistory.run(mac, change.profile, now, change.by);
-        return;
-      case 'consume':
-        this.stmts.consume.run(now, change.profile, mac);
-        this.stmts.consumeHistory.run(now, change.profile, mac);
-        return;
+        history().push({
+          id: this.nextInstallId++,
+          mac: node.mac,
+          profile: change.profile,
+          armedAt: now,
+          armedBy: change.by,
+          consumedAt: null,
+          installedAt: null,
+          fqdn: null,
+        });
+        return { ...node, state: 'install-pending', profile: change.profile, armedAt: now, armedBy: change.by, consumedAt: null };
+      case 'consume': {
+        if (node.state !== 'install-pending') return node;
+        const list = history();
+        const last = list.length - 1;
+        if (last >= 0 && list[last]!.consumedAt === null) edit(list, last, { consumedAt: now, profile: list[last]!.profile ?? change.profile });
+        return { ...node, state: 'installing', consumedAt: now, profile: node.profile ?? change.profile };
+      }
       case 'complete': {
-        this.stmts.complete.run(now, change.fqdn, change.bootMode, JSON.stringify(change.report ?? null), mac);
-        const open = this.stmts.openInstall.get(mac);
-        if (open) this.stmts.completeHistory.run(now, change.fqdn, open.id);
-        else this.stmts.completeUnarmed.run(mac, now, change.fqdn);
-        return;
+        const list = history();
+        let open = list.length - 1;
+        while (open >= 0 && list[open]!.installedAt !== null) open--;
+        if (open >= 0) edit(list, open, { installedAt: now, fqdn: change.fqdn });
+        else
+          list.push({
+            id: this.nextInstallId++,
+            mac: node.mac,
+            profile: null,
+            armedAt: null,
+            armedBy: null,
+            consumedAt: null,
+            installedAt: now,
+            fqdn: change.fqdn,
+          });
+        return { ...node, state: 'installed', installedAt: now, fqdn: change.fqdn, bootMode: change.bootMode, installReport: change.report ?? null };
       }
       case 'disarm':
-        this.stmts.disarm.run(change.to, mac);
-        return;
+        if (node.state !== 'install-pending') return node;
+        // armedAt stays: a machine once armed is not armed again by its [host] section (seenAgain).
+        return { ...node, state: change.to, profile: null };
     }
   }
 
-  setLocalBoot(mac: string, script: string | null): NodeRecord | undefined {
-    this.stmts.setLocalBoot.run(script, mac);
-    return this.getNode(mac);
+  // ---- BatchWriter: the group commit ----
+
+  pending(): boolean {
+    return this.queued.length > 0 || this.dirtyNodes.size > 0 || this.dirtyInstalls.size > 0;
+  }
+
+  write(): void {
+    const staged = { writes: this.queued, nodes: new Map<string, NodeRecord | undefined>(), installs: new Map<string, InstallRecord[]>() };
+    this.queued = [];
+    this.staged = staged;
+    const current = (mac: string): NodeRecord | undefined => (staged.nodes.has(mac) ? staged.nodes.get(mac) : this.nodes.get(mac));
+    for (const w of staged.writes) {
+      const node = current(w.mac);
+      if (w.kind === 'local-boot') {
+        if (node) staged.nodes.set(w.mac, { ...node, localBoot: w.script });
+      } else if (node || w.change.kind === 'arm' || w.change.kind === 'complete') {
+        // A disarm or consume of a node never recorded changes nothing; arm and complete create it.
+        staged.nodes.set(w.mac, this.applied(node ?? newNode(w.mac, w.at), w.change, w.at, staged.installs));
+      }
+    }
+    for (const [mac, what] of this.dirtyNodes) {
+      if (staged.nodes.has(mac)) continue;
+      const node = this.nodes.get(mac);
+      if (!node) this.rows.removeNode(mac);
+      else if (what === 'sighting') this.rows.writeSighting(node);
+      else this.rows.writeNode(node);
+    }
+    for (const node of staged.nodes.values()) if (node) this.rows.writeNode(node);
+    for (const i of this.dirtyInstalls) this.rows.writeInstall(i);
+    for (const list of staged.installs.values()) for (const i of list) this.rows.writeInstall(i);
+  }
+
+  committed(): void {
+    const staged = this.staged;
+    this.staged = null;
+    this.dirtyNodes.clear();
+    this.dirtyInstalls.clear();
+    if (!staged) return;
+    for (const node of staged.nodes.values()) if (node) this.remember(node);
+    for (const [mac, list] of staged.installs) this.installs.set(mac, list);
+    this.capStrangers();
+    for (const w of staged.writes) w.resolve(this.nodes.get(w.mac));
+  }
+
+  failed(error: unknown): void {
+    const staged = this.staged;
+    this.staged = null;
+    // Ids handed to staged installs are not reused: a gap in the history is harmless.
+    for (const w of staged?.writes ?? []) w.reject(error);
+  }
+
+  // ---- NodeDirectory: served from memory ----
+
+  private newestFirst(filter?: (n: NodeRecord) => boolean): NodeRecord[] {
+    const all = [...this.nodes.values()];
+    return (filter ? all.filter(filter) : all).sort((a, b) => b.lastSeen - a.lastSeen);
   }
 
   listNodes(limit = 1000, offset = 0): NodeRecord[] {
-    this.batch.flush();
-    return this.stmts.list.all(limit, offset).map(toNode);
+    return this.newestFirst().slice(offset, offset + limit);
   }
 
   countNodes(): number {
-    return this.stmts.count.get()!.n;
-  }
-
-  findNodeByHardware(serial: string | null, uuid: string | null): NodeRecord | undefined {
-    this.batch.flush();
-    const row = (uuid ? this.stmts.byUuid.get(uuid) : undefined) ?? (serial ? this.stmts.bySerial.get(serial) : undefined);
-    return row ? toNode(row) : undefined;
+    return this.nodes.size;
   }
 
   listNodesInState(state: NodeLifecycle, limit = 1000, offset = 0): NodeRecord[] {
-    this.batch.flush();
-    return this.stmts.listInState.all(state, limit, offset).map(toNode);
+    return this.newestFirst((n) => n.state === state).slice(offset, offset + limit);
   }
 
   countNodesInState(state: NodeLifecycle): number {
-    return this.stmts.countInState.get(state)!.n;
+    let n = 0;
+    for (const node of this.nodes.values()) if (node.state === state) n++;
+    return n;
+  }
+
+  findNodeByHardware(serial: string | null, uuid: string | null): NodeRecord | undefined {
+    const newest = (key: 'uuid' | 'serial', value: string | null): NodeRecord | undefined => {
+      if (!value) return undefined;
+      const wanted = value.toLowerCase();
+      let best: NodeRecord | undefined;
+      for (const n of this.nodes.values()) if (n[key]?.toLowerCase() === wanted && (!best || n.lastSeen > best.lastSeen)) best = n;
+      return best;
+    };
+    return newest('uuid', uuid) ?? newest('serial', serial);
   }
 
   installHistory(mac: string): InstallRecord[] {
-    return this.stmts.history
-      .all(mac)
-      .map((r) => ({ id: r.id, mac: r.mac, profile: r.profile, armedAt: r.armed_at, armedBy: r.armed_by, consumedAt: r.consumed_at, installedAt: r.installed_at, fqdn: r.fqdn }));
+    return [...(this.installs.get(mac) ?? [])];
   }
 }

@@ -42,7 +42,7 @@ export class Store implements NodeStore {
     // Added first, so a batch writes node facts before the events that mention them.
     this.nodes = new SqliteNodes(db, this.batch, this.now, options.maxUnknownNodes ?? 100_000);
     this.log = new SqliteEventLog(db, this.batch, this.now, options.maxEvents ?? 100_000, options.maxEventsPerMachine ?? 2_000);
-    this.leases = new SqliteLeases(db);
+    this.leases = new SqliteLeases(db, this.batch);
   }
 
   // ---- NodeLookup, NodeWrites, NodeDirectory ----
@@ -59,11 +59,11 @@ export class Store implements NodeStore {
     return this.nodes.ensureNode(mac);
   }
 
-  applyChange(mac: string, change: StateChange): NodeRecord | undefined {
+  applyChange(mac: string, change: StateChange): Promise<NodeRecord | undefined> {
     return this.nodes.applyChange(mac, change);
   }
 
-  setLocalBoot(mac: string, script: string | null): NodeRecord | undefined {
+  setLocalBoot(mac: string, script: string | null): Promise<NodeRecord | undefined> {
     return this.nodes.setLocalBoot(mac, script);
   }
 
@@ -101,9 +101,9 @@ export class Store implements NodeStore {
     return this.log.events(query);
   }
 
-  /** Writes the batch now (events and last-seen facts) instead of within 50 ms. */
+  /** Writes everything pending now, on disk when this returns, instead of within 50 ms. */
   flushEvents(): void {
-    this.batch.flush();
+    this.batch.flush(true);
   }
 
   /** The schema version on disk (PRAGMA user_version): the last migration applied. */
@@ -112,7 +112,7 @@ export class Store implements NodeStore {
   }
 
   close(): void {
-    this.batch.flush();
+    this.batch.flush(true);
     this.db.close();
   }
 }

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from '../../src/store/store.ts';
 
-test('strangers cannot grow the node table without bound: the oldest never-installed nodes go first', () => {
+test('strangers cannot grow the node table without bound: the oldest never-installed nodes go first', async () => {
   let t = 1000;
   const store = Store.open(':memory:', { maxUnknownNodes: 50, now: () => t++ });
-  store.applyChange('02:00:00:00:00:00', { kind: 'complete', fqdn: 'keep.lab', bootMode: null, report: null });
-  store.applyChange('02:00:00:00:00:01', { kind: 'arm', profile: 'proxmox-ve/9.1-1', by: 'admin' });
+  await store.applyChange('02:00:00:00:00:00', { kind: 'complete', fqdn: 'keep.lab', bootMode: null, report: null });
+  await store.applyChange('02:00:00:00:00:01', { kind: 'arm', profile: 'proxmox-ve/9.1-1', by: 'admin' });
   const stranger = (i: number): string => `06:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
   for (let i = 0; i < 500; i++) store.sawNode(stranger(i), {}, false);
   assert.equal(store.getNode(stranger(0)), undefined, 'the oldest stranger is evicted');
@@ -20,12 +20,12 @@ test('strangers cannot grow the node table without bound: the oldest never-insta
   store.close();
 });
 
-test('committed state survives a reopen; last-seen facts are flushed with the events', () => {
+test('committed state survives a reopen; last-seen facts are flushed with the events', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pxp-store-'));
   try {
     const a = Store.open(dir);
     a.sawNode('52:54:00:00:00:01', { ip: '10.0.0.5' }, true);
-    a.applyChange('52:54:00:00:00:01', { kind: 'consume', profile: 'proxmox-ve/9.1-1' });
+    await a.applyChange('52:54:00:00:00:01', { kind: 'consume', profile: 'proxmox-ve/9.1-1' });
     a.sawNode('52:54:00:00:00:01', { ip: '10.0.0.6', arch: 7 }, true);
     assert.equal(a.getNode('52:54:00:00:00:01')?.lastIp, '10.0.0.6', 'a read sees a touch not yet flushed');
     a.record({ mac: '52:54:00:00:00:01', protocol: 'http', kind: 'GET /boot', decision: 'local', reason: 'r' });
@@ -36,7 +36,10 @@ test('committed state survives a reopen; last-seen facts are flushed with the ev
     assert.equal(n?.lastIp, '10.0.0.6');
     assert.equal(n?.arch, 7);
     assert.equal(b.events({ mac: '52:54:00:00:00:01' }).length, 1);
-    assert.deepEqual(b.installHistory('52:54:00:00:00:01').map((i) => [i.armedBy, i.profile, i.consumedAt !== null]), [['profile', 'proxmox-ve/9.1-1', true]]);
+    assert.deepEqual(
+      b.installHistory('52:54:00:00:00:01').map((i) => [i.armedBy, i.profile, i.consumedAt !== null]),
+      [['profile', 'proxmox-ve/9.1-1', true]],
+    );
     b.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -51,4 +54,37 @@ test('events are capped, oldest dropped', () => {
   assert.ok(all.length <= 1100, `kept ${all.length}`);
   assert.equal(all.at(-1)?.reason, 'n2499');
   store.close();
+});
+
+test('reads come from memory and never wait: a read right after a write sees it, before any flush', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pxp-store-'));
+  try {
+    const a = Store.open(dir);
+    const mac = '52:54:00:00:00:07';
+    a.sawNode(mac, { ip: '10.0.0.7', serial: 'SN7' }, true);
+    assert.equal(a.getNode(mac)?.state, 'install-pending', 'the first sight arms the install at once');
+    assert.equal(a.findNodeByHardware('sn7', null)?.mac, mac, 'found by serial before the batch is written');
+    assert.equal(a.countNodesInState('install-pending'), 1);
+    a.record({ mac, protocol: 'http', kind: 'GET /boot', decision: 'install', reason: 'r1' });
+    assert.deepEqual(
+      a.events({ mac }).map((e) => e.reason),
+      ['r1'],
+      'a queued event is read without a flush',
+    );
+    // Concurrent consumptions of one machine share one commit; both resolve with it consumed.
+    const [first, second] = await Promise.all([
+      a.applyChange(mac, { kind: 'consume', profile: 'p/1' }),
+      a.applyChange(mac, { kind: 'consume', profile: 'p/1' }),
+    ]);
+    assert.equal(first?.state, 'installing');
+    assert.equal(second?.state, 'installing');
+    assert.equal(a.installHistory(mac).filter((i) => i.consumedAt !== null).length, 1, 'consumed once');
+    // On disk once resolved: a second process reading the file sees it although `a` stays open.
+    const b = Store.open(dir);
+    assert.equal(b.getNode(mac)?.state, 'installing');
+    b.close();
+    a.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

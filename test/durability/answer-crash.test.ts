@@ -1,0 +1,129 @@
+// kill -9 at random points during a storm of answer fetches (loopback HTTP, the daemon in a child
+// process): after a restart no consumed install is lost (every machine whose answer was served
+// boots from its disk, no machine gets a second installer), and a read right after a write sees it.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { collectOutput, waitFor } from '../helpers/netns.ts';
+import { renderIni } from '../helpers/daemon.ts';
+import { repoRoot } from '../helpers/standin.ts';
+
+const MACHINES = 48;
+const ROUNDS = 3;
+const CONCURRENCY = 16;
+const mac = (i: number): string => `52:54:00:d0:00:${i.toString(16).padStart(2, '0')}`;
+const dir = mkdtempSync(join(tmpdir(), 'pxp-answer-crash-'));
+const port = 20_000 + Math.floor(Math.random() * 20_000);
+const base = `http://127.0.0.1:${port}`;
+let daemon: ChildProcess | null = null;
+
+after(() => {
+  daemon?.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function writeLab(): string {
+  mkdirSync(join(dir, 'assets', 'proxmox-ve', '9.1-1'), { recursive: true });
+  writeFileSync(join(dir, 'assets', 'proxmox-ve', '9.1-1', 'vmlinuz'), 'kernel');
+  writeFileSync(join(dir, 'assets', 'proxmox-ve', '9.1-1', 'initrd'), 'initrd');
+  mkdirSync(join(dir, 'answers', 'hosts'), { recursive: true });
+  for (let i = 0; i < MACHINES; i++) writeFileSync(join(dir, 'answers', 'hosts', `${mac(i).replace(/:/g, '-')}.toml`), '[global]\nfqdn = "{{hostname}}.lab"\n');
+  const config = join(dir, 'pxe-pilot.ini');
+  writeFileSync(
+    config,
+    renderIni({
+      sections: {
+        server: { address: '127.0.0.1', state_dir: join(dir, 'state'), log_level: 'warn' },
+        http: { port, bind: '127.0.0.1' },
+        tftp: { enabled: false },
+        assets: { dir: join(dir, 'assets') },
+        answers: { dir: join(dir, 'answers') },
+      },
+      hosts: Array.from({ length: MACHINES }, (_, i) => ({ mac: mac(i), hostname: `pve${i}`, action: 'install' as const, profile: 'proxmox-ve/9.1-1' })),
+    }),
+  );
+  return config;
+}
+
+async function startDaemon(config: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--config', config], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = collectOutput(child);
+  await waitFor(
+    'pxe-pilot to answer GET /health',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`pxe-pilot exited with ${child.exitCode}: ${output.text().slice(-2000)}`);
+      return (await fetch(`${base}/health`).catch(() => null))?.status === 200;
+    },
+    30_000,
+    100,
+  );
+  return child;
+}
+
+async function killDaemon(): Promise<void> {
+  const child = daemon!;
+  daemon = null;
+  const exited = new Promise<void>((r) => (child.exitCode !== null ? r() : child.once('exit', () => r())));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+function fetchAnswer(m: string): Promise<Response> {
+  const body = { product: { product: 'pve' }, iso: { release: '9.1', isorelease: '1' }, network_interfaces: [{ link: 'eno1', mac: m }] };
+  return fetch(`${base}/answer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+async function bootScript(m: string): Promise<string> {
+  return (await fetch(`${base}/boot?mac=${m}`)).text();
+}
+
+async function nodeState(m: string): Promise<string | undefined> {
+  const r = await fetch(`${base}/nodes/${m}`);
+  return ((await r.json()) as { state?: string }).state;
+}
+
+test('kill -9 during answer storms loses no consumed install; a read right after a write sees it', { timeout: 240_000 }, async () => {
+  const config = writeLab();
+  daemon = await startDaemon(config);
+  // The first boot of each machine arms its install ([host] action = install) and serves the installer.
+  for (let i = 0; i < MACHINES; i++) assert.match(await bootScript(mac(i)), /kernel /, `${mac(i)} gets its installer on its first boot`);
+
+  const served = new Set<string>();
+  let next = 0;
+  for (let round = 0; round < ROUNDS && next < MACHINES; round++) {
+    // A random point: after `target` answers of this round (the storm keeps going until the kill).
+    const target = served.size + 1 + Math.floor(Math.random() * Math.max(1, (MACHINES - next) / (ROUNDS - round) - 1));
+    const kill: { done: Promise<void> | null } = { done: null };
+    const worker = async (): Promise<void> => {
+      while (next < MACHINES && daemon) {
+        const m = mac(next++);
+        const r = await fetchAnswer(m).catch(() => null);
+        if (r?.status === 200) {
+          await r.text();
+          served.add(m);
+        }
+        if (served.size >= target && !kill.done) kill.done = killDaemon();
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    await kill.done;
+    daemon = await startDaemon(config);
+    for (const m of served) {
+      assert.match(await bootScript(m), /local disk/, `${m} had its answer served, so after the restart it boots from its disk`);
+      assert.equal(await nodeState(m), 'installing', `${m}'s consumed install survived kill -9`);
+    }
+  }
+  assert.ok(served.size > 0 && served.size < MACHINES, `answers served before the kills: ${served.size} of ${MACHINES}`);
+
+  // Read right after write, through the daemon: a reinstall, then the boot; an answer, then the node and the boot.
+  const again = [...served][0]!;
+  assert.equal((await fetch(`${base}/nodes/${again}/reinstall`, { method: 'POST' })).status, 200);
+  assert.match(await bootScript(again), /kernel /, 'the boot right after the reinstall serves the installer');
+  assert.equal((await fetchAnswer(again)).status, 200);
+  assert.equal(await nodeState(again), 'installing', 'the node right after the answer shows it consumed');
+  assert.match(await bootScript(again), /local disk/, 'the boot right after the answer is from the disk');
+  await killDaemon();
+});
