@@ -38,6 +38,8 @@ function writeLab(): string {
       sections: {
         server: { address: '127.0.0.1', state_dir: join(dir, 'state'), log_level: 'warn' },
         http: { port, bind: '127.0.0.1' },
+        // Answers over plain HTTP here: TLS and require_tls are tested in test/http/tls.test.ts.
+        https: { enabled: false },
         tftp: { enabled: false },
         assets: { dir: join(dir, 'assets') },
         answers: { dir: join(dir, 'answers') },

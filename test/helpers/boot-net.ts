@@ -86,6 +86,8 @@ export async function startPilot(lab: NetLab, o: PilotOptions): Promise<PxePilot
       sections: {
         server: { address: net.pxe, interface: net.bridge, state_dir: join(o.dir, 'state'), log_level: o.logLevel ?? 'info' },
         http: { port: httpPort, bind: '0.0.0.0', admin_token: adminToken },
+        // The simulated machines fetch scripts and kernels only, which stay on plain HTTP.
+        https: { enabled: false },
         tftp: { enabled: true, port: 69, root: o.tftpRoot, max_transfers: o.maxTransfers ?? 500, max_transfers_per_client: 8 },
         dhcp,
         boot: { bios: 'undionly.kpxe', uefi_x64: 'snponly.efi', default_action: 'menu', unknown: 'menu', menu_default: 'local', menu_timeout: 1 },
