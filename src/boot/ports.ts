@@ -58,8 +58,13 @@ export interface NodeWrites {
   sawNode(mac: string, facts: SightingFacts, armedByProfile: boolean): NodeRecord;
   /** The node for `mac`, created as 'seen' when the admin API names a machine not heard from yet. */
   ensureNode(mac: string): NodeRecord;
-  /** Writes a lifecycle change durably (creating the node when needed); the store stamps the time. */
-  applyChange(mac: string, change: StateChange): NodeRecord | undefined;
+  /**
+   * Writes a lifecycle change durably (creating the node when needed); the store stamps the time.
+   * Resolves to whether it applied: a consume or disarm of a node no longer install-pending (another
+   * request or appliance got there first) writes nothing and resolves false. Rejects when the store
+   * cannot write now (a networked store that is unreachable): the caller must not act as if it applied.
+   */
+  applyChange(mac: string, change: StateChange): Promise<boolean>;
   setLocalBoot(mac: string, script: string | null): NodeRecord | undefined;
 }
 

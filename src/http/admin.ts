@@ -145,7 +145,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     }
     const chosen = profile ?? (host(mac)?.profile || null);
     const armed = nextState({ kind: 'reinstall-armed', profile }, deps.store.getNode(mac));
-    if (armed.change) deps.store.applyChange(mac, armed.change);
+    if (armed.change) await deps.store.applyChange(mac, armed.change);
     const what = chosen
       ? `profile ${chosen}${profile ? '' : ' (from its [host] section)'}`
       : 'no profile named here or in a [host] section, so its next boot shows the menu';
@@ -153,13 +153,13 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     ctx.body = nodeDetail(mac);
   });
 
-  router.delete('/nodes/:mac/reinstall', admin, (ctx) => {
+  router.delete('/nodes/:mac/reinstall', admin, async (ctx) => {
     const mac = routeMac(ctx);
     const before = deps.store.getNode(mac);
     if (!before) throw notFound(`no node ${mac}`);
     const cancelled = nextState({ kind: 'reinstall-cancelled' }, before);
     if (cancelled.change) {
-      deps.store.applyChange(mac, cancelled.change);
+      await deps.store.applyChange(mac, cancelled.change);
       recordAdmin(ctx, mac, 'disarmed', `reinstall cancelled by admin: ${cancelled.reason}`);
     } else {
       recordAdmin(ctx, mac, 'unchanged', `reinstall cancel asked by admin, but the node ${cancelled.reason}`);

@@ -123,14 +123,16 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
     }
     // Every NIC of the machine that was waiting for an install has it consumed now.
     const consumed: string[] = [];
+    const lost: string[] = [];
     for (const m of new Set([...(mac ? [mac] : []), ...req.macs])) {
       const fetched = nextState({ kind: 'answer-fetched', hostProfile: profile.hosts.get(m)?.profile || null }, deps.store.getNode(m));
       if (!fetched.change) continue;
-      deps.store.applyChange(m, fetched.change);
-      consumed.push(fetched.reason);
+      // Rejects (503, recorded by recordErrors) when the store cannot write: no answer without its consumption.
+      if (await deps.store.applyChange(m, fetched.change)) consumed.push(fetched.reason);
+      else lost.push(`${m} was consumed meanwhile by another request or appliance: nothing to consume`);
     }
     const state = mac ? deps.store.getNode(mac)?.state : undefined;
-    const note = consumed.length > 0 ? consumed.join('; ') : `${mac ?? 'this machine'} ${nextState({ kind: 'answer-fetched', hostProfile: null }, before).reason}`;
+    const note = consumed.length + lost.length > 0 ? [...consumed, ...lost].join('; ') : `${mac ?? 'this machine'} ${nextState({ kind: 'answer-fetched', hostProfile: null }, before).reason}`;
     const ignored = req.ignoredMacs.length ? `; ignored non-Ethernet MACs ${req.ignoredMacs.join(', ')}` : '';
     const reason = `served ${answer.rel} (matched ${answer.candidate.why}); ${note}${ignored}`;
     deps.store.record({ protocol: 'answer', kind: 'POST /answer', mac, decision: 'served', reason, detail: { ip, file: answer.rel, rule: answer.candidate.rule, product: req.product, iso: req.isoVersion, schema: req.schemaVersion, state } });
@@ -158,7 +160,7 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
     if (!mac) throw notFound(`no node with DMI serial ${report.serial ?? '-'} / UUID ${report.uuid ?? '-'} and no MAC in the webhook`);
     const before = deps.store.getNode(mac);
     const reported = nextState({ kind: 'install-reported', fqdn: report.fqdn, bootMode: report.bootMode, report: body }, before);
-    if (reported.change) deps.store.applyChange(mac, reported.change);
+    if (reported.change) await deps.store.applyChange(mac, reported.change);
     const what = [report.product, report.productVersion].filter(Boolean).join(' ') || 'system';
     const boot = report.bootMode ? `, ${report.bootMode}${report.secureBoot ? ' with secure boot' : ''}` : '';
     const was = before ? `was ${before.state}${before.consumedAt ? ` since the answer fetch at ${clock(before.consumedAt)}` : ''}` : 'was not known';

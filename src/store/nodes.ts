@@ -95,7 +95,8 @@ function overlayTouch(row: NodeRow, t: Touch): NodeRow {
   };
 }
 
-export class SqliteNodes implements NodeDirectory, NodeWrites {
+// applyChange here is the sync write; Store.applyChange gives the port's Promise<boolean>.
+export class SqliteNodes implements NodeDirectory, Omit<NodeWrites, 'applyChange'> {
   private readonly pendingTouches = new Map<string, Touch>();
   private unknownCount: number | null = null;
   private readonly stmts;

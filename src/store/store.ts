@@ -57,8 +57,12 @@ export class Store implements NodeStore {
     return this.nodes.ensureNode(mac);
   }
 
-  applyChange(mac: string, change: StateChange): NodeRecord | undefined {
-    return this.nodes.applyChange(mac, change);
+  applyChange(mac: string, change: StateChange): Promise<boolean> {
+    // One thread, one connection: the state read here cannot change before the write below.
+    const guarded = change.kind === 'consume' || change.kind === 'disarm';
+    const applies = !guarded || this.nodes.getNode(mac)?.state === 'install-pending';
+    this.nodes.applyChange(mac, change);
+    return Promise.resolve(applies);
   }
 
   setLocalBoot(mac: string, script: string | null): NodeRecord | undefined {

@@ -27,20 +27,23 @@ test('unknown machines never install: menu by default, local or silence when the
   assert.match(ignored.reason, /no \[host\] section and \[boot\] unknown = ignore/);
 });
 
-test('install is one-shot: armed by the profile, consumed by the answer fetch, then local disk', () => {
+test('install is one-shot: armed by the profile, consumed by the answer fetch, then local disk', async () => {
   const store = Store.open(':memory:');
   const p = profileWith(host('install'));
   let node = store.sawNode(MAC, {}, true);
   let d = decide(client(), p, node);
   assert.equal(d.action, 'install');
   assert.equal(d.profile, 'proxmox-ve/9.1-1');
-  node = store.applyChange(MAC, { kind: 'consume', profile: 'proxmox-ve/9.1-1' })!;
+  await store.applyChange(MAC, { kind: 'consume', profile: 'proxmox-ve/9.1-1' });
+  node = store.getNode(MAC)!;
   d = decide(client(), p, node);
   assert.equal(d.action, 'local', 'a machine that boots from the network first must not reinstall in a loop');
   assert.match(d.reason, /install consumed: answer fetched at/);
-  node = store.applyChange(MAC, { kind: 'complete', fqdn: 'pve1.lab', bootMode: null, report: null })!;
+  await store.applyChange(MAC, { kind: 'complete', fqdn: 'pve1.lab', bootMode: null, report: null });
+  node = store.getNode(MAC)!;
   assert.equal(decide(client(), p, node).action, 'local');
-  node = store.applyChange(MAC, { kind: 'arm', profile: 'proxmox-ve/9.0-2', by: 'admin' })!;
+  await store.applyChange(MAC, { kind: 'arm', profile: 'proxmox-ve/9.0-2', by: 'admin' });
+  node = store.getNode(MAC)!;
   d = decide(client(), p, node);
   assert.equal(d.action, 'install');
   assert.equal(d.profile, 'proxmox-ve/9.0-2', 'the admin-chosen profile wins over the [host] one');

@@ -221,15 +221,15 @@ describe('webhook', () => {
     const h = await startHttp({ answers: { dir: tree.answers } });
     try {
       // Booted from its second NIC; the installed system reports all three.
-      h.store.applyChange('94:40:c9:3a:51:11', { kind: 'arm', profile: 'proxmox-ve/9.1-1', by: 'admin' });
-      h.store.applyChange('94:40:c9:3a:51:11', { kind: 'consume', profile: null });
+      void h.store.applyChange('94:40:c9:3a:51:11', { kind: 'arm', profile: 'proxmox-ve/9.1-1', by: 'admin' });
+      void h.store.applyChange('94:40:c9:3a:51:11', { kind: 'consume', profile: null });
       const r = await post(h.base, '/webhook/proxmox', webhookFixture);
       assert.equal(r.status, 200);
       assert.deepEqual(r.json(), { mac: '94:40:c9:3a:51:11', state: 'installed', fqdn: 'pve1.rack.example' });
       assert.match(h.store.events({ protocol: 'webhook' }).at(-1)!.reason, /pve 9\.1\.1 installed as pve1\.rack\.example, efi with secure boot; node was installing since the answer fetch/);
 
       h.store.sawNode('bc:24:11:00:00:42', { uuid: '0a0b0c0d-0000-4000-8000-000000000042' }, false);
-      h.store.applyChange('bc:24:11:00:00:42', { kind: 'arm', profile: null, by: 'admin' });
+      void h.store.applyChange('bc:24:11:00:00:42', { kind: 'arm', profile: null, by: 'admin' });
       const byUuid = await post(h.base, '/webhook/proxmox', { ...webhookFixture, dmi: { system: { uuid: '0A0B0C0D-0000-4000-8000-000000000042' } }, network_interfaces: [{ mac: 'bc:24:11:ff:ff:ff' }], 'network-interfaces': undefined });
       assert.equal((byUuid.json() as { mac: string }).mac, 'bc:24:11:00:00:42');
       assert.equal(h.store.getNode('bc:24:11:00:00:42')?.state, 'installed');
@@ -250,8 +250,8 @@ describe('unknown nodes are capped', () => {
     const store = Store.open(':memory:', { maxUnknownNodes: 50 });
     const h = await startHttp({}, store);
     try {
-      store.applyChange('52:54:00:cc:00:01', { kind: 'arm', profile: null, by: 'admin' });
-      store.applyChange('52:54:00:cc:00:02', { kind: 'complete', fqdn: 'keep.example', bootMode: null, report: null });
+      void store.applyChange('52:54:00:cc:00:01', { kind: 'arm', profile: null, by: 'admin' });
+      void store.applyChange('52:54:00:cc:00:02', { kind: 'complete', fqdn: 'keep.example', bootMode: null, report: null });
       for (let i = 0; i < 300; i++) await boot(h, `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`);
       store.flushEvents();
       assert.ok(store.countNodes() <= 52, `node table holds ${store.countNodes()}`);

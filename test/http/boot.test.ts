@@ -58,7 +58,7 @@ test('/boot: install once for a Proxmox host, local disk after the answer is fet
   // Booting again before the answer was fetched (e.g. the installer crashed) still installs.
   assert.match((await rawRequest(h.port, 'GET', `/boot?mac=${INSTALL_MAC}`)).text, /kernel /);
   assert.equal(h.store.getNode(INSTALL_MAC)?.state, 'install-pending');
-  h.store.applyChange(INSTALL_MAC, { kind: 'consume', profile: 'proxmox-ve/9.1-1' });
+  void h.store.applyChange(INSTALL_MAC, { kind: 'consume', profile: 'proxmox-ve/9.1-1' });
   const after = await rawRequest(h.port, 'GET', `/boot?mac=${INSTALL_MAC}`);
   assert.match(after.text, /^#!ipxe\necho pxe-pilot: local disk: install consumed: answer fetched at/);
   assert.match(after.text, /\nexit\n$/);

@@ -27,7 +27,7 @@ describe('explain', () => {
   test('one boot, in order: ProxyDHCP offer, 4011 ACK, TFTP matched by address, HTTP decision', () => {
     const { store: s, tick } = store();
     s.sawNode(MAC, { arch: 7, firmware: 'uefi' }, false);
-    s.applyChange(MAC, { kind: 'arm', profile: 'proxmox-ve/9.1-1', by: 'admin' });
+    void s.applyChange(MAC, { kind: 'arm', profile: 'proxmox-ve/9.1-1', by: 'admin' });
     tick();
     s.record({ mac: MAC, protocol: 'proxydhcp', kind: 'DISCOVER on 67', decision: 'offer', reason: 'offered ipxe.efi (PXEClient): arch 7 (UEFI x64) → ipxe.efi; broadcast', detail: { arch: 7, bootFile: 'ipxe.efi', from: '0.0.0.0' } });
     tick();

@@ -8,8 +8,8 @@ import { Store } from '../../src/store/store.ts';
 test('strangers cannot grow the node table without bound: the oldest never-installed nodes go first', () => {
   let t = 1000;
   const store = Store.open(':memory:', { maxUnknownNodes: 50, now: () => t++ });
-  store.applyChange('02:00:00:00:00:00', { kind: 'complete', fqdn: 'keep.lab', bootMode: null, report: null });
-  store.applyChange('02:00:00:00:00:01', { kind: 'arm', profile: 'proxmox-ve/9.1-1', by: 'admin' });
+  void store.applyChange('02:00:00:00:00:00', { kind: 'complete', fqdn: 'keep.lab', bootMode: null, report: null });
+  void store.applyChange('02:00:00:00:00:01', { kind: 'arm', profile: 'proxmox-ve/9.1-1', by: 'admin' });
   const stranger = (i: number): string => `06:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
   for (let i = 0; i < 500; i++) store.sawNode(stranger(i), {}, false);
   assert.equal(store.getNode(stranger(0)), undefined, 'the oldest stranger is evicted');
@@ -25,7 +25,7 @@ test('committed state survives a reopen; last-seen facts are flushed with the ev
   try {
     const a = Store.open(dir);
     a.sawNode('52:54:00:00:00:01', { ip: '10.0.0.5' }, true);
-    a.applyChange('52:54:00:00:00:01', { kind: 'consume', profile: 'proxmox-ve/9.1-1' });
+    void a.applyChange('52:54:00:00:00:01', { kind: 'consume', profile: 'proxmox-ve/9.1-1' });
     a.sawNode('52:54:00:00:00:01', { ip: '10.0.0.6', arch: 7 }, true);
     assert.equal(a.getNode('52:54:00:00:00:01')?.lastIp, '10.0.0.6', 'a read sees a touch not yet flushed');
     a.record({ mac: '52:54:00:00:00:01', protocol: 'http', kind: 'GET /boot', decision: 'local', reason: 'r' });
