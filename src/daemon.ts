@@ -5,7 +5,7 @@ import { ConfigError, loadProfile, profileWarnings } from './config/load.ts';
 import type { Logger } from './log.ts';
 import type { Service } from './service.ts';
 import type { ServiceStatus } from './http/context.ts';
-import { Store } from './store/store.ts';
+import { openStore, type AppStore } from './store/postgres/open.ts';
 import { HttpService } from './http/service.ts';
 import { AssetCatalogue } from './http/catalogue-scan.ts';
 import { TftpService } from './tftp/server.ts';
@@ -39,13 +39,13 @@ export class Daemon {
 
   private constructor(
     private profile: Profile,
-    readonly store: Store,
+    readonly store: AppStore,
     private readonly logger: Logger,
   ) {}
 
   static async start(profile: Profile, logger: Logger): Promise<Daemon> {
     for (const warning of profileWarnings(profile)) logger.warn(warning);
-    const store = Store.open(profile.server.stateDir);
+    const store = await openStore(profile, logger);
     const daemon = new Daemon(profile, store, logger);
     try {
       for (const name of ORDER) await daemon.ensure(name);
@@ -68,6 +68,7 @@ export class Daemon {
           services: () => this.status(),
           startedAt: this.startedAt,
           version: VERSION,
+          storeHealth: () => this.store.health?.() ?? { backend: 'sqlite', state: 'ok' },
         });
       case 'tftp':
         return new TftpService({ ...deps, events: this.store });
@@ -148,6 +149,6 @@ export class Daemon {
       await r.service.stop().catch((err: unknown) => this.logger.error({ err }, `${name}: stop failed`));
       this.running.delete(name);
     }
-    this.store.close();
+    await this.store.close();
   }
 }

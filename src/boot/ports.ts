@@ -123,3 +123,14 @@ export interface LeaseLog {
 
 /** What the HTTP side needs: the nodes, their writes, and the event log. */
 export type NodeStore = NodeDirectory & NodeWrites & EventLog;
+
+/** Whether the store can write now: a networked store may be degraded (boots go on from memory). */
+export interface StoreHealth {
+  backend: 'sqlite' | 'postgresql';
+  state: 'ok' | 'degraded';
+  reason?: string;
+  /** Events and node writes waiting for the store. */
+  queued?: number;
+  /** Events dropped because the queue was full while the store was away. */
+  dropped?: number;
+}
