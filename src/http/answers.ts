@@ -127,8 +127,11 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
     for (const m of new Set([...(mac ? [mac] : []), ...req.macs])) {
       const fetched = nextState({ kind: 'answer-fetched', hostProfile: profile.hosts.get(m)?.profile || null }, deps.store.getNode(m));
       if (!fetched.change) continue;
-      // Rejects (503, recorded by recordErrors) when the store cannot write: no answer without its consumption.
-      if (await deps.store.applyChange(m, fetched.change)) consumed.push(fetched.reason);
+      // No answer without its consumption written: else two appliances could both install it.
+      const applied = await deps.store.applyChange(m, fetched.change).catch((err: unknown) => {
+        throw new HttpError(503, `answer not served: the install consumption of ${m} cannot be written now (${(err as Error).message}); retry when the store is back`);
+      });
+      if (applied) consumed.push(fetched.reason);
       else lost.push(`${m} was consumed meanwhile by another request or appliance: nothing to consume`);
     }
     const state = mac ? deps.store.getNode(mac)?.state : undefined;

@@ -23,7 +23,7 @@ export function skipUnlessPostgres(): false | string {
   return skipUnless(['root', 'runuser', bin ? join(bin, 'initdb') : '/usr/lib/postgresql/<version>/bin/initdb (Debian package postgresql)']);
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -53,6 +53,9 @@ export async function writeChange(db: pg.ClientBase, mac: string, change: StateC
 export async function inTransaction<T>(pool: pg.Pool, work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
   const db = await pool.connect();
   let broken: Error | undefined;
+  // A server going away emits 'error' on a checked-out client: the failing query reports it.
+  const ignore = (): void => undefined;
+  db.on('error', ignore);
   try {
     await db.query('BEGIN');
     const result = await work(db);
@@ -64,6 +67,7 @@ export async function inTransaction<T>(pool: pg.Pool, work: (db: pg.PoolClient) 
     throw err;
   } finally {
     // A client that failed is dropped, not handed to the next request.
+    db.off('error', ignore);
     db.release(broken);
   }
 }
