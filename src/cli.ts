@@ -10,11 +10,13 @@ import { BindError } from './service.ts';
 import { normaliseMac } from './net/mac.ts';
 import { Store } from './store/store.ts';
 import { explainMac } from './explain.ts';
+import { storeCommand, STORE_USAGE } from './cli/store.ts';
 
 const USAGE = `usage:
   pxe-pilot [--config FILE]                 run the daemon
   pxe-pilot check-config [--config FILE]    validate the profile and print it
   pxe-pilot explain <mac> [--config FILE]   the last events of one machine, with reasons
+${STORE_USAGE}
   pxe-pilot --version
 default FILE: /etc/pxe-pilot/pxe-pilot.ini`;
 
@@ -29,7 +31,7 @@ async function main(argv: string[]): Promise<void> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, limit: { type: 'string' } },
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, limit: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, appliance: { type: 'string' } },
     });
   } catch (err) {
     fail(2, `${(err as Error).message}\n${USAGE}`);
@@ -79,6 +81,8 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
+    case 'store':
+      return storeCommand(rest, values, () => load({ offline: true }), fail);
     default:
       fail(2, `unknown command ${JSON.stringify(command)}\n${USAGE}`);
   }

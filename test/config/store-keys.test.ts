@@ -18,7 +18,11 @@ function problems(text: string): string[] {
 }
 
 test('a postgresql store takes a URL without a password; the password file and TLS files are paths', () => {
-  const p = parseProfile('[store]\nbackend = postgresql\nurl = postgres://pxe@db.lab.example/pxe_pilot\npassword_file = secret/pg\ntls = verify-full\ntls_ca = ca.pem\nappliance = boot-a\n', FILE, opts);
+  const p = parseProfile(
+    '[store]\nbackend = postgresql\nurl = postgres://pxe@db.lab.example/pxe_pilot\npassword_file = secret/pg\ntls = verify-full\ntls_ca = ca.pem\nappliance = boot-a\n',
+    FILE,
+    opts,
+  );
   assert.equal(p.store.backend, 'postgresql');
   assert.equal(p.store.url, 'postgres://pxe@db.lab.example/pxe_pilot');
   assert.equal(p.store.passwordFile, '/etc/pxe-pilot/secret/pg');
@@ -41,13 +45,16 @@ test('postgresql without a URL, a URL of another scheme, and half a client certi
 
 test('any URL text either parses as postgres:// without a password or is reported, never thrown', () => {
   fc.assert(
-    fc.property(fc.string({ maxLength: 80 }).filter((s) => !/[\n\r;#"'[\]=]/.test(s)), (s) => {
-      const found = problems(`[store]\nurl = ${s}\n`);
-      if (found.length === 0 && s.trim() !== '') {
-        const url = new URL(s.trim());
-        assert.ok(url.protocol === 'postgres:' || url.protocol === 'postgresql:');
-        assert.equal(url.password, '');
-      }
-    }),
+    fc.property(
+      fc.string({ maxLength: 80 }).filter((s) => !/[\n\r;#"'[\]=]/.test(s)),
+      (s) => {
+        const found = problems(`[store]\nurl = ${s}\n`);
+        if (found.length === 0 && s.trim() !== '') {
+          const url = new URL(s.trim());
+          assert.ok(url.protocol === 'postgres:' || url.protocol === 'postgresql:');
+          assert.equal(url.password, '');
+        }
+      },
+    ),
   );
 });

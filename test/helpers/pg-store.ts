@@ -3,7 +3,19 @@ import type { Profile } from '../../src/config/profile.ts';
 import { silentLogger, type Logger } from '../../src/log.ts';
 
 export function pgStoreSection(url: string, overrides: Partial<Profile['store']> = {}): Profile['store'] {
-  return { backend: 'postgresql', url, passwordFile: '', tls: 'off', tlsCa: '', tlsCert: '', tlsKey: '', poolSize: 10, appliance: 'test-a', startDegraded: false, ...overrides };
+  return {
+    backend: 'postgresql',
+    url,
+    passwordFile: '',
+    tls: 'off',
+    tlsCa: '',
+    tlsCert: '',
+    tlsKey: '',
+    poolSize: 10,
+    appliance: 'test-a',
+    startDegraded: false,
+    ...overrides,
+  };
 }
 
 export function quietLogger(): Logger {

@@ -37,7 +37,10 @@ export function storeContract(backend: string, open: () => Promise<ContractStore
     assert.equal(store.findNodeByHardware('sn-1', null)?.mac, MAC, 'serials match case-insensitively');
     assert.equal(store.countNodes(), 2);
     assert.equal(store.countNodesInState('install-pending'), 1);
-    assert.deepEqual(store.listNodesInState('install-pending').map((n) => n.mac), [OTHER]);
+    assert.deepEqual(
+      store.listNodesInState('install-pending').map((n) => n.mac),
+      [OTHER],
+    );
   });
 
   check('an install is consumed once: the second consume does not apply', async (store) => {
@@ -80,10 +83,19 @@ export function storeContract(backend: string, open: () => Promise<ContractStore
     for (let i = 0; i < 5; i++) store.record({ mac: i % 2 ? MAC : OTHER, protocol: 'http', kind: 'GET /boot', decision: 'local', reason: `boot ${i}` });
     store.record({ mac: MAC, protocol: 'tftp', kind: 'RRQ', decision: 'served', reason: 'file' });
     await store.settle();
-    assert.deepEqual(store.events({ mac: MAC, protocol: 'http' }).map((e) => e.reason), ['boot 1', 'boot 3']);
-    assert.deepEqual(store.events({ limit: 2 }).map((e) => e.reason), ['boot 4', 'file']);
+    assert.deepEqual(
+      store.events({ mac: MAC, protocol: 'http' }).map((e) => e.reason),
+      ['boot 1', 'boot 3'],
+    );
+    assert.deepEqual(
+      store.events({ limit: 2 }).map((e) => e.reason),
+      ['boot 4', 'file'],
+    );
     const last = store.events({ limit: 1 })[0]!;
     store.record({ mac: null, protocol: 'daemon', kind: 'start', decision: 'started', reason: 'later' });
-    assert.deepEqual(store.events({ sinceId: last.id }).map((e) => e.reason), ['later']);
+    assert.deepEqual(
+      store.events({ sinceId: last.id }).map((e) => e.reason),
+      ['later'],
+    );
   });
 }

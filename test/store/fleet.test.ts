@@ -95,7 +95,10 @@ test('50 answer fetches for one pending machine over two appliances: exactly one
     const consumed = await sql<{ appliance: string }>(url, "SELECT appliance FROM events WHERE kind = 'POST /answer' AND reason LIKE '%install consumed for%'");
     assert.equal(consumed.length, 1, 'exactly one answer fetch consumed the install');
     assert.equal(consumed[0]!.appliance, installs[0]!.consumed_by);
-    await until('both appliances to see it installing', () => a.daemon.store.getNode(PENDING)?.state === 'installing' && b.daemon.store.getNode(PENDING)?.state === 'installing');
+    await until(
+      'both appliances to see it installing',
+      () => a.daemon.store.getNode(PENDING)?.state === 'installing' && b.daemon.store.getNode(PENDING)?.state === 'installing',
+    );
     assert.doesNotMatch(await (await fetch(`${a.base}/boot?mac=${PENDING}`)).text(), /vmlinuz/, 'its next boot goes to local disk');
 
     const rearm = await post(b.base, `/nodes/${PENDING}/reinstall`, {});
@@ -108,56 +111,60 @@ test('50 answer fetches for one pending machine over two appliances: exactly one
   }
 });
 
-test('PostgreSQL stopped in a stream of boots: no failed boot, degraded reported, installs refused, then it reconnects and the queued events arrive', { skip }, async () => {
-  const url = await server.createDatabase('fleet_outage');
-  const a = await appliance('boot-a', url);
-  const macs = Array.from({ length: 20 }, (_, i) => `52:54:00:f2:00:${i.toString(16).padStart(2, '0')}`);
-  let boots = 0;
-  const bootAll = async (): Promise<void> => {
-    for (const mac of macs) {
-      const r = await fetch(`${a.base}/boot?mac=${mac}`);
-      assert.equal(r.status, 200);
-      await r.text();
-      boots++;
+test(
+  'PostgreSQL stopped in a stream of boots: no failed boot, degraded reported, installs refused, then it reconnects and the queued events arrive',
+  { skip },
+  async () => {
+    const url = await server.createDatabase('fleet_outage');
+    const a = await appliance('boot-a', url);
+    const macs = Array.from({ length: 20 }, (_, i) => `52:54:00:f2:00:${i.toString(16).padStart(2, '0')}`);
+    let boots = 0;
+    const bootAll = async (): Promise<void> => {
+      for (const mac of macs) {
+        const r = await fetch(`${a.base}/boot?mac=${mac}`);
+        assert.equal(r.status, 200);
+        await r.text();
+        boots++;
+      }
+    };
+    try {
+      await bootAll();
+      assert.equal((await post(a.base, `/nodes/${macs[2]!}/reinstall`, {})).status, 200);
+      await bootAll();
+      server.stop();
+      await bootAll();
+      const health = (await (await fetch(`${a.base}/health`)).json()) as { status: string; store: { state: string; queued: number } };
+      await until('the store to report degraded', async () => ((await (await fetch(`${a.base}/health`)).json()) as { status: string }).status === 'degraded');
+      assert.ok(health.store.queued >= 0);
+      await bootAll();
+      // An install needing a consumption is not served while its consumption cannot be written.
+      const refused = await post(a.base, '/answer', answerRequest(macs[0]!));
+      await bootAll();
+      const reArm = await post(a.base, `/nodes/${macs[1]!}/reinstall`, {});
+      assert.equal(reArm.status, 503, reArm.text);
+      assert.match(reArm.text, /store degraded/);
+      assert.equal(refused.status, 200, 'a machine with no pending install still gets its answer');
+      const pending = await post(a.base, '/answer', answerRequest(macs[2]!));
+      assert.equal(pending.status, 503, 'no answer while its consumption cannot be written: it could install twice');
+      assert.match(pending.text, /store degraded/);
+      server.start();
+      await until('the store to reconnect', async () => ((await (await fetch(`${a.base}/health`)).json()) as { status: string }).status === 'ok', 30_000);
+      await bootAll();
+      await (a.daemon.store as unknown as { drain(): Promise<void> }).drain();
+      const rows = await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM events WHERE kind = 'GET /boot' AND appliance = 'boot-a'");
+      assert.equal(rows[0]!.n, boots, 'every boot during the outage was recorded once PostgreSQL was back');
+      const nodes = await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM nodes');
+      assert.equal(nodes[0]!.n, macs.length);
+      const failed = await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM events WHERE protocol = 'answer' AND reason LIKE '%store degraded%'");
+      assert.equal(failed[0]!.n, 1, 'the refused answer fetch is in the shared log too');
+      const retry = await post(a.base, '/answer', answerRequest(macs[2]!));
+      assert.equal(retry.status, 200);
+      assert.equal(a.daemon.store.getNode(macs[2]!)?.state, 'installing', 'once back, the install is consumed');
+    } finally {
+      await a.daemon.stop();
     }
-  };
-  try {
-    await bootAll();
-    assert.equal((await post(a.base, `/nodes/${macs[2]!}/reinstall`, {})).status, 200);
-    await bootAll();
-    server.stop();
-    await bootAll();
-    const health = (await (await fetch(`${a.base}/health`)).json()) as { status: string; store: { state: string; queued: number } };
-    await until('the store to report degraded', async () => ((await (await fetch(`${a.base}/health`)).json()) as { status: string }).status === 'degraded');
-    assert.ok(health.store.queued >= 0);
-    await bootAll();
-    // An install needing a consumption is not served while its consumption cannot be written.
-    const refused = await post(a.base, '/answer', answerRequest(macs[0]!));
-    await bootAll();
-    const reArm = await post(a.base, `/nodes/${macs[1]!}/reinstall`, {});
-    assert.equal(reArm.status, 503, reArm.text);
-    assert.match(reArm.text, /store degraded/);
-    assert.equal(refused.status, 200, 'a machine with no pending install still gets its answer');
-    const pending = await post(a.base, '/answer', answerRequest(macs[2]!));
-    assert.equal(pending.status, 503, 'no answer while its consumption cannot be written: it could install twice');
-    assert.match(pending.text, /store degraded/);
-    server.start();
-    await until('the store to reconnect', async () => ((await (await fetch(`${a.base}/health`)).json()) as { status: string }).status === 'ok', 30_000);
-    await bootAll();
-    await (a.daemon.store as unknown as { drain(): Promise<void> }).drain();
-    const rows = await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM events WHERE kind = 'GET /boot' AND appliance = 'boot-a'");
-    assert.equal(rows[0]!.n, boots, 'every boot during the outage was recorded once PostgreSQL was back');
-    const nodes = await sql<{ n: number }>(url, 'SELECT count(*)::int AS n FROM nodes');
-    assert.equal(nodes[0]!.n, macs.length);
-    const failed = await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM events WHERE protocol = 'answer' AND reason LIKE '%store degraded%'");
-    assert.equal(failed[0]!.n, 1, 'the refused answer fetch is in the shared log too');
-    const retry = await post(a.base, '/answer', answerRequest(macs[2]!));
-    assert.equal(retry.status, 200);
-    assert.equal(a.daemon.store.getNode(macs[2]!)?.state, 'installing', 'once back, the install is consumed');
-  } finally {
-    await a.daemon.stop();
-  }
-});
+  },
+);
 
 test('start-up with PostgreSQL unreachable is an error naming the store, unless start_degraded', { skip }, async () => {
   const url = `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`;

@@ -11,15 +11,19 @@ export async function writeChange(db: pg.ClientBase, mac: string, change: StateC
   switch (change.kind) {
     case 'arm':
       await db.query(ENSURE, [mac, now]);
-      await db.query("UPDATE nodes SET state = 'install-pending', profile = $1, armed_at = $2, armed_by = $3, consumed_at = NULL WHERE mac = $4", [change.profile, now, change.by, mac]);
+      await db.query("UPDATE nodes SET state = 'install-pending', profile = $1, armed_at = $2, armed_by = $3, consumed_at = NULL WHERE mac = $4", [
+        change.profile,
+        now,
+        change.by,
+        mac,
+      ]);
       await db.query('INSERT INTO installs (mac, profile, armed_at, armed_by) VALUES ($1, $2, $3, $4)', [mac, change.profile, now, change.by]);
       return true;
     case 'consume': {
-      const won = await db.query("UPDATE nodes SET state = 'installing', consumed_at = $1, profile = COALESCE(profile, $2) WHERE mac = $3 AND state = 'install-pending' RETURNING mac", [
-        now,
-        change.profile,
-        mac,
-      ]);
+      const won = await db.query(
+        "UPDATE nodes SET state = 'installing', consumed_at = $1, profile = COALESCE(profile, $2) WHERE mac = $3 AND state = 'install-pending' RETURNING mac",
+        [now, change.profile, mac],
+      );
       if (won.rowCount !== 1) return false;
       await db.query(
         'UPDATE installs SET consumed_at = $1, consumed_by = $2, profile = COALESCE(profile, $3) WHERE id = (SELECT MAX(id) FROM installs WHERE mac = $4) AND consumed_at IS NULL',
@@ -43,7 +47,10 @@ export async function writeChange(db: pg.ClientBase, mac: string, change: StateC
       return true;
     }
     case 'disarm': {
-      const done = await db.query("UPDATE nodes SET state = $1, armed_at = NULL, armed_by = NULL, profile = NULL WHERE mac = $2 AND state = 'install-pending'", [change.to, mac]);
+      const done = await db.query(
+        "UPDATE nodes SET state = $1, armed_at = NULL, armed_by = NULL, profile = NULL WHERE mac = $2 AND state = 'install-pending'",
+        [change.to, mac],
+      );
       return done.rowCount === 1;
     }
   }

@@ -53,7 +53,8 @@ export async function migrate(db: pg.ClientBase): Promise<[number, number]> {
     await db.query("SELECT pg_advisory_xact_lock(hashtext('pxe-pilot schema'))");
     await db.query('CREATE TABLE IF NOT EXISTS pxe_pilot_schema (version integer NOT NULL)');
     const from = await schemaVersion(db);
-    if (from > SCHEMA_VERSION) throw new Error(`the database schema is version ${from}, newer than this pxe-pilot knows (${SCHEMA_VERSION}): upgrade pxe-pilot`);
+    if (from > SCHEMA_VERSION)
+      throw new Error(`the database schema is version ${from}, newer than this pxe-pilot knows (${SCHEMA_VERSION}): upgrade pxe-pilot`);
     for (let v = from; v < SCHEMA_VERSION; v++) await db.query(MIGRATIONS[v]!);
     await db.query('DELETE FROM pxe_pilot_schema');
     await db.query('INSERT INTO pxe_pilot_schema (version) VALUES ($1)', [SCHEMA_VERSION]);

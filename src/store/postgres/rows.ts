@@ -60,7 +60,16 @@ export function toNode(row: NodeRow): NodeRecord {
 }
 
 export function toInstall(r: InstallRow): InstallRecord {
-  return { id: r.id, mac: r.mac, profile: r.profile, armedAt: r.armed_at, armedBy: r.armed_by, consumedAt: r.consumed_at, installedAt: r.installed_at, fqdn: r.fqdn };
+  return {
+    id: r.id,
+    mac: r.mac,
+    profile: r.profile,
+    armedAt: r.armed_at,
+    armedBy: r.armed_by,
+    consumedAt: r.consumed_at,
+    installedAt: r.installed_at,
+    fqdn: r.fqdn,
+  };
 }
 
 /** A sighting as written: every fact present, null where not learnt (JSON for jsonb_to_recordset). */
@@ -76,11 +85,29 @@ export interface Touch {
 }
 
 export function toTouch(mac: string, now: number, facts: SightingFacts): Touch {
-  return { mac, now, ip: facts.ip ?? null, arch: facts.arch ?? null, firmware: facts.firmware ?? null, uuid: facts.uuid ?? null, serial: facts.serial ?? null, hostname: facts.hostname ?? null };
+  return {
+    mac,
+    now,
+    ip: facts.ip ?? null,
+    arch: facts.arch ?? null,
+    firmware: facts.firmware ?? null,
+    uuid: facts.uuid ?? null,
+    serial: facts.serial ?? null,
+    hostname: facts.hostname ?? null,
+  };
 }
 
 export function mergeTouch(a: Touch, b: Touch): Touch {
-  return { mac: a.mac, now: b.now, ip: b.ip ?? a.ip, arch: b.arch ?? a.arch, firmware: b.firmware ?? a.firmware, uuid: b.uuid ?? a.uuid, serial: b.serial ?? a.serial, hostname: b.hostname ?? a.hostname };
+  return {
+    mac: a.mac,
+    now: b.now,
+    ip: b.ip ?? a.ip,
+    arch: b.arch ?? a.arch,
+    firmware: b.firmware ?? a.firmware,
+    uuid: b.uuid ?? a.uuid,
+    serial: b.serial ?? a.serial,
+    hostname: b.hostname ?? a.hostname,
+  };
 }
 
 /** The node as the mirror shows it once the sighting is applied. */
@@ -99,7 +126,27 @@ export function overlayTouch(node: NodeRecord, t: Touch): NodeRecord {
 
 export function newNode(t: Touch): NodeRecord {
   return overlayTouch(
-    { mac: t.mac, hostname: null, state: 'seen', profile: null, localBoot: null, armedAt: null, armedBy: null, consumedAt: null, installedAt: null, firstSeen: t.now, lastSeen: t.now, lastIp: null, arch: null, firmware: null, uuid: null, serial: null, fqdn: null, bootMode: null, installReport: null },
+    {
+      mac: t.mac,
+      hostname: null,
+      state: 'seen',
+      profile: null,
+      localBoot: null,
+      armedAt: null,
+      armedBy: null,
+      consumedAt: null,
+      installedAt: null,
+      firstSeen: t.now,
+      lastSeen: t.now,
+      lastIp: null,
+      arch: null,
+      firmware: null,
+      uuid: null,
+      serial: null,
+      fqdn: null,
+      bootMode: null,
+      installReport: null,
+    },
     t,
   );
 }

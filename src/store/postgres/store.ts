@@ -20,7 +20,21 @@ import type { Logger } from '../../log.ts';
 import { inTransaction, writeChange } from './changes.ts';
 import { clientConfig, shownUrl, type StoreSection } from './connect.ts';
 import { NODE_CHANNEL, SCHEMA_VERSION, schemaVersion } from './migrations.ts';
-import { INSERT_EVENTS_SQL, INSERT_NODE_SQL, insertNodeArgs, mergeTouch, newNode, overlayTouch, toInstall, toNode, toTouch, TOUCH_SQL, type InstallRow, type NodeRow, type Touch } from './rows.ts';
+import {
+  INSERT_EVENTS_SQL,
+  INSERT_NODE_SQL,
+  insertNodeArgs,
+  mergeTouch,
+  newNode,
+  overlayTouch,
+  toInstall,
+  toNode,
+  toTouch,
+  TOUCH_SQL,
+  type InstallRow,
+  type NodeRow,
+  type Touch,
+} from './rows.ts';
 
 /** Thrown (rejected) when a write must reach PostgreSQL and cannot; HTTP answers it with 503. */
 export class StoreUnavailableError extends Error {
@@ -31,7 +45,6 @@ export class StoreUnavailableError extends Error {
     this.name = 'StoreUnavailableError';
   }
 }
-
 
 export interface PostgresStoreOptions {
   store: StoreSection;
@@ -98,7 +111,7 @@ export class PostgresStore implements NodeStore {
       if (!options.store.startDegraded || err instanceof SchemaError) {
         await store.pool.end().catch(() => undefined);
         options.closeLeases();
-        throw new Error(err instanceof SchemaError ? message : `${message} (set [store] start_degraded = true to start without it)`);
+        throw new Error(err instanceof SchemaError ? message : `${message} (set [store] start_degraded = true to start without it)`, { cause: err });
       }
       store.degrade(message);
     }
@@ -237,7 +250,8 @@ export class PostgresStore implements NodeStore {
       }
       if (touches.length) await db.query(TOUCH_SQL, [JSON.stringify(touches)]);
       for (const [mac, script] of localBoots) await db.query('UPDATE nodes SET local_boot = $1 WHERE mac = $2', [script, mac]);
-      if (events.length) await db.query(INSERT_EVENTS_SQL, [JSON.stringify(events.map((e) => ({ ...e, code: e.code ?? null, detail: e.detail ?? null }))), this.appliance]);
+      if (events.length)
+        await db.query(INSERT_EVENTS_SQL, [JSON.stringify(events.map((e) => ({ ...e, code: e.code ?? null, detail: e.detail ?? null }))), this.appliance]);
     })
       .then(() => {
         // Another appliance created these first: take its record.
@@ -368,7 +382,7 @@ export class PostgresStore implements NodeStore {
   // ---- EventLog: queued for PostgreSQL; this appliance's recent ones are kept in memory to read ----
 
   record(event: NewEvent): void {
-    const stamped = { ...event, time: event.time ?? this.now() } as BootEvent;
+    const stamped: BootEvent = { ...event, time: event.time ?? this.now() };
     this.queuedEvents.push(stamped);
     this.capQueue();
     this.recent.push({ ...stamped, id: this.nextEventId++ });
