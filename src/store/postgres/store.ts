@@ -19,6 +19,7 @@ import type { EventQuery, InstallRecord, LeaseLog, NodeRecord, NodeStore, Sighti
 import type { Logger } from '../../log.ts';
 import { inTransaction, writeChange } from './changes.ts';
 import { clientConfig, shownUrl, type StoreSection } from './connect.ts';
+import { RecentEvents } from './recent-events.ts';
 import { NODE_CHANNEL, SCHEMA_VERSION, schemaVersion } from './migrations.ts';
 import {
   INSERT_EVENTS_SQL,
@@ -78,8 +79,7 @@ export class PostgresStore implements NodeStore {
   private inserts: { touch: Touch; armed: boolean }[] = [];
   private localBoots = new Map<string, string | null>();
   private queuedEvents: BootEvent[] = [];
-  private readonly recent: StoredEvent[] = [];
-  private nextEventId = 1;
+  private readonly recent: RecentEvents;
   private dropped = 0;
   private listener: pg.Client | null = null;
   private state: 'ok' | 'degraded' = 'degraded';
@@ -96,6 +96,7 @@ export class PostgresStore implements NodeStore {
     // An idle client whose server went away must not take the process down.
     this.pool.on('error', (err) => this.degrade(`connection lost: ${err.message}`));
     this.leases = options.leases;
+    this.recent = new RecentEvents(options.recentEvents ?? 10_000);
     this.now = options.now ?? Date.now;
     this.logger = options.logger;
     this.appliance = options.store.appliance || hostname();
@@ -385,21 +386,12 @@ export class PostgresStore implements NodeStore {
     const stamped: BootEvent = { ...event, time: event.time ?? this.now() };
     this.queuedEvents.push(stamped);
     this.capQueue();
-    this.recent.push({ ...stamped, id: this.nextEventId++ });
-    if (this.recent.length > (this.options.recentEvents ?? 10_000)) this.recent.shift();
+    this.recent.add(stamped);
     this.schedule();
   }
 
   events(query: EventQuery = {}): StoredEvent[] {
-    const limit = Math.max(1, Math.min(query.limit ?? 100, 10_000));
-    const out: StoredEvent[] = [];
-    for (let i = this.recent.length - 1; i >= 0 && out.length < limit; i--) {
-      const e = this.recent[i]!;
-      if (query.sinceId !== undefined && e.id <= query.sinceId) break;
-      if ((query.mac && e.mac !== query.mac) || (query.protocol && e.protocol !== query.protocol)) continue;
-      out.push(e);
-    }
-    return out.reverse();
+    return this.recent.query(query);
   }
 
   /** Starts writing the queue now instead of within 50 ms (does not wait for it). */
