@@ -179,7 +179,8 @@ export const postgresUrl: ValueType<string> = {
     } catch {
       return ctx.report('expected a URL such as postgres://pxe@db.lab.example/pxe_pilot', v.replace(/:[^:@/]*@/, ':(hidden)@'));
     }
-    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return ctx.report('expected postgres://user@host/db', v.replace(/:[^:@/]*@/, ':(hidden)@'));
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+      return ctx.report('expected postgres://user@host/db', v.replace(/:[^:@/]*@/, ':(hidden)@'));
     if (url.password) return ctx.report('holds a password: put it in [store] password_file or PGPASSWORD instead', v.replace(/:[^:@/]*@/, ':(hidden)@'));
     if (!url.hostname && !url.searchParams.get('host')) return ctx.report('names no host', v);
     return v;
