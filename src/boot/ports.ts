@@ -66,6 +66,12 @@ export interface NodeWrites {
    */
   applyChange(mac: string, change: StateChange): Promise<boolean>;
   setLocalBoot(mac: string, script: string | null): NodeRecord | undefined;
+  /**
+   * A store shared by a fleet re-reads the node from the shared database before an install is
+   * handed out (another appliance may have changed it a moment ago); absent where getNode is
+   * already authoritative. Resolves to the node as stored (the known one if it cannot be read).
+   */
+  reread?(mac: string): Promise<NodeRecord | undefined>;
 }
 
 /** The operator's view of the node table (admin API, answers by hardware). */

@@ -49,8 +49,13 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
     const platform = query(ctx, 'platform', 16);
     const client = describeIpxeClient({ mac, ip, buildarch, platform, uuid: query(ctx, 'uuid'), serial: query(ctx, 'serial') });
     const host = profile.hosts.get(mac);
-    const node = deps.store.sawNode(mac, { ip, firmware: client.firmware, uuid: client.uuid, serial: client.serial, hostname: host?.hostname || undefined }, profileArmsInstall(host));
-    const decision = decide(client, profile, node);
+    let node = deps.store.sawNode(mac, { ip, firmware: client.firmware, uuid: client.uuid, serial: client.serial, hostname: host?.hostname || undefined }, profileArmsInstall(host));
+    let decision = decide(client, profile, node);
+    if (decision.action === 'install' && deps.store.reread) {
+      // A fleet's store: another appliance may have consumed or cancelled it a moment ago.
+      node = (await deps.store.reread(mac)) ?? node;
+      decision = decide(client, profile, node);
+    }
     ctx.type = IPXE_TYPE;
     let outcome: string = decision.action;
     let reason = decision.reason;

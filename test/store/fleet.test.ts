@@ -105,6 +105,15 @@ test('50 answer fetches for one pending machine over two appliances: exactly one
     assert.equal(rearm.status, 200);
     await until('appliance A to see the re-arm', () => a.daemon.store.getNode(PENDING)?.state === 'install-pending');
     assert.match(await (await fetch(`${a.base}/boot?mac=${PENDING}`)).text(), /vmlinuz/, 'A installs it again');
+
+    // The install path re-reads the node: a consumption A was not told about (no notification) still counts.
+    await sql(url, 'ALTER TABLE nodes DISABLE TRIGGER nodes_changed');
+    await sql(url, "UPDATE nodes SET state = 'installing', consumed_at = 1 WHERE mac = $1", [PENDING]);
+    await sql(url, 'ALTER TABLE nodes ENABLE TRIGGER nodes_changed');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(a.daemon.store.getNode(PENDING)?.state, 'install-pending', 'A was not told');
+    assert.doesNotMatch(await (await fetch(`${a.base}/boot?mac=${PENDING}`)).text(), /vmlinuz/, 'consumed elsewhere: local disk, not a second install');
+    assert.equal(a.daemon.store.getNode(PENDING)?.state, 'installing');
   } finally {
     await a.daemon.stop();
     await b.daemon.stop();

@@ -337,6 +337,15 @@ export class PostgresStore implements NodeStore {
     return applied;
   }
 
+  async reread(mac: string): Promise<NodeRecord | undefined> {
+    if (this.state === 'ok') {
+      // Its first sighting may still be queued: written first, so the read finds it.
+      await this.flush();
+      if (this.state === 'ok') await this.refresh(mac);
+    }
+    return this.nodes.get(mac);
+  }
+
   setLocalBoot(mac: string, script: string | null): NodeRecord | undefined {
     const node = this.nodes.get(mac);
     if (!node) return undefined;
