@@ -83,30 +83,26 @@ export async function startPostgres(): Promise<TestPostgres> {
     }
     return url;
   };
+  const destroy = (): void => {
+    process.off('exit', destroy);
+    try {
+      stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  // A test or benchmark that dies before its cleanup must not leave a server running.
+  process.once('exit', destroy);
   try {
     start();
     const url = await createDatabase('pxe');
-    return {
-      url,
-      port,
-      createDatabase,
-      stop,
-      start,
-      destroy: () => {
-        try {
-          stop();
-        } finally {
-          rmSync(dir, { recursive: true, force: true });
-        }
-      },
-    };
+    return { url, port, createDatabase, stop, start, destroy };
   } catch (err) {
     try {
-      stop();
+      destroy();
     } catch {
       // already down
     }
-    rmSync(dir, { recursive: true, force: true });
     throw err;
   }
 }
