@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<void> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, limit: { type: 'string' } },
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, limit: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, appliance: { type: 'string' } },
     });
   } catch (err) {
     fail(2, `${(err as Error).message}\n${USAGE}`);
@@ -93,12 +93,8 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
-    case 'store': {
-      const r = storeCommand(rest, () => load({ offline: true }));
-      if (r.code !== 0) fail(r.code, r.message);
-      process.stdout.write(r.message + '\n');
-      return;
-    }
+    case 'store':
+      return storeCommand(rest, values, () => load({ offline: true }), fail);
     case 'cert':
       return process.exit(certCommand(load()));
     default:

@@ -5,7 +5,7 @@ import { ConfigError, loadProfile, profileWarnings } from './config/load.ts';
 import type { Logger } from './log.ts';
 import type { Service } from './service.ts';
 import type { ServiceStatus } from './http/context.ts';
-import { Store } from './store/store.ts';
+import { openStore, type AppStore } from './store/postgres/open.ts';
 import { HttpService } from './http/service.ts';
 import { AssetCatalogue } from './http/catalogue-scan.ts';
 import { TftpService } from './tftp/server.ts';
@@ -41,13 +41,13 @@ export class Daemon {
 
   private constructor(
     private profile: Profile,
-    readonly store: Store,
+    readonly store: AppStore,
     private readonly logger: Logger,
   ) {}
 
   static async start(profile: Profile, logger: Logger): Promise<Daemon> {
     for (const warning of profileWarnings(profile)) logger.warn(warning);
-    const store = Store.open(profile.server.stateDir);
+    const store = await openStore(profile, logger);
     const daemon = new Daemon(profile, store, logger);
     try {
       daemon.tls = daemon.loadTls(profile);
@@ -72,6 +72,7 @@ export class Daemon {
           startedAt: this.startedAt,
           version: VERSION,
           tls: () => this.tls,
+          storeHealth: () => this.store.health?.() ?? { backend: 'sqlite', state: 'ok' },
         });
       case 'tftp':
         return new TftpService({ ...deps, events: this.store });
@@ -180,6 +181,6 @@ export class Daemon {
       await r.service.stop().catch((err: unknown) => this.logger.error({ err }, `${name}: stop failed`));
       this.running.delete(name);
     }
-    this.store.close();
+    await this.store.close();
   }
 }

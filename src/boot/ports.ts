@@ -62,11 +62,20 @@ export interface NodeWrites {
   /**
    * Writes a lifecycle change durably (creating the node when needed); the store stamps the time.
    * Resolves with the node once the change is on disk; reads show it from then on. A reply that
-   * consumes an install is sent only after this resolves.
+   * consumes an install is sent only after this resolves. Resolves undefined when the change did
+   * not apply: a consume or disarm of a node no longer install-pending (another request or
+   * appliance got there first), or of a node never recorded, writes nothing. Rejects when the store
+   * cannot write now (a networked store that is unreachable): the caller must not act as if it applied.
    */
   applyChange(mac: string, change: StateChange): Promise<NodeRecord | undefined>;
   /** Durable like applyChange; resolves with the node (undefined when there is none). */
   setLocalBoot(mac: string, script: string | null): Promise<NodeRecord | undefined>;
+  /**
+   * A store shared by a fleet re-reads the node from the shared database before an install is
+   * handed out (another appliance may have changed it a moment ago); absent where getNode is
+   * already authoritative. Resolves to the node as stored (the known one if it cannot be read).
+   */
+  reread?(mac: string): Promise<NodeRecord | undefined>;
 }
 
 /** The operator's view of the node table (admin API, answers by hardware). */
@@ -124,3 +133,14 @@ export interface LeaseLog {
 
 /** What the HTTP side needs: the nodes, their writes, and the event log. */
 export type NodeStore = NodeDirectory & NodeWrites & EventLog;
+
+/** Whether the store can write now: a networked store may be degraded (boots go on from memory). */
+export interface StoreHealth {
+  backend: 'sqlite' | 'postgresql';
+  state: 'ok' | 'degraded';
+  reason?: string;
+  /** Events and node writes waiting for the store. */
+  queued?: number;
+  /** Events dropped because the queue was full while the store was away. */
+  dropped?: number;
+}

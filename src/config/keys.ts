@@ -15,6 +15,7 @@ import {
   netmask,
   oneOf,
   path,
+  postgresUrl,
   PROFILE_NAME,
   secret,
   text,
@@ -102,6 +103,18 @@ export const PROFILE_KEYS = {
   assets: {
     dir: key(path, '/var/lib/pxe-pilot/assets', 'Folder of install images: <product>/<version>/vmlinuz and initrd.'),
     url: key(httpUrl, '', 'Optional external base URL serving the same tree; empty: served by us under /assets/.'),
+  },
+  store: {
+    backend: key(oneOf(['sqlite', 'postgresql']), 'sqlite', 'sqlite (one file under [server] state_dir) | postgresql (shared by a fleet; see docs/fleet.md)'),
+    url: key(postgresUrl, '', 'PostgreSQL connection, without the password: postgres://user@host:5432/db (postgresql only).'),
+    password_file: key(path, '', 'File holding the PostgreSQL password; empty: PGPASSWORD from the environment, or none (peer or cert auth).'),
+    tls: key(oneOf(['off', 'require', 'verify-full']), 'off', 'TLS to PostgreSQL: off | require (encrypted) | verify-full (encrypted, server certificate checked against tls_ca)'),
+    tls_ca: key(path, '', 'CA certificate (PEM) the server certificate must chain to; empty: the system CAs.'),
+    tls_cert: key(path, '', 'Client certificate (PEM) for certificate authentication; empty: none.'),
+    tls_key: key(path, '', 'Private key (PEM) of tls_cert.'),
+    pool_size: key(wholeNumber(2, 200), 10, 'Connections to PostgreSQL: the hot paths (install consumptions, batched writes) share them.'),
+    appliance: key(matching(HOSTNAME, 'expected a name such as boot-a or boot-a.lab.example'), '', 'Name of this appliance in the shared event log; empty: the host name.'),
+    start_degraded: key(flag, false, 'Start even when PostgreSQL is unreachable (boots from what is known, reconnects by itself); false: refuse to start.'),
   },
 };
 

@@ -99,6 +99,12 @@ function sameSubnet(a: string, b: string, netmask: string): boolean {
   return (toLong(a) & m) >>> 0 === (toLong(b) & m) >>> 0;
 }
 
+function checkStore(p: Profile, v: Validator): void {
+  if (p.store.backend === 'postgresql' && !p.store.url) v.problem('store', 'url', '', 'backend = postgresql needs url = postgres://user@host/db');
+  if (p.store.tls === 'off' && (p.store.tlsCa || p.store.tlsCert)) v.problem('store', 'tls', 'off', 'tls_ca / tls_cert are set but tls = off: set tls = require or verify-full');
+  if (Boolean(p.store.tlsCert) !== Boolean(p.store.tlsKey)) v.problem('store', p.store.tlsCert ? 'tls_key' : 'tls_cert', '', 'tls_cert and tls_key go together');
+}
+
 /** Parses and validates INI text; throws ConfigError listing every problem. */
 export function parseProfile(text: string, file: string, options: LoadOptions = {}): Profile {
   const v = new Validator(file);
@@ -116,6 +122,7 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   resolveAddress(p, v, options);
   checkDhcp(p, v, options);
   checkTls(p, v, sections.answers ?? {});
+  checkStore(p, v);
   if (v.problems.length) throw new ConfigError(v.problems);
   return p;
 }

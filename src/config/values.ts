@@ -164,3 +164,26 @@ export const menuEntry: ValueType<string> = {
 };
 
 export const httpUrl = matching(HTTP_URL, 'expected an http:// or https:// URL');
+
+/**
+ * A PostgreSQL URL (postgres:// or postgresql://). A password in it is refused: it belongs in
+ * [store] password_file or PGPASSWORD, not in a profile that is copied around and shown.
+ */
+export const postgresUrl: ValueType<string> = {
+  secret: true,
+  parse(v, ctx) {
+    if (v === '') return v;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      return ctx.report('expected a URL such as postgres://pxe@db.lab.example/pxe_pilot', v.replace(/:[^:@/]*@/, ':(hidden)@'));
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+      return ctx.report('expected postgres://user@host/db', v.replace(/:[^:@/]*@/, ':(hidden)@'));
+    if (url.password) return ctx.report('holds a password: put it in [store] password_file or PGPASSWORD instead', v.replace(/:[^:@/]*@/, ':(hidden)@'));
+    if (!url.hostname && !url.searchParams.get('host')) return ctx.report('names no host', v);
+    return v;
+  },
+  format: (value) => String(value),
+};

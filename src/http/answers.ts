@@ -126,16 +126,27 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
     // Every NIC of the machine that was waiting for an install has it consumed now.
     // The answer leaves only once the consumptions are on disk; they share one group commit.
     const consumed: string[] = [];
-    const writes: Promise<unknown>[] = [];
+    const lost: string[] = [];
+    const writes: Promise<void>[] = [];
     for (const m of new Set([...(mac ? [mac] : []), ...req.macs])) {
       const fetched = nextState({ kind: 'answer-fetched', hostProfile: profile.hosts.get(m)?.profile || null }, deps.store.getNode(m));
       if (!fetched.change) continue;
-      writes.push(deps.store.applyChange(m, fetched.change));
-      consumed.push(fetched.reason);
+      // No answer without its consumption written: else two appliances could both install it.
+      writes.push(
+        deps.store.applyChange(m, fetched.change).then(
+          (applied) => {
+            if (applied) consumed.push(fetched.reason);
+            else lost.push(`${m} was consumed meanwhile by another request or appliance: nothing to consume`);
+          },
+          (err: unknown) => {
+            throw new HttpError(503, `answer not served: the install consumption of ${m} cannot be written now (${(err as Error).message}); retry when the store is back`);
+          },
+        ),
+      );
     }
     await Promise.all(writes);
     const state = mac ? deps.store.getNode(mac)?.state : undefined;
-    const note = consumed.length > 0 ? consumed.join('; ') : `${mac ?? 'this machine'} ${nextState({ kind: 'answer-fetched', hostProfile: null }, before).reason}`;
+    const note = consumed.length + lost.length > 0 ? [...consumed, ...lost].join('; ') : `${mac ?? 'this machine'} ${nextState({ kind: 'answer-fetched', hostProfile: null }, before).reason}`;
     const ignored = req.ignoredMacs.length ? `; ignored non-Ethernet MACs ${req.ignoredMacs.join(', ')}` : '';
     const reason = `served ${answer.rel} (matched ${answer.candidate.why}); ${note}${ignored}`;
     deps.store.record({ protocol: 'answer', kind: 'POST /answer', mac, decision: 'served', reason, detail: { ip, file: answer.rel, rule: answer.candidate.rule, product: req.product, iso: req.isoVersion, schema: req.schemaVersion, state } });

@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import type { Profile } from '../config/profile.ts';
 import { answerBase, httpBase } from '../boot/urls.ts';
 import { describeIpxeClient } from '../boot/client.ts';
-import { fetchesAnswer, nextState, profileArmsInstall } from '../boot/lifecycle.ts';
+import { fetchesAnswer, nextState, profileArmsInstall, type StateChange } from '../boot/lifecycle.ts';
 import { decide } from '../boot/policy.ts';
 import { renderBootstrapScript, renderInstallScript, renderLocalScript, renderMenu, renderRefusalScript } from '../boot/ipxe.ts';
 import type { HttpDeps } from './context.ts';
@@ -24,6 +24,15 @@ export function assetBase(profile: Profile): string {
   return profile.assets.url ? profile.assets.url.replace(/\/+$/, '') : `${httpBase(profile)}/assets`;
 }
 
+/** Why the install may not be served after all (null: consumed now), from the store's answer. */
+async function consumeRefusal(deps: HttpDeps, mac: string, change: StateChange): Promise<string | null> {
+  try {
+    return (await deps.store.applyChange(mac, change)) ? null : 'the install was consumed meanwhile (another request or appliance served it): booting from local disk next';
+  } catch (err) {
+    return `the store cannot record the install consumption now (${(err as Error).message}): not served, so it cannot run twice; retry when the store is back`;
+  }
+}
+
 export function bootRoutes(router: Router, deps: HttpDeps): void {
   const bootstrap = (ctx: Context): void => {
     ctx.type = IPXE_TYPE;
@@ -40,8 +49,13 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
     const platform = query(ctx, 'platform', 16);
     const client = describeIpxeClient({ mac, ip, buildarch, platform, uuid: query(ctx, 'uuid'), serial: query(ctx, 'serial') });
     const host = profile.hosts.get(mac);
-    const node = deps.store.sawNode(mac, { ip, firmware: client.firmware, uuid: client.uuid, serial: client.serial, hostname: host?.hostname || undefined }, profileArmsInstall(host));
-    const decision = decide(client, profile, node);
+    let node = deps.store.sawNode(mac, { ip, firmware: client.firmware, uuid: client.uuid, serial: client.serial, hostname: host?.hostname || undefined }, profileArmsInstall(host));
+    let decision = decide(client, profile, node);
+    if (decision.action === 'install' && deps.store.reread) {
+      // A fleet's store: another appliance may have consumed or cancelled it a moment ago.
+      node = (await deps.store.reread(mac)) ?? node;
+      decision = decide(client, profile, node);
+    }
     ctx.type = IPXE_TYPE;
     let outcome: string = decision.action;
     let reason = decision.reason;
@@ -58,12 +72,17 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
         ctx.body = renderRefusalScript(reason);
       } else {
         const base = httpBase(profile);
-        ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${answerBase(profile)}/answer`, answerServer: answerBase(profile) }, decision.reason);
         const served = nextState({ kind: 'script-served', profile: image.profile, fetchesAnswer: fetchesAnswer(image.product) }, node);
-        if (served.change) {
-          // A script that consumes the install leaves only once the consumption is on disk.
-          await deps.store.applyChange(mac, served.change);
-          reason += `; ${served.reason}`;
+        // An installer that fetches no answer consumes the install now: it is served only when
+        // the store wrote the consumption (once across a fleet sharing the store).
+        const refusal = served.change ? await consumeRefusal(deps, mac, served.change) : null;
+        if (refusal) {
+          outcome = 'refused';
+          reason = `${decision.reason}, but ${refusal}`;
+          ctx.body = renderRefusalScript(reason);
+        } else {
+          ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${answerBase(profile)}/answer`, answerServer: answerBase(profile) }, decision.reason);
+          if (served.change) reason += `; ${served.reason}`;
         }
       }
     } else if (decision.action === 'local') {

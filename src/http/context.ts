@@ -1,7 +1,7 @@
 // What every HTTP route needs, handed in by the daemon.
 import type { Profile } from '../config/profile.ts';
 import type { Logger } from '../log.ts';
-import type { NodeStore } from '../boot/ports.ts';
+import type { NodeStore, StoreHealth } from '../boot/ports.ts';
 import type { Binding } from '../service.ts';
 import type { AssetCatalogue } from './catalogue-scan.ts';
 
@@ -23,4 +23,6 @@ export interface HttpDeps {
   catalogue: AssetCatalogue;
   startedAt: number;
   version: string;
+  /** Whether the store can write (a PostgreSQL store may be degraded); absent: always ok. */
+  storeHealth?: () => StoreHealth;
 }

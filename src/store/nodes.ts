@@ -11,7 +11,8 @@ import { NodeRows } from './node-rows.ts';
 
 /** A write that waits for the disk: a lifecycle change or a local-boot setting. */
 type DurableWhat = { mac: string } & ({ kind: 'change'; change: StateChange } | { kind: 'local-boot'; script: string | null });
-type DurableWrite = DurableWhat & { at: number; resolve: (node: NodeRecord | undefined) => void; reject: (err: unknown) => void };
+/** `applied` is set in the commit: false for a guarded change that found nothing to change. */
+type DurableWrite = DurableWhat & { at: number; applied?: boolean; resolve: (node: NodeRecord | undefined) => void; reject: (err: unknown) => void };
 
 function newNode(mac: string, now: number): NodeRecord {
   return {
@@ -138,6 +139,7 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
   private capStrangers(): void {
     for (const mac of this.strangers) {
       if (this.strangers.size <= this.maxUnknownNodes) return;
+      this.strangers.delete(mac);
       this.nodes.delete(mac);
       this.dirtyNodes.set(mac, 'row');
       this.batch.schedule();
@@ -240,9 +242,15 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
       const node = current(w.mac);
       if (w.kind === 'local-boot') {
         if (node) staged.nodes.set(w.mac, { ...node, localBoot: w.script });
-      } else if (node || w.change.kind === 'arm' || w.change.kind === 'complete') {
-        // A disarm or consume of a node never recorded changes nothing; arm and complete create it.
+        w.applied = node !== undefined;
+      } else if (w.change.kind === 'consume' || w.change.kind === 'disarm') {
+        // A disarm or consume applies only to a pending install (of a node recorded at all).
+        w.applied = node?.state === 'install-pending';
+        if (node && w.applied) staged.nodes.set(w.mac, this.applied(node, w.change, w.at, staged.installs));
+      } else {
+        // Arm and complete create the node.
         staged.nodes.set(w.mac, this.applied(node ?? newNode(w.mac, w.at), w.change, w.at, staged.installs));
+        w.applied = true;
       }
     }
     for (const [mac, what] of this.dirtyNodes) {
@@ -266,7 +274,7 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
     for (const node of staged.nodes.values()) if (node) this.remember(node);
     for (const [mac, list] of staged.installs) this.installs.set(mac, list);
     this.capStrangers();
-    for (const w of staged.writes) w.resolve(this.nodes.get(w.mac));
+    for (const w of staged.writes) w.resolve(w.applied ? this.nodes.get(w.mac) : undefined);
   }
 
   failed(error: unknown): void {

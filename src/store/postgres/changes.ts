@@ -1,0 +1,80 @@
+// Lifecycle changes (decided by src/boot/lifecycle.ts) as SQL, each in one transaction. The
+// install-pending guards are what makes "install once" hold across a fleet: a consume is one
+// conditional UPDATE, so of two appliances racing for the same machine exactly one gets a row back.
+import type pg from 'pg';
+import type { StateChange } from '../../boot/lifecycle.ts';
+
+const ENSURE = `INSERT INTO nodes (mac, state, first_seen, last_seen) VALUES ($1, 'seen', $2, $2) ON CONFLICT (mac) DO NOTHING`;
+
+/** Writes `change` for `mac`; resolves to whether it applied. The caller holds `db` and commits. */
+export async function writeChange(db: pg.ClientBase, mac: string, change: StateChange, now: number, appliance: string): Promise<boolean> {
+  switch (change.kind) {
+    case 'arm':
+      await db.query(ENSURE, [mac, now]);
+      await db.query("UPDATE nodes SET state = 'install-pending', profile = $1, armed_at = $2, armed_by = $3, consumed_at = NULL WHERE mac = $4", [
+        change.profile,
+        now,
+        change.by,
+        mac,
+      ]);
+      await db.query('INSERT INTO installs (mac, profile, armed_at, armed_by) VALUES ($1, $2, $3, $4)', [mac, change.profile, now, change.by]);
+      return true;
+    case 'consume': {
+      const won = await db.query(
+        "UPDATE nodes SET state = 'installing', consumed_at = $1, profile = COALESCE(profile, $2) WHERE mac = $3 AND state = 'install-pending' RETURNING mac",
+        [now, change.profile, mac],
+      );
+      if (won.rowCount !== 1) return false;
+      await db.query(
+        'UPDATE installs SET consumed_at = $1, consumed_by = $2, profile = COALESCE(profile, $3) WHERE id = (SELECT MAX(id) FROM installs WHERE mac = $4) AND consumed_at IS NULL',
+        [now, appliance, change.profile, mac],
+      );
+      return true;
+    }
+    case 'complete': {
+      await db.query(ENSURE, [mac, now]);
+      await db.query("UPDATE nodes SET state = 'installed', installed_at = $1, fqdn = $2, boot_mode = $3, install_report = $4 WHERE mac = $5", [
+        now,
+        change.fqdn,
+        change.bootMode,
+        JSON.stringify(change.report ?? null),
+        mac,
+      ]);
+      const open = await db.query<{ id: number }>('SELECT id FROM installs WHERE mac = $1 AND installed_at IS NULL ORDER BY id DESC LIMIT 1', [mac]);
+      const id = open.rows[0]?.id;
+      if (id !== undefined) await db.query('UPDATE installs SET installed_at = $1, fqdn = $2 WHERE id = $3', [now, change.fqdn, id]);
+      else await db.query('INSERT INTO installs (mac, installed_at, fqdn) VALUES ($1, $2, $3)', [mac, now, change.fqdn]);
+      return true;
+    }
+    case 'disarm': {
+      const done = await db.query(
+        "UPDATE nodes SET state = $1, armed_at = NULL, armed_by = NULL, profile = NULL WHERE mac = $2 AND state = 'install-pending'",
+        [change.to, mac],
+      );
+      return done.rowCount === 1;
+    }
+  }
+}
+
+/** Runs `work` in a transaction on a client of `pool`. */
+export async function inTransaction<T>(pool: pg.Pool, work: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  const db = await pool.connect();
+  let broken: Error | undefined;
+  // A server going away emits 'error' on a checked-out client: the failing query reports it.
+  const ignore = (): void => undefined;
+  db.on('error', ignore);
+  try {
+    await db.query('BEGIN');
+    const result = await work(db);
+    await db.query('COMMIT');
+    return result;
+  } catch (err) {
+    broken = err as Error;
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    // A client that failed is dropped, not handed to the next request.
+    db.off('error', ignore);
+    db.release(broken);
+  }
+}

@@ -1,0 +1,41 @@
+// The pg connection settings of a [store] section: the URL, the password from a file or
+// PGPASSWORD (libpq's variable, read by pg itself), TLS passed through.
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { Profile } from '../../config/profile.ts';
+
+/** bigint columns (times in ms, ids) come back as numbers: they stay far below 2^53. */
+const types = new pg.TypeOverrides();
+types.setTypeParser(20, (v: string) => Number(v));
+
+export type StoreSection = Profile['store'];
+
+export function clientConfig(store: Pick<StoreSection, 'url' | 'passwordFile' | 'tls' | 'tlsCa' | 'tlsCert' | 'tlsKey'>): pg.ClientConfig {
+  const config: pg.ClientConfig = {
+    connectionString: store.url,
+    types,
+    // A down server must not hold a request: fail fast and let the store degrade.
+    connectionTimeoutMillis: 3000,
+    query_timeout: 5000,
+    application_name: 'pxe-pilot',
+  };
+  if (store.passwordFile) config.password = readFileSync(store.passwordFile, 'utf8').replace(/\r?\n$/, '');
+  if (store.tls !== 'off') {
+    config.ssl = {
+      rejectUnauthorized: store.tls === 'verify-full',
+      ...(store.tlsCa ? { ca: readFileSync(store.tlsCa, 'utf8') } : {}),
+      ...(store.tlsCert ? { cert: readFileSync(store.tlsCert, 'utf8'), key: readFileSync(store.tlsKey, 'utf8') } : {}),
+    };
+  }
+  return config;
+}
+
+/** The URL without user name, for messages. */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(invalid url)';
+  }
+}

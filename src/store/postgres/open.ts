@@ -1,0 +1,30 @@
+// Which store the daemon runs on: [store] backend. SQLite is one file under [server] state_dir;
+// PostgreSQL is shared by a fleet, with this appliance's leases kept in its own SQLite file.
+import type { LeaseLog, NodeStore, StoreHealth } from '../../boot/ports.ts';
+import type { Profile } from '../../config/profile.ts';
+import type { Logger } from '../../log.ts';
+import { WriteBehind } from '../batch.ts';
+import { openDatabase } from '../database.ts';
+import { SqliteLeases } from '../leases.ts';
+import { Store } from '../store.ts';
+import { PostgresStore } from './store.ts';
+
+/** What the daemon holds: the ports, the leases, and how to flush and close. */
+export interface AppStore extends NodeStore {
+  readonly leases: LeaseLog;
+  flushEvents(): void;
+  close(): void | Promise<void>;
+  health?(): StoreHealth;
+}
+
+export async function openStore(profile: Profile, logger: Logger): Promise<AppStore> {
+  if (profile.store.backend === 'sqlite') return Store.open(profile.server.stateDir);
+  const db = openDatabase(profile.server.stateDir);
+  // The leases' own group commit (nothing else writes this SQLite file).
+  const batch = new WriteBehind(db);
+  const closeLeases = (): void => {
+    batch.flush(true);
+    db.close();
+  };
+  return PostgresStore.open({ store: profile.store, logger: logger.child({ service: 'store' }), leases: new SqliteLeases(db, batch), closeLeases });
+}
