@@ -10,11 +10,16 @@ import { BindError } from './service.ts';
 import { normaliseMac } from './boot/client.ts';
 import { Store } from './store/store.ts';
 import { explainMac } from './explain.ts';
+import { CLIENT_USAGE, clientCommandOf, runClientCommand } from './cli/commands.ts';
+import { CliError } from './cli/client.ts';
+import { LOG_FORMATS, type LogFormat } from './log.ts';
 
 const USAGE = `usage:
-  pxe-pilot [--config FILE]                 run the daemon
+  pxe-pilot [--config FILE] [--log-format auto|json|pretty]
+                                            run the daemon (auto: readable lines on a terminal, JSON otherwise)
   pxe-pilot check-config [--config FILE]    validate the profile and print it
   pxe-pilot explain <mac> [--config FILE]   the last events of one machine, with reasons
+${CLIENT_USAGE}
   pxe-pilot --version
 default FILE: /etc/pxe-pilot/pxe-pilot.ini`;
 
@@ -24,12 +29,13 @@ function fail(code: number, message: string): never {
 }
 
 async function main(argv: string[]): Promise<void> {
+  if (clientCommandOf(argv)) return runClient(argv);
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, limit: { type: 'string' } },
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, limit: { type: 'string' }, 'log-format': { type: 'string' } },
     });
   } catch (err) {
     fail(2, `${(err as Error).message}\n${USAGE}`);
@@ -57,8 +63,11 @@ async function main(argv: string[]): Promise<void> {
 
   switch (command) {
     case undefined:
-    case 'run':
-      return runDaemon(file, load());
+    case 'run': {
+      const format = values['log-format'] ?? 'auto';
+      if (!(LOG_FORMATS as readonly string[]).includes(format)) fail(2, `--log-format must be one of ${LOG_FORMATS.join(', ')}, not ${JSON.stringify(format)}`);
+      return runDaemon(file, load(), format as LogFormat);
+    }
     case 'check-config': {
       const profile = load();
       process.stdout.write(describeProfile(profile));
@@ -84,8 +93,17 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-async function runDaemon(file: string, profile: ReturnType<typeof loadProfile>): Promise<void> {
-  const logger = createLogger(profile.server.logLevel);
+async function runClient(argv: string[]): Promise<void> {
+  try {
+    process.exitCode = await runClientCommand(argv);
+  } catch (err) {
+    if (err instanceof CliError) fail(err.exitCode, `pxe-pilot: ${err.message}`);
+    throw err;
+  }
+}
+
+async function runDaemon(file: string, profile: ReturnType<typeof loadProfile>, format: LogFormat): Promise<void> {
+  const logger = createLogger(profile.server.logLevel, format);
   let daemon: Daemon;
   try {
     daemon = await Daemon.start(profile, logger);

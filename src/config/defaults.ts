@@ -5,7 +5,7 @@ export function defaultProfile(file = '(defaults)'): Profile {
   return {
     file,
     server: { address: '', addressSource: 'interface', interface: '', stateDir: '/var/lib/pxe-pilot', logLevel: 'info' },
-    http: { port: 80, bind: '0.0.0.0', adminToken: '' },
+    http: { port: 80, bind: '0.0.0.0', adminToken: '', metricsAllow: [] },
     tftp: {
       enabled: true,
       port: 69,

@@ -60,7 +60,7 @@ type Raw = Record<string, unknown>;
 
 const KEYS: Record<string, string[]> = {
   server: ['address', 'interface', 'state_dir', 'log_level'],
-  http: ['port', 'bind', 'admin_token'],
+  http: ['port', 'bind', 'admin_token', 'metrics_allow'],
   tftp: ['enabled', 'port', 'bind', 'root', 'max_blksize', 'max_windowsize', 'max_transfers', 'max_transfers_per_client', 'idle_timeout', 'retransmit_timeout', 'retries'],
   dhcp: ['mode', 'port', 'proxy_port', 'range_start', 'range_end', 'netmask', 'router', 'dns', 'domain', 'lease_time', 'offer_hold', 'decline_quarantine'],
   boot: ['bios', 'uefi_x64', 'uefi_ia32', 'uefi_arm64', 'default_action', 'unknown', 'menu_default', 'menu_timeout'],
@@ -202,6 +202,14 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   p.http.bind = v.ipv4(h, 'http', 'bind', '0.0.0.0') || '0.0.0.0';
   p.http.adminToken = v.str(h, 'http', 'admin_token', '');
   if (p.http.adminToken && p.http.adminToken.length < 16) v.problem('http', 'admin_token', '(hidden)', 'too short: use at least 16 characters (e.g. openssl rand -hex 24)');
+  for (const cidr of v.str(h, 'http', 'metrics_allow', '').split(/[\s,]+/).filter(Boolean)) {
+    try {
+      ipaddr.parseCIDR(cidr);
+      p.http.metricsAllow.push(cidr);
+    } catch {
+      v.problem('http', 'metrics_allow', cidr, 'expected a CIDR block such as 10.0.0.0/24 (who may scrape /metrics without the admin token)');
+    }
+  }
 
   const t = sec('tftp');
   p.tftp.enabled = v.bool(t, 'tftp', 'enabled', true);
@@ -408,6 +416,7 @@ export function describeProfile(p: Profile): string {
     `port = ${p.http.port}`,
     `bind = ${p.http.bind}`,
     `admin_token = ${hide(p.http.adminToken)}`,
+    `metrics_allow = ${p.http.metricsAllow.join(', ')}`,
     '[tftp]',
     `enabled = ${p.tftp.enabled}`,
     `port = ${p.tftp.port}`,

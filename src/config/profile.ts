@@ -22,6 +22,8 @@ export interface HttpSection {
   bind: string;
   /** '' = no token: the admin API answers on loopback only. */
   adminToken: string;
+  /** CIDR blocks that may read /metrics without the admin token (loopback always may). */
+  metricsAllow: string[];
 }
 
 export interface TftpSection {

@@ -10,6 +10,7 @@ import { healthRoutes } from './health.ts';
 import { answerRoutes } from './answers.ts';
 import { adminRoutes } from './admin.ts';
 import { installerRoutes } from './installers.ts';
+import { consoleHttp } from './console.ts';
 
 /** Paths iPXE or an installer fetches: errors there are text/plain, elsewhere JSON. */
 function wantsText(path: string): boolean {
@@ -19,6 +20,8 @@ function wantsText(path: string): boolean {
 export function createHttpApp(deps: HttpDeps): Koa {
   const app = new Koa();
   app.proxy = false;
+  const operatorConsole = consoleHttp(deps);
+  app.use(operatorConsole.middleware);
 
   app.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
@@ -34,7 +37,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   });
 
   const router = new Router();
-  for (const register of [healthRoutes, bootRoutes, assetRoutes, answerRoutes, adminRoutes, installerRoutes]) register(router, deps);
+  for (const register of [healthRoutes, bootRoutes, assetRoutes, answerRoutes, adminRoutes, installerRoutes, operatorConsole.routes]) register(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   // Koa's own error event would print a stack to stderr; we already answered and logged.

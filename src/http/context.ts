@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../store/store.ts';
 import type { Binding } from '../service.ts';
 import type { AssetCatalogue } from './catalogue-scan.ts';
+import type { DaemonTelemetry } from '../metrics/telemetry.ts';
 
 export interface ServiceStatus {
   name: string;
@@ -22,4 +23,6 @@ export interface HttpDeps {
   catalogue: AssetCatalogue;
   startedAt: number;
   version: string;
+  /** Metrics, the live event hub and transfer table; absent in unit tests (a private one is made). */
+  telemetry?: DaemonTelemetry;
 }

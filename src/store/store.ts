@@ -42,6 +42,12 @@ export interface SightingFacts {
   hostname?: string;
 }
 
+/** Told of every event and every event-log write (metrics and the live stream); must not throw. */
+export interface StoreObserver {
+  eventRecorded(event: BootEvent): void;
+  eventsFlushed(count: number, seconds: number): void;
+}
+
 export interface StoreOptions {
   /** Events kept; the oldest are dropped past this. */
   maxEvents?: number;
@@ -147,6 +153,7 @@ export class Store implements EventSink {
   private readonly stmts;
   private eventsSinceTrim = 0;
   private unknownCount: number | null = null;
+  private observer: StoreObserver | null = null;
 
   /** Opens (creating) `<stateDir>/pxe-pilot.sqlite`, or an in-memory store for ':memory:'. */
   static open(stateDir: string, options: StoreOptions = {}): Store {
@@ -374,8 +381,21 @@ export class Store implements EventSink {
 
   /** EventSink: events are batched and written within EVENT_FLUSH_MS (a hot path must not wait for fsync). */
   record(event: Omit<BootEvent, 'time'> & { time?: number }): void {
-    this.pending.push({ ...event, time: event.time ?? this.now() });
+    const full = { ...event, time: event.time ?? this.now() };
+    this.pending.push(full);
     this.scheduleFlush();
+    this.observer?.eventRecorded(full);
+  }
+
+  /** One observer (the daemon's telemetry) sees every event as it is recorded. */
+  observe(observer: StoreObserver | null): void {
+    this.observer = observer;
+  }
+
+  /** Installs consumed and completed over the kept history, for metrics. */
+  installCounts(): { consumed: number; completed: number } {
+    const row = this.db.prepare<[], { consumed: number | null; completed: number | null }>('SELECT COUNT(consumed_at) AS consumed, COUNT(installed_at) AS completed FROM installs').get();
+    return { consumed: row?.consumed ?? 0, completed: row?.completed ?? 0 };
   }
 
   private scheduleFlush(): void {
@@ -395,6 +415,7 @@ export class Store implements EventSink {
     const touches = [...this.pendingTouches.values()];
     this.pending = [];
     this.pendingTouches.clear();
+    const started = performance.now();
     this.db.transaction(() => {
       for (const t of touches) this.stmts.touchNode.run(t);
       for (const e of batch) {
@@ -414,6 +435,7 @@ export class Store implements EventSink {
         this.stmts.trimEvents.run(this.maxEvents);
       }
     })();
+    this.observer?.eventsFlushed(batch.length, (performance.now() - started) / 1000);
   }
 
   /** Newest last. */

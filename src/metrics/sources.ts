@@ -1,0 +1,26 @@
+// What the scrape-time gauges read: node counts, install counts, the DHCP pool and its leases.
+import type { Profile } from '../config/profile.ts';
+import type { Store } from '../store/store.ts';
+import type { NodeLifecycle } from '../boot/policy.ts';
+import { LeaseStore } from '../store/leases.ts';
+import { poolFromProfile } from '../dhcp/pool.ts';
+import type { ScrapeSources } from './telemetry.ts';
+
+const STATES: NodeLifecycle[] = ['seen', 'install-pending', 'installing', 'installed'];
+
+export function scrapeSources(store: Store, profile: () => Profile): ScrapeSources {
+  const leases = new LeaseStore(store.db);
+  return {
+    nodeCounts: () => Object.fromEntries(STATES.map((s) => [s, store.countNodesInState(s)])),
+    installCounts: () => store.installCounts(),
+    pool: () => {
+      const p = profile();
+      if (p.dhcp.mode !== 'server') return null;
+      const pool = poolFromProfile(p);
+      if (!pool.ok) return null;
+      const now = Date.now();
+      const bound = leases.all().filter((l) => l.state === 'bound' && l.expiresAt > now).length;
+      return { size: pool.pool.end - pool.pool.start + 1, bound };
+    },
+  };
+}
