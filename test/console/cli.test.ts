@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { startLoopbackDaemon, type LoopbackDaemon } from '../helpers/loopback-daemon.ts';
 import { repoRoot } from '../helpers/standin.ts';
+import { waitFor } from '../helpers/netns.ts';
 import { runClientCommand } from '../../src/cli/commands.ts';
 import { CliError } from '../../src/cli/client.ts';
 
@@ -136,4 +137,25 @@ test('events --follow prints a new event as it happens', async () => {
   } finally {
     child.kill('SIGTERM');
   }
+});
+
+test('GET /transfers lists a TFTP download in flight with its progress, and drops it when done', async () => {
+  const { slowTftpDownload } = await import('../helpers/slow-tftp.ts');
+  const download = slowTftpDownload(daemon.tftpPort, 'ipxe.efi', 15);
+  const headers = { authorization: `Bearer ${daemon.token}` };
+  type T = { protocol: string; file: string; bytes: number; size: number; client: string };
+  let seen: T | undefined;
+  const deadline = Date.now() + 20_000;
+  while (!(seen && seen.bytes > 0) && Date.now() < deadline) {
+    const r = (await (await fetch(`${daemon.base}/transfers`, { headers })).json()) as { transfers: T[] };
+    seen = r.transfers.find((t) => t.file === 'ipxe.efi');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(seen, 'the download was listed');
+  assert.equal(seen.protocol, 'tftp');
+  assert.equal(seen.size, 64 * 1024);
+  assert.equal(seen.client, '127.0.0.1');
+  assert.ok(seen.bytes > 0 && seen.bytes < seen.size, `progress part-way: ${seen.bytes}`);
+  assert.equal(await download.done, 64 * 1024);
+  await waitFor('the finished transfer to leave the table', async () => ((await (await fetch(`${daemon.base}/transfers`, { headers })).json()) as { transfers: T[] }).transfers.length === 0, 5000);
 });
