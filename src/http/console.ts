@@ -9,16 +9,22 @@ import { observeRequests } from './observe.ts';
 import { metricsRoutes } from './metrics-route.ts';
 import { eventStreamRoutes } from './events-stream.ts';
 import { consoleRoutes } from './console-routes.ts';
+import { SessionStore, sessionAuth } from './ui/session.ts';
+import { uiRoutes } from './ui/routes.ts';
 
 export function consoleHttp(deps: HttpDeps): { middleware: Middleware; routes: (router: Router, deps: HttpDeps) => void } {
   const telemetry = deps.telemetry ?? new DaemonTelemetry({ processMetrics: false });
+  const sessions = new SessionStore();
+  const observe = observeRequests(telemetry);
+  const session = sessionAuth(sessions);
   return {
-    middleware: observeRequests(telemetry),
+    middleware: (ctx, next) => observe(ctx, () => session(ctx, next)),
     routes: (router) => {
       const admin = requireAdmin(deps.profile);
       metricsRoutes(router, deps, telemetry);
       eventStreamRoutes(router, admin, telemetry);
       consoleRoutes(router, deps, admin, telemetry);
+      uiRoutes(router, deps, sessions);
     },
   };
 }
