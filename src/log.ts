@@ -22,15 +22,20 @@ export function prettyWanted(format: LogFormat, stream: { isTTY?: boolean } = pr
 export function createLogger(level: LogLevel = 'info', format: LogFormat = 'auto'): Logger {
   const options = { level, base: { pid: process.pid }, name: 'pxe-pilot' };
   if (!prettyWanted(format)) return pino(options);
-  const pretty = PinoPretty({
-    colorize: Boolean(process.stdout.isTTY),
+  return pino(options, prettyStream(Boolean(process.stdout.isTTY)));
+}
+
+/** The readable form: "12:00:01.234 INFO: tftp: RRQ ipxe.efi served {"file":…}", synchronous, one line. */
+export function prettyStream(colour: boolean, destination?: NodeJS.WritableStream): ReturnType<typeof PinoPretty> {
+  return PinoPretty({
+    colorize: colour,
     singleLine: true,
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname,name,service',
     messageFormat: '{if service}{service}: {end}{msg}',
     sync: true,
+    ...(destination ? { destination } : {}),
   });
-  return pino(options, pretty);
 }
 
 /** A logger that writes nothing, for tests. */
