@@ -6,15 +6,7 @@ import type { HttpDeps } from './context.ts';
 import type { DaemonTelemetry } from '../metrics/telemetry.ts';
 import { LeaseStore } from '../store/leases.ts';
 import { profileWarnings } from '../config/load.ts';
-import type { NodeLifecycle } from '../boot/policy.ts';
-
-const STATES: NodeLifecycle[] = ['seen', 'install-pending', 'installing', 'installed'];
-
-export function nodeCounts(deps: Pick<HttpDeps, 'store'>): Record<NodeLifecycle, number> {
-  const counts = {} as Record<NodeLifecycle, number>;
-  for (const s of STATES) counts[s] = deps.store.countNodesInState(s);
-  return counts;
-}
+import { nodeCounts } from '../metrics/sources.ts';
 
 export function consoleRoutes(router: Router, deps: HttpDeps, admin: Middleware, telemetry: DaemonTelemetry): void {
   router.get('/transfers', admin, (ctx) => {
@@ -60,7 +52,7 @@ export function consoleRoutes(router: Router, deps: HttpDeps, admin: Middleware,
       config: profile.file,
       services: deps.services(),
       warnings: profileWarnings(profile),
-      nodes: nodeCounts(deps),
+      nodes: nodeCounts(deps.store),
       transfers: telemetry.transfers.size,
       streamClients: telemetry.hub.clients,
     };

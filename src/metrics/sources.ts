@@ -6,12 +6,16 @@ import { LeaseStore } from '../store/leases.ts';
 import { poolFromProfile } from '../dhcp/pool.ts';
 import type { ScrapeSources } from './telemetry.ts';
 
-const STATES: NodeLifecycle[] = ['seen', 'install-pending', 'installing', 'installed'];
+export const NODE_STATES: readonly NodeLifecycle[] = ['seen', 'install-pending', 'installing', 'installed'];
+
+export function nodeCounts(store: Pick<Store, 'countNodesInState'>): Record<NodeLifecycle, number> {
+  return Object.fromEntries(NODE_STATES.map((s) => [s, store.countNodesInState(s)])) as Record<NodeLifecycle, number>;
+}
 
 export function scrapeSources(store: Store, profile: () => Profile): ScrapeSources {
   const leases = new LeaseStore(store.db);
   return {
-    nodeCounts: () => Object.fromEntries(STATES.map((s) => [s, store.countNodesInState(s)])),
+    nodeCounts: () => nodeCounts(store),
     installCounts: () => store.installCounts(),
     pool: () => {
       const p = profile();

@@ -6,6 +6,7 @@ import type { StoreObserver } from '../store/store.ts';
 import type { NodeLifecycle } from '../boot/policy.ts';
 import { EventHub } from '../live/event-hub.ts';
 import { TransferTable, type TransferStart } from '../live/transfers.ts';
+import { NODE_STATES } from './sources.ts';
 import { bootAction, dhcpOutcome, dhcpType, tftpOutcome } from './classify.ts';
 
 export type TftpRefusal = 'busy' | 'refused' | 'malformed';
@@ -29,7 +30,6 @@ export interface ScrapeSources {
   pool(): { size: number; bound: number } | null;
 }
 
-const NODE_STATES: NodeLifecycle[] = ['seen', 'install-pending', 'installing', 'installed'];
 
 export class DaemonTelemetry implements Telemetry {
   readonly registry = new Registry();
