@@ -42,6 +42,7 @@ export class HttpService implements Service {
     const server = this.server;
     if (!server) return;
     this.server = null;
+    this.deps.telemetry?.hub.closeAll();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();

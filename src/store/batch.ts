@@ -14,6 +14,7 @@ export interface BatchWriter {
 export class WriteBehind {
   private timer: NodeJS.Timeout | null = null;
   private readonly writers: BatchWriter[] = [];
+  private flushed: ((seconds: number) => void) | null = null;
   private readonly transaction: () => void;
 
   constructor(db: Db) {
@@ -25,6 +26,11 @@ export class WriteBehind {
   /** Writers run in the order added (node facts before the events that mention them). */
   add(writer: BatchWriter): void {
     this.writers.push(writer);
+  }
+
+  /** Told how long each written batch took (the store's observer, for metrics). */
+  onFlushed(listener: (seconds: number) => void): void {
+    this.flushed = listener;
   }
 
   schedule(): void {
@@ -40,6 +46,8 @@ export class WriteBehind {
       this.timer = null;
     }
     if (!this.writers.some((w) => w.pending())) return;
+    const started = performance.now();
     this.transaction();
+    this.flushed?.((performance.now() - started) / 1000);
   }
 }

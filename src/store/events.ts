@@ -23,6 +23,8 @@ const TRIM_EVERY = 1000;
 export class SqliteEventLog implements EventLog {
   private pendingEvents: BootEvent[] = [];
   private sinceTrim = 0;
+  /** Events the last batch wrote (for the store's observer). */
+  lastWritten = 0;
   private readonly insert;
   private readonly trim;
   private readonly selects = new Map<string, Statement<(string | number)[], EventRow>>();
@@ -39,15 +41,18 @@ export class SqliteEventLog implements EventLog {
     batch.add({ pending: () => this.pendingEvents.length > 0, write: () => this.write() });
   }
 
-  /** Queued; written within the batch delay (a hot path must not wait for fsync). */
-  record(event: NewEvent): void {
-    this.pendingEvents.push({ ...event, time: event.time ?? this.now() });
+  /** Queued; written within the batch delay (a hot path must not wait for fsync). Returns the event as queued, time stamped. */
+  record(event: NewEvent): BootEvent {
+    const recorded = { ...event, time: event.time ?? this.now() };
+    this.pendingEvents.push(recorded);
     this.batch.schedule();
+    return recorded;
   }
 
   private write(): void {
     const events = this.pendingEvents;
     this.pendingEvents = [];
+    this.lastWritten = events.length;
     for (const e of events) {
       this.insert.run({ time: e.time, mac: e.mac, protocol: e.protocol, kind: e.kind, decision: e.decision, reason: e.reason, detail: e.detail ? JSON.stringify(e.detail) : null, code: e.code ?? null });
     }

@@ -127,6 +127,7 @@ export class SqliteNodes implements NodeDirectory, NodeWrites {
       countInState: db.prepare<[string], { n: number }>('SELECT COUNT(*) AS n FROM nodes WHERE state = ?'),
       byUuid: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE lower(uuid) = lower(?) ORDER BY last_seen DESC LIMIT 1'),
       bySerial: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE lower(serial) = lower(?) ORDER BY last_seen DESC LIMIT 1'),
+      installCounts: db.prepare<[], { consumed: number; completed: number }>('SELECT COUNT(consumed_at) AS consumed, COUNT(installed_at) AS completed FROM installs'),
       history: db.prepare<[string], InstallRow>('SELECT * FROM installs WHERE mac = ? ORDER BY id'),
       setLocalBoot: db.prepare<[string | null, string]>('UPDATE nodes SET local_boot = ? WHERE mac = ?'),
       arm: db.prepare<[string | null, number, string, string]>("UPDATE nodes SET state = 'install-pending', profile = ?, armed_at = ?, armed_by = ?, consumed_at = NULL WHERE mac = ?"),
@@ -266,5 +267,9 @@ export class SqliteNodes implements NodeDirectory, NodeWrites {
     return this.stmts.history
       .all(mac)
       .map((r) => ({ id: r.id, mac: r.mac, profile: r.profile, armedAt: r.armed_at, armedBy: r.armed_by, consumedAt: r.consumed_at, installedAt: r.installed_at, fqdn: r.fqdn }));
+  }
+
+  installCounts(): { consumed: number; completed: number } {
+    return this.stmts.installCounts.get() ?? { consumed: 0, completed: 0 };
   }
 }
