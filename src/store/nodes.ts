@@ -315,4 +315,17 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
   installHistory(mac: string): InstallRecord[] {
     return [...(this.installs.get(mac) ?? [])];
   }
+
+  /** Installs consumed and completed over the kept history (metrics). */
+  installCounts(): { consumed: number; completed: number } {
+    let consumed = 0;
+    let completed = 0;
+    for (const list of this.installs.values()) {
+      for (const i of list) {
+        if (i.consumedAt !== null) consumed++;
+        if (i.installedAt !== null) completed++;
+      }
+    }
+    return { consumed, completed };
+  }
 }
