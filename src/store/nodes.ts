@@ -138,6 +138,7 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
   private capStrangers(): void {
     for (const mac of this.strangers) {
       if (this.strangers.size <= this.maxUnknownNodes) return;
+      this.strangers.delete(mac);
       this.nodes.delete(mac);
       this.dirtyNodes.set(mac, 'row');
       this.batch.schedule();

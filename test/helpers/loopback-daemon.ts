@@ -72,6 +72,9 @@ export async function startLoopbackDaemon(options: { token?: string | null; extr
       `port = ${httpPort}`,
       `admin_token = ${token}`,
       options.extraHttp ?? '',
+      // Plain HTTP only: HTTPS would take port 443, and TLS has tests of its own (test/http/tls.test.ts).
+      '[https]',
+      'enabled = false',
       '[tftp]',
       'bind = 127.0.0.1',
       `port = ${tftpPort}`,

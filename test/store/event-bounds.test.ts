@@ -12,6 +12,7 @@ test('events per machine are bounded; the newest stay, and other machines are un
     store.record({ mac: LOOP, protocol: 'dhcp', kind: 'DISCOVER', decision: 'offer', reason: `loop ${i}` });
     if (i % 37 === 0) store.flushEvents();
   }
+  store.flushEvents();
   const loop = store.events({ mac: LOOP, limit: 10_000 });
   assert.ok(loop.length >= 50 && loop.length < 60, `kept ${loop.length}`);
   assert.equal(loop.at(-1)!.reason, 'loop 499');
