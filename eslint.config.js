@@ -42,6 +42,13 @@ export default defineConfig(
   {
     files: ['**/*.js', '**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' } },
+  },
+  {
+    // The dashboard's page script runs in the browser.
+    files: ['src/ui/static/**/*.js'],
+    languageOptions: {
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', fetch: 'readonly', Node: 'readonly', confirm: 'readonly', EventSource: 'readonly', setInterval: 'readonly', clearInterval: 'readonly' },
+    },
   },
 );

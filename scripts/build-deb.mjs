@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, copyFileSync, openSync, readSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { copyStatic } from './copy-static.mjs';
 
 const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const APP = 'usr/lib/pxe-pilot';
@@ -85,6 +86,8 @@ mkdirSync(app, { recursive: true });
 // ---- the compiled program ----
 step('compiling src/ (tsc -p tsconfig.build.json)');
 run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(app, 'dist'), '--tsBuildInfoFile', join(work, 'tsbuildinfo')], { stdio: 'inherit' });
+// The dashboard's page files are not TypeScript: tsc leaves them out.
+copyStatic(join(app, 'dist'));
 
 if (testMigration) {
   const holder = readdirSync(join(app, 'dist'), { recursive: true })

@@ -17,15 +17,20 @@ import { assetWarnings } from './assets/inventory.ts';
 import { certCommand } from './cli/cert.ts';
 import { TlsError } from './http/tls.ts';
 import { currentFacts, dropAfterBind, planDrop } from './net/privileges.ts';
+import { CLIENT_USAGE, clientCommandOf, runClientCommand } from './cli/commands.ts';
+import { CliError } from './cli/client.ts';
+import { LOG_FORMATS, type LogFormat } from './log.ts';
 
 const USAGE = `usage:
-  pxe-pilot [--config FILE]                 run the daemon
+  pxe-pilot [--config FILE] [--log-format auto|json|pretty]
+                                            run the daemon (auto: readable lines on a terminal, JSON otherwise)
   pxe-pilot check-config [--config FILE]    validate the profile and print it
   pxe-pilot explain <mac> [--config FILE]   the last events of one machine, with reasons
 ${STORE_USAGE}
   pxe-pilot probe --mac MAC --arch ARCH ...  simulate a machine's network boot (probe --help)
   pxe-pilot assets add|ls|rm|verify …       installer images from ISOs (pxe-pilot assets --help)
   pxe-pilot cert [--config FILE]            the HTTPS certificate's SHA-256 fingerprint (made if none yet)
+${CLIENT_USAGE}
   pxe-pilot --version
 default FILE: /etc/pxe-pilot/pxe-pilot.ini`;
 
@@ -38,12 +43,13 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === 'probe') process.exit(await probeCommand(argv.slice(1)));
   const assets = assetsArgv(argv);
   if (assets) return runAssets(assets);
+  if (clientCommandOf(argv)) return runClient(argv);
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, limit: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, appliance: { type: 'string' } },
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, limit: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, appliance: { type: 'string' }, 'log-format': { type: 'string' } },
     });
   } catch (err) {
     fail(2, `${(err as Error).message}\n${USAGE}`);
@@ -71,8 +77,11 @@ async function main(argv: string[]): Promise<void> {
 
   switch (command) {
     case undefined:
-    case 'run':
-      return runDaemon(file, load());
+    case 'run': {
+      const format = values['log-format'] ?? 'auto';
+      if (!(LOG_FORMATS as readonly string[]).includes(format)) fail(2, `--log-format must be one of ${LOG_FORMATS.join(', ')}, not ${JSON.stringify(format)}`);
+      return runDaemon(file, load(), format as LogFormat);
+    }
     case 'check-config': {
       const profile = load();
       process.stdout.write(describeProfile(profile));
@@ -102,8 +111,17 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-async function runDaemon(file: string, profile: ReturnType<typeof loadProfile>): Promise<void> {
-  const logger = createLogger(profile.server.logLevel);
+async function runClient(argv: string[]): Promise<void> {
+  try {
+    process.exitCode = await runClientCommand(argv);
+  } catch (err) {
+    if (err instanceof CliError) fail(err.exitCode, `pxe-pilot: ${err.message}`);
+    throw err;
+  }
+}
+
+async function runDaemon(file: string, profile: ReturnType<typeof loadProfile>, format: LogFormat): Promise<void> {
+  const logger = createLogger(profile.server.logLevel, format);
   // Decided before binding, so a wrong [server] user stops us before any socket opens.
   const privileges = planDrop(profile.server.user, currentFacts());
   if (privileges.action === 'refuse') fail(2, `pxe-pilot: ${privileges.message}`);

@@ -12,6 +12,8 @@ import { TftpService } from './tftp/server.ts';
 import { DhcpServerService } from './dhcp/server.ts';
 import { ProxyDhcpService } from './proxydhcp/service.ts';
 import { loadCertificate, namesAddress, type TlsMaterial } from './http/tls.ts';
+import { DaemonTelemetry } from './metrics/telemetry.ts';
+import { scrapeSources } from './metrics/sources.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -38,6 +40,7 @@ export class Daemon {
   private readonly catalogue = new AssetCatalogue();
   private readonly startedAt = Date.now();
   private tls: TlsMaterial | null = null;
+  readonly telemetry = new DaemonTelemetry();
 
   private constructor(
     private profile: Profile,
@@ -49,6 +52,8 @@ export class Daemon {
     for (const warning of profileWarnings(profile)) logger.warn(warning);
     const store = await openStore(profile, logger);
     const daemon = new Daemon(profile, store, logger);
+    store.observe(daemon.telemetry);
+    daemon.telemetry.setSources(scrapeSources(store, store.leases, () => daemon.profile));
     try {
       daemon.tls = daemon.loadTls(profile);
       for (const name of ORDER) await daemon.ensure(name);
@@ -67,15 +72,17 @@ export class Daemon {
       case 'http':
         return new HttpService({
           ...deps,
+          leases: this.store.leases,
           catalogue: this.catalogue,
           services: () => this.status(),
           startedAt: this.startedAt,
           version: VERSION,
           tls: () => this.tls,
           storeHealth: () => this.store.health?.() ?? { backend: 'sqlite', state: 'ok' },
+          telemetry: this.telemetry,
         });
       case 'tftp':
-        return new TftpService({ ...deps, events: this.store });
+        return new TftpService({ ...deps, events: this.store, telemetry: this.telemetry });
       case 'dhcp':
         return new DhcpServerService({ ...deps, leases: this.store.leases });
       case 'proxydhcp':

@@ -113,6 +113,7 @@ async function planIso(req: AddRequest, scratch: string, progress: Progress): Pr
         } else {
           await rename(packed, join(dir, 'initrd'));
         }
+        await padToFour(join(dir, 'initrd'));
         const modeFile = join(scratch, 'auto-installer-mode.toml');
         await writeFile(modeFile, toml);
         await progress.watchFile(`writing proxmox.iso (answer URL ${answerUrl}, without /boot)`, join(dir, 'proxmox.iso'), size, () =>
@@ -288,5 +289,22 @@ export async function addImage(req: AddRequest): Promise<AddResult> {
     throw err;
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Zero bytes up to a multiple of 4. The kernel looks for the next initramfs archive (proxmox.iso,
+ * cpio-wrapped) only at 4-byte offsets and skips zeros to get there; UEFI's EFI stub puts the
+ * images end to end, so an initrd of another length hides the ISO ("invalid magic").
+ */
+async function padToFour(file: string): Promise<void> {
+  const size = (await stat(file)).size;
+  const pad = (4 - (size % 4)) % 4;
+  if (pad === 0) return;
+  const handle = await open(file, 'a');
+  try {
+    await handle.write(Buffer.alloc(pad));
+  } finally {
+    await handle.close();
   }
 }

@@ -87,6 +87,8 @@ export interface NodeDirectory extends NodeLookup {
   /** The most recently seen node with this DMI UUID, else with this serial (case-insensitive). */
   findNodeByHardware(serial: string | null, uuid: string | null): NodeRecord | undefined;
   installHistory(mac: string): InstallRecord[];
+  /** Installs consumed and completed over the kept history (metrics). */
+  installCounts(): { consumed: number; completed: number };
 }
 
 export type StoredEvent = BootEvent & { id: number };

@@ -57,7 +57,7 @@ export class DhcpServerService implements Service {
 
   constructor(deps: DhcpServerDeps) {
     this.profile = deps.profile;
-    this.logger = deps.logger.child({ service: 'dhcp' });
+    this.logger = deps.logger; // the daemon's child logger already says service: dhcp
     this.store = deps.store;
     this.leases = deps.leases;
     this.rogueWatch = new RogueWatch({ logger: this.logger, store: this.store, timing: deps.probe });

@@ -12,6 +12,7 @@ import { adminRoutes } from './admin.ts';
 import { initrdCpioRoutes } from './initrd-cpio.ts';
 import { installerRoutes } from './installers.ts';
 import { parseMacParams } from './request.ts';
+import { consoleHttp } from './console.ts';
 
 /** Paths iPXE or an installer fetches: errors there are text/plain, elsewhere JSON. */
 function wantsText(path: string): boolean {
@@ -21,6 +22,8 @@ function wantsText(path: string): boolean {
 export function createHttpApp(deps: HttpDeps): Koa {
   const app = new Koa();
   app.proxy = false;
+  const operatorConsole = consoleHttp(deps);
+  app.use(operatorConsole.middleware);
 
   app.use(async (ctx, next) => {
     const started = process.hrtime.bigint();
@@ -37,7 +40,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
 
   const router = new Router();
   parseMacParams(router);
-  for (const register of [healthRoutes, bootRoutes, assetRoutes, initrdCpioRoutes, answerRoutes, adminRoutes, installerRoutes]) register(router, deps);
+  for (const register of [healthRoutes, bootRoutes, assetRoutes, initrdCpioRoutes, answerRoutes, adminRoutes, installerRoutes, operatorConsole.routes]) register(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   // Koa's own error event would print a stack to stderr; we already answered and logged.

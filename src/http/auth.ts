@@ -21,6 +21,12 @@ export function tokensEqual(given: string, expected: string): boolean {
 
 export function requireAdmin(getProfile: () => Profile) {
   return async function adminOnly(ctx: Context, next: Next): Promise<void> {
+    // A dashboard session (cookie, plus the CSRF header for changes): see src/http/ui/session.ts.
+    if (ctx.state.adminSession === true) {
+      await next();
+      return;
+    }
+    if (ctx.state.csrfMissing === true && !bearerToken(ctx)) throw new HttpError(403, 'dashboard session: this change needs the X-CSRF-Token header of the session');
     const token = getProfile().http.adminToken;
     if (token) {
       const given = bearerToken(ctx);

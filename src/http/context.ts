@@ -1,9 +1,10 @@
 // What every HTTP route needs, handed in by the daemon.
 import type { Profile } from '../config/profile.ts';
 import type { Logger } from '../log.ts';
-import type { NodeStore, StoreHealth } from '../boot/ports.ts';
+import type { LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
 import type { Binding } from '../service.ts';
 import type { AssetCatalogue } from './catalogue-scan.ts';
+import type { DaemonTelemetry } from '../metrics/telemetry.ts';
 
 export interface ServiceStatus {
   name: string;
@@ -16,6 +17,8 @@ export interface HttpDeps {
   profile: () => Profile;
   /** Nodes, their lifecycle writes and the event log. */
   store: NodeStore;
+  /** DHCP leases, read by GET /leases. */
+  leases: LeaseLog;
   logger: Logger;
   /** What each service is bound to, for /health. */
   services: () => ServiceStatus[];
@@ -25,4 +28,6 @@ export interface HttpDeps {
   version: string;
   /** Whether the store can write (a PostgreSQL store may be degraded); absent: always ok. */
   storeHealth?: () => StoreHealth;
+  /** Metrics, the live event hub and transfer table; absent in unit tests (a private one is made). */
+  telemetry?: DaemonTelemetry;
 }

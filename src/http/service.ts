@@ -83,6 +83,7 @@ export class HttpService implements Service {
     const servers = [this.server, this.secure].filter((s): s is Server | TlsServer => s !== null);
     this.server = null;
     this.secure = null;
+    this.deps.telemetry?.hub.closeAll();
     await Promise.all(
       servers.map(
         (server) =>

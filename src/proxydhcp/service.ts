@@ -37,7 +37,7 @@ export class ProxyDhcpService implements Service {
 
   constructor(deps: ProxyDhcpDeps) {
     this.profile = deps.profile;
-    this.logger = deps.logger.child({ service: 'proxydhcp' });
+    this.logger = deps.logger; // the daemon's child logger already says service: proxydhcp
     this.store = deps.store;
   }
 

@@ -22,6 +22,7 @@ export class WriteBehind {
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private durableWanted = false;
+  private flushed: ((seconds: number) => void) | null = null;
   private readonly writers: BatchWriter[] = [];
 
   constructor(private readonly db: Db) {}
@@ -54,6 +55,11 @@ export class WriteBehind {
     }
   }
 
+  /** Told how long each written batch took (the store's observer, for metrics). */
+  onFlushed(listener: (seconds: number) => void): void {
+    this.flushed = listener;
+  }
+
   /**
    * Writes everything pending now, in one transaction, with `work` first (a DHCP commit's lease
    * writes). Durable when asked or when a writer's waiter asked: on disk when this returns.
@@ -71,6 +77,7 @@ export class WriteBehind {
     // WAL with synchronous=NORMAL commits without an fsync and stays consistent; the next FULL
     // commit's fsync carries these pages too.
     if (!full) this.db.pragma('synchronous = NORMAL');
+    const started = performance.now();
     try {
       this.db.transaction(() => {
         work?.();
@@ -84,5 +91,6 @@ export class WriteBehind {
       if (!full) this.db.pragma('synchronous = FULL');
     }
     for (const w of writing) w.committed();
+    this.flushed?.((performance.now() - started) / 1000);
   }
 }

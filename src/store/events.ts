@@ -58,6 +58,8 @@ function asRead(e: StoredEvent): StoredEvent {
 export class SqliteEventLog implements EventLog, BatchWriter {
   private queued: StoredEvent[] = [];
   private writing: StoredEvent[] = [];
+  /** Events the last batch wrote (for the store's observer). */
+  lastWritten = 0;
   private nextId: number;
   private sinceTrim = 0;
   /** Events written per MAC since its last trim (bounded: forgotten past 100,000 MACs). */
@@ -86,9 +88,11 @@ export class SqliteEventLog implements EventLog, BatchWriter {
   }
 
   /** Queued; written within the batch delay (a hot path must not wait for fsync). */
-  record(event: NewEvent): void {
-    this.queued.push({ ...event, id: this.nextId++, time: event.time ?? this.now() });
+  record(event: NewEvent): StoredEvent {
+    const recorded = { ...event, id: this.nextId++, time: event.time ?? this.now() } as StoredEvent;
+    this.queued.push(recorded);
     this.batch.schedule();
+    return recorded;
   }
 
   pending(): boolean {
@@ -98,6 +102,7 @@ export class SqliteEventLog implements EventLog, BatchWriter {
   write(): void {
     this.writing = this.queued;
     this.queued = [];
+    this.lastWritten = this.writing.length;
     for (const e of this.writing) {
       this.insert.run({
         id: e.id,

@@ -7,6 +7,7 @@ import { firstSight, seenAgain, type NodeLifecycle, type StateChange } from '../
 import type { InstallRecord, NodeDirectory, NodeRecord, NodeWrites, SightingFacts } from '../boot/ports.ts';
 import type { BatchWriter, WriteBehind } from './batch.ts';
 import type { Db } from './database.ts';
+import { countInstalls } from './install-counts.ts';
 import { NodeRows } from './node-rows.ts';
 
 /** A write that waits for the disk: a lifecycle change or a local-boot setting. */
@@ -322,5 +323,10 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
 
   installHistory(mac: string): InstallRecord[] {
     return [...(this.installs.get(mac) ?? [])];
+  }
+
+  /** Installs consumed and completed over the kept history (metrics). */
+  installCounts(): { consumed: number; completed: number } {
+    return countInstalls(this.installs.values());
   }
 }

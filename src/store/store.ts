@@ -1,7 +1,7 @@
 // The SQLite state behind the ports of src/boot/ports.ts: one database file, opened and migrated
 // (database.ts), with nodes (nodes.ts), the event log (events.ts) and leases (leases.ts) on it.
 // The daemon opens it and hands each transport the ports it needs; nothing outside src/store sees SQL.
-import type { NewEvent } from '../boot/events.ts';
+import type { BootEvent, NewEvent } from '../boot/events.ts';
 import type { NodeLifecycle, StateChange } from '../boot/lifecycle.ts';
 import type { EventQuery, InstallRecord, LeaseLog, NodeRecord, NodeStore, SightingFacts, StoredEvent } from '../boot/ports.ts';
 import { WriteBehind } from './batch.ts';
@@ -9,6 +9,12 @@ import { openDatabase, type Db } from './database.ts';
 import { SqliteEventLog } from './events.ts';
 import { SqliteLeases } from './leases.ts';
 import { SqliteNodes } from './nodes.ts';
+
+/** Told of every event and every event-log write (metrics and the live stream); must not throw. */
+export interface StoreObserver {
+  eventRecorded(event: BootEvent): void;
+  eventsFlushed(count: number, seconds: number): void;
+}
 
 export interface StoreOptions {
   /** Events kept; the oldest are dropped past this. */
@@ -29,6 +35,7 @@ export class Store implements NodeStore {
   private readonly batch: WriteBehind;
   private readonly nodes: SqliteNodes;
   private readonly log: SqliteEventLog;
+  private observer: StoreObserver | null = null;
 
   /** Opens (creating) `<stateDir>/pxe-pilot.sqlite`, or an in-memory store for ':memory:'. */
   static open(stateDir: string, options: StoreOptions = {}): Store {
@@ -42,6 +49,7 @@ export class Store implements NodeStore {
     // Added first, so a batch writes node facts before the events that mention them.
     this.nodes = new SqliteNodes(db, this.batch, this.now, options.maxUnknownNodes ?? 100_000);
     this.log = new SqliteEventLog(db, this.batch, this.now, options.maxEvents ?? 100_000, options.maxEventsPerMachine ?? 2_000);
+    this.batch.onFlushed((seconds) => this.observer?.eventsFlushed(this.log.lastWritten, seconds));
     this.leases = new SqliteLeases(db, this.batch);
   }
 
@@ -94,7 +102,18 @@ export class Store implements NodeStore {
   // ---- EventLog ----
 
   record(event: NewEvent): void {
-    this.log.record(event);
+    const recorded = this.log.record(event);
+    this.observer?.eventRecorded(recorded);
+  }
+
+  /** One observer (the daemon's telemetry) sees every event as it is recorded. */
+  observe(observer: StoreObserver | null): void {
+    this.observer = observer;
+  }
+
+  /** Installs consumed and completed over the kept history, for metrics. */
+  installCounts(): { consumed: number; completed: number } {
+    return this.nodes.installCounts();
   }
 
   events(query?: EventQuery): StoredEvent[] {

@@ -16,11 +16,14 @@ import { describeTransfer } from './report.ts';
 import { ReadTransfer, type Peer, type TransferEnd } from './transfer.ts';
 import { RateLimitedNotices } from './notices.ts';
 import { virtualFile } from './virtual.ts';
+import { nullTelemetry, type Telemetry } from '../metrics/telemetry.ts';
 
 export interface TftpServiceDeps {
   profile: Profile;
   logger: Logger;
   events: EventSink;
+  /** Metrics and the live transfer table; nothing counted when absent. */
+  telemetry?: Telemetry;
   /** How long stop() lets transfers in flight finish before aborting them (default 2 s). */
   stopGraceMs?: number;
 }
@@ -71,6 +74,7 @@ export class TftpService implements Service {
   private profile: Profile;
   private readonly logger: Logger;
   private readonly events: EventSink;
+  private readonly telemetry: Telemetry;
   private readonly stopGraceMs: number;
   private files: FileProvider;
   private listener: Socket | null = null;
@@ -93,6 +97,7 @@ export class TftpService implements Service {
     this.profile = deps.profile;
     this.logger = deps.logger.child({ component: 'tftp' });
     this.events = deps.events;
+    this.telemetry = deps.telemetry ?? nullTelemetry;
     this.stopGraceMs = deps.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.files = new FileProvider({ root: deps.profile.tftp.root });
     this.notices = new RateLimitedNotices(this.logger);
@@ -177,6 +182,7 @@ export class TftpService implements Service {
     const parsed = parsePacket(msg);
     if (!parsed.ok) {
       this.counters.malformed += 1;
+      this.telemetry.tftpRefused('malformed');
       const looksLikeRequest = msg.length >= 2 && (msg[0] === 0 && (msg[1] === Opcode.RRQ || msg[1] === Opcode.WRQ));
       // Answer what claimed to be a request; anything else (empty, random bytes) gets silence.
       if (looksLikeRequest) this.reply(from, ErrorCode.ILLEGAL_OPERATION, 'malformed request');
@@ -280,7 +286,8 @@ export class TftpService implements Service {
     }
     const peer: Peer = { address: from.address, port: from.port };
     const { retransmitTimeout, retries, idleTimeout } = profile.tftp;
-    const transfer = new ReadTransfer({
+    const live = this.telemetry.transferStarted({ protocol: 'tftp', client: from.address, file: request.filename, size: source.size, bytes: () => transfer.bytesAcknowledged });
+    const transfer: ReadTransfer = new ReadTransfer({
       socket,
       peer,
       source,
@@ -292,6 +299,7 @@ export class TftpService implements Service {
         this.logger.debug({ client, stranger: `${stranger.address}:${stranger.port}` }, 'tftp: datagram from unknown transfer ID answered with ERROR 5');
       },
       onEnd: (end) => {
+        live.end(end.outcome, end.bytes, end.retransmits);
         this.release(client, slot);
         this.recordEnd(request, peer, params, source.size, end);
       },
@@ -357,6 +365,7 @@ export class TftpService implements Service {
   }
 
   private refuse(to: RemoteInfo, request: RequestPacket, code: number, message: string, reason: string): void {
+    this.telemetry.tftpRefused(message.startsWith('server busy') ? 'busy' : 'refused');
     this.reply(to, code, message);
     const client = `${to.address}:${to.port}`;
     const kind = `${request.opcode === Opcode.WRQ ? 'WRQ' : 'RRQ'} ${request.filename.slice(0, 200)}`;

@@ -65,6 +65,12 @@ export class ReadTransfer {
     options.socket.on('error', (err) => this.finish('error', `socket error: ${err.message}`));
   }
 
+  /** Bytes the client has acknowledged so far (the live transfer table reads it). */
+  get bytesAcknowledged(): number {
+    const acked = this.window.acknowledged;
+    return acked === 0 ? 0 : this.window.bytesOf(acked).end;
+  }
+
   start(): void {
     if (this.awaitingOackAck) this.sendOack();
     else this.sendWindow();

@@ -42,6 +42,7 @@ describe('assets add', { skip }, () => {
     const initrd = readFileSync(join(folder, 'initrd'));
     assert.equal(initrd.readUInt16BE(0), 0x1f8b, 'the initrd is gzip (iPXE and the kernel read it)');
     assert.deepEqual(gunzipSync(initrd), initrdBytes);
+    assert.equal(initrd.length % 4, 0, 'padded to 4 bytes: on UEFI the cpio-wrapped ISO right after it must start where the kernel looks');
 
     const out = join(folder, 'proxmox.iso');
     const toml = (await isoFile(out, '/auto-installer-mode.toml', ws.dir)).toString('utf8');

@@ -119,7 +119,7 @@ describe('Debian package', { skip }, () => {
     const profile = join(work, 'loopback.ini');
     writeFileSync(
       profile,
-      `[server]\naddress = 127.0.0.1\nstate_dir = ${STATE}\nlog_level = warn\n[http]\nport = ${httpPort}\nbind = 127.0.0.1\n` +
+      `[server]\naddress = 127.0.0.1\nstate_dir = ${STATE}\nlog_level = warn\n[http]\nport = ${httpPort}\nbind = 127.0.0.1\n[https]\nenabled = false\n` +
         `[tftp]\nport = ${tftpPort}\nbind = 127.0.0.1\nroot = ${work}\n[dhcp]\nmode = off\n`,
       { mode: 0o644 },
     );

@@ -5,7 +5,9 @@
 import { skipUnless } from '../helpers/requirements.ts';
 import { firmwareFiles, qemuBinary } from '../helpers/qemu.ts';
 import { buildStandin, standinTools } from '../helpers/standin.ts';
-import { BootLab, lan, pilotBase, type InstallHost } from './lab.ts';
+import { BootLab, adminToken, lan, lanNs, pilotBase, pilotHttpPort, type InstallHost } from './lab.ts';
+import { startDashboardBridge } from './dashboard-bridge.ts';
+import { createInterface } from 'node:readline';
 import { bootAndInstall, bootToLocalDisk } from './scenarios.ts';
 
 const machines: (InstallHost & { firmware: 'bios' | 'uefi'; what: string })[] = [
@@ -33,6 +35,8 @@ async function main(): Promise<number> {
     say(`2. Starting a dnsmasq router at ${lan.router} (IPv4 addresses, IPv6 router advertisements) and pxe-pilot in ProxyDHCP mode at ${pilotBase}…`);
     await lab.startRouter({ kind: 'addresses' });
     const pilot = await lab.startPxePilot({ mode: 'proxy', standin, installHosts: machines, uefiLoader: 'snponly.efi' });
+    const dashboard = await startDashboardBridge(lab.net, lanNs, lan.server, pilotHttpPort);
+    say(`   Dashboard: ${dashboard.url}  (admin token: ${adminToken}; open the Live page to watch the boots)`);
 
     say('3. Powering on two machines that have action=install (QEMU without KVM: about half a minute each)…');
     const installs = await Promise.all(
@@ -58,7 +62,14 @@ async function main(): Promise<number> {
       say((await pilot.explain(m.mac)).trimEnd());
     }
     say('');
-    say(`Serial logs of the ${installs.length * 2} boots were in ${lab.workDir} (removed now; PXP_E2E_KEEP=1 keeps them).`);
+    say(`Serial logs of the ${installs.length * 2} boots are in ${lab.workDir} (removed at the end; PXP_E2E_KEEP=1 keeps them).`);
+    if (process.stdin.isTTY) {
+      say(`The daemon stays up: look around at ${dashboard.url}. Press Enter to stop the demo and clean up.`);
+      const rl = createInterface({ input: process.stdin });
+      await new Promise<void>((resolve) => rl.once('line', () => resolve()));
+      rl.close();
+    }
+    await dashboard.close();
     return 0;
   } finally {
     await lab.destroy();

@@ -22,6 +22,7 @@ export async function startHttp(overrides: Parameters<typeof testProfile>[0] = {
   const service: HttpService = new HttpService({
     profile,
     store,
+    leases: store.leases,
     logger: silentLogger(),
     services: () => [{ name: 'http', enabled: true, bindings: service.bindings() }],
     catalogue: new AssetCatalogue(),

@@ -36,6 +36,7 @@ export async function startHttps(overrides: NonNullable<Parameters<typeof testPr
   const service: HttpService = new HttpService({
     profile,
     store,
+    leases: store.leases,
     logger: silentLogger(),
     services: () => [{ name: 'http', enabled: true, bindings: service.bindings() }],
     catalogue: new AssetCatalogue(),

@@ -6,7 +6,7 @@ import type { Logger } from '../../log.ts';
 import { WriteBehind } from '../batch.ts';
 import { openDatabase } from '../database.ts';
 import { SqliteLeases } from '../leases.ts';
-import { Store } from '../store.ts';
+import { Store, type StoreObserver } from '../store.ts';
 import { PostgresStore } from './store.ts';
 
 /** What the daemon holds: the ports, the leases, and how to flush and close. */
@@ -14,6 +14,8 @@ export interface AppStore extends NodeStore {
   readonly leases: LeaseLog;
   flushEvents(): void;
   close(): void | Promise<void>;
+  /** The daemon's telemetry: every event recorded, every batch written. */
+  observe(observer: StoreObserver | null): void;
   health?(): StoreHealth;
 }
 

@@ -11,6 +11,8 @@
 //
 // DHCP leases stay in this appliance's own SQLite file (leases.ts of src/store): a DHCP ACK waits
 // for a local fsync, never for the network, and keeps working when PostgreSQL is down.
+import type { StoreObserver } from '../store.ts';
+import { countInstalls } from '../install-counts.ts';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import type { BootEvent, NewEvent } from '../../boot/events.ts';
@@ -81,6 +83,7 @@ export class PostgresStore implements NodeStore {
   private queuedEvents: BootEvent[] = [];
   private readonly recent: RecentEvents;
   private dropped = 0;
+  private observer: StoreObserver | null = null;
   private listener: pg.Client | null = null;
   private state: 'ok' | 'degraded' = 'degraded';
   private reason = 'not connected yet';
@@ -243,6 +246,7 @@ export class PostgresStore implements NodeStore {
     this.localBoots = new Map();
     this.queuedEvents = [];
     const conflicts: string[] = [];
+    const started = performance.now();
     this.flushing = inTransaction(this.pool, async (db) => {
       for (const { touch, armed } of inserts) {
         const created = await db.query(INSERT_NODE_SQL, insertNodeArgs(touch));
@@ -255,6 +259,7 @@ export class PostgresStore implements NodeStore {
         await db.query(INSERT_EVENTS_SQL, [JSON.stringify(events.map((e) => ({ ...e, code: e.code ?? null, detail: e.detail ?? null }))), this.appliance]);
     })
       .then(() => {
+        this.observer?.eventsFlushed(events.length, (performance.now() - started) / 1000);
         // Another appliance created these first: take its record.
         for (const mac of conflicts) void this.refresh(mac);
       })
@@ -397,7 +402,18 @@ export class PostgresStore implements NodeStore {
     this.queuedEvents.push(stamped);
     this.capQueue();
     this.recent.add(stamped);
+    this.observer?.eventRecorded(stamped);
     this.schedule();
+  }
+
+  /** One observer (the daemon's telemetry) sees every event as it is recorded and every batch written. */
+  observe(observer: StoreObserver | null): void {
+    this.observer = observer;
+  }
+
+  /** Installs consumed and completed over the history this appliance mirrors, for metrics. */
+  installCounts(): { consumed: number; completed: number } {
+    return countInstalls(this.installs.values());
   }
 
   events(query: EventQuery = {}): StoredEvent[] {

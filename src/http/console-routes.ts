@@ -1,0 +1,59 @@
+// Admin read-outs the console (dashboard and CLI) needs beside the admin API: transfers in flight,
+// DHCP leases, install images and who uses them, and the daemon's status with its warnings.
+import type Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { HttpDeps } from './context.ts';
+import type { DaemonTelemetry } from '../metrics/telemetry.ts';
+import { profileWarnings } from '../config/load.ts';
+import { nodeCounts } from '../metrics/sources.ts';
+
+export function consoleRoutes(router: Router, deps: HttpDeps, admin: Middleware, telemetry: DaemonTelemetry): void {
+  router.get('/transfers', admin, (ctx) => {
+    ctx.body = { transfers: telemetry.transfers.list().map((t) => ({ ...t, startedAt: new Date(t.startedAt).toISOString() })) };
+  });
+
+  router.get('/leases', admin, (ctx) => {
+    const now = Date.now();
+    const leases = deps.leases.all();
+    ctx.body = {
+      dhcpMode: deps.profile().dhcp.mode,
+      leases: leases
+        .sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }))
+        .map((l) => ({ ip: l.ip, mac: l.mac, hostname: l.hostname, state: l.state, expires: new Date(l.expiresAt).toISOString(), expired: l.expiresAt <= now })),
+    };
+  });
+
+  router.get('/images', admin, (ctx) => {
+    const profile = deps.profile();
+    const images = deps.catalogue.images(profile.assets.dir);
+    const users = new Map<string, Set<string>>();
+    const use = (image: string | null | undefined, who: string): void => {
+      if (!image) return;
+      if (!users.has(image)) users.set(image, new Set());
+      users.get(image)!.add(who);
+    };
+    for (const [mac, host] of profile.hosts) use(host.profile, host.hostname || mac);
+    for (const n of deps.store.listNodes(10_000, 0)) use(n.profile, n.hostname ?? n.mac);
+    ctx.body = {
+      dir: profile.assets.dir,
+      images: images.map((i) => ({ profile: i.profile, product: i.product, version: i.version, kernel: i.kernel, initrds: i.initrds, hosts: [...(users.get(i.profile) ?? [])].sort() })),
+    };
+  });
+
+  router.get('/status', admin, (ctx) => {
+    const profile = deps.profile();
+    ctx.body = {
+      version: deps.version,
+      uptime: Math.round((Date.now() - deps.startedAt) / 1000),
+      startedAt: new Date(deps.startedAt).toISOString(),
+      address: profile.server.address,
+      dhcpMode: profile.dhcp.mode,
+      config: profile.file,
+      services: deps.services(),
+      warnings: profileWarnings(profile),
+      nodes: nodeCounts(deps.store),
+      transfers: telemetry.transfers.size,
+      streamClients: telemetry.hub.clients,
+    };
+  });
+}
