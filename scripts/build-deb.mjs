@@ -10,7 +10,23 @@
 // package tests can upgrade to a build with a schema change. Never set it for a release.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, copyFileSync, openSync, readSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  openSync,
+  readSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { copyStatic } from './copy-static.mjs';
@@ -73,7 +89,9 @@ const nodeMajor = Number(process.versions.node.split('.')[0]);
 const debName = `pxe-pilot_${version}_${arch}.deb`;
 
 function walk(dir) {
-  return readdirSync(dir, { recursive: true }).map((name) => join(dir, String(name))).sort();
+  return readdirSync(dir, { recursive: true })
+    .map((name) => join(dir, String(name)))
+    .sort();
 }
 
 const work = mkdtempSync(join(tmpdir(), 'pxe-pilot-deb-'));
@@ -85,7 +103,19 @@ mkdirSync(app, { recursive: true });
 
 // ---- the compiled program ----
 step('compiling src/ (tsc -p tsconfig.build.json)');
-run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(app, 'dist'), '--tsBuildInfoFile', join(work, 'tsbuildinfo')], { stdio: 'inherit' });
+run(
+  process.execPath,
+  [
+    join(root, 'node_modules/typescript/bin/tsc'),
+    '-p',
+    join(root, 'tsconfig.build.json'),
+    '--outDir',
+    join(app, 'dist'),
+    '--tsBuildInfoFile',
+    join(work, 'tsbuildinfo'),
+  ],
+  { stdio: 'inherit' },
+);
 // The dashboard's page files are not TypeScript: tsc leaves them out.
 copyStatic(join(app, 'dist'));
 
@@ -106,11 +136,16 @@ for (const file of ['package.json', 'package-lock.json', 'bin/pxe-pilot.mjs']) {
 
 // ---- production node_modules ----
 step('production node_modules (npm ci --omit=dev)');
-run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app, env, stdio: ['ignore', 'ignore', 'inherit'] });
+run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
+  cwd: app,
+  env,
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 // Scripts were skipped (no compiler, no download): the native modules come from the checkout's
 // `npm ci`, after checking they are the same version the lockfile asks for.
 const sqliteVersion = (dir) => JSON.parse(readFileSync(join(dir, 'node_modules/better-sqlite3/package.json'), 'utf8')).version;
-if (sqliteVersion(root) !== sqliteVersion(app)) die(`node_modules/better-sqlite3 is ${sqliteVersion(root)}, the lockfile says ${sqliteVersion(app)}: run 'npm ci'`);
+if (sqliteVersion(root) !== sqliteVersion(app))
+  die(`node_modules/better-sqlite3 is ${sqliteVersion(root)}, the lockfile says ${sqliteVersion(app)}: run 'npm ci'`);
 const sqliteDir = join(app, 'node_modules/better-sqlite3');
 // Its C sources and build tree are only for compiling; the loader needs build/Release/*.node.
 for (const dir of ['deps', 'src', 'build', 'binding.gyp']) rmSync(join(sqliteDir, dir), { recursive: true, force: true });
@@ -172,7 +207,18 @@ const man = join(pkg, 'usr/share/man/man8');
 mkdirSync(man, { recursive: true });
 writeFileSync(
   join(man, 'pxe-pilot.8'),
-  run('help2man', ['--section=8', '--no-info', '--no-discard-stderr', `--include=${join(root, 'debian/pxe-pilot.h2m')}`, '--name=network-boot appliance: DHCP, ProxyDHCP, TFTP and HTTP', join(app, 'bin/pxe-pilot.mjs')], { env }),
+  run(
+    'help2man',
+    [
+      '--section=8',
+      '--no-info',
+      '--no-discard-stderr',
+      `--include=${join(root, 'debian/pxe-pilot.h2m')}`,
+      '--name=network-boot appliance: DHCP, ProxyDHCP, TFTP and HTTP',
+      join(app, 'bin/pxe-pilot.mjs'),
+    ],
+    { env },
+  ),
 );
 
 const overrides = join(pkg, 'usr/share/lintian/overrides');
@@ -221,7 +267,9 @@ const shlibs = run(
   ['-O', '--warnings=0', ...files.filter((p) => p.endsWith('.node')).flatMap((p) => ['-e', relative(work, p)])],
   // Its one warning (binaries not installed yet) is about the source-package flow we skip.
   { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] },
-).trim().replace(/^shlibs:Depends=/, '');
+)
+  .trim()
+  .replace(/^shlibs:Depends=/, '');
 // What `du --apparent-size` would say, in KiB, as dpkg-gencontrol counts it.
 const installedKiB = walk(pkg)
   .filter((p) => !p.startsWith(control))
@@ -229,7 +277,9 @@ const installedKiB = walk(pkg)
     const st = lstatSync(p);
     return sum + (st.isFile() ? Math.ceil(st.size / 1024) : 1);
   }, 0);
-const shippedMd5 = createHash('md5').update(readFileSync(join(pkg, CONFFILE))).digest('hex');
+const shippedMd5 = createHash('md5')
+  .update(readFileSync(join(pkg, CONFFILE)))
+  .digest('hex');
 const fill = (text) =>
   text
     .replaceAll('@VERSION@', version)

@@ -49,7 +49,16 @@ async function main(argv: string[]): Promise<void> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' }, limit: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, appliance: { type: 'string' }, 'log-format': { type: 'string' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+        limit: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        appliance: { type: 'string' },
+        'log-format': { type: 'string' },
+      },
     });
   } catch (err) {
     fail(2, `${(err as Error).message}\n${USAGE}`);
@@ -158,10 +167,12 @@ async function runDaemon(file: string, profile: ReturnType<typeof loadProfile>, 
   process.on('SIGINT', () => stop('SIGINT'));
   let reloading = Promise.resolve(true);
   process.on('SIGHUP', () => {
-    reloading = reloading.then(() => daemon.reload(file)).catch((err: unknown) => {
-      logger.error({ err }, 'reload failed');
-      return false;
-    });
+    reloading = reloading
+      .then(() => daemon.reload(file))
+      .catch((err: unknown) => {
+        logger.error({ err }, 'reload failed');
+        return false;
+      });
   });
   // A bug in one handler must be logged, not silently kill every service; handlers catch their own.
   process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (a handler let this escape; please report it)'));

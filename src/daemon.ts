@@ -99,10 +99,21 @@ export class Daemon {
     const material = loadCertificate(profile);
     profile.https.fingerprint = material.fingerprint;
     if (material.source === 'generated') {
-      this.logger.warn({ cert: material.certFile, fingerprint: material.fingerprint }, `generated a self-signed certificate ${material.certFile}; installers pin it by fingerprint ${material.fingerprint} (pxe-pilot cert prints it)`);
-      this.store.record({ mac: null, protocol: 'daemon', kind: 'certificate', decision: 'generated', reason: `self-signed certificate ${material.certFile}, SHA-256 ${material.fingerprint}` });
+      this.logger.warn(
+        { cert: material.certFile, fingerprint: material.fingerprint },
+        `generated a self-signed certificate ${material.certFile}; installers pin it by fingerprint ${material.fingerprint} (pxe-pilot cert prints it)`,
+      );
+      this.store.record({
+        mac: null,
+        protocol: 'daemon',
+        kind: 'certificate',
+        decision: 'generated',
+        reason: `self-signed certificate ${material.certFile}, SHA-256 ${material.fingerprint}`,
+      });
     } else if (material.source === 'state' && !namesAddress(material, profile.server.address)) {
-      this.logger.warn(`${material.certFile} does not name ${profile.server.address} (${material.subjectAltName}); it is kept, since installers pin its fingerprint, not its names`);
+      this.logger.warn(
+        `${material.certFile} does not name ${profile.server.address} (${material.subjectAltName}); it is kept, since installers pin its fingerprint, not its names`,
+      );
     }
     return material;
   }

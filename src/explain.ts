@@ -92,7 +92,9 @@ function describeEvent(e: StoredEvent, mac: string): string {
 }
 
 function describeNode(node: NodeRecord, now: number): string[] {
-  const lines = [`Known since ${day(node.firstSeen)} ${clock(node.firstSeen)}, last heard ${ago(node.lastSeen, now)} (${day(node.lastSeen)} ${clock(node.lastSeen)}).`];
+  const lines = [
+    `Known since ${day(node.firstSeen)} ${clock(node.firstSeen)}, last heard ${ago(node.lastSeen, now)} (${day(node.lastSeen)} ${clock(node.lastSeen)}).`,
+  ];
   const facts: string[] = [];
   if (node.lastIp) facts.push(`last address ${node.lastIp}`);
   if (node.arch !== null) facts.push(archLabel(node.arch));
@@ -127,7 +129,9 @@ function nextSteps(events: StoredEvent[]): string[] {
   const last = events.at(-1);
   if (!last) return [];
   // Only answers that named a boot file: a plain lease (an installed OS renewing) asks for nothing.
-  const offers = events.filter((e) => (e.protocol === 'proxydhcp' || e.protocol === 'dhcp') && (e.decision === 'offer' || e.decision === 'ack') && bootFileOf(e) !== undefined);
+  const offers = events.filter(
+    (e) => (e.protocol === 'proxydhcp' || e.protocol === 'dhcp') && (e.decision === 'offer' || e.decision === 'ack') && bootFileOf(e) !== undefined,
+  );
   const lastOffer = offers.at(-1);
   const after = lastOffer ? events.filter((e) => e.id > lastOffer.id && (e.protocol === 'tftp' || e.protocol === 'http')) : [];
   const hints: string[] = [];
@@ -140,7 +144,9 @@ function nextSteps(events: StoredEvent[]): string[] {
   if (lastOffer && after.length === 0) {
     const file = bootFileOf(lastOffer) ?? 'the boot file';
     if (file.startsWith('http')) {
-      hints.push(`It was told to fetch ${file} but no HTTP request followed: can the machine reach that address and port (firewall, routing)? Did it get an address from the DHCP server?`);
+      hints.push(
+        `It was told to fetch ${file} but no HTTP request followed: can the machine reach that address and port (firewall, routing)? Did it get an address from the DHCP server?`,
+      );
     } else {
       hints.push(
         `It was told to load ${file} but no TFTP request from its address followed: is TFTP enabled and UDP 69 reachable (firewall)? Did the router's DHCP server give it an address? UEFI firmware may first ask on port 4011: look for a "REQUEST on 4011" line above.`,
@@ -156,7 +162,9 @@ function silentMachineHints(store: ExplainSource, mac: string, now: number): str
   const heard = (protocol: EventProtocol): StoredEvent[] => store.events({ protocol, limit: BACKGROUND_SCAN });
   const proxy = heard('proxydhcp');
   const dhcp = heard('dhcp');
-  const start = heard('daemon').filter((e) => e.kind === 'start' || e.kind === 'reload').at(-1);
+  const start = heard('daemon')
+    .filter((e) => e.kind === 'start' || e.kind === 'reload')
+    .at(-1);
   if (start) hints.push(`Last ${start.kind} ${ago(start.time, now)}: ${start.reason}`);
   const wrongLink = [...proxy, ...dhcp].filter((e) => e.code === 'wrong-interface');
   if (proxy.length === 0 && dhcp.length === 0) {
@@ -201,7 +209,10 @@ export function machineEvents(store: ExplainSource, mac: string, limit: number, 
   const own = store.events({ mac, limit });
   const ips = addressesOf(node, own);
   const since = own[0]?.time ?? 0;
-  const tftp = ips.size === 0 ? [] : store.events({ protocol: 'tftp', limit: TFTP_SCAN }).filter((e) => e.time >= since && ips.has(text(detailOf(e, 'tftp')?.client) ?? ''));
+  const tftp =
+    ips.size === 0
+      ? []
+      : store.events({ protocol: 'tftp', limit: TFTP_SCAN }).filter((e) => e.time >= since && ips.has(text(detailOf(e, 'tftp')?.client) ?? ''));
   const timeline = [...own, ...tftp].sort((a, b) => a.time - b.time || a.id - b.id).slice(-limit);
   return { timeline, tftpAddresses: tftp.length ? [...ips] : [] };
 }
@@ -222,7 +233,10 @@ export function explainMac(store: ExplainSource, mac: string, options: ExplainOp
     return `${out.join('\n')}\n`;
   }
 
-  out.push('', `${timeline.length} most recent event${timeline.length === 1 ? '' : 's'}, oldest first${tftpAddresses.length ? ` (TFTP matched by address ${tftpAddresses.join(', ')})` : ''}:`);
+  out.push(
+    '',
+    `${timeline.length} most recent event${timeline.length === 1 ? '' : 's'}, oldest first${tftpAddresses.length ? ` (TFTP matched by address ${tftpAddresses.join(', ')})` : ''}:`,
+  );
   let currentDay = '';
   for (const e of timeline) {
     const d = day(e.time);

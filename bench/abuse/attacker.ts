@@ -14,7 +14,9 @@ const checkEvery = Number(checkText);
 const deadline = Date.now() + Math.min(Number(secondsText), 3600) * 1000;
 
 export const CHECK_MAC = '02:aa:00:00:00:01';
-const captures = (JSON.parse(readFileSync(new URL('../../test/fixtures/dhcp/requests.json', import.meta.url), 'utf8')) as { requests: { hex: string }[] }).requests.map((r) => Buffer.from(r.hex, 'hex'));
+const captures = (
+  JSON.parse(readFileSync(new URL('../../test/fixtures/dhcp/requests.json', import.meta.url), 'utf8')) as { requests: { hex: string }[] }
+).requests.map((r) => Buffer.from(r.hex, 'hex'));
 const tftpSeeds = [
   Buffer.from('\0\x01undionly.kpxe\0octet\0blksize\x001468\0tsize\x000\0', 'latin1'),
   Buffer.from('\0\x01snponly.efi\0octet\0blksize\x001468\0windowsize\x004\0tsize\x000\0', 'latin1'),
@@ -83,7 +85,7 @@ tftp.on('message', (data) => {
   if (data[1] === 6 || data[1] === 3) tftpAnswered?.();
 });
 
-function within<T>(ms: number, register: (done: () => void) => void): Promise<boolean> {
+function within(ms: number, register: (done: () => void) => void): Promise<boolean> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), ms);
     register(() => {
@@ -138,6 +140,8 @@ while (sent < count && Date.now() < deadline) {
   }
 }
 const seconds = (Date.now() - started) / 1000;
-process.stdout.write(`${JSON.stringify({ summary: true, sent, seconds: Math.round(seconds * 10) / 10, perSecond: Math.round(sent / seconds), checks, failedChecks })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ summary: true, sent, seconds: Math.round(seconds * 10) / 10, perSecond: Math.round(sent / seconds), checks, failedChecks })}\n`,
+);
 dhcp.close();
 tftp.close();

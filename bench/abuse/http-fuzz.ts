@@ -31,16 +31,48 @@ const pick = <T>(xs: readonly T[]): T => xs[rand(xs.length)]!;
 const noise = (n: number): string => Array.from({ length: n }, () => String.fromCharCode(rand(256))).join('');
 
 const ROUTES = [
-  'GET /boot', `GET /boot?mac=${MAC}&arch=x86_64`, 'GET /boot.ipxe', 'GET /chain', 'GET /menu.ipxe', `GET /install?mac=${MAC}&profile=a/b`,
-  'GET /assets/x/../../etc/passwd', 'GET /ipxe/snponly.efi', 'POST /answer', 'POST /webhook/proxmox', `GET /nocloud/${MAC}/user-data`,
-  `GET /preseed/${MAC}.cfg`, 'GET /hosts', `GET /hosts/${MAC}`, 'GET /nodes', `GET /nodes/${MAC}`, `GET /nodes/${MAC}/explain`,
-  `POST /nodes/${MAC}/reinstall`, `DELETE /nodes/${MAC}/reinstall`, `PUT /nodes/${MAC}/local-boot`, `DELETE /nodes/${MAC}/local-boot`,
-  'GET /events?mac=zz&limit=-1', 'GET /health',
+  'GET /boot',
+  `GET /boot?mac=${MAC}&arch=x86_64`,
+  'GET /boot.ipxe',
+  'GET /chain',
+  'GET /menu.ipxe',
+  `GET /install?mac=${MAC}&profile=a/b`,
+  'GET /assets/x/../../etc/passwd',
+  'GET /ipxe/snponly.efi',
+  'POST /answer',
+  'POST /webhook/proxmox',
+  `GET /nocloud/${MAC}/user-data`,
+  `GET /preseed/${MAC}.cfg`,
+  'GET /hosts',
+  `GET /hosts/${MAC}`,
+  'GET /nodes',
+  `GET /nodes/${MAC}`,
+  `GET /nodes/${MAC}/explain`,
+  `POST /nodes/${MAC}/reinstall`,
+  `DELETE /nodes/${MAC}/reinstall`,
+  `PUT /nodes/${MAC}/local-boot`,
+  `DELETE /nodes/${MAC}/local-boot`,
+  'GET /events?mac=zz&limit=-1',
+  'GET /health',
 ];
 const JSON_BODIES = [
-  '{}', 'null', '[]', '"x"', '1e999', '{"network_interfaces":null}', '{"network_interfaces":{"a":1}}', '{"network_interfaces":["x",1,null]}',
-  '{"network_interfaces":[{"mac":"../../x"}]}', '{"dmi":{"system":{"serial":{"a":[]}}}}', '{"product":{"product":1}}', '{"__proto__":{"x":1}}',
-  '{"a":' + '['.repeat(5000) + ']'.repeat(5000) + '}', '{"mode":"exit","options":{"x":"y"}}', '{"profile":"../../etc"}', '{', '{"a":"\\ud800"}',
+  '{}',
+  'null',
+  '[]',
+  '"x"',
+  '1e999',
+  '{"network_interfaces":null}',
+  '{"network_interfaces":{"a":1}}',
+  '{"network_interfaces":["x",1,null]}',
+  '{"network_interfaces":[{"mac":"../../x"}]}',
+  '{"dmi":{"system":{"serial":{"a":[]}}}}',
+  '{"product":{"product":1}}',
+  '{"__proto__":{"x":1}}',
+  '{"a":' + '['.repeat(5000) + ']'.repeat(5000) + '}',
+  '{"mode":"exit","options":{"x":"y"}}',
+  '{"profile":"../../etc"}',
+  '{',
+  '{"a":"\\ud800"}',
 ];
 
 /** One hostile request as raw bytes. */
@@ -91,7 +123,26 @@ const dir = mkdtempSync(join(tmpdir(), 'pxp-fuzz-'));
 mkdirSync(join(dir, 'answers', 'hosts'), { recursive: true });
 writeFileSync(join(dir, 'answers', 'default.toml'), '[global]\nfqdn = "{{hostname}}.x"\n');
 const ini = join(dir, 'p.ini');
-writeFileSync(ini, ['[server]', 'address = 127.0.0.1', `state_dir = ${join(dir, 'state')}`, 'log_level = error', '[http]', 'bind = 127.0.0.1', `port = ${HTTP}`, `admin_token = ${TOKEN}`, '[https]', `port = ${HTTPS}`, '[tftp]', 'enabled = false', '[answers]', `dir = ${join(dir, 'answers')}`, ''].join('\n'));
+writeFileSync(
+  ini,
+  [
+    '[server]',
+    'address = 127.0.0.1',
+    `state_dir = ${join(dir, 'state')}`,
+    'log_level = error',
+    '[http]',
+    'bind = 127.0.0.1',
+    `port = ${HTTP}`,
+    `admin_token = ${TOKEN}`,
+    '[https]',
+    `port = ${HTTPS}`,
+    '[tftp]',
+    'enabled = false',
+    '[answers]',
+    `dir = ${join(dir, 'answers')}`,
+    '',
+  ].join('\n'),
+);
 const daemon = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--config', ini], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
 let log = '';
 daemon.stdout.on('data', (c: Buffer) => (log += c.toString()));
@@ -114,7 +165,9 @@ try {
   const seconds = (Date.now() - started) / 1000;
   // 501 is the router's answer to a method it does not know (TRACE, FOO): RFC 9110, not a fault.
   const fiveHundreds = statuses.get(500) ?? 0;
-  process.stdout.write(`${JSON.stringify({ sent, seconds: Math.round(seconds), perSecond: Math.round(sent / seconds), daemonAlive: daemon.exitCode === null, fiveHundreds, statuses: Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ sent, seconds: Math.round(seconds), perSecond: Math.round(sent / seconds), daemonAlive: daemon.exitCode === null, fiveHundreds, statuses: Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])) })}\n`,
+  );
   for (const e of examples500) process.stdout.write(`500 for: ${e}\n`);
   const fatal = log.split('\n').filter((l) => /"level":60|uncaught/.test(l));
   process.stdout.write(`fatal or uncaught log lines: ${fatal.length}\n`);

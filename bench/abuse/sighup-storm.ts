@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { collectOutput, NetLab, waitFor } from '../../test/helpers/netns.ts';
 
-const { values } = parseArgs({ options: { clients: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '60' }, every: { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: { clients: { type: 'string', default: '2000' }, seconds: { type: 'string', default: '60' }, every: { type: 'string', default: '2' } },
+});
 const clients = Math.min(Number(values.clients), 20_000);
 const seconds = Math.min(Number(values.seconds), 1800);
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -25,27 +27,63 @@ try {
   await lab.attachToBridge('srv', 'br0', 'p-storm', 'storm', 'eth0', '10.67.0.2/16');
   await lab.exec('storm', ['ip', 'route', 'add', '255.255.255.255/32', 'dev', 'eth0']);
   const ini = join(dir, 'p.ini');
-  writeFileSync(ini, ['[server]', `address = ${SERVER}`, 'interface = br0', `state_dir = ${join(dir, 'state')}`, 'log_level = info', '[http]', 'port = 8080', '[https]', 'enabled = false', '[tftp]', 'root = /usr/lib/ipxe', '[dhcp]', 'mode = server', 'range_start = 10.67.1.0', 'range_end = 10.67.200.255', 'netmask = 255.255.0.0', ''].join('\n'));
+  writeFileSync(
+    ini,
+    [
+      '[server]',
+      `address = ${SERVER}`,
+      'interface = br0',
+      `state_dir = ${join(dir, 'state')}`,
+      'log_level = info',
+      '[http]',
+      'port = 8080',
+      '[https]',
+      'enabled = false',
+      '[tftp]',
+      'root = /usr/lib/ipxe',
+      '[dhcp]',
+      'mode = server',
+      'range_start = 10.67.1.0',
+      'range_end = 10.67.200.255',
+      'netmask = 255.255.0.0',
+      '',
+    ].join('\n'),
+  );
   const daemon = lab.spawn('srv', [process.execPath, '--import', 'tsx', 'src/cli.ts', '--config', ini], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = collectOutput(daemon);
   await waitFor('pxe-pilot to start', () => log.text().includes('serving as') || daemon.exitCode !== null, 30_000, 100);
-  const storm = lab.spawn('storm', [process.execPath, '--import', 'tsx', STORM, 'storm', String(clients), String(seconds), String(Math.max(1, Math.ceil(clients / (seconds * 100))))], { cwd: REPO });
+  const storm = lab.spawn(
+    'storm',
+    [process.execPath, '--import', 'tsx', STORM, 'storm', String(clients), String(seconds), String(Math.max(1, Math.ceil(clients / (seconds * 100))))],
+    { cwd: REPO },
+  );
   const acks = collectOutput(storm);
   let hups = 0;
-  const hupper = setInterval(() => {
-    daemon.kill('SIGHUP');
-    hups += 1;
-  }, Number(values.every) * 1000);
+  const hupper = setInterval(
+    () => {
+      daemon.kill('SIGHUP');
+      hups += 1;
+    },
+    Number(values.every) * 1000,
+  );
   await new Promise<void>((resolve) => storm.once('exit', () => resolve()));
   clearInterval(hupper);
   await new Promise((r) => setTimeout(r, 500));
-  const acked = new Map(acks.text().split('\n').filter((l) => l.startsWith('ACK ')).map((l) => l.split(' ').slice(1) as [string, string]));
+  const acked = new Map(
+    acks
+      .text()
+      .split('\n')
+      .filter((l) => l.startsWith('ACK '))
+      .map((l) => l.split(' ').slice(1) as [string, string]),
+  );
   const db = new Database(join(dir, 'state', 'pxe-pilot.sqlite'), { readonly: true });
   const onDisk = new Map((db.prepare("SELECT mac, ip FROM leases WHERE state = 'bound'").all() as { mac: string; ip: string }[]).map((r) => [r.mac, r.ip]));
   db.close();
   const lost = [...acked].filter(([mac, ip]) => onDisk.get(mac) !== ip);
   const reloads = (log.text().match(/reloaded /g) ?? []).length;
-  process.stdout.write(`${JSON.stringify({ clients, seconds, sighups: hups, reloadsLogged: reloads, acked: acked.size, lostLeases: lost.length, daemonAlive: daemon.exitCode === null })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ clients, seconds, sighups: hups, reloadsLogged: reloads, acked: acked.size, lostLeases: lost.length, daemonAlive: daemon.exitCode === null })}\n`,
+  );
   await lab.stop(daemon);
 } finally {
   await lab.destroy();

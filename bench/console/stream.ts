@@ -53,7 +53,9 @@ try {
     const streamed = streams.reduce((n, s) => n + s.bytes(), 0);
     for (const s of streams) s.close();
     results.push({ clients, ...r });
-    process.stdout.write(`/boot with ${clients} stream clients: ${r.rps.toFixed(0)} req/s, latency mean ${r.latency}${clients ? `, ${(streamed / 1048576).toFixed(1)} MiB streamed` : ''}\n`);
+    process.stdout.write(
+      `/boot with ${clients} stream clients: ${r.rps.toFixed(0)} req/s, latency mean ${r.latency}${clients ? `, ${(streamed / 1048576).toFixed(1)} MiB streamed` : ''}\n`,
+    );
   }
   const mean = (c: number): number => results.filter((r) => r.clients === c).reduce((n, r) => n + r.rps, 0) / 2;
   process.stdout.write(`mean: none ${mean(0).toFixed(0)} req/s, 5 clients ${mean(5).toFixed(0)} req/s (${((100 * mean(5)) / mean(0) - 100).toFixed(1)} %)\n`);

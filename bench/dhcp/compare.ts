@@ -36,12 +36,36 @@ function startCommand(server: string, dir: string): string[] {
         server: { address: SERVER, interface: 'srv0' },
         dhcp: { mode: 'server', rangeStart: RANGE[0], rangeEnd: RANGE[1], netmask: '255.255.0.0', router: SERVER, dns: [SERVER], leaseTime: 3600 },
       };
-      return [process.execPath, ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), '--import', 'tsx', RUN_SERVER, JSON.stringify({ service: 'dhcp', stateDir: join(dir, 'state'), profile })];
+      return [
+        process.execPath,
+        ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []),
+        '--import',
+        'tsx',
+        RUN_SERVER,
+        JSON.stringify({ service: 'dhcp', stateDir: join(dir, 'state'), profile }),
+      ];
     }
     case 'dnsmasq':
-      return ['dnsmasq', '-d', '-k', '--port=0', '--no-resolv', '--no-hosts', '--interface=srv0', '--bind-interfaces', '--no-ping', '--dhcp-authoritative',
-        `--dhcp-range=${RANGE[0]},${RANGE[1]},255.255.0.0,1h`, '--dhcp-lease-max=200000', `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`,
-        `--pid-file=${join(dir, 'dnsmasq.pid')}`, '--user=root', '--log-facility=-', '--quiet-dhcp', ...(process.env.DNSMASQ_EXTRA ? process.env.DNSMASQ_EXTRA.split(' ') : [])];
+      return [
+        'dnsmasq',
+        '-d',
+        '-k',
+        '--port=0',
+        '--no-resolv',
+        '--no-hosts',
+        '--interface=srv0',
+        '--bind-interfaces',
+        '--no-ping',
+        '--dhcp-authoritative',
+        `--dhcp-range=${RANGE[0]},${RANGE[1]},255.255.0.0,1h`,
+        '--dhcp-lease-max=200000',
+        `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`,
+        `--pid-file=${join(dir, 'dnsmasq.pid')}`,
+        '--user=root',
+        '--log-facility=-',
+        '--quiet-dhcp',
+        ...(process.env.DNSMASQ_EXTRA ? process.env.DNSMASQ_EXTRA.split(' ') : []),
+      ];
     case 'kea': {
       const config = {
         Dhcp4: {
@@ -87,10 +111,14 @@ async function runOne(server: string, rate: number): Promise<Result> {
     if (server === 'pxe-pilot') await waitFor('pxe-pilot to start', () => out.text().includes('ready'), 20_000);
     else await new Promise((r) => setTimeout(r, 1500));
     // perfdhcp on the client interface, as machines on the boot LAN (PERF_LOCAL=10.77.0.2 makes it a relay instead).
-    const perf = await lab.exec('cli', ['perfdhcp', '-4', '-l', process.env.PERF_LOCAL ?? 'cli0', '-r', String(rate), '-p', String(seconds), '-R', String(CLIENTS), '-W', '2000000', SERVER], {
-      allowFail: true,
-      timeoutMs: (seconds + 30) * 1000,
-    });
+    const perf = await lab.exec(
+      'cli',
+      ['perfdhcp', '-4', '-l', process.env.PERF_LOCAL ?? 'cli0', '-r', String(rate), '-p', String(seconds), '-R', String(CLIENTS), '-W', '2000000', SERVER],
+      {
+        allowFail: true,
+        timeoutMs: (seconds + 30) * 1000,
+      },
+    );
     const text = perf.stdout + perf.stderr;
     if (process.env.BENCH_VERBOSE) process.stderr.write(text);
     await lab.stop(child);

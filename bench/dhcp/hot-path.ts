@@ -16,12 +16,16 @@ const batchSize = Number(process.argv[3] ?? 20);
 const dir = mkdtempSync(join(tmpdir(), 'pxp-hot-'));
 const store = Store.open(dir);
 const leases = store.leases;
-const profile = testProfile({ server: { address: '10.77.0.1', interface: 'x' }, dhcp: { mode: 'server', rangeStart: '10.77.1.0', rangeEnd: '10.77.255.250', netmask: '255.255.0.0' } });
+const profile = testProfile({
+  server: { address: '10.77.0.1', interface: 'x' },
+  dhcp: { mode: 'server', rangeStart: '10.77.1.0', rangeEnd: '10.77.255.250', netmask: '255.255.0.0' },
+});
 const pool = poolFromProfile(profile);
 if (!pool.ok) throw new Error(pool.reason);
 const allocator = new LeaseAllocator(pool.pool, { offerHoldMs: 30000, leaseMs: 3600000, quarantineMs: 600000 });
 const responder = new DhcpResponder({ profile, pool: pool.pool, serverPort: 67 }, allocator, store);
-const mac = (i: number) => `02:00:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+const mac = (i: number) =>
+  `02:00:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
 const discovers = Array.from({ length: exchanges }, (_, i) => encodeDhcp(dhcpRequest({ mac: mac(i), type: T.DISCOVER, xid: i })));
 
 // The server's own group commit, then what its deliver() does short of the socket.

@@ -58,7 +58,14 @@ async function main(): Promise<void> {
   await port.close();
   const output: StormClientsOutput = {
     wallMs,
-    results: results.map((r) => ({ ok: r.ok, mac: r.mac, ...(r.ip ? { ip: r.ip } : {}), ...(r.failure ? { failure: r.failure } : {}), totalMs: r.totalMs, phases: r.phases.map((p) => ({ ...p, detail: p.ok ? '' : p.detail })) })),
+    results: results.map((r) => ({
+      ok: r.ok,
+      mac: r.mac,
+      ...(r.ip ? { ip: r.ip } : {}),
+      ...(r.failure ? { failure: r.failure } : {}),
+      totalMs: r.totalMs,
+      phases: r.phases.map((p) => ({ ...p, detail: p.ok ? '' : p.detail })),
+    })),
   };
   process.stdout.write(JSON.stringify(output) + '\n');
 }

@@ -39,12 +39,13 @@ function usage(message: string): never {
   process.stderr.write(`storm: ${message}\n`);
   process.exit(2);
 }
-const machineCounts = values.machines!.split(',').map(Number);
+const machineCounts = values.machines.split(',').map(Number);
 if (machineCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) usage('--machines: whole numbers from 1 to 5000, comma-separated');
-const targets = values.targets!.split(',') as Target[];
+const targets = values.targets.split(',') as Target[];
 if (targets.some((t) => !(TARGETS as readonly string[]).includes(t))) usage(`--targets: some of ${TARGETS.join(', ')}`);
 const arch = values.arch as ArchName;
-if (!(ARCHS as readonly string[]).includes(arch) || arch === 'efi64-http') usage('--arch: bios, efi64 or ipxe (the dnsmasq reference has no UEFI HTTP boot set up)');
+if (!(ARCHS as readonly string[]).includes(arch) || arch === 'efi64-http')
+  usage('--arch: bios, efi64 or ipxe (the dnsmasq reference has no UEFI HTTP boot set up)');
 const kernelBytes = Math.round(Number(values['kernel-mb']) * 1024 * 1024);
 const initrdBytes = Math.round(Number(values['initrd-mb']) * 1024 * 1024);
 if (!(kernelBytes > 0 && initrdBytes > 0)) usage('--kernel-mb and --initrd-mb: positive sizes');
@@ -78,7 +79,9 @@ function percentile(sorted: number[], p: number): number {
 function vmHwmMb(pid: number | undefined): number {
   if (pid === undefined) return NaN;
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmHWM:'));
     return line ? Number(line.split(/\s+/)[1]) / 1024 : NaN;
   } catch {
     return NaN;
@@ -94,18 +97,39 @@ function childPids(pid: number | undefined): number[] {
   }
 }
 
-const loadNow = (): string => execFileSync('uptime', { encoding: 'utf8' }).trim().replace(/^.*load average/, 'load average');
+const loadNow = (): string =>
+  execFileSync('uptime', { encoding: 'utf8' })
+    .trim()
+    .replace(/^.*load average/, 'load average');
 
 /** dnsmasq doing DHCP and TFTP on the bridge, as the reference boot server. */
 async function startDnsmasq(lab: NetLab, dir: string, tftpRoot: string): Promise<ChildProcess> {
   const base = `http://${net.pxe}:${httpPort}`;
   const dnsmasq = lab.spawn('lan', [
-    'dnsmasq', '--keep-in-foreground', '--log-facility=-', '--conf-file=/dev/null', '--port=0', '--user=root', '--pid-file=',
-    `--interface=${net.bridge}`, '--bind-interfaces', '--no-ping', '--dhcp-authoritative', '--quiet-dhcp', '--quiet-tftp',
-    '--dhcp-lease-max=70000', `--dhcp-range=${net.rangeStart},${net.rangeEnd},${net.netmask},1h`, `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`,
-    '--enable-tftp', `--tftp-root=${tftpRoot}`, '--tftp-max=5000',
-    '--dhcp-userclass=set:ipxe,iPXE', '--dhcp-match=set:efi64,option:client-arch,7',
-    `--dhcp-boot=tag:ipxe,${base}/boot.ipxe`, '--dhcp-boot=tag:!ipxe,tag:efi64,snponly.efi', '--dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe',
+    'dnsmasq',
+    '--keep-in-foreground',
+    '--log-facility=-',
+    '--conf-file=/dev/null',
+    '--port=0',
+    '--user=root',
+    '--pid-file=',
+    `--interface=${net.bridge}`,
+    '--bind-interfaces',
+    '--no-ping',
+    '--dhcp-authoritative',
+    '--quiet-dhcp',
+    '--quiet-tftp',
+    '--dhcp-lease-max=70000',
+    `--dhcp-range=${net.rangeStart},${net.rangeEnd},${net.netmask},1h`,
+    `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`,
+    '--enable-tftp',
+    `--tftp-root=${tftpRoot}`,
+    '--tftp-max=5000',
+    '--dhcp-userclass=set:ipxe,iPXE',
+    '--dhcp-match=set:efi64,option:client-arch,7',
+    `--dhcp-boot=tag:ipxe,${base}/boot.ipxe`,
+    '--dhcp-boot=tag:!ipxe,tag:efi64,snponly.efi',
+    '--dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe',
   ]);
   const out = collectOutput(dnsmasq);
   await waitFor('dnsmasq to start', () => out.text().includes('TFTP root') || dnsmasq.exitCode !== null, 10_000);
@@ -120,11 +144,35 @@ async function startNginx(lab: NetLab, dir: string, assets: string): Promise<Chi
   const prefix = join(dir, 'nginx');
   mkdirSync(www, { recursive: true });
   mkdirSync(join(prefix, 'tmp'), { recursive: true });
-  writeFileSync(join(www, 'boot.ipxe'), ['#!ipxe', `chain --autofree ${base}/boot?mac=\${mac:hexhyp}&arch=\${buildarch}&platform=\${platform} || goto unreachable`, 'exit', ':unreachable', 'exit', ''].join('\n'));
+  writeFileSync(
+    join(www, 'boot.ipxe'),
+    [
+      '#!ipxe',
+      `chain --autofree ${base}/boot?mac=\${mac:hexhyp}&arch=\${buildarch}&platform=\${platform} || goto unreachable`,
+      'exit',
+      ':unreachable',
+      'exit',
+      '',
+    ].join('\n'),
+  );
   const [product, version] = installProfile.split('/');
-  writeFileSync(join(www, 'boot-script'), ['#!ipxe', 'imgfree', `kernel ${base}/assets/${product}/${version}/vmlinuz initrd=initrd quiet || goto failed`, `initrd --name initrd ${base}/assets/${product}/${version}/initrd || goto failed`, 'boot || goto failed', ':failed', 'exit', ''].join('\n'));
+  writeFileSync(
+    join(www, 'boot-script'),
+    [
+      '#!ipxe',
+      'imgfree',
+      `kernel ${base}/assets/${product}/${version}/vmlinuz initrd=initrd quiet || goto failed`,
+      `initrd --name initrd ${base}/assets/${product}/${version}/initrd || goto failed`,
+      'boot || goto failed',
+      ':failed',
+      'exit',
+      '',
+    ].join('\n'),
+  );
   const conf = join(prefix, 'nginx.conf');
-  writeFileSync(conf, `daemon off;
+  writeFileSync(
+    conf,
+    `daemon off;
 user root;
 master_process on;
 worker_processes auto;
@@ -149,14 +197,20 @@ http {
     location /assets/ { alias ${assets}/; }
   }
 }
-`);
+`,
+  );
   const nginx = lab.spawn('lan', ['nginx', '-c', conf, '-p', prefix]);
   const out = collectOutput(nginx);
-  await waitFor('nginx to answer', async () => {
-    if (nginx.exitCode !== null) throw new Error(`nginx exited: ${out.text()}`);
-    const r = await lab.exec('lan', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `${base}/boot.ipxe`], { allowFail: true });
-    return r.stdout.trim() === '200';
-  }, 10_000, 100);
+  await waitFor(
+    'nginx to answer',
+    async () => {
+      if (nginx.exitCode !== null) throw new Error(`nginx exited: ${out.text()}`);
+      const r = await lab.exec('lan', ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `${base}/boot.ipxe`], { allowFail: true });
+      return r.stdout.trim() === '200';
+    },
+    10_000,
+    100,
+  );
   return nginx;
 }
 
@@ -167,7 +221,11 @@ async function storm(target: Target, machines: number, macTag: number, files: { 
   try {
     await buildBootNet(lab, mode, dir);
     // A neighbour entry per machine on the server side: the default table (1024) is too small.
-    await lab.exec('lan', ['sysctl', '-qw', 'net.ipv4.neigh.default.gc_thresh1=8192', 'net.ipv4.neigh.default.gc_thresh2=16384', 'net.ipv4.neigh.default.gc_thresh3=32768'], { allowFail: true });
+    await lab.exec(
+      'lan',
+      ['sysctl', '-qw', 'net.ipv4.neigh.default.gc_thresh1=8192', 'net.ipv4.neigh.default.gc_thresh2=16384', 'net.ipv4.neigh.default.gc_thresh3=32768'],
+      { allowFail: true },
+    );
     const servers: Record<string, ChildProcess> = {};
     if (target === 'dnsmasq-nginx') {
       servers.dnsmasq = await startDnsmasq(lab, dir, files.tftpRoot);
@@ -201,7 +259,8 @@ async function storm(target: Target, machines: number, macTag: number, files: { 
     clearInterval(sampler);
     sampleRss();
     const line = stdout.trim().split('\n').at(-1) ?? '';
-    if (!line.startsWith('{')) throw new Error(`the clients ended (${code}) without a result${code === null ? ` (stopped after ${timeoutMs / 1000} s)` : ''}: ${stderr.slice(-2000)}`);
+    if (!line.startsWith('{'))
+      throw new Error(`the clients ended (${code}) without a result${code === null ? ` (stopped after ${timeoutMs / 1000} s)` : ''}: ${stderr.slice(-2000)}`);
     const output = JSON.parse(line) as StormClientsOutput;
     const byPhase = new Map<string, number[]>();
     for (const r of output.results) {
@@ -216,7 +275,16 @@ async function storm(target: Target, machines: number, macTag: number, files: { 
       list.sort((a, b) => a - b);
       phases[name] = { count: list.length, p50: percentile(list, 50), p99: percentile(list, 99) };
     }
-    return { target, machines, wallMs: output.wallMs, ok: output.results.filter((r) => r.ok).length, failures: output.results.filter((r) => !r.ok).map((r) => r.failure!), phases, peakRssMb, load };
+    return {
+      target,
+      machines,
+      wallMs: output.wallMs,
+      ok: output.results.filter((r) => r.ok).length,
+      failures: output.results.filter((r) => !r.ok).map((r) => r.failure!),
+      phases,
+      peakRssMb,
+      load,
+    };
   } finally {
     await lab.destroy();
     rmSync(dir, { recursive: true, force: true });
@@ -236,8 +304,12 @@ function table(results: StormResult[]): string {
     `|---|---|---|---|---|${present.map(() => '---').join('|')}|`,
   ];
   for (const r of results) {
-    const rss = Object.entries(r.peakRssMb).map(([name, mb]) => `${name} ${Math.round(mb)} MB`).join(', ');
-    lines.push(`| ${r.target} | ${r.machines} | ${fmtMs(r.wallMs)} | ${r.ok} / ${r.failures.length} | ${rss} | ${present.map((n) => (r.phases[n] ? `${fmtMs(r.phases[n]!.p50)} / ${fmtMs(r.phases[n]!.p99)}` : '–')).join(' | ')} |`);
+    const rss = Object.entries(r.peakRssMb)
+      .map(([name, mb]) => `${name} ${Math.round(mb)} MB`)
+      .join(', ');
+    lines.push(
+      `| ${r.target} | ${r.machines} | ${fmtMs(r.wallMs)} | ${r.ok} / ${r.failures.length} | ${rss} | ${present.map((n) => (r.phases[n] ? `${fmtMs(r.phases[n].p50)} / ${fmtMs(r.phases[n].p99)}` : '–')).join(' | ')} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -269,7 +341,9 @@ async function main(): Promise<void> {
   } finally {
     rmSync(filesDir, { recursive: true, force: true });
   }
-  process.stdout.write(`\n${arch}, kernel ${values['kernel-mb']} MB + initrd ${values['initrd-mb']} MB per machine, spread ${spreadMs} ms\n\n${table(results)}\n`);
+  process.stdout.write(
+    `\n${arch}, kernel ${values['kernel-mb']} MB + initrd ${values['initrd-mb']} MB per machine, spread ${spreadMs} ms\n\n${table(results)}\n`,
+  );
   if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2));
 }
 

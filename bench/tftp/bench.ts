@@ -37,7 +37,21 @@ if (!values.inside) {
     inNs('ip', 'link', 'add', 'bench0', 'type', 'veth', 'peer', 'name', 'bench1');
     inNs('ip', 'addr', 'add', '192.0.2.1/32', 'dev', 'bench0');
     inNs('ip', 'link', 'set', 'bench0', 'up');
-    const args = ['netns', 'exec', ns, process.execPath, '--import', 'tsx', import.meta.filename, '--runs', String(runs), '--concurrent', String(concurrent), '--inside', ns];
+    const args = [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      '--import',
+      'tsx',
+      import.meta.filename,
+      '--runs',
+      String(runs),
+      '--concurrent',
+      String(concurrent),
+      '--inside',
+      ns,
+    ];
     const result = spawnSync('ip', args, { stdio: 'inherit', cwd: repo });
     process.exitCode = result.status ?? 1;
   } finally {
@@ -114,14 +128,44 @@ async function main(): Promise<void> {
     { name: 'dnsmasq', port: 69 },
   ];
   const [ours, hpa, dnsmasq] = servers as [Server, Server, Server];
-  ours.child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'bench/tftp/serve.ts'), '--root', root, '--port', String(ours.port), '--bind', '127.0.0.1', '--max-transfers', '1000', '--max-per-client', '1000'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    cwd: repo,
-  });
+  ours.child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(repo, 'bench/tftp/serve.ts'),
+      '--root',
+      root,
+      '--port',
+      String(ours.port),
+      '--bind',
+      '127.0.0.1',
+      '--max-transfers',
+      '1000',
+      '--max-per-client',
+      '1000',
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      cwd: repo,
+    },
+  );
   hpa.child = spawn('/usr/sbin/in.tftpd', ['-L', '-a', `127.0.0.1:${hpa.port}`, '-s', root], { stdio: 'ignore' });
   dnsmasq.child = spawn(
     'dnsmasq',
-    ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${root}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--tftp-max=1000', '--quiet-tftp', '--user=root', `--pid-file=${join(base, 'dnsmasq.pid')}`],
+    [
+      '--keep-in-foreground',
+      '--conf-file=/dev/null',
+      '--port=0',
+      '--enable-tftp',
+      `--tftp-root=${root}`,
+      '--listen-address=127.0.0.1',
+      '--bind-interfaces',
+      '--tftp-max=1000',
+      '--quiet-tftp',
+      '--user=root',
+      `--pid-file=${join(base, 'dnsmasq.pid')}`,
+    ],
     { stdio: 'ignore' },
   );
   try {
@@ -159,7 +203,16 @@ async function main(): Promise<void> {
       for (const s of order) {
         const dir = join(out, `storm-${s.name}-${run}`);
         mkdirSync(dir);
-        const r = await timedConcurrent(concurrent, (i) => ['-s', '--max-time', '60', '--tftp-blksize', '1468', '-o', join(dir, String(i)), `tftp://127.0.0.1:${s.port}/ipxe.efi`]);
+        const r = await timedConcurrent(concurrent, (i) => [
+          '-s',
+          '--max-time',
+          '60',
+          '--tftp-blksize',
+          '1468',
+          '-o',
+          join(dir, String(i)),
+          `tftp://127.0.0.1:${s.port}/ipxe.efi`,
+        ]);
         let failures = 0;
         for (let i = 0; i < concurrent; i++) {
           const f = join(dir, String(i));
@@ -175,7 +228,9 @@ async function main(): Promise<void> {
     const mb = big.length / 1e6;
     const fmt = (x: number): string => x.toFixed(2);
     const lines: string[] = [];
-    lines.push(`| server | 20 MB lockstep, curl blksize 1468 | 20 MB windowsize 16, atftp | ${concurrent} × ipxe.efi (${(ipxe.length / 1e6).toFixed(2)} MB) concurrent, curl |`);
+    lines.push(
+      `| server | 20 MB lockstep, curl blksize 1468 | 20 MB windowsize 16, atftp | ${concurrent} × ipxe.efi (${(ipxe.length / 1e6).toFixed(2)} MB) concurrent, curl |`,
+    );
     lines.push('|---|---|---|---|');
     for (const s of servers) {
       const l = median(lockstep.get(s.name)!);
@@ -196,7 +251,9 @@ async function main(): Promise<void> {
       );
     }
     lines.push(`pxe-pilot windowsize 16 vs its own lockstep: ${fmt(ourL / ourW)}× faster`);
-    lines.push(`medians of ${runs} runs; raw seconds: ${JSON.stringify({ lockstep: Object.fromEntries(lockstep), windowed: Object.fromEntries(windowed), concurrent: Object.fromEntries([...storm].map(([k, v]) => [k, v.seconds])) }, (_, x: unknown) => (typeof x === 'number' ? Number(x.toFixed(3)) : x))}`);
+    lines.push(
+      `medians of ${runs} runs; raw seconds: ${JSON.stringify({ lockstep: Object.fromEntries(lockstep), windowed: Object.fromEntries(windowed), concurrent: Object.fromEntries([...storm].map(([k, v]) => [k, v.seconds])) }, (_, x: unknown) => (typeof x === 'number' ? Number(x.toFixed(3)) : x))}`,
+    );
     console.log(lines.join('\n'));
   } finally {
     for (const s of servers) s.child?.kill('SIGTERM');

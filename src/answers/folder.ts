@@ -117,7 +117,9 @@ async function walkAnswers(root: string, layout: AnswerLayout, candidates: reado
       if (!listings.has(key)) listings.set(key, listNames(join(realRoot, ...folder)));
       const canonical = candidate.name + layout.suffix;
       // Any spelling of the key matches (AA-BB…, aabb.ccdd…); the canonical spelling first.
-      names = (await listings.get(key)!).filter((n) => keyOfEntryName(rule, n, layout.suffix) === candidate.key).sort((a, b) => Number(b === canonical) - Number(a === canonical));
+      names = (await listings.get(key)!)
+        .filter((n) => keyOfEntryName(rule, n, layout.suffix) === candidate.key)
+        .sort((a, b) => Number(b === canonical) - Number(a === canonical));
       if (names.length === 0) tried.push([...folder, canonical, ...leaf].join('/'));
     } else {
       folder = [...layout.base];
@@ -161,7 +163,9 @@ export async function listAnswers(root: string, layout: AnswerLayout): Promise<A
       const rel = [...folder, name].join('/');
       const key = keyOfEntryName(rule, name, layout.suffix);
       if (!key) {
-        inv.ignored.push(`${rel}: not a ${rule === 'mac' ? 'MAC address' : rule === 'serial' ? 'usable serial' : 'UUID'}${layout.suffix ? ` followed by ${layout.suffix}` : ''}`);
+        inv.ignored.push(
+          `${rel}: not a ${rule === 'mac' ? 'MAC address' : rule === 'serial' ? 'usable serial' : 'UUID'}${layout.suffix ? ` followed by ${layout.suffix}` : ''}`,
+        );
         continue;
       }
       // Per-machine folders are listed as folders: which files each holds is chosen file by file.

@@ -19,7 +19,10 @@ export function parseLocalBoot(input: unknown): LocalBootResult {
   if (typeof input !== 'string') return { ok: false, error: `script must be a string; ${ALLOWED}` };
   if (input.length > MAX_LENGTH) return { ok: false, error: `script is over ${MAX_LENGTH} characters; ${ALLOWED}` };
   if (/[\r\n]/.test(input)) return { ok: false, error: `script must be one line; ${ALLOWED}` };
-  const words = input.trim().split(/[ \t]+/).filter((w) => w !== '');
+  const words = input
+    .trim()
+    .split(/[ \t]+/)
+    .filter((w) => w !== '');
   const [command, ...rest] = words;
   if (command === 'exit' && rest.length === 0) return { ok: true, script: 'exit' };
   if (command !== 'sanboot') return { ok: false, error: `${JSON.stringify(command ?? '')} is not allowed; ${ALLOWED}` };

@@ -73,7 +73,11 @@ function stringsAt<K extends string>(root: Record<string, unknown>, paths: Recor
 }
 
 /** Accepts `network_interfaces` or `network-interfaces`: the answer request uses one, the webhook the other. */
-function interfaceList(body: Record<string, unknown>, usual: 'network_interfaces' | 'network-interfaces', required: boolean): Parsed<{ mac: string; management: boolean }[]> {
+function interfaceList(
+  body: Record<string, unknown>,
+  usual: 'network_interfaces' | 'network-interfaces',
+  required: boolean,
+): Parsed<{ mac: string; management: boolean }[]> {
   const other = usual === 'network_interfaces' ? 'network-interfaces' : 'network_interfaces';
   const key = !(usual in body) && other in body ? other : usual;
   const list = body[key];
@@ -87,7 +91,8 @@ function interfaceList(body: Record<string, unknown>, usual: 'network_interfaces
   for (let i = 0; i < list.length; i++) {
     const nic: unknown = list[i];
     if (!isObject(nic)) return { ok: false, error: `${key}[${i}] is ${kind(nic)}: expected an object with a "mac"` };
-    if (typeof nic.mac !== 'string') return { ok: false, error: `${key}[${i}].mac is ${nic.mac === undefined ? 'missing' : kind(nic.mac)}: expected a string like "bc:24:11:aa:bb:cc"` };
+    if (typeof nic.mac !== 'string')
+      return { ok: false, error: `${key}[${i}].mac is ${nic.mac === undefined ? 'missing' : kind(nic.mac)}: expected a string like "bc:24:11:aa:bb:cc"` };
     out.push({ mac: nic.mac, management: nic['is-management'] === true || nic.is_management === true });
   }
   return { ok: true, value: out };

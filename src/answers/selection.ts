@@ -44,7 +44,8 @@ export function answerCandidates(identity: MachineIdentity, rules: readonly Sele
     });
   }
   const serial = identity.serial === null ? null : keyOf('serial', identity.serial);
-  if (rules.includes('serial') && serial) out.push({ rule: 'serial', key: serial, name: identity.serial!.trim(), why: `DMI serial ${identity.serial!.trim()}` });
+  if (rules.includes('serial') && serial)
+    out.push({ rule: 'serial', key: serial, name: identity.serial!.trim(), why: `DMI serial ${identity.serial!.trim()}` });
   const uuid = identity.uuid === null ? null : keyOf('uuid', identity.uuid);
   if (rules.includes('uuid') && uuid) out.push({ rule: 'uuid', key: uuid, name: uuid, why: `DMI UUID ${uuid}` });
   const product = normaliseProduct(identity.product);

@@ -51,7 +51,10 @@ interface Plan {
 }
 
 function checkName(what: 'product' | 'version', value: string): string {
-  if (!SAFE_NAME.test(value) || value.length > 100) throw badInput(`--${what} ${JSON.stringify(value)} is not a folder name: use letters, digits, '.', '_', '+' and '-', starting with a letter or digit (e.g. --${what} ${what === 'product' ? 'proxmox-ve' : '9.1-1'})`);
+  if (!SAFE_NAME.test(value) || value.length > 100)
+    throw badInput(
+      `--${what} ${JSON.stringify(value)} is not a folder name: use letters, digits, '.', '_', '+' and '-', starting with a letter or digit (e.g. --${what} ${what === 'product' ? 'proxmox-ve' : '9.1-1'})`,
+    );
   return value;
 }
 
@@ -87,7 +90,10 @@ async function planIso(req: AddRequest, scratch: string, progress: Progress): Pr
   if (has('/.cd-info') && has('/boot/linux26') && has('/boot/initrd.img')) {
     const identity = proxmoxIdentity(parseCdInfo(await readIsoText(req.source, '/.cd-info', scratch)));
     if (typeof identity === 'string') throw badInput(`${name}: ${identity}`);
-    if (!has('/auto-installer-capable')) throw badInput(`${name} has no /auto-installer-capable: its installer cannot run unattended (Proxmox added this with VE 8.2, BS 3.3 and MG 8.2); use a newer ISO`);
+    if (!has('/auto-installer-capable'))
+      throw badInput(
+        `${name} has no /auto-installer-capable: its installer cannot run unattended (Proxmox added this with VE 8.2, BS 3.3 and MG 8.2); use a newer ISO`,
+      );
     if (!req.answerUrl) throw badInput('no answer URL is known: set [server] address in the profile, or give --answer-url http://<this server>:<port>/answer');
     const answerUrl = req.answerUrl;
     const toml = proxmoxModeToml({ url: answerUrl, certFingerprint: req.certFingerprint, token: req.answerToken });
@@ -108,7 +114,9 @@ async function planIso(req: AddRequest, scratch: string, progress: Progress): Pr
           ]),
         );
         if (await isZstd(packed)) {
-          await progress.watchFile('recompressing the initrd (zstd → gzip, for iPXE)', join(dir, 'initrd'), 0, () => runPipe(['zstd', ['-dcq', packed]], ['gzip', ['-c']], join(dir, 'initrd')));
+          await progress.watchFile('recompressing the initrd (zstd → gzip, for iPXE)', join(dir, 'initrd'), 0, () =>
+            runPipe(['zstd', ['-dcq', packed]], ['gzip', ['-c']], join(dir, 'initrd')),
+          );
           await rm(packed);
         } else {
           await rename(packed, join(dir, 'initrd'));
@@ -147,15 +155,21 @@ async function planIso(req: AddRequest, scratch: string, progress: Progress): Pr
         );
         await writeFile(join(dir, 'cmdline'), cmdline + '\n');
         await mkdir(join(dir, 'iso'));
-        await progress.watchFile('copying the ISO for the kernel to fetch', join(dir, 'iso', isoName), size, () => copyFile(req.source, join(dir, 'iso', isoName)));
+        await progress.watchFile('copying the ISO for the kernel to fetch', join(dir, 'iso', isoName), size, () =>
+          copyFile(req.source, join(dir, 'iso', isoName)),
+        );
       },
     };
   }
   if (diskInfo?.distro.toLowerCase().startsWith('debian') || has('/install.amd/initrd.gz') || [...files.keys()].some((f) => f.startsWith('/install.amd/'))) {
-    throw badInput(`${name} is a Debian installer ISO: its install.amd/initrd.gz expects the CD and cannot install over the network. Use the netboot tarball instead: https://deb.debian.org/debian/dists/<suite>/main/installer-amd64/current/images/netboot/netboot.tar.gz (or the package debian-installer-12-netboot-amd64)`);
+    throw badInput(
+      `${name} is a Debian installer ISO: its install.amd/initrd.gz expects the CD and cannot install over the network. Use the netboot tarball instead: https://deb.debian.org/debian/dists/<suite>/main/installer-amd64/current/images/netboot/netboot.tar.gz (or the package debian-installer-12-netboot-amd64)`,
+    );
   }
   if (has('/.cd-info')) throw badInput(`${name} has /.cd-info but no /boot/linux26 and /boot/initrd.img: not a Proxmox installer ISO pxe-pilot knows`);
-  throw badInput(`${name}: not a Proxmox VE/BS/MG or Ubuntu live-server ISO. For another installer give the files inside it: --kernel PATH --initrd PATH [--initrd PATH…] --product NAME --version V`);
+  throw badInput(
+    `${name}: not a Proxmox VE/BS/MG or Ubuntu live-server ISO. For another installer give the files inside it: --kernel PATH --initrd PATH [--initrd PATH…] --product NAME --version V`,
+  );
 }
 
 async function planTar(req: AddRequest, scratch: string, progress: Progress): Promise<Plan> {
@@ -190,7 +204,9 @@ async function planTar(req: AddRequest, scratch: string, progress: Progress): Pr
       },
     };
   }
-  throw badInput(`${basename(req.source)} holds no debian-installer/amd64/linux or ubuntu-installer/amd64/linux: not a netboot tarball. For another layout give --kernel PATH --initrd PATH --product NAME --version V`);
+  throw badInput(
+    `${basename(req.source)} holds no debian-installer/amd64/linux or ubuntu-installer/amd64/linux: not a netboot tarball. For another layout give --kernel PATH --initrd PATH --product NAME --version V`,
+  );
 }
 
 function planGeneric(req: AddRequest, shape: 'iso' | 'tar', files: Map<string, number>): Plan {
@@ -200,7 +216,8 @@ function planGeneric(req: AddRequest, shape: 'iso' | 'tar', files: Map<string, n
   const version = checkName('version', req.version);
   const abs = (p: string): string => '/' + p.replace(/^\.?\/+/, '');
   for (const p of [req.kernel!, ...req.initrds]) {
-    if (shape === 'iso' && !files.has(abs(p))) throw badInput(`${abs(p)} is not in ${basename(req.source)} ; check the path with: xorriso -indev ${basename(req.source)} -find / -type f`);
+    if (shape === 'iso' && !files.has(abs(p)))
+      throw badInput(`${abs(p)} is not in ${basename(req.source)} ; check the path with: xorriso -indev ${basename(req.source)} -find / -type f`);
     if (shape === 'tar' && !files.has(abs(p))) throw badInput(`${p} is not in ${basename(req.source)}; check the path with: tar -tf ${basename(req.source)}`);
   }
   const outputs: [string, string][] = [
@@ -230,7 +247,13 @@ function planGeneric(req: AddRequest, shape: 'iso' | 'tar', files: Map<string, n
 }
 
 /** Hashes every file in the staging folder and writes SHA256SUMS and image.json. */
-async function writeManifest(dir: string, plan: Plan, source: { name: string; sha256: string; size: number }, builtBy: string, progress: Progress): Promise<ImageManifest> {
+async function writeManifest(
+  dir: string,
+  plan: Plan,
+  source: { name: string; sha256: string; size: number },
+  builtBy: string,
+  progress: Progress,
+): Promise<ImageManifest> {
   const files: ManifestFile[] = [];
   for (const rel of await filesUnder(dir)) {
     const path = join(dir, rel);
@@ -285,7 +308,8 @@ export async function addImage(req: AddRequest): Promise<AddResult> {
     return { folder: staging.target, manifest };
   } catch (err) {
     if (staging) await abortStaging(staging);
-    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw badInput(`the disk holding ${req.assetsDir} is full: free some space or point [assets] dir elsewhere; nothing was added`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC')
+      throw badInput(`the disk holding ${req.assetsDir} is full: free some space or point [assets] dir elsewhere; nothing was added`);
     throw err;
   } finally {
     await rm(scratch, { recursive: true, force: true });

@@ -77,7 +77,8 @@ async function expectedSha256(req: DownloadRequest, name: string): Promise<strin
     if (!/^[0-9a-fA-F]{64}$/.test(req.sha256)) throw badInput('--sha256 must be 64 hex digits');
     return req.sha256.toLowerCase();
   }
-  if (!req.sha256sumsUrl) throw badInput('a download must be checked before use: give --sha256 HEX or --sha256sums URL (the SHA256SUMS file published beside the image)');
+  if (!req.sha256sumsUrl)
+    throw badInput('a download must be checked before use: give --sha256 HEX or --sha256sums URL (the SHA256SUMS file published beside the image)');
   const { entries } = parseSha256Sums(await fetchSmallText(parseUrl(req.sha256sumsUrl, '--sha256sums')));
   const hit = entries.find((e) => e.path === name || e.path.split('/').pop() === name);
   if (!hit) throw badInput(`${req.sha256sumsUrl} lists no ${name}`);
@@ -102,7 +103,9 @@ export async function download(req: DownloadRequest): Promise<string> {
   req.progress.end();
   if (actual !== expected) {
     await rm(final, { force: true });
-    throw badInput(`${name}: checksum mismatch (expected ${expected}, the download has ${actual}); the download was deleted. Check the URL and checksum, then run the command again`);
+    throw badInput(
+      `${name}: checksum mismatch (expected ${expected}, the download has ${actual}); the download was deleted. Check the URL and checksum, then run the command again`,
+    );
   }
   return final;
 }
@@ -147,8 +150,12 @@ async function fetchInto(u: URL, partial: string, progress: Progress): Promise<v
     });
   } catch (err) {
     out.destroy();
-    throw new AssetError(`download interrupted at ${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ''} (${(err as Error).message}): run the same command again to resume`, 1);
+    throw new AssetError(
+      `download interrupted at ${formatBytes(done)}${total ? ` of ${formatBytes(total)}` : ''} (${(err as Error).message}): run the same command again to resume`,
+      1,
+    );
   }
-  if (total && done < total) throw new AssetError(`download interrupted at ${formatBytes(done)} of ${formatBytes(total)}: run the same command again to resume`, 1);
+  if (total && done < total)
+    throw new AssetError(`download interrupted at ${formatBytes(done)} of ${formatBytes(total)}: run the same command again to resume`, 1);
   progress.end(formatBytes(done));
 }

@@ -73,11 +73,13 @@ export function assetWarnings(profile: Profile): string[] {
   const images = scanAssets(profile.assets.dir);
   const w: string[] = [];
   for (const img of images) {
-    if (img.integrity === 'changed') w.push(`install image ${img.profile} is not offered: ${img.integrityProblem}; check it with pxe-pilot assets verify ${img.profile}, or add it again`);
+    if (img.integrity === 'changed')
+      w.push(`install image ${img.profile} is not offered: ${img.integrityProblem}; check it with pxe-pilot assets verify ${img.profile}, or add it again`);
   }
   const names = new Set(images.map((i) => i.profile));
   for (const h of profile.hosts.values()) {
-    if (h.profile && !names.has(h.profile)) w.push(`[host ${h.mac}] profile = ${h.profile}: no such image under ${profile.assets.dir} (pxe-pilot assets ls lists them)`);
+    if (h.profile && !names.has(h.profile))
+      w.push(`[host ${h.mac}] profile = ${h.profile}: no such image under ${profile.assets.dir} (pxe-pilot assets ls lists them)`);
   }
   return w;
 }
@@ -111,7 +113,8 @@ export async function verifyImage(assetsDir: string, profile: string, progress?:
     if (actual !== e.sha256) problems.push(`${e.path}: checksum mismatch (SHA256SUMS says ${e.sha256.slice(0, 16)}…, the file has ${actual.slice(0, 16)}…)`);
   }
   const check = scanAssets(assetsDir).find((i) => i.profile === profile);
-  if (problems.length === 0 && check?.integrity === 'changed') problems.push(`${check.integrityProblem} (the contents still match SHA256SUMS: add the image again to refresh its manifest)`);
+  if (problems.length === 0 && check?.integrity === 'changed')
+    problems.push(`${check.integrityProblem} (the contents still match SHA256SUMS: add the image again to refresh its manifest)`);
   return { profile, ok: problems.length === 0, problems, files: entries.length };
 }
 
@@ -123,7 +126,8 @@ export async function removeImage(profile: Profile, name: string, force: boolean
   const folder = join(profile.assets.dir, parts[0]!, parts[1]!);
   if (!existsSync(folder)) throw badInput(`no image ${name} under ${profile.assets.dir}`);
   const users = [...profile.hosts.values()].filter((h) => h.profile === name).map((h) => h.mac);
-  if (users.length > 0 && !force) throw badInput(`${name} is named by [host] ${users.join(', ')} in ${profile.file}: change their profile first, or give --force`);
+  if (users.length > 0 && !force)
+    throw badInput(`${name} is named by [host] ${users.join(', ')} in ${profile.file}: change their profile first, or give --force`);
   const aside = join(profile.assets.dir, parts[0]!, `.${parts[1]}.removing-${process.pid}`);
   await rename(folder, aside);
   await rm(aside, { recursive: true, force: true });

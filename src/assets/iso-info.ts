@@ -9,7 +9,7 @@ export function parseCdInfo(text: string): Record<string, string> {
     const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
     if (!m) continue;
     let value = m[2]!.trim();
-    if (value.length >= 2 && (value[0] === "'" || value[0] === '"') && value.endsWith(value[0]!)) value = value.slice(1, -1);
+    if (value.length >= 2 && (value[0] === "'" || value[0] === '"') && value.endsWith(value[0])) value = value.slice(1, -1);
     out[m[1]!] = value;
   }
   return out;
@@ -70,7 +70,8 @@ export function isoVolumeBytes(pvd: Uint8Array): number | string {
   const view = new DataView(pvd.buffer, pvd.byteOffset, pvd.byteLength);
   const blocks = view.getUint32(80, true);
   const blockSize = view.getUint16(128, true);
-  if (blocks !== view.getUint32(84, false) || blockSize !== view.getUint16(130, false)) return 'the volume descriptor is damaged (its two byte orders disagree)';
+  if (blocks !== view.getUint32(84, false) || blockSize !== view.getUint16(130, false))
+    return 'the volume descriptor is damaged (its two byte orders disagree)';
   if (blockSize !== 2048 && blockSize !== 512 && blockSize !== 1024) return `unusual logical block size ${blockSize}`;
   return blocks * blockSize;
 }

@@ -30,7 +30,9 @@ export async function sourceShape(file: string): Promise<SourceShape> {
     const bz = head.subarray(0, 3).toString('latin1') === 'BZh';
     const ustar = head.subarray(257, 262).toString('latin1') === 'ustar';
     if (gzip || xz || zst || bz || ustar) return 'tar';
-    throw badInput(`${file} is neither an ISO 9660 image nor a tar archive: give an installer ISO (e.g. proxmox-ve_9.1-1.iso) or a netboot tarball (netboot.tar.gz)`);
+    throw badInput(
+      `${file} is neither an ISO 9660 image nor a tar archive: give an installer ISO (e.g. proxmox-ve_9.1-1.iso) or a netboot tarball (netboot.tar.gz)`,
+    );
   } finally {
     await fh.close();
   }

@@ -34,8 +34,10 @@ export interface Staging {
 export async function beginStaging(assetsDir: string, product: string, version: string, force: boolean): Promise<Staging> {
   const productDir = join(assetsDir, product);
   const target = join(productDir, version);
-  if (existsSync(target) && !force) throw badInput(`${target} already exists: remove it with \`pxe-pilot assets rm ${product}/${version}\`, or give --force to replace it`);
-  if (!existsSync(assetsDir)) throw badInput(`[assets] dir ${assetsDir} does not exist: create it (owned by the user pxe-pilot runs as) or set [assets] dir in the profile`);
+  if (existsSync(target) && !force)
+    throw badInput(`${target} already exists: remove it with \`pxe-pilot assets rm ${product}/${version}\`, or give --force to replace it`);
+  if (!existsSync(assetsDir))
+    throw badInput(`[assets] dir ${assetsDir} does not exist: create it (owned by the user pxe-pilot runs as) or set [assets] dir in the profile`);
   const createdProductDir = !existsSync(productDir);
   await mkdir(productDir, { recursive: true });
   const dir = join(productDir, `.${version}.partial-${process.pid}`);
@@ -68,7 +70,10 @@ export async function abortStaging(s: Staging): Promise<void> {
 export async function requireFreeSpace(dir: string, bytes: number): Promise<void> {
   const fs = await statfs(dir);
   const free = fs.bavail * fs.bsize;
-  if (free < bytes) throw badInput(`not enough free space in ${dir}: the image needs about ${formatBytes(bytes)}, ${formatBytes(free)} is free; free some space or point [assets] dir elsewhere`);
+  if (free < bytes)
+    throw badInput(
+      `not enough free space in ${dir}: the image needs about ${formatBytes(bytes)}, ${formatBytes(free)} is free; free some space or point [assets] dir elsewhere`,
+    );
 }
 
 /** Every regular file under `dir`, as '/'-separated relative paths, sorted. */

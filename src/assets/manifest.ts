@@ -71,13 +71,22 @@ export function parseImageManifest(text: string): ImageManifest | string {
   if (!['proxmox', 'ubuntu-live', 'netboot', 'generic'].includes(o.kind as string)) return `unknown kind ${JSON.stringify(o.kind)}`;
   if (o.answerUrl !== null && typeof o.answerUrl !== 'string') return 'answerUrl must be a string or null';
   const s = o.source as Record<string, unknown> | null;
-  if (typeof s !== 'object' || s === null || typeof s.name !== 'string' || typeof s.sha256 !== 'string' || !HEX64.test(s.sha256) || !Number.isSafeInteger(s.size)) return 'source must be {name, sha256, size}';
+  if (
+    typeof s !== 'object' ||
+    s === null ||
+    typeof s.name !== 'string' ||
+    typeof s.sha256 !== 'string' ||
+    !HEX64.test(s.sha256) ||
+    !Number.isSafeInteger(s.size)
+  )
+    return 'source must be {name, sha256, size}';
   if (!Array.isArray(o.files)) return 'files must be a list';
   const files: ManifestFile[] = [];
   for (const f of o.files as unknown[]) {
     const e = f as Record<string, unknown>;
     if (typeof e !== 'object' || e === null || typeof e.path !== 'string' || !isManifestPath(e.path)) return 'a files entry has no valid path';
-    if (!Number.isSafeInteger(e.size) || (e.size as number) < 0 || typeof e.mtimeMs !== 'number' || !Number.isFinite(e.mtimeMs)) return `files entry ${e.path}: size and mtimeMs must be numbers`;
+    if (!Number.isSafeInteger(e.size) || (e.size as number) < 0 || typeof e.mtimeMs !== 'number' || !Number.isFinite(e.mtimeMs))
+      return `files entry ${e.path}: size and mtimeMs must be numbers`;
     if (typeof e.sha256 !== 'string' || !HEX64.test(e.sha256)) return `files entry ${e.path}: sha256 must be 64 lower-case hex digits`;
     files.push({ path: e.path, size: e.size as number, mtimeMs: e.mtimeMs, sha256: e.sha256 });
   }
@@ -89,7 +98,7 @@ export function parseImageManifest(text: string): ImageManifest | string {
     version: o.version as string,
     kind: o.kind as ImageManifest['kind'],
     source: { name: s.name, sha256: s.sha256, size: s.size as number },
-    answerUrl: (o.answerUrl as string | null) ?? null,
+    answerUrl: o.answerUrl ?? null,
     builtAt: o.builtAt as string,
     builtBy: o.builtBy as string,
     files,

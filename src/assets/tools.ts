@@ -32,7 +32,10 @@ export function requireTools(commands: string[]): void {
   const missing = commands.filter((c) => !findOnPath(c));
   if (missing.length === 0) return;
   const packages = [...new Set(missing.map((c) => TOOL_PACKAGES[c] ?? c))];
-  throw new AssetError(`${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not installed (not found on PATH): install ${packages.length === 1 ? 'the Debian package' : 'the Debian packages'} with: apt-get install ${packages.join(' ')}`, 2);
+  throw new AssetError(
+    `${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not installed (not found on PATH): install ${packages.length === 1 ? 'the Debian package' : 'the Debian packages'} with: apt-get install ${packages.join(' ')}`,
+    2,
+  );
 }
 
 /** Children still running, ended (by pid) when the user interrupts. */

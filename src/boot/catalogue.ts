@@ -40,8 +40,14 @@ export function defaultCmdline(product: string): string {
 
 /** Newest first by numeric parts ("9.1-1" > "9.0-2" > "8.4-1"), then by text. */
 export function compareVersionsDesc(a: string, b: string): number {
-  const pa = a.split(/[^0-9]+/).filter(Boolean).map(Number);
-  const pb = b.split(/[^0-9]+/).filter(Boolean).map(Number);
+  const pa = a
+    .split(/[^0-9]+/)
+    .filter(Boolean)
+    .map(Number);
+  const pb = b
+    .split(/[^0-9]+/)
+    .filter(Boolean)
+    .map(Number);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
     const d = (pb[i] ?? -1) - (pa[i] ?? -1);
     if (d !== 0) return d;

@@ -3,7 +3,10 @@ import { defaultCmdline, productDisplayName, sortImages, type InstallImage } fro
 
 /** Makes a value safe to paste into an iPXE line: no variable expansion, no line breaks, no command chaining. */
 export function ipxeText(value: string): string {
-  return value.replace(/[\r\n]/g, ' ').replace(/\$\{/g, '$ {').replace(/\|\||&&/g, ' ');
+  return value
+    .replace(/[\r\n]/g, ' ')
+    .replace(/\$\{/g, '$ {')
+    .replace(/\|\||&&/g, ' ');
 }
 
 /**
@@ -54,7 +57,10 @@ export function fillCmdline(template: string, vars: InstallVars): string {
     answer_url: vars.answerUrl,
     answer_server: vars.answerServer ?? vars.server,
   };
-  return template.replace(/\$\{([a-z_]+)\}/g, (whole, name: string) => table[name] ?? whole).replace(/[\r\n]+/g, ' ').trim();
+  return template
+    .replace(/\$\{([a-z_]+)\}/g, (whole, name: string) => table[name] ?? whole)
+    .replace(/[\r\n]+/g, ' ')
+    .trim();
 }
 
 /** Extras that are plain files (not cpio archives themselves): served wrapped so they appear as /<name>. */

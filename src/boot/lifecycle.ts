@@ -66,7 +66,11 @@ export function profileArmsInstall(host: { action: string } | undefined): boolea
 /** The state a machine heard from for the first time starts in. */
 export function firstSight(armedByProfile: boolean): { state: NodeLifecycle; change: StateChange | null; reason: string } {
   return armedByProfile
-    ? { state: 'install-pending', change: { kind: 'arm', profile: null, by: 'profile' }, reason: 'its [host] section has action=install: the first network boot installs' }
+    ? {
+        state: 'install-pending',
+        change: { kind: 'arm', profile: null, by: 'profile' },
+        reason: 'its [host] section has action=install: the first network boot installs',
+      }
     : { state: 'seen', change: null, reason: 'first heard from, no install armed' };
 }
 
@@ -77,7 +81,8 @@ export function firstSight(armedByProfile: boolean): { state: NodeLifecycle; cha
  */
 export function seenAgain(node: NodeState, armedByProfile: boolean): { change: StateChange | null; reason: string } {
   if (!armedByProfile || node.state !== 'seen') return { change: null, reason: `is ${node.state}` };
-  if (node.armedAt !== null || node.installedAt !== null) return { change: null, reason: 'was armed or installed before: the [host] action=install does not arm it again' };
+  if (node.armedAt !== null || node.installedAt !== null)
+    return { change: null, reason: 'was armed or installed before: the [host] action=install does not arm it again' };
   return { change: { kind: 'arm', profile: null, by: 'profile' }, reason: 'its [host] section now has action=install: the next network boot installs, once' };
 }
 
@@ -97,7 +102,10 @@ export function nextState(event: LifecycleEvent, node: NodeState | undefined): T
       return { change: { kind: 'consume', profile: event.profile }, to: 'installing', reason: 'install consumed now (this installer fetches no answer)' };
     case 'answer-fetched': {
       if (node?.state !== 'install-pending') {
-        return unchanged(node, `is ${node ? node.state : 'not known'}, not install-pending: the installer was started by hand (ISO or menu), nothing to consume`);
+        return unchanged(
+          node,
+          `is ${node ? node.state : 'not known'}, not install-pending: the installer was started by hand (ISO or menu), nothing to consume`,
+        );
       }
       const profile = node.profile ?? event.hostProfile;
       return {
@@ -107,7 +115,11 @@ export function nextState(event: LifecycleEvent, node: NodeState | undefined): T
       };
     }
     case 'install-reported':
-      return { change: { kind: 'complete', fqdn: event.fqdn, bootMode: event.bootMode, report: event.report }, to: 'installed', reason: 'next network boot goes to local disk' };
+      return {
+        change: { kind: 'complete', fqdn: event.fqdn, bootMode: event.bootMode, report: event.report },
+        to: 'installed',
+        reason: 'next network boot goes to local disk',
+      };
     case 'reinstall-armed':
       return { change: { kind: 'arm', profile: event.profile, by: 'admin' }, to: 'install-pending', reason: 'the next network boot installs, once' };
     case 'reinstall-cancelled': {

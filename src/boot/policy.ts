@@ -42,7 +42,8 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
 
   if (node?.state === 'install-pending') {
     const chosen = node.profile ?? host?.profile ?? '';
-    const by = node.armedBy === 'admin' ? `reinstall flag set by admin at ${clock(node.armedAt ?? 0)}` : `host ${client.mac} has action=install in ${profile.file}`;
+    const by =
+      node.armedBy === 'admin' ? `reinstall flag set by admin at ${clock(node.armedAt ?? 0)}` : `host ${client.mac} has action=install in ${profile.file}`;
     if (!chosen) return { action: 'menu', reason: `${by}, but no profile is named: set profile in [host ${client.mac}] or in the reinstall request` };
     return { action: 'install', profile: chosen, reason: `${by}, profile ${chosen}` };
   }
@@ -59,7 +60,10 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
         if (!host.profile) return { action: 'menu', reason: `host ${client.mac} has action=install but no profile in ${profile.file}` };
         // Armed once and then cancelled by an admin (seenAgain never re-arms it): no silent install.
         if (node?.state === 'seen' && node.armedAt !== null) {
-          return { action: 'menu', reason: `host ${client.mac} has action=install, but its install was cancelled through the admin API; re-arm it there to install` };
+          return {
+            action: 'menu',
+            reason: `host ${client.mac} has action=install, but its install was cancelled through the admin API; re-arm it there to install`,
+          };
         }
         return { action: 'install', profile: host.profile, reason: `host ${client.mac} has action=install, profile ${host.profile}, not installed yet` };
       case 'local':

@@ -52,7 +52,14 @@ function loadFor(file: string): Profile {
 
 function table(rows: ImageRow[]): string {
   const head = ['PROFILE', 'PRODUCT', 'VERSION', 'SIZE', 'VERIFIED', 'HOSTS'];
-  const body = rows.map((r) => [r.profile, r.displayName, r.version, formatBytes(r.size), r.integrity === 'changed' ? `CHANGED: ${r.problem}` : r.integrity === 'verified' ? 'yes' : 'unverified', r.hosts.join(' ') || '-']);
+  const body = rows.map((r) => [
+    r.profile,
+    r.displayName,
+    r.version,
+    formatBytes(r.size),
+    r.integrity === 'changed' ? `CHANGED: ${r.problem}` : r.integrity === 'verified' ? 'yes' : 'unverified',
+    r.hosts.join(' ') || '-',
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [head, ...body].map((cols) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
@@ -147,11 +154,12 @@ async function run(args: string[]): Promise<void> {
     }
     case 'verify': {
       const names = target ? [target] : (await listImages(profile)).map((r) => r.profile);
-      if (target && !(await listImages(profile)).some((r) => r.profile === target)) throw new Exit(2, `no image ${target} under ${profile.assets.dir} (pxe-pilot assets ls lists them)`);
+      if (target && !(await listImages(profile)).some((r) => r.profile === target))
+        throw new Exit(2, `no image ${target} under ${profile.assets.dir} (pxe-pilot assets ls lists them)`);
       let failed = 0;
       for (const name of names) {
         const r = await verifyImage(profile.assets.dir, name, progress);
-        if (r.ok) process.stdout.write(`${name}: ${r.files > 0 ? `OK (${r.files} files)` : r.problems[0] ?? 'OK'}\n`);
+        if (r.ok) process.stdout.write(`${name}: ${r.files > 0 ? `OK (${r.files} files)` : (r.problems[0] ?? 'OK')}\n`);
         else {
           failed += 1;
           for (const p of r.problems) process.stdout.write(`${name}: FAILED: ${p}\n`);

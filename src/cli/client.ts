@@ -36,7 +36,8 @@ export function resolveTarget(options: { url?: string; config: string; configGiv
   const token = envToken ?? fromConfig?.token ?? null;
   const url = options.url ?? env.PXE_PILOT_URL;
   if (url) {
-    if (!/^https?:\/\/[^/\s]+/.test(url)) throw new CliError(2, `${options.url ? '--url' : 'PXE_PILOT_URL'} ${JSON.stringify(url)} is not an http:// or https:// address`);
+    if (!/^https?:\/\/[^/\s]+/.test(url))
+      throw new CliError(2, `${options.url ? '--url' : 'PXE_PILOT_URL'} ${JSON.stringify(url)} is not an http:// or https:// address`);
     return { url: url.replace(/\/+$/, ''), token, source: options.url ? '--url' : 'PXE_PILOT_URL' };
   }
   if (fromConfig) return { ...fromConfig, token, source: options.config };
@@ -63,7 +64,10 @@ export class AdminClient {
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError(1, `pxe-pilot daemon unreachable at ${url} (${cause?.code ?? cause?.message ?? (err as Error).message}); address from ${this.target.source}. Is it running? Set --url or PXE_PILOT_URL to reach another.`);
+      throw new CliError(
+        1,
+        `pxe-pilot daemon unreachable at ${url} (${cause?.code ?? cause?.message ?? (err as Error).message}); address from ${this.target.source}. Is it running? Set --url or PXE_PILOT_URL to reach another.`,
+      );
     }
     if (!res.ok) {
       const text = await res.text();
@@ -73,7 +77,11 @@ export class AdminClient {
       } catch {
         // plain text answer
       }
-      if (res.status === 401 || res.status === 403) throw new CliError(1, `the daemon at ${this.target.url} refused: ${message} (token from ${this.target.token ? 'PXE_PILOT_TOKEN or [http] admin_token' : 'nowhere: set PXE_PILOT_TOKEN'})`);
+      if (res.status === 401 || res.status === 403)
+        throw new CliError(
+          1,
+          `the daemon at ${this.target.url} refused: ${message} (token from ${this.target.token ? 'PXE_PILOT_TOKEN or [http] admin_token' : 'nowhere: set PXE_PILOT_TOKEN'})`,
+        );
       if (res.status === 400 || res.status === 404) throw new CliError(2, message);
       throw new CliError(1, `the daemon at ${this.target.url} answered ${res.status}: ${message}`);
     }

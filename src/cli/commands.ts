@@ -120,7 +120,9 @@ export async function runClientCommand(argv: string[], out: Out = process.stdout
     return 0;
   }
   const args = positionals.slice(positionals.indexOf(command) + 1);
-  const client = new AdminClient(resolveTarget({ url: values.url, config: values.config ?? '/etc/pxe-pilot/pxe-pilot.ini', configGiven: values.config !== undefined }));
+  const client = new AdminClient(
+    resolveTarget({ url: values.url, config: values.config ?? '/etc/pxe-pilot/pxe-pilot.ini', configGiven: values.config !== undefined }),
+  );
   const style = styleFor(out);
   const json = (v: unknown): void => out.write(JSON.stringify(v, null, 2) + '\n');
 
@@ -128,15 +130,32 @@ export async function runClientCommand(argv: string[], out: Out = process.stdout
     case 'nodes':
       return nodesCommand(client, args, values, out, style, json, usage);
     case 'leases': {
-      const r = await client.json<{ dhcpMode: string; leases: { ip: string; mac: string; hostname: string | null; state: string; expires: string; expired: boolean }[] }>('GET', '/leases');
+      const r = await client.json<{
+        dhcpMode: string;
+        leases: { ip: string; mac: string; hostname: string | null; state: string; expires: string; expired: boolean }[];
+      }>('GET', '/leases');
       if (values.json) return (json(r), 0);
-      if (r.dhcpMode !== 'server') out.write(style.dim(`[dhcp] mode = ${r.dhcpMode}: pxe-pilot hands out no addresses; leases below are from an earlier server mode, if any\n`));
-      out.write(table(['ADDRESS', 'MAC', 'HOSTNAME', 'STATE', 'EXPIRES'], r.leases.map((l) => [l.ip, l.mac, l.hostname ?? '-', style.state(l.state), l.expired ? `expired ${relativeTime(l.expires)}` : relativeTime(l.expires)]), style));
+      if (r.dhcpMode !== 'server')
+        out.write(style.dim(`[dhcp] mode = ${r.dhcpMode}: pxe-pilot hands out no addresses; leases below are from an earlier server mode, if any\n`));
+      out.write(
+        table(
+          ['ADDRESS', 'MAC', 'HOSTNAME', 'STATE', 'EXPIRES'],
+          r.leases.map((l) => [
+            l.ip,
+            l.mac,
+            l.hostname ?? '-',
+            style.state(l.state),
+            l.expired ? `expired ${relativeTime(l.expires)}` : relativeTime(l.expires),
+          ]),
+          style,
+        ),
+      );
       return 0;
     }
     case 'events': {
       const mac = values.mac === undefined ? null : mustMac(values.mac, usage);
-      if (values.limit !== undefined && !/^\d{1,5}$/.test(values.limit)) throw new CliError(2, `--limit must be a whole number, not ${JSON.stringify(values.limit)}`);
+      if (values.limit !== undefined && !/^\d{1,5}$/.test(values.limit))
+        throw new CliError(2, `--limit must be a whole number, not ${JSON.stringify(values.limit)}`);
       const q = new URLSearchParams({ ...(mac ? { mac } : {}), ...(values.limit ? { limit: values.limit } : {}) });
       const r = await client.json<{ events: EventJson[] }>('GET', `/events?${q}`);
       for (const e of r.events) out.write(values.json ? JSON.stringify(e) + '\n' : eventLine(e, style));
@@ -148,7 +167,14 @@ export async function runClientCommand(argv: string[], out: Out = process.stdout
       const r = await client.json<{ dir: string; images: { profile: string; kernel: string; initrds: string[]; hosts: string[] }[] }>('GET', '/images');
       if (values.json) return (json(r), 0);
       if (r.images.length === 0) out.write(`no install images under ${r.dir}\n`);
-      else out.write(table(['PROFILE', 'FILES', 'USED BY'], r.images.map((i) => [i.profile, String(1 + i.initrds.length), i.hosts.join(', ') || '-']), style));
+      else
+        out.write(
+          table(
+            ['PROFILE', 'FILES', 'USED BY'],
+            r.images.map((i) => [i.profile, String(1 + i.initrds.length), i.hosts.join(', ') || '-']),
+            style,
+          ),
+        );
       return 0;
     }
     case 'status': {
@@ -165,15 +191,25 @@ export async function runClientCommand(argv: string[], out: Out = process.stdout
         streamClients: number;
       }>('GET', '/status');
       if (values.json) return (json(r), 0);
-      out.write(`pxe-pilot ${r.version} at ${client.target.url}, up ${duration(r.uptime)}, serving as ${r.address || '-'}, DHCP ${r.dhcpMode}, profile ${r.config}\n\n`);
+      out.write(
+        `pxe-pilot ${r.version} at ${client.target.url}, up ${duration(r.uptime)}, serving as ${r.address || '-'}, DHCP ${r.dhcpMode}, profile ${r.config}\n\n`,
+      );
       out.write(
         table(
           ['SERVICE', 'STATE', 'BOUND'],
-          r.services.map((s) => [s.name, s.enabled ? 'running' : 'off', s.bindings.map((b) => `${b.protocol} ${b.address}:${b.port}${b.interface ? ` (${b.interface})` : ''}`).join(', ') || '-']),
+          r.services.map((s) => [
+            s.name,
+            s.enabled ? 'running' : 'off',
+            s.bindings.map((b) => `${b.protocol} ${b.address}:${b.port}${b.interface ? ` (${b.interface})` : ''}`).join(', ') || '-',
+          ]),
           style,
         ),
       );
-      out.write(`\nnodes: ${Object.entries(r.nodes).map(([k, v]) => `${v} ${k}`).join(', ')}; transfers in flight: ${r.transfers}; live stream clients: ${r.streamClients}\n`);
+      out.write(
+        `\nnodes: ${Object.entries(r.nodes)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ')}; transfers in flight: ${r.transfers}; live stream clients: ${r.streamClients}\n`,
+      );
       for (const w of r.warnings) out.write(`warning: ${w}\n`);
       return 0;
     }
@@ -191,7 +227,8 @@ async function nodesCommand(
 ): Promise<number> {
   const [sub, macArg, ...rest] = args;
   if (sub === undefined) {
-    if (values.state !== undefined && !STATES.includes(values.state)) throw new CliError(2, `--state must be one of ${STATES.join(', ')}, not ${JSON.stringify(values.state)}`);
+    if (values.state !== undefined && !STATES.includes(values.state))
+      throw new CliError(2, `--state must be one of ${STATES.join(', ')}, not ${JSON.stringify(values.state)}`);
     const r = await client.json<{ total: number; nodes: NodeJson[] }>('GET', `/nodes${values.state ? `?state=${values.state}` : ''}`);
     if (values.json) return (json(r), 0);
     out.write(
@@ -211,7 +248,8 @@ async function nodesCommand(
       detail = await client.json('GET', `/nodes/${mac}`);
       break;
     case 'reinstall':
-      if (values.profile !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(values.profile)) throw new CliError(2, `--profile must be <product>/<version>, e.g. proxmox-ve/9.1-1, not ${JSON.stringify(values.profile)}`);
+      if (values.profile !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(values.profile))
+        throw new CliError(2, `--profile must be <product>/<version>, e.g. proxmox-ve/9.1-1, not ${JSON.stringify(values.profile)}`);
       detail = await client.json('POST', `/nodes/${mac}/reinstall`, values.profile ? { profile: values.profile } : {});
       break;
     case 'cancel':
@@ -241,9 +279,18 @@ function describeNode(n: Record<string, unknown>, style: Style): string {
     `  installed   ${n.installedAt ? `${relativeTime(n.installedAt as string)} as ${s(n.fqdn)}` : '-'}`,
     `  local boot  ${s(n.localBoot ?? 'exit (default)')}`,
   ];
-  const installs = (n.installs as { profile: string | null; armedAt: string | null; armedBy: string | null; consumedAt: string | null; installedAt: string | null }[] | undefined) ?? [];
+  const installs =
+    (n.installs as
+      { profile: string | null; armedAt: string | null; armedBy: string | null; consumedAt: string | null; installedAt: string | null }[] | undefined) ?? [];
   if (installs.length > 0) {
-    lines.push('', table(['PROFILE', 'ARMED', 'BY', 'STARTED', 'FINISHED'], installs.map((i) => [s(i.profile), relativeTime(i.armedAt), s(i.armedBy), relativeTime(i.consumedAt), relativeTime(i.installedAt)]), style).trimEnd());
+    lines.push(
+      '',
+      table(
+        ['PROFILE', 'ARMED', 'BY', 'STARTED', 'FINISHED'],
+        installs.map((i) => [s(i.profile), relativeTime(i.armedAt), s(i.armedBy), relativeTime(i.consumedAt), relativeTime(i.installedAt)]),
+        style,
+      ).trimEnd(),
+    );
   }
   const events = (n.events as EventJson[] | undefined) ?? [];
   if (events.length > 0) {
@@ -274,5 +321,3 @@ async function follow(client: AdminClient, mac: string | null, print: (e: EventJ
     }
   }
 }
-
-

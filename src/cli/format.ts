@@ -8,7 +8,16 @@ export interface Style {
 
 const plain: Style = { bold: (s) => s, dim: (s) => s, state: (s) => s };
 
-const STATE_COLOURS: Record<string, number> = { installed: 32, installing: 33, 'install-pending': 36, seen: 37, served: 32, error: 31, silence: 90, refuse: 31 };
+const STATE_COLOURS: Record<string, number> = {
+  installed: 32,
+  installing: 33,
+  'install-pending': 36,
+  seen: 37,
+  served: 32,
+  error: 31,
+  silence: 90,
+  refuse: 31,
+};
 
 export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): Style {
   if (!stream.isTTY || env.NO_COLOR) return plain;
@@ -37,7 +46,8 @@ export function relativeTime(iso: string | null | undefined, now = Date.now()): 
   if (!Number.isFinite(t)) return '-';
   const delta = Math.round((now - t) / 1000);
   const abs = Math.abs(delta);
-  const amount = abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.floor(abs / 60)} min` : abs < 86_400 ? `${Math.floor(abs / 3600)} h` : `${Math.floor(abs / 86_400)} d`;
+  const amount =
+    abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.floor(abs / 60)} min` : abs < 86_400 ? `${Math.floor(abs / 3600)} h` : `${Math.floor(abs / 86_400)} d`;
   return delta >= 0 ? `${amount} ago` : `in ${amount}`;
 }
 

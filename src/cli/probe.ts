@@ -60,7 +60,8 @@ function parse(argv: string[]) {
   if (!mac) throw new UsageError(values.mac ? `--mac ${JSON.stringify(values.mac)} is not a MAC address (e.g. 52:54:00:12:34:56)` : '--mac is required');
   if (!values.arch) throw new UsageError(`--arch is required: one of ${ARCHS.join(', ')}`);
   if (!(ARCHS as readonly string[]).includes(values.arch)) throw new UsageError(`--arch ${JSON.stringify(values.arch)}: one of ${ARCHS.join(', ')}`);
-  if (values.server !== undefined && !/^(\d{1,3})(\.\d{1,3}){3}$/.test(values.server)) throw new UsageError(`--server ${JSON.stringify(values.server)} is not an IPv4 address`);
+  if (values.server !== undefined && !/^(\d{1,3})(\.\d{1,3}){3}$/.test(values.server))
+    throw new UsageError(`--server ${JSON.stringify(values.server)} is not an IPv4 address`);
   const iface = values.interface ?? soleInterface();
   if (interfaceIndex(iface) === null) throw new UsageError(`--interface ${JSON.stringify(iface)}: no such network interface`);
   return {

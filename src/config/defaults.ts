@@ -4,7 +4,10 @@ import { defaultsOf, PROFILE_KEYS, type SectionName } from './keys.ts';
 import type { Profile } from './profile.ts';
 
 export function defaultProfile(file = '(defaults)'): Profile {
-  const sections = Object.fromEntries(Object.keys(PROFILE_KEYS).map((name) => [name, defaultsOf(PROFILE_KEYS[name as SectionName])])) as Omit<Profile, 'file' | 'hosts'>;
+  const sections = Object.fromEntries(Object.keys(PROFILE_KEYS).map((name) => [name, defaultsOf(PROFILE_KEYS[name as SectionName])])) as Omit<
+    Profile,
+    'file' | 'hosts'
+  >;
   sections.server.addressSource = 'interface';
   sections.https.fingerprint = '';
   return { file, ...sections, hosts: new Map() };

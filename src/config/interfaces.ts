@@ -26,8 +26,10 @@ export function interfaceExists(name: string): boolean {
 
 /** "eth0 (192.0.2.10), br-boot (10.20.0.1)", for messages that ask the user to pick one. */
 export function describeCandidates(addrs: InterfaceAddress[]): string {
-  return addrs
-    .filter((a) => !a.internal)
-    .map((a) => `${a.name} (${a.address})`)
-    .join(', ') || 'none';
+  return (
+    addrs
+      .filter((a) => !a.internal)
+      .map((a) => `${a.name} (${a.address})`)
+      .join(', ') || 'none'
+  );
 }

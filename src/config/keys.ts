@@ -43,7 +43,11 @@ export const PROFILE_KEYS = {
     interface: key(text, '', "The boot VLAN's interface: DHCP is answered on this interface only, never on the others."),
     state_dir: key(path, '/var/lib/pxe-pilot', 'SQLite state: nodes, leases, events.'),
     log_level: key(oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info', 'trace | debug | info | warn | error | fatal | silent'),
-    user: key(matching(/^[a-z_][a-z0-9_-]{0,31}\$?$/i, 'expected a user name such as pxe-pilot'), '', 'Account to run as after binding, when started as root outside systemd; empty: pxe-pilot if it exists.'),
+    user: key(
+      matching(/^[a-z_][a-z0-9_-]{0,31}\$?$/i, 'expected a user name such as pxe-pilot'),
+      '',
+      'Account to run as after binding, when started as root outside systemd; empty: pxe-pilot if it exists.',
+    ),
   },
   http: {
     port: key(port, 80, 'TCP port for boot scripts, kernels and initrds, answers and the admin API.'),
@@ -54,7 +58,7 @@ export const PROFILE_KEYS = {
   https: {
     enabled: key(flag, true, 'Serves everything over HTTPS too, so installers can fetch answers they can verify. true | false'),
     port: key(port, 443, 'TCP port of HTTPS.'),
-    cert: key(path, '', "PEM certificate; empty: a self-signed one made once in <state_dir>/tls (pxe-pilot cert prints its fingerprint)."),
+    cert: key(path, '', 'PEM certificate; empty: a self-signed one made once in <state_dir>/tls (pxe-pilot cert prints its fingerprint).'),
     key: key(path, '', 'PEM private key of cert; set both or neither.'),
   },
   tftp: {
@@ -91,7 +95,11 @@ export const PROFILE_KEYS = {
     uefi_ia32: key(bootFile, 'ipxe-i386.efi', 'Architecture 6 (IA32 UEFI).'),
     uefi_arm64: key(bootFile, 'ipxe-arm64.efi', 'Architecture 11 (ARM64 UEFI).'),
     default_action: key(oneOf(['menu', 'local']), 'menu', 'What a [host] without an action gets: menu | local'),
-    unknown: key(oneOf(['menu', 'local', 'ignore']), 'menu', 'What a machine without a [host] section gets: menu (then default_action applies) | local | ignore (no answer at all)'),
+    unknown: key(
+      oneOf(['menu', 'local', 'ignore']),
+      'menu',
+      'What a machine without a [host] section gets: menu (then default_action applies) | local | ignore (no answer at all)',
+    ),
     menu_default: key(menuEntry, 'local', 'Menu entry taken when the timeout runs out: local | shell | <product>/<version>'),
     menu_timeout: key(wholeNumber(0, 3600), 10, 'Seconds the menu waits before taking menu_default.'),
   },
@@ -109,12 +117,20 @@ export const PROFILE_KEYS = {
     backend: key(oneOf(['sqlite', 'postgresql']), 'sqlite', 'sqlite (one file under [server] state_dir) | postgresql (shared by a fleet; see docs/fleet.md)'),
     url: key(postgresUrl, '', 'PostgreSQL connection, without the password: postgres://user@host:5432/db (postgresql only).'),
     password_file: key(path, '', 'File holding the PostgreSQL password; empty: PGPASSWORD from the environment, or none (peer or cert auth).'),
-    tls: key(oneOf(['off', 'require', 'verify-full']), 'off', 'TLS to PostgreSQL: off | require (encrypted) | verify-full (encrypted, server certificate checked against tls_ca)'),
+    tls: key(
+      oneOf(['off', 'require', 'verify-full']),
+      'off',
+      'TLS to PostgreSQL: off | require (encrypted) | verify-full (encrypted, server certificate checked against tls_ca)',
+    ),
     tls_ca: key(path, '', 'CA certificate (PEM) the server certificate must chain to; empty: the system CAs.'),
     tls_cert: key(path, '', 'Client certificate (PEM) for certificate authentication; empty: none.'),
     tls_key: key(path, '', 'Private key (PEM) of tls_cert.'),
     pool_size: key(wholeNumber(2, 200), 10, 'Connections to PostgreSQL: the hot paths (install consumptions, batched writes) share them.'),
-    appliance: key(matching(HOSTNAME, 'expected a name such as boot-a or boot-a.lab.example'), '', 'Name of this appliance in the shared event log; empty: the host name.'),
+    appliance: key(
+      matching(HOSTNAME, 'expected a name such as boot-a or boot-a.lab.example'),
+      '',
+      'Name of this appliance in the shared event log; empty: the host name.',
+    ),
     start_degraded: key(flag, false, 'Start even when PostgreSQL is unreachable (boots from what is known, reconnects by itself); false: refuse to start.'),
   },
 };

@@ -91,7 +91,9 @@ class Validator {
 }
 
 function toLong(ip: string): number {
-  return ipaddr.IPv4.parse(ip).toByteArray().reduce((acc, b) => acc * 256 + b, 0);
+  return ipaddr.IPv4.parse(ip)
+    .toByteArray()
+    .reduce((acc, b) => acc * 256 + b, 0);
 }
 
 function sameSubnet(a: string, b: string, netmask: string): boolean {
@@ -101,8 +103,10 @@ function sameSubnet(a: string, b: string, netmask: string): boolean {
 
 function checkStore(p: Profile, v: Validator): void {
   if (p.store.backend === 'postgresql' && !p.store.url) v.problem('store', 'url', '', 'backend = postgresql needs url = postgres://user@host/db');
-  if (p.store.tls === 'off' && (p.store.tlsCa || p.store.tlsCert)) v.problem('store', 'tls', 'off', 'tls_ca / tls_cert are set but tls = off: set tls = require or verify-full');
-  if (Boolean(p.store.tlsCert) !== Boolean(p.store.tlsKey)) v.problem('store', p.store.tlsCert ? 'tls_key' : 'tls_cert', '', 'tls_cert and tls_key go together');
+  if (p.store.tls === 'off' && (p.store.tlsCa || p.store.tlsCert))
+    v.problem('store', 'tls', 'off', 'tls_ca / tls_cert are set but tls = off: set tls = require or verify-full');
+  if (Boolean(p.store.tlsCert) !== Boolean(p.store.tlsKey))
+    v.problem('store', p.store.tlsCert ? 'tls_key' : 'tls_cert', '', 'tls_cert and tls_key go together');
 }
 
 /** Parses and validates INI text; throws ConfigError listing every problem. */
@@ -110,7 +114,7 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   const v = new Validator(file);
   let doc: Raw;
   try {
-    doc = ini.parse(text) as Raw;
+    doc = ini.parse(text);
   } catch (err) {
     throw new ConfigError([{ file, section: '', key: '', value: '', message: `not an INI file: ${(err as Error).message}` }]);
   }
@@ -159,7 +163,12 @@ function readHosts(doc: Raw, p: Profile, v: Validator): void {
     const nested = Object.values(raw).some((x) => typeof x === 'object' && x !== null);
     const mac = nested ? null : normaliseMac(macText);
     if (!mac) {
-      v.problem(section, '', '', nested ? 'write the MAC with colons or hyphens (aa:bb:cc:dd:ee:ff): dots split INI section names' : `${JSON.stringify(macText)} is not a MAC address`);
+      v.problem(
+        section,
+        '',
+        '',
+        nested ? 'write the MAC with colons or hyphens (aa:bb:cc:dd:ee:ff): dots split INI section names' : `${JSON.stringify(macText)} is not a MAC address`,
+      );
       continue;
     }
     if (p.hosts.has(mac)) {
@@ -175,7 +184,8 @@ function readHosts(doc: Raw, p: Profile, v: Validator): void {
     const entry: HostEntry = { mac, ...defaultsOf(HOST_KEYS), action: p.boot.defaultAction, vars: {} };
     v.readKeys(raw, section, HOST_KEYS, entry);
     // A wrongly written profile has its own problem already.
-    if (entry.action === 'install' && !entry.profile && !raw.profile) v.problem(section, 'profile', '', 'action = install needs a profile, such as proxmox-ve/9.1-1');
+    if (entry.action === 'install' && !entry.profile && !raw.profile)
+      v.problem(section, 'profile', '', 'action = install needs a profile, such as proxmox-ve/9.1-1');
     for (const [k, val] of Object.entries(raw)) if (typeof val === 'string' || typeof val === 'boolean') entry.vars[k] = String(val);
     p.hosts.set(mac, entry);
   }
@@ -194,7 +204,14 @@ function resolveAddress(p: Profile, v: Validator, options: LoadOptions): void {
   if (p.server.address) return;
   const pick = p.server.interface ? addrs.find((a) => a.name === p.server.interface) : addrs.find((a) => !a.internal);
   if (!pick) {
-    v.problem('server', 'address', '', p.server.interface ? `interface ${p.server.interface} has no IPv4 address; set address or give the interface one` : `this host has no non-loopback IPv4 address to use; set address (candidates: ${candidates})`);
+    v.problem(
+      'server',
+      'address',
+      '',
+      p.server.interface
+        ? `interface ${p.server.interface} has no IPv4 address; set address or give the interface one`
+        : `this host has no non-loopback IPv4 address to use; set address (candidates: ${candidates})`,
+    );
     return;
   }
   p.server.address = pick.address;
@@ -204,7 +221,12 @@ function checkDhcp(p: Profile, v: Validator, options: LoadOptions): void {
   if (p.dhcp.mode === 'off') return;
   if (!p.server.interface) {
     const candidates = describeCandidates(options.interfaces ?? hostIPv4());
-    v.problem('server', 'interface', '', `[dhcp] mode = ${p.dhcp.mode} answers on one interface only and none is named: set interface to the boot VLAN's (candidates: ${candidates})`);
+    v.problem(
+      'server',
+      'interface',
+      '',
+      `[dhcp] mode = ${p.dhcp.mode} answers on one interface only and none is named: set interface to the boot VLAN's (candidates: ${candidates})`,
+    );
   }
   if (p.dhcp.mode !== 'server') return;
   for (const key of ['range_start', 'range_end', 'netmask'] as const) {
@@ -213,12 +235,17 @@ function checkDhcp(p: Profile, v: Validator, options: LoadOptions): void {
   const { rangeStart, rangeEnd, netmask } = p.dhcp;
   if (!rangeStart || !rangeEnd || !netmask || !p.server.address) return;
   if (toLong(rangeStart) > toLong(rangeEnd)) v.problem('dhcp', 'range_end', rangeEnd, `comes before range_start ${rangeStart}`);
-  for (const [key, ip] of [['range_start', rangeStart], ['range_end', rangeEnd]] as const) {
+  for (const [key, ip] of [
+    ['range_start', rangeStart],
+    ['range_end', rangeEnd],
+  ] as const) {
     if (!sameSubnet(ip, p.server.address, netmask)) v.problem('dhcp', key, ip, `outside the subnet of [server] address ${p.server.address}/${netmask}`);
   }
-  if (p.dhcp.router && !sameSubnet(p.dhcp.router, p.server.address, netmask)) v.problem('dhcp', 'router', p.dhcp.router, `outside the subnet ${p.server.address}/${netmask}`);
+  if (p.dhcp.router && !sameSubnet(p.dhcp.router, p.server.address, netmask))
+    v.problem('dhcp', 'router', p.dhcp.router, `outside the subnet ${p.server.address}/${netmask}`);
   for (const host of p.hosts.values()) {
-    if (host.ip && !sameSubnet(host.ip, p.server.address, netmask)) v.problem(`host ${host.mac}`, 'ip', host.ip, `outside the subnet ${p.server.address}/${netmask}`);
+    if (host.ip && !sameSubnet(host.ip, p.server.address, netmask))
+      v.problem(`host ${host.mac}`, 'ip', host.ip, `outside the subnet ${p.server.address}/${netmask}`);
   }
   const ips = new Map<string, string>();
   for (const host of p.hosts.values()) {
@@ -233,10 +260,12 @@ function checkTls(p: Profile, v: Validator, answers: Raw): void {
   const { https } = p;
   if (https.cert && !https.key) v.problem('https', 'key', '', 'cert is set, so key is needed too (the PEM private key of that certificate)');
   if (https.key && !https.cert) v.problem('https', 'cert', '', 'key is set, so cert is needed too (the PEM certificate of that key)');
-  if (https.enabled && https.port !== 0 && https.port === p.http.port) v.problem('https', 'port', String(https.port), 'the same port as [http] port; pick another (443 is the usual)');
+  if (https.enabled && https.port !== 0 && https.port === p.http.port)
+    v.problem('https', 'port', String(https.port), 'the same port as [http] port; pick another (443 is the usual)');
   // Answers carry root passwords and SSH keys: by default they need TLS whenever HTTPS runs.
   if (!('require_tls' in answers)) p.answers.requireTls = https.enabled;
-  else if (p.answers.requireTls && !https.enabled) v.problem('answers', 'require_tls', 'true', 'needs [https] enabled = true: with HTTPS off, answers could not be fetched at all');
+  else if (p.answers.requireTls && !https.enabled)
+    v.problem('answers', 'require_tls', 'true', 'needs [https] enabled = true: with HTTPS off, answers could not be fetched at all');
 }
 
 /** Reads and validates a profile file; throws ConfigError (also for an unreadable file). */
@@ -245,7 +274,9 @@ export function loadProfile(file: string, options: LoadOptions = {}): Profile {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([{ file, section: '', key: '', value: '', message: `cannot read the profile: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }]);
+    throw new ConfigError([
+      { file, section: '', key: '', value: '', message: `cannot read the profile: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` },
+    ]);
   }
   return parseProfile(text, file, options);
 }

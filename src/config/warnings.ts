@@ -11,21 +11,32 @@ function bootFileProblem(root: string, file: string): string | null {
   // Debian's /usr/lib/ipxe/ipxe.efi is a symlink to /boot/ipxe.efi; TFTP serves only what is under root.
   const realRoot = realpathSync(root);
   const real = realpathSync(path);
-  if (!real.startsWith(realRoot + sep)) return `${path} is a link to ${real}, outside [tftp] root, which TFTP refuses; copy the file into root or use snponly.efi`;
+  if (!real.startsWith(realRoot + sep))
+    return `${path} is a link to ${real}, outside [tftp] root, which TFTP refuses; copy the file into root or use snponly.efi`;
   return null;
 }
 
 export function profileWarnings(p: Profile): string[] {
   const w: string[] = [];
-  if (p.tftp.enabled && !existsSync(p.tftp.root)) w.push(`[tftp] root ${p.tftp.root} does not exist: install Debian's ipxe package (apt install ipxe) or point root at a folder with undionly.kpxe and snponly.efi`);
+  if (p.tftp.enabled && !existsSync(p.tftp.root))
+    w.push(
+      `[tftp] root ${p.tftp.root} does not exist: install Debian's ipxe package (apt install ipxe) or point root at a folder with undionly.kpxe and snponly.efi`,
+    );
   else if (p.tftp.enabled) {
-    for (const [key, file] of [['bios', p.boot.bios], ['uefi_x64', p.boot.uefiX64]] as const) {
+    for (const [key, file] of [
+      ['bios', p.boot.bios],
+      ['uefi_x64', p.boot.uefiX64],
+    ] as const) {
       const problem = file ? bootFileProblem(p.tftp.root, file) : null;
       if (problem) w.push(`[boot] ${key} = ${file}: ${problem}: machines asking for it will fail to boot`);
     }
   }
-  if (!existsSync(p.assets.dir)) w.push(`[assets] dir ${p.assets.dir} does not exist: create it and put <product>/<version>/vmlinuz and initrd in it (see docs/install.md); the menu offers local disk only until then`);
-  if (!existsSync(p.answers.dir)) w.push(`[answers] dir ${p.answers.dir} does not exist: create it and put hosts/<mac>.toml or default.toml in it (see docs/answer-files.md)`);
+  if (!existsSync(p.assets.dir))
+    w.push(
+      `[assets] dir ${p.assets.dir} does not exist: create it and put <product>/<version>/vmlinuz and initrd in it (see docs/install.md); the menu offers local disk only until then`,
+    );
+  if (!existsSync(p.answers.dir))
+    w.push(`[answers] dir ${p.answers.dir} does not exist: create it and put hosts/<mac>.toml or default.toml in it (see docs/answer-files.md)`);
   if (!p.http.adminToken) w.push('[http] admin_token is not set: the admin API answers on loopback only');
   return w;
 }

@@ -121,7 +121,8 @@ export class LeaseAllocator {
     const offered = this.offerOf(client.key, now);
     if (offered && this.availableFor(offered, client, now).ok) return { ip: offered, why: 'already offered to this client' };
     const lease = this.leaseOf(client.key);
-    if (lease && this.availableFor(lease.ip, client, now).ok) return { ip: lease.ip, why: `this client's ${lease.expiresAt > now && lease.state === 'bound' ? 'current' : 'previous'} lease` };
+    if (lease && this.availableFor(lease.ip, client, now).ok)
+      return { ip: lease.ip, why: `this client's ${lease.expiresAt > now && lease.state === 'bound' ? 'current' : 'previous'} lease` };
     if (requested && this.availableFor(requested, client, now).ok) return { ip: requested, why: 'requested by the client' };
     const free = this.findFree(client, now);
     if (free) return { ip: free, why: 'free in the pool' };
@@ -224,7 +225,15 @@ export class LeaseAllocator {
     const ours = (lease && lease.clientKey === client.key) || (offered && offered.key === client.key);
     if (!ours) return null;
     this.dropOffer(ip);
-    const declined: LeaseRecord = { ip, clientKey: client.key, mac: client.mac, hostname: null, state: 'declined', expiresAt: now + this.times.quarantineMs, updatedAt: now };
+    const declined: LeaseRecord = {
+      ip,
+      clientKey: client.key,
+      mac: client.mac,
+      hostname: null,
+      state: 'declined',
+      expiresAt: now + this.times.quarantineMs,
+      updatedAt: now,
+    };
     if (this.leaseByClient.get(client.key) === ip) this.leaseByClient.delete(client.key);
     this.leases.set(ip, declined);
     return [{ put: declined }];

@@ -26,7 +26,7 @@ export interface DhcpPacket {
   options: DhcpOptions;
 }
 
-export type DhcpParseError = { code: 'truncated' | 'bad-magic' | 'bad-option' | 'bad-op' | 'bad-hlen' | string; message: string };
+export type DhcpParseError = { code: 'truncated' | 'bad-magic' | 'bad-option' | 'bad-op' | 'bad-hlen'; message: string };
 
 export type DhcpParseResult = { ok: true; packet: DhcpPacket } | { ok: false; error: DhcpParseError };
 
@@ -161,7 +161,10 @@ export function encodeDhcp(packet: DhcpPacket): Buffer {
   const raw = packet.options.raw;
   // Overload is a property of one encoding, not of the option set; we never overload.
   const codes = optionOrder([...raw.keys()]).filter((code) => code !== Opt.overload);
-  const options = writeOptionArea(codes.map((code) => [code, raw.get(code)!]), true);
+  const options = writeOptionArea(
+    codes.map((code) => [code, raw.get(code)!]),
+    true,
+  );
   const body = Buffer.concat([header, options]);
   if (body.length >= MIN_PACKET) return body;
   return Buffer.concat([body, Buffer.alloc(MIN_PACKET - body.length)]);
@@ -196,5 +199,13 @@ export function emptyPacket(op: 1 | 2): DhcpPacket {
 
 /** A BOOTREPLY carrying the request's identity (htype, hlen, xid, flags, giaddr, chaddr), all else zeroed. */
 export function replyFrame(request: DhcpPacket): DhcpPacket {
-  return { ...emptyPacket(2), htype: request.htype, hlen: request.hlen, xid: request.xid, flags: request.flags, giaddr: request.giaddr, chaddr: Buffer.from(request.chaddr) };
+  return {
+    ...emptyPacket(2),
+    htype: request.htype,
+    hlen: request.hlen,
+    xid: request.xid,
+    flags: request.flags,
+    giaddr: request.giaddr,
+    chaddr: Buffer.from(request.chaddr),
+  };
 }

@@ -7,9 +7,7 @@ import { joinParts, readOptionArea, writeOptionArea } from './option-area.ts';
 export const MessageType = { DISCOVER: 1, OFFER: 2, REQUEST: 3, DECLINE: 4, ACK: 5, NAK: 6, RELEASE: 7, INFORM: 8 } as const;
 export type MessageTypeName = keyof typeof MessageType;
 
-const MESSAGE_TYPE_NAMES = new Map<number, MessageTypeName>(
-  (Object.entries(MessageType) as [MessageTypeName, number][]).map(([name, code]) => [code, name]),
-);
+const MESSAGE_TYPE_NAMES = new Map<number, MessageTypeName>((Object.entries(MessageType) as [MessageTypeName, number][]).map(([name, code]) => [code, name]));
 
 /** "DISCOVER" for 1, "TYPE 42" for codes outside RFC 2132. */
 export function messageTypeName(code: number | undefined): string {
@@ -223,13 +221,15 @@ export type OptionName = keyof typeof DHCP_OPTIONS;
 export type OptionValue<N extends OptionName> = (typeof DHCP_OPTIONS)[N]['type'] extends OptionType<infer V> ? V : never;
 
 /** Option codes by name, from the table: Opt.bootFile === 67. */
-export const Opt = Object.fromEntries(Object.entries(DHCP_OPTIONS).map(([name, o]) => [name, o.code])) as { readonly [N in OptionName]: (typeof DHCP_OPTIONS)[N]['code'] };
+export const Opt = Object.fromEntries(Object.entries(DHCP_OPTIONS).map(([name, o]) => [name, o.code])) as {
+  readonly [N in OptionName]: (typeof DHCP_OPTIONS)[N]['code'];
+};
 
 export class DhcpOptions {
   readonly raw: Map<number, Buffer>;
 
   constructor(raw?: Map<number, Buffer>) {
-    this.raw = raw ?? new Map();
+    this.raw = raw ?? new Map<number, Buffer>();
   }
 
   get(code: number): Buffer | undefined {

@@ -35,7 +35,12 @@ function validIp(ip: string): boolean {
 /** Builds the pool from the profile, or says in words what is missing or inconsistent. */
 export function poolFromProfile(profile: Profile): PoolResult {
   const d = profile.dhcp;
-  for (const [key, value] of [['range start', d.rangeStart], ['range end', d.rangeEnd], ['netmask', d.netmask], ['[server] address', profile.server.address]] as const) {
+  for (const [key, value] of [
+    ['range start', d.rangeStart],
+    ['range end', d.rangeEnd],
+    ['netmask', d.netmask],
+    ['[server] address', profile.server.address],
+  ] as const) {
     if (!validIp(value)) return { ok: false, reason: `[dhcp] mode = server needs ${key} as an IPv4 address (got '${value}')` };
   }
   let prefixLength: number;
@@ -53,13 +58,15 @@ export function poolFromProfile(profile: Profile): PoolResult {
   const start = Math.max(ipToNumber(d.rangeStart), ipToNumber(network) + 1);
   const end = Math.min(ipToNumber(d.rangeEnd), ipToNumber(broadcast) - 1);
   if (start > end) return { ok: false, reason: `[dhcp] range ${d.rangeStart}-${d.rangeEnd} holds no usable address` };
-  if (!inSubnet(profile.server.address)) return { ok: false, reason: `[server] address ${profile.server.address} is not in the DHCP subnet ${network}/${prefixLength}` };
+  if (!inSubnet(profile.server.address))
+    return { ok: false, reason: `[server] address ${profile.server.address} is not in the DHCP subnet ${network}/${prefixLength}` };
 
   const reservations = new Map<string, string>();
   const reservedIps = new Map<string, string>();
   for (const host of profile.hosts.values()) {
     if (!host.ip) continue;
-    if (!validIp(host.ip) || !inSubnet(host.ip)) return { ok: false, reason: `[host ${host.mac}] ip ${host.ip} is not in the DHCP subnet ${network}/${prefixLength}` };
+    if (!validIp(host.ip) || !inSubnet(host.ip))
+      return { ok: false, reason: `[host ${host.mac}] ip ${host.ip} is not in the DHCP subnet ${network}/${prefixLength}` };
     const holder = reservedIps.get(host.ip);
     if (holder) return { ok: false, reason: `[host ${host.mac}] ip ${host.ip} is already reserved for ${holder}` };
     reservations.set(host.mac, host.ip);

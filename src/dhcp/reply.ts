@@ -72,5 +72,9 @@ export function replyDestination(request: DhcpPacket, reply: DhcpPacket, serverP
   if (reply.options.read('messageType') === MessageType.NAK) return { address: '255.255.255.255', port: clientPort, why: 'broadcast (NAK)' };
   if (request.ciaddr !== '0.0.0.0') return { address: request.ciaddr, port: clientPort, why: `unicast to ciaddr ${request.ciaddr}` };
   // Unicasting to yiaddr would need an ARP entry the client cannot answer for yet; broadcast always arrives.
-  return { address: '255.255.255.255', port: clientPort, why: request.flags & BROADCAST_FLAG ? 'broadcast (flag set)' : 'broadcast (client has no address yet)' };
+  return {
+    address: '255.255.255.255',
+    port: clientPort,
+    why: request.flags & BROADCAST_FLAG ? 'broadcast (flag set)' : 'broadcast (client has no address yet)',
+  };
 }

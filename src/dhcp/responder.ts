@@ -125,7 +125,12 @@ export class DhcpResponder {
   }
 
   private silence(ctx: Context, reason: string, extra: Partial<Handled> = {}): Handled {
-    return { writes: [], sighting: ctx.sighting, ...extra, event: { mac: ctx.client.mac, kind: ctx.base.kind, decision: 'silence', reason, detail: this.detail(ctx, null) } };
+    return {
+      writes: [],
+      sighting: ctx.sighting,
+      ...extra,
+      event: { mac: ctx.client.mac, kind: ctx.base.kind, decision: 'silence', reason, detail: this.detail(ctx, null) },
+    };
   }
 
   private discover(ctx: Context): Handled {
@@ -134,11 +139,24 @@ export class DhcpResponder {
     if (choice.ip === null) return this.silence(ctx, `no offer: ${choice.reason}`, { exhausted: true });
     this.allocator.hold(choice.ip, ctx.who, ctx.now);
     const boot = this.boot(ctx.client);
-    const packet = buildReply(ctx.request, { type: MessageType.OFFER, yiaddr: choice.ip, leaseSeconds: this.config.profile.dhcp.leaseTime, boot, hostname: ctx.hostname }, this.config.profile, this.config.pool);
+    const packet = buildReply(
+      ctx.request,
+      { type: MessageType.OFFER, yiaddr: choice.ip, leaseSeconds: this.config.profile.dhcp.leaseTime, boot, hostname: ctx.hostname },
+      this.config.profile,
+      this.config.pool,
+    );
     return this.answer(ctx, packet, [], 'offer', `offered ${choice.ip} (${choice.why}); ${this.bootNote(boot)}`, choice.ip, boot);
   }
 
-  private answer(ctx: Context, packet: DhcpPacket, writes: LeaseWrite[], decision: string, reason: string, ip: string | null, boot?: BootFileDecision): Handled {
+  private answer(
+    ctx: Context,
+    packet: DhcpPacket,
+    writes: LeaseWrite[],
+    decision: string,
+    reason: string,
+    ip: string | null,
+    boot?: BootFileDecision,
+  ): Handled {
     const destination = replyDestination(ctx.request, packet, this.config.serverPort);
     return {
       reply: { packet, destination },
@@ -152,7 +170,12 @@ export class DhcpResponder {
     const leaseSeconds = this.config.profile.dhcp.leaseTime;
     const { writes } = this.allocator.bind(ip, ctx.who, ctx.now, leaseSeconds * 1000);
     const boot = this.boot(ctx.client);
-    const packet = buildReply(ctx.request, { type: MessageType.ACK, yiaddr: ip, leaseSeconds, boot, hostname: ctx.hostname }, this.config.profile, this.config.pool);
+    const packet = buildReply(
+      ctx.request,
+      { type: MessageType.ACK, yiaddr: ip, leaseSeconds, boot, hostname: ctx.hostname },
+      this.config.profile,
+      this.config.pool,
+    );
     ctx.sighting.facts.ip = ip;
     return this.answer(ctx, packet, writes, 'ack', `${state}: leased ${ip} for ${leaseSeconds} s; ${this.bootNote(boot)}`, ip, boot);
   }

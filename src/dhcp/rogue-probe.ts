@@ -23,7 +23,9 @@ export interface OtherServer {
 }
 
 export function describeOtherServers(servers: readonly OtherServer[], iface: string): string {
-  const list = servers.map((s) => `${s.address}${s.source !== s.address ? ` (via ${s.source})` : ''} MAC ${s.mac ?? 'unknown'}, which offered ${s.offered}`).join('; ');
+  const list = servers
+    .map((s) => `${s.address}${s.source !== s.address ? ` (via ${s.source})` : ''} MAC ${s.mac ?? 'unknown'}, which offered ${s.offered}`)
+    .join('; ');
   return `another DHCP server answers on ${iface}: ${list}`;
 }
 
@@ -174,8 +176,13 @@ async function resolveMac(ip: string, iface: string): Promise<string | null> {
 
 /** Refusal to start: the message names the other server. */
 export class OtherDhcpServerError extends Error {
-  constructor(readonly servers: OtherServer[], iface: string) {
-    super(`dhcp: ${describeOtherServers(servers, iface)}; pxe-pilot will not be a second DHCP server on this LAN. Stop that server, use [dhcp] mode = proxy beside it, or set [dhcp] allow_other_servers = true if both are meant to answer`);
+  constructor(
+    readonly servers: OtherServer[],
+    iface: string,
+  ) {
+    super(
+      `dhcp: ${describeOtherServers(servers, iface)}; pxe-pilot will not be a second DHCP server on this LAN. Stop that server, use [dhcp] mode = proxy beside it, or set [dhcp] allow_other_servers = true if both are meant to answer`,
+    );
     this.name = 'OtherDhcpServerError';
   }
 }

@@ -79,7 +79,10 @@ export class RogueWatch {
     this.running = true;
     try {
       const servers = await this.probe(profile);
-      const key = servers.map((s) => s.address).sort().join(',');
+      const key = servers
+        .map((s) => s.address)
+        .sort()
+        .join(',');
       if (servers.length > 0 && key !== this.lastSeen) {
         const reason = `${describeOtherServers(servers, profile.server.interface)}; clients may get addresses and boot files from it instead of pxe-pilot`;
         this.deps.logger.warn(`dhcp: ${reason}`);
@@ -94,7 +97,14 @@ export class RogueWatch {
   }
 
   private record(servers: OtherServer[], reason: string, decision: string): void {
-    this.deps.store.record({ mac: null, protocol: 'dhcp', kind: 'other-server', decision, reason, detail: { servers: servers.map((s) => ({ address: s.address, mac: s.mac, source: s.source })) } });
+    this.deps.store.record({
+      mac: null,
+      protocol: 'dhcp',
+      kind: 'other-server',
+      decision,
+      reason,
+      detail: { servers: servers.map((s) => ({ address: s.address, mac: s.mac, source: s.source })) },
+    });
   }
 
   async stop(): Promise<void> {

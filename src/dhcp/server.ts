@@ -117,7 +117,8 @@ export class DhcpServerService implements Service {
       // Nothing was promised yet: no ACK leaves for a lease that is not on disk.
       this.logger.error({ err }, 'dhcp: lease commit failed; replies of this batch are dropped');
       if (this.allocator) this.allocator = this.reloadAllocator();
-      for (const h of batch) this.store.record({ ...h.event, protocol: 'dhcp', decision: 'error', reason: `lease commit failed (${(err as Error).message}); no reply sent` });
+      for (const h of batch)
+        this.store.record({ ...h.event, protocol: 'dhcp', decision: 'error', reason: `lease commit failed (${(err as Error).message}); no reply sent` });
       return;
     }
     for (const h of batch) {

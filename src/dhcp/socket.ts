@@ -63,7 +63,12 @@ export class DhcpSocket {
   private receive(d: ReceivedDatagram, handlers: DhcpSocketHandlers): void {
     // Belt and braces with SO_BINDTODEVICE: a machine on another LAN never gets an answer.
     if (this.socket.interfaceIndex !== null && d.ifindex !== this.socket.interfaceIndex) {
-      handlers.dropped({ kind: 'datagram', reason: `arrived on ifindex ${d.ifindex}, not ${this.interfaceName}`, code: 'wrong-interface', detail: { from: d.address } });
+      handlers.dropped({
+        kind: 'datagram',
+        reason: `arrived on ifindex ${d.ifindex}, not ${this.interfaceName}`,
+        code: 'wrong-interface',
+        detail: { from: d.address },
+      });
       return;
     }
     const parsed = parseDhcp(d.data);

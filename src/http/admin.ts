@@ -91,7 +91,22 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     if (!node) {
       // A machine with a [host] section that has not booted yet: known to the operator, not to us.
       if (!h) throw notFound(`no node ${mac}: it has not booted from us and has no [host] section`);
-      return { mac, state: 'unknown', profile: h.profile || null, hostname: h.hostname || null, lastSeen: null, lastIp: null, arch: null, firmware: null, installedAt: null, fqdn: null, localBoot: null, host: { action: h.action, profile: h.profile || null, hostname: h.hostname || null }, installs: [], events: recentEvents(mac) };
+      return {
+        mac,
+        state: 'unknown',
+        profile: h.profile || null,
+        hostname: h.hostname || null,
+        lastSeen: null,
+        lastIp: null,
+        arch: null,
+        firmware: null,
+        installedAt: null,
+        fqdn: null,
+        localBoot: null,
+        host: { action: h.action, profile: h.profile || null, hostname: h.hostname || null },
+        installs: [],
+        events: recentEvents(mac),
+      };
     }
     return {
       ...nodeSummary(node, h),
@@ -111,7 +126,14 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
   }
 
   function recordAdmin(ctx: Context, mac: string, decision: string, reason: string): void {
-    deps.store.record({ mac, protocol: 'admin', kind: `${ctx.method} ${ctx.path.replace(/\/nodes\/[^/]+/, '/nodes/<mac>')}`, decision, reason, detail: { ip: clientAddress(ctx) } });
+    deps.store.record({
+      mac,
+      protocol: 'admin',
+      kind: `${ctx.method} ${ctx.path.replace(/\/nodes\/[^/]+/, '/nodes/<mac>')}`,
+      decision,
+      reason,
+      detail: { ip: clientAddress(ctx) },
+    });
     deps.logger.info({ mac }, reason);
   }
 
@@ -133,10 +155,12 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     const mac = routeMac(ctx);
     const body = await optionalJsonObject(ctx, 'reinstall request');
     const unknownKeys = Object.keys(body).filter((k) => k !== 'profile');
-    if (unknownKeys.length) throw badRequest(`reinstall request: unknown key ${unknownKeys.map((k) => JSON.stringify(k)).join(', ')}; expected {"profile": "<product>/<version>"}`);
+    if (unknownKeys.length)
+      throw badRequest(`reinstall request: unknown key ${unknownKeys.map((k) => JSON.stringify(k)).join(', ')}; expected {"profile": "<product>/<version>"}`);
     let profile: string | null = null;
     if (body.profile !== undefined && body.profile !== null) {
-      if (typeof body.profile !== 'string' || !PROFILE_NAME.test(body.profile)) throw badRequest('profile must be "<product>/<version>", e.g. "proxmox-ve/9.1-1"');
+      if (typeof body.profile !== 'string' || !PROFILE_NAME.test(body.profile))
+        throw badRequest('profile must be "<product>/<version>", e.g. "proxmox-ve/9.1-1"');
       const { assets } = deps.profile();
       // A typo here would only show at the machine's console; refuse it now.
       if (!deps.catalogue.find(assets.dir, body.profile)) {
@@ -213,7 +237,11 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
 
   router.get('/hosts', admin, async (ctx) => {
     const { dir } = deps.profile().answers;
-    const [proxmox, preseed, nocloud] = await Promise.all([listAnswers(dir, PROXMOX_LAYOUT), listAnswers(dir, PRESEED_LAYOUT), listAnswers(dir, nocloudLayout('user-data'))]);
+    const [proxmox, preseed, nocloud] = await Promise.all([
+      listAnswers(dir, PROXMOX_LAYOUT),
+      listAnswers(dir, PRESEED_LAYOUT),
+      listAnswers(dir, nocloudLayout('user-data')),
+    ]);
     ctx.body = { dir, ...proxmox, preseed, nocloud };
   });
 
@@ -222,12 +250,17 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     const profile = deps.profile();
     const mac = routeMac(ctx);
     const node = deps.store.getNode(mac);
-    const q = (key: string): string | undefined => (typeof ctx.query[key] === 'string' ? (ctx.query[key] as string) : undefined);
+    const q = (key: string): string | undefined => (typeof ctx.query[key] === 'string' ? ctx.query[key] : undefined);
     const serial = normaliseSerial(q('serial') ?? node?.serial);
     const uuid = normaliseUuid(q('uuid') ?? node?.uuid);
     const product = normaliseProduct(q('product') ?? proxmoxProductOfProfile(node?.profile ?? profile.hosts.get(mac)?.profile));
     const answer = await locateAnswer(profile, PROXMOX_LAYOUT, { macs: [mac], serial, uuid, product }, 'answer');
-    const text = fillAnswer(profile, answer, { mac, ip: node?.lastIp ?? null, hostname: node?.hostname ?? null, serial, uuid, product, server: answerBase(profile) }, 'answer');
+    const text = fillAnswer(
+      profile,
+      answer,
+      { mac, ip: node?.lastIp ?? null, hostname: node?.hostname ?? null, serial, uuid, product, server: answerBase(profile) },
+      'answer',
+    );
     ctx.type = TOML_TYPE;
     ctx.set('X-PXE-Pilot-Source', answer.rel);
     ctx.body = text;

@@ -56,16 +56,29 @@ export function requireAnswerClient(deps: HttpDeps, options: { token: boolean; p
     const { answers } = deps.profile();
     const from = clientAddress(ctx);
     const refuse = (err: HttpError): never => {
-      deps.store.record({ mac: null, protocol: options.protocol, kind: `${ctx.method} ${ctx.path}`, decision: 'refused', reason: err.message, detail: { ip: from } });
+      deps.store.record({
+        mac: null,
+        protocol: options.protocol,
+        kind: `${ctx.method} ${ctx.path}`,
+        decision: 'refused',
+        reason: err.message,
+        detail: { ip: from },
+      });
       deps.logger.warn({ ip: from, path: ctx.path, status: err.status }, err.message);
       throw err;
     };
     // Before anything else: a refused plain request must not even learn whether an answer exists.
-    if (answers.requireTls && !ctx.secure) refuse(new HttpError(403, `answers are served over HTTPS only ([answers] require_tls): use ${httpsBase(deps.profile())}${ctx.path}`));
+    if (answers.requireTls && !ctx.secure)
+      refuse(new HttpError(403, `answers are served over HTTPS only ([answers] require_tls): use ${httpsBase(deps.profile())}${ctx.path}`));
     if (!addressAllowed(from, answers.allow)) refuse(new HttpError(403, `${from} is not in [answers] allow (${answers.allow.join(', ')})`));
     if (options.token && answers.token) {
       const given = bearerToken(ctx) ?? queryToken(ctx);
-      if (given === null) refuse(new HttpError(401, 'answers need a token: send Authorization: Bearer <[answers] token> (prepare-iso --answer-auth-token)', { 'WWW-Authenticate': 'Bearer' }));
+      if (given === null)
+        refuse(
+          new HttpError(401, 'answers need a token: send Authorization: Bearer <[answers] token> (prepare-iso --answer-auth-token)', {
+            'WWW-Authenticate': 'Bearer',
+          }),
+        );
       if (!tokensEqual(given!, answers.token)) refuse(new HttpError(401, 'wrong answer token', { 'WWW-Authenticate': 'Bearer' }));
     }
     await next();
@@ -115,13 +128,22 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
     if (answer.candidate.rule === 'mac') mac = answer.candidate.key;
     ctx.state.eventMac = mac;
     const hostname = mac ? (deps.store.getNode(mac)?.hostname ?? null) : null;
-    const text = fillAnswer(profile, answer, { mac, ip, hostname, serial: req.serial, uuid: req.uuid, product: req.product, server: answerBase(profile) }, 'answer');
+    const text = fillAnswer(
+      profile,
+      answer,
+      { mac, ip, hostname, serial: req.serial, uuid: req.uuid, product: req.product, server: answerBase(profile) },
+      'answer',
+    );
 
     let before: NodeRecord | undefined;
     if (mac) {
       const host = profile.hosts.get(mac);
       before = deps.store.getNode(mac);
-      deps.store.sawNode(mac, { ip, ...(req.serial ? { serial: req.serial } : {}), ...(req.uuid ? { uuid: req.uuid } : {}), ...(host?.hostname ? { hostname: host.hostname } : {}) }, profileArmsInstall(host));
+      deps.store.sawNode(
+        mac,
+        { ip, ...(req.serial ? { serial: req.serial } : {}), ...(req.uuid ? { uuid: req.uuid } : {}), ...(host?.hostname ? { hostname: host.hostname } : {}) },
+        profileArmsInstall(host),
+      );
     }
     // Every NIC of the machine that was waiting for an install has it consumed now.
     // The answer leaves only once the consumptions are on disk; they share one group commit.
@@ -139,17 +161,30 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
             else lost.push(`${m} was consumed meanwhile by another request or appliance: nothing to consume`);
           },
           (err: unknown) => {
-            throw new HttpError(503, `answer not served: the install consumption of ${m} cannot be written now (${(err as Error).message}); retry when the store is back`);
+            throw new HttpError(
+              503,
+              `answer not served: the install consumption of ${m} cannot be written now (${(err as Error).message}); retry when the store is back`,
+            );
           },
         ),
       );
     }
     await Promise.all(writes);
     const state = mac ? deps.store.getNode(mac)?.state : undefined;
-    const note = consumed.length + lost.length > 0 ? [...consumed, ...lost].join('; ') : `${mac ?? 'this machine'} ${nextState({ kind: 'answer-fetched', hostProfile: null }, before).reason}`;
+    const note =
+      consumed.length + lost.length > 0
+        ? [...consumed, ...lost].join('; ')
+        : `${mac ?? 'this machine'} ${nextState({ kind: 'answer-fetched', hostProfile: null }, before).reason}`;
     const ignored = req.ignoredMacs.length ? `; ignored non-Ethernet MACs ${req.ignoredMacs.join(', ')}` : '';
     const reason = `served ${answer.rel} (matched ${answer.candidate.why}); ${note}${ignored}`;
-    deps.store.record({ protocol: 'answer', kind: 'POST /answer', mac, decision: 'served', reason, detail: { ip, file: answer.rel, rule: answer.candidate.rule, product: req.product, iso: req.isoVersion, schema: req.schemaVersion, state } });
+    deps.store.record({
+      protocol: 'answer',
+      kind: 'POST /answer',
+      mac,
+      decision: 'served',
+      reason,
+      detail: { ip, file: answer.rel, rule: answer.candidate.rule, product: req.product, iso: req.isoVersion, schema: req.schemaVersion, state },
+    });
     deps.logger.info({ mac, ip, file: answer.rel, consumed: consumed.length > 0 }, reason);
     ctx.status = 200;
     ctx.type = TOML_TYPE;
@@ -179,7 +214,14 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
     const boot = report.bootMode ? `, ${report.bootMode}${report.secureBoot ? ' with secure boot' : ''}` : '';
     const was = before ? `was ${before.state}${before.consumedAt ? ` since the answer fetch at ${clock(before.consumedAt)}` : ''}` : 'was not known';
     const reason = `installer reported success: ${what} installed as ${report.fqdn ?? '(no fqdn)'}${boot}; node ${was}; ${reported.reason}`;
-    deps.store.record({ protocol: 'webhook', kind: 'POST /webhook/proxmox', mac, decision: 'installed', reason, detail: { ip, fqdn: report.fqdn, bootMode: report.bootMode } });
+    deps.store.record({
+      protocol: 'webhook',
+      kind: 'POST /webhook/proxmox',
+      mac,
+      decision: 'installed',
+      reason,
+      detail: { ip, fqdn: report.fqdn, bootMode: report.bootMode },
+    });
     deps.logger.info({ mac, ip, fqdn: report.fqdn }, reason);
     ctx.body = { mac, state: reported.to, fqdn: report.fqdn };
   });

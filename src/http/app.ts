@@ -40,7 +40,8 @@ export function createHttpApp(deps: HttpDeps): Koa {
 
   const router = new Router();
   parseMacParams(router);
-  for (const register of [healthRoutes, bootRoutes, assetRoutes, initrdCpioRoutes, answerRoutes, adminRoutes, installerRoutes, operatorConsole.routes]) register(router, deps);
+  for (const register of [healthRoutes, bootRoutes, assetRoutes, initrdCpioRoutes, answerRoutes, adminRoutes, installerRoutes, operatorConsole.routes])
+    register(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   // Koa's own error event would print a stack to stderr; we already answered and logged.
@@ -56,10 +57,14 @@ function respondWithError(ctx: Context, err: unknown, deps: HttpDeps): void {
     status = err.status;
     message = err.message;
     headers = err.headers;
-  } else if (typeof err === 'object' && err !== null && 'status' in err && typeof (err as { status: unknown }).status === 'number') {
+  } else if (typeof err === 'object' && err !== null && 'status' in err && typeof err.status === 'number') {
     // Koa and the router throw http-errors for 405/501 and malformed URLs (400).
     status = (err as { status: number }).status;
-    message = (err as { expose?: boolean; message?: string }).expose ? String((err as { message?: string }).message) : status === 405 ? `method ${ctx.method} not allowed on ${ctx.path}` : 'bad request';
+    message = (err as { expose?: boolean; message?: string }).expose
+      ? String((err as { message?: string }).message)
+      : status === 405
+        ? `method ${ctx.method} not allowed on ${ctx.path}`
+        : 'bad request';
   }
   if (status >= 500) deps.logger.error({ err, path: ctx.path }, 'http handler failed');
   ctx.status = status;

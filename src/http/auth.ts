@@ -26,7 +26,8 @@ export function requireAdmin(getProfile: () => Profile) {
       await next();
       return;
     }
-    if (ctx.state.csrfMissing === true && !bearerToken(ctx)) throw new HttpError(403, 'dashboard session: this change needs the X-CSRF-Token header of the session');
+    if (ctx.state.csrfMissing === true && !bearerToken(ctx))
+      throw new HttpError(403, 'dashboard session: this change needs the X-CSRF-Token header of the session');
     const token = getProfile().http.adminToken;
     if (token) {
       const given = bearerToken(ctx);

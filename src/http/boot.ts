@@ -27,7 +27,9 @@ export function assetBase(profile: Profile): string {
 /** Why the install may not be served after all (null: consumed now), from the store's answer. */
 async function consumeRefusal(deps: HttpDeps, mac: string, change: StateChange): Promise<string | null> {
   try {
-    return (await deps.store.applyChange(mac, change)) ? null : 'the install was consumed meanwhile (another request or appliance served it): booting from local disk next';
+    return (await deps.store.applyChange(mac, change))
+      ? null
+      : 'the install was consumed meanwhile (another request or appliance served it): booting from local disk next';
   } catch (err) {
     return `the store cannot record the install consumption now (${(err as Error).message}): not served, so it cannot run twice; retry when the store is back`;
   }
@@ -49,7 +51,11 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
     const platform = query(ctx, 'platform', 16);
     const client = describeIpxeClient({ mac, ip, buildarch, platform, uuid: query(ctx, 'uuid'), serial: query(ctx, 'serial') });
     const host = profile.hosts.get(mac);
-    let node = deps.store.sawNode(mac, { ip, firmware: client.firmware, uuid: client.uuid, serial: client.serial, hostname: host?.hostname || undefined }, profileArmsInstall(host));
+    let node = deps.store.sawNode(
+      mac,
+      { ip, firmware: client.firmware, uuid: client.uuid, serial: client.serial, hostname: host?.hostname || undefined },
+      profileArmsInstall(host),
+    );
     let decision = decide(client, profile, node);
     if (decision.action === 'install' && deps.store.reread) {
       // A fleet's store: another appliance may have consumed or cancelled it a moment ago.
@@ -81,7 +87,13 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
           reason = `${decision.reason}, but ${refusal}`;
           ctx.body = renderRefusalScript(reason);
         } else {
-          ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${answerBase(profile)}/answer`, answerServer: answerBase(profile) }, decision.reason);
+          ctx.body = renderInstallScript(
+            image,
+            assetBase(profile),
+            host?.cmdline ?? '',
+            { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${answerBase(profile)}/answer`, answerServer: answerBase(profile) },
+            decision.reason,
+          );
           if (served.change) reason += `; ${served.reason}`;
         }
       }
@@ -98,7 +110,14 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
     } else {
       ctx.body = renderRefusalScript(decision.reason);
     }
-    deps.store.record({ mac, protocol: 'http', kind: 'GET /boot', decision: outcome, reason, detail: { ip, ...(decision.profile ? { profile: decision.profile } : {}), ...(buildarch ? { buildarch } : {}), ...(platform ? { platform } : {}) } });
+    deps.store.record({
+      mac,
+      protocol: 'http',
+      kind: 'GET /boot',
+      decision: outcome,
+      reason,
+      detail: { ip, ...(decision.profile ? { profile: decision.profile } : {}), ...(buildarch ? { buildarch } : {}), ...(platform ? { platform } : {}) },
+    });
   });
 
   // A pick from the menu by the person at the console: serves that image's install script.
@@ -115,8 +134,21 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
     const base = httpBase(profile);
     const reason = `chosen from the menu at the console`;
     ctx.type = IPXE_TYPE;
-    ctx.body = renderInstallScript(image, assetBase(profile), host?.cmdline ?? '', { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${answerBase(profile)}/answer`, answerServer: answerBase(profile) }, reason);
-    deps.store.record({ mac, protocol: 'http', kind: 'GET /install', decision: 'install', reason: `${image.profile} ${reason}`, detail: { ip, profile: image.profile } });
+    ctx.body = renderInstallScript(
+      image,
+      assetBase(profile),
+      host?.cmdline ?? '',
+      { mac, ip, hostname: host?.hostname ?? '', server: base, answerUrl: `${answerBase(profile)}/answer`, answerServer: answerBase(profile) },
+      reason,
+    );
+    deps.store.record({
+      mac,
+      protocol: 'http',
+      kind: 'GET /install',
+      decision: 'install',
+      reason: `${image.profile} ${reason}`,
+      detail: { ip, profile: image.profile },
+    });
   });
 
   router.get('/menu.ipxe', (ctx) => {

@@ -47,7 +47,11 @@ export function checkManifest(folder: string): { integrity: ImageIntegrity; prob
       return { integrity: 'changed', problem: `${f.path} is missing` };
     }
     if (st.size !== f.size) return { integrity: 'changed', problem: `${f.path} changed since it was added (size ${st.size}, manifest says ${f.size})` };
-    if (st.mtimeMs !== f.mtimeMs) return { integrity: 'changed', problem: `${f.path} changed since it was added (modified ${st.mtime.toISOString()}, manifest says ${new Date(f.mtimeMs).toISOString()})` };
+    if (st.mtimeMs !== f.mtimeMs)
+      return {
+        integrity: 'changed',
+        problem: `${f.path} changed since it was added (modified ${st.mtime.toISOString()}, manifest says ${new Date(f.mtimeMs).toISOString()})`,
+      };
   }
   return { integrity: 'verified' };
 }

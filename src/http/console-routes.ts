@@ -19,7 +19,14 @@ export function consoleRoutes(router: Router, deps: HttpDeps, admin: Middleware,
       dhcpMode: deps.profile().dhcp.mode,
       leases: leases
         .sort((a, b) => a.ip.localeCompare(b.ip, 'en', { numeric: true }))
-        .map((l) => ({ ip: l.ip, mac: l.mac, hostname: l.hostname, state: l.state, expires: new Date(l.expiresAt).toISOString(), expired: l.expiresAt <= now })),
+        .map((l) => ({
+          ip: l.ip,
+          mac: l.mac,
+          hostname: l.hostname,
+          state: l.state,
+          expires: new Date(l.expiresAt).toISOString(),
+          expired: l.expiresAt <= now,
+        })),
     };
   });
 
@@ -36,7 +43,14 @@ export function consoleRoutes(router: Router, deps: HttpDeps, admin: Middleware,
     for (const n of deps.store.listNodes(10_000, 0)) use(n.profile, n.hostname ?? n.mac);
     ctx.body = {
       dir: profile.assets.dir,
-      images: images.map((i) => ({ profile: i.profile, product: i.product, version: i.version, kernel: i.kernel, initrds: i.initrds, hosts: [...(users.get(i.profile) ?? [])].sort() })),
+      images: images.map((i) => ({
+        profile: i.profile,
+        product: i.product,
+        version: i.version,
+        kernel: i.kernel,
+        initrds: i.initrds,
+        hosts: [...(users.get(i.profile) ?? [])].sort(),
+      })),
     };
   });
 

@@ -1,7 +1,6 @@
 // One middleware records a refused or failed request as an event (and a log line), so every
 // installer-facing handler leaves the same trail: 404 → 'not-found', other 4xx → 'error'.
 import type { Context, Next } from 'koa';
-import type { NewEvent } from '../boot/events.ts';
 import type { HttpDeps } from './context.ts';
 import { HttpError } from './errors.ts';
 import { clientAddress } from './request.ts';
@@ -27,7 +26,14 @@ export function recordErrors(deps: Pick<HttpDeps, 'store' | 'logger'>, protocol:
         const mac = (ctx.state.eventMac as string | undefined) ?? (ctx.state.mac as string | undefined) ?? null;
         const decision = err.status === 404 ? 'not-found' : 'error';
         // { ip, status } is a valid detail for each of the three protocols.
-        deps.store.record({ mac, protocol, kind: kind ? kind(ctx) : `${ctx.method} ${ctx.path}`, decision, reason: err.message, detail: { ip, status: err.status } } as NewEvent);
+        deps.store.record({
+          mac,
+          protocol,
+          kind: kind ? kind(ctx) : `${ctx.method} ${ctx.path}`,
+          decision,
+          reason: err.message,
+          detail: { ip, status: err.status },
+        });
         if (err instanceof AnswerTemplateError) deps.logger.error({ mac, ip }, err.message);
         else deps.logger.warn({ mac, ip, status: err.status }, err.message);
       }

@@ -68,10 +68,11 @@ export function installerRoutes(router: Router, deps: HttpDeps): void {
     ctx.body = text;
   }
 
-  const nocloudKind = (ctx: Context): string => `GET /nocloud/<mac>/${String(ctx.params.file ?? '')}`;
+  const nocloudKind = (ctx: Context): string => `GET /nocloud/<mac>/${String((ctx.params as Record<string, string | undefined>).file ?? '')}`;
   router.get('/nocloud/:mac/:file', guard, recordErrors(deps, 'answer', nocloudKind), async (ctx) => {
     const file = String(ctx.params.file ?? '');
-    if (!(NOCLOUD_FILES as readonly string[]).includes(file)) throw notFound(`no such NoCloud file ${JSON.stringify(file).slice(0, 40)}: serving ${NOCLOUD_FILES.join(', ')}`);
+    if (!(NOCLOUD_FILES as readonly string[]).includes(file))
+      throw notFound(`no such NoCloud file ${JSON.stringify(file).slice(0, 40)}: serving ${NOCLOUD_FILES.join(', ')}`);
     const mac = routeMac(ctx);
     const fallbacks: Partial<Record<NocloudFile, (facts: RequestFacts) => string>> = {
       'meta-data': (facts) => generatedMetaData(mac, facts.hostname ?? deps.profile().hosts.get(mac)?.hostname ?? null),
@@ -80,11 +81,16 @@ export function installerRoutes(router: Router, deps: HttpDeps): void {
     await serve(ctx, nocloudKind(ctx), mac, nocloudLayout(file as NocloudFile), `NoCloud ${file}`, fallbacks[file as NocloudFile]);
   });
 
-  router.get('/preseed/:file', guard, recordErrors(deps, 'answer', () => 'GET /preseed/<mac>.cfg'), async (ctx) => {
-    const file = String(ctx.params.file ?? '');
-    if (!file.endsWith('.cfg')) throw notFound('preseed files are named /preseed/<mac>.cfg');
-    const mac = parseMac(file.slice(0, -4));
-    ctx.state.eventMac = mac;
-    await serve(ctx, 'GET /preseed/<mac>.cfg', mac, PRESEED_LAYOUT, 'preseed');
-  });
+  router.get(
+    '/preseed/:file',
+    guard,
+    recordErrors(deps, 'answer', () => 'GET /preseed/<mac>.cfg'),
+    async (ctx) => {
+      const file = String(ctx.params.file ?? '');
+      if (!file.endsWith('.cfg')) throw notFound('preseed files are named /preseed/<mac>.cfg');
+      const mac = parseMac(file.slice(0, -4));
+      ctx.state.eventMac = mac;
+      await serve(ctx, 'GET /preseed/<mac>.cfg', mac, PRESEED_LAYOUT, 'preseed');
+    },
+  );
 }

@@ -126,7 +126,12 @@ export class ClientLimits {
     this.buckets.set(address, b);
     if (b.tokens < 1) {
       const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / perSecond));
-      return { ok: false, status: 429, retryAfter, message: `too many requests from ${address} (more than ${perSecond}/s after a burst of ${burst}): try again in ${retryAfter} s` };
+      return {
+        ok: false,
+        status: 429,
+        retryAfter,
+        message: `too many requests from ${address} (more than ${perSecond}/s after a burst of ${burst}): try again in ${retryAfter} s`,
+      };
     }
     b.tokens -= 1;
     return { ok: true };

@@ -21,7 +21,9 @@ export function metricsAllowed(ctx: Context, deps: HttpDeps): boolean {
 export function metricsRoutes(router: Router, deps: HttpDeps, telemetry: DaemonTelemetry): void {
   router.get('/metrics', async (ctx) => {
     if (!metricsAllowed(ctx, deps)) {
-      throw new HttpError(403, '/metrics answers loopback, the [http] metrics_allow blocks, or Authorization: Bearer <[http] admin_token>', { 'WWW-Authenticate': 'Bearer' });
+      throw new HttpError(403, '/metrics answers loopback, the [http] metrics_allow blocks, or Authorization: Bearer <[http] admin_token>', {
+        'WWW-Authenticate': 'Bearer',
+      });
     }
     const { contentType, body } = await telemetry.exposition();
     ctx.type = contentType;

@@ -60,7 +60,9 @@ export class HttpService implements Service {
 
   async start(): Promise<void> {
     const app = createHttpApp({ ...this.deps, profile: () => this.profile });
-    const handler = limitRequests(this.limits, app.callback());
+    // Koa's callback catches its own errors (the app's error middleware answers them); the promise it returns needs no handler here.
+    const callback = app.callback();
+    const handler = limitRequests(this.limits, (req, res) => void callback(req, res));
     const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);
     this.harden(server);
     const { bind, port } = this.profile.http;

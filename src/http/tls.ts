@@ -38,7 +38,9 @@ function readPem(file: string, what: string, key: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
-    throw new TlsError(`cannot read the ${what} ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}); fix [https] ${key}, or remove both cert and key to use a generated certificate`);
+    throw new TlsError(
+      `cannot read the ${what} ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}); fix [https] ${key}, or remove both cert and key to use a generated certificate`,
+    );
   }
 }
 
@@ -82,17 +84,38 @@ function generate(profile: Profile): TlsMaterial {
   try {
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '3650', '-sha256',
-        '-subj', `/CN=${cn}/O=pxe-pilot`, '-addext', `subjectAltName=${subjectNames(profile.server.address)}`,
-        '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'extendedKeyUsage=serverAuth',
-        '-keyout', tmpKey, '-out', tmpCert],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '3650',
+        '-sha256',
+        '-subj',
+        `/CN=${cn}/O=pxe-pilot`,
+        '-addext',
+        `subjectAltName=${subjectNames(profile.server.address)}`,
+        '-addext',
+        'basicConstraints=critical,CA:FALSE',
+        '-addext',
+        'extendedKeyUsage=serverAuth',
+        '-keyout',
+        tmpKey,
+        '-out',
+        tmpCert,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000, env: { ...process.env, OPENSSL_CONF: '/dev/null' } },
     );
   } catch (err) {
     rmSync(tmpKey, { force: true });
     rmSync(tmpCert, { force: true });
     const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
-    if (e.code === 'ENOENT') throw new TlsError(`cannot generate a certificate: the openssl command is missing (apt install openssl), or set [https] cert and key`);
+    if (e.code === 'ENOENT')
+      throw new TlsError(`cannot generate a certificate: the openssl command is missing (apt install openssl), or set [https] cert and key`);
     throw new TlsError(`cannot generate a certificate in ${paths.dir}: ${e.stderr?.toString().trim() || e.message}`);
   }
   renameSync(tmpKey, paths.key);
@@ -113,7 +136,9 @@ export function loadCertificate(profile: Profile, options: { generate: boolean }
   if (haveCert && haveKey) return readPair(paths.cert, paths.key, 'state');
   if (haveCert || haveKey) {
     const missing = haveCert ? paths.key : paths.cert;
-    throw new TlsError(`${missing} is missing but ${haveCert ? paths.cert : paths.key} exists: restore it from a backup, or delete ${paths.dir} to generate a new certificate (its fingerprint changes: re-prepare ISOs that pin the old one)`);
+    throw new TlsError(
+      `${missing} is missing but ${haveCert ? paths.cert : paths.key} exists: restore it from a backup, or delete ${paths.dir} to generate a new certificate (its fingerprint changes: re-prepare ISOs that pin the old one)`,
+    );
   }
   if (!options.generate) throw new TlsError(`no certificate yet: pxe-pilot makes one in ${paths.dir} when it starts, or set [https] cert and key`);
   return generate(profile);

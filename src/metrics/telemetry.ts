@@ -30,7 +30,6 @@ export interface ScrapeSources {
   pool(): { size: number; bound: number } | null;
 }
 
-
 export class DaemonTelemetry implements Telemetry {
   readonly registry = new Registry();
   readonly hub = new EventHub();
@@ -55,7 +54,11 @@ export class DaemonTelemetry implements Telemetry {
     labelNames: ['protocol'] as const,
     registers: [this.registry],
   });
-  private readonly eventBatches = new Counter({ name: 'pxe_pilot_event_log_write_batches_total', help: 'Batched writes of the event log', registers: [this.registry] });
+  private readonly eventBatches = new Counter({
+    name: 'pxe_pilot_event_log_write_batches_total',
+    help: 'Batched writes of the event log',
+    registers: [this.registry],
+  });
   private readonly eventBatchSeconds = new Histogram({
     name: 'pxe_pilot_event_log_write_duration_seconds',
     help: 'Time one batched event-log write takes (one SQLite transaction)',
@@ -69,7 +72,11 @@ export class DaemonTelemetry implements Telemetry {
     registers: [this.registry],
   });
   private readonly tftpBytes = new Counter({ name: 'pxe_pilot_tftp_sent_bytes_total', help: 'Bytes TFTP clients acknowledged', registers: [this.registry] });
-  private readonly tftpRetransmits = new Counter({ name: 'pxe_pilot_tftp_retransmissions_total', help: 'TFTP datagrams sent again after a timeout', registers: [this.registry] });
+  private readonly tftpRetransmits = new Counter({
+    name: 'pxe_pilot_tftp_retransmissions_total',
+    help: 'TFTP datagrams sent again after a timeout',
+    registers: [this.registry],
+  });
   private readonly tftpRefusals = new Counter({
     name: 'pxe_pilot_tftp_requests_refused_total',
     help: 'TFTP requests answered with an ERROR or dropped, by reason (busy, refused, malformed)',
@@ -82,7 +89,11 @@ export class DaemonTelemetry implements Telemetry {
     labelNames: ['protocol'] as const,
     registers: [this.registry],
   });
-  private readonly assetBytes = new Counter({ name: 'pxe_pilot_http_asset_sent_bytes_total', help: 'Bytes of install assets (kernels, initrds, ISOs) sent over HTTP', registers: [this.registry] });
+  private readonly assetBytes = new Counter({
+    name: 'pxe_pilot_http_asset_sent_bytes_total',
+    help: 'Bytes of install assets (kernels, initrds, ISOs) sent over HTTP',
+    registers: [this.registry],
+  });
   readonly httpRequests = new Counter({
     name: 'pxe_pilot_http_requests_total',
     help: 'HTTP requests answered, by route pattern, method and status code',
@@ -164,7 +175,8 @@ export class DaemonTelemetry implements Telemetry {
       collectDefaultMetrics({ register: this.registry });
       // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool
       // rejects them); the per-type nodejs_active_* gauges beside them say the same.
-      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+      for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+        this.registry.removeSingleMetric(name);
     }
   }
 

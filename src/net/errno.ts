@@ -2,5 +2,5 @@
 
 /** The `.code` of a Node system error, or 'unknown' when there is none. */
 export function errnoOf(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : 'unknown';
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : 'unknown';
 }

@@ -15,10 +15,7 @@ export interface Account {
 }
 
 /** What to do, decided before anything binds. */
-export type DropPlan =
-  | { action: 'stay'; why: string }
-  | { action: 'drop'; account: Account }
-  | { action: 'refuse'; message: string };
+export type DropPlan = { action: 'stay'; why: string } | { action: 'drop'; account: Account } | { action: 'refuse'; message: string };
 
 export interface PrivilegeFacts {
   uid: number;
@@ -55,10 +52,18 @@ export function planDrop(configuredUser: string, facts: PrivilegeFacts): DropPla
   if (configuredUser === 'root') return { action: 'stay', why: '[server] user = root: staying root as configured' };
   const name = configuredUser || DEFAULT_USER;
   const account = facts.lookup(name);
-  if (account && account.uid === 0) return { action: 'refuse', message: `[server] user = ${name} has uid 0: that is root under another name; name an ordinary account` };
+  if (account && account.uid === 0)
+    return { action: 'refuse', message: `[server] user = ${name} has uid 0: that is root under another name; name an ordinary account` };
   if (account) return { action: 'drop', account };
-  if (configuredUser) return { action: 'refuse', message: `[server] user = ${configuredUser}: no such account on this host; create it (useradd --system ${configuredUser}) or fix the name` };
-  return { action: 'stay', why: `running as root: there is no ${DEFAULT_USER} account to switch to after binding; create one (useradd --system ${DEFAULT_USER}) or set [server] user` };
+  if (configuredUser)
+    return {
+      action: 'refuse',
+      message: `[server] user = ${configuredUser}: no such account on this host; create it (useradd --system ${configuredUser}) or fix the name`,
+    };
+  return {
+    action: 'stay',
+    why: `running as root: there is no ${DEFAULT_USER} account to switch to after binding; create one (useradd --system ${DEFAULT_USER}) or set [server] user`,
+  };
 }
 
 /** Gives the state folder to the account, so the database and certificate stay writable after the switch. */
@@ -99,5 +104,7 @@ export function dropAfterBind(plan: DropPlan, stateDir: string, log: { info: (ms
   if (plan.action !== 'drop') return;
   handOverStateDir(stateDir, plan.account);
   switchUser(plan.account);
-  log.info(`bound every socket as root, now running as ${plan.account.name} (uid ${plan.account.uid}) with no capabilities; a reload that moves a service to a privileged port needs a restart`);
+  log.info(
+    `bound every socket as root, now running as ${plan.account.name} (uid ${plan.account.uid}) with no capabilities; a reload that moves a service to a privileged port needs a restart`,
+  );
 }

@@ -18,7 +18,7 @@ export async function takeAddress(interfaceName: string, ip: string, prefixLengt
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
     if (/File exists|already assigned/.test(stderr)) return { added: false, remove: async () => undefined };
-    throw new Error(`could not put ${cidr} on ${interfaceName}: ${stderr.trim() || (err as Error).message}`);
+    throw new Error(`could not put ${cidr} on ${interfaceName}: ${stderr.trim() || (err as Error).message}`, { cause: err });
   }
   return {
     added: true,

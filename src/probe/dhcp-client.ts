@@ -7,7 +7,24 @@ import { emptyPacket, encodeDhcp, parseDhcp, type DhcpPacket } from '../dhcp/cod
 import { UdpDeviceSocket } from '../net/udp-device.ts';
 
 // Option codes by number, so this module depends on src/dhcp/options.ts not at all.
-const O = { NETMASK: 1, ROUTER: 3, VENDOR: 43, REQUESTED_IP: 50, LEASE: 51, TYPE: 53, SERVER_ID: 54, PARAMS: 55, MAX_SIZE: 57, VENDOR_CLASS: 60, TFTP_SERVER: 66, BOOTFILE: 67, USER_CLASS: 77, ARCH: 93, NDI: 94, UUID: 97 } as const;
+const O = {
+  NETMASK: 1,
+  ROUTER: 3,
+  VENDOR: 43,
+  REQUESTED_IP: 50,
+  LEASE: 51,
+  TYPE: 53,
+  SERVER_ID: 54,
+  PARAMS: 55,
+  MAX_SIZE: 57,
+  VENDOR_CLASS: 60,
+  TFTP_SERVER: 66,
+  BOOTFILE: 67,
+  USER_CLASS: 77,
+  ARCH: 93,
+  NDI: 94,
+  UUID: 97,
+} as const;
 const T = { DISCOVER: 1, OFFER: 2, REQUEST: 3, ACK: 5, NAK: 6 } as const;
 const BROADCAST = 0x8000;
 
@@ -87,7 +104,12 @@ export function newXid(): number {
 }
 
 /** A request as a PXE ROM (or iPXE) writes it. */
-export function pxeRequest(type: number, id: DhcpIdentity, xid: number, extra: { serverId?: string; requestedIp?: string; ciaddr?: string; broadcast?: boolean } = {}): DhcpPacket {
+export function pxeRequest(
+  type: number,
+  id: DhcpIdentity,
+  xid: number,
+  extra: { serverId?: string; requestedIp?: string; ciaddr?: string; broadcast?: boolean } = {},
+): DhcpPacket {
   const packet = emptyPacket(1);
   packet.xid = xid;
   packet.flags = extra.broadcast === false ? 0 : BROADCAST;
@@ -95,7 +117,30 @@ export function pxeRequest(type: number, id: DhcpIdentity, xid: number, extra: {
   Buffer.from(id.mac.replace(/:/g, ''), 'hex').copy(packet.chaddr);
   const raw = packet.options.raw;
   raw.set(O.TYPE, Buffer.from([type]));
-  raw.set(O.PARAMS, Buffer.from([O.NETMASK, O.ROUTER, 6, 12, 15, O.VENDOR, O.SERVER_ID, O.VENDOR_CLASS, O.TFTP_SERVER, O.BOOTFILE, 128, 129, 130, 131, 132, 133, 134, 135, 175]));
+  raw.set(
+    O.PARAMS,
+    Buffer.from([
+      O.NETMASK,
+      O.ROUTER,
+      6,
+      12,
+      15,
+      O.VENDOR,
+      O.SERVER_ID,
+      O.VENDOR_CLASS,
+      O.TFTP_SERVER,
+      O.BOOTFILE,
+      128,
+      129,
+      130,
+      131,
+      132,
+      133,
+      134,
+      135,
+      175,
+    ]),
+  );
   raw.set(O.MAX_SIZE, Buffer.from([0x05, 0xc0])); // 1472
   raw.set(O.ARCH, Buffer.from([id.arch >> 8, id.arch & 0xff]));
   raw.set(O.NDI, Buffer.from([1, 3, 0])); // UNDI 3.0
@@ -144,7 +189,12 @@ function prefixOf(netmask: string | undefined): number {
 
 export function leaseOf(reply: DhcpReply): Lease {
   const router = ipOption(reply.packet, O.ROUTER);
-  return { ip: reply.packet.yiaddr, serverId: ipOption(reply.packet, O.SERVER_ID) ?? reply.from, prefixLength: prefixOf(ipOption(reply.packet, O.NETMASK)), ...(router ? { router } : {}) };
+  return {
+    ip: reply.packet.yiaddr,
+    serverId: ipOption(reply.packet, O.SERVER_ID) ?? reply.from,
+    prefixLength: prefixOf(ipOption(reply.packet, O.NETMASK)),
+    ...(router ? { router } : {}),
+  };
 }
 
 /** A PXE offer without an address: a ProxyDHCP server's. */

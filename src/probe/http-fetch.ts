@@ -10,9 +10,7 @@ export interface HttpFetchOptions {
   idleTimeoutMs?: number;
 }
 
-export type HttpFetchResult =
-  | { ok: true; status: number; bytes: number; text: string }
-  | { ok: false; reason: string; status?: number; bytes: number };
+export type HttpFetchResult = { ok: true; status: number; bytes: number; text: string } | { ok: false; reason: string; status?: number; bytes: number };
 
 export function httpFetch(url: string, options: HttpFetchOptions = {}): Promise<HttpFetchResult> {
   let target: URL;
@@ -21,7 +19,8 @@ export function httpFetch(url: string, options: HttpFetchOptions = {}): Promise<
   } catch {
     return Promise.resolve({ ok: false, reason: `${JSON.stringify(url)} is not a URL`, bytes: 0 });
   }
-  if (target.protocol !== 'http:') return Promise.resolve({ ok: false, reason: `${target.protocol} URLs are not supported by the probe (only http:)`, bytes: 0 });
+  if (target.protocol !== 'http:')
+    return Promise.resolve({ ok: false, reason: `${target.protocol} URLs are not supported by the probe (only http:)`, bytes: 0 });
   const keep = options.keepBytes ?? 0;
   return new Promise((resolve) => {
     let bytes = 0;
@@ -48,7 +47,9 @@ export function httpFetch(url: string, options: HttpFetchOptions = {}): Promise<
         if (status >= 200 && status < 300) settle({ ok: true, status, bytes, text });
         else settle({ ok: false, status, bytes, reason: `HTTP ${status} from ${target.host}${text ? `: ${text.trim().split('\n')[0]!.slice(0, 200)}` : ''}` });
       });
-      response.on('error', (err) => settle({ ok: false, status, bytes, reason: `the response from ${target.host} broke off after ${bytes} bytes: ${err.message}` }));
+      response.on('error', (err) =>
+        settle({ ok: false, status, bytes, reason: `the response from ${target.host} broke off after ${bytes} bytes: ${err.message}` }),
+      );
     });
     request.setTimeout(options.idleTimeoutMs ?? 30_000, () => request.destroy(new Error(`no data for ${options.idleTimeoutMs ?? 30_000} ms`)));
     request.on('error', (err) => settle({ ok: false, bytes, reason: `GET ${url}: ${err.message}` }));

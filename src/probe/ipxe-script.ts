@@ -46,7 +46,8 @@ export function parseIpxeScript(text: string): IpxeParseResult {
   const lines = text.split(/\r?\n/);
   const first = lines.findIndex((l) => l.trim() !== '');
   if (first < 0) return { ok: false, reason: 'the script is empty' };
-  if (!lines[first]!.trim().startsWith('#!ipxe')) return { ok: false, reason: `not an iPXE script: it starts with ${JSON.stringify(lines[first]!.trim().slice(0, 40))}` };
+  if (!lines[first]!.trim().startsWith('#!ipxe'))
+    return { ok: false, reason: `not an iPXE script: it starts with ${JSON.stringify(lines[first]!.trim().slice(0, 40))}` };
   const commands: IpxeCommand[] = [];
   lines.forEach((l, i) => {
     const command = parseLine(l, i + 1);
@@ -75,9 +76,7 @@ export interface BootImage {
 
 /** What a script makes the machine do next. */
 export type ScriptOutcome =
-  | { kind: 'chain'; url: string }
-  | { kind: 'kernel'; kernel: BootImage; args: string; initrds: BootImage[] }
-  | { kind: 'exit'; said: string[] };
+  { kind: 'chain'; url: string } | { kind: 'kernel'; kernel: BootImage; args: string; initrds: BootImage[] } | { kind: 'exit'; said: string[] };
 
 const CHAIN = new Set(['chain', 'boot']);
 const KERNEL = new Set(['kernel', 'imgexec']);
@@ -105,7 +104,12 @@ export function scriptOutcome(commands: readonly IpxeCommand[]): ScriptOutcome {
   for (let steps = 0; at < commands.length && steps < MAX_STEPS; steps++) {
     const command = commands[at]!;
     at += 1;
-    const jump = command.name === 'goto' ? command.args[0] : command.name === 'choose' && typeof command.options.default === 'string' ? command.options.default : undefined;
+    const jump =
+      command.name === 'goto'
+        ? command.args[0]
+        : command.name === 'choose' && typeof command.options.default === 'string'
+          ? command.options.default
+          : undefined;
     if (jump !== undefined) {
       const to = labels.get(jump);
       if (to === undefined) break; // iPXE fails the goto; with no `||` the script ends

@@ -4,7 +4,21 @@
 // fails ends the probe with the reason.
 import { createHash } from 'node:crypto';
 import { takeAddress, type AddressBatcher, type AddressHandle } from './address.ts';
-import { bootTarget, DhcpClientPort, DhcpType, exchange, isAddressOffer, isProxyOffer, leaseOf, newXid, pxeRequest, type BootTarget, type DhcpIdentity, type DhcpReply, type Lease } from './dhcp-client.ts';
+import {
+  bootTarget,
+  DhcpClientPort,
+  DhcpType,
+  exchange,
+  isAddressOffer,
+  isProxyOffer,
+  leaseOf,
+  newXid,
+  pxeRequest,
+  type BootTarget,
+  type DhcpIdentity,
+  type DhcpReply,
+  type Lease,
+} from './dhcp-client.ts';
 import { httpFetch } from './http-fetch.ts';
 import { expandIpxeVariables, parseIpxeScript, scriptOutcome } from './ipxe-script.ts';
 import { tftpFetch } from './tftp-client.ts';
@@ -104,7 +118,15 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
   const addresses: AddressHandle[] = [];
   const ownPort = options.dhcpPort ? null : await DhcpClientPort.open(options.interface);
   const port = options.dhcpPort ?? ownPort!;
-  const result: ProbeResult = { ok: false, mac: options.mac, arch: options.arch, mode: options.proxy ? 'proxy' : 'server', interface: options.interface, phases, totalMs: 0 };
+  const result: ProbeResult = {
+    ok: false,
+    mac: options.mac,
+    arch: options.arch,
+    mode: options.proxy ? 'proxy' : 'server',
+    interface: options.interface,
+    phases,
+    totalMs: 0,
+  };
 
   /** Runs one phase, timing it; a thrown PhaseFailed (or any error) becomes the failure. */
   const phase = async <T>(name: PhaseName, work: () => Promise<{ value: T; detail: string; bytes?: number }>): Promise<T> => {
@@ -125,7 +147,13 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
   try {
     const arch = ARCH_PROFILES[options.arch];
     const uuid = uuidFor(options.mac);
-    const firmware: DhcpIdentity = { mac: options.mac, arch: arch.code, vendorClass: arch.vendorClass, uuid, ...(arch.loader === 'none' ? { userClass: 'iPXE' } : {}) };
+    const firmware: DhcpIdentity = {
+      mac: options.mac,
+      arch: arch.code,
+      vendorClass: arch.vendorClass,
+      uuid,
+      ...(arch.loader === 'none' ? { userClass: 'iPXE' } : {}),
+    };
     const retry = options.dhcpRetryMs ?? DEFAULT_DHCP_RETRY_MS;
     const ctx: DhcpContext = {
       port,
@@ -140,22 +168,43 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
     let scriptUrl: string;
     let lease: Lease;
     if (arch.loader === 'none') {
-      ({ lease, target: { file: scriptUrl } } = await dhcpRound(ctx, phase, firmware, 'dhcp', 'proxy-4011', true));
+      ({
+        lease,
+        target: { file: scriptUrl },
+      } = await dhcpRound(ctx, phase, firmware, 'dhcp', 'proxy-4011', true));
     } else {
       const first = await dhcpRound(ctx, phase, firmware, 'dhcp', 'proxy-4011', false);
       lease = first.lease;
       const { target } = first;
       if (arch.loader === 'tftp') {
-        if (/^[a-z]+:\/\//i.test(target.file)) throw new PhaseFailed('tftp', `the offer names ${target.file}, a URL, where PXE firmware needs a TFTP file name`);
+        if (/^[a-z]+:\/\//i.test(target.file))
+          throw new PhaseFailed('tftp', `the offer names ${target.file}, a URL, where PXE firmware needs a TFTP file name`);
         await phase('tftp', async () => {
-          const r = await tftpFetch({ server: target.server, file: target.file, localAddress: lease.ip, interface: options.interface, blksize: options.blksize ?? 1468, windowsize: options.windowsize ?? 4, timeoutMs: options.tftpTimeoutMs ?? 1000 });
+          const r = await tftpFetch({
+            server: target.server,
+            file: target.file,
+            localAddress: lease.ip,
+            interface: options.interface,
+            blksize: options.blksize ?? 1468,
+            windowsize: options.windowsize ?? 4,
+            timeoutMs: options.tftpTimeoutMs ?? 1000,
+          });
           if (!r.ok) throw new Error(`${target.file} from ${target.server}: ${r.reason}`);
-          return { value: null, bytes: r.bytes, detail: `${target.file} from ${target.server}: ${r.bytes} bytes, blksize ${r.blksize}, windowsize ${r.windowsize}` };
+          return {
+            value: null,
+            bytes: r.bytes,
+            detail: `${target.file} from ${target.server}: ${r.bytes} bytes, blksize ${r.blksize}, windowsize ${r.windowsize}`,
+          };
         });
       } else {
         await phase('http-loader', () => download(target.file, lease.ip, options, 'loader'));
       }
-      const ipxe: DhcpIdentity = { ...firmware, arch: arch.code === 16 ? 7 : arch.code, vendorClass: arch.code === 0 ? 'PXEClient:Arch:00000:UNDI:002001' : 'PXEClient:Arch:00007:UNDI:003010', userClass: 'iPXE' };
+      const ipxe: DhcpIdentity = {
+        ...firmware,
+        arch: arch.code === 16 ? 7 : arch.code,
+        vendorClass: arch.code === 0 ? 'PXEClient:Arch:00000:UNDI:002001' : 'PXEClient:Arch:00007:UNDI:003010',
+        userClass: 'iPXE',
+      };
       const second = await dhcpRound(ctx, phase, ipxe, 'dhcp-ipxe', 'proxy-4011-ipxe', true);
       lease = second.lease;
       scriptUrl = second.target.file;
@@ -175,7 +224,11 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeResult> {
       uuid: uuidText(uuid),
       serial: '',
     };
-    if (!/^http:\/\//i.test(scriptUrl)) throw new PhaseFailed('bootstrap', `iPXE was offered ${JSON.stringify(scriptUrl)}, not an http:// script URL (does the server recognise user class iPXE?)`);
+    if (!/^http:\/\//i.test(scriptUrl))
+      throw new PhaseFailed(
+        'bootstrap',
+        `iPXE was offered ${JSON.stringify(scriptUrl)}, not an http:// script URL (does the server recognise user class iPXE?)`,
+      );
     let url = scriptUrl;
     for (let chains = 0; ; chains++) {
       const name: PhaseName = chains === 0 ? 'bootstrap' : 'boot-script';
@@ -236,7 +289,14 @@ type PhaseRunner = <T>(name: PhaseName, work: () => Promise<{ value: T; detail: 
  * DISCOVER, OFFER(s), REQUEST, ACK; in proxy mode also the ProxyDHCP offer and, where the
  * client would (UEFI without discovery control 8, and iPXE), the REQUEST to port 4011.
  */
-async function dhcpRound(ctx: DhcpContext, phase: PhaseRunner, id: DhcpIdentity, name: PhaseName, proxyName: PhaseName, isIpxe: boolean): Promise<{ lease: Lease; target: BootTarget }> {
+async function dhcpRound(
+  ctx: DhcpContext,
+  phase: PhaseRunner,
+  id: DhcpIdentity,
+  name: PhaseName,
+  proxyName: PhaseName,
+  isIpxe: boolean,
+): Promise<{ lease: Lease; target: BootTarget }> {
   const { port, options, retry } = ctx;
   const xid = newXid();
   const wanted = (r: DhcpReply): boolean => !options.server || r.from === options.server || leaseOf(r).serverId === options.server;
@@ -250,11 +310,21 @@ async function dhcpRound(ctx: DhcpContext, phase: PhaseRunner, id: DhcpIdentity,
       return null;
     });
     if (!offers) throw new Error(`no OFFER${options.server ? ` from ${options.server}` : ''} after ${retry.length} DISCOVERs`);
-    if (options.proxy && !offers.proxy) throw new Error(`${offers.address.from} offered ${offers.address.packet.yiaddr}, but no ProxyDHCP server${options.server ? ` at ${options.server}` : ''} offered a boot file`);
+    if (options.proxy && !offers.proxy)
+      throw new Error(
+        `${offers.address.from} offered ${offers.address.packet.yiaddr}, but no ProxyDHCP server${options.server ? ` at ${options.server}` : ''} offered a boot file`,
+      );
     const offer = offers.address;
     const serverId = leaseOf(offer).serverId;
     const request = pxeRequest(DhcpType.REQUEST, id, xid, { serverId, requestedIp: offer.packet.yiaddr });
-    const ack = await exchange(port, request, id.mac, broadcast, retry, (replies) => replies.find((r) => (r.type === DhcpType.ACK || r.type === DhcpType.NAK) && leaseOf(r).serverId === serverId) ?? null);
+    const ack = await exchange(
+      port,
+      request,
+      id.mac,
+      broadcast,
+      retry,
+      (replies) => replies.find((r) => (r.type === DhcpType.ACK || r.type === DhcpType.NAK) && leaseOf(r).serverId === serverId) ?? null,
+    );
     if (!ack) throw new Error(`no ACK from ${serverId} after ${retry.length} REQUESTs for ${offer.packet.yiaddr}`);
     if (ack.type === DhcpType.NAK) throw new Error(`${serverId} refused ${offer.packet.yiaddr} (NAK)`);
     const leased = leaseOf(ack);
@@ -279,7 +349,14 @@ async function dhcpRound(ctx: DhcpContext, phase: PhaseRunner, id: DhcpIdentity,
   const proxyServer = options.server ?? proxyOffer.from;
   const fromProxy = await phase(proxyName, async () => {
     const request = pxeRequest(DhcpType.REQUEST, id, xid, { ciaddr: lease.ip, broadcast: false });
-    const ack = await exchange(port, request, id.mac, { address: proxyServer, port: 4011 }, retry.slice(0, 2), (replies) => replies.find((r) => r.type === DhcpType.ACK) ?? null);
+    const ack = await exchange(
+      port,
+      request,
+      id.mac,
+      { address: proxyServer, port: 4011 },
+      retry.slice(0, 2),
+      (replies) => replies.find((r) => r.type === DhcpType.ACK) ?? null,
+    );
     const got = ack ? bootTarget(ack) : null;
     if (got) return { value: got, detail: `boot file ${got.file} on ${got.server}` };
     if (isIpxe && target) return { value: target, detail: `no answer on ${proxyServer}:4011; iPXE keeps the offer's ${target.file}` };

@@ -18,9 +18,7 @@ export interface TftpFetchOptions {
   retries?: number;
 }
 
-export type TftpFetchResult =
-  | { ok: true; bytes: number; blksize: number; windowsize: number; tsize?: number }
-  | { ok: false; reason: string; bytes: number };
+export type TftpFetchResult = { ok: true; bytes: number; blksize: number; windowsize: number; tsize?: number } | { ok: false; reason: string; bytes: number };
 
 export async function tftpFetch(options: TftpFetchOptions): Promise<TftpFetchResult> {
   const socket = await UdpDeviceSocket.open({ port: 0, address: options.localAddress, interface: options.interface, broadcast: false });
@@ -69,16 +67,20 @@ export async function tftpFetch(options: TftpFetchOptions): Promise<TftpFetchRes
       send(encodeAck(block));
     };
 
-    const timer = setInterval(() => {
-      if (Date.now() - Math.max(lastSentAt, lastProgressAt) < timeoutMs) return;
-      silentRounds += 1;
-      if (silentRounds > retries) {
-        const where = tid === null ? `no answer to the request from ${options.server}:${serverPort}` : `the transfer stalled after block ${lastInOrder} (${bytes} bytes)`;
-        finish({ ok: false, reason: `${where}, ${retries} resends`, bytes });
-        return;
-      }
-      send(lastSent);
-    }, Math.max(20, Math.floor(timeoutMs / 4)));
+    const timer = setInterval(
+      () => {
+        if (Date.now() - Math.max(lastSentAt, lastProgressAt) < timeoutMs) return;
+        silentRounds += 1;
+        if (silentRounds > retries) {
+          const where =
+            tid === null ? `no answer to the request from ${options.server}:${serverPort}` : `the transfer stalled after block ${lastInOrder} (${bytes} bytes)`;
+          finish({ ok: false, reason: `${where}, ${retries} resends`, bytes });
+          return;
+        }
+        send(lastSent);
+      },
+      Math.max(20, Math.floor(timeoutMs / 4)),
+    );
 
     socket.onMessage((d) => {
       if (finished || d.address !== options.server) return;

@@ -66,13 +66,20 @@ function uuidNote(raw: Buffer | undefined): string {
  */
 function requestOn67NotOurs(request: DhcpPacket, serverAddress: string): string | null {
   const serverId = request.options.read('serverId');
-  if (serverId !== undefined && serverId !== serverAddress) return `REQUEST for server ${serverId}: the client's address exchange with that DHCP server, not ours to answer`;
+  if (serverId !== undefined && serverId !== serverAddress)
+    return `REQUEST for server ${serverId}: the client's address exchange with that DHCP server, not ours to answer`;
   const requested = request.options.read('requestedIp');
-  if (serverId === undefined && requested !== undefined) return `REQUEST for address ${requested} without a server identifier (INIT-REBOOT): for the DHCP server that owns the address`;
+  if (serverId === undefined && requested !== undefined)
+    return `REQUEST for address ${requested} without a server identifier (INIT-REBOOT): for the DHCP server that owns the address`;
   return null;
 }
 
-export function handleProxyRequest(request: DhcpPacket, source: { address: string; port: number }, ctx: ProxyContext, nodes: NodeLookup<NodeState>): ProxyHandled {
+export function handleProxyRequest(
+  request: DhcpPacket,
+  source: { address: string; port: number },
+  ctx: ProxyContext,
+  nodes: NodeLookup<NodeState>,
+): ProxyHandled {
   const type = request.options.read('messageType');
   const kind = `${messageTypeName(type)} on ${ctx.port}`;
   const detail: Record<string, unknown> = { xid: xidText(request.xid), port: ctx.port, from: source.address };

@@ -49,7 +49,10 @@ export class ProxyDhcpService implements Service {
     }
     const iface = profile.server.interface;
     // Answering on every interface would tell machines on other LANs to boot from us.
-    if (!iface) throw new Error('proxydhcp: [dhcp] mode = proxy needs [server] interface, the LAN whose PXE clients to answer; pxe-pilot will not answer on every interface');
+    if (!iface)
+      throw new Error(
+        'proxydhcp: [dhcp] mode = proxy needs [server] interface, the LAN whose PXE clients to answer; pxe-pilot will not answer on every interface',
+      );
     try {
       // Port 67 is shared: the router's DHCP server or a local dnsmasq may listen there too.
       await this.listen('dhcp', profile.dhcp.port, iface, true, '[dhcp] port');
@@ -102,7 +105,9 @@ export class ProxyDhcpService implements Service {
   private deliver(socket: DhcpSocket, h: ProxyHandled): void {
     if (h.sighting) this.store.sawNode(h.sighting.mac, h.sighting.facts, h.sighting.armed);
     if (h.reply) {
-      socket.send(h.reply, (reason) => this.store.record({ ...h.event, protocol: 'proxydhcp', decision: 'error', reason: `${reason}; was: ${h.event.reason}` }));
+      socket.send(h.reply, (reason) =>
+        this.store.record({ ...h.event, protocol: 'proxydhcp', decision: 'error', reason: `${reason}; was: ${h.event.reason}` }),
+      );
     }
     this.logger.debug({ mac: h.event.mac, kind: h.event.kind, decision: h.event.decision }, h.event.reason);
     this.store.record({ ...h.event, protocol: 'proxydhcp' });
@@ -112,7 +117,14 @@ export class ProxyDhcpService implements Service {
   private warnNoRouterOffer(): void {
     for (const w of this.routerWatch.due(Date.now())) {
       this.logger.warn({ mac: w.mac }, w.reason);
-      this.store.record({ mac: w.mac, protocol: 'proxydhcp', kind: 'no-router-offer', decision: 'warning', reason: w.reason, detail: { discovers: w.discovers, seconds: w.seconds } });
+      this.store.record({
+        mac: w.mac,
+        protocol: 'proxydhcp',
+        kind: 'no-router-offer',
+        decision: 'warning',
+        reason: w.reason,
+        detail: { discovers: w.discovers, seconds: w.seconds },
+      });
     }
   }
 

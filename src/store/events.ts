@@ -82,14 +82,16 @@ export class SqliteEventLog implements EventLog, BatchWriter {
       'INSERT INTO events (id, time, mac, protocol, kind, decision, reason, detail, code) VALUES (@id, @time, @mac, @protocol, @kind, @decision, @reason, @detail, @code)',
     );
     this.trim = db.prepare('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?');
-    this.trimMachine = db.prepare('DELETE FROM events WHERE mac = @mac AND id <= (SELECT id FROM events WHERE mac = @mac ORDER BY id DESC LIMIT 1 OFFSET @keep)');
+    this.trimMachine = db.prepare(
+      'DELETE FROM events WHERE mac = @mac AND id <= (SELECT id FROM events WHERE mac = @mac ORDER BY id DESC LIMIT 1 OFFSET @keep)',
+    );
     this.nextId = (db.prepare<[], { id: number | null }>('SELECT MAX(id) AS id FROM events').get()?.id ?? 0) + 1;
     batch.add(this);
   }
 
   /** Queued; written within the batch delay (a hot path must not wait for fsync). */
   record(event: NewEvent): StoredEvent {
-    const recorded = { ...event, id: this.nextId++, time: event.time ?? this.now() } as StoredEvent;
+    const recorded = { ...event, id: this.nextId++, time: event.time ?? this.now() };
     this.queued.push(recorded);
     this.batch.schedule();
     return recorded;

@@ -14,9 +14,7 @@ export interface FileSource {
   close(): void;
 }
 
-export type OpenResult =
-  | { ok: true; source: FileSource; cached: boolean }
-  | { ok: false; code: number; reason: string };
+export type OpenResult = { ok: true; source: FileSource; cached: boolean } | { ok: false; code: number; reason: string };
 
 export interface FileProviderOptions {
   root: string;

@@ -55,15 +55,7 @@ export interface OackPacket {
 
 export type TftpPacket = RequestPacket | DataPacket | AckPacket | ErrorPacket | OackPacket;
 
-export type PacketErrorKind =
-  | 'empty'
-  | 'truncated'
-  | 'too-large'
-  | 'bad-opcode'
-  | 'unterminated'
-  | 'bad-filename'
-  | 'unknown-mode'
-  | 'bad-option';
+export type PacketErrorKind = 'empty' | 'truncated' | 'too-large' | 'bad-opcode' | 'unterminated' | 'bad-filename' | 'unknown-mode' | 'bad-option';
 
 /** Why a datagram is not a TFTP packet we can use; `message` is for a log line. */
 export class TftpPacketError extends Error {

@@ -56,7 +56,7 @@ function literalLookup(address: string, _options: unknown, callback: (err: Error
 
 function bindSocket(address: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket({ type: 'udp4', lookup: literalLookup as never });
+    const socket = createSocket({ type: 'udp4', lookup: literalLookup });
     const onError = (err: Error): void => {
       socket.close();
       reject(err);
@@ -183,7 +183,7 @@ export class TftpService implements Service {
     if (!parsed.ok) {
       this.counters.malformed += 1;
       this.telemetry.tftpRefused('malformed');
-      const looksLikeRequest = msg.length >= 2 && (msg[0] === 0 && (msg[1] === Opcode.RRQ || msg[1] === Opcode.WRQ));
+      const looksLikeRequest = msg.length >= 2 && msg[0] === 0 && (msg[1] === Opcode.RRQ || msg[1] === Opcode.WRQ);
       // Answer what claimed to be a request; anything else (empty, random bytes) gets silence.
       if (looksLikeRequest) this.reply(from, ErrorCode.ILLEGAL_OPERATION, 'malformed request');
       this.notices.note('malformed', () => {
@@ -286,7 +286,13 @@ export class TftpService implements Service {
     }
     const peer: Peer = { address: from.address, port: from.port };
     const { retransmitTimeout, retries, idleTimeout } = profile.tftp;
-    const live = this.telemetry.transferStarted({ protocol: 'tftp', client: from.address, file: request.filename, size: source.size, bytes: () => transfer.bytesAcknowledged });
+    const live = this.telemetry.transferStarted({
+      protocol: 'tftp',
+      client: from.address,
+      file: request.filename,
+      size: source.size,
+      bytes: () => transfer.bytesAcknowledged,
+    });
     const transfer: ReadTransfer = new ReadTransfer({
       socket,
       peer,

@@ -104,7 +104,11 @@ export class ReadTransfer {
         // Firmware (OVMF, most UEFI PXE ROMs) asks once with tsize only to learn the size, then
         // asks again for the file: that first request is no failure, and should not read as one.
         const sizeOnly = this.awaitingOackAck && this.options.params.oack.some((o) => o.name === 'tsize');
-        if (sizeOnly) this.finish('size-asked', `the client read the size (tsize) and ended before the data (ERROR ${packet.code}), as UEFI PXE firmware does before the real download`);
+        if (sizeOnly)
+          this.finish(
+            'size-asked',
+            `the client read the size (tsize) and ended before the data (ERROR ${packet.code}), as UEFI PXE firmware does before the real download`,
+          );
         else this.finish('error', `client ended the transfer: ERROR ${packet.code} ${JSON.stringify(packet.message.slice(0, 80))}`);
       }
     } catch (err) {

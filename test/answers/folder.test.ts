@@ -84,13 +84,29 @@ describe('answers folder', () => {
   });
 
   test('nocloud files are chosen one by one; preseed has its own folder', async () => {
-    const meta = await findAnswer(dir, nocloudLayout('meta-data'), answerCandidates({ macs: ['52:54:00:00:00:01'], serial: null, uuid: null, product: null }, nocloudLayout('meta-data').rules));
+    const meta = await findAnswer(
+      dir,
+      nocloudLayout('meta-data'),
+      answerCandidates({ macs: ['52:54:00:00:00:01'], serial: null, uuid: null, product: null }, nocloudLayout('meta-data').rules),
+    );
     assert.equal(meta.status === 'found' && meta.answer.rel, 'nocloud/hosts/52-54-00-00-00-01/meta-data');
-    const user = await findAnswer(dir, nocloudLayout('user-data'), answerCandidates({ macs: ['52:54:00:00:00:01'], serial: null, uuid: null, product: null }, nocloudLayout('user-data').rules));
+    const user = await findAnswer(
+      dir,
+      nocloudLayout('user-data'),
+      answerCandidates({ macs: ['52:54:00:00:00:01'], serial: null, uuid: null, product: null }, nocloudLayout('user-data').rules),
+    );
     assert.equal(user.status === 'found' && user.answer.rel, 'nocloud/default/user-data');
-    const vendor = await findAnswer(dir, nocloudLayout('vendor-data'), answerCandidates({ macs: ['52:54:00:00:00:01'], serial: null, uuid: null, product: null }, nocloudLayout('vendor-data').rules));
+    const vendor = await findAnswer(
+      dir,
+      nocloudLayout('vendor-data'),
+      answerCandidates({ macs: ['52:54:00:00:00:01'], serial: null, uuid: null, product: null }, nocloudLayout('vendor-data').rules),
+    );
     assert.equal(vendor.status, 'none');
-    const preseed = await findAnswer(dir, PRESEED_LAYOUT, answerCandidates({ macs: ['52:54:00:00:00:01'], serial: null, uuid: null, product: 'pve' }, PRESEED_LAYOUT.rules));
+    const preseed = await findAnswer(
+      dir,
+      PRESEED_LAYOUT,
+      answerCandidates({ macs: ['52:54:00:00:00:01'], serial: null, uuid: null, product: 'pve' }, PRESEED_LAYOUT.rules),
+    );
     assert.equal(preseed.status === 'found' && preseed.answer.rel, 'preseed/default.cfg');
   });
 
@@ -102,12 +118,24 @@ describe('answers folder', () => {
 
   test('the inventory lists keys by rule and the names that will never be served', async () => {
     const inv = await listAnswers(dir, PROXMOX_LAYOUT);
-    assert.deepEqual(inv.macs.map((m) => m.mac).sort(), ['52:54:00:00:00:01', '52:54:00:00:00:01', '52:54:00:00:00:02', '52:54:00:00:00:66', '52:54:00:00:00:77']);
+    assert.deepEqual(inv.macs.map((m) => m.mac).sort(), [
+      '52:54:00:00:00:01',
+      '52:54:00:00:00:01',
+      '52:54:00:00:00:02',
+      '52:54:00:00:00:66',
+      '52:54:00:00:00:77',
+    ]);
     assert.deepEqual(inv.serials, [{ serial: 'CZJ2340F1K', file: 'serial/CZJ2340F1K.toml' }]);
-    assert.deepEqual(inv.uuids.map((u) => u.uuid), ['4c4c4544-0051-3510-8057-b7c04f4b4e32']);
+    assert.deepEqual(
+      inv.uuids.map((u) => u.uuid),
+      ['4c4c4544-0051-3510-8057-b7c04f4b4e32'],
+    );
     assert.deepEqual(inv.products, [{ product: 'pve', file: 'pve.toml' }]);
     assert.equal(inv.default, 'default.toml');
-    assert.deepEqual(inv.ignored.sort(), ['hosts/README.txt: not a MAC address followed by .toml', 'hosts/not-a-mac.toml: not a MAC address followed by .toml']);
+    assert.deepEqual(inv.ignored.sort(), [
+      'hosts/README.txt: not a MAC address followed by .toml',
+      'hosts/not-a-mac.toml: not a MAC address followed by .toml',
+    ]);
     const nocloud = await listAnswers(dir, nocloudLayout('user-data'));
     assert.deepEqual(nocloud.macs, [{ mac: '52:54:00:00:00:01', file: 'nocloud/hosts/52-54-00-00-00-01/' }]);
     assert.equal(nocloud.default, 'nocloud/default/');

@@ -7,10 +7,13 @@ describe('local-boot whitelist', () => {
   test('exit and sanboot with the allowed options pass, in canonical form', () => {
     assert.deepEqual(parseLocalBoot(' exit '), { ok: true, script: 'exit' });
     assert.deepEqual(parseLocalBoot('sanboot --no-describe --drive 0x80'), { ok: true, script: 'sanboot --no-describe --drive 0x80' });
-    assert.deepEqual(parseLocalBoot('sanboot  --drive=0x81\t--keep --label boot_1 --uuid 4C4C4544-0051-3510-8057-B7C04F4B4E32 --filename \\EFI\\proxmox\\grubx64.efi'), {
-      ok: true,
-      script: 'sanboot --drive 0x81 --keep --label boot_1 --uuid 4C4C4544-0051-3510-8057-B7C04F4B4E32 --filename \\EFI\\proxmox\\grubx64.efi',
-    });
+    assert.deepEqual(
+      parseLocalBoot('sanboot  --drive=0x81\t--keep --label boot_1 --uuid 4C4C4544-0051-3510-8057-B7C04F4B4E32 --filename \\EFI\\proxmox\\grubx64.efi'),
+      {
+        ok: true,
+        script: 'sanboot --drive 0x81 --keep --label boot_1 --uuid 4C4C4544-0051-3510-8057-B7C04F4B4E32 --filename \\EFI\\proxmox\\grubx64.efi',
+      },
+    );
   });
 
   test('anything else is refused with a reason', () => {
@@ -38,8 +41,28 @@ describe('local-boot whitelist', () => {
   });
 
   test('whatever is accepted is one safe iPXE line that parses to itself', () => {
-    const words = fc.constantFrom('sanboot', 'exit', '--no-describe', '--keep', '--drive', '0x80', '--filename', '\\EFI\\a.efi', '--label', 'x', '--uuid', '4c4c4544-0051-3510-8057-b7c04f4b4e32', '${x}', '||', 'shell', '--drive=0x1');
-    const input = fc.oneof(fc.array(words, { maxLength: 8 }).map((w) => w.join(' ')), fc.string({ maxLength: 60 }));
+    const words = fc.constantFrom(
+      'sanboot',
+      'exit',
+      '--no-describe',
+      '--keep',
+      '--drive',
+      '0x80',
+      '--filename',
+      '\\EFI\\a.efi',
+      '--label',
+      'x',
+      '--uuid',
+      '4c4c4544-0051-3510-8057-b7c04f4b4e32',
+      '${x}',
+      '||',
+      'shell',
+      '--drive=0x1',
+    );
+    const input = fc.oneof(
+      fc.array(words, { maxLength: 8 }).map((w) => w.join(' ')),
+      fc.string({ maxLength: 60 }),
+    );
     fc.assert(
       fc.property(input, (s) => {
         const r = parseLocalBoot(s);

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pickMachineMac } from '../../src/answers/machine.ts';
 
-const nic = (mac: string, state: 'seen' | 'install-pending' | 'installing' | 'installed' | null, hasHost = false, management = false) => ({ mac, state, hasHost, management });
+const nic = (mac: string, state: 'seen' | 'install-pending' | 'installing' | 'installed' | null, hasHost = false, management = false) => ({
+  mac,
+  state,
+  hasHost,
+  management,
+});
 
 describe('which NIC names the machine', () => {
   test('the node in the preferred state wins over NIC order', () => {

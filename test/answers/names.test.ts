@@ -24,14 +24,21 @@ describe('answer keys', () => {
   });
 
   test('names that are not a key followed by the suffix match nothing', () => {
-    for (const name of ['aa-bb-cc-dd-ee-ff.cfg', 'aa-bb-cc-dd-ee-ff', '.toml', '../aa-bb-cc-dd-ee-ff.toml', 'aa-bb-cc-dd-ee.toml', 'aa-bb-cc-dd-ee-ff.toml.bak']) {
+    for (const name of [
+      'aa-bb-cc-dd-ee-ff.cfg',
+      'aa-bb-cc-dd-ee-ff',
+      '.toml',
+      '../aa-bb-cc-dd-ee-ff.toml',
+      'aa-bb-cc-dd-ee.toml',
+      'aa-bb-cc-dd-ee-ff.toml.bak',
+    ]) {
       assert.equal(keyOfEntryName('mac', name, '.toml'), null, name);
     }
   });
 
   test('no key ever holds a path separator, a dot-dot or a NUL, whatever the input', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 80 }), fc.constantFrom('mac', 'serial', 'uuid') as fc.Arbitrary<'mac' | 'serial' | 'uuid'>, (s, rule) => {
+      fc.property(fc.string({ maxLength: 80 }), fc.constantFrom<'mac' | 'serial' | 'uuid'>('mac', 'serial', 'uuid'), (s, rule) => {
         const key = keyOf(rule, s);
         if (key === null) return;
         assert.ok(!/[\\/\0]/.test(key) && !key.includes('..') && key.length <= 64, JSON.stringify(key));
@@ -43,14 +50,37 @@ describe('answer keys', () => {
   test('serials: trimmed, case kept, placeholders and odd characters refused', () => {
     assert.equal(normaliseSerial('  CZJ2340F1K \n'), 'CZJ2340F1K');
     assert.equal(keyOf('serial', 'czj2340f1k'), keyOf('serial', 'CZJ2340F1K'));
-    for (const junk of ['', '0..', 'A..B', 'Not Specified', 'To Be Filled By O.E.M.', '0123456789', '0000000', 'None', '../etc', '/abs', 'a/b', 'x\0y', '%2e%2e', '.hidden', 42, null]) {
+    for (const junk of [
+      '',
+      '0..',
+      'A..B',
+      'Not Specified',
+      'To Be Filled By O.E.M.',
+      '0123456789',
+      '0000000',
+      'None',
+      '../etc',
+      '/abs',
+      'a/b',
+      'x\0y',
+      '%2e%2e',
+      '.hidden',
+      42,
+      null,
+    ]) {
       assert.equal(normaliseSerial(junk), null, String(junk));
     }
   });
 
   test('UUIDs: lower-cased canonical form; all-zero and all-F refused', () => {
     assert.equal(normaliseUuid('4C4C4544-0051-3510-8057-B7C04F4B4E32'), '4c4c4544-0051-3510-8057-b7c04f4b4e32');
-    for (const bad of ['00000000-0000-0000-0000-000000000000', 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF', '4c4c4544005135108057b7c04f4b4e32', '4c4c4544-0051-3510-8057-b7c04f4b4e3', 'x']) {
+    for (const bad of [
+      '00000000-0000-0000-0000-000000000000',
+      'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF',
+      '4c4c4544005135108057b7c04f4b4e32',
+      '4c4c4544-0051-3510-8057-b7c04f4b4e3',
+      'x',
+    ]) {
       assert.equal(normaliseUuid(bad), null, bad);
     }
   });

@@ -51,7 +51,9 @@ describe('Proxmox answer request', () => {
   });
 
   test('non-Ethernet addresses are set aside, not fatal', () => {
-    const r = parseAnswerRequest({ network_interfaces: [{ mac: '80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0a:0b:0c' }, { mac: 'BC-24-11-00-00-01' }] });
+    const r = parseAnswerRequest({
+      network_interfaces: [{ mac: '80:00:02:08:fe:80:00:00:00:00:00:00:00:02:c9:03:00:0a:0b:0c' }, { mac: 'BC-24-11-00-00-01' }],
+    });
     assert.ok(r.ok);
     assert.deepEqual(r.value.macs, ['bc:24:11:00:00:01']);
     assert.equal(r.value.ignoredMacs.length, 1);

@@ -8,13 +8,27 @@ import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipUnless } from '../helpers/requirements.ts';
 import { parseImageManifest } from '../../src/assets/manifest.ts';
-import { buildNetbootTarball, buildOtherIso, buildProxmoxIso, buildUbuntuIso, cli, elTorito, initrdBytes, isoFile, isoListing, kernelBytes, workspace, assetTools, type Workspace } from './fixtures.ts';
+import {
+  buildNetbootTarball,
+  buildOtherIso,
+  buildProxmoxIso,
+  buildUbuntuIso,
+  cli,
+  elTorito,
+  initrdBytes,
+  isoFile,
+  isoListing,
+  kernelBytes,
+  workspace,
+  assetTools,
+  type Workspace,
+} from './fixtures.ts';
 
 const skip = skipUnless(assetTools);
 
 function manifestOf(folder: string) {
   const m = parseImageManifest(readFileSync(join(folder, 'image.json'), 'utf8'));
-  assert.notEqual(typeof m, 'string', `image.json parses: ${String(m)}`);
+  assert.notEqual(typeof m, 'string', `image.json parses: ${typeof m === 'string' ? m : 'ok'}`);
   return m as Exclude<typeof m, string>;
 }
 
@@ -46,7 +60,10 @@ describe('assets add', { skip }, () => {
 
     const out = join(folder, 'proxmox.iso');
     const toml = (await isoFile(out, '/auto-installer-mode.toml', ws.dir)).toString('utf8');
-    assert.equal(toml, `mode = "http"\n\n[http]\nurl = "http://10.9.8.7:8080/answer"\ncert_fingerprint = "${Array(32).fill('AB').join(':')}"\ntoken = "sekret"\n`);
+    assert.equal(
+      toml,
+      `mode = "http"\n\n[http]\nurl = "http://10.9.8.7:8080/answer"\ncert_fingerprint = "${Array(32).fill('AB').join(':')}"\ntoken = "sekret"\n`,
+    );
     const listing = await isoListing(out);
     assert.ok(listing.includes('/pve-base.squashfs') && listing.includes('/.cd-info'), listing.join(' '));
     assert.ok(!listing.some((f) => f.startsWith('/boot/')), `no /boot left: ${listing.join(' ')}`);
@@ -61,12 +78,18 @@ describe('assets add', { skip }, () => {
     assert.equal(m.source.name, 'proxmox-ve_9.1-1.iso');
     assert.equal(m.source.sha256, execFileSync('sha256sum', [iso], { encoding: 'utf8' }).slice(0, 64));
     assert.match(m.builtBy, /^pxe-pilot /);
-    assert.deepEqual(m.files.map((f) => f.path), ['initrd', 'proxmox.iso', 'vmlinuz']);
+    assert.deepEqual(
+      m.files.map((f) => f.path),
+      ['initrd', 'proxmox.iso', 'vmlinuz'],
+    );
     assert.match(sha256sumCheck(folder), /proxmox\.iso: OK/);
 
     const ls = await cli(['assets', 'ls', '--json', '--config', ws.ini]);
     const rows = JSON.parse(ls.stdout) as { profile: string; integrity: string }[];
-    assert.deepEqual(rows.map((x) => [x.profile, x.integrity]), [['proxmox-ve/9.1-1', 'verified']]);
+    assert.deepEqual(
+      rows.map((x) => [x.profile, x.integrity]),
+      [['proxmox-ve/9.1-1', 'verified']],
+    );
   });
 
   test('--answer-url, --product and --version override what the ISO and the profile say; Backup Server gets its folder', async () => {
@@ -114,7 +137,23 @@ describe('assets add', { skip }, () => {
   test('any other ISO with --kernel and --initrd', async () => {
     const iso = join(ws.dir, 'other.iso');
     buildOtherIso(iso);
-    const r = await cli(['assets', 'add', iso, '--config', ws.ini, '--kernel', 'images/pxeboot/vmlinuz', '--initrd', '/images/pxeboot/initrd.img', '--initrd', 'images/install.img', '--product', 'fedora', '--version', '41']);
+    const r = await cli([
+      'assets',
+      'add',
+      iso,
+      '--config',
+      ws.ini,
+      '--kernel',
+      'images/pxeboot/vmlinuz',
+      '--initrd',
+      '/images/pxeboot/initrd.img',
+      '--initrd',
+      'images/install.img',
+      '--product',
+      'fedora',
+      '--version',
+      '41',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const folder = join(ws.assets, 'fedora', '41');
     assert.deepEqual(readFileSync(join(folder, 'vmlinuz')), kernelBytes);

@@ -51,7 +51,10 @@ describe('assets add refuses bad input', { skip }, () => {
     buildOtherIso(other);
     await refused([other], /--kernel PATH --initrd PATH/);
     await refused([other, '--kernel', 'images/pxeboot/vmlinuz', '--initrd', 'images/pxeboot/initrd.img'], /need --product NAME and --version V/);
-    await refused([other, '--kernel', 'images/pxeboot/nothere', '--initrd', 'images/pxeboot/initrd.img', '--product', 'x', '--version', '1'], /\/images\/pxeboot\/nothere is not in other\.iso/);
+    await refused(
+      [other, '--kernel', 'images/pxeboot/nothere', '--initrd', 'images/pxeboot/initrd.img', '--product', 'x', '--version', '1'],
+      /\/images\/pxeboot\/nothere is not in other\.iso/,
+    );
   });
 
   test('a Debian netinst ISO: use the netboot tarball', async () => {

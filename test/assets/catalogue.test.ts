@@ -26,7 +26,16 @@ describe('verified images in the catalogue', { skip }, () => {
     const iso = join(ws.dir, 'proxmox-ve_9.1-1.iso');
     buildProxmoxIso(iso);
     await addImage({ source: iso, assetsDir: ws.assets, answerUrl: 'http://127.0.0.1/answer', force: false, initrds: [], builtBy: 'test', progress: quiet });
-    await addImage({ source: iso, assetsDir: ws.assets, version: '9.1-other', answerUrl: 'http://127.0.0.1/answer', force: false, initrds: [], builtBy: 'test', progress: quiet });
+    await addImage({
+      source: iso,
+      assetsDir: ws.assets,
+      version: '9.1-other',
+      answerUrl: 'http://127.0.0.1/answer',
+      force: false,
+      initrds: [],
+      builtBy: 'test',
+      progress: quiet,
+    });
     // A hand-made image without a manifest keeps working, shown as unverified.
     mkdirSync(join(ws.assets, 'debian', '13'), { recursive: true });
     writeFileSync(join(ws.assets, 'debian', '13', 'vmlinuz'), 'k');
@@ -91,14 +100,21 @@ describe('GET /assets.json', { skip }, () => {
     mkdirSync(join(ws.assets, 'debian', '13'), { recursive: true });
     writeFileSync(join(ws.assets, 'debian', '13', 'vmlinuz'), 'k');
     writeFileSync(join(ws.assets, 'debian', '13', 'initrd'), 'i');
-    const h = await startHttp({ assets: { dir: ws.assets }, http: { adminToken: 'tok-0123456789' }, hosts: [hostEntry(MAC, { action: 'install', profile: 'debian/13' })] });
+    const h = await startHttp({
+      assets: { dir: ws.assets },
+      http: { adminToken: 'tok-0123456789' },
+      hosts: [hostEntry(MAC, { action: 'install', profile: 'debian/13' })],
+    });
     try {
       const denied = await fetch(`${h.base}/assets.json`);
       assert.equal(denied.status, 401);
       const r = await fetch(`${h.base}/assets.json`, { headers: { Authorization: 'Bearer tok-0123456789' } });
       assert.equal(r.status, 200);
       const body = (await r.json()) as { images: { profile: string; integrity: string; hosts: string[]; size: number }[] };
-      assert.deepEqual(body.images.map((i) => [i.profile, i.integrity, i.hosts, i.size]), [['debian/13', 'unverified', [MAC], 2]]);
+      assert.deepEqual(
+        body.images.map((i) => [i.profile, i.integrity, i.hosts, i.size]),
+        [['debian/13', 'unverified', [MAC], 2]],
+      );
     } finally {
       await h.stop();
       ws.cleanup();

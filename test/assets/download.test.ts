@@ -69,7 +69,10 @@ describe('assets add from http://', { skip }, () => {
     const r = await cli(['assets', 'add', `${base}/proxmox-ve_9.1-1.iso`, '--sha256', 'f'.repeat(64), '--config', ws.ini]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /checksum mismatch.*deleted/);
-    assert.deepEqual(entriesUnder(ws.assets).filter((e) => !e.startsWith('.downloads')), []);
+    assert.deepEqual(
+      entriesUnder(ws.assets).filter((e) => !e.startsWith('.downloads')),
+      [],
+    );
     assert.deepEqual(readdirSync(join(ws.assets, '.downloads')), []);
   });
 

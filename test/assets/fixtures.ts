@@ -23,7 +23,10 @@ export function workspace(extraIni = ''): Workspace {
   const assets = join(dir, 'assets');
   mkdirSync(assets);
   const ini = join(dir, 'pxe-pilot.ini');
-  writeFileSync(ini, `[server]\naddress = 10.9.8.7\nstate_dir = ${join(dir, 'state')}\n[http]\nport = 8080\n[assets]\ndir = ${assets}\n[answers]\ndir = ${join(dir, 'answers')}\n${extraIni}`);
+  writeFileSync(
+    ini,
+    `[server]\naddress = 10.9.8.7\nstate_dir = ${join(dir, 'state')}\n[http]\nport = 8080\n[assets]\ndir = ${assets}\n[answers]\ndir = ${join(dir, 'answers')}\n${extraIni}`,
+  );
   return { dir, assets, ini, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -55,7 +58,32 @@ function bytes(n: number, seed: number): Buffer {
 export function buildIso(out: string, files: Record<string, string | Buffer>, volume = 'TEST'): void {
   const root = tree({ ...files, 'boot/grub/eltorito.img': Buffer.alloc(2048), 'efi/efiboot.img': Buffer.alloc(64 * 1024) });
   try {
-    execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-o', out, '-V', volume, '-R', '-J', '-b', 'boot/grub/eltorito.img', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '-eltorito-alt-boot', '-e', 'efi/efiboot.img', '-no-emul-boot', root], { stdio: 'ignore' });
+    execFileSync(
+      'xorriso',
+      [
+        '-as',
+        'mkisofs',
+        '-quiet',
+        '-o',
+        out,
+        '-V',
+        volume,
+        '-R',
+        '-J',
+        '-b',
+        'boot/grub/eltorito.img',
+        '-no-emul-boot',
+        '-boot-load-size',
+        '4',
+        '-boot-info-table',
+        '-eltorito-alt-boot',
+        '-e',
+        'efi/efiboot.img',
+        '-no-emul-boot',
+        root,
+      ],
+      { stdio: 'ignore' },
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -15,7 +15,9 @@ const value = fc.string({ maxLength: 40 }).filter((s) => !/['\r\n]/.test(s));
 test('parseCdInfo reads back every KEY=value it is given, in any quoting, and never throws', () => {
   fc.assert(
     fc.property(fc.dictionary(fc.stringMatching(/^[A-Z][A-Z0-9_]{0,10}$/), value), fc.constantFrom("'", '"'), (entries, q) => {
-      const text = Object.entries(entries).map(([k, v]) => `${k}=${q}${v}${q}`).join('\n');
+      const text = Object.entries(entries)
+        .map(([k, v]) => `${k}=${q}${v}${q}`)
+        .join('\n');
       const parsed = parseCdInfo(text);
       for (const [k, v] of Object.entries(entries)) assert.equal(parsed[k], v.trim() === v || q ? v : v.trim());
     }),
@@ -24,7 +26,11 @@ test('parseCdInfo reads back every KEY=value it is given, in any quoting, and ne
 });
 
 test('proxmoxIdentity: folder names and RELEASE-ISORELEASE', () => {
-  assert.deepEqual(proxmoxIdentity(parseCdInfo("PRODUCT='pve'\nPRODUCTLONG='Proxmox VE'\nRELEASE='9.1'\nISORELEASE='1'\n")), { product: 'proxmox-ve', displayName: 'Proxmox VE', version: '9.1-1' });
+  assert.deepEqual(proxmoxIdentity(parseCdInfo("PRODUCT='pve'\nPRODUCTLONG='Proxmox VE'\nRELEASE='9.1'\nISORELEASE='1'\n")), {
+    product: 'proxmox-ve',
+    displayName: 'Proxmox VE',
+    version: '9.1-1',
+  });
   assert.equal((proxmoxIdentity({ PRODUCT: 'pbs', RELEASE: '4.0', ISORELEASE: '2' }) as { product: string }).product, 'proxmox-bs');
   assert.equal((proxmoxIdentity({ PRODUCT: 'pmg', RELEASE: '9.0' }) as { version: string }).version, '9.0');
   assert.match(proxmoxIdentity({ PRODUCT: 'pdm', RELEASE: '1.0' }) as string, /pve, pbs and pmg/);
@@ -33,7 +39,10 @@ test('proxmoxIdentity: folder names and RELEASE-ISORELEASE', () => {
 
 test('parseDiskInfo and parseNetbootVersion: real lines, and any text without throwing', () => {
   assert.deepEqual(parseDiskInfo('Ubuntu-Server 24.04.1 LTS "Noble Numbat" - Release amd64 (20240827.1)\n'), { distro: 'Ubuntu-Server', version: '24.04.1' });
-  assert.deepEqual(parseDiskInfo('Debian GNU/Linux 12.8.0 "Bookworm" - Official amd64 NETINST with firmware 20241109-11:04'), { distro: 'Debian', version: '12.8.0' });
+  assert.deepEqual(parseDiskInfo('Debian GNU/Linux 12.8.0 "Bookworm" - Official amd64 NETINST with firmware 20241109-11:04'), {
+    distro: 'Debian',
+    version: '12.8.0',
+  });
   assert.equal(parseDiskInfo('no version here'), null);
   assert.equal(parseNetbootVersion('Debian version:  12 (bookworm)\nInstaller build: 20230607+deb12u11\n'), '12');
   fc.assert(
@@ -75,19 +84,25 @@ test('SHA256SUMS: what formatSha256Sums writes parses back; binary-mode lines an
   fc.assert(fc.property(fc.string(), (s) => void parseSha256Sums(s)));
 });
 
-const manifest: fc.Arbitrary<ImageManifest> = fc.record({
-  schema: fc.constant(1 as const),
-  profile: fc.string({ maxLength: 20 }),
-  product: fc.string({ maxLength: 20 }),
-  displayName: fc.string({ maxLength: 20 }),
-  version: fc.string({ maxLength: 20 }),
-  kind: fc.constantFrom('proxmox' as const, 'ubuntu-live' as const, 'netboot' as const, 'generic' as const),
-  source: fc.record({ name: fc.string({ maxLength: 20 }), sha256: hex64, size: fc.nat() }, { noNullPrototype: true }),
-  answerUrl: fc.option(fc.webUrl(), { nil: null }),
-  builtAt: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
-  builtBy: fc.string({ maxLength: 20 }),
-  files: fc.array(fc.record({ path: relPath, size: fc.nat(), mtimeMs: fc.double({ min: 0, max: 4e12, noNaN: true }), sha256: hex64 }, { noNullPrototype: true }), { maxLength: 5 }),
-}, { noNullPrototype: true });
+const manifest: fc.Arbitrary<ImageManifest> = fc.record(
+  {
+    schema: fc.constant(1 as const),
+    profile: fc.string({ maxLength: 20 }),
+    product: fc.string({ maxLength: 20 }),
+    displayName: fc.string({ maxLength: 20 }),
+    version: fc.string({ maxLength: 20 }),
+    kind: fc.constantFrom('proxmox' as const, 'ubuntu-live' as const, 'netboot' as const, 'generic' as const),
+    source: fc.record({ name: fc.string({ maxLength: 20 }), sha256: hex64, size: fc.nat() }, { noNullPrototype: true }),
+    answerUrl: fc.option(fc.webUrl(), { nil: null }),
+    builtAt: fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+    builtBy: fc.string({ maxLength: 20 }),
+    files: fc.array(
+      fc.record({ path: relPath, size: fc.nat(), mtimeMs: fc.double({ min: 0, max: 4e12, noNaN: true }), sha256: hex64 }, { noNullPrototype: true }),
+      { maxLength: 5 },
+    ),
+  },
+  { noNullPrototype: true },
+);
 
 test('image.json: round-trips; anything else is a reason, never a throw', () => {
   fc.assert(fc.property(manifest, (m) => assert.deepEqual(parseImageManifest(formatImageManifest(m)), m)));
@@ -105,10 +120,13 @@ test('image.json: round-trips; anything else is a reason, never a throw', () => 
 test('auto-installer-mode.toml: values are quoted TOML strings, unset keys left out', () => {
   assert.equal(proxmoxModeToml({ url: 'http://10.0.0.1:8080/answer' }), 'mode = "http"\n\n[http]\nurl = "http://10.0.0.1:8080/answer"\n');
   fc.assert(
-    fc.property(fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !/[\x00-\x1f\x7f]/.test(s)), (token) => {
-      const toml = proxmoxModeToml({ url: 'http://a/answer', token });
-      const line = toml.split('\n').find((l) => l.startsWith('token = '))!;
-      assert.equal(JSON.parse(line.slice('token = '.length)), token);
-    }),
+    fc.property(
+      fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !/[\x00-\x1f\x7f]/.test(s)),
+      (token) => {
+        const toml = proxmoxModeToml({ url: 'http://a/answer', token });
+        const line = toml.split('\n').find((l) => l.startsWith('token = '))!;
+        assert.equal(JSON.parse(line.slice('token = '.length)), token);
+      },
+    ),
   );
 });

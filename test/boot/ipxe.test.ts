@@ -5,7 +5,14 @@ import { renderInstallScript, renderMenu, renderBootstrapScript, fillCmdline } f
 import { compareVersionsDesc, type InstallImage } from '../../src/boot/catalogue.ts';
 
 function image(product: string, version: string, extra: string[] = [], cmdline: string | null = null): InstallImage {
-  return { profile: `${product}/${version}`, product, version, kernel: `${product}/${version}/vmlinuz`, initrds: [`${product}/${version}/initrd`, ...extra.map((e) => `${product}/${version}/${e}`)], cmdline };
+  return {
+    profile: `${product}/${version}`,
+    product,
+    version,
+    kernel: `${product}/${version}/vmlinuz`,
+    initrds: [`${product}/${version}/initrd`, ...extra.map((e) => `${product}/${version}/${e}`)],
+    cmdline,
+  };
 }
 const vars = { mac: '52:54:00:12:34:56', ip: '10.0.0.50', hostname: 'pve1', server: 'http://10.0.0.1:8080', answerUrl: 'http://10.0.0.1:8080/answer' };
 
@@ -16,13 +23,16 @@ function assertTargetsExist(script: string): void {
   for (const m of script.matchAll(/goto (\S+)/g)) if (m[1] !== '${target}') assert.ok(labels.has(m[1]), `goto ${m[1]} has no label`);
   for (const item of items) assert.ok(labels.has(item), `item ${item} has no label`);
   const def = /--default (\S+)/.exec(script);
-  if (def) assert.ok(items.has(def[1]!), `default ${def[1]} is not an item`);
+  if (def) assert.ok(items.has(def[1]), `default ${def[1]} is not an item`);
 }
 
 test('the install script names every initrd on the kernel line (UEFI iPXE needs it)', () => {
   const s = renderInstallScript(image('proxmox-ve', '9.1-1', ['proxmox.iso']), 'http://10.0.0.1:8080/assets', 'console=ttyS0', vars, 'host has action=install');
   const kernel = s.split('\n').find((l) => l.startsWith('kernel '))!;
-  assert.match(kernel, /^kernel http:\/\/10\.0\.0\.1:8080\/assets\/proxmox-ve\/9\.1-1\/vmlinuz initrd=initrd initrd=proxmox\.iso ramdisk_size=16777216 rw quiet splash=silent proxmox-start-auto-installer console=ttyS0 \|\| goto failed$/);
+  assert.match(
+    kernel,
+    /^kernel http:\/\/10\.0\.0\.1:8080\/assets\/proxmox-ve\/9\.1-1\/vmlinuz initrd=initrd initrd=proxmox\.iso ramdisk_size=16777216 rw quiet splash=silent proxmox-start-auto-installer console=ttyS0 \|\| goto failed$/,
+  );
   assert.match(s, /^initrd --name initrd http:\/\/10\.0\.0\.1:8080\/assets\/proxmox-ve\/9\.1-1\/initrd \|\| goto failed$/m);
   // The ISO comes wrapped in cpio from the server itself, so the kernel unpacks it at /proxmox.iso.
   assert.match(s, /^initrd --name proxmox\.iso http:\/\/10\.0\.0\.1:8080\/cpio\/proxmox-ve\/9\.1-1\/proxmox\.iso \|\| goto failed$/m);
@@ -40,13 +50,16 @@ test('cmdline placeholders are filled per machine; other ${…} stay for iPXE', 
 });
 
 test('the menu lists products by name and versions newest first, with a working default and timeout', () => {
-  const s = renderMenu([image('proxmox-ve', '8.4-1'), image('proxmox-ve', '9.1-1'), image('proxmox-ve', '9.0-2'), image('debian', '13'), image('proxmox-bs', '4.0-1')], {
-    mac: '52:54:00:12:34:56',
-    httpBase: 'http://10.0.0.1:8080',
-    defaultItem: 'local',
-    timeoutSeconds: 10,
-    reason: 'r',
-  });
+  const s = renderMenu(
+    [image('proxmox-ve', '8.4-1'), image('proxmox-ve', '9.1-1'), image('proxmox-ve', '9.0-2'), image('debian', '13'), image('proxmox-bs', '4.0-1')],
+    {
+      mac: '52:54:00:12:34:56',
+      httpBase: 'http://10.0.0.1:8080',
+      defaultItem: 'local',
+      timeoutSeconds: 10,
+      reason: 'r',
+    },
+  );
   const entries = [...s.matchAll(/^item (?:--gap -- )?(.*)$/gm)].map((m) => m[1]);
   assert.deepEqual(entries.slice(0, 9), [
     'debian',
@@ -74,11 +87,18 @@ test('a menu default that names a missing image falls back to local disk', () =>
 test('property: any set of images gives a menu whose every target exists', () => {
   const name = fc.stringMatching(/^[a-z0-9][a-z0-9.+-]{0,10}$/);
   fc.assert(
-    fc.property(fc.uniqueArray(fc.tuple(name, name), { maxLength: 12, selector: ([p, v]) => `${p}/${v}` }), fc.constantFrom('local', 'shell', 'x/y'), (pairs, def) => {
-      const s = renderMenu(pairs.map(([p, v]) => image(p, v)), { mac: 'm', httpBase: 'h', defaultItem: def, timeoutSeconds: 1, reason: 'because ${x} || evil' });
-      assertTargetsExist(s);
-      assert.doesNotMatch(s.split('\n')[1]!, /\$\{x\}|\|\|/, 'the reason cannot inject iPXE syntax');
-    }),
+    fc.property(
+      fc.uniqueArray(fc.tuple(name, name), { maxLength: 12, selector: ([p, v]) => `${p}/${v}` }),
+      fc.constantFrom('local', 'shell', 'x/y'),
+      (pairs, def) => {
+        const s = renderMenu(
+          pairs.map(([p, v]) => image(p, v)),
+          { mac: 'm', httpBase: 'h', defaultItem: def, timeoutSeconds: 1, reason: 'because ${x} || evil' },
+        );
+        assertTargetsExist(s);
+        assert.doesNotMatch(s.split('\n')[1]!, /\$\{x\}|\|\|/, 'the reason cannot inject iPXE syntax');
+      },
+    ),
   );
 });
 

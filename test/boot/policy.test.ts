@@ -49,7 +49,16 @@ test('install is one-shot: armed by the profile, consumed by the answer fetch, t
 });
 
 test('an admin local-boot script is what local disk runs', () => {
-  const node: NodeState = { mac: MAC, state: 'installed', profile: null, localBoot: 'sanboot --no-describe --drive 0x80', armedAt: null, armedBy: null, consumedAt: 1, installedAt: 2 };
+  const node: NodeState = {
+    mac: MAC,
+    state: 'installed',
+    profile: null,
+    localBoot: 'sanboot --no-describe --drive 0x80',
+    armedAt: null,
+    armedBy: null,
+    consumedAt: 1,
+    installedAt: 2,
+  };
   const d = decide(client(), profileWith(host('install')), node);
   assert.equal(d.action, 'local');
   assert.equal(d.localScript, 'sanboot --no-describe --drive 0x80');
@@ -90,15 +99,17 @@ test('property: every decision has a reason, install always names a profile', ()
   const arb = fc.record({
     arch: fc.option(fc.integer({ min: 0, max: 65535 }), { nil: undefined }),
     isIpxe: fc.boolean(),
-    action: fc.option(fc.constantFrom('install', 'local', 'menu') as fc.Arbitrary<HostEntry['action']>, { nil: undefined }),
+    action: fc.option(fc.constantFrom<HostEntry['action']>('install', 'local', 'menu'), { nil: undefined }),
     profile: fc.constantFrom('', 'proxmox-ve/9.1-1'),
-    unknown: fc.constantFrom('menu', 'local', 'ignore') as fc.Arbitrary<Profile['boot']['unknown']>,
-    state: fc.option(fc.constantFrom('seen', 'install-pending', 'installing', 'installed') as fc.Arbitrary<NodeState['state']>, { nil: undefined }),
+    unknown: fc.constantFrom<Profile['boot']['unknown']>('menu', 'local', 'ignore'),
+    state: fc.option(fc.constantFrom<NodeState['state']>('seen', 'install-pending', 'installing', 'installed'), { nil: undefined }),
   });
   fc.assert(
     fc.property(arb, (a) => {
       const p = profileWith(a.action ? host(a.action, a.profile) : undefined, { unknown: a.unknown });
-      const node: NodeState | undefined = a.state ? { mac: MAC, state: a.state, profile: null, localBoot: null, armedAt: 0, armedBy: 'admin', consumedAt: 0, installedAt: 0 } : undefined;
+      const node: NodeState | undefined = a.state
+        ? { mac: MAC, state: a.state, profile: null, localBoot: null, armedAt: 0, armedBy: 'admin', consumedAt: 0, installedAt: 0 }
+        : undefined;
       const d = decide(client({ arch: a.arch, isIpxe: a.isIpxe }), p, node);
       assert.ok(d.reason.length > 10);
       if (d.action === 'install') assert.ok(d.profile && d.profile.length > 0);
@@ -111,7 +122,8 @@ test('property: every decision has a reason, install always names a profile', ()
 
 test('MAC normalisation accepts colon, hyphen, dot and bare forms in any case, and nothing else', () => {
   for (const form of ['52:54:00:AB:CD:EF', '52-54-00-ab-cd-ef', '5254.00ab.cdef', '525400ABCDEF']) assert.equal(normaliseMac(form), '52:54:00:ab:cd:ef');
-  for (const bad of ['', '52:54:00:ab:cd', '52:54-00:ab:cd:ef', '../../etc/x', '52:54:00:ab:cd:ef\0', 'zz:54:00:ab:cd:ef', '52:54:00:ab:cd:ef:01']) assert.equal(normaliseMac(bad), null);
+  for (const bad of ['', '52:54:00:ab:cd', '52:54-00:ab:cd:ef', '../../etc/x', '52:54:00:ab:cd:ef\0', 'zz:54:00:ab:cd:ef', '52:54:00:ab:cd:ef:01'])
+    assert.equal(normaliseMac(bad), null);
   fc.assert(
     fc.property(fc.string({ maxLength: 40 }), (s) => {
       const m = normaliseMac(s);

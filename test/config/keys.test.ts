@@ -41,7 +41,10 @@ const tableKeys = (Object.keys(PROFILE_KEYS) as SectionName[]).flatMap((section)
 
 test('the shipped profile writes every key of the table, and no other', () => {
   const written = shippedKeys(text).map((k) => `[${k.section}] ${k.name}`);
-  assert.deepEqual(written, tableKeys.map((k) => `[${k.section}] ${k.name}`));
+  assert.deepEqual(
+    written,
+    tableKeys.map((k) => `[${k.section}] ${k.name}`),
+  );
 });
 
 test('each key of the shipped profile shows its default, with its doc line in the comment above it', () => {

@@ -58,7 +58,10 @@ test('each problem names file, section, key and value, and all are reported at o
 test('booleans are strict: enabled = 0 turns TFTP off, enabled = maybe is an error', () => {
   assert.equal(parseProfile('[tftp]\nenabled = 0\n', FILE, opts).tftp.enabled, false);
   assert.equal(parseProfile('[tftp]\nenabled = false\n', FILE, opts).tftp.enabled, false);
-  assert.deepEqual(problems('[tftp]\nenabled = maybe\n').map((s) => s.split('|').slice(0, 3).join('|')), ['tftp|enabled|maybe']);
+  assert.deepEqual(
+    problems('[tftp]\nenabled = maybe\n').map((s) => s.split('|').slice(0, 3).join('|')),
+    ['tftp|enabled|maybe'],
+  );
 });
 
 test('server mode needs a range inside the subnet, a netmask and an interface', () => {
@@ -67,9 +70,19 @@ test('server mode needs a range inside the subnet, a netmask and an interface', 
     ['server|interface', 'dhcp|range_start', 'dhcp|range_end', 'dhcp|netmask'],
   );
   const out = problems('[server]\ninterface = br-boot\n[dhcp]\nmode = server\nrange_start = 10.20.1.10\nrange_end = 10.20.0.5\nnetmask = 255.255.255.0\n');
-  assert.ok(out.some((s) => s.startsWith('dhcp|range_start|10.20.1.10|outside the subnet')), out.join('\n'));
-  assert.ok(out.some((s) => s.startsWith('dhcp|range_end|10.20.0.5|comes before')), out.join('\n'));
-  const ok = parseProfile('[server]\ninterface = br-boot\n[dhcp]\nmode = server\nrange_start = 10.20.0.100\nrange_end = 10.20.0.200\nnetmask = 255.255.255.0\ndns = 10.20.0.1, 10.20.0.2\n', FILE, opts);
+  assert.ok(
+    out.some((s) => s.startsWith('dhcp|range_start|10.20.1.10|outside the subnet')),
+    out.join('\n'),
+  );
+  assert.ok(
+    out.some((s) => s.startsWith('dhcp|range_end|10.20.0.5|comes before')),
+    out.join('\n'),
+  );
+  const ok = parseProfile(
+    '[server]\ninterface = br-boot\n[dhcp]\nmode = server\nrange_start = 10.20.0.100\nrange_end = 10.20.0.200\nnetmask = 255.255.255.0\ndns = 10.20.0.1, 10.20.0.2\n',
+    FILE,
+    opts,
+  );
   assert.deepEqual(ok.dhcp.dns, ['10.20.0.1', '10.20.0.2']);
 });
 
@@ -109,7 +122,8 @@ test('a boot file missing from the TFTP root, or linking outside it (Debian ipxe
     writeFileSync(join(dir, 'elsewhere.efi'), 'x');
     writeFileSync(join(dir, 'root', 'snponly.efi'), 'x');
     symlinkSync(join(dir, 'elsewhere.efi'), join(dir, 'root', 'ipxe.efi'));
-    const warningsFor = (boot: string) => profileWarnings(parseProfile(`[tftp]\nroot = ${join(dir, 'root')}\n[boot]\n${boot}\n`, FILE, opts)).filter((w) => w.startsWith('[boot]'));
+    const warningsFor = (boot: string) =>
+      profileWarnings(parseProfile(`[tftp]\nroot = ${join(dir, 'root')}\n[boot]\n${boot}\n`, FILE, opts)).filter((w) => w.startsWith('[boot]'));
     assert.deepEqual(warningsFor('uefi_x64 = snponly.efi\nbios = snponly.efi'), []);
     const [linked] = warningsFor('uefi_x64 = ipxe.efi\nbios = snponly.efi');
     assert.match(linked!, /^\[boot\] uefi_x64 = ipxe\.efi: .*ipxe\.efi is a link to .*elsewhere\.efi, outside \[tftp\] root.*use snponly\.efi/);
@@ -147,7 +161,10 @@ test('property: any text either parses to a profile or fails with ConfigError, n
   );
   const sections = fc.constantFrom('[server]', '[http]', '[tftp]', '[dhcp]', '[boot]', '[host 52:54:00:00:00:01]', '[bogus]');
   const keys = fc.constantFrom('address', 'port', 'mode', 'enabled', 'range_start', 'bios', 'action', 'profile', 'x_y', 'nope');
-  const line = fc.oneof(sections, fc.tuple(keys, fc.string({ maxLength: 20 })).map(([k, v]) => `${k} = ${v}`));
+  const line = fc.oneof(
+    sections,
+    fc.tuple(keys, fc.string({ maxLength: 20 })).map(([k, v]) => `${k} = ${v}`),
+  );
   fc.assert(
     fc.property(fc.array(line, { maxLength: 20 }), (lines) => {
       try {

@@ -76,7 +76,10 @@ test('reinstall, show, cancel and local-boot change the node, with --url and PXE
   assert.match(shown.stdout, /install-pending/);
   assert.match(shown.stdout, /profile\s+proxmox-ve\/9\.1-1/);
   const filtered = await cli(['nodes', '--state', 'install-pending', '--url', daemon.base, '--json'], env);
-  assert.deepEqual((JSON.parse(filtered.stdout) as { nodes: { mac: string }[] }).nodes.map((n) => n.mac), [MAC]);
+  assert.deepEqual(
+    (JSON.parse(filtered.stdout) as { nodes: { mac: string }[] }).nodes.map((n) => n.mac),
+    [MAC],
+  );
   const cancelled = await cli(['nodes', 'cancel', MAC, '--url', daemon.base, '--json'], env);
   assert.equal((JSON.parse(cancelled.stdout) as { state: string }).state, 'seen');
   const local = await cli(['nodes', 'local-boot', MAC, 'sanboot --no-describe --drive 0x80', '--url', daemon.base, '--json'], env);
@@ -123,13 +126,18 @@ test('status, images, leases and events answer; --help lists every command', asy
   const events = await cli(['events', '--mac', MAC], env);
   assert.match(events.stdout, /GET \/boot\s+menu: /);
   const help = await cli(['--help']);
-  for (const c of ['nodes', 'leases', 'events', 'images', 'status', 'explain', 'check-config', '--log-format']) assert.ok(help.stdout.includes(c), `--help mentions ${c}`);
+  for (const c of ['nodes', 'leases', 'events', 'images', 'status', 'explain', 'check-config', '--log-format'])
+    assert.ok(help.stdout.includes(c), `--help mentions ${c}`);
   const nodesHelp = await cli(['nodes', '--help']);
-  for (const c of ['show', 'reinstall', 'cancel', 'local-boot', '--state', '--profile', '--clear', '--json', '--url']) assert.ok(nodesHelp.stdout.includes(c), `nodes --help mentions ${c}`);
+  for (const c of ['show', 'reinstall', 'cancel', 'local-boot', '--state', '--profile', '--clear', '--json', '--url'])
+    assert.ok(nodesHelp.stdout.includes(c), `nodes --help mentions ${c}`);
 });
 
 test('events --follow prints a new event as it happens', async () => {
-  const child = spawn(...spawnArgs(['events', '--follow', '--limit', '1', '--url', daemon.base]), { cwd: repoRoot, env: { ...process.env, PXE_PILOT_TOKEN: daemon.token } });
+  const child = spawn(...spawnArgs(['events', '--follow', '--limit', '1', '--url', daemon.base]), {
+    cwd: repoRoot,
+    env: { ...process.env, PXE_PILOT_TOKEN: daemon.token },
+  });
   let stdout = '';
   child.stdout.on('data', (d) => (stdout += d));
   try {
@@ -164,5 +172,9 @@ test('GET /transfers lists a TFTP download in flight with its progress, and drop
   assert.equal(seen.client, '127.0.0.1');
   assert.ok(seen.bytes > 0 && seen.bytes < seen.size, `progress part-way: ${seen.bytes}`);
   assert.equal(await download.done, 64 * 1024);
-  await waitFor('the finished transfer to leave the table', async () => ((await (await fetch(`${daemon.base}/transfers`, { headers })).json()) as { transfers: T[] }).transfers.length === 0, 5000);
+  await waitFor(
+    'the finished transfer to leave the table',
+    async () => ((await (await fetch(`${daemon.base}/transfers`, { headers })).json()) as { transfers: T[] }).transfers.length === 0,
+    5000,
+  );
 });

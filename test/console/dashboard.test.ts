@@ -45,7 +45,7 @@ test('a page without a session redirects to login; a bad token is refused', { sk
   assert.match(page.url(), /\/ui\/login$/);
   await shot(page, 'login');
   await logIn(page, 'wrong-token-wrong-token');
-  assert.match(await page.textContent('.error') ?? '', /Wrong token/);
+  assert.match((await page.textContent('.error')) ?? '', /Wrong token/);
   const api = await page.evaluate(async () => (await fetch('/nodes')).status);
   assert.equal(api, 401, 'no session was given');
   await page.close();
@@ -68,9 +68,19 @@ test('login, machines, re-arm from the machine page, logout', { skip }, async ()
   await shot(page, 'machines-dark');
   await page.emulateMedia({ colorScheme: null });
   // The first page, everything it loads included, stays small (no framework, no CDN).
-  const weight = await page.evaluate(() => performance.getEntriesByType('resource').reduce((n, r) => n + (r as PerformanceResourceTiming).encodedBodySize, (performance.getEntriesByType('navigation')[0] as PerformanceResourceTiming).encodedBodySize));
+  const weight = await page.evaluate(() =>
+    performance
+      .getEntriesByType('resource')
+      .reduce(
+        (n, r) => n + (r as PerformanceResourceTiming).encodedBodySize,
+        (performance.getEntriesByType('navigation')[0] as PerformanceResourceTiming).encodedBodySize,
+      ),
+  );
   assert.ok(weight > 0 && weight < 200 * 1024, `first page is ${weight} bytes`);
-  assert.ok(!(await page.evaluate(() => performance.getEntriesByType('resource').some((r) => !r.name.startsWith(location.origin)))), 'nothing comes from another origin');
+  assert.ok(
+    !(await page.evaluate(() => performance.getEntriesByType('resource').some((r) => !r.name.startsWith(location.origin)))),
+    'nothing comes from another origin',
+  );
 
   await page.click(`tr[data-mac="${MAC}"]`);
   await page.waitForSelector('#rearm');
@@ -81,7 +91,10 @@ test('login, machines, re-arm from the machine page, logout', { skip }, async ()
     throw new Error(`${err.message}; page says: ${await page.textContent('#problem')}`);
   });
   await shot(page, 'machine');
-  const node = (await (await fetch(`${daemon.base}/nodes/${MAC}`, { headers: { authorization: `Bearer ${daemon.token}` } })).json()) as { state: string; profile: string };
+  const node = (await (await fetch(`${daemon.base}/nodes/${MAC}`, { headers: { authorization: `Bearer ${daemon.token}` } })).json()) as {
+    state: string;
+    profile: string;
+  };
   assert.equal(node.state, 'install-pending');
   assert.equal(node.profile, 'proxmox-ve/9.1-1');
 
@@ -89,7 +102,11 @@ test('login, machines, re-arm from the machine page, logout', { skip }, async ()
   const forged = await page.evaluate(async (mac) => (await fetch(`/nodes/${mac}/reinstall`, { method: 'DELETE' })).status, MAC);
   assert.equal(forged, 403);
 
-  for (const [name, selector] of [['images', 'table'], ['leases', 'h1'], ['health', 'table']] as const) {
+  for (const [name, selector] of [
+    ['images', 'table'],
+    ['leases', 'h1'],
+    ['health', 'table'],
+  ] as const) {
     await page.click(`nav a[data-page="${name}"]`);
     await page.waitForSelector(`main ${selector}`);
     await shot(page, name);

@@ -22,7 +22,17 @@ before(async () => {
   telemetry = new DaemonTelemetry({ processMetrics: false });
   store.observe(telemetry);
   const profile = testProfile({ http: { bind: '127.0.0.1', port: 0, adminToken: TOKEN } });
-  service = new HttpService({ profile, store, leases: store.leases, logger: silentLogger(), services: () => [], catalogue: new AssetCatalogue(), startedAt: Date.now(), version: 'test', telemetry });
+  service = new HttpService({
+    profile,
+    store,
+    leases: store.leases,
+    logger: silentLogger(),
+    services: () => [],
+    catalogue: new AssetCatalogue(),
+    startedAt: Date.now(),
+    version: 'test',
+    telemetry,
+  });
   await service.start();
   base = `http://127.0.0.1:${service.port}`;
 });
@@ -31,7 +41,9 @@ after(async () => {
   store.close();
 });
 
-async function openStream(path = '/events/stream'): Promise<{ next: (predicate: (data: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>; close: () => void }> {
+async function openStream(
+  path = '/events/stream',
+): Promise<{ next: (predicate: (data: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>; close: () => void }> {
   const controller = new AbortController();
   const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: controller.signal });
   assert.equal(res.status, 200);

@@ -21,13 +21,19 @@ test('the daemon writes JSON lines, each with its service named once', async () 
   } finally {
     await daemon.stop();
   }
-  const lines = daemon.output().split('\n').filter((l) => l.startsWith('{'));
+  const lines = daemon
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
   assert.ok(lines.length >= 3, daemon.output());
   for (const line of lines) {
     JSON.parse(line);
     assert.ok((line.match(/"service":/g) ?? []).length <= 1, `one service key: ${line}`);
   }
-  assert.ok(lines.some((l) => /"service":"tftp"/.test(l) && /tftp: listening/.test(l)), 'a service line names its service');
+  assert.ok(
+    lines.some((l) => /"service":"tftp"/.test(l) && /tftp: listening/.test(l)),
+    'a service line names its service',
+  );
 });
 
 test('pretty output is one line per event with the service in front of the message', () => {
@@ -38,7 +44,9 @@ test('pretty output is one line per event with the service in front of the messa
       cb();
     },
   });
-  pino({ base: { pid: 1 }, name: 'pxe-pilot' }, prettyStream(false, sink)).child({ service: 'tftp' }).info({ file: 'ipxe.efi', bytes: 1024 }, 'RRQ ipxe.efi served');
+  pino({ base: { pid: 1 }, name: 'pxe-pilot' }, prettyStream(false, sink))
+    .child({ service: 'tftp' })
+    .info({ file: 'ipxe.efi', bytes: 1024 }, 'RRQ ipxe.efi served');
   const lines = text.trimEnd().split('\n');
   assert.equal(lines.length, 1, text);
   assert.match(lines[0]!, /INFO.*tftp: RRQ ipxe\.efi served.*"file":"ipxe\.efi"/);

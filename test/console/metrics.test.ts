@@ -69,7 +69,8 @@ test('traffic shows in /metrics with bounded labels, and promtool accepts the ou
 test('/metrics: loopback, [http] metrics_allow blocks, or the admin token', () => {
   const token = 'a-token-of-sixteen-chars';
   const deps = { profile: () => testProfile({ http: { adminToken: token, metricsAllow: ['10.1.0.0/24'] } }) } as unknown as HttpDeps;
-  const ctx = (address: string, authorization = ''): Context => ({ req: { socket: { remoteAddress: address } }, get: (h: string) => (h === 'authorization' ? authorization : '') }) as unknown as Context;
+  const ctx = (address: string, authorization = ''): Context =>
+    ({ req: { socket: { remoteAddress: address } }, get: (h: string) => (h === 'authorization' ? authorization : '') }) as unknown as Context;
   assert.equal(metricsAllowed(ctx('127.0.0.1'), deps), true);
   assert.equal(metricsAllowed(ctx('::ffff:10.1.0.9'), deps), true);
   assert.equal(metricsAllowed(ctx('10.2.0.9'), deps), false);

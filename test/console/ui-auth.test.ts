@@ -20,7 +20,11 @@ test('with a token: the session cookie is HttpOnly, SameSite=Strict and expires;
   const token = 'ui-auth-token-0123456789';
   const http = await startHttp({ http: { adminToken: token } });
   try {
-    const refused = await fetch(`${http.base}/ui/login`, { method: 'POST', redirect: 'manual', body: new URLSearchParams({ token: 'wrong-wrong-wrong-wrong' }) });
+    const refused = await fetch(`${http.base}/ui/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      body: new URLSearchParams({ token: 'wrong-wrong-wrong-wrong' }),
+    });
     assert.equal(refused.status, 401);
     assert.equal(refused.headers.get('set-cookie'), null);
     assert.equal((await fetch(`${http.base}/ui/`, { redirect: 'manual' })).headers.get('location'), '/ui/login');
@@ -36,9 +40,20 @@ test('with a token: the session cookie is HttpOnly, SameSite=Strict and expires;
     const { csrf } = (await (await fetch(`${http.base}/ui/session`, { headers: { cookie } })).json()) as { csrf: string };
     assert.equal((await fetch(`${http.base}/nodes`, { headers: { cookie } })).status, 200, 'reads need only the session');
     const mac = '52:54:00:ff:00:01';
-    assert.equal((await fetch(`${http.base}/nodes/${mac}/local-boot`, { method: 'PUT', headers: { cookie }, body: '{"script":"exit"}' })).status, 403, 'no CSRF header');
-    assert.equal((await fetch(`${http.base}/nodes/${mac}/local-boot`, { method: 'PUT', headers: { cookie, 'x-csrf-token': 'forged' }, body: '{"script":"exit"}' })).status, 403, 'wrong CSRF header');
-    assert.equal((await fetch(`${http.base}/nodes/${mac}/local-boot`, { method: 'PUT', headers: { cookie, 'x-csrf-token': csrf }, body: '{"script":"exit"}' })).status, 200);
+    assert.equal(
+      (await fetch(`${http.base}/nodes/${mac}/local-boot`, { method: 'PUT', headers: { cookie }, body: '{"script":"exit"}' })).status,
+      403,
+      'no CSRF header',
+    );
+    assert.equal(
+      (await fetch(`${http.base}/nodes/${mac}/local-boot`, { method: 'PUT', headers: { cookie, 'x-csrf-token': 'forged' }, body: '{"script":"exit"}' })).status,
+      403,
+      'wrong CSRF header',
+    );
+    assert.equal(
+      (await fetch(`${http.base}/nodes/${mac}/local-boot`, { method: 'PUT', headers: { cookie, 'x-csrf-token': csrf }, body: '{"script":"exit"}' })).status,
+      200,
+    );
     assert.equal((await fetch(`${http.base}/ui/logout`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } })).status, 200);
     assert.equal((await fetch(`${http.base}/nodes`, { headers: { cookie } })).status, 401, 'the session is gone');
   } finally {

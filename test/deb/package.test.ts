@@ -123,7 +123,9 @@ describe('Debian package', { skip }, () => {
         `[tftp]\nport = ${tftpPort}\nbind = 127.0.0.1\nroot = ${work}\n[dhcp]\nmode = off\n`,
       { mode: 0o644 },
     );
-    daemon = spawn('setpriv', ['--reuid=pxe-pilot', '--regid=pxe-pilot', '--init-groups', '--', '/usr/bin/pxe-pilot', '--config', profile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    daemon = spawn('setpriv', ['--reuid=pxe-pilot', '--regid=pxe-pilot', '--init-groups', '--', '/usr/bin/pxe-pilot', '--config', profile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const output = collectOutput(daemon);
     const child = daemon;
     await waitFor(
@@ -170,7 +172,16 @@ describe('Debian package', { skip }, () => {
   test('apt-get install: the files, the user, the state folder, check-config, the unit', async () => {
     await ok('apt-get', ['install', '-y', '--no-install-recommends', debs.release]);
     const files = (await ok('dpkg', ['-L', 'pxe-pilot'])).split('\n');
-    for (const f of ['/usr/bin/pxe-pilot', '/usr/lib/pxe-pilot/dist/cli.js', '/usr/lib/pxe-pilot/build/Release/udp_device.node', '/usr/lib/pxe-pilot/node_modules/better-sqlite3/build/Release/better_sqlite3.node', '/lib/systemd/system/pxe-pilot.service', '/usr/share/man/man8/pxe-pilot.8.gz', '/usr/share/doc/pxe-pilot/copyright', PROFILE]) {
+    for (const f of [
+      '/usr/bin/pxe-pilot',
+      '/usr/lib/pxe-pilot/dist/cli.js',
+      '/usr/lib/pxe-pilot/build/Release/udp_device.node',
+      '/usr/lib/pxe-pilot/node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+      '/lib/systemd/system/pxe-pilot.service',
+      '/usr/share/man/man8/pxe-pilot.8.gz',
+      '/usr/share/doc/pxe-pilot/copyright',
+      PROFILE,
+    ]) {
       assert.ok(files.includes(f), `the package has no ${f}`);
     }
     // Production only: no TypeScript tooling, no test libraries.

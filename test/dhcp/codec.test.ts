@@ -74,20 +74,16 @@ describe('DHCP codec', () => {
       }),
     );
     fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.nat(base.length + 40), fc.nat(255)), { maxLength: 30 }),
-        fc.nat(base.length + 40),
-        (edits, cut) => {
-          const bytes = Buffer.alloc(Math.max(base.length, cut));
-          base.copy(bytes);
-          for (const [at, value] of edits) if (at < bytes.length) bytes[at] = value;
-          const r = parseDhcp(bytes.subarray(0, cut));
-          if (!r.ok) return;
-          const o = r.packet.options;
-          for (const name of Object.keys(DHCP_OPTIONS) as OptionName[]) o.read(name);
-          describeDhcpClient(r.packet);
-        },
-      ),
+      fc.property(fc.array(fc.tuple(fc.nat(base.length + 40), fc.nat(255)), { maxLength: 30 }), fc.nat(base.length + 40), (edits, cut) => {
+        const bytes = Buffer.alloc(Math.max(base.length, cut));
+        base.copy(bytes);
+        for (const [at, value] of edits) if (at < bytes.length) bytes[at] = value;
+        const r = parseDhcp(bytes.subarray(0, cut));
+        if (!r.ok) return;
+        const o = r.packet.options;
+        for (const name of Object.keys(DHCP_OPTIONS) as OptionName[]) o.read(name);
+        describeDhcpClient(r.packet);
+      }),
       { numRuns: 1500 },
     );
   });
@@ -103,7 +99,9 @@ describe('DHCP codec', () => {
 
   test('every option type round-trips its values through the wire', () => {
     const textArb = fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a).toString('latin1').replace(/\0+$/, ''));
-    const subArb = fc.array(fc.tuple(fc.integer({ min: 1, max: 254 }), fc.uint8Array({ maxLength: 300 })), { maxLength: 6 }).map((e) => new Map(e.map(([c, v]) => [c, Buffer.from(v)])));
+    const subArb = fc
+      .array(fc.tuple(fc.integer({ min: 1, max: 254 }), fc.uint8Array({ maxLength: 300 })), { maxLength: 6 })
+      .map((e) => new Map(e.map(([c, v]) => [c, Buffer.from(v)])));
     const values: { [K in keyof typeof OPTION_TYPES]: fc.Arbitrary<(typeof OPTION_TYPES)[K] extends OptionType<infer V> ? V : never> } = {
       u8: fc.nat(255),
       u32: fc.nat(0xffffffff),
@@ -115,7 +113,10 @@ describe('DHCP codec', () => {
       bytes: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
       clientId: fc.uint8Array({ minLength: 2, maxLength: 300 }).map((a) => Buffer.from(a)),
       ndi: fc.record({ type: fc.nat(255), major: fc.nat(255), minor: fc.nat(255) }).map((n) => ({ ...n })),
-      userClass: fc.array(fc.uint8Array({ minLength: 1, maxLength: 255 }).map((a) => Buffer.from(a).toString('latin1')), { minLength: 1, maxLength: 4 }),
+      userClass: fc.array(
+        fc.uint8Array({ minLength: 1, maxLength: 255 }).map((a) => Buffer.from(a).toString('latin1')),
+        { minLength: 1, maxLength: 4 },
+      ),
       subOptions: subArb,
       pxeSubOptions: subArb,
     };
@@ -222,7 +223,9 @@ describe('DHCP codec', () => {
 
   test('describeDhcpClient: MAC, arch, firmware, iPXE, UUID', () => {
     const uuid = Buffer.concat([Buffer.from([0]), Buffer.from('00112233445566778899aabbccddeeff', 'hex')]);
-    const pxe = describeDhcpClient(request((p) => p.options.write('clientArch', [7]).write('vendorClass', 'PXEClient:Arch:00007:UNDI:003016').write('clientUuid', uuid)));
+    const pxe = describeDhcpClient(
+      request((p) => p.options.write('clientArch', [7]).write('vendorClass', 'PXEClient:Arch:00007:UNDI:003016').write('clientUuid', uuid)),
+    );
     assert.deepEqual(pxe, {
       mac: '52:54:00:12:34:56',
       arch: 7,

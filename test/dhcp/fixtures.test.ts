@@ -34,7 +34,11 @@ describe('captured DHCP requests', () => {
       assert.ok(again.ok);
       // Same options; only their order may differ (we put option 53 first).
       const sorted = (m: Map<number, Buffer>) => [...m].sort(([a], [b]) => a - b);
-      assert.deepEqual({ ...again.packet, options: sorted(again.packet.options.raw) }, { ...first.packet, options: sorted(first.packet.options.raw) }, fixture.name);
+      assert.deepEqual(
+        { ...again.packet, options: sorted(again.packet.options.raw) },
+        { ...first.packet, options: sorted(first.packet.options.raw) },
+        fixture.name,
+      );
     }
   });
 

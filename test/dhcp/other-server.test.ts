@@ -17,9 +17,19 @@ describe('another DHCP server on the LAN', { skip: skipUnless(['root', 'ip', 'dn
 
   async function startDnsmasq(): Promise<void> {
     const child = lab.net.spawn('other', [
-      'dnsmasq', '--keep-in-foreground', '--log-facility=-', '--conf-file=/dev/null', '--port=0', '--user=root', '--pid-file=',
-      '--interface=eth0', '--bind-interfaces', '--no-ping', '--log-dhcp',
-      '--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,10m', `--dhcp-leasefile=${lab.path('dnsmasq.leases')}`,
+      'dnsmasq',
+      '--keep-in-foreground',
+      '--log-facility=-',
+      '--conf-file=/dev/null',
+      '--port=0',
+      '--user=root',
+      '--pid-file=',
+      '--interface=eth0',
+      '--bind-interfaces',
+      '--no-ping',
+      '--log-dhcp',
+      '--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,10m',
+      `--dhcp-leasefile=${lab.path('dnsmasq.leases')}`,
     ]);
     const out = collectOutput(child);
     await waitFor('dnsmasq to start', () => out.text().includes('DHCP, IP range') || child.exitCode !== null, 10_000);
@@ -64,8 +74,16 @@ describe('another DHCP server on the LAN', { skip: skipUnless(['root', 'ip', 'dn
     await lab.startServer(labServerProfile(), { intervalMs: 1500, listenMs: 1000 });
     const warningsBefore = lab.events().filter((e) => e.decision === 'warning').length;
     await startDnsmasq();
-    await waitFor('a warning about the new server', () => lab.events().filter((e) => e.kind === 'other-server' && e.decision === 'warning').length > warningsBefore, 20_000, 200);
-    const warning = lab.events().filter((e) => e.decision === 'warning').pop()!;
+    await waitFor(
+      'a warning about the new server',
+      () => lab.events().filter((e) => e.kind === 'other-server' && e.decision === 'warning').length > warningsBefore,
+      20_000,
+      200,
+    );
+    const warning = lab
+      .events()
+      .filter((e) => e.decision === 'warning')
+      .pop()!;
     assert.match(warning.reason, /10\.77\.0\.2/);
     assert.ok(warning.reason.includes(otherMac), warning.reason);
     // The server kept running and never answered its own probe.

@@ -36,11 +36,29 @@ case "$reason" in
   RELEASE|EXPIRE|STOP) ip addr flush dev "$interface" ;;
 esac`,
     );
-    udhcpcScript = lab.writeScript('udhcpc-hook', `echo "$1 $ip $subnet $router opt250=$opt250" >> "${lab.dir}/udhcpc-$(cat /sys/class/net/$interface/address | tr -d :).log"`);
+    udhcpcScript = lab.writeScript(
+      'udhcpc-hook',
+      `echo "$1 $ip $subnet $router opt250=$opt250" >> "${lab.dir}/udhcpc-$(cat /sys/class/net/$interface/address | tr -d :).log"`,
+    );
   });
   after(() => lab.destroy());
 
-  const dhclientArgs = (extra: string[] = []) => ['dhclient', '-4', '-v', '-d', '-cf', '/dev/null', '-sf', dhclientScript, '-lf', lab.path('dhclient.leases'), '-pf', lab.path('dhclient.pid'), ...extra, 'eth0'];
+  const dhclientArgs = (extra: string[] = []) => [
+    'dhclient',
+    '-4',
+    '-v',
+    '-d',
+    '-cf',
+    '/dev/null',
+    '-sf',
+    dhclientScript,
+    '-lf',
+    lab.path('dhclient.leases'),
+    '-pf',
+    lab.path('dhclient.pid'),
+    ...extra,
+    'eth0',
+  ];
 
   test('dhclient: lease, renew, release, and a restart (of the server and the client) keeps the address', async () => {
     const log = lab.path('dhclient.log');
@@ -56,28 +74,65 @@ esac`,
 
     // The server crashes; a new one reads the leases back and the renewing client keeps its address.
     await lab.stopServer('SIGKILL');
-    await lab.startServer(labServerProfile({ dhcp: { leaseTime: 6 }, hosts: [{ mac: reservedMac, hostname: 'reserved-node', ip: '10.77.0.250', action: 'menu', profile: '', cmdline: '', vars: {} }] }));
-    const renewsBefore = readLog(log).split('\n').filter((l) => l.startsWith('RENEW')).length;
-    await waitFor('a renewal answered by the restarted server', () => readLog(log).split('\n').filter((l) => l === `RENEW ${ip}`).length > renewsBefore, 20_000);
+    await lab.startServer(
+      labServerProfile({
+        dhcp: { leaseTime: 6 },
+        hosts: [{ mac: reservedMac, hostname: 'reserved-node', ip: '10.77.0.250', action: 'menu', profile: '', cmdline: '', vars: {} }],
+      }),
+    );
+    const renewsBefore = readLog(log)
+      .split('\n')
+      .filter((l) => l.startsWith('RENEW')).length;
+    await waitFor(
+      'a renewal answered by the restarted server',
+      () =>
+        readLog(log)
+          .split('\n')
+          .filter((l) => l === `RENEW ${ip}`).length > renewsBefore,
+      20_000,
+    );
 
     // Release: dhclient -r stops the running client and sends DHCPRELEASE.
-    await lab.net.exec('dhclient', dhclientArgs(['-r']).filter((a) => a !== '-d'));
+    await lab.net.exec(
+      'dhclient',
+      dhclientArgs(['-r']).filter((a) => a !== '-d'),
+    );
     await waitFor('the lease to be released', () => lab.leases().find((l) => l.ip === ip)?.state === 'released', 10_000);
     await lab.net.stop(first);
 
     // A new dhclient with the old lease file asks for its address again (INIT-REBOOT) and gets it.
     const again = lab.net.spawn('dhclient', dhclientArgs());
-    await waitFor('dhclient to bind again', () => readLog(log).trim().split('\n').filter((l) => /^(BOUND|REBOOT) /.test(l)).length >= 2, 20_000);
-    const last = readLog(log).trim().split('\n').filter((l) => /^(BOUND|REBOOT) /.test(l)).pop()!;
+    await waitFor(
+      'dhclient to bind again',
+      () =>
+        readLog(log)
+          .trim()
+          .split('\n')
+          .filter((l) => /^(BOUND|REBOOT) /.test(l)).length >= 2,
+      20_000,
+    );
+    const last = readLog(log)
+      .trim()
+      .split('\n')
+      .filter((l) => /^(BOUND|REBOOT) /.test(l))
+      .pop()!;
     assert.equal(last.split(' ')[1], ip);
-    await lab.net.exec('dhclient', dhclientArgs(['-x']).filter((a) => a !== '-d'), { allowFail: true });
+    await lab.net.exec(
+      'dhclient',
+      dhclientArgs(['-x']).filter((a) => a !== '-d'),
+      { allowFail: true },
+    );
     await lab.net.stop(again);
   });
 
   test('udhcpc gets a lease with the Proxmox answer URL (option 250); the reserved host gets its address', async () => {
-    await lab.net.exec('udhcpc', ['busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '5', '-T', '1', '-O', '250', '-s', udhcpcScript], { timeoutMs: 20_000 });
+    await lab.net.exec('udhcpc', ['busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '5', '-T', '1', '-O', '250', '-s', udhcpcScript], {
+      timeoutMs: 20_000,
+    });
     const mac = (await lab.net.macOf('udhcpc', 'eth0')).replace(/:/g, '');
-    const line = readLog(`${lab.dir}/udhcpc-${mac}.log`).split('\n').find((l) => l.startsWith('bound '))!;
+    const line = readLog(`${lab.dir}/udhcpc-${mac}.log`)
+      .split('\n')
+      .find((l) => l.startsWith('bound '))!;
     const [, ip, subnet, router, opt250] = line.split(' ');
     assert.match(ip!, /^10\.77\.0\.1\d\d$/);
     assert.equal(subnet, '255.255.255.0');
@@ -92,7 +147,10 @@ esac`,
 
   test('dhcpcd gets a lease; no two clients share an address', async () => {
     const hook = lab.writeScript('dhcpcd-hook', `[ -n "$new_ip_address" ] && echo "$reason $new_ip_address" >> ${lab.path('dhcpcd.log')}; exit 0`);
-    await lab.net.exec('dhcpcd', ['dhcpcd', '-4', '-1', '-B', '-A', '-L', '-f', '/dev/null', '-c', hook, '-t', '15', 'eth0'], { timeoutMs: 30_000, allowFail: true });
+    await lab.net.exec('dhcpcd', ['dhcpcd', '-4', '-1', '-B', '-A', '-L', '-f', '/dev/null', '-c', hook, '-t', '15', 'eth0'], {
+      timeoutMs: 30_000,
+      allowFail: true,
+    });
     await waitFor('dhcpcd to bind', () => /^BOUND 10\.77\.0\.\d+$/m.test(readLog(lab.path('dhcpcd.log'))), 5_000);
     await lab.net.exec('dhcpcd', ['dhcpcd', '-x', 'eth0'], { allowFail: true });
     const bound = lab.leases().filter((l) => l.state === 'bound' || l.state === 'released');

@@ -23,7 +23,16 @@ function labProfile(hosts: HostEntry[] = [], boot: Partial<Profile['boot']> = {}
   return testProfile({
     server: { address: SERVER, interface: 'br0' },
     http: { port: 8080 },
-    dhcp: { mode: 'server', rangeStart: '10.77.0.100', rangeEnd: '10.77.0.103', netmask: '255.255.255.0', router: SERVER, dns: [SERVER], domain: 'lab.test', leaseTime: 600 },
+    dhcp: {
+      mode: 'server',
+      rangeStart: '10.77.0.100',
+      rangeEnd: '10.77.0.103',
+      netmask: '255.255.255.0',
+      router: SERVER,
+      dns: [SERVER],
+      domain: 'lab.test',
+      leaseTime: 600,
+    },
     boot,
     hosts,
   });
@@ -142,7 +151,10 @@ describe('DHCP responder: leases and RFC 2131 states', () => {
     assert.notEqual(a, b);
     assert.deepEqual(
       h.leases.all().map((l) => [l.ip, l.mac, l.state]),
-      [[a, A, 'bound'], [b, B, 'bound']].sort(),
+      [
+        [a, A, 'bound'],
+        [b, B, 'bound'],
+      ].sort(),
     );
     // 10.77.0.101 is reserved for another MAC: never handed out from the pool.
     assert.ok(![a, b].includes('10.77.0.101'));
@@ -192,7 +204,7 @@ describe('DHCP responder: leases and RFC 2131 states', () => {
     assert.match(stranger.event.reason, /no record of this client/);
   });
 
-  test('RENEWING is unicast to ciaddr and extends the lease; renewing another client\'s address is NAKed', () => {
+  test("RENEWING is unicast to ciaddr and extends the lease; renewing another client's address is NAKed", () => {
     const a = h.lease(A);
     const before = h.leases.get(a)!.expiresAt;
     h.now += 300_000;

@@ -25,7 +25,12 @@ test('the probe is a broadcast DISCOVER from our MAC that any server can parse',
 });
 
 test('an OFFER or ACK with our xid from someone else is another server; ours, other xids and other types are not', () => {
-  assert.deepEqual(readProbeAnswer(answer(7, MessageType.OFFER, '10.0.0.2'), '10.0.0.2', 7, ['10.0.0.1']), { address: '10.0.0.2', source: '10.0.0.2', offered: '10.0.0.50', reply: 'OFFER' });
+  assert.deepEqual(readProbeAnswer(answer(7, MessageType.OFFER, '10.0.0.2'), '10.0.0.2', 7, ['10.0.0.1']), {
+    address: '10.0.0.2',
+    source: '10.0.0.2',
+    offered: '10.0.0.50',
+    reply: 'OFFER',
+  });
   assert.equal(readProbeAnswer(answer(7, MessageType.ACK, '10.0.0.9'), '10.0.0.3', 7, [])?.address, '10.0.0.9', 'through a relay: the server id names it');
   assert.equal(readProbeAnswer(answer(7, MessageType.OFFER), '10.0.0.4', 7, [])?.address, '10.0.0.4', 'no server id: the source');
   assert.equal(readProbeAnswer(answer(7, MessageType.OFFER, '10.0.0.1'), '10.0.0.1', 7, ['10.0.0.1']), null);
@@ -35,10 +40,12 @@ test('an OFFER or ACK with our xid from someone else is another server; ours, ot
 });
 
 test('property: any bytes are an answer or null, never an exception', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), fc.integer({ min: 0, max: 0xffffffff }), (bytes, xid) => {
-    const r = readProbeAnswer(bytes, '10.0.0.2', xid, []);
-    assert.ok(r === null || typeof r.address === 'string');
-  }));
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 600 }), fc.integer({ min: 0, max: 0xffffffff }), (bytes, xid) => {
+      const r = readProbeAnswer(bytes, '10.0.0.2', xid, []);
+      assert.ok(r === null || typeof r.address === 'string');
+    }),
+  );
 });
 
 test('the neighbour table gives the MAC on the right interface only', () => {

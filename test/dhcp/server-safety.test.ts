@@ -22,19 +22,38 @@ describe('DHCP server safety', { skip: skipUnless(['root', 'ip', 'busybox', 'tsh
     (await lab.net.exec('storm', [process.execPath, '--import', 'tsx', STORM_CLIENT, ...args], { timeoutMs: 30_000 })).stdout;
 
   test('two interfaces: a DISCOVER on the other LAN gets no reply, and nothing leaves through it', async () => {
-    const capture = lab.net.spawn('srv', ['tshark', '-i', 'other0', '-l', '-n', '-f', 'udp port 67 or udp port 68', '-T', 'fields', '-e', 'udp.srcport', '-e', 'udp.dstport'], { cwd: lab.dir });
+    const capture = lab.net.spawn(
+      'srv',
+      ['tshark', '-i', 'other0', '-l', '-n', '-f', 'udp port 67 or udp port 68', '-T', 'fields', '-e', 'udp.srcport', '-e', 'udp.dstport'],
+      { cwd: lab.dir },
+    );
     const seen = collectOutput(capture);
     await waitFor('tshark to capture', () => /Capturing on/.test(seen.text()), 15_000);
-    const rogue = await lab.net.exec('rogue', ['busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '3', '-T', '1', '-s', '/bin/true'], { allowFail: true, timeoutMs: 15_000 });
+    const rogue = await lab.net.exec('rogue', ['busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '3', '-T', '1', '-s', '/bin/true'], {
+      allowFail: true,
+      timeoutMs: 15_000,
+    });
     assert.notEqual(rogue.code, 0, 'the client on the other LAN got a lease');
     assert.match(rogue.stderr, /no lease/);
-    const served = await lab.net.exec('lan', ['busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '5', '-T', '1', '-s', '/bin/true'], { timeoutMs: 15_000 });
+    const served = await lab.net.exec('lan', ['busybox', 'udhcpc', '-i', 'eth0', '-f', '-q', '-n', '-t', '5', '-T', '1', '-s', '/bin/true'], {
+      timeoutMs: 15_000,
+    });
     assert.match(served.stderr, /lease of 10\.77\.0\.\d+ obtained/);
     await new Promise((r) => setTimeout(r, 300));
     await lab.net.stop(capture);
-    const lines = seen.text().split('\n').filter((l) => /^\d+\t\d+$/.test(l));
-    assert.ok(lines.some((l) => l === '68\t67'), `the capture saw the rogue DISCOVERs: ${seen.text()}`);
-    assert.deepEqual(lines.filter((l) => l.startsWith('67\t')), [], 'a DHCP reply left through the other interface');
+    const lines = seen
+      .text()
+      .split('\n')
+      .filter((l) => /^\d+\t\d+$/.test(l));
+    assert.ok(
+      lines.some((l) => l === '68\t67'),
+      `the capture saw the rogue DISCOVERs: ${seen.text()}`,
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith('67\t')),
+      [],
+      'a DHCP reply left through the other interface',
+    );
   });
 
   test('malformed datagrams are named in events and the server keeps answering', async () => {
@@ -50,7 +69,11 @@ describe('DHCP server safety', { skip: skipUnless(['root', 'ip', 'busybox', 'tsh
   test('kill -9 during a storm: every ACKed lease is on disk, and each client keeps its address after restart', async () => {
     const storm = lab.net.spawn('storm', [process.execPath, '--import', 'tsx', STORM_CLIENT, 'storm', '230', '8', '2'], { cwd: REPO });
     const out = collectOutput(storm);
-    const acks = () => out.text().split('\n').filter((l) => l.startsWith('ACK '));
+    const acks = () =>
+      out
+        .text()
+        .split('\n')
+        .filter((l) => l.startsWith('ACK '));
     // A random point in the storm: after 20 to 139 ACKs.
     const killAt = 20 + Math.floor(Math.random() * 120);
     await waitFor(`the storm to get ${killAt} ACKs`, () => acks().length >= killAt, 20_000);
@@ -58,7 +81,12 @@ describe('DHCP server safety', { skip: skipUnless(['root', 'ip', 'busybox', 'tsh
     assert.ok(acks().length < 230, 'the server was killed while the storm was still running');
     await new Promise<void>((r) => storm.once('exit', () => r()));
     const acked = new Map(acks().map((l) => l.split(' ').slice(1) as [string, string]));
-    const onDisk = new Map(lab.leases().filter((l) => l.state === 'bound').map((l) => [l.mac, l.ip]));
+    const onDisk = new Map(
+      lab
+        .leases()
+        .filter((l) => l.state === 'bound')
+        .map((l) => [l.mac, l.ip]),
+    );
     for (const [mac, ip] of acked) assert.equal(onDisk.get(mac), ip, `ACKed ${ip} to ${mac} but the lease is not on disk`);
 
     await lab.startServer(labServerProfile({ dhcp: { rangeStart: '10.77.0.10', rangeEnd: '10.77.0.250' } }));

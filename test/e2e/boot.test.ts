@@ -79,7 +79,10 @@ describe('pxe-pilot as the DHCP server', { skip, concurrency: true, timeout: 480
     const serial = plainSerial(run.serial);
     assert.match(serial, new RegExp(`pxe-pilot: ${mac}`), 'the iPXE menu (titled with the MAC) was shown');
     const events = await pilot.events(mac);
-    assert.ok(events.some((e) => e.protocol === 'http' && e.decision === 'menu'), `pxe-pilot recorded the menu; it recorded ${events.map((e) => `${e.protocol}/${e.decision}`).join(', ')}`);
+    assert.ok(
+      events.some((e) => e.protocol === 'http' && e.decision === 'menu'),
+      `pxe-pilot recorded the menu; it recorded ${events.map((e) => `${e.protocol}/${e.decision}`).join(', ')}`,
+    );
     // The timeout runs out inside the menu script, on the machine: the firmware moving on is the proof.
     assert.doesNotMatch(serial, /standin: init started/);
     const state = await pilot.nodeState(mac);

@@ -4,9 +4,16 @@
 import { createServer, type Server } from 'node:net';
 import type { NetLab } from '../helpers/netns.ts';
 
-const RELAY = "const s=require('net').connect(Number(process.argv[2]),process.argv[1]);process.stdin.pipe(s);s.pipe(process.stdout);s.on('error',()=>process.exit(0));s.on('close',()=>process.exit(0));";
+const RELAY =
+  "const s=require('net').connect(Number(process.argv[2]),process.argv[1]);process.stdin.pipe(s);s.pipe(process.stdout);s.on('error',()=>process.exit(0));s.on('close',()=>process.exit(0));";
 
-export async function startDashboardBridge(net: NetLab, ns: string, host: string, port: number, preferredPort = 8067): Promise<{ url: string; close: () => Promise<void> }> {
+export async function startDashboardBridge(
+  net: NetLab,
+  ns: string,
+  host: string,
+  port: number,
+  preferredPort = 8067,
+): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((socket) => {
     const relay = net.spawn(ns, [process.execPath, '-e', RELAY, host, String(port)], { stdio: ['pipe', 'pipe', 'ignore'] });
     socket.pipe(relay.stdin!);

@@ -41,9 +41,15 @@ async function main(): Promise<number> {
     say('3. Powering on two machines that have action=install (QEMU without KVM: about half a minute each)…');
     const installs = await Promise.all(
       machines.map(async (m) => {
-        const run = await bootAndInstall(lab, { name: `${m.hostname}-install`, firmware: m.firmware, mac: m.mac, serial: `DEMO-${m.firmware.toUpperCase()}` }, 240_000);
+        const run = await bootAndInstall(
+          lab,
+          { name: `${m.hostname}-install`, firmware: m.firmware, mac: m.mac, serial: `DEMO-${m.firmware.toUpperCase()}` },
+          240_000,
+        );
         const fqdn = /fqdn = "([^"]*)"/.exec(run.answer ?? '')?.[1] ?? '(no answer)';
-        say(`   ${m.hostname} (${m.firmware}, ${m.what}): installed as ${fqdn} in ${run.seconds.toFixed(0)} s; pxe-pilot says: ${await pilot.nodeState(m.mac)}`);
+        say(
+          `   ${m.hostname} (${m.firmware}, ${m.what}): installed as ${fqdn} in ${run.seconds.toFixed(0)} s; pxe-pilot says: ${await pilot.nodeState(m.mac)}`,
+        );
         return run;
       }),
     );

@@ -24,12 +24,20 @@ export interface InstallExpectation {
 export async function expectInstalled(pilot: PxePilot, run: InstallRun, want: InstallExpectation): Promise<PxeEvent[]> {
   const serial = plainSerial(run.serial);
   const dhcpServer = want.mode === 'server' ? lan.server : lan.router;
-  assert.match(serial, new RegExp(`standin: address 10\\.77\\.0\\.\\d+/24 from DHCP server ${dhcpServer.replace(/\./g, '\\.')}`), 'the stand-in got its address from the expected DHCP server');
+  assert.match(
+    serial,
+    new RegExp(`standin: address 10\\.77\\.0\\.\\d+/24 from DHCP server ${dhcpServer.replace(/\./g, '\\.')}`),
+    'the stand-in got its address from the expected DHCP server',
+  );
   if (want.mode === 'server') {
     assert.match(serial, new RegExp(`standin: answer URL from DHCP option 250: ${pilotBase}/`), 'in server mode the answer URL comes from DHCP option 250');
   } else {
     assert.match(serial, /standin: mounted \/proxmox\.iso/, 'the ISO was placed at /proxmox.iso in the initramfs and loop-mounted');
-    assert.match(serial, new RegExp(`standin: answer URL from /auto-installer-mode\\.toml in /proxmox\\.iso: ${pilotBase}/answer`), 'in proxy mode the answer URL comes from the ISO `assets add` prepared');
+    assert.match(
+      serial,
+      new RegExp(`standin: answer URL from /auto-installer-mode\\.toml in /proxmox\\.iso: ${pilotBase}/answer`),
+      'in proxy mode the answer URL comes from the ISO `assets add` prepared',
+    );
     assert.doesNotMatch(serial, /pxe_answer=/, 'nothing on the kernel command line tells it');
   }
   assert.ok(run.answer !== null, `the stand-in printed no answer; serial:\n${serial.slice(-2000)}`);

@@ -11,13 +11,16 @@ import { tomlStatements } from './expect.ts';
 
 const spec = (firmware: 'bios' | 'uefi'): MachineSpec => ({ name: 'm', firmware, mac: '52:54:00:aa:bb:cc', tap: 'tap1', ns: 'lan', workDir: '/tmp/x' });
 
-test('a UEFI machine boots with the NIC option ROM removed, so OVMF\'s own PXE client runs; a BIOS machine keeps iPXE', () => {
+test("a UEFI machine boots with the NIC option ROM removed, so OVMF's own PXE client runs; a BIOS machine keeps iPXE", () => {
   const uefi = qemuArgs(spec('uefi'), '/tmp/x/m.log', '/tmp/x/vars.fd');
   const bios = qemuArgs(spec('bios'), '/tmp/x/m.log', '/tmp/x/vars.fd');
   const nic = (args: string[]) => args[args.indexOf('-device') + 1] ?? '';
   assert.match(nic(uefi), /(^|,)romfile=(,|$)/);
   assert.doesNotMatch(nic(bios), /romfile/);
-  assert.ok(uefi.some((a) => a.includes('OVMF_CODE')), 'UEFI machine uses OVMF');
+  assert.ok(
+    uefi.some((a) => a.includes('OVMF_CODE')),
+    'UEFI machine uses OVMF',
+  );
   assert.ok(!bios.some((a) => a.includes('OVMF')), 'BIOS machine uses SeaBIOS');
   for (const args of [uefi, bios]) {
     assert.ok(args.includes('-no-reboot'), 'a machine that powers off or reboots ends QEMU');
@@ -28,10 +31,15 @@ test('a UEFI machine boots with the NIC option ROM removed, so OVMF\'s own PXE c
 test('the answer is read back from a serial log whatever surrounds it', () => {
   const line = fc.stringMatching(/^[ -~]{0,60}$/).filter((l) => !l.includes('standin:'));
   fc.assert(
-    fc.property(fc.array(line, { maxLength: 5 }), fc.array(line, { minLength: 1, maxLength: 8 }), fc.array(line, { maxLength: 5 }), (before, answer, afterLines) => {
-      const serial = [...before, standinSays.answerBegin, ...answer, standinSays.answerEnd, ...afterLines].join('\r\n');
-      assert.equal(answerFromSerial(serial), answer.join('\n').trim());
-    }),
+    fc.property(
+      fc.array(line, { maxLength: 5 }),
+      fc.array(line, { minLength: 1, maxLength: 8 }),
+      fc.array(line, { maxLength: 5 }),
+      (before, answer, afterLines) => {
+        const serial = [...before, standinSays.answerBegin, ...answer, standinSays.answerEnd, ...afterLines].join('\r\n');
+        assert.equal(answerFromSerial(serial), answer.join('\n').trim());
+      },
+    ),
   );
   assert.equal(answerFromSerial(`x\n${standinSays.answerBegin}\nhalf an answer`), null, 'a log cut before the end marker has no answer');
   assert.equal(answerFromSerial('nothing here'), null);

@@ -183,7 +183,12 @@ export class BootLab {
       'printf \'[global]\\nfqdn = "reference.lab"\\n# for %s\\n\\n[post-installation-webhook]\\nurl = "' + base + '/cgi-bin/webhook"\\n\' "$mac"',
       '',
     ].join('\n');
-    const webhook = ['#!/bin/sh', `head -c "\${CONTENT_LENGTH:-0}" > ${join(www, 'webhook.json')}`, 'printf "Content-Type: text/plain\\r\\n\\r\\nok\\n"', ''].join('\n');
+    const webhook = [
+      '#!/bin/sh',
+      `head -c "\${CONTENT_LENGTH:-0}" > ${join(www, 'webhook.json')}`,
+      'printf "Content-Type: text/plain\\r\\n\\r\\nok\\n"',
+      '',
+    ].join('\n');
     await writeFile(join(www, 'cgi-bin', 'answer'), answer);
     await writeFile(join(www, 'cgi-bin', 'webhook'), webhook);
     await chmod(join(www, 'cgi-bin', 'answer'), 0o755);
@@ -237,7 +242,13 @@ export class BootLab {
     // In proxy mode the image is what a user makes: `pxe-pilot assets add` on a Proxmox-shaped ISO.
     // The kernel line gets only the console (the Proxmox default arguments come with the product).
     const hostCmdline = setup.mode === 'proxy' ? { cmdline: 'console=ttyS0' } : {};
-    const hosts: HostSection[] = setup.installHosts.map((h) => ({ mac: h.mac, hostname: h.hostname, action: 'install', profile: standinProfile, ...hostCmdline }));
+    const hosts: HostSection[] = setup.installHosts.map((h) => ({
+      mac: h.mac,
+      hostname: h.hostname,
+      action: 'install',
+      profile: standinProfile,
+      ...hostCmdline,
+    }));
     const spec = {
       sections: {
         server: { address: lan.server, interface: lan.bridge, state_dir: this.path('state'), log_level: 'debug' },
@@ -247,7 +258,14 @@ export class BootLab {
         https: { enabled: false },
         tftp: { enabled: true, port: 69, root: '/usr/lib/ipxe' },
         dhcp,
-        boot: { bios: 'undionly.kpxe', uefi_x64: setup.uefiLoader, default_action: 'menu', unknown: 'menu', menu_default: 'local', menu_timeout: setup.menuTimeoutSeconds ?? 3 },
+        boot: {
+          bios: 'undionly.kpxe',
+          uefi_x64: setup.uefiLoader,
+          default_action: 'menu',
+          unknown: 'menu',
+          menu_default: 'local',
+          menu_timeout: setup.menuTimeoutSeconds ?? 3,
+        },
         answers: { dir: answers },
         assets: { dir: assets },
       },

@@ -47,6 +47,5 @@ export async function bootToLocalDisk(lab: BootLab, req: MachineRequest, timeout
 
 /** Serial text without the terminal control sequences iPXE and the firmware draw with. */
 export function plainSerial(serial: string): string {
-  // eslint-disable-next-line no-control-regex
   return serial.replace(/\x1b\[[0-9;?=]*[A-Za-z]/g, '').replace(/[\b]/g, '');
 }

@@ -31,7 +31,12 @@ export function makeAnswerTree(files: Record<string, string>, images: string[] =
 }
 
 /** JSON POST with fetch; returns status, headers and the text body. */
-export async function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string; json: () => unknown }> {
+export async function post(
+  base: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; text: string; json: () => unknown }> {
   const res = await fetch(base + path, {
     method: 'POST',
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },

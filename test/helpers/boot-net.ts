@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import { collectOutput, NetLab, waitFor } from './netns.ts';
 import { PxePilot, type HostSection } from './daemon.ts';
 
-export const net = { bridge: 'br0', pxe: '10.77.0.1', router: '10.77.0.254', prefix: 16, netmask: '255.255.0.0', rangeStart: '10.77.1.0', rangeEnd: '10.77.15.255' } as const;
+export const net = {
+  bridge: 'br0',
+  pxe: '10.77.0.1',
+  router: '10.77.0.254',
+  prefix: 16,
+  netmask: '255.255.0.0',
+  rangeStart: '10.77.1.0',
+  rangeEnd: '10.77.15.255',
+} as const;
 export const httpPort = 8080;
 export const httpBase = `http://${net.pxe}:${httpPort}`;
 export const installProfile = 'debian/12';
@@ -48,9 +56,20 @@ export async function buildBootNet(lab: NetLab, mode: Mode, dir: string): Promis
     await lab.addNamespace('router');
     await lab.attachToBridge('lan', net.bridge, 'p-router', 'router', 'rt0', `${net.router}/${net.prefix}`);
     const dnsmasq = lab.spawn('router', [
-      'dnsmasq', '--keep-in-foreground', '--log-facility=-', '--conf-file=/dev/null', '--port=0', '--user=root', '--pid-file=',
-      '--interface=rt0', '--bind-interfaces', '--no-ping', '--dhcp-lease-max=70000', '--quiet-dhcp',
-      `--dhcp-range=${net.rangeStart},${net.rangeEnd},${net.netmask},1h`, `--dhcp-option=option:router,${net.router}`,
+      'dnsmasq',
+      '--keep-in-foreground',
+      '--log-facility=-',
+      '--conf-file=/dev/null',
+      '--port=0',
+      '--user=root',
+      '--pid-file=',
+      '--interface=rt0',
+      '--bind-interfaces',
+      '--no-ping',
+      '--dhcp-lease-max=70000',
+      '--quiet-dhcp',
+      `--dhcp-range=${net.rangeStart},${net.rangeEnd},${net.netmask},1h`,
+      `--dhcp-option=option:router,${net.router}`,
       `--dhcp-leasefile=${join(dir, 'router.leases')}`,
     ]);
     const out = collectOutput(dnsmasq);

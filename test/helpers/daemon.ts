@@ -62,7 +62,11 @@ export class PxePilot {
    * Writes the profile and starts the daemon in `ns`; resolves when GET /health answers, fails
    * with the daemon's own output when it exits first (exit 2 = the profile was refused).
    */
-  static async start(lab: NetLab, ns: string, opts: { configFile: string; spec: ProfileSpec; baseUrl: string; adminToken: string; startTimeoutMs?: number }): Promise<PxePilot> {
+  static async start(
+    lab: NetLab,
+    ns: string,
+    opts: { configFile: string; spec: ProfileSpec; baseUrl: string; adminToken: string; startTimeoutMs?: number },
+  ): Promise<PxePilot> {
     await writeFile(opts.configFile, renderIni(opts.spec));
     const child = lab.spawn(ns, [process.execPath, ...cli, '--config', opts.configFile], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     const output = collectOutput(child);
@@ -71,7 +75,8 @@ export class PxePilot {
       await waitFor(
         'pxe-pilot to answer GET /health',
         async () => {
-          if (child.exitCode !== null) throw new Error(`pxe-pilot exited with ${child.exitCode} before it was ready${child.exitCode === 2 ? ' (exit 2: the profile was refused)' : ''}`);
+          if (child.exitCode !== null)
+            throw new Error(`pxe-pilot exited with ${child.exitCode} before it was ready${child.exitCode === 2 ? ' (exit 2: the profile was refused)' : ''}`);
           const r = await daemon.curl(['-o', '/dev/null', '-w', '%{http_code}', `${opts.baseUrl}/health`]);
           return r.stdout.trim() === '200';
         },
@@ -140,7 +145,11 @@ export class PxePilot {
 
   /** `pxe-pilot explain <mac>`: the timeline a person reads. */
   async explain(mac: string): Promise<string> {
-    const r = await this.lab.exec(this.ns, ['sh', '-c', `cd "$0" && exec "$1" --import tsx src/cli.ts explain "$2" --config "$3"`, repoRoot, process.execPath, mac, this.configFile], { allowFail: true, timeoutMs: 30_000 });
+    const r = await this.lab.exec(
+      this.ns,
+      ['sh', '-c', `cd "$0" && exec "$1" --import tsx src/cli.ts explain "$2" --config "$3"`, repoRoot, process.execPath, mac, this.configFile],
+      { allowFail: true, timeoutMs: 30_000 },
+    );
     if (r.code !== 0) throw new Error(`pxe-pilot explain ${mac} exited ${r.code}: ${r.stderr || r.stdout}`);
     return r.stdout;
   }

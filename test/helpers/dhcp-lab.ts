@@ -21,7 +21,16 @@ export function labServerProfile(overrides: Partial<ServiceProfileJson> = {}): S
     server: { address: lan.server, interface: lan.bridge },
     http: { port: 8080 },
     ...overrides,
-    dhcp: { mode: 'server', rangeStart: lan.rangeStart, rangeEnd: lan.rangeEnd, netmask: lan.netmask, router: lan.server, dns: [lan.server], leaseTime: 600, ...overrides.dhcp },
+    dhcp: {
+      mode: 'server',
+      rangeStart: lan.rangeStart,
+      rangeEnd: lan.rangeEnd,
+      netmask: lan.netmask,
+      router: lan.server,
+      dns: [lan.server],
+      leaseTime: 600,
+      ...overrides.dhcp,
+    },
   };
 }
 
@@ -54,10 +63,14 @@ export class DhcpLab {
     const child = this.net.spawn('srv', [process.execPath, '--import', 'tsx', runDhcpServicePath, JSON.stringify(args)], { cwd: REPO });
     this.server = child;
     this.serverOutput = collectOutput(child);
-    await waitFor('the DHCP server to start', () => {
-      if (child.exitCode !== null) throw new Error(`DHCP server exited: ${this.serverOutput?.text()}`);
-      return this.serverOutput!.text().includes('{"ready"');
-    }, 20_000);
+    await waitFor(
+      'the DHCP server to start',
+      () => {
+        if (child.exitCode !== null) throw new Error(`DHCP server exited: ${this.serverOutput?.text()}`);
+        return this.serverOutput!.text().includes('{"ready"');
+      },
+      20_000,
+    );
   }
 
   /** SIGTERM (graceful) or SIGKILL (a crash). */
@@ -88,13 +101,24 @@ export class DhcpLab {
   }
 
   leases(): LeaseRecord[] {
-    return this.readDb((db) =>
-      (db.prepare('SELECT ip, client_key AS clientKey, mac, hostname, state, expires_at AS expiresAt, updated_at AS updatedAt FROM leases ORDER BY ip').all() as LeaseRecord[]),
+    return this.readDb(
+      (db) =>
+        db
+          .prepare('SELECT ip, client_key AS clientKey, mac, hostname, state, expires_at AS expiresAt, updated_at AS updatedAt FROM leases ORDER BY ip')
+          .all() as LeaseRecord[],
     );
   }
 
   events(): { mac: string | null; kind: string; decision: string; reason: string }[] {
-    return this.readDb((db) => db.prepare("SELECT mac, kind, decision, reason FROM events WHERE protocol = 'dhcp' ORDER BY id").all() as { mac: string | null; kind: string; decision: string; reason: string }[]);
+    return this.readDb(
+      (db) =>
+        db.prepare("SELECT mac, kind, decision, reason FROM events WHERE protocol = 'dhcp' ORDER BY id").all() as {
+          mac: string | null;
+          kind: string;
+          decision: string;
+          reason: string;
+        }[],
+    );
   }
 
   /** A client hook script that records what the client was told and applies the address. */

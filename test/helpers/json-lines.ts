@@ -44,11 +44,18 @@ export class JsonLineChild {
 
   async waitFor<T = Record<string, unknown>>(key: string, predicate: (value: T) => boolean = () => true, timeoutMs = 10_000): Promise<T> {
     let found: T | undefined;
-    await waitFor(`a '${key}' line (stderr so far: ${this.stderr.slice(-500)})`, () => {
-      found = this.values<T>(key).find(predicate);
-      return found !== undefined || this.child.exitCode !== null;
-    }, timeoutMs);
-    if (found === undefined) throw new Error(`child exited (${this.child.exitCode}) before a '${key}' line; stderr: ${this.stderr.slice(-1000)}; stdout: ${JSON.stringify(this.lines)}`);
+    await waitFor(
+      `a '${key}' line (stderr so far: ${this.stderr.slice(-500)})`,
+      () => {
+        found = this.values<T>(key).find(predicate);
+        return found !== undefined || this.child.exitCode !== null;
+      },
+      timeoutMs,
+    );
+    if (found === undefined)
+      throw new Error(
+        `child exited (${this.child.exitCode}) before a '${key}' line; stderr: ${this.stderr.slice(-1000)}; stdout: ${JSON.stringify(this.lines)}`,
+      );
     return found;
   }
 

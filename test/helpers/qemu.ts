@@ -52,14 +52,21 @@ export function qemuArgs(spec: MachineSpec, serialLog: string, varsFile: string)
   // romfile= (empty) removes iPXE from the NIC so OVMF's built-in PXE client does the first step.
   if (spec.firmware === 'uefi') nic.push('romfile=');
   const args = [
-    '-name', spec.name,
-    '-m', String(spec.memoryMiB ?? 512),
-    '-display', 'none',
-    '-monitor', 'none',
-    '-serial', `file:${serialLog}`,
+    '-name',
+    spec.name,
+    '-m',
+    String(spec.memoryMiB ?? 512),
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    `file:${serialLog}`,
     '-no-reboot',
-    '-netdev', `tap,id=n0,ifname=${spec.tap},script=no,downscript=no`,
-    '-device', nic.join(','),
+    '-netdev',
+    `tap,id=n0,ifname=${spec.tap},script=no,downscript=no`,
+    '-device',
+    nic.join(','),
   ];
   if (spec.uuid) args.push('-uuid', spec.uuid);
   if (spec.serial) args.push('-smbios', `type=1,serial=${spec.serial},product=pxe-pilot-lab`);
@@ -68,12 +75,17 @@ export function qemuArgs(spec: MachineSpec, serialLog: string, varsFile: string)
     args.push('-machine', 'pc,graphics=off', '-boot', 'n');
   } else {
     args.push(
-      '-machine', 'q35',
-      '-drive', `if=pflash,format=raw,readonly=on,file=${ovmfCode}`,
-      '-drive', `if=pflash,format=raw,file=${varsFile}`,
+      '-machine',
+      'q35',
+      '-drive',
+      `if=pflash,format=raw,readonly=on,file=${ovmfCode}`,
+      '-drive',
+      `if=pflash,format=raw,file=${varsFile}`,
       // Only IPv4 PXE: OVMF would otherwise try PXEv6 and HTTP boot first or after, each with long timeouts.
-      '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n',
-      '-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=y',
+      '-fw_cfg',
+      'name=opt/org.tianocore/IPv6PXESupport,string=n',
+      '-fw_cfg',
+      'name=opt/org.tianocore/IPv4PXESupport,string=y',
     );
   }
   return args;

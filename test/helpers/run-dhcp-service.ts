@@ -52,7 +52,8 @@ async function main(arg: string | undefined): Promise<void> {
     };
   }
   const deps = { profile, logger: silentLogger(), store, leases: store.leases };
-  const service: Service = config.service === 'dhcp' ? new DhcpServerService({ ...deps, ...(config.probe ? { probe: config.probe } : {}) }) : new ProxyDhcpService(deps);
+  const service: Service =
+    config.service === 'dhcp' ? new DhcpServerService({ ...deps, ...(config.probe ? { probe: config.probe } : {}) }) : new ProxyDhcpService(deps);
   try {
     await service.start();
   } catch (err) {

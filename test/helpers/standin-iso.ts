@@ -6,7 +6,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { repoRoot, type Standin } from './standin.ts';
+import type { Standin } from './standin.ts';
 import { standinProfile } from '../e2e/lab.ts';
 
 const run = promisify(execFile);
@@ -29,7 +29,28 @@ export async function buildStandinProxmoxIso(standin: Standin, out: string, tree
   await writeFile(join(tree, 'pve-base.squashfs'), Buffer.alloc(256 * 1024, 0x5a));
   await writeFile(join(tree, 'boot', 'grub', 'eltorito.img'), Buffer.alloc(2048));
   await writeFile(join(tree, 'efi', 'efiboot.img'), Buffer.alloc(64 * 1024));
-  await run('xorriso', ['-as', 'mkisofs', '-quiet', '-o', out, '-V', 'PVE', '-R', '-J', '-b', 'boot/grub/eltorito.img', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '-eltorito-alt-boot', '-e', 'efi/efiboot.img', '-no-emul-boot', tree]);
+  await run('xorriso', [
+    '-as',
+    'mkisofs',
+    '-quiet',
+    '-o',
+    out,
+    '-V',
+    'PVE',
+    '-R',
+    '-J',
+    '-b',
+    'boot/grub/eltorito.img',
+    '-no-emul-boot',
+    '-boot-load-size',
+    '4',
+    '-boot-info-table',
+    '-eltorito-alt-boot',
+    '-e',
+    'efi/efiboot.img',
+    '-no-emul-boot',
+    tree,
+  ]);
   await rm(tree, { recursive: true, force: true });
 }
 

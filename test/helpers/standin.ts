@@ -114,7 +114,8 @@ function isStaticElf(path: string): boolean {
 async function extractKernel(cacheDir: string): Promise<{ dir: string; version: string }> {
   // A kernel extracted before is used as is: runs after the first need no network.
   // A kernel extracted by an older version of this helper may lack modules added since: extract again.
-  const hasAll = (d: string): boolean => existsSync(join(cacheDir, d, 'complete')) && allModules.every((m) => existsSync(join(cacheDir, d, 'modules', `${m}.ko`)));
+  const hasAll = (d: string): boolean =>
+    existsSync(join(cacheDir, d, 'complete')) && allModules.every((m) => existsSync(join(cacheDir, d, 'modules', `${m}.ko`)));
   const existing = (await readdir(cacheDir)).filter((d) => d.startsWith('kernel-') && hasAll(d)).sort();
   const last = existing.at(-1);
   if (last) return { dir: join(cacheDir, last), version: last.slice('kernel-'.length) };
@@ -166,7 +167,14 @@ export async function buildStandin(cacheDir = defaultCacheDir): Promise<Standin>
   const init = await readFile(join(scriptDir, 'init.sh'));
   const dhcpEvent = await readFile(join(scriptDir, 'dhcp-event.sh'));
   const busyboxSize = (await stat(busybox)).size;
-  const digest = createHash('sha256').update(kernel.version).update(allModules.join(',')).update(init).update(dhcpEvent).update(String(busyboxSize)).digest('hex').slice(0, 12);
+  const digest = createHash('sha256')
+    .update(kernel.version)
+    .update(allModules.join(','))
+    .update(init)
+    .update(dhcpEvent)
+    .update(String(busyboxSize))
+    .digest('hex')
+    .slice(0, 12);
   const initrd = join(cacheDir, `standin-${digest}.initrd`);
   if (!existsSync(initrd)) {
     const root = await mkdtemp(join(cacheDir, 'initrd-'));

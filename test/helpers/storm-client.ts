@@ -31,7 +31,11 @@ if (mode === 'storm') {
     const type = r.packet.options.read('messageType');
     if (type === T.OFFER && !requested.has(mac)) {
       requested.add(mac);
-      send(encodeDhcp(dhcpRequest({ mac, type: T.REQUEST, xid: r.packet.xid, serverId: r.packet.options.read('serverId'), requested: r.packet.yiaddr, broadcast: true })));
+      send(
+        encodeDhcp(
+          dhcpRequest({ mac, type: T.REQUEST, xid: r.packet.xid, serverId: r.packet.options.read('serverId'), requested: r.packet.yiaddr, broadcast: true }),
+        ),
+      );
     } else if (type === T.ACK) {
       process.stdout.write(`ACK ${mac} ${r.packet.yiaddr}\n`);
     }
@@ -39,7 +43,8 @@ if (mode === 'storm') {
   // Paced in small bursts so the test is bounded in rate as well as count and time.
   let next = 0;
   const timer = setInterval(() => {
-    for (let k = 0; k < Number(c) && next < count; k++, next++) send(encodeDhcp(dhcpRequest({ mac: macFor(next + 1), type: T.DISCOVER, xid: next + 1, broadcast: true })));
+    for (let k = 0; k < Number(c) && next < count; k++, next++)
+      send(encodeDhcp(dhcpRequest({ mac: macFor(next + 1), type: T.DISCOVER, xid: next + 1, broadcast: true })));
   }, 10);
   setTimeout(() => {
     clearInterval(timer);

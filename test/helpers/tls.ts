@@ -1,7 +1,7 @@
 // HTTPS on 127.0.0.1 for tests, and a client that trusts a server only by its certificate's
 // SHA-256 fingerprint, as the Proxmox installer does (cert_fingerprint / DHCP option 251).
 import { request } from 'node:https';
-import { connect, type PeerCertificate } from 'node:tls';
+import { connect } from 'node:tls';
 import { testProfile } from './profile.ts';
 import type { Profile } from '../../src/config/profile.ts';
 import { HttpService } from '../../src/http/service.ts';
@@ -22,7 +22,11 @@ export interface RunningHttps {
 }
 
 /** Loads (or makes) the certificate for `stateDir` and serves HTTP and HTTPS on ephemeral ports. */
-export async function startHttps(overrides: NonNullable<Parameters<typeof testProfile>[0]>, stateDir: string, limits?: Partial<LimitSettings>): Promise<RunningHttps> {
+export async function startHttps(
+  overrides: NonNullable<Parameters<typeof testProfile>[0]>,
+  stateDir: string,
+  limits?: Partial<LimitSettings>,
+): Promise<RunningHttps> {
   const profile = testProfile({
     ...overrides,
     server: { stateDir, ...overrides.server },
@@ -71,7 +75,11 @@ export interface PinnedResponse {
  * A request that accepts the server only when its certificate's SHA-256 matches `fingerprint`
  * (colon form, any case); otherwise it fails before sending anything.
  */
-export function pinnedRequest(url: string, fingerprint: string, options: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<PinnedResponse> {
+export function pinnedRequest(
+  url: string,
+  fingerprint: string,
+  options: { method?: string; body?: string; headers?: Record<string, string> } = {},
+): Promise<PinnedResponse> {
   const want = fingerprint.toUpperCase();
   return new Promise((resolve, reject) => {
     const req = request(
@@ -92,7 +100,7 @@ export function pinnedRequest(url: string, fingerprint: string, options: { metho
     );
     req.on('socket', (socket) => {
       socket.once('secureConnect', () => {
-        const peer = (socket as ReturnType<typeof connect>).getPeerCertificate() as PeerCertificate;
+        const peer = (socket as ReturnType<typeof connect>).getPeerCertificate();
         if (peer.fingerprint256?.toUpperCase() !== want) req.destroy(new Error(`certificate fingerprint ${peer.fingerprint256} is not the pinned ${want}`));
       });
     });

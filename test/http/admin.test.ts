@@ -20,8 +20,18 @@ async function boot(h: RunningHttp, mac: string): Promise<string> {
   return r.text;
 }
 
-async function json(h: RunningHttp, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(h.base + path, { method, headers: { 'content-type': 'application/json', ...headers }, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
+async function json(
+  h: RunningHttp,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(h.base + path, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -79,7 +89,10 @@ describe('node lifecycle through the admin API', () => {
     assert.equal(installs.length, 1);
     assert.equal(installs[0]!.profile, 'proxmox-ve/9.1-1');
     assert.ok(installs[0]!.consumedAt && installs[0]!.installedAt);
-    assert.deepEqual((node.events as { protocol: string }[]).map((e) => e.protocol), ['http', 'http', 'answer', 'http', 'webhook']);
+    assert.deepEqual(
+      (node.events as { protocol: string }[]).map((e) => e.protocol),
+      ['http', 'http', 'answer', 'http', 'webhook'],
+    );
     assert.match(await boot(h, RACK1), /local disk: installed at/);
   });
 
@@ -93,7 +106,13 @@ describe('node lifecycle through the admin API', () => {
     assert.equal((await post(h.base, '/answer', answerRequest(RACK1))).status, 200);
     assert.doesNotMatch(await boot(h, RACK1), /kernel /);
     const installs = (await json(h, 'GET', `/nodes/${RACK1}`)).body.installs as { profile: string; armedBy: string }[];
-    assert.deepEqual(installs.map((i) => [i.profile, i.armedBy]), [['proxmox-ve/9.1-1', 'profile'], ['proxmox-ve/8.4-1', 'admin']]);
+    assert.deepEqual(
+      installs.map((i) => [i.profile, i.armedBy]),
+      [
+        ['proxmox-ve/9.1-1', 'profile'],
+        ['proxmox-ve/8.4-1', 'admin'],
+      ],
+    );
   });
 
   test('an answer fetched by a machine that is not install-pending is served, and the event says so', async () => {
@@ -166,7 +185,10 @@ describe('node lifecycle through the admin API', () => {
     const rack1 = nodes.find((n) => n.mac === RACK1)!;
     assert.deepEqual([rack1.state, rack1.hostname, rack1.lastIp, rack1.firmware], ['installed', 'pve1', '127.0.0.1', 'uefi']);
     const installed = await json(h, 'GET', '/nodes?state=installed');
-    assert.deepEqual((installed.body.nodes as { mac: string }[]).map((n) => n.mac), [RACK1]);
+    assert.deepEqual(
+      (installed.body.nodes as { mac: string }[]).map((n) => n.mac),
+      [RACK1],
+    );
     assert.equal(installed.body.total, 1);
     assert.equal((await json(h, 'GET', '/nodes?state=bogus')).status, 400);
     assert.equal((await json(h, 'GET', '/nodes?limit=0')).status, 400);
@@ -186,11 +208,21 @@ describe('node lifecycle through the admin API', () => {
 
   test("a machine's events and its explain text include the TFTP transfers from its address, not others'", async () => {
     // TFTP names no MAC; RACK1's HTTP requests came from 127.0.0.1.
-    h.store.record({ mac: null, protocol: 'tftp', kind: 'RRQ snponly.efi', decision: 'served', reason: 'snponly.efi 200 kB in 0.1 s', detail: { client: '127.0.0.1' } });
+    h.store.record({
+      mac: null,
+      protocol: 'tftp',
+      kind: 'RRQ snponly.efi',
+      decision: 'served',
+      reason: 'snponly.efi 200 kB in 0.1 s',
+      detail: { client: '127.0.0.1' },
+    });
     h.store.record({ mac: null, protocol: 'tftp', kind: 'RRQ undionly.kpxe', decision: 'served', reason: 'another machine', detail: { client: '10.9.9.9' } });
     h.store.flushEvents();
     const tftp = (await json(h, 'GET', `/events?mac=${RACK1}&protocol=tftp`)).body.events as { kind: string }[];
-    assert.deepEqual(tftp.map((e) => e.kind), ['RRQ snponly.efi']);
+    assert.deepEqual(
+      tftp.map((e) => e.kind),
+      ['RRQ snponly.efi'],
+    );
     const explain = await fetch(`${h.base}/nodes/${RACK1}/explain`);
     assert.equal(explain.status, 200);
     const text = await explain.text();
@@ -203,7 +235,15 @@ describe('node lifecycle through the admin API', () => {
     const token = 'admin-token-0123456789abcdef';
     h.service.reload({ ...h.profile, http: { ...h.profile.http, adminToken: token } });
     try {
-      for (const [method, path] of [['GET', '/nodes'], ['GET', `/nodes/${RACK1}`], ['POST', `/nodes/${RACK1}/reinstall`], ['DELETE', `/nodes/${RACK1}/reinstall`], ['PUT', `/nodes/${RACK1}/local-boot`], ['DELETE', `/nodes/${RACK1}/local-boot`], ['GET', '/events']] as const) {
+      for (const [method, path] of [
+        ['GET', '/nodes'],
+        ['GET', `/nodes/${RACK1}`],
+        ['POST', `/nodes/${RACK1}/reinstall`],
+        ['DELETE', `/nodes/${RACK1}/reinstall`],
+        ['PUT', `/nodes/${RACK1}/local-boot`],
+        ['DELETE', `/nodes/${RACK1}/local-boot`],
+        ['GET', '/events'],
+      ] as const) {
         assert.equal((await json(h, method, path, method === 'PUT' ? { script: 'exit' } : undefined)).status, 401, `${method} ${path}`);
         assert.equal((await json(h, method, path, method === 'PUT' ? { script: 'exit' } : undefined, { authorization: 'Bearer wrong' })).status, 401);
       }
@@ -226,11 +266,19 @@ describe('webhook', () => {
       const r = await post(h.base, '/webhook/proxmox', webhookFixture);
       assert.equal(r.status, 200);
       assert.deepEqual(r.json(), { mac: '94:40:c9:3a:51:11', state: 'installed', fqdn: 'pve1.rack.example' });
-      assert.match(h.store.events({ protocol: 'webhook' }).at(-1)!.reason, /pve 9\.1\.1 installed as pve1\.rack\.example, efi with secure boot; node was installing since the answer fetch/);
+      assert.match(
+        h.store.events({ protocol: 'webhook' }).at(-1)!.reason,
+        /pve 9\.1\.1 installed as pve1\.rack\.example, efi with secure boot; node was installing since the answer fetch/,
+      );
 
       h.store.sawNode('bc:24:11:00:00:42', { uuid: '0a0b0c0d-0000-4000-8000-000000000042' }, false);
       await h.store.applyChange('bc:24:11:00:00:42', { kind: 'arm', profile: null, by: 'admin' });
-      const byUuid = await post(h.base, '/webhook/proxmox', { ...webhookFixture, dmi: { system: { uuid: '0A0B0C0D-0000-4000-8000-000000000042' } }, network_interfaces: [{ mac: 'bc:24:11:ff:ff:ff' }], 'network-interfaces': undefined });
+      const byUuid = await post(h.base, '/webhook/proxmox', {
+        ...webhookFixture,
+        dmi: { system: { uuid: '0A0B0C0D-0000-4000-8000-000000000042' } },
+        network_interfaces: [{ mac: 'bc:24:11:ff:ff:ff' }],
+        'network-interfaces': undefined,
+      });
       assert.equal((byUuid.json() as { mac: string }).mac, 'bc:24:11:00:00:42');
       assert.equal(h.store.getNode('bc:24:11:00:00:42')?.state, 'installed');
 

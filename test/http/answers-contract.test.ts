@@ -19,7 +19,21 @@ const BOOT_NIC = '94:40:c9:3a:51:10';
 
 /** POSTs a file as the installer does; returns status, headers (lower-case) and body. */
 async function curlPost(url: string, file: string, headers: string[]): Promise<{ status: number; headers: Record<string, string>; body: string }> {
-  const args = ['-sS', '-X', 'POST', '--max-time', '10', '-D', '-', '-H', 'Content-Type: application/json; charset=utf-8', ...headers.flatMap((h) => ['-H', h]), '--data-binary', `@${file}`, url];
+  const args = [
+    '-sS',
+    '-X',
+    'POST',
+    '--max-time',
+    '10',
+    '-D',
+    '-',
+    '-H',
+    'Content-Type: application/json; charset=utf-8',
+    ...headers.flatMap((h) => ['-H', h]),
+    '--data-binary',
+    `@${file}`,
+    url,
+  ];
   const { stdout } = await run('curl', args, { timeout: 15_000 });
   const split = stdout.indexOf('\r\n\r\n');
   const head = stdout.slice(0, split).split('\r\n');
@@ -71,7 +85,15 @@ describe('Proxmox installer contract (recorded bodies, curl)', { skip: skipUnles
     h = await startHttp({
       answers: { dir: tree.answers, token: TOKEN },
       assets: { dir: tree.assets },
-      hosts: [hostEntry(BOOT_NIC, { hostname: 'pve1', ip: '10.20.0.11', action: 'install', profile: 'proxmox-ve/9.1-1', vars: { root_hash: '$6$rounds=5000$abc$def' } })],
+      hosts: [
+        hostEntry(BOOT_NIC, {
+          hostname: 'pve1',
+          ip: '10.20.0.11',
+          action: 'install',
+          profile: 'proxmox-ve/9.1-1',
+          vars: { root_hash: '$6$rounds=5000$abc$def' },
+        }),
+      ],
     });
   });
   after(async () => {
@@ -81,7 +103,10 @@ describe('Proxmox installer contract (recorded bodies, curl)', { skip: skipUnles
 
   test('9.x request (with $schema, Bearer token, Accept) → the host answer, install consumed; webhook → installed', async () => {
     assert.match((await rawRequest(h.port, 'GET', `/boot?mac=94-40-c9-3a-51-10&platform=efi`)).text, /kernel .*proxmox-ve\/9\.1-1/);
-    const r = await curlPost(`${h.base}/answer`, fixture('answer-request-9.1.json'), [`Authorization: Bearer ${TOKEN}`, 'Accept: application/json, application/toml;q=0.5']);
+    const r = await curlPost(`${h.base}/answer`, fixture('answer-request-9.1.json'), [
+      `Authorization: Bearer ${TOKEN}`,
+      'Accept: application/json, application/toml;q=0.5',
+    ]);
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-type'], 'application/toml; charset=utf-8');
     assert.equal(r.headers['x-pxe-pilot-source'], 'hosts/94-40-c9-3a-51-10.toml');
@@ -113,6 +138,9 @@ describe('Proxmox installer contract (recorded bodies, curl)', { skip: skipUnles
     const r = await curlPost(`${h.base}/answer?token=${TOKEN}`, fixture('answer-request-8.2.json'), []);
     assert.equal(r.status, 200);
     assert.equal(r.headers['x-pxe-pilot-source'], 'pbs.toml');
-    assert.match(h.store.events({ mac: 'bc:24:11:5e:07:a2', protocol: 'answer' }).at(-1)!.reason, /matched product pbs.*not install-pending: the installer was started by hand/);
+    assert.match(
+      h.store.events({ mac: 'bc:24:11:5e:07:a2', protocol: 'answer' }).at(-1)!.reason,
+      /matched product pbs.*not install-pending: the installer was started by hand/,
+    );
   });
 });

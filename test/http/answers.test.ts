@@ -41,7 +41,10 @@ describe('POST /answer', () => {
     symlinkSync(join(tree.root, 'secret.toml'), join(tree.answers, 'hosts', '52-54-00-aa-00-66.toml'));
     h = await startHttp({
       answers: { dir: tree.answers },
-      hosts: [hostEntry(PVE1, { hostname: 'pve1', action: 'install', profile: 'proxmox-ve/9.1-1', vars: { rack: 'r12' } }), hostEntry(PVE2, { hostname: 'pve2' })],
+      hosts: [
+        hostEntry(PVE1, { hostname: 'pve1', action: 'install', profile: 'proxmox-ve/9.1-1', vars: { rack: 'r12' } }),
+        hostEntry(PVE2, { hostname: 'pve2' }),
+      ],
     });
   });
   after(async () => {
@@ -68,7 +71,10 @@ describe('POST /answer', () => {
     const bySerial = await post(h.base, '/answer', request([SECOND_NIC], dmi(' czj2340f1k ', '4C4C4544-0051-3510-8057-B7C04F4B4E32')));
     assert.deepEqual([bySerial.headers.get('x-pxe-pilot-source'), bySerial.text], ['serial/CZJ2340F1K.toml', 'by serial czj2340f1k\n']);
     const byUuid = await post(h.base, '/answer', request([SECOND_NIC], dmi('Not Specified', '4C4C4544-0051-3510-8057-B7C04F4B4E32')));
-    assert.deepEqual([byUuid.headers.get('x-pxe-pilot-source'), byUuid.text], ['uuid/4c4c4544-0051-3510-8057-b7c04f4b4e32.toml', 'by uuid 4c4c4544-0051-3510-8057-b7c04f4b4e32\n']);
+    assert.deepEqual(
+      [byUuid.headers.get('x-pxe-pilot-source'), byUuid.text],
+      ['uuid/4c4c4544-0051-3510-8057-b7c04f4b4e32.toml', 'by uuid 4c4c4544-0051-3510-8057-b7c04f4b4e32\n'],
+    );
     const byProduct = await post(h.base, '/answer', request([SECOND_NIC], { product: { product: 'pbs' } }));
     assert.deepEqual([byProduct.headers.get('x-pxe-pilot-source'), byProduct.text], ['pbs.toml', 'by product pbs\n']);
     const byDefault = await post(h.base, '/answer', request([SECOND_NIC]));
@@ -114,7 +120,11 @@ describe('POST /answer', () => {
 
   test('no MAC, serial, UUID or path trick reads a file outside the answers folder', async () => {
     for (const hostile of ['../secret', '../../secret.toml', '/etc/passwd', '..%2fsecret', '%2e%2e/secret', 'a\u0000b', '....//secret']) {
-      const r = await post(h.base, '/answer', request([hostile, SECOND_NIC], { dmi: { system: { serial: hostile, uuid: hostile } }, product: { product: hostile } }));
+      const r = await post(
+        h.base,
+        '/answer',
+        request([hostile, SECOND_NIC], { dmi: { system: { serial: hostile, uuid: hostile } }, product: { product: hostile } }),
+      );
       assert.equal(r.status, 200, hostile);
       assert.equal(r.headers.get('x-pxe-pilot-source'), 'default.toml', hostile);
       assert.doesNotMatch(r.text, /outside/);

@@ -22,7 +22,11 @@ function node(mac: string, action: HostEntry['action'], profile = ''): HostEntry
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pxp-http-'));
   const assets = join(dir, 'assets');
-  for (const [p, v] of [['proxmox-ve', '9.1-1'], ['proxmox-ve', '8.4-1'], ['debian', '13']] as const) {
+  for (const [p, v] of [
+    ['proxmox-ve', '9.1-1'],
+    ['proxmox-ve', '8.4-1'],
+    ['debian', '13'],
+  ] as const) {
     mkdirSync(join(assets, p, v), { recursive: true });
     writeFileSync(join(assets, p, v, 'vmlinuz'), `kernel ${p} ${v}`);
     writeFileSync(join(assets, p, v, 'initrd'), Buffer.alloc(100_000, 7));
@@ -63,7 +67,10 @@ test('/boot: install once for a Proxmox host, local disk after the answer is fet
   assert.match(after.text, /^#!ipxe\necho pxe-pilot: local disk: install consumed: answer fetched at/);
   assert.match(after.text, /\nexit\n$/);
   const events = h.store.events({ mac: INSTALL_MAC });
-  assert.deepEqual(events.map((e) => e.decision), ['install', 'install', 'local']);
+  assert.deepEqual(
+    events.map((e) => e.decision),
+    ['install', 'install', 'local'],
+  );
   assert.equal(detailOf(events[0]!, 'http')?.platform, 'efi');
 });
 
@@ -80,7 +87,10 @@ test('/boot: a machine first seen before its [host] said install installs once, 
   // First boots with no [host] section: the menu, recorded as seen.
   for (const mac of [LATE, CANCELLED]) assert.match((await rawRequest(h.port, 'GET', `/boot?mac=${mac}`)).text, /menu/);
   // The operator then gives both action=install (a reload: same store, new profile).
-  const later = await startHttp({ assets: { dir: join(dir, 'assets') }, hosts: [node(LATE, 'install', 'debian/13'), node(CANCELLED, 'install', 'debian/13')] }, h.store);
+  const later = await startHttp(
+    { assets: { dir: join(dir, 'assets') }, hosts: [node(LATE, 'install', 'debian/13'), node(CANCELLED, 'install', 'debian/13')] },
+    h.store,
+  );
   try {
     // One cancels it before its next boot: armed at this sighting, then cancelled through the admin API.
     h.store.sawNode(CANCELLED, {}, true);
@@ -112,7 +122,16 @@ test('/boot: a host with action=local gets exit', async () => {
 
 test('/boot: missing or malformed MACs are 400 text/plain and create no node', async () => {
   const before = h.store.countNodes();
-  for (const q of ['', '?mac=', '?mac=../../etc/passwd', '?mac=52:54:00:00:00', '?mac=%00', '?mac=52:54:00:00:00:0g', `?mac=${'a'.repeat(5000)}`, '?mac=1&mac=2']) {
+  for (const q of [
+    '',
+    '?mac=',
+    '?mac=../../etc/passwd',
+    '?mac=52:54:00:00:00',
+    '?mac=%00',
+    '?mac=52:54:00:00:00:0g',
+    `?mac=${'a'.repeat(5000)}`,
+    '?mac=1&mac=2',
+  ]) {
     const r = await rawRequest(h.port, 'GET', `/boot${q}`);
     assert.equal(r.status, 400, `/boot${q}`);
     assert.match(String(r.headers['content-type']), /^text\/plain/);
@@ -159,7 +178,17 @@ test('/assets: Content-Length, ETag, Last-Modified, HEAD, ranges, 304', async ()
 });
 
 test('/assets: nothing outside the folder, no listings, never a 500', async () => {
-  for (const path of ['/assets/../secret.txt', '/assets/%2e%2e/secret.txt', '/assets/..%2fsecret.txt', '/assets/escape.txt', '/assets/proxmox-ve', '/assets/', '/assets/%00', '/assets/a%5c..%5csecret.txt', '/ipxe/../../etc/passwd']) {
+  for (const path of [
+    '/assets/../secret.txt',
+    '/assets/%2e%2e/secret.txt',
+    '/assets/..%2fsecret.txt',
+    '/assets/escape.txt',
+    '/assets/proxmox-ve',
+    '/assets/',
+    '/assets/%00',
+    '/assets/a%5c..%5csecret.txt',
+    '/ipxe/../../etc/passwd',
+  ]) {
     const r = await rawRequest(h.port, 'GET', path);
     assert.ok(r.status === 400 || r.status === 404, `${path}: ${r.status}`);
     assert.doesNotMatch(r.text, /outside the assets folder/);

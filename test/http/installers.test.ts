@@ -21,11 +21,13 @@ describe('installer answers by MAC', () => {
   before(async () => {
     tree = makeAnswerTree(
       {
-        'nocloud/hosts/52-54-00-dd-00-01/user-data': '#cloud-config\nautoinstall:\n  version: 1\n  identity:\n    hostname: {{hostname}}\n    password: "{{password_hash}}"\n',
+        'nocloud/hosts/52-54-00-dd-00-01/user-data':
+          '#cloud-config\nautoinstall:\n  version: 1\n  identity:\n    hostname: {{hostname}}\n    password: "{{password_hash}}"\n',
         'nocloud/default/user-data': '#cloud-config\nautoinstall:\n  version: 1\n  identity:\n    hostname: {{ hostname }}\n',
         'nocloud/serial/SRV0042/vendor-data': '#cloud-config\nruncmd: [echo {{serial}}]\n',
         'nocloud/hosts/52-54-00-dd-00-04/user-data': '## template: jinja\n#cloud-config\nhostname: \\{{ v1.local_hostname }}\nfqdn: {{fqdn}}\n',
-        'preseed/hosts/52-54-00-dd-00-02.cfg': 'd-i netcfg/get_hostname string {{hostname}}\nd-i preseed/late_command string in-target wget -q -O /dev/null {{server}}/done\n',
+        'preseed/hosts/52-54-00-dd-00-02.cfg':
+          'd-i netcfg/get_hostname string {{hostname}}\nd-i preseed/late_command string in-target wget -q -O /dev/null {{server}}/done\n',
         'preseed/default.cfg': 'd-i debconf/priority string critical\n',
       },
       ['ubuntu/24.04', 'debian/13'],
@@ -51,11 +53,17 @@ describe('installer answers by MAC', () => {
     assert.equal(user.headers['x-pxe-pilot-source'], 'nocloud/hosts/52-54-00-dd-00-01/user-data');
     assert.equal(user.text, '#cloud-config\nautoinstall:\n  version: 1\n  identity:\n    hostname: ubu1\n    password: "$6$x$y"\n');
     const meta = await rawRequest(h.port, 'GET', `/nocloud/${UBUNTU}/meta-data`);
-    assert.deepEqual([meta.status, meta.headers['x-pxe-pilot-source'], meta.text], [200, '(generated)', 'instance-id: pxe-pilot-52-54-00-dd-00-01\nlocal-hostname: ubu1\n']);
+    assert.deepEqual(
+      [meta.status, meta.headers['x-pxe-pilot-source'], meta.text],
+      [200, '(generated)', 'instance-id: pxe-pilot-52-54-00-dd-00-01\nlocal-hostname: ubu1\n'],
+    );
     const vendor = await rawRequest(h.port, 'GET', `/nocloud/${UBUNTU}/vendor-data`);
     assert.deepEqual([vendor.status, vendor.text], [200, '']);
     const ev = h.store.events({ mac: UBUNTU, protocol: 'answer' });
-    assert.deepEqual(ev.map((e) => e.kind), ['GET /nocloud/<mac>/user-data', 'GET /nocloud/<mac>/meta-data', 'GET /nocloud/<mac>/vendor-data']);
+    assert.deepEqual(
+      ev.map((e) => e.kind),
+      ['GET /nocloud/<mac>/user-data', 'GET /nocloud/<mac>/meta-data', 'GET /nocloud/<mac>/vendor-data'],
+    );
   });
 
   test('each NoCloud file is chosen on its own: default user-data, vendor-data by the serial iPXE reported', async () => {
@@ -83,7 +91,13 @@ describe('installer answers by MAC', () => {
     const unknown = await rawRequest(h.port, 'GET', `/nocloud/${UBUNTU}/network-config`);
     assert.equal(unknown.status, 404);
     assert.match(String(unknown.headers['content-type']), /^text\/plain/);
-    for (const path of ['/preseed/..%2f..%2fetc%2fpasswd.cfg', '/preseed/x.cfg', `/preseed/${DEBIAN}`, '/nocloud/..%2f/user-data', '/nocloud/%2e%2e/user-data']) {
+    for (const path of [
+      '/preseed/..%2f..%2fetc%2fpasswd.cfg',
+      '/preseed/x.cfg',
+      `/preseed/${DEBIAN}`,
+      '/nocloud/..%2f/user-data',
+      '/nocloud/%2e%2e/user-data',
+    ]) {
       const r = await rawRequest(h.port, 'GET', path);
       assert.ok(r.status === 400 || r.status === 404, `${path}: ${r.status}`);
       assert.doesNotMatch(r.text, /root:/);
@@ -100,11 +114,15 @@ describe('installer answers by MAC', () => {
     }
   });
 
-  test('the whole Debian flow: /boot serves the installer with the preseed URL, busybox wget (as d-i) fetches it', { skip: skipUnless(['busybox']) }, async () => {
-    const script = (await rawRequest(h.port, 'GET', `/boot?mac=${DEBIAN.replace(/:/g, '-')}&platform=efi`)).text;
-    const url = /url=(\S+)/.exec(script)?.[1];
-    assert.equal(url, `${h.base}/preseed/${DEBIAN}.cfg`);
-    const { stdout } = await run('busybox', ['wget', '-q', '-O', '-', url!], { timeout: 10_000 });
-    assert.match(stdout, /^d-i netcfg\/get_hostname string deb1$/m);
-  });
+  test(
+    'the whole Debian flow: /boot serves the installer with the preseed URL, busybox wget (as d-i) fetches it',
+    { skip: skipUnless(['busybox']) },
+    async () => {
+      const script = (await rawRequest(h.port, 'GET', `/boot?mac=${DEBIAN.replace(/:/g, '-')}&platform=efi`)).text;
+      const url = /url=(\S+)/.exec(script)?.[1];
+      assert.equal(url, `${h.base}/preseed/${DEBIAN}.cfg`);
+      const { stdout } = await run('busybox', ['wget', '-q', '-O', '-', url], { timeout: 10_000 });
+      assert.match(stdout, /^d-i netcfg\/get_hostname string deb1$/m);
+    },
+  );
 });

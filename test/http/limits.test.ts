@@ -19,7 +19,7 @@ function get(url: string, from: string, headers: Record<string, string> = {}): P
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body }));
     });
     req.on('error', reject);
     req.end();
@@ -82,7 +82,10 @@ describe('client limits on a real server', () => {
       last = await get(`${h.http}/boot.ipxe`, ABUSER);
       statuses.push(last.status);
     }
-    assert.ok(statuses.slice(0, 15).every((s) => s === 200), statuses.join(','));
+    assert.ok(
+      statuses.slice(0, 15).every((s) => s === 200),
+      statuses.join(','),
+    );
     assert.equal(last!.status, 429);
     assert.match(last!.retryAfter ?? '', /^\d+$/);
     assert.match(last!.body, /too many requests from 127\.0\.0\.2/);
@@ -95,7 +98,11 @@ describe('client limits on a real server', () => {
     const locked = await get(`${h.http}/nodes`, from, { authorization: 'Bearer a-long-admin-token-0123456789' });
     assert.equal(locked.status, 429, 'even the right token waits: a brute force cannot tell');
     assert.match(locked.body, /too many failed tokens/);
-    assert.equal((await get(`${h.http}/nodes`, MACHINE, { authorization: 'Bearer a-long-admin-token-0123456789' })).status, 200, 'the operator elsewhere is not locked out');
+    assert.equal(
+      (await get(`${h.http}/nodes`, MACHINE, { authorization: 'Bearer a-long-admin-token-0123456789' })).status,
+      200,
+      'the operator elsewhere is not locked out',
+    );
   });
 
   test('request headers over 16 KB get 431, not a crash', async () => {
@@ -109,20 +116,29 @@ describe('client limits on a real server', () => {
     const from = '127.0.0.5';
     try {
       await Promise.all(
-        Array.from({ length: 2000 }, () =>
-          new Promise<void>((resolve) => {
-            const s = connect({ host: '127.0.0.1', port: h.profile.http.port, localAddress: from }, () => {
-              // Headers that never end.
-              s.write('GET /boot.ipxe HTTP/1.1\r\nHost: x\r\n');
-              resolve();
-            });
-            s.on('error', () => resolve());
-            s.on('close', () => resolve());
-            sockets.push(s);
-          }),
+        Array.from(
+          { length: 2000 },
+          () =>
+            new Promise<void>((resolve) => {
+              const s = connect({ host: '127.0.0.1', port: h.profile.http.port, localAddress: from }, () => {
+                // Headers that never end.
+                s.write('GET /boot.ipxe HTTP/1.1\r\nHost: x\r\n');
+                resolve();
+              });
+              s.on('error', () => resolve());
+              s.on('close', () => resolve());
+              sockets.push(s);
+            }),
         ),
       );
-      await waitFor('the server to close connections over the per-address cap', () => h.service.limits.openConnections(from) <= DEFAULT_LIMITS.connectionsPerAddress && sockets.filter((s) => !s.destroyed).length <= DEFAULT_LIMITS.connectionsPerAddress + 50, 15_000, 100);
+      await waitFor(
+        'the server to close connections over the per-address cap',
+        () =>
+          h.service.limits.openConnections(from) <= DEFAULT_LIMITS.connectionsPerAddress &&
+          sockets.filter((s) => !s.destroyed).length <= DEFAULT_LIMITS.connectionsPerAddress + 50,
+        15_000,
+        100,
+      );
       assert.equal(h.service.limits.openConnections(from), DEFAULT_LIMITS.connectionsPerAddress);
       const r = await get(`${h.http}/boot.ipxe`, '127.0.0.6');
       assert.equal(r.status, 200);

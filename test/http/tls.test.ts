@@ -74,10 +74,24 @@ describe('HTTPS with a generated certificate', () => {
     );
 
   test('curl pinned to the public key succeeds, and with another key fails', async () => {
-    const spki = execFileSync('sh', ['-c', `openssl x509 -in '${generatedPaths(h.profile).cert}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`], { encoding: 'utf8' }).trim();
+    const spki = execFileSync(
+      'sh',
+      ['-c', `openssl x509 -in '${generatedPaths(h.profile).cert}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`],
+      { encoding: 'utf8' },
+    ).trim();
     const ok = await curl(['-s', '-k', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', '--pinnedpubkey', `sha256//${spki}`, `${h.https}/health`]);
     assert.equal(ok.stdout, '200');
-    const bad = await curl(['-s', '-k', '--max-time', '5', '-o', '/dev/null', '--pinnedpubkey', `sha256//${Buffer.alloc(32).toString('base64')}`, `${h.https}/health`]);
+    const bad = await curl([
+      '-s',
+      '-k',
+      '--max-time',
+      '5',
+      '-o',
+      '/dev/null',
+      '--pinnedpubkey',
+      `sha256//${Buffer.alloc(32).toString('base64')}`,
+      `${h.https}/health`,
+    ]);
     assert.equal(bad.code, 90, 'curl exit 90: SSL public key does not match pinned public key');
   });
 
@@ -133,7 +147,10 @@ describe('certificate loading refuses what it cannot use', () => {
     const profile = testProfile({ server: { stateDir: join(dir, 'half') }, https: { enabled: true } });
     const first = loadCertificate(profile);
     rmSync(first.keyFile);
-    assert.throws(() => loadCertificate(profile), (err: unknown) => err instanceof TlsError && err.message.includes(first.keyFile) && /missing/.test(err.message));
+    assert.throws(
+      () => loadCertificate(profile),
+      (err: unknown) => err instanceof TlsError && err.message.includes(first.keyFile) && /missing/.test(err.message),
+    );
     assert.deepEqual(readFileSync(first.certFile).toString(), readFileSync(first.certFile).toString());
   });
 
@@ -141,7 +158,10 @@ describe('certificate loading refuses what it cannot use', () => {
     const a = loadCertificate(testProfile({ server: { stateDir: join(dir, 'a') }, https: { enabled: true } }));
     const b = loadCertificate(testProfile({ server: { stateDir: join(dir, 'b') }, https: { enabled: true } }));
     const profile = testProfile({ https: { enabled: true, cert: a.certFile, key: b.keyFile } });
-    assert.throws(() => loadCertificate(profile), (err: unknown) => err instanceof TlsError && err.message.includes(b.keyFile) && /not the private key/.test(err.message));
+    assert.throws(
+      () => loadCertificate(profile),
+      (err: unknown) => err instanceof TlsError && err.message.includes(b.keyFile) && /not the private key/.test(err.message),
+    );
   });
 
   test('a broken key file stops start-up with exit 2 and a message naming the file', () => {
@@ -151,7 +171,22 @@ describe('certificate loading refuses what it cannot use', () => {
     const ini = join(dir, 'broken.ini');
     writeFileSync(
       ini,
-      ['[server]', 'address = 127.0.0.1', `state_dir = ${join(dir, 'state')}`, 'log_level = silent', '[http]', 'bind = 127.0.0.1', 'port = 0', '[https]', 'port = 0', `cert = ${good.certFile}`, `key = ${brokenKey}`, '[tftp]', 'enabled = false', ''].join('\n'),
+      [
+        '[server]',
+        'address = 127.0.0.1',
+        `state_dir = ${join(dir, 'state')}`,
+        'log_level = silent',
+        '[http]',
+        'bind = 127.0.0.1',
+        'port = 0',
+        '[https]',
+        'port = 0',
+        `cert = ${good.certFile}`,
+        `key = ${brokenKey}`,
+        '[tftp]',
+        'enabled = false',
+        '',
+      ].join('\n'),
     );
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--config', ini], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
     assert.equal(run.status, 2, run.stderr);
@@ -166,7 +201,11 @@ describe('certificate loading refuses what it cannot use', () => {
     const first = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'cert', '--config', ini], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
     assert.equal(first.status, 0, first.stderr);
     assert.equal(first.stdout.trim(), opensslFingerprint(join(dir, 'cert-state', 'tls', 'cert.pem')));
-    const second = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'cert', '--config', ini], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
+    const second = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'cert', '--config', ini], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(second.stdout, first.stdout);
   });
 });

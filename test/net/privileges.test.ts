@@ -43,13 +43,33 @@ describe('pxe-pilot started as root with [server] user = nobody', { skip: skipUn
   function profile(dir: string, user: string): string {
     const ini = join(dir, 'p.ini');
     // The state folder is the temporary folder itself, so nobody can reach it after the switch.
-    writeFileSync(ini, ['[server]', 'address = 127.0.0.1', `state_dir = ${join(dir, 'state')}`, `user = ${user}`, '[http]', 'bind = 127.0.0.1', 'port = 0', '[https]', 'port = 0', '[tftp]', 'enabled = false', ''].join('\n'));
+    writeFileSync(
+      ini,
+      [
+        '[server]',
+        'address = 127.0.0.1',
+        `state_dir = ${join(dir, 'state')}`,
+        `user = ${user}`,
+        '[http]',
+        'bind = 127.0.0.1',
+        'port = 0',
+        '[https]',
+        'port = 0',
+        '[tftp]',
+        'enabled = false',
+        '',
+      ].join('\n'),
+    );
     return ini;
   }
 
   test('it binds, then runs as nobody with no capabilities, serving, and owns its state', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pxp-priv-'));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--config', profile(dir, 'nobody')], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INVOCATION_ID: '' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--config', profile(dir, 'nobody')], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, INVOCATION_ID: '' },
+    });
     const out = collectOutput(child);
     try {
       await waitFor('the switch to nobody', () => out.text().includes('now running as nobody') || child.exitCode !== null, 30_000, 100);
@@ -76,7 +96,12 @@ describe('pxe-pilot started as root with [server] user = nobody', { skip: skipUn
   test('a [server] user that does not exist stops it before anything binds (exit 2)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pxp-priv-'));
     try {
-      const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--config', profile(dir, 'no-such-user-pxp')], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000, env: { ...process.env, INVOCATION_ID: '' } });
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--config', profile(dir, 'no-such-user-pxp')], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { ...process.env, INVOCATION_ID: '' },
+      });
       assert.equal(run.status, 2, run.stderr);
       assert.match(run.stderr, /\[server\] user = no-such-user-pxp: no such account/);
     } finally {

@@ -18,7 +18,10 @@ const archs = ['bios', 'efi64', 'efi64-http', 'ipxe'] as const;
 const macFor = (mode: Mode, i: number): string => `52:54:00:7${mode === 'server' ? 1 : 2}:00:${i.toString(16).padStart(2, '0')}`;
 
 async function probe(lab: NetLab, args: string[]): Promise<{ code: number; result: ProbeResult | null; stdout: string; stderr: string }> {
-  const r = await lab.exec('clients', ['sh', '-c', 'cd "$0" && exec "$@"', repoRoot, process.execPath, '--import', 'tsx', 'src/cli.ts', 'probe', ...args], { allowFail: true, timeoutMs: 90_000 });
+  const r = await lab.exec('clients', ['sh', '-c', 'cd "$0" && exec "$@"', repoRoot, process.execPath, '--import', 'tsx', 'src/cli.ts', 'probe', ...args], {
+    allowFail: true,
+    timeoutMs: 90_000,
+  });
   let result: ProbeResult | null = null;
   if (args.includes('--json') && r.stdout.trim().startsWith('{')) result = JSON.parse(r.stdout) as ProbeResult;
   return { code: r.code, result, stdout: r.stdout, stderr: r.stderr };
@@ -48,7 +51,16 @@ for (const mode of ['server', 'proxy'] as const) {
     archs.forEach((arch, i) => {
       test(`${arch}: the whole chain, DHCP to initrd, each step timed`, async () => {
         const mac = macFor(mode, i);
-        const r = await probe(lab, ['--mac', mac, '--arch', arch, '--interface', 'eth0', '--json', ...(mode === 'proxy' ? ['--proxy', '--server', net.pxe] : [])]);
+        const r = await probe(lab, [
+          '--mac',
+          mac,
+          '--arch',
+          arch,
+          '--interface',
+          'eth0',
+          '--json',
+          ...(mode === 'proxy' ? ['--proxy', '--server', net.pxe] : []),
+        ]);
         assert.equal(r.code, 0, `probe failed: ${r.stdout}${r.stderr}\n--- pxe-pilot ---\n${pilot.logText().slice(-3000)}`);
         const result = r.result!;
         assert.equal(result.ok, true);
@@ -62,10 +74,13 @@ for (const mode of ['server', 'proxy'] as const) {
         const byName = new Map(result.phases.map((p) => [p.name, p]));
         assert.equal(byName.get('kernel')!.bytes, KERNEL_BYTES);
         assert.equal(byName.get('initrd')!.bytes, INITRD_BYTES);
-        if (loader[0] === 'tftp') assert.equal(byName.get('tftp')!.bytes, (arch === 'bios' ? 74213 : 173792));
+        if (loader[0] === 'tftp') assert.equal(byName.get('tftp')!.bytes, arch === 'bios' ? 74213 : 173792);
         if (loader[0] === 'http-loader') assert.match(byName.get('http-loader')!.detail, /snponly\.efi: 173792 bytes/);
         assert.match(byName.get('bootstrap')!.detail, new RegExp(`${httpBase.replace(/\./g, '\\.')}/boot\\.ipxe: chains to `));
-        assert.match(byName.get('boot-script')!.detail, new RegExp(`/boot\\?mac=${mac.replace(/:/g, '-')}&.*loads .*/assets/${installProfile}/vmlinuz and 1 initrd`));
+        assert.match(
+          byName.get('boot-script')!.detail,
+          new RegExp(`/boot\\?mac=${mac.replace(/:/g, '-')}&.*loads .*/assets/${installProfile}/vmlinuz and 1 initrd`),
+        );
         // The range is 10.77.1.0-10.77.15.255 in both modes (pxe-pilot's pool, or the router's).
         assert.match(result.ip ?? '', /^10\.77\.([1-9]|1[0-5])\.\d+$/);
         // pxe-pilot saw the machine and consumed its install: the chain really reached it.
@@ -91,7 +106,7 @@ for (const mode of ['server', 'proxy'] as const) {
       assert.match(r.result!.failure!.reason, /\/boot\?mac=52-54-00-7f-00-01.* returns to the firmware: pxe-pilot: booting from local disk$/);
     });
 
-    test('a missing boot file stops the probe at TFTP with the server\'s error', async () => {
+    test("a missing boot file stops the probe at TFTP with the server's error", async () => {
       renameSync(join(tftpRoot, 'snponly.efi'), join(tftpRoot, 'snponly.efi.away'));
       try {
         const r = await probe(lab, ['--mac', '52:54:00:7f:00:02', '--arch', 'efi64', ...(mode === 'proxy' ? ['--proxy'] : [])]);

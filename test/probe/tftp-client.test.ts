@@ -27,26 +27,41 @@ describe('probe TFTP client', { skip: skipUnless(['root']) }, () => {
 
   test('counts every byte of every file, whatever block and window size it asks for', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('ipxe.efi', 'undionly.kpxe', 'exact.bin', 'empty.bin', 'efi/x64/snponly.efi'), fc.integer({ min: 8, max: 9000 }), fc.integer({ min: 1, max: 20 }), async (file, blksize, windowsize) => {
-        const r = await fetch(file, blksize, windowsize);
-        assert.ok(r.ok, r.ok ? '' : r.reason);
-        assert.equal(r.bytes, root.files[file]!.length);
-        // The server grants at most its own limits, never more than asked.
-        assert.equal(r.blksize, Math.min(blksize, 8192));
-        assert.equal(r.windowsize, windowsize === 1 ? 1 : Math.min(windowsize, 16));
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('ipxe.efi', 'undionly.kpxe', 'exact.bin', 'empty.bin', 'efi/x64/snponly.efi'),
+        fc.integer({ min: 8, max: 9000 }),
+        fc.integer({ min: 1, max: 20 }),
+        async (file, blksize, windowsize) => {
+          const r = await fetch(file, blksize, windowsize);
+          assert.ok(r.ok, r.ok ? '' : r.reason);
+          assert.equal(r.bytes, root.files[file]!.length);
+          // The server grants at most its own limits, never more than asked.
+          assert.equal(r.blksize, Math.min(blksize, 8192));
+          assert.equal(r.windowsize, windowsize === 1 ? 1 : Math.min(windowsize, 16));
+        },
+      ),
       { numRuns: 25 },
     );
   });
 
-  test('a missing file: the server\'s error is the reason', async () => {
+  test("a missing file: the server's error is the reason", async () => {
     const r = await fetch('no-such.efi', 1468, 4);
     assert.equal(r.ok, false);
     if (!r.ok) assert.match(r.reason, /^TFTP error 1 from 127\.0\.0\.1: /);
   });
 
   test('no server: it resends, then says nobody answered', async () => {
-    const r = await tftpFetch({ server: '127.0.0.1', port: 9, file: 'x', localAddress: '127.0.0.1', interface: 'lo', blksize: 1468, windowsize: 4, timeoutMs: 100, retries: 2 });
+    const r = await tftpFetch({
+      server: '127.0.0.1',
+      port: 9,
+      file: 'x',
+      localAddress: '127.0.0.1',
+      interface: 'lo',
+      blksize: 1468,
+      windowsize: 4,
+      timeoutMs: 100,
+      retries: 2,
+    });
     assert.deepEqual(r, { ok: false, bytes: 0, reason: 'no answer to the request from 127.0.0.1:9, 2 resends' });
   });
 });

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { collectOutput, NetLab, waitFor } from '../helpers/netns.ts';
 import { skipUnless } from '../helpers/requirements.ts';
@@ -45,16 +44,31 @@ describe('ProxyDHCP beside a dnsmasq router', { skip: skipUnless(['root', 'dnsma
     await lab.exec('rogue', ['ip', 'route', 'add', 'default', 'via', '10.80.0.1']);
 
     const dnsmasq = lab.spawn('router', [
-      'dnsmasq', '--keep-in-foreground', '--log-facility=-', '--conf-file=/dev/null', '--port=0', '--user=root', '--pid-file=',
-      '--interface=br0', '--bind-interfaces', '--no-ping', '--log-dhcp',
-      '--dhcp-range=10.79.0.100,10.79.0.150,255.255.255.0,10m', `--dhcp-option=option:router,${ROUTER}`,
+      'dnsmasq',
+      '--keep-in-foreground',
+      '--log-facility=-',
+      '--conf-file=/dev/null',
+      '--port=0',
+      '--user=root',
+      '--pid-file=',
+      '--interface=br0',
+      '--bind-interfaces',
+      '--no-ping',
+      '--log-dhcp',
+      '--dhcp-range=10.79.0.100,10.79.0.150,255.255.255.0,10m',
+      `--dhcp-option=option:router,${ROUTER}`,
       `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`,
     ]);
     const dnsmasqLog = collectOutput(dnsmasq);
     await waitFor('dnsmasq to start', () => dnsmasqLog.text().includes('DHCP, IP range') || dnsmasq.exitCode !== null);
     assert.equal(dnsmasq.exitCode, null, `dnsmasq exited: ${dnsmasqLog.text()}`);
 
-    const args: RunDhcpServiceArgs = { service: 'proxydhcp', stateDir: join(dir, 'state'), profile: { server: { address: PXE, interface: 'eth0' }, http: { port: 8080 }, dhcp: { mode: 'proxy' } }, printEvents: true };
+    const args: RunDhcpServiceArgs = {
+      service: 'proxydhcp',
+      stateDir: join(dir, 'state'),
+      profile: { server: { address: PXE, interface: 'eth0' }, http: { port: 8080 }, dhcp: { mode: 'proxy' } },
+      printEvents: true,
+    };
     proxy = new JsonLineChild(lab.spawn('pxe', helperArgv('run-dhcp-service.ts', JSON.stringify(args)), stdio));
     client = new JsonLineChild(lab.spawn('client', helperArgv('pxe-client.ts'), stdio));
     rogue = new JsonLineChild(lab.spawn('rogue', helperArgv('pxe-client.ts'), stdio));
@@ -78,8 +92,7 @@ describe('ProxyDHCP beside a dnsmasq router', { skip: skipUnless(['root', 'dnsma
   const reply = (xid: number, from: string, type?: string): Promise<ReplySummary> =>
     client.waitFor<ReplySummary>('reply', (r) => r.xid === xid && r.from === from && (type === undefined || r.type === type));
 
-  const proxyEvent = (mac: string, kind: string): Promise<BootEvent> =>
-    proxy.waitFor<BootEvent>('event', (e) => e.mac === mac && e.kind === kind);
+  const proxyEvent = (mac: string, kind: string): Promise<BootEvent> => proxy.waitFor<BootEvent>('event', (e) => e.mac === mac && e.kind === kind);
 
   const proxyReplies = (xid: number): ReplySummary[] => client.values<ReplySummary>('reply').filter((r) => r.xid === xid && r.from === PXE);
 
@@ -112,7 +125,10 @@ describe('ProxyDHCP beside a dnsmasq router', { skip: skipUnless(['root', 'dnsma
     const quiet = await proxyEvent(mac, 'REQUEST on 67');
     assert.equal(quiet.decision, 'silence');
     assert.match(quiet.reason, new RegExp(`REQUEST for server ${ROUTER.replace(/\./g, '\\.')}`));
-    assert.deepEqual(proxyReplies(xid).map((r) => r.type), ['OFFER']);
+    assert.deepEqual(
+      proxyReplies(xid).map((r) => r.type),
+      ['OFFER'],
+    );
   });
 
   for (const arch of [7, 9]) {
@@ -207,7 +223,10 @@ describe('ProxyDHCP beside a dnsmasq router', { skip: skipUnless(['root', 'dnsma
     const xid = discover({ mac: '52:54:00:79:00:99', arch: 0 });
     await reply(xid, PXE, 'OFFER');
     await proxyEvent('52:54:00:79:00:99', 'DISCOVER on 67');
-    assert.deepEqual(proxy.values<BootEvent>('event').filter((e) => e.mac === rogueMac), []);
+    assert.deepEqual(
+      proxy.values<BootEvent>('event').filter((e) => e.mac === rogueMac),
+      [],
+    );
     assert.deepEqual(rogue.values<ReplySummary>('reply'), []);
   });
 });

@@ -29,16 +29,44 @@ describe('explain', () => {
     s.sawNode(MAC, { arch: 7, firmware: 'uefi' }, false);
     await s.applyChange(MAC, { kind: 'arm', profile: 'proxmox-ve/9.1-1', by: 'admin' });
     tick();
-    s.record({ mac: MAC, protocol: 'proxydhcp', kind: 'DISCOVER on 67', decision: 'offer', reason: 'offered ipxe.efi (PXEClient): arch 7 (UEFI x64) → ipxe.efi; broadcast', detail: { arch: 7, bootFile: 'ipxe.efi', from: '0.0.0.0' } });
+    s.record({
+      mac: MAC,
+      protocol: 'proxydhcp',
+      kind: 'DISCOVER on 67',
+      decision: 'offer',
+      reason: 'offered ipxe.efi (PXEClient): arch 7 (UEFI x64) → ipxe.efi; broadcast',
+      detail: { arch: 7, bootFile: 'ipxe.efi', from: '0.0.0.0' },
+    });
     tick();
-    s.record({ mac: MAC, protocol: 'proxydhcp', kind: 'REQUEST on 4011', decision: 'ack', reason: 'acknowledged ipxe.efi', detail: { ip: '10.0.0.57', from: '10.0.0.57', bootFile: 'ipxe.efi' } });
+    s.record({
+      mac: MAC,
+      protocol: 'proxydhcp',
+      kind: 'REQUEST on 4011',
+      decision: 'ack',
+      reason: 'acknowledged ipxe.efi',
+      detail: { ip: '10.0.0.57', from: '10.0.0.57', bootFile: 'ipxe.efi' },
+    });
     tick();
-    s.record({ mac: null, protocol: 'tftp', kind: 'RRQ ipxe.efi', decision: 'served', reason: 'ipxe.efi 1.0 MB in 0.4 s', detail: { client: '10.0.0.57', file: 'ipxe.efi' } });
+    s.record({
+      mac: null,
+      protocol: 'tftp',
+      kind: 'RRQ ipxe.efi',
+      decision: 'served',
+      reason: 'ipxe.efi 1.0 MB in 0.4 s',
+      detail: { client: '10.0.0.57', file: 'ipxe.efi' },
+    });
     // Another machine's transfer must not show up.
     s.record({ mac: null, protocol: 'tftp', kind: 'RRQ undionly.kpxe', decision: 'served', reason: 'undionly.kpxe 70 kB', detail: { client: '10.0.0.99' } });
     s.record({ mac: OTHER, protocol: 'proxydhcp', kind: 'DISCOVER on 67', decision: 'offer', reason: 'someone else', detail: {} });
     tick();
-    s.record({ mac: MAC, protocol: 'http', kind: 'GET /boot', decision: 'install', reason: 'reinstall flag set by admin, profile proxmox-ve/9.1-1', detail: { ip: '10.0.0.57' } });
+    s.record({
+      mac: MAC,
+      protocol: 'http',
+      kind: 'GET /boot',
+      decision: 'install',
+      reason: 'reinstall flag set by admin, profile proxmox-ve/9.1-1',
+      detail: { ip: '10.0.0.57' },
+    });
 
     const text = explainMac(s, MAC);
     const offer = indexOf(text, 'ProxyDHCP DISCOVER on 67 → offer: offered ipxe.efi');
@@ -55,13 +83,27 @@ describe('explain', () => {
 
   test('a plain lease after a finished boot (the installed OS asking for an address) raises no TFTP question', () => {
     const { store: s, tick } = store();
-    s.record({ mac: MAC, protocol: 'dhcp', kind: 'DHCPACK', decision: 'ack', reason: 'boot undionly.kpxe', detail: { ip: '10.0.0.57', bootFile: 'undionly.kpxe' } });
+    s.record({
+      mac: MAC,
+      protocol: 'dhcp',
+      kind: 'DHCPACK',
+      decision: 'ack',
+      reason: 'boot undionly.kpxe',
+      detail: { ip: '10.0.0.57', bootFile: 'undionly.kpxe' },
+    });
     tick();
     s.record({ mac: null, protocol: 'tftp', kind: 'RRQ undionly.kpxe', decision: 'served', reason: 'undionly.kpxe 70 kB', detail: { client: '10.0.0.57' } });
     tick();
     s.record({ mac: MAC, protocol: 'http', kind: 'GET /boot', decision: 'local', reason: 'installed', detail: { ip: '10.0.0.57' } });
     tick();
-    s.record({ mac: MAC, protocol: 'dhcp', kind: 'DHCPACK', decision: 'ack', reason: 'no boot fields: not a PXE client', detail: { ip: '10.0.0.57', bootFile: null } });
+    s.record({
+      mac: MAC,
+      protocol: 'dhcp',
+      kind: 'DHCPACK',
+      decision: 'ack',
+      reason: 'no boot fields: not a PXE client',
+      detail: { ip: '10.0.0.57', bootFile: null },
+    });
     const text = explainMac(s, MAC);
     indexOf(text, 'DHCP DHCPACK → ack: no boot fields');
     assert.doesNotMatch(text, /no TFTP request/);
@@ -70,7 +112,14 @@ describe('explain', () => {
 
   test('an offer with nothing after it says what to check next', () => {
     const { store: s } = store();
-    s.record({ mac: MAC, protocol: 'proxydhcp', kind: 'DISCOVER on 67', decision: 'offer', reason: 'offered undionly.kpxe', detail: { bootFile: 'undionly.kpxe' } });
+    s.record({
+      mac: MAC,
+      protocol: 'proxydhcp',
+      kind: 'DISCOVER on 67',
+      decision: 'offer',
+      reason: 'offered undionly.kpxe',
+      detail: { bootFile: 'undionly.kpxe' },
+    });
     const text = explainMac(s, MAC);
     assert.match(text, /told to load undionly\.kpxe but no TFTP request from its address followed/);
     s.close();
@@ -78,7 +127,14 @@ describe('explain', () => {
 
   test('a silence is explained with its reason', () => {
     const { store: s } = store();
-    s.record({ mac: MAC, protocol: 'proxydhcp', kind: 'DISCOVER on 67', decision: 'silence', reason: "vendor class 'udhcp 1.35.0': not a PXE client", detail: {} });
+    s.record({
+      mac: MAC,
+      protocol: 'proxydhcp',
+      kind: 'DISCOVER on 67',
+      decision: 'silence',
+      reason: "vendor class 'udhcp 1.35.0': not a PXE client",
+      detail: {},
+    });
     const text = explainMac(s, MAC);
     assert.match(text, /ProxyDHCP DISCOVER on 67 → silence: vendor class 'udhcp 1\.35\.0': not a PXE client/);
     assert.match(text, /The last ProxyDHCP request got no answer/);
@@ -98,7 +154,13 @@ describe('explain', () => {
   test('nothing heard from this MAC while others are heard: points at the machine, not the server', () => {
     const { store: s } = store();
     s.record({ mac: OTHER, protocol: 'proxydhcp', kind: 'DISCOVER on 67', decision: 'offer', reason: 'offered ipxe.efi', detail: {} });
-    s.record({ mac: null, protocol: 'daemon', kind: 'start', decision: 'started', reason: 'pxe-pilot 0.1.0 serving as 10.0.0.2: proxydhcp on udp 0.0.0.0:67 (eth0)' });
+    s.record({
+      mac: null,
+      protocol: 'daemon',
+      kind: 'start',
+      decision: 'started',
+      reason: 'pxe-pilot 0.1.0 serving as 10.0.0.2: proxydhcp on udp 0.0.0.0:67 (eth0)',
+    });
     const text = explainMac(s, MAC);
     assert.match(text, /Other machines are heard \(last: 52:54:00:99:99:99/);
     assert.match(text, /network boot .* is enabled/);
@@ -110,7 +172,15 @@ describe('explain', () => {
   test('packets ignored for arriving on another interface are counted by their reason code, not their wording', () => {
     const { store: s } = store();
     s.record({ mac: OTHER, protocol: 'proxydhcp', kind: 'DISCOVER on 67', decision: 'offer', reason: 'offered ipxe.efi', detail: {} });
-    s.record({ mac: null, protocol: 'proxydhcp', kind: 'datagram on 67', decision: 'silence', reason: 'came in elsewhere', code: 'wrong-interface', detail: { from: '192.168.9.7' } });
+    s.record({
+      mac: null,
+      protocol: 'proxydhcp',
+      kind: 'datagram on 67',
+      decision: 'silence',
+      reason: 'came in elsewhere',
+      code: 'wrong-interface',
+      detail: { from: '192.168.9.7' },
+    });
     s.record({ mac: null, protocol: 'dhcp', kind: 'datagram', decision: 'silence', reason: 'arrived on ifindex 3, not br0', detail: { from: '192.168.9.8' } });
     const text = explainMac(s, MAC);
     assert.match(text, /1 recent packet\(s\) arrived on another interface than \[server\] interface/);
@@ -136,7 +206,7 @@ describe('explain', () => {
     s.close();
   });
 
-  test('admin events show, but the admin\'s own address does not pull in TFTP transfers', () => {
+  test("admin events show, but the admin's own address does not pull in TFTP transfers", () => {
     const { store: s } = store();
     s.record({ mac: MAC, protocol: 'admin', kind: 'POST /nodes/<mac>/reinstall', decision: 'armed', reason: 'reinstall armed', detail: { ip: '192.168.1.5' } });
     s.record({ mac: null, protocol: 'tftp', kind: 'RRQ undionly.kpxe', decision: 'served', reason: 'from the admin box', detail: { client: '192.168.1.5' } });

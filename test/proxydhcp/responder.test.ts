@@ -25,11 +25,21 @@ function wire(packet: DhcpPacket): DhcpPacket {
   return parsed.packet;
 }
 
-function ask(shape: Omit<RequestShape, 'mac'> & { mac?: string }, listener: Listener = 'dhcp', tweak?: (p: DhcpPacket) => void, options: { profile?: Profile; source?: { address: string; port: number }; nodes?: typeof noNodes } = {}): ProxyHandled {
+function ask(
+  shape: Omit<RequestShape, 'mac'> & { mac?: string },
+  listener: Listener = 'dhcp',
+  tweak?: (p: DhcpPacket) => void,
+  options: { profile?: Profile; source?: { address: string; port: number }; nodes?: typeof noNodes } = {},
+): ProxyHandled {
   const request = dhcpRequest({ mac: '52:54:00:12:34:56', ...shape });
   tweak?.(request);
   const source = options.source ?? { address: listener === 'proxy' ? '10.0.0.57' : '0.0.0.0', port: 68 };
-  const handled = handleProxyRequest(wire(request), source, options.profile ? { ...ctx(listener), profile: options.profile } : ctx(listener), options.nodes ?? noNodes);
+  const handled = handleProxyRequest(
+    wire(request),
+    source,
+    options.profile ? { ...ctx(listener), profile: options.profile } : ctx(listener),
+    options.nodes ?? noNodes,
+  );
   if (handled.reply) handled.reply.packet = wire(handled.reply.packet);
   return handled;
 }
@@ -56,11 +66,20 @@ describe('proxy OFFER on 67', () => {
     assert.deepEqual(h.reply?.destination, { address: '255.255.255.255', port: 68, why: 'broadcast (client has no address yet)' });
     assert.equal(h.event.decision, 'offer');
     assert.equal(h.event.kind, 'DISCOVER on 67');
-    assert.deepEqual(h.sighting, { mac: '52:54:00:12:34:56', facts: { arch: 0, firmware: 'bios', uuid: '5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a5a' }, armed: false });
+    assert.deepEqual(h.sighting, {
+      mac: '52:54:00:12:34:56',
+      facts: { arch: 0, firmware: 'bios', uuid: '5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a5a' },
+      armed: false,
+    });
   });
 
   test('UEFI x64 (7, 9), IA32 (6) and ARM64 (11): their binaries, no option 43', () => {
-    for (const [arch, file] of [[7, 'snponly.efi'], [9, 'snponly.efi'], [6, 'ipxe-i386.efi'], [11, 'ipxe-arm64.efi']] as const) {
+    for (const [arch, file] of [
+      [7, 'snponly.efi'],
+      [9, 'snponly.efi'],
+      [6, 'ipxe-i386.efi'],
+      [11, 'ipxe-arm64.efi'],
+    ] as const) {
       const r = replyOf(ask({ type: MessageType.DISCOVER, arch }));
       assert.equal(r.options.read('bootFile'), file, `arch ${arch}`);
       assert.equal(r.options.has(Opt.pxeVendorOptions), false, `arch ${arch}`);
@@ -131,7 +150,9 @@ describe('proxy ACK', () => {
 
   test('a boot-server REQUEST naming a boot item gets the same item back', () => {
     const item = Buffer.from([0x80, 0x01, 0x00, 0x00]);
-    const h = ask({ type: MessageType.REQUEST, arch: 0, ciaddr: '10.0.0.57' }, 'proxy', (p) => p.options.write('pxeVendorOptions', new Map([[PxeSub.BOOT_ITEM, item]])));
+    const h = ask({ type: MessageType.REQUEST, arch: 0, ciaddr: '10.0.0.57' }, 'proxy', (p) =>
+      p.options.write('pxeVendorOptions', new Map([[PxeSub.BOOT_ITEM, item]])),
+    );
     assert.deepEqual(replyOf(h).options.read('pxeVendorOptions')?.get(PxeSub.BOOT_ITEM), item);
   });
 
@@ -158,7 +179,7 @@ describe('silence, with the reason', () => {
     assert.equal(ask({ type: MessageType.DISCOVER, vendorClass: 'MSFT 5.0' }).event.mac, '52:54:00:12:34:56');
   });
 
-  test('the router\'s REQUESTs (SELECTING for another server, INIT-REBOOT) are not ours', () => {
+  test("the router's REQUESTs (SELECTING for another server, INIT-REBOOT) are not ours", () => {
     silent(ask({ type: MessageType.REQUEST, arch: 7, serverId: '10.0.0.1', requested: '10.0.0.57' }), /REQUEST for server 10\.0\.0\.1/);
     silent(ask({ type: MessageType.REQUEST, arch: 7, requested: '10.0.0.57' }), /INIT-REBOOT/);
   });
@@ -167,9 +188,18 @@ describe('silence, with the reason', () => {
     silent(ask({ type: MessageType.RELEASE, arch: 7 }), /DISCOVER and REQUEST only/);
     silent(ask({ type: MessageType.INFORM, arch: 7 }), /DISCOVER and REQUEST only/);
     silent(ask({ type: MessageType.DISCOVER, arch: 7 }, 'proxy'), /firmware asks there with a REQUEST/);
-    silent(ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => (p.op = 2)), 'a BOOTREPLY, not a request');
-    silent(ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => p.options.delete(Opt.messageType)), /BOOTP request without option 53/);
-    silent(ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => (p.htype = 6)), /no Ethernet hardware address/);
+    silent(
+      ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => (p.op = 2)),
+      'a BOOTREPLY, not a request',
+    );
+    silent(
+      ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => p.options.delete(Opt.messageType)),
+      /BOOTP request without option 53/,
+    );
+    silent(
+      ask({ type: MessageType.DISCOVER, arch: 7 }, 'dhcp', (p) => (p.htype = 6)),
+      /no Ethernet hardware address/,
+    );
   });
 
   test('architectures without a boot file, and [boot] unknown = ignore', () => {
@@ -195,7 +225,10 @@ describe('properties', () => {
   const anyRequest = fc.record({
     type: fc.integer({ min: 0, max: 12 }),
     arch: fc.option(fc.integer({ min: 0, max: 0xffff }), { nil: undefined }),
-    vendorClass: fc.option(fc.oneof(fc.constantFrom('PXEClient', 'HTTPClient', 'PXEClient:Arch:00007:UNDI:003016', 'udhcp 1.35.0'), fc.string({ maxLength: 40 })), { nil: undefined }),
+    vendorClass: fc.option(
+      fc.oneof(fc.constantFrom('PXEClient', 'HTTPClient', 'PXEClient:Arch:00007:UNDI:003016', 'udhcp 1.35.0'), fc.string({ maxLength: 40 })),
+      { nil: undefined },
+    ),
     ciaddr: fc.option(fc.ipV4(), { nil: undefined }),
     giaddr: fc.option(fc.ipV4(), { nil: undefined }),
     serverId: fc.option(fc.constantFrom(SERVER, '10.0.0.1'), { nil: undefined }),
@@ -240,16 +273,20 @@ describe('properties', () => {
   test('hostile bytes: parse then respond never throws', () => {
     const base = encodeDhcp(dhcpRequest({ mac: '52:54:00:12:34:56', type: MessageType.DISCOVER, arch: 7 }));
     fc.assert(
-      fc.property(fc.array(fc.record({ at: fc.nat({ max: base.length - 1 }), byte: fc.integer({ min: 0, max: 255 }) }), { maxLength: 24 }), fc.nat({ max: base.length }), (flips, cut) => {
-        const bytes = Buffer.from(base.subarray(0, Math.max(cut, 240)));
-        for (const f of flips) if (f.at < bytes.length) bytes[f.at] = f.byte;
-        const parsed = parseDhcp(bytes);
-        if (!parsed.ok) return;
-        for (const listener of ['dhcp', 'proxy'] as const) {
-          const h = handleProxyRequest(parsed.packet, { address: '0.0.0.0', port: 68 }, ctx(listener), noNodes);
-          if (h.reply) encodeDhcp(h.reply.packet);
-        }
-      }),
+      fc.property(
+        fc.array(fc.record({ at: fc.nat({ max: base.length - 1 }), byte: fc.integer({ min: 0, max: 255 }) }), { maxLength: 24 }),
+        fc.nat({ max: base.length }),
+        (flips, cut) => {
+          const bytes = Buffer.from(base.subarray(0, Math.max(cut, 240)));
+          for (const f of flips) if (f.at < bytes.length) bytes[f.at] = f.byte;
+          const parsed = parseDhcp(bytes);
+          if (!parsed.ok) return;
+          for (const listener of ['dhcp', 'proxy'] as const) {
+            const h = handleProxyRequest(parsed.packet, { address: '0.0.0.0', port: 68 }, ctx(listener), noNodes);
+            if (h.reply) encodeDhcp(h.reply.packet);
+          }
+        },
+      ),
       { numRuns: 1000 },
     );
   });

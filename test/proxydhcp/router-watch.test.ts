@@ -50,13 +50,16 @@ test('too early or too few DISCOVERs: nothing yet', () => {
 
 test('property: a flood of invented MACs stays bounded', () => {
   const w = new RouterOfferWatch();
-  fc.assert(fc.property(fc.array(fc.uint8Array({ minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 200 }), (macs) => {
-    for (const m of macs) {
-      const parsed = parseDhcp(encodeDhcp(discover([...m].map((b) => b.toString(16).padStart(2, '0')).join(':'))));
-      if (parsed.ok) w.saw(parsed.packet, 'dhcp', 0);
-    }
-    return w.size <= 4096;
-  }), { numRuns: 50 });
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ minLength: 6, maxLength: 6 }), { minLength: 1, maxLength: 200 }), (macs) => {
+      for (const m of macs) {
+        const parsed = parseDhcp(encodeDhcp(discover([...m].map((b) => b.toString(16).padStart(2, '0')).join(':'))));
+        if (parsed.ok) w.saw(parsed.packet, 'dhcp', 0);
+      }
+      return w.size <= 4096;
+    }),
+    { numRuns: 50 },
+  );
 });
 
 test('explain shows the warning as what to check', () => {

@@ -37,7 +37,13 @@ describe('ProxyDhcpService on loopback', () => {
     const client = dgram.createSocket('udp4');
     try {
       await service.start();
-      assert.deepEqual(service.bindings().map((b) => [b.port, b.interface]), [[port, 'lo'], [proxyPort, 'lo']]);
+      assert.deepEqual(
+        service.bindings().map((b) => [b.port, b.interface]),
+        [
+          [port, 'lo'],
+          [proxyPort, 'lo'],
+        ],
+      );
       await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
       const answer = new Promise<Buffer>((resolve) => client.once('message', resolve));
       for (const junk of [Buffer.alloc(0), Buffer.from('not dhcp'), Buffer.alloc(300, 0xff)]) client.send(junk, proxyPort, '127.0.0.1');
@@ -67,7 +73,10 @@ describe('ProxyDhcpService on loopback', () => {
     const store = Store.open(':memory:');
     const service = new ProxyDhcpService({ profile: loopbackProfile(port, proxyPort), logger: silentLogger(), store });
     try {
-      const err = await service.start().then(() => null, (e: unknown) => e);
+      const err = await service.start().then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof BindError, `expected a BindError, got ${String(err)}`);
       assert.equal(err.code, 'EADDRINUSE');
       assert.equal(err.port, proxyPort);
@@ -92,7 +101,10 @@ describe('ProxyDhcpService on loopback', () => {
     await off.start();
     assert.deepEqual(off.bindings(), []);
     const missing = testProfile({ server: { interface: 'pxp-no-such0' }, dhcp: { mode: 'proxy', port: 0, proxyPort: 0 } });
-    await assert.rejects(new ProxyDhcpService({ profile: missing, logger: silentLogger(), store }).start(), (e: unknown) => e instanceof BindError && e.code === 'ENODEV' && /\[server\] interface/.test(e.message));
+    await assert.rejects(
+      new ProxyDhcpService({ profile: missing, logger: silentLogger(), store }).start(),
+      (e: unknown) => e instanceof BindError && e.code === 'ENODEV' && /\[server\] interface/.test(e.message),
+    );
     store.close();
   });
 });

@@ -90,7 +90,19 @@ describe('real TFTP clients', () => {
 
   test('atftp with windowsize 16 (RFC 7440)', { skip: skipUnless(['atftp']) }, async () => {
     const file = join(out, 'atftp.efi');
-    const r = await runClient('atftp', ['--option', 'blksize 1468', '--option', 'windowsize 16', '-g', '-r', 'ipxe.efi', '-l', file, '127.0.0.1', String(tftp.port)]);
+    const r = await runClient('atftp', [
+      '--option',
+      'blksize 1468',
+      '--option',
+      'windowsize 16',
+      '-g',
+      '-r',
+      'ipxe.efi',
+      '-l',
+      file,
+      '127.0.0.1',
+      String(tftp.port),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha256(readFileSync(file)), sha256(root.files['ipxe.efi']!));
     await waitFor('atftp event', () => tftp.events.some((e) => e.kind === 'RRQ ipxe.efi' && detailOf(e, 'tftp')?.windowsize === 16));
@@ -104,7 +116,19 @@ describe('real TFTP clients', () => {
     for (let i = 0; i < bytes.length; i += 4096) bytes.writeUInt32BE(i, i);
     writeFileSync(join(root.dir, 'disk.img'), bytes);
     const file = join(out, 'disk.img');
-    const r = await runClient('atftp', ['--option', 'blksize 512', '--option', 'windowsize 16', '-g', '-r', 'disk.img', '-l', file, '127.0.0.1', String(tftp.port)]);
+    const r = await runClient('atftp', [
+      '--option',
+      'blksize 512',
+      '--option',
+      'windowsize 16',
+      '-g',
+      '-r',
+      'disk.img',
+      '-l',
+      file,
+      '127.0.0.1',
+      String(tftp.port),
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(sha256(readFileSync(file)), sha256(bytes));
   });

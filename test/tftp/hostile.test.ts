@@ -20,9 +20,15 @@ const hostileDatagram: fc.Arbitrary<Buffer> = fc.oneof(
   fc
     .tuple(
       fc.constantFrom(1, 2, 3, 4, 5, 6, 7, 0xffff),
-      fc.array(fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('octet', 'netascii', 'blksize', 'windowsize', 'tsize', 'timeout', '0', '65464', '99999999999', 'ipxe.efi', '../x')), {
-        maxLength: 8,
-      }),
+      fc.array(
+        fc.oneof(
+          fc.string({ maxLength: 20 }),
+          fc.constantFrom('octet', 'netascii', 'blksize', 'windowsize', 'tsize', 'timeout', '0', '65464', '99999999999', 'ipxe.efi', '../x'),
+        ),
+        {
+          maxLength: 8,
+        },
+      ),
       fc.boolean(),
     )
     .map(([opcode, fields, terminated]) => {
@@ -79,7 +85,7 @@ describe('hostile datagrams', () => {
       client.send(encodeRequest({ filename: 'undionly.kpxe', mode: 'octet', options: [{ name: 'windowsize', value: '4' }] }), patient.port);
       const oack = await client.next();
       assert.equal(oack?.packet.opcode, 6);
-      const tid = oack!.from.port;
+      const tid = oack.from.port;
       await fc.assert(
         fc.asyncProperty(fc.array(hostileDatagram, { minLength: 1, maxLength: 10 }), async (datagrams) => {
           for (const d of datagrams) attacker.send(d, tid);

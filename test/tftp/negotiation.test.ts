@@ -62,15 +62,20 @@ test('whatever the client asks, the accepted values stay within RFC and profile 
     value: fc.oneof(fc.nat({ max: 100_000 }).map(String), fc.string({ maxLength: 12 })),
   });
   fc.assert(
-    fc.property(fc.array(optionArb, { maxLength: 8 }), fc.integer({ min: 8, max: 65464 }), fc.integer({ min: 1, max: 65535 }), (options, maxBlksize, maxWindowsize) => {
-      const result = negotiate(options, 4096, { maxBlksize, maxWindowsize });
-      if (!result.ok) return;
-      const { blksize, windowsize, oack } = result.params;
-      assert.ok(blksize >= 8 && blksize <= Math.max(512, maxBlksize) && blksize <= 65464);
-      assert.ok(windowsize >= 1 && windowsize <= maxWindowsize);
-      for (const entry of oack) assert.ok(['blksize', 'windowsize', 'timeout', 'tsize'].includes(entry.name));
-      assert.equal(new Set(oack.map((o) => o.name)).size, oack.length, 'each option acknowledged once');
-    }),
+    fc.property(
+      fc.array(optionArb, { maxLength: 8 }),
+      fc.integer({ min: 8, max: 65464 }),
+      fc.integer({ min: 1, max: 65535 }),
+      (options, maxBlksize, maxWindowsize) => {
+        const result = negotiate(options, 4096, { maxBlksize, maxWindowsize });
+        if (!result.ok) return;
+        const { blksize, windowsize, oack } = result.params;
+        assert.ok(blksize >= 8 && blksize <= Math.max(512, maxBlksize) && blksize <= 65464);
+        assert.ok(windowsize >= 1 && windowsize <= maxWindowsize);
+        for (const entry of oack) assert.ok(['blksize', 'windowsize', 'timeout', 'tsize'].includes(entry.name));
+        assert.equal(new Set(oack.map((o) => o.name)).size, oack.length, 'each option acknowledged once');
+      },
+    ),
     { numRuns: 1000 },
   );
 });

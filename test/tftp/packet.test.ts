@@ -19,22 +19,29 @@ import {
 const text = fc.string({ minLength: 0, maxLength: 40 }).filter((s) => !s.includes('\u0000'));
 const word = fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !s.includes('\u0000'));
 // fast-check builds prototype-less objects; the codec returns plain ones.
-const option = fc
-  .record({ name: word.map((s) => s.toLowerCase()).filter((s) => s.length > 0), value: text })
-  .map((o) => ({ ...o }));
+const option = fc.record({ name: word.map((s) => s.toLowerCase()).filter((s) => s.length > 0), value: text }).map((o) => ({ ...o }));
 
-const packetArb: fc.Arbitrary<TftpPacket> = fc.oneof(
-  fc.record({
-    opcode: fc.constantFrom(Opcode.RRQ, Opcode.WRQ),
-    filename: word,
-    mode: fc.constantFrom('octet' as const, 'netascii' as const),
-    options: fc.array(option.filter((o) => o.value.length > 0), { maxLength: 5 }),
-  }),
-  fc.record({ opcode: fc.constant(Opcode.DATA), block: fc.integer({ min: 0, max: 0xffff }), data: fc.uint8Array({ maxLength: 1500 }).map((a) => Buffer.from(a)) }),
-  fc.record({ opcode: fc.constant(Opcode.ACK), block: fc.integer({ min: 0, max: 0xffff }) }),
-  fc.record({ opcode: fc.constant(Opcode.ERROR), code: fc.integer({ min: 0, max: 8 }), message: text }),
-  fc.record({ opcode: fc.constant(Opcode.OACK), options: fc.array(option, { maxLength: 5 }) }),
-).map((packet) => ({ ...packet }));
+const packetArb: fc.Arbitrary<TftpPacket> = fc
+  .oneof(
+    fc.record({
+      opcode: fc.constantFrom(Opcode.RRQ, Opcode.WRQ),
+      filename: word,
+      mode: fc.constantFrom('octet' as const, 'netascii' as const),
+      options: fc.array(
+        option.filter((o) => o.value.length > 0),
+        { maxLength: 5 },
+      ),
+    }),
+    fc.record({
+      opcode: fc.constant(Opcode.DATA),
+      block: fc.integer({ min: 0, max: 0xffff }),
+      data: fc.uint8Array({ maxLength: 1500 }).map((a) => Buffer.from(a)),
+    }),
+    fc.record({ opcode: fc.constant(Opcode.ACK), block: fc.integer({ min: 0, max: 0xffff }) }),
+    fc.record({ opcode: fc.constant(Opcode.ERROR), code: fc.integer({ min: 0, max: 8 }), message: text }),
+    fc.record({ opcode: fc.constant(Opcode.OACK), options: fc.array(option, { maxLength: 5 }) }),
+  )
+  .map((packet) => ({ ...packet }));
 
 test('every packet decodes to what was encoded', () => {
   fc.assert(

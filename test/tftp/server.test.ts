@@ -73,7 +73,7 @@ describe('tftp service on loopback', () => {
           { name: 'windowsize', value: '4' },
         ],
       });
-      client.ack(0, oack!.from.port);
+      client.ack(0, oack.from.port);
       const window = [await client.next(), await client.next(), await client.next(), await client.next()];
       assert.deepEqual(
         window.map((r) => (r?.packet.opcode === 3 ? [r.packet.block, r.packet.data.length] : null)),
@@ -96,17 +96,20 @@ describe('tftp service on loopback', () => {
       client.request(tftp.port, 'ipxe.efi', [{ name: 'tsize', value: '0' }]);
       const oack = await client.next();
       assert.deepEqual(oack?.packet, { opcode: 6, options: [{ name: 'tsize', value: '1000000' }] });
-      client.send(Buffer.from([0, 5, 0, 8, ...Buffer.from('User aborted the transfer'), 0]), oack!.from.port);
+      client.send(Buffer.from([0, 5, 0, 8, ...Buffer.from('User aborted the transfer'), 0]), oack.from.port);
       const ours = () => tftp.events.filter((e) => detailOf(e, 'tftp')?.port === client.port);
       await waitFor('the size-only request to be recorded', () => ours().length > 0);
-      assert.deepEqual(ours().map((e) => e.decision), ['size-asked']);
+      assert.deepEqual(
+        ours().map((e) => e.decision),
+        ['size-asked'],
+      );
       assert.match(ours()[0]!.reason, /^ipxe\.efi: the client read the size \(tsize\) and ended before the data \(ERROR 8\)/);
     } finally {
       client.close();
     }
   });
 
-  test('duplicate ACKs are ignored: no Sorcerer\'s Apprentice', async () => {
+  test("duplicate ACKs are ignored: no Sorcerer's Apprentice", async () => {
     const client = await RawClient.open();
     try {
       client.request(tftp.port, 'ipxe.efi');
@@ -159,7 +162,7 @@ describe('tftp service on loopback', () => {
       stranger.send(Buffer.from([0, 3, 0, 1, 9, 9]), tid);
       assert.deepEqual(errorOf((await stranger.next())?.packet), { code: 5, message: 'unknown transfer ID' });
       assert.deepEqual(errorOf((await stranger.next())?.packet), { code: 5, message: 'unknown transfer ID' });
-      assert.equal(await client.next(200), null, 'the stranger\'s ACK moved nothing');
+      assert.equal(await client.next(200), null, "the stranger's ACK moved nothing");
       client.ack(1, tid);
       assert.ok(isData((await client.next())?.packet, 2));
     } finally {
@@ -193,7 +196,14 @@ describe('tftp service on loopback', () => {
   });
 
   test('nothing outside the root is served: ../, absolute paths, backslashes, symlinks out', async () => {
-    for (const name of ['../outside/secret.txt', 'efi/../../outside/secret.txt', `${root.outside}/secret.txt`, '..\\outside\\secret.txt', 'escape.txt', 'escape-dir/secret.txt']) {
+    for (const name of [
+      '../outside/secret.txt',
+      'efi/../../outside/secret.txt',
+      `${root.outside}/secret.txt`,
+      '..\\outside\\secret.txt',
+      'escape.txt',
+      'escape-dir/secret.txt',
+    ]) {
       const client = await RawClient.open();
       try {
         client.request(tftp.port, name);
@@ -285,19 +295,19 @@ describe('tftp limits and timeouts', () => {
     const tftp = await startTftp(root.dir, { maxTransfers: 2, maxTransfersPerClient: 10 });
     const clients = await Promise.all([RawClient.open(), RawClient.open(), RawClient.open()]);
     try {
-      clients[0]!.request(tftp.port, 'ipxe.efi');
-      clients[1]!.request(tftp.port, 'ipxe.efi');
-      const first = await clients[0]!.next();
+      clients[0].request(tftp.port, 'ipxe.efi');
+      clients[1].request(tftp.port, 'ipxe.efi');
+      const first = await clients[0].next();
       assert.ok(isData(first?.packet, 1));
-      assert.ok(isData((await clients[1]!.next())?.packet, 1));
-      clients[2]!.request(tftp.port, 'ipxe.efi');
-      assert.deepEqual(errorOf((await clients[2]!.next())?.packet), { code: 0, message: 'server busy' });
+      assert.ok(isData((await clients[1].next())?.packet, 1));
+      clients[2].request(tftp.port, 'ipxe.efi');
+      assert.deepEqual(errorOf((await clients[2].next())?.packet), { code: 0, message: 'server busy' });
       assert.equal(tftp.service.stats().busy, 1);
       // The first client gives up on its transfer: its slot is free again.
-      clients[0]!.send(Buffer.from([0, 5, 0, 0, 0x78, 0]), first!.from.port);
+      clients[0].send(Buffer.from([0, 5, 0, 0, 0x78, 0]), first!.from.port);
       await waitFor('slot freed', () => tftp.service.stats().active === 1);
-      clients[2]!.request(tftp.port, 'ipxe.efi');
-      assert.ok(isData((await clients[2]!.next())?.packet, 1));
+      clients[2].request(tftp.port, 'ipxe.efi');
+      assert.ok(isData((await clients[2].next())?.packet, 1));
       assert.ok(tftp.events.some((e) => e.decision === 'error' && /^ipxe\.efi: client ended the transfer: ERROR 0 "x"/.test(e.reason)));
     } finally {
       for (const c of clients) c.close();
@@ -373,7 +383,11 @@ describe('tftp limits and timeouts', () => {
     await new Promise<void>((resolve) => squatter.bind(0, '127.0.0.1', resolve));
     const port = squatter.address().port;
     try {
-      const service = new TftpService({ profile: testProfile({ tftp: { root: root.dir, port, bind: '127.0.0.1' } }), logger: silentLogger(), events: { record() {} } });
+      const service = new TftpService({
+        profile: testProfile({ tftp: { root: root.dir, port, bind: '127.0.0.1' } }),
+        logger: silentLogger(),
+        events: { record() {} },
+      });
       await assert.rejects(service.start(), (err: unknown) => err instanceof BindError && /\[tftp\] port/.test(err.message) && /EADDRINUSE/.test(err.message));
     } finally {
       squatter.close();

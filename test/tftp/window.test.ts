@@ -145,7 +145,13 @@ test('over a channel that drops and duplicates, every byte arrives in order and 
 test('a loss-free channel never retransmits', () => {
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 100_000 }), fc.constantFrom(512, 1468), fc.integer({ min: 1, max: 64 }), (size, blksize, windowsize) => {
-      const result = simulate(size, blksize, windowsize, () => 'ok', () => 'ok');
+      const result = simulate(
+        size,
+        blksize,
+        windowsize,
+        () => 'ok',
+        () => 'ok',
+      );
       assert.ok(result.done);
       assert.equal(result.retransmits, 0);
       assert.equal(result.sent, Math.floor(size / blksize) + 1);

@@ -12,7 +12,8 @@ function h(tag, attrs, ...children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else if (k === 'width') el.style.width = v; // CSSOM: allowed by the page's CSP, unlike style=
+    else if (k === 'width')
+      el.style.width = v; // CSSOM: allowed by the page's CSP, unlike style=
     else el.setAttribute(k, v === true ? '' : String(v));
   }
   for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
@@ -29,7 +30,11 @@ async function api(method, path, body) {
   const res = await fetch(path, {
     method,
     credentials: 'same-origin',
-    headers: { accept: 'application/json', ...(method === 'GET' ? {} : { 'x-csrf-token': csrf }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      accept: 'application/json',
+      ...(method === 'GET' ? {} : { 'x-csrf-token': csrf }),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   if (res.status === 401) {
@@ -65,8 +70,26 @@ function table(headers, rows, onRow) {
   return h(
     'table',
     {},
-    h('thead', {}, h('tr', {}, headers.map((x) => h('th', {}, x)))),
-    h('tbody', {}, rows.map((r) => h('tr', r.attrs || (onRow ? { class: 'link' } : {}), r.cells.map((c) => (c instanceof Node && c.tagName === 'TD' ? c : h('td', {}, c)))))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headers.map((x) => h('th', {}, x)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      rows.map((r) =>
+        h(
+          'tr',
+          r.attrs || (onRow ? { class: 'link' } : {}),
+          r.cells.map((c) => (c instanceof Node && c.tagName === 'TD' ? c : h('td', {}, c))),
+        ),
+      ),
+    ),
   );
 }
 
@@ -81,21 +104,50 @@ async function machinesPage() {
     'div',
     { class: 'counts' },
     STATES.map((s) =>
-      h('div', { class: `count${machineFilter.state === s ? ' selected' : ''}`, 'data-state': s, onclick: () => ((machineFilter.state = machineFilter.state === s ? '' : s), render()) }, h('b', {}, status.nodes[s] ?? 0), s),
+      h(
+        'div',
+        {
+          class: `count${machineFilter.state === s ? ' selected' : ''}`,
+          'data-state': s,
+          onclick: () => ((machineFilter.state = machineFilter.state === s ? '' : s), render()),
+        },
+        h('b', {}, status.nodes[s] ?? 0),
+        s,
+      ),
     ),
   );
   const search = h('input', { type: 'search', placeholder: 'Search MAC, hostname, IP, profile', value: machineFilter.text, id: 'search', size: 40 });
-  const select = h('select', { id: 'state-filter' }, h('option', { value: '' }, 'every state'), STATES.map((s) => h('option', { value: s, selected: machineFilter.state === s }, s)));
+  const select = h(
+    'select',
+    { id: 'state-filter' },
+    h('option', { value: '' }, 'every state'),
+    STATES.map((s) => h('option', { value: s, selected: machineFilter.state === s }, s)),
+  );
   const body = h('div');
   const draw = () => {
     const q = machineFilter.text.toLowerCase();
-    const rows = all.nodes.filter((n) => (!machineFilter.state || n.state === machineFilter.state) && (!q || [n.mac, n.hostname, n.lastIp, n.profile].some((v) => v && v.toLowerCase().includes(q))));
+    const rows = all.nodes.filter(
+      (n) =>
+        (!machineFilter.state || n.state === machineFilter.state) &&
+        (!q || [n.mac, n.hostname, n.lastIp, n.profile].some((v) => v && v.toLowerCase().includes(q))),
+    );
     body.replaceChildren(
       rows.length === 0
         ? h('p', { class: 'muted' }, all.nodes.length === 0 ? 'No machine has booted from pxe-pilot yet.' : 'No machine matches.')
         : table(
             ['State', 'Hostname', 'MAC', 'Last IP', 'Firmware', 'Profile', 'Last seen'],
-            rows.map((n) => ({ attrs: { class: 'link', 'data-mac': n.mac, onclick: () => (location.hash = `#/machine/${n.mac}`) }, cells: [stateBadge(n.state), n.hostname || '-', h('span', { class: 'mono' }, n.mac), n.lastIp || '-', n.firmware || '-', n.profile || '-', ago(n.lastSeen)] })),
+            rows.map((n) => ({
+              attrs: { class: 'link', 'data-mac': n.mac, onclick: () => (location.hash = `#/machine/${n.mac}`) },
+              cells: [
+                stateBadge(n.state),
+                n.hostname || '-',
+                h('span', { class: 'mono' }, n.mac),
+                n.lastIp || '-',
+                n.firmware || '-',
+                n.profile || '-',
+                ago(n.lastSeen),
+              ],
+            })),
             true,
           ),
     );
@@ -111,7 +163,15 @@ function timeline(events) {
   return h(
     'ol',
     { class: 'timeline' },
-    events.map((e) => h('li', {}, h('span', { class: 'muted' }, clock(e.time)), h('span', { class: 'proto' }, e.protocol), h('span', {}, h('b', {}, e.kind), ' → ', h('span', { class: `d-${e.decision}` }, e.decision), h('div', { class: 'muted' }, e.reason)))),
+    events.map((e) =>
+      h(
+        'li',
+        {},
+        h('span', { class: 'muted' }, clock(e.time)),
+        h('span', { class: 'proto' }, e.protocol),
+        h('span', {}, h('b', {}, e.kind), ' → ', h('span', { class: `d-${e.decision}` }, e.decision), h('div', { class: 'muted' }, e.reason)),
+      ),
+    ),
   );
 }
 
@@ -127,7 +187,12 @@ async function machinePage(mac) {
       problem(err.message);
     }
   };
-  const profile = h('select', { id: 'rearm-profile' }, h('option', { value: '' }, node.host && node.host.profile ? `its [host] profile (${node.host.profile})` : 'no profile: the menu'), images.images.map((i) => h('option', { value: i.profile, selected: i.profile === node.profile }, i.profile)));
+  const profile = h(
+    'select',
+    { id: 'rearm-profile' },
+    h('option', { value: '' }, node.host && node.host.profile ? `its [host] profile (${node.host.profile})` : 'no profile: the menu'),
+    images.images.map((i) => h('option', { value: i.profile, selected: i.profile === node.profile }, i.profile)),
+  );
   const script = h('input', { id: 'local-boot-script', placeholder: 'sanboot --no-describe --drive 0x80', value: node.localBoot || '', size: 36 });
   const facts = [
     ['State', stateBadge(node.state)],
@@ -146,14 +211,67 @@ async function machinePage(mac) {
     h(
       'div',
       { class: 'grid' },
-      h('section', { class: 'panel' }, h('dl', { class: 'facts' }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]))),
+      h(
+        'section',
+        { class: 'panel' },
+        h(
+          'dl',
+          { class: 'facts' },
+          facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+        ),
+      ),
       h(
         'section',
         { class: 'panel' },
         h('h2', {}, 'Actions'),
-        h('div', { class: 'actions' }, profile, h('button', { class: 'primary', id: 'rearm', onclick: () => act(`Re-arm an install${profile.value ? ` of ${profile.value}` : ''}`, 'POST', `/nodes/${node.mac}/reinstall`, profile.value ? { profile: profile.value } : {}) }, 'Re-arm install')),
-        h('div', { class: 'actions' }, h('button', { class: 'danger', id: 'cancel', disabled: node.state !== 'install-pending', onclick: () => act('Cancel the armed install', 'DELETE', `/nodes/${node.mac}/reinstall`) }, 'Cancel install')),
-        h('div', { class: 'actions' }, script, h('button', { id: 'set-local-boot', onclick: () => act(`Set local boot to "${script.value}"`, 'PUT', `/nodes/${node.mac}/local-boot`, { script: script.value }) }, 'Set local boot'), h('button', { id: 'clear-local-boot', onclick: () => act('Reset local boot to "exit"', 'DELETE', `/nodes/${node.mac}/local-boot`) }, 'Reset')),
+        h(
+          'div',
+          { class: 'actions' },
+          profile,
+          h(
+            'button',
+            {
+              class: 'primary',
+              id: 'rearm',
+              onclick: () =>
+                act(
+                  `Re-arm an install${profile.value ? ` of ${profile.value}` : ''}`,
+                  'POST',
+                  `/nodes/${node.mac}/reinstall`,
+                  profile.value ? { profile: profile.value } : {},
+                ),
+            },
+            'Re-arm install',
+          ),
+        ),
+        h(
+          'div',
+          { class: 'actions' },
+          h(
+            'button',
+            {
+              class: 'danger',
+              id: 'cancel',
+              disabled: node.state !== 'install-pending',
+              onclick: () => act('Cancel the armed install', 'DELETE', `/nodes/${node.mac}/reinstall`),
+            },
+            'Cancel install',
+          ),
+        ),
+        h(
+          'div',
+          { class: 'actions' },
+          script,
+          h(
+            'button',
+            {
+              id: 'set-local-boot',
+              onclick: () => act(`Set local boot to "${script.value}"`, 'PUT', `/nodes/${node.mac}/local-boot`, { script: script.value }),
+            },
+            'Set local boot',
+          ),
+          h('button', { id: 'clear-local-boot', onclick: () => act('Reset local boot to "exit"', 'DELETE', `/nodes/${node.mac}/local-boot`) }, 'Reset'),
+        ),
       ),
     ),
     h('h2', {}, 'Timeline'),
@@ -161,7 +279,10 @@ async function machinePage(mac) {
     timeline(node.events || []),
     h('h2', {}, 'Install history'),
     node.installs && node.installs.length
-      ? table(['Profile', 'Armed', 'By', 'Started', 'Finished', 'FQDN'], node.installs.map((i) => ({ cells: [i.profile || '-', ago(i.armedAt), i.armedBy || '-', ago(i.consumedAt), ago(i.installedAt), i.fqdn || '-'] })))
+      ? table(
+          ['Profile', 'Armed', 'By', 'Started', 'Finished', 'FQDN'],
+          node.installs.map((i) => ({ cells: [i.profile || '-', ago(i.armedAt), i.armedBy || '-', ago(i.consumedAt), ago(i.installedAt), i.fqdn || '-'] })),
+        )
       : h('p', { class: 'muted' }, 'No install yet.'),
   ];
 }
@@ -172,7 +293,24 @@ async function livePage() {
   const stream = new EventSource('/events/stream');
   stream.addEventListener('boot-event', (m) => {
     const e = JSON.parse(m.data);
-    list.prepend(h('li', {}, h('span', { class: 'muted' }, clock(e.time)), h('span', { class: 'proto' }, e.protocol), h('span', {}, h('span', { class: 'mono' }, e.mac || ''), ' ', h('b', {}, e.kind), ' → ', h('span', { class: `d-${e.decision}` }, e.decision), h('div', { class: 'muted' }, e.reason))));
+    list.prepend(
+      h(
+        'li',
+        {},
+        h('span', { class: 'muted' }, clock(e.time)),
+        h('span', { class: 'proto' }, e.protocol),
+        h(
+          'span',
+          {},
+          h('span', { class: 'mono' }, e.mac || ''),
+          ' ',
+          h('b', {}, e.kind),
+          ' → ',
+          h('span', { class: `d-${e.decision}` }, e.decision),
+          h('div', { class: 'muted' }, e.reason),
+        ),
+      ),
+    );
     while (list.childElementCount > 300) list.lastElementChild.remove();
   });
   const state = h('span', { class: 'muted', id: 'stream-state' }, 'connecting…');
@@ -188,7 +326,26 @@ async function livePage() {
               ['Protocol', 'Client', 'File', 'Progress', 'Bytes', 'Rate'],
               r.transfers.map((t) => {
                 const pct = t.size ? Math.min(100, Math.floor((100 * t.bytes) / t.size)) : 0;
-                return { attrs: { 'data-file': t.file }, cells: [t.protocol.toUpperCase(), t.client, h('span', { class: 'mono' }, t.file), h('span', {}, h('span', { class: 'progress', role: 'progressbar', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100 }, h('span', { width: `${pct}%` })), ` ${pct}%`), `${size(t.bytes)} / ${size(t.size)}`, `${size(t.rate)}/s`] };
+                return {
+                  attrs: { 'data-file': t.file },
+                  cells: [
+                    t.protocol.toUpperCase(),
+                    t.client,
+                    h('span', { class: 'mono' }, t.file),
+                    h(
+                      'span',
+                      {},
+                      h(
+                        'span',
+                        { class: 'progress', role: 'progressbar', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100 },
+                        h('span', { width: `${pct}%` }),
+                      ),
+                      ` ${pct}%`,
+                    ),
+                    `${size(t.bytes)} / ${size(t.size)}`,
+                    `${size(t.rate)}/s`,
+                  ],
+                };
               }),
             ),
       );
@@ -198,13 +355,27 @@ async function livePage() {
   };
   await poll();
   const timer = setInterval(poll, 1000);
-  cleanup.push(() => stream.close(), () => clearInterval(timer));
+  cleanup.push(
+    () => stream.close(),
+    () => clearInterval(timer),
+  );
   return [h('h1', {}, 'Live ', state), h('h2', {}, 'Transfers in flight'), transfers, h('h2', {}, 'Events as they happen'), list];
 }
 
 async function imagesPage() {
   const r = await api('GET', '/images');
-  return [h('h1', {}, 'Images'), h('p', { class: 'muted' }, `Under ${r.dir}`), r.images.length ? table(['Profile', 'Kernel', 'Initrds', 'Used by'], r.images.map((i) => ({ cells: [h('b', {}, i.profile), h('span', { class: 'mono' }, i.kernel), i.initrds.length, h('td', { class: 'wrap' }, i.hosts.join(', ') || '-')] }))) : h('p', { class: 'muted' }, 'No install image found.')];
+  return [
+    h('h1', {}, 'Images'),
+    h('p', { class: 'muted' }, `Under ${r.dir}`),
+    r.images.length
+      ? table(
+          ['Profile', 'Kernel', 'Initrds', 'Used by'],
+          r.images.map((i) => ({
+            cells: [h('b', {}, i.profile), h('span', { class: 'mono' }, i.kernel), i.initrds.length, h('td', { class: 'wrap' }, i.hosts.join(', ') || '-')],
+          })),
+        )
+      : h('p', { class: 'muted' }, 'No install image found.'),
+  ];
 }
 
 async function leasesPage() {
@@ -212,7 +383,14 @@ async function leasesPage() {
   return [
     h('h1', {}, 'Leases'),
     r.dhcpMode !== 'server' ? h('p', { class: 'note' }, `[dhcp] mode = ${r.dhcpMode}: pxe-pilot hands out no addresses itself.`) : null,
-    r.leases.length ? table(['Address', 'MAC', 'Hostname', 'State', 'Expires'], r.leases.map((l) => ({ cells: [l.ip, h('span', { class: 'mono' }, l.mac), l.hostname || '-', l.state, l.expired ? `expired ${ago(l.expires)}` : ago(l.expires)] }))) : h('p', { class: 'muted' }, 'No lease.'),
+    r.leases.length
+      ? table(
+          ['Address', 'MAC', 'Hostname', 'State', 'Expires'],
+          r.leases.map((l) => ({
+            cells: [l.ip, h('span', { class: 'mono' }, l.mac), l.hostname || '-', l.state, l.expired ? `expired ${ago(l.expires)}` : ago(l.expires)],
+          })),
+        )
+      : h('p', { class: 'muted' }, 'No lease.'),
   ];
 }
 
@@ -221,10 +399,31 @@ async function healthPage() {
   return [
     h('h1', {}, 'Health'),
     h('p', {}, `pxe-pilot ${s.version}, up ${ago(s.startedAt).replace(' ago', '')}, serving as ${s.address || '-'}, DHCP ${s.dhcpMode}, profile ${s.config}.`),
-    table(['Service', 'State', 'Bound'], s.services.map((x) => ({ cells: [x.name, x.enabled ? 'running' : 'off', x.bindings.map((b) => `${b.protocol} ${b.address}:${b.port}${b.interface ? ` (${b.interface})` : ''}`).join(', ') || '-'] }))),
+    table(
+      ['Service', 'State', 'Bound'],
+      s.services.map((x) => ({
+        cells: [
+          x.name,
+          x.enabled ? 'running' : 'off',
+          x.bindings.map((b) => `${b.protocol} ${b.address}:${b.port}${b.interface ? ` (${b.interface})` : ''}`).join(', ') || '-',
+        ],
+      })),
+    ),
     h('h2', {}, 'Warnings from the profile'),
-    s.warnings.length ? h('ul', {}, s.warnings.map((w) => h('li', {}, w))) : h('p', { class: 'muted' }, 'None.'),
-    h('p', { class: 'muted' }, `${s.transfers} transfer(s) in flight, ${s.streamClients} live stream client(s). Metrics at `, h('a', { href: '/metrics' }, '/metrics'), '.'),
+    s.warnings.length
+      ? h(
+          'ul',
+          {},
+          s.warnings.map((w) => h('li', {}, w)),
+        )
+      : h('p', { class: 'muted' }, 'None.'),
+    h(
+      'p',
+      { class: 'muted' },
+      `${s.transfers} transfer(s) in flight, ${s.streamClients} live stream client(s). Metrics at `,
+      h('a', { href: '/metrics' }, '/metrics'),
+      '.',
+    ),
   ];
 }
 
@@ -233,7 +432,14 @@ async function render() {
   cleanup = [];
   const [, page, arg] = (location.hash || '#/machines').split('/');
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.page === (page === 'machine' ? 'machines' : page));
-  const pages = { machines: machinesPage, machine: () => machinePage(decodeURIComponent(arg || '')), live: livePage, images: imagesPage, leases: leasesPage, health: healthPage };
+  const pages = {
+    machines: machinesPage,
+    machine: () => machinePage(decodeURIComponent(arg || '')),
+    live: livePage,
+    images: imagesPage,
+    leases: leasesPage,
+    health: healthPage,
+  };
   try {
     const content = await (pages[page] || machinesPage)();
     view.replaceChildren(...content.filter(Boolean));
@@ -249,7 +455,10 @@ document.getElementById('logout').addEventListener('click', async () => {
 });
 
 window.addEventListener('hashchange', render);
-api('GET', '/ui/session').then((s) => {
-  csrf = s.csrf;
-  render();
-}, (err) => problem(err.message));
+api('GET', '/ui/session').then(
+  (s) => {
+    csrf = s.csrf;
+    render();
+  },
+  (err) => problem(err.message),
+);
