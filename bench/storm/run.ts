@@ -6,6 +6,7 @@
 //        [--kernel-mb 10] [--initrd-mb 40] [--arch efi64] [--spread-ms 0] [--timeout 600] [--json FILE]
 // Everything runs in namespaces it makes and deletes (also on failure); it ends only the
 // processes it started, by pid; each storm is bounded by --timeout seconds.
+import { dnsmasqArgv } from '../../test/helpers/dnsmasq.ts';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -106,15 +107,7 @@ const loadNow = (): string =>
 async function startDnsmasq(lab: NetLab, dir: string, tftpRoot: string): Promise<ChildProcess> {
   const base = `http://${net.pxe}:${httpPort}`;
   const dnsmasq = lab.spawn('lan', [
-    'dnsmasq',
-    '--keep-in-foreground',
-    '--log-facility=-',
-    '--conf-file=/dev/null',
-    '--port=0',
-    '--user=root',
-    '--pid-file=',
-    `--interface=${net.bridge}`,
-    '--bind-interfaces',
+    ...dnsmasqArgv(net.bridge),
     '--no-ping',
     '--dhcp-authoritative',
     '--quiet-dhcp',

@@ -1,6 +1,7 @@
 // pxe-pilot must never become a second DHCP server by accident. A dnsmasq on the same bridge
 // (all inside namespaces this test makes): the server refuses to start, naming dnsmasq's address
 // and MAC; it starts once dnsmasq is gone; and a dnsmasq appearing later raises a warning event.
+import { dnsmasqArgv } from '../helpers/dnsmasq.ts';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
@@ -17,15 +18,7 @@ describe('another DHCP server on the LAN', { skip: skipUnless(['root', 'ip', 'dn
 
   async function startDnsmasq(): Promise<void> {
     const child = lab.net.spawn('other', [
-      'dnsmasq',
-      '--keep-in-foreground',
-      '--log-facility=-',
-      '--conf-file=/dev/null',
-      '--port=0',
-      '--user=root',
-      '--pid-file=',
-      '--interface=eth0',
-      '--bind-interfaces',
+      ...dnsmasqArgv('eth0'),
       '--no-ping',
       '--log-dhcp',
       '--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,10m',

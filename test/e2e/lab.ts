@@ -2,6 +2,7 @@
 // carrying the boot server's address, a tap per QEMU machine on that bridge, and optionally a
 // namespace "router" whose dnsmasq hands out addresses (proxy mode) or, as a reference, does the
 // whole PXE job itself. Nothing here binds or sends outside the namespaces it creates.
+import { dnsmasqArgv } from '../helpers/dnsmasq.ts';
 import type { ChildProcess } from 'node:child_process';
 import { chmod, copyFile, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -135,20 +136,7 @@ export class BootLab {
     await this.net.addNamespace(routerNs);
     await this.net.attachToBridge(lanNs, lan.bridge, 'rt-port', routerNs, 'rt0', `${lan.router}/${lan.prefix}`);
     await this.net.exec(routerNs, ['ip', '-6', 'addr', 'add', `${lan.routerV6}/64`, 'dev', 'rt0', 'nodad']);
-    const argv = [
-      'dnsmasq',
-      '--keep-in-foreground',
-      '--log-facility=-',
-      '--conf-file=/dev/null',
-      '--port=0',
-      '--user=root',
-      '--pid-file=',
-      '--interface=rt0',
-      '--bind-interfaces',
-      '--enable-ra',
-      '--dhcp-range=::,constructor:rt0,ra-only',
-      `--dhcp-leasefile=${this.path('dnsmasq.leases')}`,
-    ];
+    const argv = [...dnsmasqArgv('rt0'), '--enable-ra', '--dhcp-range=::,constructor:rt0,ra-only', `--dhcp-leasefile=${this.path('dnsmasq.leases')}`];
     if (role.kind !== 'router-advertisements-only') {
       argv.push('--no-ping', '--log-dhcp', `--dhcp-range=${lan.rangeStart},${lan.rangeEnd},${lan.netmask},10m`, `--dhcp-option=option:router,${lan.router}`);
     }

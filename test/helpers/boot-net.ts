@@ -1,6 +1,7 @@
 // A boot LAN in namespaces for the probe tests and the storm bench: pxe-pilot in server mode on
 // a bridge, or in proxy mode beside a dnsmasq router; clients in a namespace of their own with
 // eth0 on the bridge. Addresses exist only inside the namespaces.
+import { dnsmasqArgv } from './dnsmasq.ts';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectOutput, NetLab, waitFor } from './netns.ts';
@@ -56,15 +57,7 @@ export async function buildBootNet(lab: NetLab, mode: Mode, dir: string): Promis
     await lab.addNamespace('router');
     await lab.attachToBridge('lan', net.bridge, 'p-router', 'router', 'rt0', `${net.router}/${net.prefix}`);
     const dnsmasq = lab.spawn('router', [
-      'dnsmasq',
-      '--keep-in-foreground',
-      '--log-facility=-',
-      '--conf-file=/dev/null',
-      '--port=0',
-      '--user=root',
-      '--pid-file=',
-      '--interface=rt0',
-      '--bind-interfaces',
+      ...dnsmasqArgv('rt0'),
       '--no-ping',
       '--dhcp-lease-max=70000',
       '--quiet-dhcp',

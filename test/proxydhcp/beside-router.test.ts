@@ -1,6 +1,7 @@
 // pxe-pilot in proxy mode beside a router whose dnsmasq hands out addresses only, on one bridge:
 // PXE clients get their address from dnsmasq and their boot instructions from pxe-pilot;
 // everything else gets nothing from pxe-pilot. All inside namespaces this test makes.
+import { dnsmasqArgv } from '../helpers/dnsmasq.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,15 +45,7 @@ describe('ProxyDHCP beside a dnsmasq router', { skip: skipUnless(['root', 'dnsma
     await lab.exec('rogue', ['ip', 'route', 'add', 'default', 'via', '10.80.0.1']);
 
     const dnsmasq = lab.spawn('router', [
-      'dnsmasq',
-      '--keep-in-foreground',
-      '--log-facility=-',
-      '--conf-file=/dev/null',
-      '--port=0',
-      '--user=root',
-      '--pid-file=',
-      '--interface=br0',
-      '--bind-interfaces',
+      ...dnsmasqArgv('br0'),
       '--no-ping',
       '--log-dhcp',
       '--dhcp-range=10.79.0.100,10.79.0.150,255.255.255.0,10m',
