@@ -1,64 +1,11 @@
-// How a node and an install record are spelt in SQLite (schema version 1 in migrations.ts), and
-// the statements that load them at open and write them back whole from memory.
-import type { NodeLifecycle } from '../boot/lifecycle.ts';
+// The SQLite statements that load nodes and install records at open and write them back whole
+// from memory (the row shapes are in records.ts, shared with PostgreSQL).
 import type { InstallRecord, NodeRecord } from '../boot/ports.ts';
 import type { Db } from './database.ts';
-
-interface NodeRow {
-  mac: string;
-  hostname: string | null;
-  state: NodeLifecycle;
-  profile: string | null;
-  local_boot: string | null;
-  armed_at: number | null;
-  armed_by: 'profile' | 'admin' | null;
-  consumed_at: number | null;
-  installed_at: number | null;
-  first_seen: number;
-  last_seen: number;
-  last_ip: string | null;
-  arch: number | null;
-  firmware: string | null;
-  uuid: string | null;
-  serial: string | null;
-  fqdn: string | null;
-  boot_mode: string | null;
-  install_report: string | null;
-}
-
-interface InstallRow {
-  id: number;
-  mac: string;
-  profile: string | null;
-  armed_at: number | null;
-  armed_by: string | null;
-  consumed_at: number | null;
-  installed_at: number | null;
-  fqdn: string | null;
-}
+import { installFromRow, nodeFromRow, type InstallRow, type NodeRow } from './records.ts';
 
 function toNode(row: NodeRow): NodeRecord {
-  return {
-    mac: row.mac,
-    hostname: row.hostname,
-    state: row.state,
-    profile: row.profile,
-    localBoot: row.local_boot,
-    armedAt: row.armed_at,
-    armedBy: row.armed_by,
-    consumedAt: row.consumed_at,
-    installedAt: row.installed_at,
-    firstSeen: row.first_seen,
-    lastSeen: row.last_seen,
-    lastIp: row.last_ip,
-    arch: row.arch,
-    firmware: row.firmware,
-    uuid: row.uuid,
-    serial: row.serial,
-    fqdn: row.fqdn,
-    bootMode: row.boot_mode,
-    installReport: row.install_report ? (JSON.parse(row.install_report) as unknown) : null,
-  };
+  return nodeFromRow(row, typeof row.install_report === 'string' ? (JSON.parse(row.install_report) as unknown) : null);
 }
 
 function toRow(n: NodeRecord): NodeRow {
@@ -85,18 +32,7 @@ function toRow(n: NodeRecord): NodeRow {
   };
 }
 
-function toInstall(r: InstallRow): InstallRecord {
-  return {
-    id: r.id,
-    mac: r.mac,
-    profile: r.profile,
-    armedAt: r.armed_at,
-    armedBy: r.armed_by,
-    consumedAt: r.consumed_at,
-    installedAt: r.installed_at,
-    fqdn: r.fqdn,
-  };
-}
+const toInstall = installFromRow;
 
 const NODE_COLUMNS = [
   'hostname',

@@ -8,36 +8,13 @@ import type { InstallRecord, NodeDirectory, NodeRecord, NodeWrites, SightingFact
 import type { BatchWriter, WriteBehind } from './batch.ts';
 import type { Db } from './database.ts';
 import { countInstalls } from './install-counts.ts';
+import { blankNode } from './records.ts';
 import { NodeRows } from './node-rows.ts';
 
 /** A write that waits for the disk: a lifecycle change or a local-boot setting. */
 type DurableWhat = { mac: string } & ({ kind: 'change'; change: StateChange } | { kind: 'local-boot'; script: string | null });
 /** `applied` is set in the commit: false for a guarded change that found nothing to change. */
 type DurableWrite = DurableWhat & { at: number; applied?: boolean; resolve: (node: NodeRecord | undefined) => void; reject: (err: unknown) => void };
-
-function newNode(mac: string, now: number): NodeRecord {
-  return {
-    mac,
-    hostname: null,
-    state: 'seen',
-    profile: null,
-    localBoot: null,
-    armedAt: null,
-    armedBy: null,
-    consumedAt: null,
-    installedAt: null,
-    firstSeen: now,
-    lastSeen: now,
-    lastIp: null,
-    arch: null,
-    firmware: null,
-    uuid: null,
-    serial: null,
-    fqdn: null,
-    bootMode: null,
-    installReport: null,
-  };
-}
 
 function withFacts(node: NodeRecord, facts: SightingFacts, now: number): NodeRecord {
   return {
@@ -126,7 +103,7 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
     }
     // A profile's arm is written behind like the sighting: lost in a crash, the next boot arms it again.
     const first = firstSight(armedByProfile);
-    let node = withFacts(newNode(mac, now), facts, now);
+    let node = withFacts(blankNode(mac, now), facts, now);
     if (first.change) {
       node = this.applied(node, first.change, now, this.installs);
       for (const i of this.installs.get(mac) ?? []) this.dirtyInstalls.add(i);
@@ -150,7 +127,7 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
   ensureNode(mac: string): NodeRecord {
     const existing = this.nodes.get(mac);
     if (existing) return existing;
-    const node = this.changed(newNode(mac, this.now()));
+    const node = this.changed(blankNode(mac, this.now()));
     this.capStrangers();
     return node;
   }
@@ -250,7 +227,7 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
         if (node && w.applied) staged.nodes.set(w.mac, this.applied(node, w.change, w.at, staged.installs));
       } else {
         // Arm and complete create the node.
-        staged.nodes.set(w.mac, this.applied(node ?? newNode(w.mac, w.at), w.change, w.at, staged.installs));
+        staged.nodes.set(w.mac, this.applied(node ?? blankNode(w.mac, w.at), w.change, w.at, staged.installs));
         w.applied = true;
       }
     }

@@ -1,76 +1,15 @@
 // Rows of the PostgreSQL tables and the records of src/boot/ports.ts they become.
-import type { NodeLifecycle } from '../../boot/lifecycle.ts';
-import type { InstallRecord, NodeRecord, SightingFacts } from '../../boot/ports.ts';
+import type { NodeRecord, SightingFacts } from '../../boot/ports.ts';
+import { blankNode, installFromRow, nodeFromRow, type NodeRow } from '../records.ts';
 
-export interface NodeRow {
-  mac: string;
-  hostname: string | null;
-  state: NodeLifecycle;
-  profile: string | null;
-  local_boot: string | null;
-  armed_at: number | null;
-  armed_by: 'profile' | 'admin' | null;
-  consumed_at: number | null;
-  installed_at: number | null;
-  first_seen: number;
-  last_seen: number;
-  last_ip: string | null;
-  arch: number | null;
-  firmware: string | null;
-  uuid: string | null;
-  serial: string | null;
-  fqdn: string | null;
-  boot_mode: string | null;
-  install_report: unknown;
-}
+export type { InstallRow, NodeRow } from '../records.ts';
 
-export interface InstallRow {
-  id: number;
-  mac: string;
-  profile: string | null;
-  armed_at: number | null;
-  armed_by: string | null;
-  consumed_at: number | null;
-  installed_at: number | null;
-  fqdn: string | null;
-}
-
+/** PostgreSQL hands install_report back as parsed jsonb. */
 export function toNode(row: NodeRow): NodeRecord {
-  return {
-    mac: row.mac,
-    hostname: row.hostname,
-    state: row.state,
-    profile: row.profile,
-    localBoot: row.local_boot,
-    armedAt: row.armed_at,
-    armedBy: row.armed_by,
-    consumedAt: row.consumed_at,
-    installedAt: row.installed_at,
-    firstSeen: row.first_seen,
-    lastSeen: row.last_seen,
-    lastIp: row.last_ip,
-    arch: row.arch,
-    firmware: row.firmware,
-    uuid: row.uuid,
-    serial: row.serial,
-    fqdn: row.fqdn,
-    bootMode: row.boot_mode,
-    installReport: row.install_report ?? null,
-  };
+  return nodeFromRow(row, row.install_report);
 }
 
-export function toInstall(r: InstallRow): InstallRecord {
-  return {
-    id: r.id,
-    mac: r.mac,
-    profile: r.profile,
-    armedAt: r.armed_at,
-    armedBy: r.armed_by,
-    consumedAt: r.consumed_at,
-    installedAt: r.installed_at,
-    fqdn: r.fqdn,
-  };
-}
+export const toInstall = installFromRow;
 
 /** A sighting as written: every fact present, null where not learnt (JSON for jsonb_to_recordset). */
 export interface Touch {
@@ -125,30 +64,7 @@ export function overlayTouch(node: NodeRecord, t: Touch): NodeRecord {
 }
 
 export function newNode(t: Touch): NodeRecord {
-  return overlayTouch(
-    {
-      mac: t.mac,
-      hostname: null,
-      state: 'seen',
-      profile: null,
-      localBoot: null,
-      armedAt: null,
-      armedBy: null,
-      consumedAt: null,
-      installedAt: null,
-      firstSeen: t.now,
-      lastSeen: t.now,
-      lastIp: null,
-      arch: null,
-      firmware: null,
-      uuid: null,
-      serial: null,
-      fqdn: null,
-      bootMode: null,
-      installReport: null,
-    },
-    t,
-  );
+  return overlayTouch(blankNode(t.mac, t.now), t);
 }
 
 // Batched writes: one statement for many rows, from a JSON array.

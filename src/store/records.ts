@@ -1,0 +1,101 @@
+// How a node and an install record are spelt as table rows, the same in SQLite and PostgreSQL
+// (the column names of schema version 1), and the node a machine starts as.
+import type { NodeLifecycle } from '../boot/lifecycle.ts';
+import type { InstallRecord, NodeRecord } from '../boot/ports.ts';
+
+export interface NodeRow {
+  mac: string;
+  hostname: string | null;
+  state: NodeLifecycle;
+  profile: string | null;
+  local_boot: string | null;
+  armed_at: number | null;
+  armed_by: 'profile' | 'admin' | null;
+  consumed_at: number | null;
+  installed_at: number | null;
+  first_seen: number;
+  last_seen: number;
+  last_ip: string | null;
+  arch: number | null;
+  firmware: string | null;
+  uuid: string | null;
+  serial: string | null;
+  fqdn: string | null;
+  boot_mode: string | null;
+  /** JSON text in SQLite, a parsed jsonb value in PostgreSQL: each store reads its own. */
+  install_report: unknown;
+}
+
+export interface InstallRow {
+  id: number;
+  mac: string;
+  profile: string | null;
+  armed_at: number | null;
+  armed_by: string | null;
+  consumed_at: number | null;
+  installed_at: number | null;
+  fqdn: string | null;
+}
+
+/** The record of a row; `installReport` as the store decoded it. */
+export function nodeFromRow(row: NodeRow, installReport: unknown): NodeRecord {
+  return {
+    mac: row.mac,
+    hostname: row.hostname,
+    state: row.state,
+    profile: row.profile,
+    localBoot: row.local_boot,
+    armedAt: row.armed_at,
+    armedBy: row.armed_by,
+    consumedAt: row.consumed_at,
+    installedAt: row.installed_at,
+    firstSeen: row.first_seen,
+    lastSeen: row.last_seen,
+    lastIp: row.last_ip,
+    arch: row.arch,
+    firmware: row.firmware,
+    uuid: row.uuid,
+    serial: row.serial,
+    fqdn: row.fqdn,
+    bootMode: row.boot_mode,
+    installReport: installReport ?? null,
+  };
+}
+
+export function installFromRow(r: InstallRow): InstallRecord {
+  return {
+    id: r.id,
+    mac: r.mac,
+    profile: r.profile,
+    armedAt: r.armed_at,
+    armedBy: r.armed_by,
+    consumedAt: r.consumed_at,
+    installedAt: r.installed_at,
+    fqdn: r.fqdn,
+  };
+}
+
+/** A machine heard from for the first time: seen, nothing learnt yet. */
+export function blankNode(mac: string, now: number): NodeRecord {
+  return {
+    mac,
+    hostname: null,
+    state: 'seen',
+    profile: null,
+    localBoot: null,
+    armedAt: null,
+    armedBy: null,
+    consumedAt: null,
+    installedAt: null,
+    firstSeen: now,
+    lastSeen: now,
+    lastIp: null,
+    arch: null,
+    firmware: null,
+    uuid: null,
+    serial: null,
+    fqdn: null,
+    bootMode: null,
+    installReport: null,
+  };
+}
