@@ -1,5 +1,6 @@
 // Small installer-shaped inputs built with xorriso, tar and zstd, and a runner for the CLI.
 import { cliArgv } from '../helpers/cli.ts';
+import { bootableIsoArgs } from '../helpers/iso.ts';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,32 +59,7 @@ function bytes(n: number, seed: number): Buffer {
 export function buildIso(out: string, files: Record<string, string | Buffer>, volume = 'TEST'): void {
   const root = tree({ ...files, 'boot/grub/eltorito.img': Buffer.alloc(2048), 'efi/efiboot.img': Buffer.alloc(64 * 1024) });
   try {
-    execFileSync(
-      'xorriso',
-      [
-        '-as',
-        'mkisofs',
-        '-quiet',
-        '-o',
-        out,
-        '-V',
-        volume,
-        '-R',
-        '-J',
-        '-b',
-        'boot/grub/eltorito.img',
-        '-no-emul-boot',
-        '-boot-load-size',
-        '4',
-        '-boot-info-table',
-        '-eltorito-alt-boot',
-        '-e',
-        'efi/efiboot.img',
-        '-no-emul-boot',
-        root,
-      ],
-      { stdio: 'ignore' },
-    );
+    execFileSync('xorriso', bootableIsoArgs(out, volume, root), { stdio: 'ignore' });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -1,10 +1,24 @@
 // Starts the real HTTP service on 127.0.0.1 with an ephemeral port and an in-memory store.
 import type { Profile } from '../../src/config/profile.ts';
 import { testProfile } from './profile.ts';
-import { HttpService } from '../../src/http/service.ts';
+import { HttpService, type HttpServiceDeps } from '../../src/http/service.ts';
 import { AssetCatalogue } from '../../src/http/catalogue-scan.ts';
 import { Store } from '../../src/store/store.ts';
 import { silentLogger } from '../../src/log.ts';
+
+/** What the daemon hands the HTTP service, for a test: quiet logs, an empty catalogue, `/health` naming the service's own bindings. */
+export function testHttpDeps(profile: Profile, store: Store, service: () => HttpService): HttpServiceDeps {
+  return {
+    profile,
+    store,
+    leases: store.leases,
+    logger: silentLogger(),
+    services: () => [{ name: 'http', enabled: true, bindings: service().bindings() }],
+    catalogue: new AssetCatalogue(),
+    startedAt: Date.now(),
+    version: 'test',
+  };
+}
 
 export interface RunningHttp {
   base: string;
@@ -19,16 +33,7 @@ export interface RunningHttp {
 export async function startHttp(overrides: Parameters<typeof testProfile>[0] = {}, shared?: Store): Promise<RunningHttp> {
   const store = shared ?? Store.open(':memory:');
   const profile = testProfile({ ...overrides, http: { bind: '127.0.0.1', port: 0, ...overrides.http } });
-  const service: HttpService = new HttpService({
-    profile,
-    store,
-    leases: store.leases,
-    logger: silentLogger(),
-    services: () => [{ name: 'http', enabled: true, bindings: service.bindings() }],
-    catalogue: new AssetCatalogue(),
-    startedAt: Date.now(),
-    version: 'test',
-  });
+  const service: HttpService = new HttpService(testHttpDeps(profile, store, () => service));
   await service.start();
   // Scripts must point at the port clients really reach.
   profile.http.port = service.port;

@@ -1,6 +1,7 @@
 // The stand-in packaged as a Proxmox installer ISO (same files and keys as the real one, built
 // with xorriso), and `pxe-pilot assets add` run on it as a user would.
 import { cliArgv } from './cli.ts';
+import { bootableIsoArgs } from './iso.ts';
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -29,28 +30,7 @@ export async function buildStandinProxmoxIso(standin: Standin, out: string, tree
   await writeFile(join(tree, 'pve-base.squashfs'), Buffer.alloc(256 * 1024, 0x5a));
   await writeFile(join(tree, 'boot', 'grub', 'eltorito.img'), Buffer.alloc(2048));
   await writeFile(join(tree, 'efi', 'efiboot.img'), Buffer.alloc(64 * 1024));
-  await run('xorriso', [
-    '-as',
-    'mkisofs',
-    '-quiet',
-    '-o',
-    out,
-    '-V',
-    'PVE',
-    '-R',
-    '-J',
-    '-b',
-    'boot/grub/eltorito.img',
-    '-no-emul-boot',
-    '-boot-load-size',
-    '4',
-    '-boot-info-table',
-    '-eltorito-alt-boot',
-    '-e',
-    'efi/efiboot.img',
-    '-no-emul-boot',
-    tree,
-  ]);
+  await run('xorriso', bootableIsoArgs(out, 'PVE', tree));
   await rm(tree, { recursive: true, force: true });
 }
 

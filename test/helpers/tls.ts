@@ -3,13 +3,12 @@
 import { request } from 'node:https';
 import { connect } from 'node:tls';
 import { testProfile } from './profile.ts';
+import { testHttpDeps } from './http.ts';
 import type { Profile } from '../../src/config/profile.ts';
 import { HttpService } from '../../src/http/service.ts';
-import { AssetCatalogue } from '../../src/http/catalogue-scan.ts';
 import { loadCertificate, type TlsMaterial } from '../../src/http/tls.ts';
 import type { LimitSettings } from '../../src/http/limits.ts';
 import { Store } from '../../src/store/store.ts';
-import { silentLogger } from '../../src/log.ts';
 
 export interface RunningHttps {
   http: string;
@@ -37,18 +36,7 @@ export async function startHttps(
   const material = loadCertificate(profile);
   profile.https.fingerprint = material.fingerprint;
   const store = Store.open(':memory:');
-  const service: HttpService = new HttpService({
-    profile,
-    store,
-    leases: store.leases,
-    logger: silentLogger(),
-    services: () => [{ name: 'http', enabled: true, bindings: service.bindings() }],
-    catalogue: new AssetCatalogue(),
-    startedAt: Date.now(),
-    version: 'test',
-    tls: () => material,
-    ...(limits ? { limits } : {}),
-  });
+  const service: HttpService = new HttpService({ ...testHttpDeps(profile, store, () => service), tls: () => material, ...(limits ? { limits } : {}) });
   await service.start();
   profile.http.port = service.port;
   profile.https.port = service.securePort!;
