@@ -7,7 +7,7 @@ import type { Service } from './service.ts';
 import type { ServiceStatus } from './http/context.ts';
 import { openStore, type AppStore } from './store/postgres/open.ts';
 import { HttpService } from './http/service.ts';
-import { AssetCatalogue } from './http/catalogue-scan.ts';
+import { AssetCatalogue } from './assets/catalogue-scan.ts';
 import { TftpService } from './tftp/server.ts';
 import { DhcpServerService } from './dhcp/server.ts';
 import { ProxyDhcpService } from './proxydhcp/service.ts';

@@ -5,7 +5,7 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Profile } from '../config/profile.ts';
 import { productDisplayName, type ImageIntegrity } from '../boot/catalogue.ts';
-import { scanAssets } from '../http/catalogue-scan.ts';
+import { scanAssets } from './catalogue-scan.ts';
 import { badInput } from './errors.ts';
 import { filesUnder } from './layout.ts';
 import { hashFile, parseImageManifest, parseSha256Sums } from './manifest.ts';

@@ -1,4 +1,4 @@
-// The installable products found under [assets] dir, as plain data (the scan itself is in src/http/catalogue-scan.ts).
+// The installable products found under [assets] dir, as plain data (the scan itself is in src/assets/catalogue-scan.ts).
 
 export interface InstallImage {
   /** "<product>/<version>", the profile name used by [host] profile and the admin API. */

@@ -7,7 +7,9 @@
 //   any ──installer reports success (webhook)──▶ installed
 //   install-pending ──cancelled by admin──▶ installed (when it was before) or seen
 
-export type NodeLifecycle = 'seen' | 'install-pending' | 'installing' | 'installed';
+/** Every state a node can be in, in lifecycle order (admin filters, metrics, the CLI). */
+export const NODE_LIFECYCLES = ['seen', 'install-pending', 'installing', 'installed'] as const;
+export type NodeLifecycle = (typeof NODE_LIFECYCLES)[number];
 
 /** What the store knows of a machine, as the policy and the lifecycle need it. */
 export interface NodeState {

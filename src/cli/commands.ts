@@ -2,11 +2,11 @@
 import { parseArgs } from 'node:util';
 import { normaliseMac } from '../net/mac.ts';
 import { AdminClient, CliError, resolveTarget } from './client.ts';
-import { NODE_STATES } from '../metrics/sources.ts';
+import { NODE_LIFECYCLES } from '../boot/lifecycle.ts';
 import { duration, relativeTime, styleFor, table, type Style } from './format.ts';
 
 export const CLIENT_COMMANDS = ['nodes', 'leases', 'events', 'images', 'status'] as const;
-const STATES: readonly string[] = NODE_STATES;
+const STATES: readonly string[] = NODE_LIFECYCLES;
 
 const COMMON = `common flags:
   --config FILE   read [http] port, bind and admin_token from FILE (default /etc/pxe-pilot/pxe-pilot.ini)

@@ -4,7 +4,7 @@
 // Every change is an 'admin' event saying who armed what.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { nextState, type NodeLifecycle } from '../boot/lifecycle.ts';
+import { NODE_LIFECYCLES, nextState, type NodeLifecycle } from '../boot/lifecycle.ts';
 import type { EventProtocol } from '../boot/events.ts';
 import { PROFILE_NAME } from '../boot/catalogue.ts';
 import type { InstallRecord, NodeRecord } from '../boot/ports.ts';
@@ -22,7 +22,6 @@ import { isPlainObject, readBody } from './body.ts';
 import { badRequest, notFound } from './errors.ts';
 import { clientAddress, macQuery, routeMac } from './request.ts';
 
-const STATES: readonly NodeLifecycle[] = ['seen', 'install-pending', 'installing', 'installed'];
 const PROTOCOLS: readonly EventProtocol[] = ['dhcp', 'proxydhcp', 'tftp', 'http', 'answer', 'webhook', 'admin', 'daemon'];
 const TOML_TYPE = 'application/toml; charset=utf-8';
 const RECENT_EVENTS = 50;
@@ -141,7 +140,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     const limit = intQuery(ctx, 'limit', 1000, 1, 10_000);
     const offset = intQuery(ctx, 'offset', 0, 0, 1e9);
     const state = stringQuery(ctx, 'state');
-    if (state !== undefined && !(STATES as readonly string[]).includes(state)) throw badRequest(`state must be one of ${STATES.join(', ')}`);
+    if (state !== undefined && !(NODE_LIFECYCLES as readonly string[]).includes(state)) throw badRequest(`state must be one of ${NODE_LIFECYCLES.join(', ')}`);
     const nodes = state ? deps.store.listNodesInState(state as NodeLifecycle, limit, offset) : deps.store.listNodes(limit, offset);
     const total = state ? deps.store.countNodesInState(state as NodeLifecycle) : deps.store.countNodes();
     ctx.body = { total, offset, nodes: nodes.map((n) => nodeSummary(n, host(n.mac))) };

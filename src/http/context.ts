@@ -3,7 +3,7 @@ import type { Profile } from '../config/profile.ts';
 import type { Logger } from '../log.ts';
 import type { LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
 import type { Binding } from '../service.ts';
-import type { AssetCatalogue } from './catalogue-scan.ts';
+import type { AssetCatalogue } from '../assets/catalogue-scan.ts';
 import type { DaemonTelemetry } from '../metrics/telemetry.ts';
 
 export interface ServiceStatus {

@@ -1,14 +1,12 @@
 // What the scrape-time gauges read: node counts, install counts, the DHCP pool and its leases.
 import type { Profile } from '../config/profile.ts';
 import type { LeaseLog, NodeDirectory } from '../boot/ports.ts';
-import type { NodeLifecycle } from '../boot/lifecycle.ts';
+import { NODE_LIFECYCLES, type NodeLifecycle } from '../boot/lifecycle.ts';
 import { poolFromProfile } from '../dhcp/pool.ts';
 import type { ScrapeSources } from './telemetry.ts';
 
-export const NODE_STATES: readonly NodeLifecycle[] = ['seen', 'install-pending', 'installing', 'installed'];
-
 export function nodeCounts(store: Pick<NodeDirectory, 'countNodesInState'>): Record<NodeLifecycle, number> {
-  return Object.fromEntries(NODE_STATES.map((s) => [s, store.countNodesInState(s)])) as Record<NodeLifecycle, number>;
+  return Object.fromEntries(NODE_LIFECYCLES.map((s) => [s, store.countNodesInState(s)])) as Record<NodeLifecycle, number>;
 }
 
 export function scrapeSources(store: NodeDirectory, leases: LeaseLog, profile: () => Profile): ScrapeSources {

@@ -3,10 +3,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BootEvent } from '../boot/events.ts';
 import type { StoreObserver } from '../store/store.ts';
-import type { NodeLifecycle } from '../boot/lifecycle.ts';
+import { NODE_LIFECYCLES, type NodeLifecycle } from '../boot/lifecycle.ts';
 import { EventHub } from '../live/event-hub.ts';
 import { TransferTable, type TransferStart } from '../live/transfers.ts';
-import { NODE_STATES } from './sources.ts';
 import { bootAction, dhcpOutcome, dhcpType, tftpOutcome } from './classify.ts';
 
 export type TftpRefusal = 'busy' | 'refused' | 'malformed';
@@ -122,7 +121,7 @@ export class DaemonTelemetry implements Telemetry {
       registers: [this.registry],
       collect() {
         const counts = sources()?.nodeCounts() ?? {};
-        for (const state of NODE_STATES) this.set({ state }, counts[state] ?? 0);
+        for (const state of NODE_LIFECYCLES) this.set({ state }, counts[state] ?? 0);
       },
     });
     new Counter({

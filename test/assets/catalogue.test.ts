@@ -11,7 +11,7 @@ import { rawRequest } from '../helpers/raw-http.ts';
 import { hostEntry } from '../helpers/profile.ts';
 import { addImage } from '../../src/assets/add.ts';
 import { Progress } from '../../src/assets/progress.ts';
-import { scanAssets } from '../../src/http/catalogue-scan.ts';
+import { scanAssets } from '../../src/assets/catalogue-scan.ts';
 import { buildProxmoxIso, cli, workspace, assetTools, type Workspace } from './fixtures.ts';
 
 const skip = skipUnless(assetTools);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { testProfile } from '../helpers/profile.ts';
 import { HttpService } from '../../src/http/service.ts';
-import { AssetCatalogue } from '../../src/http/catalogue-scan.ts';
+import { AssetCatalogue } from '../../src/assets/catalogue-scan.ts';
 import { Store } from '../../src/store/store.ts';
 import { silentLogger } from '../../src/log.ts';
 import { DaemonTelemetry } from '../../src/metrics/telemetry.ts';

@@ -2,7 +2,7 @@
 import type { Profile } from '../../src/config/profile.ts';
 import { testProfile } from './profile.ts';
 import { HttpService, type HttpServiceDeps } from '../../src/http/service.ts';
-import { AssetCatalogue } from '../../src/http/catalogue-scan.ts';
+import { AssetCatalogue } from '../../src/assets/catalogue-scan.ts';
 import { Store } from '../../src/store/store.ts';
 import { silentLogger } from '../../src/log.ts';
 

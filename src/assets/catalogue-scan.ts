@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sortImages, type ImageIntegrity, type InstallImage } from '../boot/catalogue.ts';
-import { parseImageManifest } from '../assets/manifest.ts';
+import { parseImageManifest } from './manifest.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 /** Extra images loaded after `initrd`, e.g. the prepared Proxmox ISO. */
