@@ -45,6 +45,10 @@ disk-list = ["sda"]
 TOML
 cp "$here/test/fixtures/proxmox/answer-request-9.1.json" "$work/answer-request.json"
 
+# Trees with HTTPS (on by default, answers then refused over plain HTTP): the bench speaks plain HTTP.
+https_off=
+grep -q '^\[https\]' "$tree/etc/pxe-pilot.ini" && https_off=$'[https]\nenabled = false\n'
+
 start_daemon() { # state folder
   cat > "$work/pxe-pilot.ini" <<INI
 [server]
@@ -54,7 +58,7 @@ log_level = warn
 [http]
 port = $PORT
 bind = 127.0.0.1
-[tftp]
+$https_off[tftp]
 enabled = false
 [boot]
 unknown = local
