@@ -46,7 +46,7 @@ function labInSuite(tag: string, mode: 'server' | 'proxy', start: (lab: BootLab,
 
 /** Power on, install, check; optionally power on again and check it went to local disk. */
 async function installs(under: LabUnderTest, host: InstallHost, firmware: Firmware, name: string, thenLocalDisk: boolean): Promise<void> {
-  const timeout = firmware === 'uefi' ? uefiInstallMs : biosInstallMs;
+  const timeout = firmware === 'bios' ? biosInstallMs : uefiInstallMs;
   const install = await bootAndInstall(under.lab, { name, firmware, mac: host.mac, serial: `E2E-${name}` }, timeout);
   await expectInstalled(under.pilot, install, { host, firmware, mode: under.mode });
   if (!thenLocalDisk) return;

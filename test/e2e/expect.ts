@@ -1,7 +1,7 @@
 // Assertions on what a machine in the lab showed (serial console) and what pxe-pilot recorded.
 import assert from 'node:assert/strict';
 import type { PxeEvent, PxePilot } from '../helpers/daemon.ts';
-import type { Firmware } from '../helpers/qemu.ts';
+import { isUefi, type Firmware } from '../helpers/qemu.ts';
 import { answerFor, lan, pilotBase, type InstallHost } from './lab.ts';
 import { plainSerial, type InstallRun, type LocalBootRun } from './scenarios.ts';
 
@@ -42,13 +42,13 @@ export async function expectInstalled(pilot: PxePilot, run: InstallRun, want: In
   }
   assert.ok(run.answer !== null, `the stand-in printed no answer; serial:\n${serial.slice(-2000)}`);
   assert.deepEqual(tomlStatements(run.answer), tomlStatements(answerFor(want.host)), `the answer is hosts/${want.host.mac.replace(/:/g, '-')}.toml`);
-  assert.match(serial, new RegExp(`standin: webhook delivered to .* \\(boot mode ${want.firmware === 'uefi' ? 'efi' : 'bios'}\\)`));
+  assert.match(serial, new RegExp(`standin: webhook delivered to .* \\(boot mode ${isUefi(want.firmware) ? 'efi' : 'bios'}\\)`));
 
   assert.equal(await pilot.nodeState(want.host.mac), 'installed', 'GET /nodes/<mac> says installed after the webhook');
   const events = await pilot.events(want.host.mac);
   const protocols = new Set(events.map((e) => e.protocol));
   const expected = [want.mode === 'server' ? 'dhcp' : 'proxydhcp', 'http', 'answer', 'webhook'];
-  if (want.firmware === 'uefi') {
+  if (isUefi(want.firmware)) {
     assert.match(serial, /NBP file downloaded successfully/, 'OVMF loaded iPXE over TFTP');
     // Only in server mode does pxe-pilot know which MAC a TFTP client's address belongs to (its lease).
     if (want.mode === 'server') expected.push('tftp');

@@ -8,25 +8,69 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NetLab } from './netns.ts';
 
-export type Firmware = 'bios' | 'uefi';
+/**
+ * The firmware a lab machine runs. `uefi` is OVMF's own IPv4 PXE client; `uefi-secureboot` the
+ * same with Secure Boot on and Microsoft's keys enrolled; `uefi-http` OVMF's HTTP boot client
+ * first (PXE off); `arm64` AAVMF on an emulated ARM64 `virt` machine.
+ */
+export type Firmware = 'bios' | 'uefi' | 'uefi-secureboot' | 'uefi-http' | 'arm64';
 
 export const qemuBinary = 'qemu-system-x86_64';
+export const qemuArm64Binary = 'qemu-system-aarch64';
 export const ovmfCode = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const ovmfVars = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+export const ovmfSecureBootCode = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd';
+/** Variables with Microsoft's keys enrolled and Secure Boot on. */
+export const ovmfSecureBootVars = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
+export const aavmfCode = '/usr/share/AAVMF/AAVMF_CODE.fd';
+export const aavmfVars = '/usr/share/AAVMF/AAVMF_VARS.fd';
+
+/** The QEMU binary each firmware runs under. */
+export const firmwareBinary: Record<Firmware, string> = {
+  bios: qemuBinary,
+  uefi: qemuBinary,
+  'uefi-secureboot': qemuBinary,
+  'uefi-http': qemuBinary,
+  arm64: qemuArm64Binary,
+};
+
 /** What each firmware needs on this host (for skipUnless). */
 export const firmwareFiles: Record<Firmware, string[]> = {
   bios: ['/usr/share/seabios/bios-256k.bin', '/usr/lib/ipxe/qemu/efi-virtio.rom'],
   uefi: [ovmfCode, ovmfVars],
+  'uefi-secureboot': [ovmfSecureBootCode, ovmfSecureBootVars],
+  'uefi-http': [ovmfCode, ovmfVars],
+  arm64: [aavmfCode, aavmfVars],
 };
+
+/** The variable store each UEFI firmware starts from (copied fresh for every machine). */
+const varsTemplate: Partial<Record<Firmware, string>> = {
+  uefi: ovmfVars,
+  'uefi-secureboot': ovmfSecureBootVars,
+  'uefi-http': ovmfVars,
+  arm64: aavmfVars,
+};
+
+/** Whether the firmware is UEFI (OVMF or AAVMF). */
+export function isUefi(firmware: Firmware): boolean {
+  return firmware !== 'bios';
+}
+
+// OVMF and AAVMF print the same boot manager lines.
+const uefiPxeMovedOn = /BdsDxe: (?:loading|starting) Boot[0-9A-F]{4} "(?!UEFI PXE)|BdsDxe: failed to load Boot[0-9A-F]{4} "UEFI PXE/;
+const uefiHttpMovedOn = /BdsDxe: (?:loading|starting) Boot[0-9A-F]{4} "(?!UEFI HTTP)|BdsDxe: failed to load Boot[0-9A-F]{4} "UEFI HTTP/;
 
 /**
  * Serial output showing the firmware gave up on the network and went on to its next boot
- * device: SeaBIOS walks floppy, CD and disk; OVMF gives up on its PXE entry or starts one
- * that is not PXE.
+ * device: SeaBIOS walks floppy, CD and disk; OVMF gives up on its PXE (or HTTP) entry or starts
+ * one that is not PXE (or HTTP).
  */
 export const firmwareMovedOn: Record<Firmware, RegExp> = {
   bios: /Booting from (?:Floppy|DVD\/CD|Hard Disk)|No bootable device/,
-  uefi: /BdsDxe: (?:loading|starting) Boot[0-9A-F]{4} "(?!UEFI PXE)|BdsDxe: failed to load Boot[0-9A-F]{4} "UEFI PXE/,
+  uefi: uefiPxeMovedOn,
+  'uefi-secureboot': uefiPxeMovedOn,
+  'uefi-http': uefiHttpMovedOn,
+  arm64: uefiPxeMovedOn,
 };
 
 export interface MachineSpec {
@@ -49,8 +93,8 @@ export interface MachineSpec {
 /** Command line for one machine. Pure, so the tests can read what a machine is. */
 export function qemuArgs(spec: MachineSpec, serialLog: string, varsFile: string): string[] {
   const nic = ['virtio-net-pci', 'netdev=n0', `mac=${spec.mac}`, 'bootindex=1'];
-  // romfile= (empty) removes iPXE from the NIC so OVMF's built-in PXE client does the first step.
-  if (spec.firmware === 'uefi') nic.push('romfile=');
+  // romfile= (empty) removes iPXE from the NIC so the firmware's own PXE/HTTP client does the first step.
+  if (isUefi(spec.firmware)) nic.push('romfile=');
   const args = [
     '-name',
     spec.name,
@@ -63,6 +107,9 @@ export function qemuArgs(spec: MachineSpec, serialLog: string, varsFile: string)
     '-serial',
     `file:${serialLog}`,
     '-no-reboot',
+    // TCG: KVM here runs the guests but they stay silent (nested virtualisation), and CI may have none.
+    '-accel',
+    'tcg',
     '-netdev',
     `tap,id=n0,ifname=${spec.tap},script=no,downscript=no`,
     '-device',
@@ -70,25 +117,57 @@ export function qemuArgs(spec: MachineSpec, serialLog: string, varsFile: string)
   ];
   if (spec.uuid) args.push('-uuid', spec.uuid);
   if (spec.serial) args.push('-smbios', `type=1,serial=${spec.serial},product=pxe-pilot-lab`);
-  if (spec.firmware === 'bios') {
-    // graphics=off makes SeaBIOS (and the iPXE ROM, through it) print on the serial port.
-    args.push('-machine', 'pc,graphics=off', '-boot', 'n');
-  } else {
-    args.push(
-      '-machine',
-      'q35',
-      '-drive',
-      `if=pflash,format=raw,readonly=on,file=${ovmfCode}`,
-      '-drive',
-      `if=pflash,format=raw,file=${varsFile}`,
-      // Only IPv4 PXE: OVMF would otherwise try PXEv6 and HTTP boot first or after, each with long timeouts.
-      '-fw_cfg',
-      'name=opt/org.tianocore/IPv6PXESupport,string=n',
-      '-fw_cfg',
-      'name=opt/org.tianocore/IPv4PXESupport,string=y',
-    );
-  }
+  args.push(...firmwareArgs(spec.firmware, varsFile));
   return args;
+}
+
+/** The machine, firmware and boot-order arguments of one firmware. */
+function firmwareArgs(firmware: Firmware, varsFile: string): string[] {
+  const pflash = (code: string): string[] => ['-drive', `if=pflash,format=raw,readonly=on,file=${code}`, '-drive', `if=pflash,format=raw,file=${varsFile}`];
+  switch (firmware) {
+    case 'bios':
+      // graphics=off makes SeaBIOS (and the iPXE ROM, through it) print on the serial port.
+      return ['-machine', 'pc,graphics=off', '-boot', 'n'];
+    case 'uefi':
+      return [
+        '-machine',
+        'q35',
+        ...pflash(ovmfCode),
+        // Only IPv4 PXE: OVMF would otherwise try PXEv6 and HTTP boot first or after, each with long timeouts.
+        '-fw_cfg',
+        'name=opt/org.tianocore/IPv6PXESupport,string=n',
+        '-fw_cfg',
+        'name=opt/org.tianocore/IPv4PXESupport,string=y',
+      ];
+    case 'uefi-secureboot':
+      // SMM and a secure flash are what keep the Secure Boot variables out of the OS's reach; OVMF's secboot build needs them.
+      return [
+        '-machine',
+        'q35,smm=on',
+        '-global',
+        'driver=cfi.pflash01,property=secure,value=on',
+        '-global',
+        'ICH9-LPC.disable_s3=1',
+        ...pflash(ovmfSecureBootCode),
+        '-fw_cfg',
+        'name=opt/org.tianocore/IPv6PXESupport,string=n',
+        '-fw_cfg',
+        'name=opt/org.tianocore/IPv4PXESupport,string=y',
+      ];
+    case 'uefi-http':
+      // PXE off, IPv6 off: HTTPv4 becomes OVMF's first network boot entry.
+      return [
+        '-machine',
+        'q35',
+        ...pflash(ovmfCode),
+        '-fw_cfg',
+        'name=opt/org.tianocore/IPv4PXESupport,string=n',
+        '-fw_cfg',
+        'name=opt/org.tianocore/IPv6Support,string=n',
+      ];
+    case 'arm64':
+      return ['-machine', 'virt', '-cpu', 'max', '-smp', '2', ...pflash(aavmfCode)];
+  }
 }
 
 export class Machine {
@@ -163,8 +242,9 @@ export async function startMachine(lab: NetLab, spec: MachineSpec): Promise<Mach
   const serialLog = join(spec.workDir, `${spec.name}.serial.log`);
   const varsFile = join(spec.workDir, `${spec.name}.OVMF_VARS.fd`);
   // A fresh copy of the variable store each time: no boot entries left from an earlier run.
-  if (spec.firmware === 'uefi') await copyFile(ovmfVars, varsFile);
-  const child = lab.spawn(spec.ns, [qemuBinary, ...qemuArgs(spec, serialLog, varsFile)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const template = varsTemplate[spec.firmware];
+  if (template) await copyFile(template, varsFile);
+  const child = lab.spawn(spec.ns, [firmwareBinary[spec.firmware], ...qemuArgs(spec, serialLog, varsFile)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const machine = new Machine(spec, serialLog, child, lab, Date.now());
