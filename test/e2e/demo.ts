@@ -72,7 +72,7 @@ async function main(): Promise<number> {
       await input.next();
     }
 
-    say('3. Powering on two machines that have action=install (QEMU without KVM: about half a minute each)…');
+    say('3. Powering on two machines that have action=install (QEMU without KVM: a minute or two each, more on a busy machine)…');
     const installs = await Promise.all(
       machines.map(async (m) => {
         const run = await bootAndInstall(
