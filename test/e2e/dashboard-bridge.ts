@@ -28,6 +28,8 @@ export interface DashboardBridge {
   url: string;
   /** The same daemon's base address on this host (for curl). */
   base: string;
+  /** Where the host side listens, as the socket reports it. */
+  listening: { address: string; port: number };
   close: () => Promise<void>;
 }
 
@@ -71,11 +73,12 @@ export async function startDashboardBridge(
       });
     });
   await listen(preferredPort).catch(() => listen(0));
-  const bound = (server.address() as { port: number }).port;
-  const base = `http://127.0.0.1:${bound}`;
+  const listening = server.address() as { address: string; port: number };
+  const base = `http://127.0.0.1:${listening.port}`;
   return {
     url: `${base}/ui/`,
     base,
+    listening: { address: listening.address, port: listening.port },
     close: async () => {
       // The live stream never ends by itself: cut open connections so close() returns.
       for (const s of open) s.destroy();
