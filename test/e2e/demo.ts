@@ -24,7 +24,7 @@ function say(text: string): void {
  * Lines typed on stdin, read from the start so none is lost when a script types ahead.
  * next() resolves with the next line, or null once stdin has ended (e.g. < /dev/null).
  */
-function stdinLines(): { next: () => Promise<string | null>; close: () => void } {
+function stdinLines(): { next: () => Promise<string | null>; forget: () => void; close: () => void } {
   const rl = createInterface({ input: process.stdin });
   const lines: string[] = [];
   let ended = false;
@@ -41,6 +41,10 @@ function stdinLines(): { next: () => Promise<string | null>; close: () => void }
     next: async () => {
       while (lines.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
       return lines.shift() ?? null;
+    },
+    /** Drops lines typed so far (an Enter pressed while the machines booted). */
+    forget: () => {
+      lines.length = 0;
     },
     close: () => rl.close(),
   };
@@ -104,6 +108,8 @@ async function main(): Promise<number> {
     say('');
     say(`Serial logs of the ${installs.length * 2} boots are in ${lab.workDir} (removed at the end; PXP_E2E_KEEP=1 keeps them).`);
     say(`The daemon stays up: look around at ${dashboard.url}. Press Enter to stop the demo and clean up.`);
+    // A person's Enter pressed during the boots must not end the demo before they looked around.
+    if (process.stdin.isTTY) input.forget();
     await input.next();
     return 0;
   } finally {
