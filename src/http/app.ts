@@ -13,6 +13,7 @@ import { initrdCpioRoutes } from './initrd-cpio.ts';
 import { installerRoutes } from './installers.ts';
 import { parseMacParams } from './request.ts';
 import { consoleHttp } from './console.ts';
+import { foldRequestSlashes } from './slashes.ts';
 
 /** Paths iPXE or an installer fetches: errors there are text/plain, elsewhere JSON. */
 function wantsText(path: string): boolean {
@@ -23,6 +24,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   const app = new Koa();
   app.proxy = false;
   const operatorConsole = consoleHttp(deps);
+  app.use(foldRequestSlashes);
   app.use(operatorConsole.middleware);
 
   app.use(async (ctx, next) => {
