@@ -97,5 +97,5 @@ export async function sendFile(ctx: Context, root: string, relPath: string, cont
     ctx.body = '';
     return;
   }
-  ctx.body = createReadStream(path, { start, end, highWaterMark: 64 * 1024 });
+  ctx.body = createReadStream(path, { start, end, highWaterMark: 256 * 1024 });
 }
