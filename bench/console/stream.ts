@@ -1,7 +1,9 @@
 // Live-stream cost, loopback only, bounded in time:
 //  1. GET /boot?mac= throughput (wrk) with no event-stream client vs 5 reading clients, alternated;
 //  2. the daemon's memory with 50 stream clients, 20 of which never read, under the same load.
-// Run: node --import tsx bench/console/stream.ts   (needs wrk; BENCH_DURATION, default 8s)
+// Run: node --import tsx bench/console/stream.ts   (needs wrk; BENCH_DURATION, default 8s; BENCH_ROUNDS, default 5)
+// Each round runs both settings back to back (the order alternating per round); the medians and
+// the per-round ratios are what to read on a shared machine.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -10,6 +12,13 @@ import { startLoopbackDaemon } from '../../test/helpers/loopback-daemon.ts';
 
 const run = promisify(execFile);
 const duration = process.env.BENCH_DURATION ?? '8s';
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
 
 function rssMiB(pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
@@ -43,10 +52,11 @@ function stalledClient(port: number, token: string): Socket {
 const daemon = await startLoopbackDaemon();
 const pid = daemon.child.pid!;
 try {
-  process.stdout.write(`daemon pid ${pid} on ${daemon.base}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
+  process.stdout.write(`daemon pid ${pid} on ${daemon.base}; load average ${loadAverage()}\n`);
   await wrk(daemon.base); // warm-up
   const results: { clients: number; rps: number; latency: string }[] = [];
-  for (const clients of [0, 5, 0, 5]) {
+  const order = Array.from({ length: rounds }, (_, i) => (i % 2 === 0 ? [0, 5] : [5, 0])).flat();
+  for (const clients of order) {
     const streams = Array.from({ length: clients }, () => readingClient(daemon.base, daemon.token));
     await new Promise((r) => setTimeout(r, 300));
     const r = await wrk(daemon.base);
@@ -54,11 +64,15 @@ try {
     for (const s of streams) s.close();
     results.push({ clients, ...r });
     process.stdout.write(
-      `/boot with ${clients} stream clients: ${r.rps.toFixed(0)} req/s, latency mean ${r.latency}${clients ? `, ${(streamed / 1048576).toFixed(1)} MiB streamed` : ''}\n`,
+      `/boot with ${clients} stream clients: ${r.rps.toFixed(0)} req/s, latency mean ${r.latency}${clients ? `, ${(streamed / 1048576).toFixed(1)} MiB streamed` : ''} (load ${loadAverage()})\n`,
     );
   }
-  const mean = (c: number): number => results.filter((r) => r.clients === c).reduce((n, r) => n + r.rps, 0) / 2;
-  process.stdout.write(`mean: none ${mean(0).toFixed(0)} req/s, 5 clients ${mean(5).toFixed(0)} req/s (${((100 * mean(5)) / mean(0) - 100).toFixed(1)} %)\n`);
+  const of = (c: number): number[] => results.filter((r) => r.clients === c).map((r) => r.rps);
+  const ratios = of(5).map((x, i) => x / of(0)[i]!);
+  process.stdout.write(
+    `median of ${rounds} rounds: none ${median(of(0)).toFixed(0)} req/s, 5 clients ${median(of(5)).toFixed(0)} req/s ` +
+      `(${((100 * median(of(5))) / median(of(0)) - 100).toFixed(1)} %); per-round ratios ${ratios.map((x) => x.toFixed(2)).join(', ')}, median ${median(ratios).toFixed(2)}\n`,
+  );
 
   const before = rssMiB(pid);
   const readers = Array.from({ length: 30 }, () => readingClient(daemon.base, daemon.token));

@@ -1,8 +1,10 @@
 // DHCP throughput: perfdhcp (kea-admin) in one namespace against pxe-pilot, dnsmasq and
 // kea-dhcp4 in another, same pool, same offered rates. Not a test: prints a Markdown table.
 //   sudo node --import tsx bench/dhcp/compare.ts [rates=2000,5000] [seconds=10] [servers=pxe-pilot,dnsmasq,kea]
+// BENCH_ROUNDS=N repeats the whole set N times (the server order rotating per round); every row
+// carries the load average at its start.
 // Everything runs inside namespaces this script makes and removes; nothing touches the host's LANs.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +29,7 @@ interface Result {
   doDrops: string;
   raDrops: string;
   leases: string;
+  load: string;
 }
 
 function startCommand(server: string, dir: string): string[] {
@@ -93,13 +96,20 @@ function leaseCount(server: string, dir: string): string {
       db.close();
       return `${n} (SQLite, fsync per commit)`;
     }
-    return '';
+    // The others' lease files: lines naming an address (dnsmasq: one per lease; Kea's CSV appends one per change).
+    const file = server === 'dnsmasq' ? join(dir, 'dnsmasq.leases') : join(dir, 'kea-leases4.csv');
+    if (!existsSync(file)) return '0';
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => /\b10\.77\.\d+\.\d+\b/.test(l));
+    return server === 'kea' ? `${new Set(lines.map((l) => l.split(',')[0])).size} (memfile CSV)` : `${lines.length} (lease file)`;
   } catch (err) {
     return `? (${(err as Error).message})`;
   }
 }
 
 async function runOne(server: string, rate: number): Promise<Result> {
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const lab = new NetLab('bench');
   const dir = mkdtempSync(join(tmpdir(), 'pxp-bench-'));
   try {
@@ -127,7 +137,7 @@ async function runOne(server: string, rate: number): Promise<Result> {
     const achieved = received.length >= 2 ? received[1]! / seconds : NaN;
     const drops = [...text.matchAll(/drops ratio: ([\d.]+ ?%)/g)].map((m) => m[1]!.replace(' ', ''));
     if (Number.isNaN(achieved)) process.stderr.write(`${server} @${rate}: could not parse perfdhcp output:\n${text}\n${out.text()}\n`);
-    return { server, rate, achieved, doDrops: drops[0] ?? '?', raDrops: drops[1] ?? '?', leases: leaseCount(server, dir) };
+    return { server, rate, achieved, doDrops: drops[0] ?? '?', raDrops: drops[1] ?? '?', leases: leaseCount(server, dir), load };
   } finally {
     await lab.destroy();
     rmSync(dir, { recursive: true, force: true });
@@ -135,13 +145,16 @@ async function runOne(server: string, rate: number): Promise<Result> {
 }
 
 const results: Result[] = [];
-for (const rate of rates) {
-  for (const server of servers) {
-    const r = await runOne(server, rate);
-    results.push(r);
-    process.stderr.write(`${server} @ ${rate}/s: ${r.achieved} 4-way/s, drops DO ${r.doDrops} RA ${r.raDrops}\n`);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 1);
+for (let round = 0; round < rounds; round++) {
+  for (const rate of rates) {
+    for (const server of servers.map((_, i) => servers[(i + round) % servers.length]!)) {
+      const r = await runOne(server, rate);
+      results.push(r);
+      process.stderr.write(`${server} @ ${rate}/s: ${r.achieved} 4-way/s, drops DO ${r.doDrops} RA ${r.raDrops} (load ${r.load})\n`);
+    }
   }
 }
-console.log(`| server | offered /s | achieved 4-way /s | DISCOVER-OFFER drops | REQUEST-ACK drops | bound leases on disk |`);
-console.log(`|---|---|---|---|---|---|`);
-for (const r of results) console.log(`| ${r.server} | ${r.rate} | ${r.achieved.toFixed(0)} | ${r.doDrops} | ${r.raDrops} | ${r.leases} |`);
+console.log(`| server | offered /s | achieved 4-way /s | DISCOVER-OFFER drops | REQUEST-ACK drops | bound leases on disk | load average |`);
+console.log(`|---|---|---|---|---|---|---|`);
+for (const r of results) console.log(`| ${r.server} | ${r.rate} | ${r.achieved.toFixed(0)} | ${r.doDrops} | ${r.raDrops} | ${r.leases} | ${r.load} |`);

@@ -131,6 +131,8 @@ async function main(): Promise<void> {
   ours.child = spawn(
     process.execPath,
     [
+      // e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof": then bench/profile-top.ts summarises it.
+      ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []),
       '--import',
       'tsx',
       join(repo, 'bench/tftp/serve.ts'),
@@ -180,10 +182,12 @@ async function main(): Promise<void> {
     const lockstep = new Map<string, number[]>();
     const windowed = new Map<string, number[]>();
     const storm = new Map<string, { seconds: number[]; failures: number[] }>();
+    const ownAddress = new Map<string, { seconds: number[]; failures: number[] }>();
     for (const s of servers) {
       lockstep.set(s.name, []);
       windowed.set(s.name, []);
       storm.set(s.name, { seconds: [], failures: [] });
+      ownAddress.set(s.name, { seconds: [], failures: [] });
     }
     for (let run = 0; run < runs; run++) {
       // Rotate the order each run so drift in the machine's load does not favour one server.
@@ -222,42 +226,80 @@ async function main(): Promise<void> {
         storm.get(s.name)!.seconds.push(r.seconds);
         storm.get(s.name)!.failures.push(failures);
       }
-      process.stderr.write(`run ${run + 1}/${runs} done\n`);
+      for (const s of order) {
+        // The same N fetches, each machine from its own 127.1.x.y address, lockstep (bench/tftp/many.ts).
+        const r = spawnSync(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            join(repo, 'bench/tftp/many.ts'),
+            '--port',
+            String(s.port),
+            '--file',
+            'ipxe.efi',
+            '--count',
+            String(concurrent),
+            '--expect',
+            String(ipxe.length),
+          ],
+          { cwd: repo, encoding: 'utf8', timeout: 180_000 },
+        );
+        const line = JSON.parse(r.stdout.trim().split('\n').pop() || '{}') as { seconds?: number; failures?: number; reasons?: string[] };
+        if (line.seconds === undefined) throw new Error(`${s.name}: many.ts printed nothing (${r.stderr.slice(-500)})`);
+        if (line.failures) process.stderr.write(`${s.name} own-address failures: ${JSON.stringify(line.reasons)}\n`);
+        ownAddress.get(s.name)!.seconds.push(line.seconds);
+        ownAddress.get(s.name)!.failures.push(line.failures ?? concurrent);
+      }
+      process.stderr.write(`run ${run + 1}/${runs} done, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}\n`);
     }
 
     const mb = big.length / 1e6;
     const fmt = (x: number): string => x.toFixed(2);
     const lines: string[] = [];
     lines.push(
-      `| server | 20 MB lockstep, curl blksize 1468 | 20 MB windowsize 16, atftp | ${concurrent} × ipxe.efi (${(ipxe.length / 1e6).toFixed(2)} MB) concurrent, curl |`,
+      `| server | 20 MB lockstep, curl blksize 1468 | 20 MB windowsize 16, atftp | ${concurrent} × ipxe.efi (${(ipxe.length / 1e6).toFixed(2)} MB) concurrent, curl | ${concurrent} × ipxe.efi, each from its own address, lockstep |`,
     );
-    lines.push('|---|---|---|---|');
+    lines.push('|---|---|---|---|---|');
     for (const s of servers) {
       const l = median(lockstep.get(s.name)!);
       const w = median(windowed.get(s.name)!);
       const st = storm.get(s.name)!;
+      const own = ownAddress.get(s.name)!;
       lines.push(
-        `| ${s.name} | ${fmt(l)} s (${fmt(mb / l)} MB/s) | ${fmt(w)} s (${fmt(mb / w)} MB/s) | ${fmt(median(st.seconds))} s, failures ${st.failures.join('/')} |`,
+        `| ${s.name} | ${fmt(l)} s (${fmt(mb / l)} MB/s) | ${fmt(w)} s (${fmt(mb / w)} MB/s) | ${fmt(median(st.seconds))} s, failures ${st.failures.join('/')} | ${fmt(median(own.seconds))} s, failures ${own.failures.join('/')} |`,
       );
     }
     lines.push('');
     const ourL = median(lockstep.get(ours.name)!);
     const ourW = median(windowed.get(ours.name)!);
     const ourS = median(storm.get(ours.name)!.seconds);
+    const ourO = median(ownAddress.get(ours.name)!.seconds);
     for (const peer of [hpa, dnsmasq]) {
       lines.push(
         `pxe-pilot/${peer.name} time ratio (below 1 = pxe-pilot faster): lockstep ${fmt(ourL / median(lockstep.get(peer.name)!))}, ` +
-          `windowsize 16 ${fmt(ourW / median(windowed.get(peer.name)!))}, concurrent ${fmt(ourS / median(storm.get(peer.name)!.seconds))}`,
+          `windowsize 16 ${fmt(ourW / median(windowed.get(peer.name)!))}, concurrent ${fmt(ourS / median(storm.get(peer.name)!.seconds))}, ` +
+          `own addresses ${fmt(ourO / median(ownAddress.get(peer.name)!.seconds))}`,
       );
     }
     lines.push(`pxe-pilot windowsize 16 vs its own lockstep: ${fmt(ourL / ourW)}× faster`);
     lines.push(
-      `medians of ${runs} runs; raw seconds: ${JSON.stringify({ lockstep: Object.fromEntries(lockstep), windowed: Object.fromEntries(windowed), concurrent: Object.fromEntries([...storm].map(([k, v]) => [k, v.seconds])) }, (_, x: unknown) => (typeof x === 'number' ? Number(x.toFixed(3)) : x))}`,
+      `medians of ${runs} runs; raw seconds: ${JSON.stringify({ lockstep: Object.fromEntries(lockstep), windowed: Object.fromEntries(windowed), concurrent: Object.fromEntries([...storm].map(([k, v]) => [k, v.seconds])), ownAddress: Object.fromEntries([...ownAddress].map(([k, v]) => [k, v.seconds])) }, (_, x: unknown) => (typeof x === 'number' ? Number(x.toFixed(3)) : x))}`,
     );
     console.log(lines.join('\n'));
   } finally {
-    for (const s of servers) s.child?.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
+    // Each server is given up to 10 s to exit (pxe-pilot writes its CPU profile on the way out).
+    await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((done) => {
+            if (!s.child || s.child.exitCode !== null) return done();
+            const timer = setTimeout(done, 10_000);
+            s.child.once('exit', () => (clearTimeout(timer), done()));
+            s.child.kill('SIGTERM');
+          }),
+      ),
+    );
     rmSync(base, { recursive: true, force: true });
   }
 }

@@ -45,7 +45,8 @@ export interface PxeEvent {
   detail?: Record<string, unknown>;
 }
 
-const cli = ['--import', 'tsx', 'src/cli.ts'];
+// PXE_PILOT_COMPILED=1 runs dist/ as production does (benchmarks measuring memory; needs `npm run build`).
+const cli = process.env.PXE_PILOT_COMPILED ? ['bin/pxe-pilot.mjs'] : ['--import', 'tsx', 'src/cli.ts'];
 
 export class PxePilot {
   private constructor(
