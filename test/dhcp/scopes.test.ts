@@ -156,6 +156,27 @@ describe('DHCP server behind a relay', () => {
     assert.match(again.event.reason, /this client's current lease/);
   });
 
+  test('a reload that adds a scope serves its relay at once; a scope kept keeps its offers and leases', () => {
+    const h = new Harness();
+    assert.equal(h.lease(A, RELAY), '10.78.0.100');
+    const held = h.send({ mac: B, type: T.DISCOVER, arch: 0, giaddr: RELAY });
+    assert.equal(held.reply!.packet.yiaddr, '10.78.0.101');
+    const unknownRelay = '10.90.0.1';
+    assert.equal(h.send({ mac: C, type: T.DISCOVER, arch: 0, giaddr: unknownRelay }).event.code, 'no-scope');
+
+    const reloaded = parseProfile(`${INI}[scope new]\nsubnet = 10.90.0.0/24\nrange_start = 10.90.0.10\nrange_end = 10.90.0.20\n`, FILE, opts);
+    const pools = poolsFromProfile(reloaded);
+    assert.ok(pools.ok);
+    h.scopes.reconfigure(pools, { offerHoldMs: 30_000, leaseMs: 600_000, quarantineMs: 600_000 }, () => h.store.leases.all());
+    h.responder.reconfigure({ profile: reloaded, pool: h.scopes.local.pool, relayed: h.scopes.relayed, serverPort: 67 });
+
+    assert.equal(h.send({ mac: C, type: T.DISCOVER, arch: 0, giaddr: unknownRelay }).reply!.packet.yiaddr, '10.90.0.10');
+    // The far scope's offer to B is still held for B, so another client gets nothing there.
+    const other = h.send({ mac: '52:54:00:00:78:0e', type: T.DISCOVER, arch: 0, giaddr: RELAY });
+    assert.match(other.event.reason, /exhausted/);
+    assert.equal(h.send({ mac: A, type: T.DISCOVER, arch: 0, giaddr: RELAY }).reply!.packet.yiaddr, '10.78.0.100');
+  });
+
   test('a reservation in a scope subnet is offered through that relay', () => {
     const h = new Harness();
     const offer = h.send({ mac: C, type: T.DISCOVER, arch: 0, giaddr: RELAY });

@@ -154,7 +154,7 @@ export class BootLab {
    * stand-in 21 s without, 8 s with). 'addresses' adds an IPv4 pool (proxy mode), 'reference-pxe'
    * adds the whole PXE job. It binds port 67 in its own namespace, so pxe-pilot can bind 67 in "lan".
    */
-  async startRouter(role: RouterRole): Promise<{ dnsmasq: ChildProcess; log: () => string }> {
+  async startRouter(role: RouterRole, extraArgs: string[] = []): Promise<{ dnsmasq: ChildProcess; log: () => string }> {
     await this.net.addNamespace(routerNs);
     await this.net.attachToBridge(lanNs, lan.bridge, 'rt-port', routerNs, 'rt0', `${lan.router}/${lan.prefix}`);
     await this.net.exec(routerNs, ['ip', '-6', 'addr', 'add', `${lan.routerV6}/64`, 'dev', 'rt0', 'nodad']);
@@ -163,6 +163,7 @@ export class BootLab {
       argv.push('--no-ping', '--log-dhcp', `--dhcp-range=${lan.rangeStart},${lan.rangeEnd},${lan.netmask},10m`, `--dhcp-option=option:router,${lan.router}`);
     }
     if (role.kind === 'reference-pxe') argv.push(...(await this.referencePxe(role.standin, role.uefiLoader)));
+    argv.push(...extraArgs);
     const dnsmasq = this.net.spawn(routerNs, argv);
     const out = collectOutput(dnsmasq);
     await waitFor('dnsmasq to start', () => /router advertisement on/.test(out.text()) || dnsmasq.exitCode !== null, 10_000);

@@ -7,15 +7,16 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { skipUnless } from '../helpers/requirements.ts';
 import { firmwareFiles, qemuBinary } from '../helpers/qemu.ts';
+import { standinIsoTools } from '../helpers/standin-iso.ts';
 import { buildStandin, standinTools } from '../helpers/standin.ts';
 import type { PxePilot } from '../helpers/daemon.ts';
 import { encodeDhcp } from '../../src/dhcp/codec.ts';
 import { dhcpRequest, T } from '../helpers/dhcp-packets.ts';
-import { BootLab, farLan, lan, relayNs, type InstallHost } from './lab.ts';
+import { BootLab, farLan, lan, relayNs, routerNs, type InstallHost } from './lab.ts';
 import { bootAndInstall, bootToLocalDisk } from './scenarios.ts';
 import { expectInstalled, expectLocalBoot } from './expect.ts';
 
-const skip = skipUnless(['root', qemuBinary, 'dhcp-helper', 'curl', ...standinTools, ...firmwareFiles.bios]);
+const skip = skipUnless(['root', qemuBinary, 'dhcp-helper', 'dnsmasq', 'curl', ...standinTools, ...standinIsoTools, ...firmwareFiles.bios]);
 
 // Generous bounds for TCG in a busy CI runner (the far LAN has no IPv6 router advertisements,
 // so iPXE also waits out its IPv6 autoconfiguration).
@@ -84,6 +85,54 @@ describe('pxe-pilot as the DHCP server for a LAN behind a relay', { skip, timeou
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     assert.match(explained, /relayed by 10\.99\.0\.1: no pool for that subnet .*add a \[scope\] whose subnet holds 10\.99\.0\.1/);
+  });
+});
+
+describe('pxe-pilot as ProxyDHCP for a LAN behind a relay that forwards to the router and to pxe-pilot', { skip, timeout: 480_000 }, () => {
+  const host: InstallHost = { mac: '52:54:00:e2:e4:11', hostname: 'relayed-proxy-node' };
+  let lab: BootLab | undefined;
+  let pilot: PxePilot | undefined;
+  const logs: Record<string, () => string> = {};
+
+  before(async () => {
+    const standin = await buildStandin();
+    lab = await BootLab.create('rlp');
+    // The router's dnsmasq also serves the far LAN's relayed requests, with the relay as their router.
+    logs.dnsmasq = (
+      await lab.startRouter({ kind: 'addresses' }, [
+        `--dhcp-range=set:far,${farLan.rangeStart},${farLan.rangeEnd},255.255.255.0,10m`,
+        `--dhcp-option=tag:far,option:router,${farLan.relay}`,
+      ])
+    ).log;
+    pilot = await lab.startPxePilot({ mode: 'proxy', standin, installHosts: [host], uefiLoader: 'snponly.efi' });
+    // dhcp-helper forwards every far DHCP request to both DHCP servers, as a router's helper addresses do.
+    logs['dhcp-helper'] = (await lab.addFarLanBehindRelay([lan.router, lan.server])).log;
+    await lab.net.exec(routerNs, ['ip', 'route', 'add', farLan.subnet, 'via', farLan.relayOnBootLan]);
+  });
+  after(async () => {
+    await lab?.destroy();
+  });
+
+  test("a BIOS machine behind the relay gets its address from the router's scope and its boot instructions from pxe-pilot, and installs", async (t) => {
+    assert.ok(lab && pilot, 'the lab started');
+    const run = await bootAndInstall(lab, { name: 'rlp-bios', firmware: 'bios', mac: host.mac, serial: 'E2E-rlp-bios', farLan: true }, biosInstallMs).catch(
+      (err: unknown) => {
+        throw new Error(
+          `${(err as Error).message}\n${Object.entries(logs)
+            .map(([name, log]) => `--- ${name} ---\n${log().slice(-3000)}`)
+            .join('\n')}`,
+        );
+      },
+    );
+    t.diagnostic(`power-on → installed: ${run.seconds.toFixed(0)} s`);
+    await expectInstalled(pilot, run, { host, firmware: 'bios', mode: 'proxy', network: '10.78.0' });
+    const events = await pilot.events(host.mac);
+    const offers = events.filter((e) => e.protocol === 'proxydhcp' && e.decision === 'offer');
+    assert.ok(offers.length > 0, `pxe-pilot made a proxy offer; it recorded ${events.map((e) => `${e.protocol}/${e.decision}`).join(', ')}`);
+    for (const offer of offers) {
+      assert.equal(offer.detail?.relay, farLan.relay, 'the proxy offer answered a DISCOVER relayed by 10.78.0.1');
+      assert.equal(offer.detail?.to, `${farLan.relay}:67`, 'and went back to the relay');
+    }
   });
 });
 
