@@ -8,7 +8,9 @@ export type EventProtocol = 'dhcp' | 'proxydhcp' | 'tftp' | 'http' | 'answer' | 
  */
 export type ReasonCode =
   /** A DHCP or ProxyDHCP datagram arrived on another interface than [server] interface and was ignored. */
-  'wrong-interface';
+  | 'wrong-interface'
+  /** A relayed DHCP request (giaddr set) for a subnet no [scope] (nor the local pool) covers: no answer. */
+  | 'no-scope';
 
 /** DHCP server events: a request's facts, or a datagram dropped before decoding. */
 export interface DhcpDetail {
@@ -20,6 +22,9 @@ export interface DhcpDetail {
   arch?: number | null;
   bootFile?: string | null;
   bytes?: number;
+  /** The relay agent (giaddr) that forwarded the request, and the pool that served it. */
+  relay?: string;
+  scope?: string;
   /** Another DHCP server heard on the interface (the other-server probe). */
   servers?: { address: string; mac: string | null; source: string }[];
 }

@@ -10,6 +10,7 @@ import {
   httpUrl,
   ipv4,
   ipv4List,
+  ipv4Network,
   matching,
   menuEntry,
   netmask,
@@ -144,6 +145,23 @@ export const HOST_KEYS = {
   profile: key(matching(PROFILE_NAME, 'expected <product>/<version>, a folder under [assets] dir, such as proxmox-ve/9.1-1'), '', 'folder under [assets] dir'),
   cmdline: key(text, '', 'extra kernel arguments'),
 };
+
+/**
+ * The keys of a [scope <name>] section: the pool of one subnet behind a DHCP relay, in server
+ * mode. A relayed request is served from the scope whose subnet holds its giaddr; the INI
+ * documents them in its commented example.
+ */
+export const SCOPE_KEYS = {
+  subnet: key(ipv4Network, '', "the relay's LAN (the giaddr's network), required"),
+  range_start: key(ipv4, '', 'first address of the pool, required'),
+  range_end: key(ipv4, '', 'last address of the pool, required'),
+  router: key(ipv4, '', "default gateway there (usually the relay's address); empty: none"),
+  dns: key(ipv4List, [], 'DNS servers, comma-separated; empty: [dhcp] dns'),
+  domain: key(matching(HOSTNAME, 'expected a DNS domain such as lab.example'), '', 'DNS domain; empty: [dhcp] domain'),
+};
+
+/** A scope's name: letters, digits, - and _ (a dot would split the INI section name). */
+export const SCOPE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 
 /** Free-form per-host variables for answer templates: any key starting with x_. */
 export const HOST_VARIABLE = /^x_[a-z0-9_]+$/;

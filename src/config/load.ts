@@ -10,6 +10,7 @@ import { defaultProfile } from './defaults.ts';
 import { describeCandidates, hostIPv4, interfaceExists, type InterfaceAddress } from './interfaces.ts';
 import { defaultsOf, fieldName, HOST_KEYS, HOST_VARIABLE, PROFILE_KEYS, sectionKeys, type KeySpec, type SectionName } from './keys.ts';
 import type { HostEntry, Profile } from './profile.ts';
+import { checkScopes, describeScopes, readScopes, reservationScope, SCOPE_PREFIX } from './scopes.ts';
 
 export { profileWarnings } from './warnings.ts';
 export type { InterfaceAddress } from './interfaces.ts';
@@ -123,8 +124,10 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   for (const section of SECTIONS) v.readKeys(sections[section] ?? {}, section, PROFILE_KEYS[section], p[section]);
   p.server.addressSource = p.server.address ? 'profile' : 'interface';
   readHosts(doc, p, v);
+  readScopes(doc, p, v);
   resolveAddress(p, v, options);
   checkDhcp(p, v, options);
+  checkScopes(p, v);
   checkTls(p, v, sections.answers ?? {});
   checkStore(p, v);
   if (v.problems.length) throw new ConfigError(v.problems);
@@ -139,9 +142,9 @@ function knownSections(doc: Raw, v: Validator): Partial<Record<SectionName, Raw>
       v.problem('(top)', name, value, 'keys must be inside a section such as [server]');
       continue;
     }
-    if (name.startsWith('host ')) continue;
+    if (name.startsWith('host ') || name.startsWith(SCOPE_PREFIX)) continue;
     if (!Object.hasOwn(PROFILE_KEYS, name)) {
-      v.problem(name, '', '', `unknown section; known sections: ${SECTIONS.map((s) => `[${s}]`).join(' ')} and [host <mac>]`);
+      v.problem(name, '', '', `unknown section; known sections: ${SECTIONS.map((s) => `[${s}]`).join(' ')} [host <mac>] and [scope <name>]`);
       continue;
     }
     const section = name as SectionName;
@@ -244,8 +247,9 @@ function checkDhcp(p: Profile, v: Validator, options: LoadOptions): void {
   if (p.dhcp.router && !sameSubnet(p.dhcp.router, p.server.address, netmask))
     v.problem('dhcp', 'router', p.dhcp.router, `outside the subnet ${p.server.address}/${netmask}`);
   for (const host of p.hosts.values()) {
-    if (host.ip && !sameSubnet(host.ip, p.server.address, netmask))
-      v.problem(`host ${host.mac}`, 'ip', host.ip, `outside the subnet ${p.server.address}/${netmask}`);
+    // A reservation may also sit in a relayed subnet's [scope].
+    const where = host.ip ? reservationScope(p, host.ip) : null;
+    if (where && !where.ok) v.problem(`host ${host.mac}`, 'ip', host.ip, where.reason);
   }
   const ips = new Map<string, string>();
   for (const host of p.hosts.values()) {
@@ -294,6 +298,7 @@ export function describeProfile(p: Profile): string {
       lines.push(`${name} = ${shown}${note}`);
     }
   }
+  lines.push(...describeScopes(p));
   for (const h of p.hosts.values()) {
     lines.push(`[host ${h.mac}]`);
     for (const [k, val] of Object.entries(h.vars)) lines.push(`${k} = ${val}`);

@@ -1,6 +1,6 @@
 // The typed, validated profile. Everything downstream reads this, never the INI text.
 
-import type { HOST_KEYS, ProfileKeys, ValuesOf } from './keys.ts';
+import type { HOST_KEYS, ProfileKeys, SCOPE_KEYS, ValuesOf } from './keys.ts';
 
 // The section types follow the key table in keys.ts (state_dir → stateDir); the table's doc
 // line says what each field means.
@@ -32,6 +32,11 @@ export type HostEntry = ValuesOf<typeof HOST_KEYS> & {
 };
 export type HostAction = HostEntry['action'];
 
+/** A [scope <name>] section: one relayed subnet's pool (server mode). */
+export type ScopeEntry = ValuesOf<typeof SCOPE_KEYS> & {
+  name: string;
+};
+
 type Sections = { [S in keyof ProfileKeys]: ValuesOf<ProfileKeys[S]> };
 
 export interface Profile extends Sections {
@@ -41,4 +46,6 @@ export interface Profile extends Sections {
   https: HttpsSection;
   /** Keyed by normalised MAC. */
   hosts: Map<string, HostEntry>;
+  /** [scope <name>] sections, by name, in file order. */
+  scopes: Map<string, ScopeEntry>;
 }

@@ -139,6 +139,23 @@ export const cidrList: ValueType<string[]> = {
   format: list,
 };
 
+/**
+ * One IPv4 network in CIDR form, written back as network/prefix. Host bits set (10.78.0.5/24)
+ * are a problem: a scope names a network, and a typo there would move the whole pool.
+ */
+export const ipv4Network: ValueType<string> = {
+  parse(v, ctx) {
+    if (v === '') return undefined;
+    const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(v);
+    if (!m || !ipaddr.IPv4.isValidFourPartDecimal(m[1]!) || Number(m[2]) > 32) return ctx.report('expected a network such as 10.78.0.0/24');
+    const network = ipaddr.IPv4.networkAddressFromCIDR(v).toString();
+    const written = ipaddr.IPv4.parse(m[1]!).toString();
+    if (network !== written) return ctx.report(`host bits are set: the network is ${network}/${Number(m[2])}`);
+    return `${network}/${Number(m[2])}`;
+  },
+  format: plain,
+};
+
 /** A folder or file, relative to the profile's folder. */
 export const path: ValueType<string> = {
   parse: (v, ctx) => (v === '' ? '' : resolve(ctx.baseDir, v)),

@@ -1,8 +1,13 @@
-// The address pool of [dhcp]: range, subnet and [host] reservations, as numbers the allocator can walk.
+// An address pool: range, subnet, what clients there are told (router, DNS) and the [host]
+// reservations in it, as numbers the allocator can walk. [dhcp] makes the local LAN's pool,
+// each [scope] one for a subnet behind a relay (src/dhcp/scopes.ts).
 import ipaddr from 'ipaddr.js';
-import type { Profile } from '../config/profile.ts';
+import type { HostEntry, Profile } from '../config/profile.ts';
+import { scopeHolding } from '../config/scopes.ts';
 
 export interface Pool {
+  /** Where it is configured, for messages and events: '[dhcp]' or '[scope <name>]'. */
+  scope: string;
   /** First and last address of the range, as unsigned 32-bit numbers. */
   start: number;
   end: number;
@@ -11,6 +16,10 @@ export interface Pool {
   netmask: string;
   broadcast: string;
   serverAddress: string;
+  /** Option 3 and 6 and 15 for clients of this pool; empty: not sent. */
+  router: string;
+  dns: string[];
+  domain: string;
   /** MAC → reserved address. */
   reservations: Map<string, string>;
   /** Reserved address → MAC. */
@@ -32,16 +41,49 @@ function validIp(ip: string): boolean {
   return ipaddr.IPv4.isValidFourPartDecimal(ip);
 }
 
-/** Builds the pool from the profile, or says in words what is missing or inconsistent. */
+/** What one pool is made of, as the profile says it. */
+export interface PoolSpec {
+  scope: string;
+  rangeStart: string;
+  rangeEnd: string;
+  netmask: string;
+  serverAddress: string;
+  router: string;
+  dns: string[];
+  domain: string;
+  /** The [host] sections whose ip belongs to this pool. */
+  hosts: Iterable<HostEntry>;
+  /** Whether serverAddress must be inside the subnet (the local LAN's pool: yes; a relayed one: no). */
+  serverOnLink: boolean;
+}
+
+/** Builds the local LAN's pool from [dhcp], or says in words what is missing or inconsistent. */
 export function poolFromProfile(profile: Profile): PoolResult {
   const d = profile.dhcp;
+  const hosts = [...profile.hosts.values()].filter((h) => h.ip && !scopeHolding(profile, h.ip));
+  return buildPool({
+    scope: '[dhcp]',
+    rangeStart: d.rangeStart,
+    rangeEnd: d.rangeEnd,
+    netmask: d.netmask,
+    serverAddress: profile.server.address,
+    router: d.router,
+    dns: d.dns,
+    domain: d.domain,
+    hosts,
+    serverOnLink: true,
+  });
+}
+
+export function buildPool(spec: PoolSpec): PoolResult {
+  const d = spec;
   for (const [key, value] of [
     ['range start', d.rangeStart],
     ['range end', d.rangeEnd],
     ['netmask', d.netmask],
-    ['[server] address', profile.server.address],
+    ['[server] address', d.serverAddress],
   ] as const) {
-    if (!validIp(value)) return { ok: false, reason: `[dhcp] mode = server needs ${key} as an IPv4 address (got '${value}')` };
+    if (!validIp(value)) return { ok: false, reason: `${spec.scope} in server mode needs ${key} as an IPv4 address (got '${value}')` };
   }
   let prefixLength: number;
   try {
@@ -49,21 +91,21 @@ export function poolFromProfile(profile: Profile): PoolResult {
   } catch {
     prefixLength = -1;
   }
-  if (prefixLength < 0 || prefixLength > 30) return { ok: false, reason: `[dhcp] netmask ${d.netmask} is not a contiguous mask of /30 or wider` };
+  if (prefixLength < 0 || prefixLength > 30) return { ok: false, reason: `${spec.scope} netmask ${d.netmask} is not a contiguous mask of /30 or wider` };
   const network = ipaddr.IPv4.networkAddressFromCIDR(`${d.rangeStart}/${prefixLength}`).toString();
   const broadcast = ipaddr.IPv4.broadcastAddressFromCIDR(`${d.rangeStart}/${prefixLength}`).toString();
   const inSubnet = (ip: string) => ipaddr.IPv4.parse(ip).match(ipaddr.IPv4.parse(network), prefixLength);
-  if (!inSubnet(d.rangeEnd)) return { ok: false, reason: `[dhcp] range ${d.rangeStart}-${d.rangeEnd} crosses the /${prefixLength} subnet boundary` };
+  if (!inSubnet(d.rangeEnd)) return { ok: false, reason: `${spec.scope} range ${d.rangeStart}-${d.rangeEnd} crosses the /${prefixLength} subnet boundary` };
   // Network and broadcast addresses are never leased, even when the range names them.
   const start = Math.max(ipToNumber(d.rangeStart), ipToNumber(network) + 1);
   const end = Math.min(ipToNumber(d.rangeEnd), ipToNumber(broadcast) - 1);
-  if (start > end) return { ok: false, reason: `[dhcp] range ${d.rangeStart}-${d.rangeEnd} holds no usable address` };
-  if (!inSubnet(profile.server.address))
-    return { ok: false, reason: `[server] address ${profile.server.address} is not in the DHCP subnet ${network}/${prefixLength}` };
+  if (start > end) return { ok: false, reason: `${spec.scope} range ${d.rangeStart}-${d.rangeEnd} holds no usable address` };
+  if (spec.serverOnLink && !inSubnet(d.serverAddress))
+    return { ok: false, reason: `[server] address ${d.serverAddress} is not in the DHCP subnet ${network}/${prefixLength}` };
 
   const reservations = new Map<string, string>();
   const reservedIps = new Map<string, string>();
-  for (const host of profile.hosts.values()) {
+  for (const host of spec.hosts) {
     if (!host.ip) continue;
     if (!validIp(host.ip) || !inSubnet(host.ip))
       return { ok: false, reason: `[host ${host.mac}] ip ${host.ip} is not in the DHCP subnet ${network}/${prefixLength}` };
@@ -74,7 +116,21 @@ export function poolFromProfile(profile: Profile): PoolResult {
   }
   return {
     ok: true,
-    pool: { start, end, network, prefixLength, netmask: d.netmask, broadcast, serverAddress: profile.server.address, reservations, reservedIps },
+    pool: {
+      scope: spec.scope,
+      start,
+      end,
+      network,
+      prefixLength,
+      netmask: d.netmask,
+      broadcast,
+      serverAddress: d.serverAddress,
+      router: d.router,
+      dns: [...d.dns],
+      domain: d.domain,
+      reservations,
+      reservedIps,
+    },
   };
 }
 

@@ -29,6 +29,9 @@ export function buildReply(request: DhcpPacket, spec: ReplySpec, profile: Profil
   // RFC 6842: a client identifier is echoed back.
   const clientId = request.options.get(Opt.clientId);
   if (clientId) o.set(Opt.clientId, clientId);
+  // RFC 3046 §2.2: relay agent information goes back to the relay unchanged.
+  const relayInfo = request.options.get(Opt.relayAgentInfo);
+  if (relayInfo) o.set(Opt.relayAgentInfo, relayInfo);
 
   if (spec.type === MessageType.NAK) {
     // RFC 2131 §4.3.2: a NAK through a relay has the broadcast bit set so the relay broadcasts it.
@@ -44,11 +47,11 @@ export function buildReply(request: DhcpPacket, spec: ReplySpec, profile: Profil
       .write('renewalTime', Math.floor(spec.leaseSeconds / 2))
       .write('rebindingTime', Math.floor((spec.leaseSeconds * 7) / 8));
   }
+  // The pool's own subnet, router and DNS: a relayed client's LAN is not ours (RFC 2131 §4.3.1).
   o.write('subnetMask', pool.netmask).write('broadcastAddress', pool.broadcast);
-  const d = profile.dhcp;
-  if (d.router) o.write('routers', [d.router]);
-  if (d.dns.length > 0) o.write('dnsServers', d.dns);
-  if (d.domain) o.write('domainName', d.domain);
+  if (pool.router) o.write('routers', [pool.router]);
+  if (pool.dns.length > 0) o.write('dnsServers', pool.dns);
+  if (pool.domain) o.write('domainName', pool.domain);
   if (spec.hostname) o.write('hostname', spec.hostname);
   // The Proxmox installer finds its answer URL here when none is baked into the ISO.
   o.write('proxmoxAnswerUrl', `${answerBase(profile)}/answer`);

@@ -10,6 +10,8 @@ import { describeDhcpClient } from './client.ts';
 import type { DhcpPacket } from './codec.ts';
 import { MessageType, messageTypeName } from './options.ts';
 import { inPoolSubnet, type Pool } from './pool.ts';
+import type { Scope } from './scopes.ts';
+import type { ReasonCode } from '../boot/events.ts';
 import { buildReply, replyDestination, type Destination } from './reply.ts';
 
 export interface DhcpEventRecord {
@@ -17,6 +19,7 @@ export interface DhcpEventRecord {
   kind: string;
   decision: string;
   reason: string;
+  code?: ReasonCode;
   detail: Record<string, unknown>;
 }
 
@@ -28,11 +31,16 @@ export interface Handled {
   event: DhcpEventRecord;
   /** Set when the pool is exhausted (the server rate-limits the log line). */
   exhausted?: boolean;
+  /** The giaddr of a relayed request no pool covers (the server logs it, rate-limited). */
+  unscopedRelay?: string;
 }
 
 export interface ResponderConfig {
   profile: Profile;
+  /** The local LAN's pool ([dhcp]); the responder's allocator holds its addresses. */
   pool: Pool;
+  /** Pools of subnets behind relays ([scope]), each with its allocator; chosen by giaddr. */
+  relayed?: readonly Scope[];
   /** Port relays listen on (the server port, 67). */
   serverPort: number;
 }
@@ -76,9 +84,21 @@ export class DhcpResponder {
     if (type === undefined) return silence(null, 'BOOTP request without option 53: pxe-pilot answers DHCP clients only');
     const client = describeDhcpClient(request);
     if (!client) return silence(null, `no Ethernet hardware address (htype ${request.htype}, hlen ${request.hlen})`);
-    const { pool } = this.config;
-    if (request.giaddr !== '0.0.0.0' && !inPoolSubnet(pool, request.giaddr)) {
-      return silence(client.mac, `relayed by ${request.giaddr}: no pool for that subnet (ours is ${pool.network}/${pool.prefixLength})`);
+    const scope = this.scopeFor(request.giaddr);
+    if (!scope) {
+      const served = [this.config.pool, ...(this.config.relayed ?? []).map((s) => s.pool)].map((p) => `${p.network}/${p.prefixLength}`).join(', ');
+      return {
+        writes: [],
+        unscopedRelay: request.giaddr,
+        event: {
+          ...base,
+          mac: client.mac,
+          decision: 'silence',
+          code: 'no-scope',
+          reason: `relayed by ${request.giaddr}: no pool for that subnet (served: ${served}); add a [scope] whose subnet holds ${request.giaddr}`,
+          detail: { ...base.detail, relay: request.giaddr },
+        },
+      };
     }
 
     const host = this.config.profile.hosts.get(client.mac);
@@ -89,7 +109,8 @@ export class DhcpResponder {
     if (client.uuid) facts.uuid = client.uuid;
     if (who.hostname) facts.hostname = who.hostname;
     const sighting = { mac: client.mac, facts, armed: profileArmsInstall(host) };
-    const ctx: Context = { request, client, who, sighting, now, base, hostname: host?.hostname || undefined };
+    if (request.giaddr !== '0.0.0.0') base.detail = { ...base.detail, relay: request.giaddr, scope: scope.pool.scope };
+    const ctx: Context = { request, client, who, sighting, now, base, hostname: host?.hostname || undefined, pool: scope.pool, allocator: scope.allocator };
 
     switch (type) {
       case MessageType.DISCOVER:
@@ -105,6 +126,13 @@ export class DhcpResponder {
       default:
         return silence(client.mac, `${kind} is not a message a client sends to a server`, { sighting });
     }
+  }
+
+  /** The local pool without a relay (or for a relay on this LAN); else the [scope] holding giaddr. */
+  private scopeFor(giaddr: string): Scope | undefined {
+    const local = { pool: this.config.pool, allocator: this.allocator };
+    if (giaddr === '0.0.0.0' || inPoolSubnet(local.pool, giaddr)) return local;
+    return this.config.relayed?.find((s) => inPoolSubnet(s.pool, giaddr));
   }
 
   private boot(client: ClientDescription): BootFileDecision {
@@ -135,15 +163,15 @@ export class DhcpResponder {
 
   private discover(ctx: Context): Handled {
     const requested = ctx.request.options.read('requestedIp');
-    const choice = this.allocator.chooseOffer(ctx.who, requested, ctx.now);
+    const choice = ctx.allocator.chooseOffer(ctx.who, requested, ctx.now);
     if (choice.ip === null) return this.silence(ctx, `no offer: ${choice.reason}`, { exhausted: true });
-    this.allocator.hold(choice.ip, ctx.who, ctx.now);
+    ctx.allocator.hold(choice.ip, ctx.who, ctx.now);
     const boot = this.boot(ctx.client);
     const packet = buildReply(
       ctx.request,
       { type: MessageType.OFFER, yiaddr: choice.ip, leaseSeconds: this.config.profile.dhcp.leaseTime, boot, hostname: ctx.hostname },
       this.config.profile,
-      this.config.pool,
+      ctx.pool,
     );
     return this.answer(ctx, packet, [], 'offer', `offered ${choice.ip} (${choice.why}); ${this.bootNote(boot)}`, choice.ip, boot);
   }
@@ -168,20 +196,15 @@ export class DhcpResponder {
 
   private ack(ctx: Context, ip: string, state: string): Handled {
     const leaseSeconds = this.config.profile.dhcp.leaseTime;
-    const { writes } = this.allocator.bind(ip, ctx.who, ctx.now, leaseSeconds * 1000);
+    const { writes } = ctx.allocator.bind(ip, ctx.who, ctx.now, leaseSeconds * 1000);
     const boot = this.boot(ctx.client);
-    const packet = buildReply(
-      ctx.request,
-      { type: MessageType.ACK, yiaddr: ip, leaseSeconds, boot, hostname: ctx.hostname },
-      this.config.profile,
-      this.config.pool,
-    );
+    const packet = buildReply(ctx.request, { type: MessageType.ACK, yiaddr: ip, leaseSeconds, boot, hostname: ctx.hostname }, this.config.profile, ctx.pool);
     ctx.sighting.facts.ip = ip;
     return this.answer(ctx, packet, writes, 'ack', `${state}: leased ${ip} for ${leaseSeconds} s; ${this.bootNote(boot)}`, ip, boot);
   }
 
   private nak(ctx: Context, state: string, why: string): Handled {
-    const packet = buildReply(ctx.request, { type: MessageType.NAK, yiaddr: '0.0.0.0', message: why }, this.config.profile, this.config.pool);
+    const packet = buildReply(ctx.request, { type: MessageType.NAK, yiaddr: '0.0.0.0', message: why }, this.config.profile, ctx.pool);
     return this.answer(ctx, packet, [], 'nak', `${state}: ${why}`, null);
   }
 
@@ -191,17 +214,17 @@ export class DhcpResponder {
     const serverId = request.options.read('serverId');
     const requested = request.options.read('requestedIp');
     const ciaddr = request.ciaddr !== '0.0.0.0' ? request.ciaddr : undefined;
-    const { pool } = this.config;
+    const { pool } = ctx;
 
     if (serverId !== undefined) {
       const state = 'SELECTING';
       if (serverId !== pool.serverAddress) {
-        const released = this.allocator.releaseOffer(who.key);
+        const released = ctx.allocator.releaseOffer(who.key);
         return this.silence(ctx, `REQUEST for server ${serverId}: not us${released ? `; our offer of ${released} goes back to the pool` : ''}`);
       }
       const ip = requested ?? ciaddr;
       if (!ip) return this.nak(ctx, state, 'no requested address (option 50)');
-      const free = this.allocator.availableFor(ip, who, now);
+      const free = ctx.allocator.availableFor(ip, who, now);
       if (!free.ok) return this.nak(ctx, state, free.reason);
       return this.ack(ctx, ip, state);
     }
@@ -210,35 +233,35 @@ export class DhcpResponder {
       const state = 'INIT-REBOOT';
       if (!requested) return this.silence(ctx, 'REQUEST with no server id, no requested address and no ciaddr: not a valid RFC 2131 state');
       if (!inPoolSubnet(pool, requested)) return this.nak(ctx, state, `${requested} is not in this network (${pool.network}/${pool.prefixLength})`);
-      const free = this.allocator.availableFor(requested, who, now);
+      const free = ctx.allocator.availableFor(requested, who, now);
       if (!free.ok) return this.nak(ctx, state, free.reason);
-      const lease = this.allocator.leaseOf(who.key);
+      const lease = ctx.allocator.leaseOf(who.key);
       if (lease && lease.ip !== requested) return this.nak(ctx, state, `${requested} is not this client's address: our record gives it ${lease.ip}`);
       if (lease || pool.reservations.get(who.mac) === requested) return this.ack(ctx, requested, state);
       return this.silence(ctx, `INIT-REBOOT for ${requested}: no record of this client, so RFC 2131 §4.3.2 says stay silent`);
     }
 
     const state = request.flags & 0x8000 || request.giaddr !== '0.0.0.0' ? 'REBINDING' : 'RENEWING';
-    const free = this.allocator.availableFor(ciaddr, who, now);
+    const free = ctx.allocator.availableFor(ciaddr, who, now);
     if (!free.ok) return this.nak(ctx, state, free.reason);
     return this.ack(ctx, ciaddr, state);
   }
 
   private decline(ctx: Context): Handled {
     const serverId = ctx.request.options.read('serverId');
-    if (serverId !== undefined && serverId !== this.config.pool.serverAddress) return this.silence(ctx, `DECLINE for server ${serverId}: not us`);
+    if (serverId !== undefined && serverId !== ctx.pool.serverAddress) return this.silence(ctx, `DECLINE for server ${serverId}: not us`);
     const ip = ctx.request.options.read('requestedIp');
     if (!ip) return this.silence(ctx, 'DECLINE without the declined address (option 50)');
-    const writes = this.allocator.decline(ip, ctx.who, ctx.now);
+    const writes = ctx.allocator.decline(ip, ctx.who, ctx.now);
     if (!writes) return this.note(ctx, 'ignored', `DECLINE of ${ip}, which we never gave this client`, ip, []);
     return this.note(ctx, 'declined', `${ip} is in use by another host: out of the pool for ${this.config.profile.dhcp.declineQuarantine} s`, ip, writes);
   }
 
   private release(ctx: Context): Handled {
     const serverId = ctx.request.options.read('serverId');
-    if (serverId !== undefined && serverId !== this.config.pool.serverAddress) return this.silence(ctx, `RELEASE for server ${serverId}: not us`);
+    if (serverId !== undefined && serverId !== ctx.pool.serverAddress) return this.silence(ctx, `RELEASE for server ${serverId}: not us`);
     const ip = ctx.request.ciaddr;
-    const writes = this.allocator.release(ip, ctx.who, ctx.now);
+    const writes = ctx.allocator.release(ip, ctx.who, ctx.now);
     if (!writes) return this.note(ctx, 'ignored', `RELEASE of ${ip}, which this client does not hold`, ip, []);
     return this.note(ctx, 'released', `${ip} released by its client: free for others, kept for this client if it comes back`, ip, writes);
   }
@@ -246,7 +269,7 @@ export class DhcpResponder {
   // RFC 2131 §4.3.5: configuration only; no address, no lease time.
   private inform(ctx: Context): Handled {
     const boot = this.boot(ctx.client);
-    const packet = buildReply(ctx.request, { type: MessageType.ACK, yiaddr: '0.0.0.0', boot, hostname: ctx.hostname }, this.config.profile, this.config.pool);
+    const packet = buildReply(ctx.request, { type: MessageType.ACK, yiaddr: '0.0.0.0', boot, hostname: ctx.hostname }, this.config.profile, ctx.pool);
     return this.answer(ctx, packet, [], 'ack', `configuration for ${ctx.request.ciaddr} (INFORM, no lease); ${this.bootNote(boot)}`, ctx.request.ciaddr, boot);
   }
 }
@@ -259,4 +282,7 @@ interface Context {
   now: number;
   base: { kind: string; detail: Record<string, unknown> };
   hostname: string | undefined;
+  /** The pool this request is served from, and its allocator. */
+  pool: Pool;
+  allocator: LeaseAllocator;
 }

@@ -5,9 +5,9 @@ import type { Profile } from '../config/profile.ts';
 import type { Binding, Service } from '../service.ts';
 import type { EventSink } from '../boot/events.ts';
 import type { LeaseLog, NodeLookup, NodeWrites } from '../boot/ports.ts';
-import { LeaseAllocator, type AllocatorTimes } from './allocator.ts';
+import type { LeaseAllocator, AllocatorTimes } from './allocator.ts';
 import type { DhcpPacket } from './codec.ts';
-import { poolFromProfile, type Pool } from './pool.ts';
+import { poolsFromProfile, ScopeTable } from './scopes.ts';
 import { DhcpResponder, type Handled } from './responder.ts';
 import { commitBatch } from './commit.ts';
 import { DhcpSocket } from './socket.ts';
@@ -33,10 +33,20 @@ function times(profile: Profile): AllocatorTimes {
   return { offerHoldMs: profile.dhcp.offerHold * 1000, leaseMs: profile.dhcp.leaseTime * 1000, quarantineMs: profile.dhcp.declineQuarantine * 1000 };
 }
 
-function checkedPool(profile: Profile): Pool {
-  const result = poolFromProfile(profile);
+function checkedPools(profile: Profile): Extract<ReturnType<typeof poolsFromProfile>, { ok: true }> {
+  const result = poolsFromProfile(profile);
   if (!result.ok) throw new Error(`dhcp: ${result.reason}`);
-  return result.pool;
+  return result;
+}
+
+function responderConfig(profile: Profile, scopes: ScopeTable) {
+  return { profile, pool: scopes.local.pool, relayed: scopes.relayed, serverPort: profile.dhcp.port };
+}
+
+function describeRelayed(scopes: ScopeTable | null): string {
+  const relayed = scopes?.relayed ?? [];
+  if (relayed.length === 0) return '';
+  return `; behind relays: ${relayed.map((s) => `${s.pool.scope} ${s.pool.network}/${s.pool.prefixLength}`).join(', ')}`;
 }
 
 export class DhcpServerService implements Service {
@@ -47,6 +57,10 @@ export class DhcpServerService implements Service {
   private readonly leases: LeaseLog;
   private socket: DhcpSocket | null = null;
   private allocator: LeaseAllocator | null = null;
+  /** Every pool's allocator: the local LAN's (also `allocator`) and each [scope]'s. */
+  private scopes: ScopeTable | null = null;
+  /** When each unscoped relay was last logged, so a chatty relay gives one line a minute. */
+  private readonly unscopedLogged = new Map<string, number>();
   private responder: DhcpResponder | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   /** Handled requests waiting for the next group commit. */
@@ -72,11 +86,12 @@ export class DhcpServerService implements Service {
     const iface = profile.server.interface;
     // A DHCP server answering on every interface can hand out addresses on the wrong LAN.
     if (!iface) throw new Error('dhcp: [dhcp] mode = server needs [server] interface, the one LAN to serve; pxe-pilot will not answer DHCP on every interface');
-    const pool = checkedPool(profile);
+    const pools = checkedPools(profile);
     // Before answering anything: is another DHCP server already on this LAN? (throws to refuse)
     await this.rogueWatch.beforeStart(profile);
-    this.allocator = new LeaseAllocator(pool, times(profile), this.leases.all());
-    this.responder = new DhcpResponder({ profile, pool, serverPort: profile.dhcp.port }, this.allocator, this.store);
+    this.scopes = new ScopeTable(pools, times(profile), this.leases.all());
+    this.allocator = this.scopes.local.allocator;
+    this.responder = new DhcpResponder(responderConfig(profile, this.scopes), this.allocator, this.store);
     this.socket = await DhcpSocket.open(
       { service: 'dhcp', port: profile.dhcp.port, interface: iface, reuseAddr: false, portKey: '[dhcp] port' },
       {
@@ -88,10 +103,12 @@ export class DhcpServerService implements Service {
         failed: (err, d) => this.logger.error({ err, from: d.address }, 'dhcp: packet handler failed'),
       },
     );
-    this.sweepTimer = setInterval(() => this.allocator?.sweep(Date.now()), SWEEP_MS);
+    this.sweepTimer = setInterval(() => this.scopes?.sweep(Date.now()), SWEEP_MS);
     this.sweepTimer.unref();
     this.rogueWatch.watch(() => this.profile);
-    this.logger.info(`DHCP server on ${iface} port ${this.socket.port}, pool ${profile.dhcp.rangeStart}-${profile.dhcp.rangeEnd}`);
+    this.logger.info(
+      `DHCP server on ${iface} port ${this.socket.port}, pool ${profile.dhcp.rangeStart}-${profile.dhcp.rangeEnd}${describeRelayed(this.scopes)}`,
+    );
   }
 
   private receive(request: DhcpPacket): void {
@@ -132,9 +149,9 @@ export class DhcpServerService implements Service {
   }
 
   private reloadAllocator(): LeaseAllocator {
-    const allocator = new LeaseAllocator(checkedPool(this.profile), times(this.profile), this.leases.all());
-    this.responder = new DhcpResponder({ profile: this.profile, pool: checkedPool(this.profile), serverPort: this.profile.dhcp.port }, allocator, this.store);
-    return allocator;
+    this.scopes = new ScopeTable(checkedPools(this.profile), times(this.profile), this.leases.all());
+    this.responder = new DhcpResponder(responderConfig(this.profile, this.scopes), this.scopes.local.allocator, this.store);
+    return this.scopes.local.allocator;
   }
 
   private deliver(h: Handled): void {
@@ -143,10 +160,19 @@ export class DhcpServerService implements Service {
       this.lastExhaustionWarning = Date.now();
       this.logger.warn(`dhcp: ${h.event.reason}; clients get no offer until leases expire or the range grows`);
     }
+    if (h.unscopedRelay) this.logUnscoped(h.unscopedRelay, h.event.reason);
     if (h.reply && socket) {
       socket.send(h.reply, (reason) => this.store.record({ ...h.event, protocol: 'dhcp', decision: 'error', reason: `${reason}; was: ${h.event.reason}` }));
     }
     this.store.record({ ...h.event, protocol: 'dhcp' });
+  }
+
+  private logUnscoped(giaddr: string, reason: string): void {
+    const now = Date.now();
+    if (now - (this.unscopedLogged.get(giaddr) ?? 0) < EXHAUSTION_WARNING_MS) return;
+    if (this.unscopedLogged.size > 1000) this.unscopedLogged.clear();
+    this.unscopedLogged.set(giaddr, now);
+    this.logger.warn(`dhcp: ${reason}`);
   }
 
   async stop(): Promise<void> {
@@ -160,15 +186,15 @@ export class DhcpServerService implements Service {
   }
 
   reload(profile: Profile): void {
-    const result = poolFromProfile(profile);
+    const result = poolsFromProfile(profile);
     if (profile.dhcp.mode === 'server' && !result.ok) {
       this.logger.error(`dhcp: reload keeps the old pool: ${result.reason}`);
       return;
     }
     this.profile = profile;
-    if (result.ok && this.allocator && this.responder) {
-      this.allocator.reconfigure(result.pool, times(profile));
-      this.responder.reconfigure({ profile, pool: result.pool, serverPort: profile.dhcp.port });
+    if (result.ok && this.scopes && this.responder) {
+      this.scopes.reconfigure(result, times(profile), () => this.leases.all());
+      this.responder.reconfigure(responderConfig(profile, this.scopes));
     }
   }
 

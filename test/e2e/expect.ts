@@ -18,6 +18,8 @@ export interface InstallExpectation {
   firmware: Firmware;
   /** Who handed out the address: pxe-pilot (server mode) or the dnsmasq router (proxy mode). */
   mode: 'server' | 'proxy';
+  /** The first three octets of the address the machine should get; default the boot LAN's 10.77.0. */
+  network?: string;
 }
 
 /** The machine installed itself with its own answer, and pxe-pilot knows it is installed. */
@@ -26,7 +28,7 @@ export async function expectInstalled(pilot: PxePilot, run: InstallRun, want: In
   const dhcpServer = want.mode === 'server' ? lan.server : lan.router;
   assert.match(
     serial,
-    new RegExp(`standin: address 10\\.77\\.0\\.\\d+/24 from DHCP server ${dhcpServer.replace(/\./g, '\\.')}`),
+    new RegExp(`standin: address ${(want.network ?? '10.77.0').replace(/\./g, '\\.')}\\.\\d+/24 from DHCP server ${dhcpServer.replace(/\./g, '\\.')}`),
     'the stand-in got its address from the expected DHCP server',
   );
   if (want.mode === 'server') {

@@ -25,7 +25,27 @@ export interface MachineRequest {
   firmware: Firmware;
   mac: string;
   serial?: string;
+  /** Put the machine on the far LAN behind the relay (addFarLanBehindRelay first). */
+  farLan?: boolean;
 }
+
+/** The LAN behind a DHCP relay (addFarLanBehindRelay): the relay routes between it and the boot LAN. */
+export const farLan = {
+  bridge: 'br1',
+  subnet: '10.78.0.0/24',
+  prefix: 24,
+  /** The relay's address on the far LAN: the giaddr it writes, and the far machines' router. */
+  relay: '10.78.0.1',
+  /** The relay's address on the boot LAN. */
+  relayOnBootLan: '10.77.0.253',
+  rangeStart: '10.78.0.100',
+  rangeEnd: '10.78.0.199',
+} as const;
+export const farNs = 'far';
+export const relayNs = 'relay';
+
+/** Which DHCP relay agent runs between the LANs. */
+export type RelayAgent = 'dhcp-helper' | 'dnsmasq';
 
 /** What dnsmasq in the router namespace does besides router advertisements. */
 export type RouterRole = { kind: 'router-advertisements-only' } | { kind: 'addresses' } | { kind: 'reference-pxe'; standin: Standin; uefiLoader: UefiLoader };
@@ -88,6 +108,8 @@ export interface PilotSetup {
   installHosts: InstallHost[];
   menuTimeoutSeconds?: number;
   uefiLoader: UefiLoader;
+  /** Extra INI sections, such as { 'scope far': { subnet: … } }. */
+  extraSections?: Record<string, Record<string, string | number>>;
 }
 
 /** Hard link when possible (same file system, no copy), else a copy; pxe-pilot serves no symlinks. */
@@ -132,7 +154,7 @@ export class BootLab {
    * stand-in 21 s without, 8 s with). 'addresses' adds an IPv4 pool (proxy mode), 'reference-pxe'
    * adds the whole PXE job. It binds port 67 in its own namespace, so pxe-pilot can bind 67 in "lan".
    */
-  async startRouter(role: RouterRole): Promise<{ dnsmasq: ChildProcess; log: () => string }> {
+  async startRouter(role: RouterRole, extraArgs: string[] = []): Promise<{ dnsmasq: ChildProcess; log: () => string }> {
     await this.net.addNamespace(routerNs);
     await this.net.attachToBridge(lanNs, lan.bridge, 'rt-port', routerNs, 'rt0', `${lan.router}/${lan.prefix}`);
     await this.net.exec(routerNs, ['ip', '-6', 'addr', 'add', `${lan.routerV6}/64`, 'dev', 'rt0', 'nodad']);
@@ -141,6 +163,7 @@ export class BootLab {
       argv.push('--no-ping', '--log-dhcp', `--dhcp-range=${lan.rangeStart},${lan.rangeEnd},${lan.netmask},10m`, `--dhcp-option=option:router,${lan.router}`);
     }
     if (role.kind === 'reference-pxe') argv.push(...(await this.referencePxe(role.standin, role.uefiLoader)));
+    argv.push(...extraArgs);
     const dnsmasq = this.net.spawn(routerNs, argv);
     const out = collectOutput(dnsmasq);
     await waitFor('dnsmasq to start', () => /router advertisement on/.test(out.text()) || dnsmasq.exitCode !== null, 10_000);
@@ -256,6 +279,7 @@ export class BootLab {
         },
         answers: { dir: answers },
         assets: { dir: assets },
+        ...setup.extraSections,
       },
       hosts,
     };
@@ -269,12 +293,39 @@ export class BootLab {
     return PxePilot.start(this.net, lanNs, { configFile, baseUrl: pilotBase, adminToken, spec });
   }
 
+  /**
+   * A second LAN (namespace "far", bridge br1) behind a namespace "relay" that routes between it
+   * and the boot LAN and runs a DHCP relay agent forwarding the far LAN's DHCP to `servers`
+   * (giaddr = 10.78.0.1). The boot LAN gets a route back to the far LAN through the relay, so
+   * TFTP and HTTP answers reach the far machines. Ended with the lab, by pid.
+   */
+  async addFarLanBehindRelay(servers: string[], agent: RelayAgent = 'dhcp-helper'): Promise<{ relay: ChildProcess; log: () => string }> {
+    await this.net.addNamespace(farNs);
+    await this.net.addBridge(farNs, farLan.bridge, null);
+    await this.net.addNamespace(relayNs);
+    await this.net.attachToBridge(lanNs, lan.bridge, 'rl-port', relayNs, 'rl0', `${farLan.relayOnBootLan}/${lan.prefix}`);
+    await this.net.attachToBridge(farNs, farLan.bridge, 'rl-port', relayNs, 'rl1', `${farLan.relay}/${farLan.prefix}`);
+    await this.net.exec(relayNs, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    await this.net.exec(lanNs, ['ip', 'route', 'add', farLan.subnet, 'via', farLan.relayOnBootLan]);
+    const argv =
+      agent === 'dhcp-helper'
+        ? ['dhcp-helper', '-d', '-i', 'rl1', ...servers.flatMap((s) => ['-s', s])]
+        : [...dnsmasqArgv('rl1'), '--log-dhcp', ...servers.map((s) => `--dhcp-relay=${farLan.relay},${s}`)];
+    const relay = this.net.spawn(relayNs, argv);
+    const out = collectOutput(relay);
+    // Both agents bind port 67 at start; a quick exit is a failure to start.
+    await new Promise((r) => setTimeout(r, 500));
+    if (relay.exitCode !== null) throw new Error(`${agent} exited at start: ${out.text()}`);
+    return { relay, log: out.text };
+  }
+
   /** A tap on the bridge and a QEMU machine on it, booting from the network. */
   async bootMachine(req: MachineRequest): Promise<Machine> {
     this.tapCount += 1;
     const tap = `tap${this.tapCount}`;
-    await this.net.addTap(lanNs, tap, lan.bridge);
-    const machine = await startMachine(this.net, { ...req, tap, ns: lanNs, workDir: this.workDir });
+    const [ns, bridge] = req.farLan ? [farNs, farLan.bridge] : [lanNs, lan.bridge];
+    await this.net.addTap(ns, tap, bridge);
+    const machine = await startMachine(this.net, { ...req, tap, ns, workDir: this.workDir });
     this.machines.push(machine);
     return machine;
   }

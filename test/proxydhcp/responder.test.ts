@@ -126,6 +126,8 @@ describe('proxy OFFER on 67', () => {
     assert.deepEqual(h.reply?.destination, { address: '10.9.0.1', port: 67, why: 'unicast to relay 10.9.0.1' });
     assert.equal(replyOf(h).giaddr, '10.9.0.1');
     assert.deepEqual(replyOf(h).options.get(Opt.relayAgentInfo), agent);
+    // The client has no address yet: the relay must broadcast the offer on the client's LAN.
+    assert.ok(replyOf(h).flags & 0x8000, 'broadcast bit set for the relay');
   });
 
   test('duplicate DISCOVERs (firmware retries) each get the same answer', () => {
