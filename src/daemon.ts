@@ -53,7 +53,14 @@ export class Daemon {
     const store = await openStore(profile, logger);
     const daemon = new Daemon(profile, store, logger);
     store.observe(daemon.telemetry);
-    daemon.telemetry.setSources(scrapeSources(store, store.leases, () => daemon.profile));
+    daemon.telemetry.setSources(
+      scrapeSources(
+        store,
+        store.leases,
+        () => daemon.profile,
+        () => store.health?.() ?? { backend: 'sqlite', state: 'ok' },
+      ),
+    );
     try {
       daemon.tls = daemon.loadTls(profile);
       for (const name of ORDER) await daemon.ensure(name);
