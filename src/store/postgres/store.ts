@@ -17,11 +17,23 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import type { BootEvent, NewEvent } from '../../boot/events.ts';
 import { firstSight, type NodeLifecycle, type StateChange } from '../../boot/lifecycle.ts';
-import type { EventQuery, InstallRecord, LeaseLog, NodeRecord, NodeStore, SightingFacts, StoreHealth, StoredEvent } from '../../boot/ports.ts';
+import type {
+  EventLog,
+  EventQuery,
+  InstallRecord,
+  LeaseLog,
+  NodeLookup,
+  NodeRecord,
+  NodeStore,
+  SightingFacts,
+  StoreHealth,
+  StoredEvent,
+} from '../../boot/ports.ts';
 import type { Logger } from '../../log.ts';
 import { inTransaction, writeChange } from './changes.ts';
 import { clientConfig, shownUrl, type StoreSection } from './connect.ts';
 import { RecentEvents } from './recent-events.ts';
+import { readHistory } from './history.ts';
 import { NODE_CHANNEL, SCHEMA_VERSION, schemaVersion } from './migrations.ts';
 import {
   INSERT_EVENTS_SQL,
@@ -418,6 +430,19 @@ export class PostgresStore implements NodeStore {
 
   events(query: EventQuery = {}): StoredEvent[] {
     return this.recent.query(query);
+  }
+
+  /** The fleet's log for one machine (explain); this appliance's own recent events when PostgreSQL is away. */
+  async history(mac: string): Promise<EventLog & NodeLookup> {
+    if (this.state !== 'ok') return this;
+    try {
+      // What this appliance queued belongs in the story too.
+      await this.drain();
+      return await readHistory(this.pool, mac, this.nodes.get(mac));
+    } catch (err) {
+      this.logger.warn(`explain ${mac}: reading the shared event log failed (${(err as Error).message}); showing this appliance's events`);
+      return this;
+    }
   }
 
   /** Starts writing the queue now instead of within 50 ms (does not wait for it). */
