@@ -34,6 +34,7 @@ import { inTransaction, writeChange } from './changes.ts';
 import { clientConfig, shownUrl, type StoreSection } from './connect.ts';
 import { RecentEvents } from './recent-events.ts';
 import { readHistory } from './history.ts';
+import { EVICT_SQL, Strangers } from './strangers.ts';
 import { NODE_CHANNEL, SCHEMA_VERSION, schemaVersion } from './migrations.ts';
 import {
   INSERT_EVENTS_SQL,
@@ -73,6 +74,8 @@ export interface PostgresStoreOptions {
   recentEvents?: number;
   /** Queued events kept while PostgreSQL is away; the oldest are dropped past this. */
   maxQueued?: number;
+  /** Never-installed nodes kept in the shared table; the least recently seen are evicted past this (default 100,000, as SQLite). */
+  maxUnknownNodes?: number;
   /** Milliseconds between reconnection attempts. */
   retryMs?: number;
 }
@@ -92,6 +95,9 @@ export class PostgresStore implements NodeStore {
   /** First sightings and admin-created nodes to insert (armed: the profile arms the first install). */
   private inserts: { touch: Touch; armed: boolean }[] = [];
   private localBoots = new Map<string, string | null>();
+  private readonly strangers: Strangers;
+  /** Strangers evicted from the mirror, to delete from the shared table. */
+  private evictions = new Set<string>();
   private queuedEvents: BootEvent[] = [];
   private readonly recent: RecentEvents;
   private dropped = 0;
@@ -115,6 +121,22 @@ export class PostgresStore implements NodeStore {
     this.now = options.now ?? Date.now;
     this.logger = options.logger;
     this.appliance = options.store.appliance || hostname();
+    this.strangers = new Strangers(options.maxUnknownNodes ?? 100_000);
+  }
+
+  /** Puts a node in the mirror, keeping the strangers' order. */
+  private remember(node: NodeRecord): void {
+    this.nodes.set(node.mac, node);
+    this.strangers.note(node);
+  }
+
+  /** Past the cap, the least recently seen strangers leave the mirror now and the shared table at the next write. */
+  private evict(): void {
+    for (const mac of this.strangers.overflow()) {
+      this.nodes.delete(mac);
+      this.installs.delete(mac);
+      this.evictions.add(mac);
+    }
   }
 
   /** Connects, checks the schema and loads the nodes. Unreachable: an error, or a degraded store when start_degraded. */
@@ -165,14 +187,17 @@ export class PostgresStore implements NodeStore {
     const installs = await db.query<InstallRow>('SELECT * FROM installs ORDER BY id');
     this.nodes.clear();
     this.installs.clear();
-    for (const row of nodes.rows) this.nodes.set(row.mac, toNode(row));
+    this.strangers.clear();
+    // Least recently seen first, so the strangers' order is the eviction order.
+    for (const row of nodes.rows.sort((x, y) => x.last_seen - y.last_seen)) this.remember(toNode(row));
     for (const row of installs.rows) this.historyOf(row.mac).push(toInstall(row));
     // What this appliance learnt while away stays visible until written.
-    for (const { touch } of this.inserts) if (!this.nodes.has(touch.mac)) this.nodes.set(touch.mac, newNode(touch));
+    for (const { touch } of this.inserts) if (!this.nodes.has(touch.mac)) this.remember(newNode(touch));
     for (const [mac, t] of this.touches) {
       const node = this.nodes.get(mac);
-      if (node) this.nodes.set(mac, overlayTouch(node, t));
+      if (node) this.remember(overlayTouch(node, t));
     }
+    this.evict();
   }
 
   private historyOf(mac: string): InstallRecord[] {
@@ -217,8 +242,13 @@ export class PostgresStore implements NodeStore {
         const history = await this.pool.query<InstallRow>('SELECT * FROM installs WHERE mac = $1 ORDER BY id', [mac]);
         const row = node.rows[0];
         const touch = this.touches.get(mac);
-        if (row) this.nodes.set(mac, touch ? overlayTouch(toNode(row), touch) : toNode(row));
-        else if (!this.inserts.some((i) => i.touch.mac === mac)) this.nodes.delete(mac);
+        if (row) {
+          this.remember(touch ? overlayTouch(toNode(row), touch) : toNode(row));
+          this.evict();
+        } else if (!this.inserts.some((i) => i.touch.mac === mac)) {
+          this.nodes.delete(mac);
+          this.strangers.forget(mac);
+        }
         this.installs.set(mac, history.rows.map(toInstall));
       } catch (err) {
         this.degrade(`re-reading ${mac}: ${(err as Error).message}`);
@@ -234,7 +264,7 @@ export class PostgresStore implements NodeStore {
   // ---- queued writes ----
 
   private queued(): number {
-    return this.queuedEvents.length + this.touches.size + this.inserts.length + this.localBoots.size;
+    return this.queuedEvents.length + this.touches.size + this.inserts.length + this.localBoots.size + this.evictions.size;
   }
 
   private schedule(): void {
@@ -253,6 +283,8 @@ export class PostgresStore implements NodeStore {
     const touches = [...this.touches.values()];
     const localBoots = [...this.localBoots];
     const events = this.queuedEvents;
+    const evictions = [...this.evictions];
+    this.evictions = new Set();
     this.inserts = [];
     this.touches.clear();
     this.localBoots = new Map();
@@ -267,6 +299,7 @@ export class PostgresStore implements NodeStore {
       }
       if (touches.length) await db.query(TOUCH_SQL, [JSON.stringify(touches)]);
       for (const [mac, script] of localBoots) await db.query('UPDATE nodes SET local_boot = $1 WHERE mac = $2', [script, mac]);
+      if (evictions.length) await db.query(EVICT_SQL, [evictions]);
       if (events.length)
         await db.query(INSERT_EVENTS_SQL, [JSON.stringify(events.map((e) => ({ ...e, code: e.code ?? null, detail: e.detail ?? null }))), this.appliance]);
     })
@@ -282,6 +315,8 @@ export class PostgresStore implements NodeStore {
           this.touches.set(t.mac, later ? mergeTouch(t, later) : t);
         }
         for (const [mac, script] of localBoots) if (!this.localBoots.has(mac)) this.localBoots.set(mac, script);
+        // Seen again since: no longer to delete.
+        for (const mac of evictions) if (!this.nodes.has(mac)) this.evictions.add(mac);
         this.queuedEvents = [...events, ...this.queuedEvents];
         this.capQueue();
         this.degrade(`writing the queue: ${(err as Error).message}`);
@@ -320,8 +355,10 @@ export class PostgresStore implements NodeStore {
       this.inserts.push({ touch, armed: first.change !== null });
       node = newNode(touch);
       if (first.change) node = { ...node, state: first.state, armedAt: touch.now, armedBy: 'profile' };
+      this.evictions.delete(mac);
     }
-    this.nodes.set(mac, node);
+    this.remember(node);
+    this.evict();
     this.schedule();
     return node;
   }
@@ -332,7 +369,9 @@ export class PostgresStore implements NodeStore {
     const touch = toTouch(mac, this.now(), {});
     this.inserts.push({ touch, armed: false });
     const node = newNode(touch);
-    this.nodes.set(mac, node);
+    this.evictions.delete(mac);
+    this.remember(node);
+    this.evict();
     this.schedule();
     return node;
   }
