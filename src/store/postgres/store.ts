@@ -242,6 +242,8 @@ export class PostgresStore implements NodeStore {
         const history = await this.pool.query<InstallRow>('SELECT * FROM installs WHERE mac = $1 ORDER BY id', [mac]);
         const row = node.rows[0];
         const touch = this.touches.get(mac);
+        // Evicted here, its delete queued: not brought back by the notice of its own insert.
+        if (this.evictions.has(mac)) return;
         if (row) {
           this.remember(touch ? overlayTouch(toNode(row), touch) : toNode(row));
           this.evict();
