@@ -98,6 +98,8 @@ export class PostgresStore implements NodeStore {
   private readonly strangers: Strangers;
   /** Strangers evicted from the mirror, to delete from the shared table. */
   private evictions = new Set<string>();
+  /** What the running flush writes: a re-read meanwhile must not take the table's old row as the truth. */
+  private inFlight: { inserts: Set<string>; evictions: Set<string> } | null = null;
   private queuedEvents: BootEvent[] = [];
   private readonly recent: RecentEvents;
   private dropped = 0;
@@ -124,10 +126,10 @@ export class PostgresStore implements NodeStore {
     this.strangers = new Strangers(options.maxUnknownNodes ?? 100_000);
   }
 
-  /** Puts a node in the mirror, keeping the strangers' order. */
-  private remember(node: NodeRecord): void {
+  /** Puts a node in the mirror, keeping the strangers' order; `seen`: false for a re-read, which keeps its place. */
+  private remember(node: NodeRecord, seen = true): void {
     this.nodes.set(node.mac, node);
-    this.strangers.note(node);
+    this.strangers.note(node, seen);
   }
 
   /** Past the cap, the least recently seen strangers leave the mirror now and the shared table at the next write. */
@@ -242,12 +244,12 @@ export class PostgresStore implements NodeStore {
         const history = await this.pool.query<InstallRow>('SELECT * FROM installs WHERE mac = $1 ORDER BY id', [mac]);
         const row = node.rows[0];
         const touch = this.touches.get(mac);
-        // Evicted here, its delete queued: not brought back by the notice of its own insert.
-        if (this.evictions.has(mac)) return;
+        // Evicted here, its delete queued or being written: not brought back by the notice of its own insert.
+        if (this.evictions.has(mac) || this.inFlight?.evictions.has(mac)) return;
         if (row) {
-          this.remember(touch ? overlayTouch(toNode(row), touch) : toNode(row));
+          this.remember(touch ? overlayTouch(toNode(row), touch) : toNode(row), false);
           this.evict();
-        } else if (!this.inserts.some((i) => i.touch.mac === mac)) {
+        } else if (!this.inFlight?.inserts.has(mac) && !this.inserts.some((i) => i.touch.mac === mac)) {
           this.nodes.delete(mac);
           this.strangers.forget(mac);
         }
@@ -293,6 +295,7 @@ export class PostgresStore implements NodeStore {
     this.queuedEvents = [];
     const conflicts: string[] = [];
     const started = performance.now();
+    this.inFlight = { inserts: new Set(inserts.map((i) => i.touch.mac)), evictions: new Set(evictions) };
     this.flushing = inTransaction(this.pool, async (db) => {
       for (const { touch, armed } of inserts) {
         const created = await db.query(INSERT_NODE_SQL, insertNodeArgs(touch));
@@ -324,6 +327,7 @@ export class PostgresStore implements NodeStore {
         this.degrade(`writing the queue: ${(err as Error).message}`);
       })
       .finally(() => {
+        this.inFlight = null;
         this.flushing = null;
         this.schedule();
       });

@@ -13,8 +13,9 @@ export class Strangers {
 
   constructor(private readonly max: number) {}
 
-  /** Called for every node put in the mirror. */
-  note(node: NodeRecord): void {
+  /** Called for every node put in the mirror; `seen`: heard from now (a re-read keeps its place). */
+  note(node: NodeRecord, seen = true): void {
+    if (!seen && this.order.has(node.mac) && isStranger(node)) return;
     this.order.delete(node.mac);
     if (isStranger(node)) this.order.add(node.mac);
   }
