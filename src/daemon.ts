@@ -53,14 +53,7 @@ export class Daemon {
     const store = await openStore(profile, logger);
     const daemon = new Daemon(profile, store, logger);
     store.observe(daemon.telemetry);
-    daemon.telemetry.setSources(
-      scrapeSources(
-        store,
-        store.leases,
-        () => daemon.profile,
-        () => store.health?.() ?? { backend: 'sqlite', state: 'ok' },
-      ),
-    );
+    daemon.telemetry.setSources(scrapeSources(store, store.leases, () => daemon.profile));
     try {
       daemon.tls = daemon.loadTls(profile);
       for (const name of ORDER) await daemon.ensure(name);

@@ -9,9 +9,10 @@ export function nodeCounts(store: Pick<NodeDirectory, 'countNodesInState'>): Rec
   return Object.fromEntries(NODE_LIFECYCLES.map((s) => [s, store.countNodesInState(s)])) as Record<NodeLifecycle, number>;
 }
 
-export function scrapeSources(store: NodeDirectory, leases: LeaseLog, profile: () => Profile, health?: () => StoreHealth): ScrapeSources {
+/** `store.health`: a store that can be degraded (PostgreSQL) says so; without it the store is always up (SQLite). */
+export function scrapeSources(store: NodeDirectory & { health?(): StoreHealth }, leases: LeaseLog, profile: () => Profile): ScrapeSources {
   return {
-    ...(health ? { store: health } : {}),
+    store: () => store.health?.() ?? { backend: 'sqlite', state: 'ok' },
     nodeCounts: () => nodeCounts(store),
     installCounts: () => store.installCounts(),
     pool: () => {
