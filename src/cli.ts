@@ -8,8 +8,7 @@ import { createLogger } from './log.ts';
 import { Daemon, VERSION } from './daemon.ts';
 import { BindError } from './service.ts';
 import { normaliseMac } from './net/mac.ts';
-import { Store } from './store/store.ts';
-import { explainMac } from './explain.ts';
+import { explainFromProfile, ExplainUnavailable } from './cli/explain.ts';
 import { STORE_USAGE, storeCommand } from './cli/store.ts';
 import { probeCommand } from './cli/probe.ts';
 import { assetsArgv, runAssets } from './cli/assets.ts';
@@ -102,12 +101,12 @@ async function main(argv: string[]): Promise<void> {
       if (!mac) fail(2, `explain needs a MAC address, e.g. pxe-pilot explain 52:54:00:12:34:56\n${USAGE}`);
       // Only the state folder matters here: do not insist that [server] interface exists.
       const profile = load({ offline: true });
-      const store = Store.open(profile.server.stateDir);
+      const limit = values.limit ? Number(values.limit) : undefined;
       try {
-        const limit = values.limit ? Number(values.limit) : undefined;
-        process.stdout.write(explainMac(store, mac, limit && Number.isFinite(limit) ? { limit } : {}));
-      } finally {
-        store.close();
+        process.stdout.write(await explainFromProfile(profile, mac, limit && Number.isFinite(limit) ? { limit } : {}));
+      } catch (err) {
+        if (err instanceof ExplainUnavailable) fail(1, `pxe-pilot explain: ${err.message}`);
+        throw err;
       }
       return;
     }

@@ -103,6 +103,12 @@ export interface EventQuery {
 /** The event log: record() queues (written within 50 ms), events() reads newest last. */
 export interface EventLog extends EventSink {
   events(query?: EventQuery): StoredEvent[];
+  /**
+   * A store shared by a fleet: one machine's story as every appliance recorded it (its events, the
+   * newest of each protocol, the node), read from the shared database for explain. Absent where
+   * events() already is the whole log; falls back to what this appliance knows when unreachable.
+   */
+  history?(mac: string): Promise<EventLog & NodeLookup>;
 }
 
 export type LeaseState = 'bound' | 'declined' | 'released';

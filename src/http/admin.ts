@@ -213,11 +213,13 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
   });
 
   // The same timeline as `pxe-pilot explain <mac>`, as text.
-  router.get('/nodes/:mac/explain', admin, (ctx) => {
+  router.get('/nodes/:mac/explain', admin, async (ctx) => {
     const mac = routeMac(ctx);
     const limit = intQuery(ctx, 'limit', 50, 1, 1000);
+    // A fleet's store reads what every appliance recorded; a single appliance's log is all of it.
+    const source = (await deps.store.history?.(mac)) ?? deps.store;
     ctx.type = 'text/plain; charset=utf-8';
-    ctx.body = explainMac(deps.store, mac, { limit });
+    ctx.body = explainMac(source, mac, { limit });
   });
 
   router.get('/events', admin, (ctx) => {

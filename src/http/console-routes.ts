@@ -66,6 +66,8 @@ export function consoleRoutes(router: Router, deps: HttpDeps, admin: Middleware,
       services: deps.services(),
       warnings: profileWarnings(profile),
       nodes: nodeCounts(deps.store),
+      // Degraded: PostgreSQL unreachable; boots go on from memory (docs/fleet.md).
+      store: deps.storeHealth?.() ?? { backend: 'sqlite', state: 'ok' },
       transfers: telemetry.transfers.size,
       streamClients: telemetry.hub.clients,
     };

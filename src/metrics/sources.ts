@@ -1,6 +1,6 @@
 // What the scrape-time gauges read: node counts, install counts, the DHCP pool and its leases.
 import type { Profile } from '../config/profile.ts';
-import type { LeaseLog, NodeDirectory } from '../boot/ports.ts';
+import type { LeaseLog, NodeDirectory, StoreHealth } from '../boot/ports.ts';
 import { NODE_LIFECYCLES, type NodeLifecycle } from '../boot/lifecycle.ts';
 import { poolFromProfile } from '../dhcp/pool.ts';
 import type { ScrapeSources } from './telemetry.ts';
@@ -9,8 +9,10 @@ export function nodeCounts(store: Pick<NodeDirectory, 'countNodesInState'>): Rec
   return Object.fromEntries(NODE_LIFECYCLES.map((s) => [s, store.countNodesInState(s)])) as Record<NodeLifecycle, number>;
 }
 
-export function scrapeSources(store: NodeDirectory, leases: LeaseLog, profile: () => Profile): ScrapeSources {
+/** `store.health`: a store that can be degraded (PostgreSQL) says so; without it the store is always up (SQLite). */
+export function scrapeSources(store: NodeDirectory & { health?(): StoreHealth }, leases: LeaseLog, profile: () => Profile): ScrapeSources {
   return {
+    store: () => store.health?.() ?? { backend: 'sqlite', state: 'ok' },
     nodeCounts: () => nodeCounts(store),
     installCounts: () => store.installCounts(),
     pool: () => {

@@ -2,6 +2,7 @@
 // of transfers in flight. Transports see only the narrow `Telemetry` interface below.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BootEvent } from '../boot/events.ts';
+import type { StoreHealth } from '../boot/ports.ts';
 import type { StoreObserver } from '../store/store.ts';
 import { NODE_LIFECYCLES, type NodeLifecycle } from '../boot/lifecycle.ts';
 import { EventHub } from '../live/event-hub.ts';
@@ -27,6 +28,8 @@ export interface ScrapeSources {
   installCounts(): { consumed: number; completed: number };
   /** Addresses in the DHCP range and leases bound now; null when the DHCP server is off. */
   pool(): { size: number; bound: number } | null;
+  /** Whether the store can write now (a shared PostgreSQL store may be degraded); absent: SQLite, always up. */
+  store?(): StoreHealth;
 }
 
 export class DaemonTelemetry implements Telemetry {
@@ -156,6 +159,25 @@ export class DaemonTelemetry implements Telemetry {
       registers: [this.registry],
       collect() {
         this.set(sources()?.pool()?.bound ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'pxe_pilot_store_up',
+      help: 'Whether the store can write now, by backend: 1 up, 0 degraded (PostgreSQL unreachable: boots go on from memory, installs needing a consumption wait)',
+      labelNames: ['backend'] as const,
+      registers: [this.registry],
+      collect() {
+        const health = sources()?.store?.() ?? { backend: 'sqlite', state: 'ok' };
+        this.reset();
+        this.set({ backend: health.backend }, health.state === 'ok' ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'pxe_pilot_store_queued_writes',
+      help: 'Events and node writes waiting to be written to the store (grows while PostgreSQL is away)',
+      registers: [this.registry],
+      collect() {
+        this.set(sources()?.store?.().queued ?? 0);
       },
     });
     this.activeTransfers.set({ protocol: 'tftp' }, 0);

@@ -11,6 +11,7 @@ import pg from 'pg';
 import { Store } from '../../src/store/store.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { skipUnlessPostgres, startPostgres, type TestPostgres } from '../helpers/postgres.ts';
+import { SCHEMA_VERSION } from '../../src/store/postgres/migrations.ts';
 
 const run = promisify(execFile);
 const skip = skipUnlessPostgres();
@@ -46,8 +47,8 @@ test("store migrate creates the schema once; store copy moves one appliance's hi
   writeFileSync(ini, `[server]\naddress = 127.0.0.1\nstate_dir = ${join(dir, 'state')}\n[store]\nbackend = postgresql\nurl = ${url}\n`);
   const first = await pxePilot(['store', 'migrate', '--config', ini]);
   assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /schema migrated from version 0 to 1/);
-  assert.match((await pxePilot(['store', 'migrate', '--config', ini])).stdout, /schema already at version 1/);
+  assert.match(first.stdout, new RegExp(`schema migrated from version 0 to ${SCHEMA_VERSION}`));
+  assert.match((await pxePilot(['store', 'migrate', '--config', ini])).stdout, new RegExp(`schema already at version ${SCHEMA_VERSION}`));
 
   const state = join(dir, 'single');
   const single = Store.open(state);

@@ -27,6 +27,8 @@ export interface MachineRequest {
   serial?: string;
   /** Put the machine on the far LAN behind the relay (addFarLanBehindRelay first). */
   farLan?: boolean;
+  /** The LAN its tap joins (BootLab.addLan first); default: the lab's own "lan". */
+  lan?: LanSpec;
 }
 
 /** The LAN behind a DHCP relay (addFarLanBehindRelay): the relay routes between it and the boot LAN. */
@@ -46,6 +48,32 @@ export const relayNs = 'relay';
 
 /** Which DHCP relay agent runs between the LANs. */
 export type RelayAgent = 'dhcp-helper' | 'dnsmasq';
+
+/**
+ * Another boot LAN (another VLAN) in its own namespace: its own bridge, server address and DHCP
+ * pool, for a lab with several appliances. Nothing links it to "lan": machines on it reach only
+ * what runs in its namespace.
+ */
+export interface LanSpec {
+  ns: string;
+  bridge: string;
+  server: string;
+  prefix: number;
+  netmask: string;
+  rangeStart: string;
+  rangeEnd: string;
+}
+
+/** A second boot LAN, 10.78.0.0/24, existing only inside its namespace. */
+export const secondLan: LanSpec = {
+  ns: 'lan2',
+  bridge: 'br0',
+  server: '10.78.0.1',
+  prefix: 24,
+  netmask: '255.255.255.0',
+  rangeStart: '10.78.0.100',
+  rangeEnd: '10.78.0.199',
+};
 
 /** What dnsmasq in the router namespace does besides router advertisements. */
 export type RouterRole = { kind: 'router-advertisements-only' } | { kind: 'addresses' } | { kind: 'reference-pxe'; standin: Standin; uefiLoader: UefiLoader };
@@ -74,7 +102,7 @@ export interface InstallHost {
 }
 
 /** The answer file a user writes for one machine (hosts/<mac with hyphens>.toml). */
-export function answerFor(host: InstallHost): string {
+export function answerFor(host: InstallHost, base: string = pilotBase): string {
   return [
     '[global]',
     'keyboard = "en-us"',
@@ -92,7 +120,7 @@ export function answerFor(host: InstallHost): string {
     'disk-list = ["vda"]',
     '',
     '[post-installation-webhook]',
-    `url = "${pilotBase}/webhook/proxmox"`,
+    `url = "${base}/webhook/proxmox"`,
     '',
   ].join('\n');
 }
@@ -110,6 +138,12 @@ export interface PilotSetup {
   uefiLoader: UefiLoader;
   /** Extra INI sections, such as { 'scope far': { subnet: … } }. */
   extraSections?: Record<string, Record<string, string | number>>;
+  /** The LAN it serves (BootLab.addLan first); default: the lab's own "lan" at lan.server. */
+  lan?: LanSpec;
+  /** Names its folders and profile (<name>-state, …) when one lab runs several appliances. */
+  name?: string;
+  /** [store] keys, e.g. { backend: 'postgresql', url, appliance } for a fleet; default: SQLite. */
+  store?: Record<string, string | number | boolean>;
 }
 
 /** Hard link when possible (same file system, no copy), else a copy; pxe-pilot serves no symlinks. */
@@ -140,6 +174,12 @@ export class BootLab {
       throw err;
     }
     return lab;
+  }
+
+  /** Another boot LAN (see LanSpec): a namespace with its own bridge and server address. */
+  async addLan(spec: LanSpec): Promise<void> {
+    await this.net.addNamespace(spec.ns);
+    await this.net.addBridge(spec.ns, spec.bridge, `${spec.server}/${spec.prefix}`);
   }
 
   /** A file path inside this run's work directory. */
@@ -232,12 +272,15 @@ export class BootLab {
    * installer does. In server mode it asks DHCP for option 250.
    */
   async startPxePilot(setup: PilotSetup): Promise<PxePilot> {
-    const answers = this.path('answers');
-    const assets = this.path('assets');
+    const own = (name: string): string => this.path(setup.name ? `${setup.name}-${name}` : name);
+    const net = setup.lan ?? { ns: lanNs, bridge: lan.bridge, server: lan.server, netmask: lan.netmask, rangeStart: lan.rangeStart, rangeEnd: lan.rangeEnd };
+    const base = `http://${net.server}:${pilotHttpPort}`;
+    const answers = own('answers');
+    const assets = own('assets');
     const imageDir = join(assets, ...standinProfile.split('/'));
     await mkdir(join(answers, 'hosts'), { recursive: true });
     await mkdir(assets, { recursive: true });
-    await mkdir(this.path('state'), { recursive: true });
+    await mkdir(own('state'), { recursive: true });
     if (setup.mode === 'server') {
       // Copied by hand, as before `assets add`: the answer URL comes from DHCP option 250.
       await mkdir(imageDir, { recursive: true });
@@ -245,11 +288,11 @@ export class BootLab {
       await place(setup.standin.initrd, join(imageDir, 'initrd'));
       await writeFile(join(imageDir, 'cmdline'), 'console=ttyS0 quiet\n');
     }
-    for (const host of setup.installHosts) await writeFile(join(answers, 'hosts', `${host.mac.replace(/:/g, '-')}.toml`), answerFor(host));
+    for (const host of setup.installHosts) await writeFile(join(answers, 'hosts', `${host.mac.replace(/:/g, '-')}.toml`), answerFor(host, base));
     await writeFile(join(answers, 'default.toml'), defaultAnswer);
 
     const dhcp: Record<string, string | number> = { mode: setup.mode };
-    if (setup.mode === 'server') Object.assign(dhcp, { range_start: lan.rangeStart, range_end: lan.rangeEnd, netmask: lan.netmask, lease_time: 600 });
+    if (setup.mode === 'server') Object.assign(dhcp, { range_start: net.rangeStart, range_end: net.rangeEnd, netmask: net.netmask, lease_time: 600 });
     // In proxy mode the image is what a user makes: `pxe-pilot assets add` on a Proxmox-shaped ISO.
     // The kernel line gets only the console (the Proxmox default arguments come with the product).
     const hostCmdline = setup.mode === 'proxy' ? { cmdline: 'console=ttyS0' } : {};
@@ -262,7 +305,7 @@ export class BootLab {
     }));
     const spec = {
       sections: {
-        server: { address: lan.server, interface: lan.bridge, state_dir: this.path('state'), log_level: 'debug' },
+        server: { address: net.server, interface: net.bridge, state_dir: own('state'), log_level: 'debug' },
         http: { port: pilotHttpPort, bind: '0.0.0.0', admin_token: adminToken },
         // The installer stand-in fetches with busybox wget, which cannot pin a certificate;
         // HTTPS and require_tls are covered in test/http/tls.test.ts.
@@ -280,17 +323,18 @@ export class BootLab {
         answers: { dir: answers },
         assets: { dir: assets },
         ...setup.extraSections,
+        ...(setup.store ? { store: setup.store } : {}),
       },
       hosts,
     };
-    const configFile = this.path('pxe-pilot.ini');
+    const configFile = own('pxe-pilot.ini');
     if (setup.mode === 'proxy') {
       await writeFile(configFile, renderIni(spec));
-      const iso = this.path('proxmox-ve_9.1-standin.iso');
-      await buildStandinProxmoxIso(setup.standin, iso, this.path('iso-tree'));
+      const iso = own('proxmox-ve_9.1-standin.iso');
+      await buildStandinProxmoxIso(setup.standin, iso, own('iso-tree'));
       await addAssetWithCli(iso, configFile);
     }
-    return PxePilot.start(this.net, lanNs, { configFile, baseUrl: pilotBase, adminToken, spec });
+    return PxePilot.start(this.net, net.ns, { configFile, baseUrl: base, adminToken, spec });
   }
 
   /**
@@ -323,7 +367,7 @@ export class BootLab {
   async bootMachine(req: MachineRequest): Promise<Machine> {
     this.tapCount += 1;
     const tap = `tap${this.tapCount}`;
-    const [ns, bridge] = req.farLan ? [farNs, farLan.bridge] : [lanNs, lan.bridge];
+    const [ns, bridge] = req.farLan ? [farNs, farLan.bridge] : [req.lan?.ns ?? lanNs, req.lan?.bridge ?? lan.bridge];
     await this.net.addTap(ns, tap, bridge);
     const machine = await startMachine(this.net, { ...req, tap, ns, workDir: this.workDir });
     this.machines.push(machine);

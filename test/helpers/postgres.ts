@@ -1,7 +1,7 @@
 // A private PostgreSQL server for a test: initdb in a temp folder, listening on a loopback port
 // only, run as the postgres user (the server refuses root). Debian's own cluster is never used.
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,11 @@ export interface TestPostgres {
   /** postgres://postgres@127.0.0.1:<port>/<db> of a fresh, migrated database. */
   url: string;
   port: number;
+  /**
+   * The folder holding its unix socket (.s.PGSQL.<port>). A socket crosses network namespaces:
+   * a daemon in a lab namespace reaches the server at postgres://postgres@localhost:<port>/<db>?host=<socketDir>.
+   */
+  socketDir: string;
   /** Another fresh database on the same server (migrated unless told not to). */
   createDatabase(name: string, options?: { migrate?: boolean }): Promise<string>;
   stop(): void;
@@ -50,6 +55,8 @@ export async function startPostgres(): Promise<TestPostgres> {
   const bin = postgresBin()!;
   const dir = mkdtempSync(join(tmpdir(), 'pxe-pilot-pg-'));
   chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
+  // Searchable by all, so a daemon that dropped root still reaches the socket (the data folder stays 0700).
+  chmodSync(dir, 0o755);
   const data = join(dir, 'data');
   const asPostgres = (tool: string, args: string[]): void => {
     execFileSync('runuser', ['-u', 'postgres', '--', join(bin, tool), ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -96,7 +103,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   try {
     start();
     const url = await createDatabase('pxe');
-    return { url, port, createDatabase, stop, start, destroy };
+    return { url, port, socketDir: dir, createDatabase, stop, start, destroy };
   } catch (err) {
     try {
       destroy();

@@ -9,8 +9,8 @@ import { storeContract } from './contract.ts';
 import { skipUnlessPostgres, startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { pgStoreSection, quietLogger } from '../helpers/pg-store.ts';
 
-storeContract('sqlite', () => {
-  const store = Store.open(':memory:');
+storeContract('sqlite', (options) => {
+  const store = Store.open(':memory:', options);
   return Promise.resolve(
     Object.assign(store, {
       settle: () => Promise.resolve(),
@@ -29,7 +29,7 @@ after(() => server?.destroy());
 
 storeContract(
   'postgresql',
-  async () => {
+  async (options) => {
     const url = await server!.createDatabase(`contract_${++databases}`);
     const db = openDatabase(':memory:');
     const store = await PostgresStore.open({
@@ -37,6 +37,7 @@ storeContract(
       logger: quietLogger(),
       leases: new SqliteLeases(db, new WriteBehind(db)),
       closeLeases: () => db.close(),
+      ...options,
     });
     return Object.assign(store, { settle: () => store.drain() });
   },

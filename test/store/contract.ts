@@ -13,10 +13,16 @@ export interface ContractStore extends NodeStore {
 const MAC = '52:54:00:aa:00:01';
 const OTHER = '52:54:00:aa:00:02';
 
-export function storeContract(backend: string, open: () => Promise<ContractStore>, skip: false | string = false): void {
-  const check = (name: string, body: (store: ContractStore) => Promise<void>): void => {
+/** What a contract check may ask of the store it opens. */
+export interface ContractOptions {
+  /** Never-installed nodes kept; the least recently seen are evicted past this. */
+  maxUnknownNodes?: number;
+}
+
+export function storeContract(backend: string, open: (options?: ContractOptions) => Promise<ContractStore>, skip: false | string = false): void {
+  const check = (name: string, body: (store: ContractStore) => Promise<void>, options?: ContractOptions): void => {
     test(`${backend}: ${name}`, { skip }, async () => {
-      const store = await open();
+      const store = await open(options);
       try {
         await body(store);
       } finally {
@@ -78,6 +84,31 @@ export function storeContract(backend: string, open: () => Promise<ContractStore
     await store.settle();
     assert.equal(store.getNode(MAC)?.localBoot, 'sanboot --no-describe --drive 0x80');
   });
+
+  check(
+    'strangers cannot grow the node table without bound: the least recently seen never-installed nodes go, installed and armed ones stay',
+    async (store) => {
+      await store.applyChange('02:00:00:00:00:00', { kind: 'complete', fqdn: 'keep.lab', bootMode: null, report: null });
+      await store.applyChange('02:00:00:00:00:01', { kind: 'arm', profile: 'proxmox-ve/9.1-1', by: 'admin' });
+      const stranger = (i: number): string => `06:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+      for (let i = 0; i < 300; i++) {
+        store.sawNode(stranger(i), {}, false);
+        if (i % 50 === 0) await store.settle();
+      }
+      // Seen again: no longer among the least recently seen.
+      store.sawNode(stranger(1), {}, false);
+      for (let i = 300; i < 330; i++) store.sawNode(stranger(i), {}, false);
+      await store.settle();
+      assert.equal(store.getNode(stranger(0)), undefined, 'the least recently seen stranger is evicted');
+      assert.ok(store.getNode(stranger(1)), 'a stranger seen again stays');
+      assert.ok(store.getNode(stranger(329)), 'the newest stranger stays');
+      assert.equal(store.countNodesInState('seen'), 50, 'the cap holds');
+      assert.equal(store.getNode('02:00:00:00:00:00')?.state, 'installed', 'installed nodes are never evicted');
+      assert.equal(store.getNode('02:00:00:00:00:01')?.state, 'install-pending', 'armed nodes are never evicted');
+      assert.equal(store.countNodes(), 52);
+    },
+    { maxUnknownNodes: 50 },
+  );
 
   check('events read back newest last, by MAC and protocol', async (store) => {
     for (let i = 0; i < 5; i++) store.record({ mac: i % 2 ? MAC : OTHER, protocol: 'http', kind: 'GET /boot', decision: 'local', reason: `boot ${i}` });

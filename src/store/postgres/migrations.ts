@@ -34,6 +34,8 @@ const MIGRATIONS: string[] = [
        OR OLD.local_boot IS DISTINCT FROM NEW.local_boot OR OLD.armed_at IS DISTINCT FROM NEW.armed_at
        OR OLD.installed_at IS DISTINCT FROM NEW.installed_at OR OLD.consumed_at IS DISTINCT FROM NEW.consumed_at)
      EXECUTE FUNCTION pxe_pilot_node_changed();`,
+  // 2: explain reads the newest events of each protocol across the fleet (src/store/postgres/history.ts).
+  `CREATE INDEX events_protocol ON events (protocol, id);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

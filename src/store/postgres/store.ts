@@ -17,11 +17,24 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import type { BootEvent, NewEvent } from '../../boot/events.ts';
 import { firstSight, type NodeLifecycle, type StateChange } from '../../boot/lifecycle.ts';
-import type { EventQuery, InstallRecord, LeaseLog, NodeRecord, NodeStore, SightingFacts, StoreHealth, StoredEvent } from '../../boot/ports.ts';
+import type {
+  EventLog,
+  EventQuery,
+  InstallRecord,
+  LeaseLog,
+  NodeLookup,
+  NodeRecord,
+  NodeStore,
+  SightingFacts,
+  StoreHealth,
+  StoredEvent,
+} from '../../boot/ports.ts';
 import type { Logger } from '../../log.ts';
 import { inTransaction, writeChange } from './changes.ts';
 import { clientConfig, shownUrl, type StoreSection } from './connect.ts';
 import { RecentEvents } from './recent-events.ts';
+import { readHistory } from './history.ts';
+import { EVICT_SQL, Strangers } from './strangers.ts';
 import { NODE_CHANNEL, SCHEMA_VERSION, schemaVersion } from './migrations.ts';
 import {
   INSERT_EVENTS_SQL,
@@ -61,6 +74,8 @@ export interface PostgresStoreOptions {
   recentEvents?: number;
   /** Queued events kept while PostgreSQL is away; the oldest are dropped past this. */
   maxQueued?: number;
+  /** Never-installed nodes kept in the shared table; the least recently seen are evicted past this (default 100,000, as SQLite). */
+  maxUnknownNodes?: number;
   /** Milliseconds between reconnection attempts. */
   retryMs?: number;
 }
@@ -80,6 +95,11 @@ export class PostgresStore implements NodeStore {
   /** First sightings and admin-created nodes to insert (armed: the profile arms the first install). */
   private inserts: { touch: Touch; armed: boolean }[] = [];
   private localBoots = new Map<string, string | null>();
+  private readonly strangers: Strangers;
+  /** Strangers evicted from the mirror, to delete from the shared table. */
+  private evictions = new Set<string>();
+  /** What the running flush writes: a re-read meanwhile must not take the table's old row as the truth. */
+  private inFlight: { inserts: Set<string>; evictions: Set<string> } | null = null;
   private queuedEvents: BootEvent[] = [];
   private readonly recent: RecentEvents;
   private dropped = 0;
@@ -103,6 +123,22 @@ export class PostgresStore implements NodeStore {
     this.now = options.now ?? Date.now;
     this.logger = options.logger;
     this.appliance = options.store.appliance || hostname();
+    this.strangers = new Strangers(options.maxUnknownNodes ?? 100_000);
+  }
+
+  /** Puts a node in the mirror, keeping the strangers' order; `seen`: false for a re-read, which keeps its place. */
+  private remember(node: NodeRecord, seen = true): void {
+    this.nodes.set(node.mac, node);
+    this.strangers.note(node, seen);
+  }
+
+  /** Past the cap, the least recently seen strangers leave the mirror now and the shared table at the next write. */
+  private evict(): void {
+    for (const mac of this.strangers.overflow()) {
+      this.nodes.delete(mac);
+      this.installs.delete(mac);
+      this.evictions.add(mac);
+    }
   }
 
   /** Connects, checks the schema and loads the nodes. Unreachable: an error, or a degraded store when start_degraded. */
@@ -153,14 +189,17 @@ export class PostgresStore implements NodeStore {
     const installs = await db.query<InstallRow>('SELECT * FROM installs ORDER BY id');
     this.nodes.clear();
     this.installs.clear();
-    for (const row of nodes.rows) this.nodes.set(row.mac, toNode(row));
+    this.strangers.clear();
+    // Least recently seen first, so the strangers' order is the eviction order.
+    for (const row of nodes.rows.sort((x, y) => x.last_seen - y.last_seen)) this.remember(toNode(row));
     for (const row of installs.rows) this.historyOf(row.mac).push(toInstall(row));
     // What this appliance learnt while away stays visible until written.
-    for (const { touch } of this.inserts) if (!this.nodes.has(touch.mac)) this.nodes.set(touch.mac, newNode(touch));
+    for (const { touch } of this.inserts) if (!this.nodes.has(touch.mac)) this.remember(newNode(touch));
     for (const [mac, t] of this.touches) {
       const node = this.nodes.get(mac);
-      if (node) this.nodes.set(mac, overlayTouch(node, t));
+      if (node) this.remember(overlayTouch(node, t));
     }
+    this.evict();
   }
 
   private historyOf(mac: string): InstallRecord[] {
@@ -205,8 +244,15 @@ export class PostgresStore implements NodeStore {
         const history = await this.pool.query<InstallRow>('SELECT * FROM installs WHERE mac = $1 ORDER BY id', [mac]);
         const row = node.rows[0];
         const touch = this.touches.get(mac);
-        if (row) this.nodes.set(mac, touch ? overlayTouch(toNode(row), touch) : toNode(row));
-        else if (!this.inserts.some((i) => i.touch.mac === mac)) this.nodes.delete(mac);
+        // Evicted here, its delete queued or being written: not brought back by the notice of its own insert.
+        if (this.evictions.has(mac) || this.inFlight?.evictions.has(mac)) return;
+        if (row) {
+          this.remember(touch ? overlayTouch(toNode(row), touch) : toNode(row), false);
+          this.evict();
+        } else if (!this.inFlight?.inserts.has(mac) && !this.inserts.some((i) => i.touch.mac === mac)) {
+          this.nodes.delete(mac);
+          this.strangers.forget(mac);
+        }
         this.installs.set(mac, history.rows.map(toInstall));
       } catch (err) {
         this.degrade(`re-reading ${mac}: ${(err as Error).message}`);
@@ -222,7 +268,7 @@ export class PostgresStore implements NodeStore {
   // ---- queued writes ----
 
   private queued(): number {
-    return this.queuedEvents.length + this.touches.size + this.inserts.length + this.localBoots.size;
+    return this.queuedEvents.length + this.touches.size + this.inserts.length + this.localBoots.size + this.evictions.size;
   }
 
   private schedule(): void {
@@ -241,12 +287,15 @@ export class PostgresStore implements NodeStore {
     const touches = [...this.touches.values()];
     const localBoots = [...this.localBoots];
     const events = this.queuedEvents;
+    const evictions = [...this.evictions];
+    this.evictions = new Set();
     this.inserts = [];
     this.touches.clear();
     this.localBoots = new Map();
     this.queuedEvents = [];
     const conflicts: string[] = [];
     const started = performance.now();
+    this.inFlight = { inserts: new Set(inserts.map((i) => i.touch.mac)), evictions: new Set(evictions) };
     this.flushing = inTransaction(this.pool, async (db) => {
       for (const { touch, armed } of inserts) {
         const created = await db.query(INSERT_NODE_SQL, insertNodeArgs(touch));
@@ -255,6 +304,7 @@ export class PostgresStore implements NodeStore {
       }
       if (touches.length) await db.query(TOUCH_SQL, [JSON.stringify(touches)]);
       for (const [mac, script] of localBoots) await db.query('UPDATE nodes SET local_boot = $1 WHERE mac = $2', [script, mac]);
+      if (evictions.length) await db.query(EVICT_SQL, [evictions]);
       if (events.length)
         await db.query(INSERT_EVENTS_SQL, [JSON.stringify(events.map((e) => ({ ...e, code: e.code ?? null, detail: e.detail ?? null }))), this.appliance]);
     })
@@ -270,11 +320,14 @@ export class PostgresStore implements NodeStore {
           this.touches.set(t.mac, later ? mergeTouch(t, later) : t);
         }
         for (const [mac, script] of localBoots) if (!this.localBoots.has(mac)) this.localBoots.set(mac, script);
+        // Seen again since: no longer to delete.
+        for (const mac of evictions) if (!this.nodes.has(mac)) this.evictions.add(mac);
         this.queuedEvents = [...events, ...this.queuedEvents];
         this.capQueue();
         this.degrade(`writing the queue: ${(err as Error).message}`);
       })
       .finally(() => {
+        this.inFlight = null;
         this.flushing = null;
         this.schedule();
       });
@@ -308,8 +361,10 @@ export class PostgresStore implements NodeStore {
       this.inserts.push({ touch, armed: first.change !== null });
       node = newNode(touch);
       if (first.change) node = { ...node, state: first.state, armedAt: touch.now, armedBy: 'profile' };
+      this.evictions.delete(mac);
     }
-    this.nodes.set(mac, node);
+    this.remember(node);
+    this.evict();
     this.schedule();
     return node;
   }
@@ -320,7 +375,9 @@ export class PostgresStore implements NodeStore {
     const touch = toTouch(mac, this.now(), {});
     this.inserts.push({ touch, armed: false });
     const node = newNode(touch);
-    this.nodes.set(mac, node);
+    this.evictions.delete(mac);
+    this.remember(node);
+    this.evict();
     this.schedule();
     return node;
   }
@@ -418,6 +475,19 @@ export class PostgresStore implements NodeStore {
 
   events(query: EventQuery = {}): StoredEvent[] {
     return this.recent.query(query);
+  }
+
+  /** The fleet's log for one machine (explain); this appliance's own recent events when PostgreSQL is away. */
+  async history(mac: string): Promise<EventLog & NodeLookup> {
+    if (this.state !== 'ok') return this;
+    try {
+      // What this appliance queued belongs in the story too.
+      await this.drain();
+      return await readHistory(this.pool, mac, this.nodes.get(mac));
+    } catch (err) {
+      this.logger.warn(`explain ${mac}: reading the shared event log failed (${(err as Error).message}); showing this appliance's events`);
+      return this;
+    }
   }
 
   /** Starts writing the queue now instead of within 50 ms (does not wait for it). */

@@ -394,11 +394,24 @@ async function leasesPage() {
   ];
 }
 
+/** The store's state: a degraded PostgreSQL store keeps boots going but cannot consume installs. */
+function storeLine(store) {
+  if (!store) return h('p', {}, 'Store: SQLite.');
+  const name = store.backend === 'postgresql' ? 'PostgreSQL (shared by the fleet)' : 'SQLite';
+  if (store.state === 'ok') return h('p', {}, `Store: ${name}, ok${store.queued ? `, ${store.queued} write(s) queued` : ''}.`);
+  return h(
+    'p',
+    { class: 'error' },
+    `Store: ${name}, DEGRADED: ${store.reason || 'unreachable'}. Boots go on from memory; installs that need a consumption wait. ${store.queued ?? 0} write(s) queued${store.dropped ? `, ${store.dropped} event(s) dropped` : ''}; reconnecting by itself.`,
+  );
+}
+
 async function healthPage() {
   const s = await api('GET', '/status');
   return [
     h('h1', {}, 'Health'),
     h('p', {}, `pxe-pilot ${s.version}, up ${ago(s.startedAt).replace(' ago', '')}, serving as ${s.address || '-'}, DHCP ${s.dhcpMode}, profile ${s.config}.`),
+    storeLine(s.store),
     table(
       ['Service', 'State', 'Bound'],
       s.services.map((x) => ({

@@ -1,0 +1,31 @@
+// pxe-pilot explain <mac>: read from where the state lives. SQLite: the appliance's own file (all
+// of its log). PostgreSQL: the fleet's shared tables, so the story includes what every appliance
+// recorded (a machine installed through A and booting through B is one timeline).
+import pg from 'pg';
+import type { Profile } from '../config/profile.ts';
+import { explainMac, type ExplainOptions } from '../explain.ts';
+import { clientConfig, shownUrl } from '../store/postgres/connect.ts';
+import { readHistory } from '../store/postgres/history.ts';
+import { Store } from '../store/store.ts';
+
+export class ExplainUnavailable extends Error {}
+
+export async function explainFromProfile(profile: Profile, mac: string, options: ExplainOptions = {}): Promise<string> {
+  if (profile.store.backend === 'sqlite') {
+    const store = Store.open(profile.server.stateDir);
+    try {
+      return explainMac(store, mac, options);
+    } finally {
+      store.close();
+    }
+  }
+  const db = new pg.Client(clientConfig(profile.store));
+  try {
+    await db.connect();
+    return explainMac(await readHistory(db, mac), mac, options);
+  } catch (err) {
+    throw new ExplainUnavailable(`PostgreSQL at ${shownUrl(profile.store.url)}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
