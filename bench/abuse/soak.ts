@@ -89,10 +89,26 @@ async function oneStorm(lab: NetLab): Promise<StormClientsOutput | undefined> {
 /** Every machine re-armed for install (admin API, as an operator re-provisioning a rack), so each storm installs again. */
 async function rearm(lab: NetLab, macs: string[]): Promise<number> {
   const urls = macs.map((m) => `${httpBase}/nodes/${m}/reinstall`);
-  const r = await lab.exec('lan', ['curl', '-s', '-X', 'POST', '-H', `Authorization: Bearer ${adminToken}`, '-o', '/dev/null', '-w', '%{http_code}\\n', ...urls.flatMap((u) => [u, '-o', '/dev/null'])], {
-    allowFail: true,
-    timeoutMs: 120_000,
-  });
+  const r = await lab.exec(
+    'lan',
+    [
+      'curl',
+      '-s',
+      '-X',
+      'POST',
+      '-H',
+      `Authorization: Bearer ${adminToken}`,
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}\\n',
+      ...urls.flatMap((u) => [u, '-o', '/dev/null']),
+    ],
+    {
+      allowFail: true,
+      timeoutMs: 120_000,
+    },
+  );
   return r.stdout.split('\n').filter((l) => l === '200').length;
 }
 

@@ -10,6 +10,7 @@ import { collectOutput, NetLab, waitFor } from '../helpers/netns.ts';
 import { startMachine, type Firmware, type Machine } from '../helpers/qemu.ts';
 import { PxePilot, renderIni, type HostSection } from '../helpers/daemon.ts';
 import { addAssetWithCli, buildStandinProxmoxIso } from '../helpers/standin-iso.ts';
+import { cliArgv } from '../helpers/cli.ts';
 import { repoRoot, type Standin } from '../helpers/standin.ts';
 import { lan } from '../helpers/lab-addresses.ts';
 
@@ -41,6 +42,14 @@ export type UefiLoader = 'ipxe.efi' | 'snponly.efi';
 
 export const pilotHttpPort = 8080;
 export const pilotBase = `http://${lan.server}:${pilotHttpPort}`;
+export const pilotHttpsPort = 8443;
+/** Where answers and the webhook are when the lab runs with HTTPS (PilotSetup.https). */
+export const pilotHttpsBase = `https://${lan.server}:${pilotHttpsPort}`;
+
+/** The certificate machines pin when the lab runs with HTTPS: what `pxe-pilot cert` printed. */
+export interface LabTls {
+  fingerprint: string;
+}
 export const adminToken = 'e2e-admin-token-0123456789';
 /**
  * The stand-in is published as a Proxmox VE version, so pxe-pilot treats it as the Proxmox
@@ -53,8 +62,11 @@ export interface InstallHost {
   hostname: string;
 }
 
-/** The answer file a user writes for one machine (hosts/<mac with hyphens>.toml). */
-export function answerFor(host: InstallHost): string {
+/**
+ * The answer file a user writes for one machine (hosts/<mac with hyphens>.toml). With HTTPS the
+ * webhook is the HTTPS one, pinned by `cert-fingerprint` as the Proxmox docs say.
+ */
+export function answerFor(host: InstallHost, tls?: LabTls): string {
   return [
     '[global]',
     'keyboard = "en-us"',
@@ -72,7 +84,7 @@ export function answerFor(host: InstallHost): string {
     'disk-list = ["vda"]',
     '',
     '[post-installation-webhook]',
-    `url = "${pilotBase}/webhook/proxmox"`,
+    ...(tls ? [`url = "${pilotHttpsBase}/webhook/proxmox"`, `cert-fingerprint = "${tls.fingerprint}"`] : [`url = "${pilotBase}/webhook/proxmox"`]),
     '',
   ].join('\n');
 }
@@ -88,6 +100,13 @@ export interface PilotSetup {
   installHosts: InstallHost[];
   menuTimeoutSeconds?: number;
   uefiLoader: UefiLoader;
+  /**
+   * HTTPS on with require_tls: answers and the webhook only over HTTPS, which the stand-in pins
+   * by fingerprint (DHCP option 251 in server mode, the ISO's cert_fingerprint in proxy mode).
+   */
+  https?: boolean;
+  /** Proxy mode: `assets add --cert-fingerprint` this instead of the server's own (a wrong pin). */
+  isoCertFingerprint?: string;
 }
 
 /** Hard link when possible (same file system, no copy), else a copy; pxe-pilot serves no symlinks. */
@@ -98,6 +117,8 @@ async function place(from: string, to: string): Promise<void> {
 export class BootLab {
   private tapCount = 0;
   readonly machines: Machine[] = [];
+  /** Set by startPxePilot when the lab runs with HTTPS. */
+  tls: LabTls | undefined;
 
   private constructor(
     readonly net: NetLab,
@@ -222,8 +243,6 @@ export class BootLab {
       await place(setup.standin.initrd, join(imageDir, 'initrd'));
       await writeFile(join(imageDir, 'cmdline'), 'console=ttyS0 quiet\n');
     }
-    for (const host of setup.installHosts) await writeFile(join(answers, 'hosts', `${host.mac.replace(/:/g, '-')}.toml`), answerFor(host));
-    await writeFile(join(answers, 'default.toml'), defaultAnswer);
 
     const dhcp: Record<string, string | number> = { mode: setup.mode };
     if (setup.mode === 'server') Object.assign(dhcp, { range_start: lan.rangeStart, range_end: lan.rangeEnd, netmask: lan.netmask, lease_time: 600 });
@@ -241,9 +260,9 @@ export class BootLab {
       sections: {
         server: { address: lan.server, interface: lan.bridge, state_dir: this.path('state'), log_level: 'debug' },
         http: { port: pilotHttpPort, bind: '0.0.0.0', admin_token: adminToken },
-        // The installer stand-in fetches with busybox wget, which cannot pin a certificate;
-        // HTTPS and require_tls are covered in test/http/tls.test.ts.
-        https: { enabled: false },
+        // With https the stand-in pins the certificate by fingerprint (openssl in its initrd);
+        // without, it fetches with busybox wget over plain HTTP.
+        https: (setup.https ? { enabled: true, port: pilotHttpsPort } : { enabled: false }) as Record<string, string | number | boolean>,
         tftp: { enabled: true, port: 69, root: '/usr/lib/ipxe' },
         dhcp,
         boot: {
@@ -254,17 +273,24 @@ export class BootLab {
           menu_default: 'local',
           menu_timeout: setup.menuTimeoutSeconds ?? 3,
         },
-        answers: { dir: answers },
+        answers: (setup.https ? { dir: answers, require_tls: true } : { dir: answers }) as Record<string, string | number | boolean>,
         assets: { dir: assets },
       },
       hosts,
     };
     const configFile = this.path('pxe-pilot.ini');
+    await writeFile(configFile, renderIni(spec));
+    // As a user would: `pxe-pilot cert` makes the certificate and prints the fingerprint to pin
+    // (in the namespace that has [server] interface, which the profile check wants to see).
+    this.tls = setup.https
+      ? { fingerprint: (await this.net.exec(lanNs, cliArgv(['cert', '--config', configFile]), { timeoutMs: 60_000 })).stdout.trim() }
+      : undefined;
+    for (const host of setup.installHosts) await writeFile(join(answers, 'hosts', `${host.mac.replace(/:/g, '-')}.toml`), answerFor(host, this.tls));
+    await writeFile(join(answers, 'default.toml'), defaultAnswer);
     if (setup.mode === 'proxy') {
-      await writeFile(configFile, renderIni(spec));
       const iso = this.path('proxmox-ve_9.1-standin.iso');
       await buildStandinProxmoxIso(setup.standin, iso, this.path('iso-tree'));
-      await addAssetWithCli(iso, configFile);
+      await addAssetWithCli(iso, configFile, setup.isoCertFingerprint ? ['--cert-fingerprint', setup.isoCertFingerprint] : []);
     }
     return PxePilot.start(this.net, lanNs, { configFile, baseUrl: pilotBase, adminToken, spec });
   }
