@@ -292,7 +292,8 @@ export class BootLab {
       await buildStandinProxmoxIso(setup.standin, iso, this.path('iso-tree'));
       await addAssetWithCli(iso, configFile, setup.isoCertFingerprint ? ['--cert-fingerprint', setup.isoCertFingerprint] : []);
     }
-    return PxePilot.start(this.net, lanNs, { configFile, baseUrl: pilotBase, adminToken, spec });
+    // A loaded runner (QEMU labs beside it) can take more than the default 20 s to start node and tsx.
+    return PxePilot.start(this.net, lanNs, { configFile, baseUrl: pilotBase, adminToken, spec, startTimeoutMs: 60_000 });
   }
 
   /** A tap on the bridge and a QEMU machine on it, booting from the network. */
