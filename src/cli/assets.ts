@@ -5,7 +5,8 @@ import { rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadProfile } from '../config/load.ts';
 import type { Profile } from '../config/profile.ts';
-import { httpBase } from '../boot/urls.ts';
+import { answerBase } from '../boot/urls.ts';
+import { loadCertificate, TlsError } from '../http/tls.ts';
 import { VERSION } from '../daemon.ts';
 import { addImage } from '../assets/add.ts';
 import { download } from '../assets/download.ts';
@@ -112,14 +113,18 @@ async function run(args: string[]): Promise<void> {
       } else if (v.sha256 || v.sha256sums) {
         throw new Exit(2, '--sha256 and --sha256sums check downloads; for a local file compare with sha256sum yourself');
       }
-      const answerUrl = v['answer-url'] ?? (profile.server.address ? `${httpBase(profile)}/answer` : null);
+      const answerUrl = v['answer-url'] ?? (profile.server.address ? `${answerBase(profile)}/answer` : null);
+      // This server's own https:// URL is pinned by its own certificate (made now if there is none
+      // yet, as `pxe-pilot cert` does), so the installer can verify it without a CA.
+      const certFingerprint =
+        v['cert-fingerprint'] ?? (v['answer-url'] === undefined && answerUrl?.startsWith('https://') ? ownFingerprint(profile) : undefined);
       const result = await addImage({
         source,
         assetsDir: profile.assets.dir,
         ...(v.product ? { product: v.product } : {}),
         ...(v.version ? { version: v.version } : {}),
         answerUrl,
-        certFingerprint: v['cert-fingerprint'],
+        certFingerprint,
         // Answers guarded by [answers] token need it in the ISO too (sent as Authorization: Bearer).
         answerToken: v['answer-token'] ?? (profile.answers.token || undefined),
         force: v.force === true,
@@ -133,6 +138,7 @@ async function run(args: string[]): Promise<void> {
       process.stdout.write(
         `added ${m.profile} (${m.displayName} ${m.version}) in ${result.folder}\n` +
           (m.answerUrl ? `answer URL in the ISO: ${m.answerUrl}\n` : '') +
+          (certFingerprint ? `certificate pinned in the ISO: ${certFingerprint}\n` : '') +
           `files: ${m.files.map((f) => f.path).join(', ')}\n` +
           `check by hand: cd ${result.folder} && sha256sum -c SHA256SUMS\n` +
           `use it: profile = ${m.profile} in a [host] section\n`,
@@ -207,5 +213,15 @@ export async function runAssets(args: string[]): Promise<never> {
     }
     process.stderr.write(`pxe-pilot assets: ${(err as Error).message}\n`);
     process.exit(1);
+  }
+}
+
+/** The SHA-256 fingerprint of this server's HTTPS certificate; a certificate problem is a message, exit 2. */
+function ownFingerprint(profile: Profile): string {
+  try {
+    return loadCertificate(profile).fingerprint;
+  } catch (err) {
+    if (err instanceof TlsError) throw new Exit(2, `${err.message}; or give --cert-fingerprint`);
+    throw err;
   }
 }

@@ -60,10 +60,7 @@ describe('assets add', { skip }, () => {
 
     const out = join(folder, 'proxmox.iso');
     const toml = (await isoFile(out, '/auto-installer-mode.toml', ws.dir)).toString('utf8');
-    assert.equal(
-      toml,
-      `mode = "http"\n\n[http]\nurl = "http://10.9.8.7:8080/answer"\ncert_fingerprint = "${Array(32).fill('AB').join(':')}"\ntoken = "sekret"\n`,
-    );
+    assert.equal(toml, `mode = "http"\n\n[http]\nurl = "https://10.9.8.7/answer"\ncert_fingerprint = "${Array(32).fill('AB').join(':')}"\ntoken = "sekret"\n`);
     const listing = await isoListing(out);
     assert.ok(listing.includes('/pve-base.squashfs') && listing.includes('/.cd-info'), listing.join(' '));
     assert.ok(!listing.some((f) => f.startsWith('/boot/')), `no /boot left: ${listing.join(' ')}`);
@@ -74,7 +71,7 @@ describe('assets add', { skip }, () => {
     const m = manifestOf(folder);
     assert.equal(m.profile, 'proxmox-ve/9.1-1');
     assert.equal(m.displayName, 'Proxmox VE');
-    assert.equal(m.answerUrl, 'http://10.9.8.7:8080/answer');
+    assert.equal(m.answerUrl, 'https://10.9.8.7/answer', 'HTTPS is on by default, so the answer URL in the ISO is HTTPS');
     assert.equal(m.source.name, 'proxmox-ve_9.1-1.iso');
     assert.equal(m.source.sha256, execFileSync('sha256sum', [iso], { encoding: 'utf8' }).slice(0, 64));
     assert.match(m.builtBy, /^pxe-pilot /);
@@ -104,6 +101,13 @@ describe('assets add', { skip }, () => {
     const r2 = await cli(['assets', 'add', iso, '--config', ws.ini, '--product', 'proxmox-bs', '--version', '4.0-lab']);
     assert.equal(r2.code, 0, r2.stderr);
     assert.ok(existsSync(join(ws.assets, 'proxmox-bs', '4.0-lab', 'proxmox.iso')));
+    // Without --answer-url and --cert-fingerprint: this server's HTTPS URL, pinned by its own certificate.
+    const own = (await isoFile(join(ws.assets, 'proxmox-bs', '4.0-lab', 'proxmox.iso'), '/auto-installer-mode.toml', ws.dir)).toString('utf8');
+    const cert = await cli(['cert', '--config', ws.ini]);
+    assert.equal(cert.code, 0, cert.stderr);
+    assert.match(own, /^url = "https:\/\/10\.9\.8\.7\/answer"$/m);
+    assert.match(own, new RegExp(`^cert_fingerprint = "${cert.stdout.trim()}"$`, 'm'), 'the fingerprint `pxe-pilot cert` prints');
+    assert.match(r2.stdout, /certificate pinned in the ISO: ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
   });
 
   test('an Ubuntu live-server ISO: kernel, initrd, the ISO under iso/ and a NoCloud cmdline', async () => {

@@ -16,8 +16,9 @@ import { expectInstalled, expectLocalBoot } from './expect.ts';
 const skip = skipUnless(['root', qemuBinary, 'dnsmasq', 'curl', ...standinTools, ...standinIsoTools, ...firmwareFiles.bios, ...firmwareFiles.uefi]);
 
 // Generous bounds for TCG in a busy CI runner; measured typical figures are in docs/e2e.md.
-const biosInstallMs = 150_000;
-const uefiInstallMs = 210_000;
+// With HTTPS the stand-in runs openssl under TCG (handshake, fingerprint) before its answer.
+const biosInstallMs = 240_000;
+const uefiInstallMs = 270_000;
 const localBootMs = 120_000;
 
 interface LabUnderTest {
@@ -48,7 +49,7 @@ function labInSuite(tag: string, mode: 'server' | 'proxy', start: (lab: BootLab,
 async function installs(under: LabUnderTest, host: InstallHost, firmware: Firmware, name: string, thenLocalDisk: boolean): Promise<void> {
   const timeout = firmware === 'bios' ? biosInstallMs : uefiInstallMs;
   const install = await bootAndInstall(under.lab, { name, firmware, mac: host.mac, serial: `E2E-${name}` }, timeout);
-  await expectInstalled(under.pilot, install, { host, firmware, mode: under.mode });
+  await expectInstalled(under.pilot, install, { host, firmware, mode: under.mode, tls: under.lab.tls });
   if (!thenLocalDisk) return;
   const second = await bootToLocalDisk(under.lab, { name: `${name}-again`, firmware, mac: host.mac }, localBootMs);
   await expectLocalBoot(under.pilot, second, host.mac);
@@ -61,7 +62,8 @@ describe('pxe-pilot as the DHCP server', { skip, concurrency: true, timeout: 480
     // The router only advertises IPv6 here; pxe-pilot is the DHCP server.
     await lab.startRouter({ kind: 'router-advertisements-only' });
     // snponly.efi, the shipped profile's UEFI choice (see UefiLoader for why not ipxe.efi).
-    return lab.startPxePilot({ mode: 'server', standin, installHosts: [biosHost, uefiHost], uefiLoader: 'snponly.efi' });
+    // HTTPS with require_tls: the answer comes from https://… in option 250, pinned by option 251.
+    return lab.startPxePilot({ mode: 'server', standin, installHosts: [biosHost, uefiHost], uefiLoader: 'snponly.efi', https: true });
   });
 
   test('a BIOS machine (SeaBIOS + iPXE ROM) installs with its own answer from option 250, then boots its local disk', async () => {
@@ -95,7 +97,8 @@ describe('pxe-pilot as ProxyDHCP beside a dnsmasq router', { skip, concurrency: 
   const biosHost: InstallHost = { mac: '52:54:00:e2:e1:02', hostname: 'proxy-bios' };
   const under = labInSuite('pxy', 'proxy', async (lab, standin) => {
     await lab.startRouter({ kind: 'addresses' });
-    return lab.startPxePilot({ mode: 'proxy', standin, installHosts: [uefiHost, biosHost], uefiLoader: 'snponly.efi' });
+    // HTTPS with require_tls: `assets add` writes the https:// URL and cert_fingerprint into the ISO.
+    return lab.startPxePilot({ mode: 'proxy', standin, installHosts: [uefiHost, biosHost], uefiLoader: 'snponly.efi', https: true });
   });
 
   test('a UEFI machine (OVMF PXE → TFTP snponly.efi → iPXE) installs with the answer URL from the ISO `assets add` prepared (found at /proxmox.iso), then boots past the network', async () => {

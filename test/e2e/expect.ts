@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { PxeEvent, PxePilot } from '../helpers/daemon.ts';
 import { isUefi, type Firmware } from '../helpers/qemu.ts';
-import { answerFor, lan, pilotBase, type InstallHost } from './lab.ts';
+import { answerFor, lan, pilotBase, pilotHttpsBase, type InstallHost, type LabTls } from './lab.ts';
 import { plainSerial, type InstallRun, type LocalBootRun } from './scenarios.ts';
 
 /** TOML lines that carry meaning (no blanks, no comments), for comparing what was served with the file. */
@@ -20,6 +20,8 @@ export interface InstallExpectation {
   mode: 'server' | 'proxy';
   /** The first three octets of the address the machine should get; default the boot LAN's 10.77.0. */
   network?: string;
+  /** The lab ran with HTTPS (BootLab.tls): the answer must have come over HTTPS pinned to this. */
+  tls?: LabTls | undefined;
 }
 
 /** The machine installed itself with its own answer, and pxe-pilot knows it is installed. */
@@ -31,19 +33,36 @@ export async function expectInstalled(pilot: PxePilot, run: InstallRun, want: In
     new RegExp(`standin: address ${(want.network ?? '10.77.0').replace(/\./g, '\\.')}\\.\\d+/24 from DHCP server ${dhcpServer.replace(/\./g, '\\.')}`),
     'the stand-in got its address from the expected DHCP server',
   );
+  const answerBase = want.tls ? pilotHttpsBase : pilotBase;
+  if (want.tls) {
+    const source = want.mode === 'server' ? 'DHCP option 251' : '/auto-installer-mode.toml';
+    assert.ok(
+      serial.includes(`standin: certificate fingerprint from ${source}: ${want.tls.fingerprint}`),
+      `the stand-in took the fingerprint \`pxe-pilot cert\` printed from ${source}`,
+    );
+    assert.ok(
+      serial.includes(`standin: answer fetched over HTTPS: certificate SHA-256 ${want.tls.fingerprint} matches the pinned fingerprint`),
+      'the answer came over HTTPS from a server whose certificate matched the pin',
+    );
+    assert.ok(serial.includes(`standin: webhook delivered to ${pilotHttpsBase}/webhook/proxmox`), 'the webhook went over HTTPS, pinned by the answer');
+  }
   if (want.mode === 'server') {
-    assert.match(serial, new RegExp(`standin: answer URL from DHCP option 250: ${pilotBase}/`), 'in server mode the answer URL comes from DHCP option 250');
+    assert.match(serial, new RegExp(`standin: answer URL from DHCP option 250: ${answerBase}/`), 'in server mode the answer URL comes from DHCP option 250');
   } else {
     assert.match(serial, /standin: mounted \/proxmox\.iso/, 'the ISO was placed at /proxmox.iso in the initramfs and loop-mounted');
     assert.match(
       serial,
-      new RegExp(`standin: answer URL from /auto-installer-mode\\.toml in /proxmox\\.iso: ${pilotBase}/answer`),
+      new RegExp(`standin: answer URL from /auto-installer-mode\\.toml in /proxmox\\.iso: ${answerBase}/answer`),
       'in proxy mode the answer URL comes from the ISO `assets add` prepared',
     );
     assert.doesNotMatch(serial, /pxe_answer=/, 'nothing on the kernel command line tells it');
   }
   assert.ok(run.answer !== null, `the stand-in printed no answer; serial:\n${serial.slice(-2000)}`);
-  assert.deepEqual(tomlStatements(run.answer), tomlStatements(answerFor(want.host)), `the answer is hosts/${want.host.mac.replace(/:/g, '-')}.toml`);
+  assert.deepEqual(
+    tomlStatements(run.answer),
+    tomlStatements(answerFor(want.host, pilotBase, want.tls)),
+    `the answer is hosts/${want.host.mac.replace(/:/g, '-')}.toml`,
+  );
   assert.match(serial, new RegExp(`standin: webhook delivered to .* \\(boot mode ${isUefi(want.firmware) ? 'efi' : 'bios'}\\)`));
 
   assert.equal(await pilot.nodeState(want.host.mac), 'installed', 'GET /nodes/<mac> says installed after the webhook');

@@ -10,6 +10,7 @@ import { collectOutput, NetLab, waitFor } from '../helpers/netns.ts';
 import { startMachine, type Firmware, type Machine } from '../helpers/qemu.ts';
 import { PxePilot, renderIni, type HostSection } from '../helpers/daemon.ts';
 import { addAssetWithCli, buildStandinProxmoxIso } from '../helpers/standin-iso.ts';
+import { cliArgv } from '../helpers/cli.ts';
 import { repoRoot, type Standin } from '../helpers/standin.ts';
 import { lan } from '../helpers/lab-addresses.ts';
 
@@ -89,6 +90,14 @@ export type UefiLoader = 'ipxe.efi' | 'snponly.efi';
 
 export const pilotHttpPort = 8080;
 export const pilotBase = `http://${lan.server}:${pilotHttpPort}`;
+export const pilotHttpsPort = 8443;
+/** Where answers and the webhook are when the lab runs with HTTPS (PilotSetup.https). */
+export const pilotHttpsBase = `https://${lan.server}:${pilotHttpsPort}`;
+
+/** The certificate machines pin when the lab runs with HTTPS: what `pxe-pilot cert` printed. */
+export interface LabTls {
+  fingerprint: string;
+}
 export const adminToken = 'e2e-admin-token-0123456789';
 /**
  * The stand-in is published as a Proxmox VE version, so pxe-pilot treats it as the Proxmox
@@ -101,8 +110,12 @@ export interface InstallHost {
   hostname: string;
 }
 
-/** The answer file a user writes for one machine (hosts/<mac with hyphens>.toml). */
-export function answerFor(host: InstallHost, base: string = pilotBase): string {
+/**
+ * The answer file a user writes for one machine (hosts/<mac with hyphens>.toml), its webhook on
+ * the appliance at `base`. With HTTPS the webhook is the HTTPS one, pinned by `cert-fingerprint`
+ * as the Proxmox docs say.
+ */
+export function answerFor(host: InstallHost, base: string = pilotBase, tls?: LabTls): string {
   return [
     '[global]',
     'keyboard = "en-us"',
@@ -120,7 +133,9 @@ export function answerFor(host: InstallHost, base: string = pilotBase): string {
     'disk-list = ["vda"]',
     '',
     '[post-installation-webhook]',
-    `url = "${base}/webhook/proxmox"`,
+    ...(tls
+      ? [`url = "https://${new URL(base).hostname}:${pilotHttpsPort}/webhook/proxmox"`, `cert-fingerprint = "${tls.fingerprint}"`]
+      : [`url = "${base}/webhook/proxmox"`]),
     '',
   ].join('\n');
 }
@@ -144,6 +159,13 @@ export interface PilotSetup {
   name?: string;
   /** [store] keys, e.g. { backend: 'postgresql', url, appliance } for a fleet; default: SQLite. */
   store?: Record<string, string | number | boolean>;
+  /**
+   * HTTPS on with require_tls: answers and the webhook only over HTTPS, which the stand-in pins
+   * by fingerprint (DHCP option 251 in server mode, the ISO's cert_fingerprint in proxy mode).
+   */
+  https?: boolean;
+  /** Proxy mode: `assets add --cert-fingerprint` this instead of the server's own (a wrong pin). */
+  isoCertFingerprint?: string;
 }
 
 /** Hard link when possible (same file system, no copy), else a copy; pxe-pilot serves no symlinks. */
@@ -154,6 +176,8 @@ async function place(from: string, to: string): Promise<void> {
 export class BootLab {
   private tapCount = 0;
   readonly machines: Machine[] = [];
+  /** Set by startPxePilot when the lab runs with HTTPS. */
+  tls: LabTls | undefined;
 
   private constructor(
     readonly net: NetLab,
@@ -288,8 +312,6 @@ export class BootLab {
       await place(setup.standin.initrd, join(imageDir, 'initrd'));
       await writeFile(join(imageDir, 'cmdline'), 'console=ttyS0 quiet\n');
     }
-    for (const host of setup.installHosts) await writeFile(join(answers, 'hosts', `${host.mac.replace(/:/g, '-')}.toml`), answerFor(host, base));
-    await writeFile(join(answers, 'default.toml'), defaultAnswer);
 
     const dhcp: Record<string, string | number> = { mode: setup.mode };
     if (setup.mode === 'server') Object.assign(dhcp, { range_start: net.rangeStart, range_end: net.rangeEnd, netmask: net.netmask, lease_time: 600 });
@@ -307,9 +329,9 @@ export class BootLab {
       sections: {
         server: { address: net.server, interface: net.bridge, state_dir: own('state'), log_level: 'debug' },
         http: { port: pilotHttpPort, bind: '0.0.0.0', admin_token: adminToken },
-        // The installer stand-in fetches with busybox wget, which cannot pin a certificate;
-        // HTTPS and require_tls are covered in test/http/tls.test.ts.
-        https: { enabled: false },
+        // With https the stand-in pins the certificate by fingerprint (openssl in its initrd);
+        // without, it fetches with busybox wget over plain HTTP.
+        https: (setup.https ? { enabled: true, port: pilotHttpsPort } : { enabled: false }) as Record<string, string | number | boolean>,
         tftp: { enabled: true, port: 69, root: '/usr/lib/ipxe' },
         dhcp,
         boot: {
@@ -320,7 +342,7 @@ export class BootLab {
           menu_default: 'local',
           menu_timeout: setup.menuTimeoutSeconds ?? 3,
         },
-        answers: { dir: answers },
+        answers: (setup.https ? { dir: answers, require_tls: true } : { dir: answers }) as Record<string, string | number | boolean>,
         assets: { dir: assets },
         ...setup.extraSections,
         ...(setup.store ? { store: setup.store } : {}),
@@ -328,13 +350,21 @@ export class BootLab {
       hosts,
     };
     const configFile = own('pxe-pilot.ini');
+    await writeFile(configFile, renderIni(spec));
+    // As a user would: `pxe-pilot cert` makes the certificate and prints the fingerprint to pin
+    // (in the namespace that has [server] interface, which the profile check wants to see).
+    this.tls = setup.https
+      ? { fingerprint: (await this.net.exec(net.ns, cliArgv(['cert', '--config', configFile]), { timeoutMs: 60_000 })).stdout.trim() }
+      : undefined;
+    for (const host of setup.installHosts) await writeFile(join(answers, 'hosts', `${host.mac.replace(/:/g, '-')}.toml`), answerFor(host, base, this.tls));
+    await writeFile(join(answers, 'default.toml'), defaultAnswer);
     if (setup.mode === 'proxy') {
-      await writeFile(configFile, renderIni(spec));
       const iso = own('proxmox-ve_9.1-standin.iso');
       await buildStandinProxmoxIso(setup.standin, iso, own('iso-tree'));
-      await addAssetWithCli(iso, configFile);
+      await addAssetWithCli(iso, configFile, setup.isoCertFingerprint ? ['--cert-fingerprint', setup.isoCertFingerprint] : []);
     }
-    return PxePilot.start(this.net, net.ns, { configFile, baseUrl: base, adminToken, spec });
+    // A loaded runner (QEMU labs beside it) can take more than the default 20 s to start node and tsx.
+    return PxePilot.start(this.net, net.ns, { configFile, baseUrl: base, adminToken, spec, startTimeoutMs: 60_000 });
   }
 
   /**

@@ -35,9 +35,9 @@ export async function buildStandinProxmoxIso(standin: Standin, out: string, tree
 }
 
 /** `pxe-pilot assets add ISO --config FILE`; throws with its output when it fails. */
-export async function addAssetWithCli(iso: string, configFile: string): Promise<string> {
+export async function addAssetWithCli(iso: string, configFile: string, extraArgs: string[] = []): Promise<string> {
   try {
-    const [node, ...argv] = cliArgv(['assets', 'add', iso, '--config', configFile]);
+    const [node, ...argv] = cliArgv(['assets', 'add', iso, '--config', configFile, ...extraArgs]);
     const { stdout } = await run(node!, argv, { timeout: 120_000 });
     return stdout;
   } catch (err) {

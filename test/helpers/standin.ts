@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -52,7 +52,23 @@ const moduleDirs: Record<(typeof allModules)[number], string> = {
 };
 
 /** The tools building the stand-in needs (for skipUnless). */
-export const standinTools = ['apt-get', 'apt-cache', 'dpkg-deb', 'tar', 'cpio', 'gzip', '/bin/busybox'];
+export const standinTools = ['apt-get', 'apt-cache', 'dpkg-deb', 'tar', 'cpio', 'gzip', '/bin/busybox', 'openssl', 'ldd'];
+
+/**
+ * The stand-in pins HTTPS by certificate fingerprint with Debian's openssl (s_client), which is
+ * dynamically linked: the binary and every library ldd names go into the initrd at the same paths.
+ */
+export const opensslBinary = '/usr/bin/openssl';
+
+/** openssl and the shared objects it loads (absolute paths, the loader included). */
+async function opensslFiles(): Promise<string[]> {
+  const out = await sh('ldd "$1"', [opensslBinary]);
+  const libs = out
+    .split('\n')
+    .map((l) => /(\/\S+)\s+\(0x/.exec(l)?.[1])
+    .filter((p): p is string => p !== undefined);
+  return [opensslBinary, ...libs];
+}
 
 export interface Standin {
   kernel: string;
@@ -166,12 +182,17 @@ export async function buildStandin(cacheDir = defaultCacheDir): Promise<Standin>
 
   const init = await readFile(join(scriptDir, 'init.sh'));
   const dhcpEvent = await readFile(join(scriptDir, 'dhcp-event.sh'));
+  const pinnedPost = await readFile(join(scriptDir, 'pinned-post.sh'));
   const busyboxSize = (await stat(busybox)).size;
+  const tlsFiles = await opensslFiles();
+  const tlsSizes = await Promise.all(tlsFiles.map(async (f) => `${f}:${(await stat(f)).size}`));
   const digest = createHash('sha256')
     .update(kernel.version)
     .update(allModules.join(','))
     .update(init)
     .update(dhcpEvent)
+    .update(pinnedPost)
+    .update(tlsSizes.join(','))
     .update(String(busyboxSize))
     .digest('hex')
     .slice(0, 12);
@@ -186,6 +207,13 @@ export async function buildStandin(cacheDir = defaultCacheDir): Promise<Standin>
       await chmod(join(root, 'bin', 'busybox'), 0o755);
       await writeFile(join(root, 'init'), init, { mode: 0o755 });
       await writeFile(join(root, 'standin', 'dhcp-event.sh'), dhcpEvent, { mode: 0o755 });
+      await writeFile(join(root, 'standin', 'pinned-post.sh'), pinnedPost, { mode: 0o755 });
+      for (const file of tlsFiles) {
+        // Real files at the paths ldd printed (copyFile follows symlinks such as /lib64's loader).
+        await mkdir(join(root, dirname(file)), { recursive: true });
+        await copyFile(file, join(root, file));
+        await chmod(join(root, file), 0o755);
+      }
       for (const m of allModules) await copyFile(join(kernel.dir, 'modules', `${m}.ko`), join(root, 'lib', 'modules', `${m}.ko`));
       const partial = `${initrd}.${process.pid}.partial`;
       await sh('cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9 > "$2"', [root, partial]);

@@ -11,6 +11,7 @@ case "$1" in
       echo "router='$router'"
       echo "serverid='$serverid'"
       echo "opt250='$opt250'"
+      echo "opt251='$opt251'"
     } >/tmp/dhcp.env
     ;;
 esac

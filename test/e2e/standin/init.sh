@@ -41,7 +41,7 @@ ip link set lo up
 ip link set "$iface" up
 say "interface $iface mac $mac"
 
-udhcpc -i "$iface" -f -q -n -t 6 -T 3 -O 250 -s /standin/dhcp-event.sh >/tmp/udhcpc.log 2>&1 || {
+udhcpc -i "$iface" -f -q -n -t 6 -T 3 -O 250 -O 251 -s /standin/dhcp-event.sh >/tmp/udhcpc.log 2>&1 || {
   cat /tmp/udhcpc.log
   finish "no DHCP lease"
 }
@@ -53,6 +53,8 @@ say "address $ip/$mask from DHCP server $serverid"
 # then pxe_answer= on the kernel command line (the reference server's shortcut); then option 250.
 answer_url=""
 answer_token=""
+answer_fingerprint=""
+pin_source=""
 if [ -f /proxmox.iso ]; then
   for m in loop cdrom isofs; do
     insmod "/lib/modules/$m.ko" || say "insmod $m failed"
@@ -67,6 +69,8 @@ if [ -f /proxmox.iso ]; then
       if [ "$mode" = http ]; then
         answer_url=$(toml_value url)
         answer_token=$(toml_value token)
+        answer_fingerprint=$(toml_value cert_fingerprint)
+        [ -n "$answer_fingerprint" ] && pin_source="/auto-installer-mode.toml"
       fi
     else
       say "no /auto-installer-mode.toml in /proxmox.iso"
@@ -93,6 +97,15 @@ else
   finish "no answer URL: not in /proxmox.iso, no pxe_answer= on the kernel command line, no DHCP option 250"
 fi
 
+# The certificate to pin: the ISO's wins, else DHCP option 251 (as the real installer does).
+if [ -z "$answer_fingerprint" ] && [ -n "$opt251" ]; then
+  answer_fingerprint=$(echo "$opt251" | xxd -r -p)
+  pin_source="DHCP option 251"
+fi
+[ -n "$answer_fingerprint" ] && say "certificate fingerprint from $pin_source: $answer_fingerprint"
+# openssl (for HTTPS) is linked against the libraries copied beside it.
+export LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu
+
 dmi() { [ -r "/sys/class/dmi/id/$1" ] && tr -d '"\\\n' <"/sys/class/dmi/id/$1"; }
 boot_mode=bios
 [ -d /sys/firmware/efi ] && boot_mode=efi
@@ -105,7 +118,22 @@ request=$request'"network_interfaces":[{"link":"'$iface'","mac":"'$mac'"}]}'
 
 auth_header="X-No-Token: 1"
 [ -n "$answer_token" ] && auth_header="Authorization: Bearer $answer_token"
-if ! wget -q -O /tmp/answer.toml \
+if [ "${answer_url#https://}" != "$answer_url" ]; then
+  # Without a fingerprint there is nothing to trust a self-signed certificate by: refuse.
+  [ -n "$answer_fingerprint" ] || finish "no answer: $answer_url is HTTPS but no certificate fingerprint was given (ISO or DHCP option 251)"
+  echo "$request" >/tmp/request.json
+  /standin/pinned-post.sh "$answer_url" "$answer_fingerprint" /tmp/request.json "$auth_header" \
+    'Content-Type: application/json; charset=utf-8' 'Accept: application/json, application/toml;q=0.5' >/tmp/answer.toml 2>/tmp/pin.err
+  pinned=$?
+  if [ "$pinned" = 3 ]; then
+    say "answer refused: $(grep 'not the pinned' /tmp/pin.err)"
+    finish "no answer"
+  elif [ "$pinned" != 0 ]; then
+    say "answer request failed: $(tr '\n' ' ' </tmp/pin.err)"
+    finish "no answer"
+  fi
+  say "answer fetched over HTTPS: $(grep 'matches the pinned' /tmp/pin.err)"
+elif ! wget -q -O /tmp/answer.toml \
   --header "$auth_header" \
   --header 'Content-Type: application/json; charset=utf-8' \
   --header 'Accept: application/json, application/toml;q=0.5' \
@@ -124,13 +152,26 @@ if [ -z "$webhook_url" ]; then
   origin=$(echo "$answer_url" | sed 's#^\(https\{0,1\}://[^/]*\).*#\1#')
   webhook_url=$origin/webhook/proxmox
 fi
+webhook_fingerprint=$(sed -n '/^\[post-installation-webhook\]/,/^\[/ s/^cert[-_]fingerprint *= *"\(.*\)".*/\1/p' /tmp/answer.toml | head -n 1)
 fqdn=$(sed -n 's/^fqdn *= *"\(.*\)".*/\1/p' /tmp/answer.toml | head -n 1)
 hook='{"fqdn":"'$fqdn'","product":{"fullname":"Proxmox VE","short":"pve","version":"9.1"},'
 hook=$hook'"boot-info":{"mode":"'$boot_mode'","secureboot":false},'
 hook=$hook'"dmi":{"system":{"serial":"'$(dmi product_serial)'","uuid":"'$(dmi product_uuid)'","name":"'$(dmi product_name)'"}},'
 hook=$hook'"network-interfaces":[{"name":"'$iface'","mac":"'$mac'","is-management":true}]}'
-if wget -q -O /tmp/webhook.out --header 'Content-Type: application/json; charset=utf-8' \
-  --post-data "$hook" "$webhook_url" 2>/tmp/wget.err; then
+case "$webhook_url" in
+  https://*)
+    # The installer pins the webhook by the answer's cert-fingerprint.
+    echo "$hook" >/tmp/hook.json
+    if [ -z "$webhook_fingerprint" ]; then
+      echo "no cert-fingerprint for it in [post-installation-webhook]" >/tmp/wget.err
+      false
+    else
+      /standin/pinned-post.sh "$webhook_url" "$webhook_fingerprint" /tmp/hook.json 'Content-Type: application/json; charset=utf-8' >/tmp/webhook.out 2>/tmp/wget.err
+    fi
+    ;;
+  *) wget -q -O /tmp/webhook.out --header 'Content-Type: application/json; charset=utf-8' --post-data "$hook" "$webhook_url" 2>/tmp/wget.err ;;
+esac
+if [ $? = 0 ]; then
   say "webhook delivered to $webhook_url (boot mode $boot_mode)"
 else
   say "webhook to $webhook_url failed: $(cat /tmp/wget.err)"
