@@ -88,6 +88,10 @@ export interface PilotSetup {
   installHosts: InstallHost[];
   menuTimeoutSeconds?: number;
   uefiLoader: UefiLoader;
+  /** [boot] loader (absent: the default, ipxe); grub also needs the image folders readable over TFTP. */
+  loader?: 'ipxe' | 'grub' | 'ipxe-shim';
+  /** More [host] sections, written as they are (e.g. a host with its own loader or profile). */
+  extraHosts?: HostSection[];
 }
 
 /** Hard link when possible (same file system, no copy), else a copy; pxe-pilot serves no symlinks. */
@@ -237,6 +241,7 @@ export class BootLab {
       profile: standinProfile,
       ...hostCmdline,
     }));
+    hosts.push(...(setup.extraHosts ?? []));
     const spec = {
       sections: {
         server: { address: lan.server, interface: lan.bridge, state_dir: this.path('state'), log_level: 'debug' },
@@ -253,6 +258,7 @@ export class BootLab {
           unknown: 'menu',
           menu_default: 'local',
           menu_timeout: setup.menuTimeoutSeconds ?? 3,
+          ...(setup.loader ? { loader: setup.loader } : {}),
         },
         answers: { dir: answers },
         assets: { dir: assets },
