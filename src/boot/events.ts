@@ -10,7 +10,9 @@ export type ReasonCode =
   /** A DHCP or ProxyDHCP datagram arrived on another interface than [server] interface and was ignored. */
   | 'wrong-interface'
   /** A relayed DHCP request (giaddr set) for a subnet no [scope] (nor the local pool) covers: no answer. */
-  | 'no-scope';
+  | 'no-scope'
+  /** GRUB (loader = grub) fetched its per-machine configuration: the signed chain reached GRUB and asked us. */
+  | 'grub-config';
 
 /** DHCP server events: a request's facts, or a datagram dropped before decoding. */
 export interface DhcpDetail {
@@ -63,6 +65,8 @@ export interface TftpDetail {
   retransmits?: number;
   mode?: string;
   code?: number;
+  /** The install image a GRUB configuration named. */
+  profile?: string;
 }
 
 /** HTTP events (/boot, /install, and the HTTP errors recorded for installer endpoints): `ip` is the machine's. */

@@ -22,6 +22,8 @@ export interface InstallExpectation {
   network?: string;
   /** The lab ran with HTTPS (BootLab.tls): the answer must have come over HTTPS pinned to this. */
   tls?: LabTls | undefined;
+  /** loader = grub: GRUB fetches its configuration over TFTP (event "GRUB config") instead of GET /boot. */
+  loader?: 'ipxe' | 'grub';
 }
 
 /** The machine installed itself with its own answer, and pxe-pilot knows it is installed. */
@@ -68,9 +70,15 @@ export async function expectInstalled(pilot: PxePilot, run: InstallRun, want: In
   assert.equal(await pilot.nodeState(want.host.mac), 'installed', 'GET /nodes/<mac> says installed after the webhook');
   const events = await pilot.events(want.host.mac);
   const protocols = new Set(events.map((e) => e.protocol));
-  const expected = [want.mode === 'server' ? 'dhcp' : 'proxydhcp', 'http', 'answer', 'webhook'];
+  const expected = [want.mode === 'server' ? 'dhcp' : 'proxydhcp', want.loader === 'grub' ? 'tftp' : 'http', 'answer', 'webhook'];
+  if (want.loader === 'grub') {
+    assert.ok(
+      events.some((e) => e.kind === 'GRUB config' && e.decision === 'install'),
+      `GRUB fetched its configuration and was told to install; recorded: ${events.map((e) => `${e.protocol}/${e.kind}/${e.decision}`).join(', ')}`,
+    );
+  }
   if (isUefi(want.firmware)) {
-    assert.match(serial, /NBP file downloaded successfully/, 'OVMF loaded iPXE over TFTP');
+    assert.match(serial, /NBP file downloaded successfully/, 'OVMF loaded its boot file (iPXE, or the signed shim) over TFTP');
     // Only in server mode does pxe-pilot know which MAC a TFTP client's address belongs to (its lease).
     if (want.mode === 'server') expected.push('tftp');
   }
@@ -85,8 +93,9 @@ export async function expectLocalBoot(pilot: PxePilot, run: LocalBootRun, mac: s
   const since = run.machine.startedAt - 1000;
   const events = (await pilot.events(mac)).filter((e) => eventTime(e) >= since);
   assert.ok(
-    events.some((e) => e.protocol === 'http' && e.decision === 'local'),
-    `pxe-pilot recorded an http decision "local" for this boot; it recorded: ${events.map((e) => `${e.protocol}/${e.decision}`).join(', ')}`,
+    // iPXE asks over HTTP (GET /boot); GRUB (loader = grub) over TFTP (its per-machine config).
+    events.some((e) => (e.protocol === 'http' || e.kind === 'GRUB config') && e.decision === 'local'),
+    `pxe-pilot recorded a decision "local" for this boot (http, or the GRUB config); it recorded: ${events.map((e) => `${e.protocol}/${e.decision}`).join(', ')}`,
   );
 }
 

@@ -166,6 +166,10 @@ export interface PilotSetup {
   https?: boolean;
   /** Proxy mode: `assets add --cert-fingerprint` this instead of the server's own (a wrong pin). */
   isoCertFingerprint?: string;
+  /** [boot] loader (absent: the default, ipxe); grub also needs the image folders readable over TFTP. */
+  loader?: 'ipxe' | 'grub' | 'ipxe-shim';
+  /** More [host] sections, written as they are (e.g. a host with its own loader or profile). */
+  extraHosts?: HostSection[];
 }
 
 /** Hard link when possible (same file system, no copy), else a copy; pxe-pilot serves no symlinks. */
@@ -325,6 +329,7 @@ export class BootLab {
       profile: standinProfile,
       ...hostCmdline,
     }));
+    hosts.push(...(setup.extraHosts ?? []));
     const spec = {
       sections: {
         server: { address: net.server, interface: net.bridge, state_dir: own('state'), log_level: 'debug' },
@@ -341,6 +346,7 @@ export class BootLab {
           unknown: 'menu',
           menu_default: 'local',
           menu_timeout: setup.menuTimeoutSeconds ?? 3,
+          ...(setup.loader ? { loader: setup.loader } : {}),
         },
         answers: (setup.https ? { dir: answers, require_tls: true } : { dir: answers }) as Record<string, string | number | boolean>,
         assets: { dir: assets },

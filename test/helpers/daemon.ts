@@ -13,6 +13,7 @@ export interface HostSection {
   action?: 'install' | 'local' | 'menu';
   profile?: string;
   cmdline?: string;
+  loader?: 'ipxe' | 'grub' | 'ipxe-shim';
 }
 
 /** INI sections as key → value; host sections separately (their header carries the MAC). */

@@ -105,7 +105,8 @@ async function sh(script: string, args: string[], timeoutMs = 120_000): Promise<
 async function cloudKernelPackage(): Promise<string> {
   const resolveName = async (): Promise<string | null> => {
     const out = await sh('apt-cache depends linux-image-cloud-amd64 2>/dev/null || true', []);
-    const m = /Depends:\s*(linux-image-[0-9][^\s]*-cloud-amd64(?:-unsigned)?)/.exec(out);
+    // The signed image (not -unsigned): the Secure Boot tests boot it through shim and GRUB.
+    const m = /Depends:\s*(linux-image-[0-9][^\s]*-cloud-amd64)(?![-\w])/.exec(out);
     return m?.[1] ?? null;
   };
   const found = (await resolveName()) ?? (await sh('apt-get update -qq >/dev/null 2>&1 || true', []), await resolveName());
