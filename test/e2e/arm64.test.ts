@@ -11,15 +11,31 @@ import { firmwareFiles, firmwareMovedOn, qemuArm64Binary } from '../helpers/qemu
 import { buildStandin, standinConsole, standinTools, type Standin } from '../helpers/standin.ts';
 import { PxePilot, type HostSection } from '../helpers/daemon.ts';
 import { adminToken, answerFor, BootLab, defaultAnswer, lan, lanNs, pilotBase, pilotHttpPort, type InstallHost } from './lab.ts';
-import { plainSerial } from './scenarios.ts';
+import { bootAndInstall, bootToLocalDisk, plainSerial } from './scenarios.ts';
+import { eventTime, tomlStatements } from './expect.ts';
 
-const skip = skipUnless(['root', qemuArm64Binary, 'curl', ...standinTools, ...firmwareFiles.arm64]);
+/** Debian's netboot installer for arm64 (debian-installer-12-netboot-arm64): its signed shim and GRUB. */
+const debianInstallerArm64 = '/usr/lib/debian-installer/images/12/arm64/text/debian-installer/arm64';
+const skip = skipUnless([
+  'root',
+  qemuArm64Binary,
+  'curl',
+  ...standinTools,
+  ...firmwareFiles.arm64,
+  `${debianInstallerArm64}/bootnetaa64.efi`,
+  `${debianInstallerArm64}/grubaa64.efi`,
+]);
 
 /** The arm64 stand-in, published like the x86-64 one, as a Proxmox VE version. */
 const arm64Profile = 'proxmox-ve/9.1-standin-arm64';
 
 // Generous bounds for TCG on a busy 2-core machine; the measured figures are in docs/firmware.md.
 const firmwareGivesUpMs = 180_000;
+const installMs = 420_000;
+const localBootMs = 240_000;
+
+/** A [host] section with the loader key (loader = grub comes from [boot]). */
+type ArmHost = HostSection & { loader?: 'ipxe' | 'grub' };
 
 /** Hard link when possible, else a copy: pxe-pilot serves no symlinks. */
 async function place(from: string, to: string): Promise<void> {
@@ -31,7 +47,7 @@ interface ArmPilotSetup {
   /** Machines armed for install, each with its own answer file. */
   installHosts: InstallHost[];
   /** Machines pxe-pilot knows, booting the menu. */
-  otherHosts: HostSection[];
+  otherHosts: ArmHost[];
   boot?: Record<string, string | number>;
 }
 
@@ -58,24 +74,23 @@ async function startArmPilot(lab: BootLab, setup: ArmPilotSetup): Promise<PxePil
       answers: { dir: answers },
       assets: { dir: lab.path('assets') },
     },
-    hosts: [
-      ...setup.installHosts.map((h): HostSection => ({ mac: h.mac, hostname: h.hostname, action: 'install', profile: arm64Profile })),
-      ...setup.otherHosts,
-    ],
+    hosts: [...setup.installHosts.map((h): ArmHost => ({ mac: h.mac, hostname: h.hostname, action: 'install', profile: arm64Profile })), ...setup.otherHosts],
   };
   return PxePilot.start(lab.net, lanNs, { configFile: lab.path('pxe-pilot.ini'), baseUrl: pilotBase, adminToken, spec });
 }
 
 describe('an ARM64 UEFI machine (QEMU virt, AAVMF) with pxe-pilot as the DHCP server', { skip, timeout: 600_000 }, () => {
   // Debian 12 ships no arm64 iPXE: with loader = ipxe, [boot] uefi_arm64 names a file nobody has.
-  const ipxeHost: HostSection = { mac: '52:54:00:a6:40:01', hostname: 'arm-ipxe', action: 'menu' };
+  const ipxeHost: ArmHost = { mac: '52:54:00:a6:40:01', hostname: 'arm-ipxe', action: 'menu', loader: 'ipxe' };
+  const grubHost: InstallHost = { mac: '52:54:00:a6:40:02', hostname: 'arm-node' };
   let lab: BootLab | undefined;
   let pilot: PxePilot | undefined;
 
   before(async () => {
     const standin = await buildStandin(undefined, 'arm64');
     lab = await BootLab.create('arm');
-    pilot = await startArmPilot(lab, { standin, installHosts: [], otherHosts: [ipxeHost] });
+    // loader = grub for every UEFI machine; the iPXE host says loader = ipxe for itself.
+    pilot = await startArmPilot(lab, { standin, installHosts: [grubHost], otherHosts: [ipxeHost], boot: { loader: 'grub' } });
   });
   after(async () => {
     await lab?.destroy();
@@ -101,5 +116,47 @@ describe('an ARM64 UEFI machine (QEMU virt, AAVMF) with pxe-pilot as the DHCP se
     const explain = await pilot.explain(ipxeHost.mac);
     assert.match(explain, /arch 11 \(UEFI ARM64\)/, `explain names the architecture:\n${explain}`);
     assert.match(explain, /TFTP RRQ ipxe-arm64\.efi .*→ error: file not found/, `explain shows the missing file:\n${explain}`);
+  });
+
+  test('with loader = grub it installs the arm64 stand-in through shim → GRUB → kernel over TFTP, then boots its local disk', async (t) => {
+    if (!lab || !pilot) throw new Error('the lab did not start');
+    const install = await bootAndInstall(lab, { name: 'arm-grub', firmware: 'arm64', mac: grubHost.mac, serial: 'E2E-arm-grub' }, installMs);
+    t.diagnostic(`power-on to installed and powered off: ${install.seconds.toFixed(0)} s`);
+    const serial = plainSerial(install.serial);
+    assert.match(serial, /NBP filename is debian-installer\/arm64\/bootnetaa64\.efi/, "AAVMF was offered Debian's signed arm64 shim");
+    assert.match(serial, /Fetching Netboot Image debian-installer\/arm64\/grubaa64\.efi/, 'shim fetched the signed GRUB from its own folder');
+    assert.match(serial, /pxe-pilot: installing proxmox-ve\/9\.1-standin-arm64/, 'GRUB read the configuration pxe-pilot generated for this MAC');
+    assert.match(serial, /standin: init started, kernel \S+-arm64/, 'the arm64 cloud kernel started the stand-in');
+    assert.match(serial, new RegExp(`standin: address 10\\.77\\.0\\.\\d+/24 from DHCP server ${lan.server.replace(/\./g, '\\.')}`));
+    assert.match(serial, new RegExp(`standin: answer URL from DHCP option 250: ${pilotBase}/`), 'in server mode the answer URL comes from option 250');
+    assert.ok(install.answer !== null, `the stand-in printed no answer; serial:\n${serial.slice(-2000)}`);
+    assert.deepEqual(tomlStatements(install.answer), tomlStatements(answerFor(grubHost)), "the answer is the host's own file");
+    assert.match(serial, /standin: webhook delivered to .* \(boot mode efi\)/);
+    assert.equal(await pilot.nodeState(grubHost.mac), 'installed', 'GET /nodes/<mac> says installed after the webhook');
+
+    const events = await pilot.events(grubHost.mac);
+    const offer = events.find((e) => e.protocol === 'dhcp' && e.decision === 'offer');
+    assert.equal(offer?.detail?.bootFile, 'debian-installer/arm64/bootnetaa64.efi', 'the DHCP offer named the arm64 shim');
+    assert.ok(
+      events.some((e) => e.protocol === 'tftp' && e.kind === 'GRUB config' && e.decision === 'install'),
+      `pxe-pilot recorded the GRUB configuration it served as an install; it recorded ${events.map((e) => `${e.protocol}/${e.kind}/${e.decision}`).join(', ')}`,
+    );
+    for (const p of ['answer', 'webhook'])
+      assert.ok(
+        events.some((e) => e.protocol === p),
+        `pxe-pilot recorded a ${p} event`,
+      );
+
+    const again = await bootToLocalDisk(lab, { name: 'arm-grub-again', firmware: 'arm64', mac: grubHost.mac }, localBootMs);
+    t.diagnostic(`second boot, power-on to the firmware's next boot entry: ${again.seconds.toFixed(0)} s`);
+    const second = plainSerial(again.serial);
+    assert.doesNotMatch(second, /standin: init started/, 'a machine sent to its local disk must not start the installer');
+    assert.match(second, /pxe-pilot: local disk/, 'GRUB said why it returned to the firmware');
+    const since = again.machine.startedAt - 1000;
+    const later = (await pilot.events(grubHost.mac)).filter((e) => eventTime(e) >= since);
+    assert.ok(
+      later.some((e) => e.protocol === 'tftp' && e.kind === 'GRUB config' && e.decision === 'local'),
+      `the second boot's GRUB configuration said local; pxe-pilot recorded ${later.map((e) => `${e.protocol}/${e.kind}/${e.decision}`).join(', ')}`,
+    );
   });
 });
