@@ -3,6 +3,33 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import type { Profile } from './profile.ts';
+import { SIGNED_CHAINS, signedFileOnDisk } from '../boot/loaders.ts';
+
+/** What loader = grub and ipxe-shim need on disk, for the loaders the profile uses ([boot] or any [host]). */
+function signedLoaderWarnings(p: Profile): string[] {
+  const used = new Set([p.boot.loader, ...[...p.hosts.values()].map((h) => h.loader || p.boot.loader)]);
+  const w: string[] = [];
+  if (used.has('grub')) {
+    const amd64 = SIGNED_CHAINS[0]!;
+    for (const file of [amd64.shim, amd64.grub]) {
+      const path = signedFileOnDisk(p.boot.grubDir, amd64, file);
+      if (!existsSync(path))
+        w.push(
+          `loader = grub: ${path} is missing: install debian-installer-12-netboot-amd64 (-arm64 for ARM64 machines) or point [boot] grub_dir at its images folder`,
+        );
+    }
+  }
+  if (used.has('ipxe-shim') && p.tftp.enabled) {
+    for (const file of ['ipxe-shimx64.efi', 'ipxe.efi']) {
+      const problem = bootFileProblem(p.tftp.root, file);
+      if (problem)
+        w.push(
+          `loader = ipxe-shim: ${file} ${problem}: copy it from iPXE's signed release (ipxeboot.tar.gz, folder x86_64-sb/) into [tftp] root (see docs/install.md)`,
+        );
+    }
+  }
+  return w;
+}
 
 /** Why TFTP would refuse a boot file, or null when it would serve it. */
 function bootFileProblem(root: string, file: string): string | null {
@@ -38,5 +65,6 @@ export function profileWarnings(p: Profile): string[] {
   if (!existsSync(p.answers.dir))
     w.push(`[answers] dir ${p.answers.dir} does not exist: create it and put hosts/<mac>.toml or default.toml in it (see docs/answer-files.md)`);
   if (!p.http.adminToken) w.push('[http] admin_token is not set: the admin API answers on loopback only');
+  w.push(...signedLoaderWarnings(p));
   return w;
 }

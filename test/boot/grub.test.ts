@@ -3,6 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { profileWarnings } from '../../src/config/warnings.ts';
 import { hostEntry, testProfile } from '../helpers/profile.ts';
 import type { Profile } from '../../src/config/profile.ts';
 import { decide, decideBootFile, loaderFor } from '../../src/boot/policy.ts';
@@ -157,4 +161,25 @@ test('a refusal prints the reason on the console and returns to the firmware', (
 test('the GRUB path decides with the same policy: decide() is loader-blind', () => {
   const p = profile({ loader: 'grub' });
   assert.deepEqual(decide(uefi(7), p, undefined), decide(uefi(7), profile({ loader: 'ipxe' }), undefined));
+});
+
+test('check-config warns when the files a loader needs are missing, naming what to install or copy', () => {
+  const base = testProfile({ tftp: { root: '/nonexistent-root-for-test' }, boot: { grubDir: '/nonexistent-grub-dir' } });
+  const none = profileWarnings({ ...base, boot: { ...base.boot, loader: 'ipxe' } });
+  assert.ok(!none.some((w) => w.includes('loader =')), 'loader = ipxe needs neither');
+  const grub = profileWarnings({ ...base, hosts: new Map([[MAC, hostEntry(MAC, { loader: 'grub' })]]) });
+  assert.ok(
+    grub.some((w) =>
+      /^loader = grub: \/nonexistent-grub-dir\/amd64\/text\/debian-installer\/amd64\/bootnetx64\.efi is missing: install debian-installer-12-netboot-amd64/.test(
+        w,
+      ),
+    ),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'pxp-shim-'));
+  try {
+    const shim = profileWarnings(testProfile({ tftp: { root: dir }, boot: { loader: 'ipxe-shim' } }));
+    assert.ok(shim.some((w) => /^loader = ipxe-shim: ipxe-shimx64\.efi not found in \[tftp\] root .*ipxeboot\.tar\.gz/.test(w)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
