@@ -1,13 +1,17 @@
 // Builds the installer stand-in the QEMU machines boot: Debian's cloud kernel taken from its
 // .deb (apt-get download, no install) and a small initrd made of busybox-static, the kernel's
 // virtio-net modules and test/e2e/standin/init.sh. Everything lands in a cache directory and is
-// rebuilt only when the kernel version or the scripts change.
+// rebuilt only when the kernel version or the scripts change. The architecture is a parameter:
+// amd64 (the host's own) by default, arm64 for the AAVMF machine (see standin-arch.ts).
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { debianPackageTools, type StandinArch } from './standin-arch.ts';
+
+export type { StandinArch };
 
 const run = promisify(execFile);
 
@@ -16,7 +20,11 @@ export const repoRoot = resolve(import.meta.dirname, '..', '..');
 export const defaultCacheDir = join(repoRoot, 'tmp', 'e2e-cache');
 const scriptDir = join(repoRoot, 'test', 'e2e', 'standin');
 
-/** Load order the cloud kernel needs for virtio-net (each depends on the ones before it). */
+/**
+ * Load order the cloud kernel needs for virtio-net (each depends on the ones before it). The
+ * same for amd64 and arm64: both cloud kernels build these as modules at the same paths (and the
+ * PCI host bridge of QEMU's arm64 `virt` machine, PCI_HOST_GENERIC, is built in).
+ */
 export const virtioNetModules = [
   'virtio_ring',
   'virtio',
@@ -74,7 +82,12 @@ export interface Standin {
   kernel: string;
   initrd: string;
   kernelVersion: string;
+  /** Which CPU the kernel and busybox are for (amd64 when built by the default call). */
+  arch?: StandinArch;
 }
+
+/** The serial console each architecture's QEMU machine has: the kernel's `console=`. */
+export const standinConsole: Record<StandinArch, string> = { amd64: 'ttyS0', arm64: 'ttyAMA0' };
 
 /** Lines the stand-in prints on the serial console, for tests to look for. */
 export const standinSays = {
@@ -101,16 +114,17 @@ async function sh(script: string, args: string[], timeoutMs = 120_000): Promise<
   return r.stdout;
 }
 
-/** The versioned kernel package the linux-image-cloud-amd64 metapackage points at now. */
-async function cloudKernelPackage(): Promise<string> {
+/** The versioned kernel package the linux-image-cloud-<arch> metapackage points at now. */
+async function cloudKernelPackage(arch: StandinArch, aptOptions: string[]): Promise<string> {
+  const meta = `linux-image-cloud-${arch}`;
   const resolveName = async (): Promise<string | null> => {
-    const out = await sh('apt-cache depends linux-image-cloud-amd64 2>/dev/null || true', []);
+    const out = await sh('apt-cache "$@" 2>/dev/null || true', [...aptOptions, 'depends', meta]);
     // The signed image (not -unsigned): the Secure Boot tests boot it through shim and GRUB.
-    const m = /Depends:\s*(linux-image-[0-9][^\s]*-cloud-amd64)(?![-\w])/.exec(out);
+    const m = new RegExp(`Depends:\\s*(linux-image-[0-9][^\\s]*-cloud-${arch})(?![-\\w])`).exec(out);
     return m?.[1] ?? null;
   };
-  const found = (await resolveName()) ?? (await sh('apt-get update -qq >/dev/null 2>&1 || true', []), await resolveName());
-  if (!found) throw new Error('apt-cache does not know linux-image-cloud-amd64: is a Debian main source configured?');
+  const found = (await resolveName()) ?? (await sh('apt-get -qq "$@" >/dev/null 2>&1 || true', [...aptOptions, 'update']), await resolveName());
+  if (!found) throw new Error(`apt-cache does not know ${meta}: is a Debian main source configured?`);
   return found;
 }
 
@@ -128,19 +142,21 @@ function isStaticElf(path: string): boolean {
 }
 
 /** Kernel image and modules extracted from the .deb into cacheDir/kernel-<version>/. */
-async function extractKernel(cacheDir: string): Promise<{ dir: string; version: string }> {
+async function extractKernel(cacheDir: string, arch: StandinArch): Promise<{ dir: string; version: string }> {
   // A kernel extracted before is used as is: runs after the first need no network.
   // A kernel extracted by an older version of this helper may lack modules added since: extract again.
   const hasAll = (d: string): boolean =>
     existsSync(join(cacheDir, d, 'complete')) && allModules.every((m) => existsSync(join(cacheDir, d, 'modules', `${m}.ko`)));
-  const existing = (await readdir(cacheDir)).filter((d) => d.startsWith('kernel-') && hasAll(d)).sort();
+  // Versions end in the architecture (6.1.0-57-cloud-amd64), so one cache holds both.
+  const existing = (await readdir(cacheDir)).filter((d) => d.startsWith('kernel-') && d.endsWith(`-${arch}`) && hasAll(d)).sort();
   const last = existing.at(-1);
   if (last) return { dir: join(cacheDir, last), version: last.slice('kernel-'.length) };
 
-  const pkg = await cloudKernelPackage();
+  const apt = await debianPackageTools(arch, cacheDir);
+  const pkg = await cloudKernelPackage(arch, apt.options);
   const downloadDir = await mkdtemp(join(cacheDir, 'download-'));
   try {
-    await run('apt-get', ['download', pkg], { cwd: downloadDir, timeout: 300_000 });
+    await apt.download(pkg, downloadDir);
     const deb = (await readdir(downloadDir)).find((f) => f.endsWith('.deb'));
     if (!deb) throw new Error(`apt-get download ${pkg} produced no .deb`);
     const unpack = join(downloadDir, 'unpack');
@@ -175,10 +191,10 @@ async function extractKernel(cacheDir: string): Promise<{ dir: string; version: 
  * Returns the stand-in's kernel and initrd, building what the cache lacks. Needs network
  * access to the Debian mirror the first time only.
  */
-export async function buildStandin(cacheDir = defaultCacheDir): Promise<Standin> {
+export async function buildStandin(cacheDir = defaultCacheDir, arch: StandinArch = 'amd64'): Promise<Standin> {
   await mkdir(cacheDir, { recursive: true });
-  const kernel = await extractKernel(cacheDir);
-  const busybox = '/bin/busybox';
+  const kernel = await extractKernel(cacheDir, arch);
+  const busybox = await (await debianPackageTools(arch, cacheDir)).busybox();
   if (!existsSync(busybox) || !isStaticElf(busybox)) throw new Error(`${busybox} is missing or not static: install busybox-static`);
 
   const init = await readFile(join(scriptDir, 'init.sh'));
@@ -223,5 +239,5 @@ export async function buildStandin(cacheDir = defaultCacheDir): Promise<Standin>
       await rm(root, { recursive: true, force: true });
     }
   }
-  return { kernel: join(kernel.dir, 'vmlinuz'), initrd, kernelVersion: kernel.version };
+  return { kernel: join(kernel.dir, 'vmlinuz'), initrd, kernelVersion: kernel.version, arch };
 }
