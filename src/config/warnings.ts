@@ -38,9 +38,15 @@ export function profileWarnings(p: Profile): string[] {
     );
   if (!existsSync(p.answers.dir))
     w.push(`[answers] dir ${p.answers.dir} does not exist: create it and put hosts/<mac>.toml or default.toml in it (see docs/answer-files.md)`);
+  // Measured with Debian 12's netboot installer (auto=true priority=critical) in the QEMU lab:
+  // each missing option stops it at a question before it has fetched its preseed.
   if (p.dhcp.mode === 'server' && p.dhcp.dns.length === 0)
     w.push(
       '[dhcp] dns is empty: server mode hands out no DNS server, and Debian\'s installer then stops at its "Name server addresses" question even at priority critical (an unattended install waits for a keyboard); set [dhcp] dns to a resolver the machines can reach',
+    );
+  if (p.dhcp.mode === 'server' && !p.dhcp.router)
+    w.push(
+      '[dhcp] router is empty: server mode hands out no default gateway, and Debian\'s installer then stops at "Continue without a default route?" even at priority critical; set [dhcp] router to the boot network\'s gateway',
     );
   if (!p.http.adminToken) w.push('[http] admin_token is not set: the admin API answers on loopback only');
   return w;

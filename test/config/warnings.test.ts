@@ -20,3 +20,12 @@ test('no DNS warning once [dhcp] dns is set, nor in proxy mode, where the router
   assert.deepEqual(dnsWarnings('[server]\ninterface = br-boot\n[dhcp]\nmode = proxy\n'), []);
   assert.deepEqual(dnsWarnings('[dhcp]\nmode = off\n'), []);
 });
+
+test('server mode without [dhcp] router warns that the Debian installer will ask whether to continue without a default route', () => {
+  const routerWarnings = (ini: string) => profileWarnings(parseProfile(ini, '/etc/pxe-pilot/test.ini', opts)).filter((w) => w.startsWith('[dhcp] router'));
+  const [warning, ...more] = routerWarnings(SERVER);
+  assert.equal(more.length, 0);
+  assert.match(warning!, /^\[dhcp\] router is empty: server mode hands out no default gateway.*"Continue without a default route\?"/);
+  assert.deepEqual(routerWarnings(`${SERVER}router = 10.20.0.254\n`), []);
+  assert.deepEqual(routerWarnings('[server]\ninterface = br-boot\n[dhcp]\nmode = proxy\n'), []);
+});
