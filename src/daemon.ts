@@ -82,7 +82,7 @@ export class Daemon {
           telemetry: this.telemetry,
         });
       case 'tftp':
-        return new TftpService({ ...deps, events: this.store, telemetry: this.telemetry });
+        return new TftpService({ ...deps, events: this.store, nodes: this.store, catalogue: this.catalogue, telemetry: this.telemetry });
       case 'dhcp':
         return new DhcpServerService({ ...deps, leases: this.store.leases });
       case 'proxydhcp':

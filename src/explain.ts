@@ -3,6 +3,7 @@
 // step is missing. Read-only: it only reads the event log and the node back.
 import { detailOf, type EventProtocol } from './boot/events.ts';
 import { archLabel } from './boot/client.ts';
+import { SIGNED_CHAINS } from './boot/loaders.ts';
 import type { EventLog, NodeLookup, NodeRecord, StoredEvent } from './boot/ports.ts';
 
 /** What explain reads: the event log and the node table. */
@@ -124,6 +125,49 @@ function bootFileOf(e: StoredEvent): string | undefined {
   return text(detailOf(e, 'dhcp')?.bootFile ?? detailOf(e, 'proxydhcp')?.bootFile);
 }
 
+function tftpFile(e: StoredEvent): string | undefined {
+  return e.protocol === 'tftp' && e.decision === 'served' ? text(detailOf(e, 'tftp')?.file)?.replace(/^\/+/, '') : undefined;
+}
+
+const baseName = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
+const UNSIGNED_IPXE = /^(snponly|ipxe)(-[a-z0-9]+)?\.efi$/;
+const SHIMS = new Set(SIGNED_CHAINS.map((c) => c.shim));
+const GRUBS = new Set(SIGNED_CHAINS.map((c) => c.grub));
+
+/**
+ * Where a UEFI machine's trail ends in the Secure Boot chain: an unsigned iPXE fetched and never
+ * heard from again; shim and GRUB fetched but GRUB never asked for its configuration (proxy mode:
+ * it asked the router); or a kernel fetched by GRUB and nothing after it (refused by shim).
+ */
+function secureBootHints(events: StoredEvent[]): string[] {
+  const fetched = events.map((e) => ({ e, file: tftpFile(e) })).filter((f): f is { e: StoredEvent; file: string } => f.file !== undefined);
+  const lastIpxe = fetched.filter((f) => UNSIGNED_IPXE.test(baseName(f.file))).at(-1);
+  if (lastIpxe && !events.some((e) => e.id > lastIpxe.e.id && e.protocol === 'http')) {
+    return [
+      `Secure Boot? use loader = grub (or ipxe-shim) for this host: the firmware loaded ${lastIpxe.file} over TFTP at ${clock(lastIpxe.e.time)} but iPXE never came back over HTTP. Debian's iPXE is unsigned, and UEFI Secure Boot refuses it ("Access Denied" on the console). Set loader = grub in its [host] section (or [boot]), or turn Secure Boot off.`,
+    ];
+  }
+  const lastGrub = fetched.filter((f) => GRUBS.has(baseName(f.file))).at(-1);
+  if (!lastGrub) return [];
+  const config = events.filter((e) => e.id > lastGrub.e.id && e.code === 'grub-config').at(-1);
+  if (!config) {
+    const shim = fetched.some((f) => SHIMS.has(baseName(f.file)) && f.e.id < lastGrub.e.id);
+    return [
+      `${shim ? 'shim and ' : ''}${lastGrub.file} were fetched, then silence: GRUB never asked for its configuration. Debian 12's GRUB reads only the DHCP server's ACK, never a ProxyDHCP offer, so beside a router it looks for grub.cfg on the router's next-server. Make the router hand out this host as next-server (dnsmasq: dhcp-boot=,,<this host>; ISC dhcpd: next-server; others: option 66), or use loader = ipxe-shim in proxy mode.`,
+    ];
+  }
+  const lastFile = fetched.at(-1);
+  // The firmware may try its next entries (DHCP again) after GRUB gives up; the installer never spoke.
+  const installerSpoke = (after: number): boolean =>
+    events.some((e) => e.id > after && (e.protocol === 'answer' || e.protocol === 'http' || e.protocol === 'webhook'));
+  if (config.decision === 'install' && lastFile && lastFile.e.id > config.id && !installerSpoke(lastFile.e.id)) {
+    return [
+      `GRUB loaded ${lastFile.file} over TFTP at ${clock(lastFile.e.time)} and nothing followed. Under Secure Boot shim refuses a kernel not signed by a key it trusts ("bad shim signature" on the console): use a signed kernel (Debian's linux-image-*-amd64, not -unsigned), or turn Secure Boot off.`,
+    ];
+  }
+  return [];
+}
+
 /** What to check when the machine's trail stops, read from its last events. */
 function nextSteps(events: StoredEvent[]): string[] {
   const last = events.at(-1);
@@ -134,7 +178,7 @@ function nextSteps(events: StoredEvent[]): string[] {
   );
   const lastOffer = offers.at(-1);
   const after = lastOffer ? events.filter((e) => e.id > lastOffer.id && (e.protocol === 'tftp' || e.protocol === 'http')) : [];
-  const hints: string[] = [];
+  const hints: string[] = secureBootHints(events);
   if (last.decision === 'silence' && (last.protocol === 'proxydhcp' || last.protocol === 'dhcp')) {
     hints.push(`The last ${LABELS[last.protocol]} request got no answer: ${last.reason}.`);
   }

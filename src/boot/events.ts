@@ -8,7 +8,9 @@ export type EventProtocol = 'dhcp' | 'proxydhcp' | 'tftp' | 'http' | 'answer' | 
  */
 export type ReasonCode =
   /** A DHCP or ProxyDHCP datagram arrived on another interface than [server] interface and was ignored. */
-  'wrong-interface';
+  | 'wrong-interface'
+  /** GRUB (loader = grub) fetched its per-machine configuration: the signed chain reached GRUB and asked us. */
+  | 'grub-config';
 
 /** DHCP server events: a request's facts, or a datagram dropped before decoding. */
 export interface DhcpDetail {
@@ -58,6 +60,8 @@ export interface TftpDetail {
   retransmits?: number;
   mode?: string;
   code?: number;
+  /** The install image a GRUB configuration named. */
+  profile?: string;
 }
 
 /** HTTP events (/boot, /install, and the HTTP errors recorded for installer endpoints): `ip` is the machine's. */

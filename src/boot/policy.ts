@@ -3,6 +3,7 @@
 import { httpBase, type ServerAddress } from './urls.ts';
 import { archInfo, archLabel, isRaspberryPi, type ArchInfo, type ClientDescription } from './client.ts';
 import type { NodeState } from './lifecycle.ts';
+import { signedBootFile, signedChainFor, type LoaderName } from './loaders.ts';
 
 export type BootAction = 'install' | 'local' | 'menu' | 'ignore';
 
@@ -13,12 +14,14 @@ export type BootAction = 'install' | 'local' | 'menu' | 'ignore';
 export interface PolicySettings extends ServerAddress {
   /** The profile file, named in reasons. */
   file: string;
-  hosts: ReadonlyMap<string, { action: 'install' | 'local' | 'menu'; profile: string }>;
+  hosts: ReadonlyMap<string, { action: 'install' | 'local' | 'menu'; profile: string; loader?: LoaderName | '' }>;
   boot: Record<NonNullable<ArchInfo['bootKey']>, string> & {
     unknown: 'menu' | 'local' | 'ignore';
     defaultAction: 'menu' | 'local';
     menuDefault: string;
     menuTimeout: number;
+    /** What UEFI PXE machines load (absent: ipxe). */
+    loader?: LoaderName;
   };
 }
 
@@ -137,5 +140,29 @@ export function decideBootFile(client: ClientDescription, profile: PolicySetting
       reason: `${quirk}${archLabel(arch.code)}: UEFI HTTP boot of ${base}/ipxe/${file}`,
     };
   }
+  const loader = loaderFor(client.mac, profile);
+  if (loader.name !== 'ipxe') {
+    const chain = signedChainFor(arch.code);
+    if (chain) {
+      const signed = signedBootFile(chain, loader.name);
+      const then = loader.name === 'grub' ? `shim loads ${chain.grub}, which reads ${chain.prefix}/grub.cfg` : 'shim loads ipxe.efi beside it';
+      return {
+        action: 'boot',
+        bootFile: signed,
+        vendorClass: 'PXEClient',
+        arch,
+        reason: `${quirk}${archLabel(arch.code)}, loader = ${loader.name} (${loader.from}) → ${signed}; ${then}`,
+      };
+    }
+    quirk += `loader = ${loader.name} (${loader.from}) has no signed chain for ${archLabel(arch.code)}: iPXE; `;
+  }
   return { action: 'boot', bootFile: file, vendorClass: 'PXEClient', arch, reason: `${quirk}${archLabel(arch.code)} → ${file}` };
+}
+
+/** The loader a machine gets over PXE, and which section chose it. */
+export function loaderFor(mac: string, profile: PolicySettings): { name: LoaderName; from: string } {
+  const host = profile.hosts.get(mac)?.loader;
+  const general = profile.boot.loader ?? 'ipxe';
+  if (host) return { name: host, from: `[host ${mac}]` };
+  return { name: general, from: '[boot]' };
 }

@@ -22,6 +22,7 @@ import {
   wholeNumber,
   type ValueType,
 } from './values.ts';
+import { LOADER_NAMES } from '../boot/loaders.ts';
 
 export interface KeySpec<T> {
   readonly type: ValueType<T>;
@@ -94,6 +95,16 @@ export const PROFILE_KEYS = {
     uefi_x64: key(bootFile, 'snponly.efi', 'Architectures 7 and 9 (x64 UEFI); 16 (x64 UEFI HTTP boot) gets the same file over HTTP.'),
     uefi_ia32: key(bootFile, 'ipxe-i386.efi', 'Architecture 6 (IA32 UEFI).'),
     uefi_arm64: key(bootFile, 'ipxe-arm64.efi', 'Architecture 11 (ARM64 UEFI).'),
+    loader: key(
+      oneOf(LOADER_NAMES),
+      'ipxe',
+      "What UEFI PXE machines load: ipxe (the files above) | grub (Debian's signed shim and GRUB: Secure Boot) | ipxe-shim (iPXE's signed shim, copied into [tftp] root)",
+    ),
+    grub_dir: key(
+      path,
+      '/usr/lib/debian-installer/images/12',
+      "Debian's netboot installer images (debian-installer-12-netboot-amd64, -arm64): the signed shim and GRUB of loader = grub.",
+    ),
     default_action: key(oneOf(['menu', 'local']), 'menu', 'What a [host] without an action gets: menu | local'),
     unknown: key(
       oneOf(['menu', 'local', 'ignore']),
@@ -143,6 +154,8 @@ export const HOST_KEYS = {
   action: key(oneOf(['install', 'local', 'menu']), 'menu', 'install (once) | local | menu; empty: [boot] default_action'),
   profile: key(matching(PROFILE_NAME, 'expected <product>/<version>, a folder under [assets] dir, such as proxmox-ve/9.1-1'), '', 'folder under [assets] dir'),
   cmdline: key(text, '', 'extra kernel arguments'),
+  // Empty: [boot] loader decides (src/boot/policy.ts loaderFor).
+  loader: key(oneOf(['', ...LOADER_NAMES]), '', 'ipxe | grub | ipxe-shim; empty: [boot] loader'),
 };
 
 /** Free-form per-host variables for answer templates: any key starting with x_. */

@@ -24,7 +24,9 @@ export type DefaultAction = BootSection['defaultAction'];
 export type UnknownPolicy = BootSection['unknown'];
 export type LogLevel = ServerSection['logLevel'];
 
-export type HostEntry = ValuesOf<typeof HOST_KEYS> & {
+export type HostEntry = Omit<ValuesOf<typeof HOST_KEYS>, 'loader'> & {
+  /** ipxe | grub | ipxe-shim; empty or absent: [boot] loader. Optional, so hand-made entries need not name it. */
+  loader?: ValuesOf<typeof HOST_KEYS>['loader'];
   /** Normalised lower-case colon form. */
   mac: string;
   /** Every key as written, for answer-file templating. */

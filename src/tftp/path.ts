@@ -1,5 +1,6 @@
 // Turns a requested TFTP filename into path segments below the root, or says why it may not be served.
-// Pure: the filesystem checks (symlinks leaving the root) come after, in files.ts.
+// Pure: the filesystem checks (symlinks leaving the root) come after, in files.ts. A leading '/'
+// means the root, as dnsmasq and tftpd-hpa read it: GRUB and shim always send one.
 
 export type PathCheck = { ok: true; segments: string[] } | { ok: false; reason: string };
 
@@ -10,7 +11,6 @@ export function checkRequestPath(filename: string): PathCheck {
   if (filename.length === 0) return { ok: false, reason: 'empty filename' };
   if (CONTROL.test(filename)) return { ok: false, reason: 'control character in filename' };
   if (filename.includes('\\')) return { ok: false, reason: 'backslash in filename (outside root)' };
-  if (filename.startsWith('/')) return { ok: false, reason: 'absolute path (outside root)' };
   const segments: string[] = [];
   for (const segment of filename.split('/')) {
     if (segment === '' || segment === '.') continue;

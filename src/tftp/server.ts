@@ -11,11 +11,11 @@ import { FileProvider, MemorySource, type FileSource } from './files.ts';
 import { toNetascii } from './netascii.ts';
 import { negotiate } from './options.ts';
 import { ErrorCode, Opcode, encodeError, parsePacket, type RequestPacket } from './packet.ts';
-import { checkRequestPath } from './path.ts';
 import { describeTransfer } from './report.ts';
 import { ReadTransfer, type Peer, type TransferEnd } from './transfer.ts';
 import { RateLimitedNotices } from './notices.ts';
-import { virtualFile } from './virtual.ts';
+import { planSource } from './sources.ts';
+import { machineGrubConfig, type GrubNodeStore, type ImageCatalogue } from './grub-config.ts';
 import { nullTelemetry, type Telemetry } from '../metrics/telemetry.ts';
 
 export interface TftpServiceDeps {
@@ -26,6 +26,10 @@ export interface TftpServiceDeps {
   telemetry?: Telemetry;
   /** How long stop() lets transfers in flight finish before aborting them (default 2 s). */
   stopGraceMs?: number;
+  /** Nodes and the install lifecycle, for GRUB's per-machine configuration (loader = grub); without: not found. */
+  nodes?: GrubNodeStore;
+  /** The install images GRUB's configuration loads. */
+  catalogue?: ImageCatalogue;
 }
 
 /** What the server turned away or dropped, and its transfers in flight (read by tests and bench/tftp). */
@@ -77,6 +81,10 @@ export class TftpService implements Service {
   private readonly telemetry: Telemetry;
   private readonly stopGraceMs: number;
   private files: FileProvider;
+  /** Providers for the other folders TFTP reads ([assets] dir, the signed chains' folders), by root. */
+  private readonly otherFiles = new Map<string, FileProvider>();
+  private readonly nodes: GrubNodeStore | undefined;
+  private readonly catalogue: ImageCatalogue | undefined;
   private listener: Socket | null = null;
   /** Set by stop(): requests still opening their file must not start a transfer after it. */
   private stopping = false;
@@ -100,6 +108,8 @@ export class TftpService implements Service {
     this.telemetry = deps.telemetry ?? nullTelemetry;
     this.stopGraceMs = deps.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
     this.files = new FileProvider({ root: deps.profile.tftp.root });
+    this.nodes = deps.nodes;
+    this.catalogue = deps.catalogue;
     this.notices = new RateLimitedNotices(this.logger);
   }
 
@@ -136,6 +146,7 @@ export class TftpService implements Service {
     const before = this.config;
     this.profile = profile;
     if (profile.tftp.root !== before.root) this.files = new FileProvider({ root: profile.tftp.root });
+    this.otherFiles.clear();
     this.transferAddressFailed = false;
     if (profile.tftp.port !== before.port || profile.tftp.bind !== before.bind || profile.tftp.enabled !== before.enabled) {
       void this.rebind();
@@ -254,10 +265,13 @@ export class TftpService implements Service {
   private async startTransfer(request: RequestPacket, from: RemoteInfo, slot: Slot): Promise<void> {
     const client = `${from.address}:${from.port}`;
     const profile = this.profile;
-    const opened = await this.openFile(request, profile);
+    const opened = await this.openFile(request, from, profile);
     if (!opened.ok) {
       this.release(client, slot);
-      this.refuse(from, request, opened.code, opened.message, opened.reason);
+      if (opened.quiet) {
+        this.reply(from, opened.code, opened.message);
+        this.logger.debug({ client, file: request.filename }, `tftp: ${opened.reason}`);
+      } else this.refuse(from, request, opened.code, opened.message, opened.reason);
       return;
     }
     const source = opened.source;
@@ -315,23 +329,51 @@ export class TftpService implements Service {
     transfer.start();
   }
 
+  private provider(root: string): FileProvider {
+    if (root === this.profile.tftp.root) return this.files;
+    let provider = this.otherFiles.get(root);
+    if (!provider) {
+      provider = new FileProvider({ root });
+      this.otherFiles.set(root, provider);
+    }
+    return provider;
+  }
+
   private async openFile(
     request: RequestPacket,
+    from: RemoteInfo,
     profile: Profile,
-  ): Promise<{ ok: true; source: FileSource } | { ok: false; code: number; message: string; reason: string }> {
-    const generated = virtualFile(request.filename, profile);
+  ): Promise<{ ok: true; source: FileSource } | { ok: false; code: number; message: string; reason: string; quiet?: boolean }> {
+    const plan = planSource(request.filename, profile);
     let source: FileSource;
-    if (generated) {
-      source = new MemorySource(generated);
-    } else {
-      const path = checkRequestPath(request.filename);
-      if (!path.ok) return { ok: false, code: ErrorCode.ACCESS_VIOLATION, message: 'access violation', reason: path.reason };
-      const opened = await this.files.open(path.segments);
-      if (!opened.ok) {
-        const message = opened.code === ErrorCode.FILE_NOT_FOUND ? 'file not found' : 'access violation';
-        return { ok: false, code: opened.code, message, reason: opened.reason };
+    switch (plan.kind) {
+      case 'refused':
+        return plan.notFound
+          ? { ok: false, code: ErrorCode.FILE_NOT_FOUND, message: 'file not found', reason: plan.reason, quiet: plan.quiet }
+          : { ok: false, code: ErrorCode.ACCESS_VIOLATION, message: 'access violation', reason: plan.reason };
+      case 'virtual':
+        source = new MemorySource(plan.bytes);
+        break;
+      case 'grub-machine': {
+        if (!this.nodes || !this.catalogue)
+          return { ok: false, code: ErrorCode.FILE_NOT_FOUND, message: 'file not found', reason: 'no node store for GRUB configurations' };
+        const text = await machineGrubConfig(
+          { mac: plan.mac, ip: from.address, file: request.filename, chain: plan.chain },
+          profile,
+          this.nodes,
+          this.catalogue,
+        );
+        source = new MemorySource(Buffer.from(text, 'utf8'));
+        break;
       }
-      source = opened.source;
+      case 'file': {
+        const opened = await this.provider(plan.root).open(plan.segments);
+        if (!opened.ok) {
+          const message = opened.code === ErrorCode.FILE_NOT_FOUND ? 'file not found' : 'access violation';
+          return { ok: false, code: opened.code, message, reason: opened.reason };
+        }
+        source = opened.source;
+      }
     }
     if (request.mode !== 'netascii') return { ok: true, source };
     if (source.size > NETASCII_MAX_BYTES) {

@@ -80,12 +80,32 @@ test('whatever the client asks, the accepted values stay within RFC and profile 
   );
 });
 
-test('paths: ../, absolute, backslashes and control characters never reach the filesystem', () => {
-  for (const bad of ['../etc/passwd', 'a/../../b', '/etc/passwd', 'boot\\x64\\wdsnbp.com', 'a\u0001b', '..', '.', '', 'dir/..']) {
+test('paths: ../, backslashes and control characters never reach the filesystem; a leading / means the root', () => {
+  for (const bad of ['../etc/passwd', 'a/../../b', '/../etc/passwd', 'boot\\x64\\wdsnbp.com', 'a\u0001b', '..', '.', '', '/', 'dir/..']) {
     assert.equal(checkRequestPath(bad).ok, false, bad);
   }
   assert.deepEqual(checkRequestPath('ipxe.efi'), { ok: true, segments: ['ipxe.efi'] });
   assert.deepEqual(checkRequestPath('efi//x64/./snponly.efi'), { ok: true, segments: ['efi', 'x64', 'snponly.efi'] });
+  // GRUB and shim send a leading slash: the same file as without it, inside the root (as tftpd-hpa reads it).
+  assert.deepEqual(checkRequestPath('/debian-installer/amd64/grub/grub.cfg'), { ok: true, segments: ['debian-installer', 'amd64', 'grub', 'grub.cfg'] });
+  assert.deepEqual(checkRequestPath('/etc/passwd'), { ok: true, segments: ['etc', 'passwd'] });
+});
+
+test('a leading slash never changes which file is meant, and never reaches outside the root', () => {
+  const segment = fc.oneof(fc.constantFrom('..', '.', '', 'a', 'grub', 'x64.efi'), fc.string({ maxLength: 5 }));
+  fc.assert(
+    fc.property(fc.array(segment, { maxLength: 6 }), fc.integer({ min: 1, max: 3 }), (parts, slashes) => {
+      const relative = checkRequestPath(parts.join('/'));
+      const absolute = checkRequestPath('/'.repeat(slashes) + parts.join('/'));
+      if (parts.join('/') === '') return; // "empty filename" and "names the root": both refused
+      assert.deepEqual(absolute.ok ? absolute.segments : null, relative.ok ? relative.segments : null);
+      if (absolute.ok) {
+        const joined = ['root', ...absolute.segments].join('/');
+        assert.ok(joined.startsWith('root/') && !absolute.segments.includes('..'));
+      }
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('an accepted path has no segment that could climb out of the root', () => {

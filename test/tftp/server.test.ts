@@ -195,11 +195,16 @@ describe('tftp service on loopback', () => {
     }
   });
 
-  test('nothing outside the root is served: ../, absolute paths, backslashes, symlinks out', async () => {
+  test('an absolute path is read inside the root (as tftpd-hpa does): the file outside is never sent', async () => {
+    await assert.rejects(download(tftp.port, `${root.outside}/secret.txt`), /ERROR 1: file not found/);
+    assert.equal(sha256((await download(tftp.port, '/efi/x64/snponly.efi')).bytes), sha256(root.files['efi/x64/snponly.efi']!));
+  });
+
+  test('nothing outside the root is served: ../, backslashes, symlinks out', async () => {
     for (const name of [
       '../outside/secret.txt',
       'efi/../../outside/secret.txt',
-      `${root.outside}/secret.txt`,
+      '/../outside/secret.txt',
       '..\\outside\\secret.txt',
       'escape.txt',
       'escape-dir/secret.txt',
