@@ -19,6 +19,8 @@ export const debianProfile = 'debian/12';
 export interface DebianHost {
   mac: string;
   hostname: string;
+  /** The host's [host] loader: grub for Debian's signed shim → GRUB chain (Secure Boot); empty: [boot] loader (iPXE). */
+  loader?: 'grub';
 }
 
 /**
@@ -27,10 +29,11 @@ export interface DebianHost {
  * minimal body the webhook takes from any installer), then powers off.
  */
 export function preseedFor(host: DebianHost): string {
+  const bootMode = host.loader === 'grub' ? 'efi' : 'bios';
   const report = JSON.stringify({
     fqdn: `${host.hostname}.lab.example`,
     'network-interfaces': [{ mac: '{{mac}}' }],
-    'boot-info': { mode: 'bios' },
+    'boot-info': { mode: bootMode },
     product: { short: 'debian', version: '12' },
   });
   return [
@@ -64,14 +67,18 @@ export async function startDebianPilot(lab: BootLab, setup: DebianPilotSetup): P
   await mkdir(assets, { recursive: true });
   await mkdir(lab.path('state'), { recursive: true });
   for (const host of setup.hosts) await writeFile(join(answers, 'preseed', 'hosts', `${host.mac.replace(/:/g, '-')}.cfg`), preseedFor(host));
-  const hosts: HostSection[] = setup.hosts.map((h) => ({
-    mac: h.mac,
-    hostname: h.hostname,
-    action: 'install',
-    profile: debianProfile,
-    // Added to the image's own line: d-i's screens on the serial log, for a failure message.
-    cmdline: 'console=ttyS0',
-  }));
+  const hosts: HostSection[] = setup.hosts.map((h) => {
+    const section: HostSection & { loader?: string } = {
+      mac: h.mac,
+      hostname: h.hostname,
+      action: 'install',
+      profile: debianProfile,
+      // Added to the image's own line: d-i's screens on the serial log, for a failure message.
+      cmdline: 'console=ttyS0',
+      ...(h.loader ? { loader: h.loader } : {}),
+    };
+    return section;
+  });
   const spec = {
     sections: {
       server: { address: lan.server, interface: lan.bridge, state_dir: lab.path('state'), log_level: 'debug' },
