@@ -13,6 +13,7 @@ import { Progress } from './progress.ts';
 import { extractTarMember, findMember, listTar } from './tarball.ts';
 import { requireTools, runPipe } from './tools.ts';
 import { proxmoxModeToml } from './proxmox-mode.ts';
+import { findNetbootFolder, NETBOOT_PRESEED_CMDLINE, netbootFolderDigest, notANetbootFolder } from './netboot-folder.ts';
 
 export interface AddRequest {
   /** Local file (downloads are fetched before). */
@@ -48,6 +49,8 @@ interface Plan {
   /** Bytes the image will take, roughly (for the free-space check). */
   estimate: number;
   answerUrl: string | null;
+  /** The source's digest when it is not one file's SHA-256 (a folder). */
+  sourceDigest?: () => Promise<{ sha256: string; size: number }>;
 }
 
 function checkName(what: 'product' | 'version', value: string): string {
@@ -200,13 +203,41 @@ async function planTar(req: AddRequest, scratch: string, progress: Progress): Pr
         await extractTarMember(req.source, linux, join(dir, 'vmlinuz'));
         await extractTarMember(req.source, initrd, join(dir, 'initrd'));
         progress.end();
-        await writeFile(join(dir, 'cmdline'), 'auto=true priority=critical interface=auto url=${server}/preseed/${mac}.cfg\n');
+        await writeFile(join(dir, 'cmdline'), NETBOOT_PRESEED_CMDLINE + '\n');
       },
     };
   }
   throw badInput(
     `${basename(req.source)} holds no debian-installer/amd64/linux or ubuntu-installer/amd64/linux: not a netboot tarball. For another layout give --kernel PATH --initrd PATH --product NAME --version V`,
   );
+}
+
+/** A netboot tree on disk, e.g. the folder of Debian's debian-installer-12-netboot-amd64 package. */
+async function planFolder(req: AddRequest, progress: Progress): Promise<Plan> {
+  if (req.kernel)
+    throw badInput(
+      '--kernel and --initrd take paths inside an ISO or tarball; for files in a folder, copy them into <[assets] dir>/<product>/<version>/ by hand',
+    );
+  const found = await findNetbootFolder(req.source);
+  if (!found) throw notANetbootFolder(req.source);
+  const version = req.version ? checkName('version', req.version) : found.version ? checkName('version', found.version) : null;
+  if (!version) throw badInput(`${req.source} has no version.info saying its release: give --version (e.g. --version 12)`);
+  return {
+    kind: 'netboot',
+    product: req.product ? checkName('product', req.product) : found.distro,
+    displayName: found.distro === 'debian' ? 'Debian' : 'Ubuntu',
+    version,
+    answerUrl: null,
+    estimate: (await stat(found.linux)).size + (await stat(found.initrd)).size,
+    sourceDigest: () => netbootFolderDigest(found, (name) => progress.begin(`checksumming ${name} of ${req.source}`)),
+    build: async (dir) => {
+      await copyFile(found.linux, join(dir, 'vmlinuz'));
+      await progress.watchFile('copying linux and initrd.gz', join(dir, 'initrd'), (await stat(found.initrd)).size, () =>
+        copyFile(found.initrd, join(dir, 'initrd')),
+      );
+      await writeFile(join(dir, 'cmdline'), NETBOOT_PRESEED_CMDLINE + '\n');
+    },
+  };
 }
 
 function planGeneric(req: AddRequest, shape: 'iso' | 'tar', files: Map<string, number>): Plan {
@@ -287,21 +318,29 @@ async function writeManifest(
 export async function addImage(req: AddRequest): Promise<AddResult> {
   const progress = req.progress ?? new Progress();
   const st = await stat(req.source).catch(() => null);
-  if (!st?.isFile()) throw badInput(`${req.source} does not exist or is not a file: give the path of an installer ISO or netboot tarball`);
-  const shape = await sourceShape(req.source);
-  requireTools(shape === 'iso' ? ['xorriso', 'zstd', 'gzip'] : ['tar', 'gzip']);
+  if (!st?.isFile() && !st?.isDirectory())
+    throw badInput(`${req.source} does not exist: give the path of an installer ISO, a netboot tarball or a netboot folder`);
+  const shape = st.isDirectory() ? 'folder' : await sourceShape(req.source);
+  if (shape !== 'folder') requireTools(shape === 'iso' ? ['xorriso', 'zstd', 'gzip'] : ['tar', 'gzip']);
   const scratch = await mkdtemp(join(tmpdir(), 'pxe-pilot-assets-'));
   let staging: Staging | null = null;
   try {
-    const plan = shape === 'iso' ? await planIso(req, scratch, progress) : await planTar(req, scratch, progress);
+    const plan =
+      shape === 'folder' ? await planFolder(req, progress) : shape === 'iso' ? await planIso(req, scratch, progress) : await planTar(req, scratch, progress);
     staging = await beginStaging(req.assetsDir, plan.product, plan.version, req.force);
     await requireFreeSpace(staging.productDir, plan.estimate);
     // The source's checksum is read alongside the work (two cores: xorriso and the hash overlap).
-    const sourceHash = hashFile(req.source);
-    sourceHash.catch(() => {});
+    const sourceHash = plan.sourceDigest ? null : hashFile(req.source);
+    sourceHash?.catch(() => {});
     await plan.build(staging.dir);
-    progress.begin(`checksumming ${basename(req.source)}`);
-    const source = { name: basename(req.source), sha256: await sourceHash, size: (await stat(req.source)).size };
+    let source: AddResult['manifest']['source'];
+    if (plan.sourceDigest) {
+      // A folder has no single checksum: its path, and a digest of the files taken from it.
+      source = { name: req.source, ...(await plan.sourceDigest()) };
+    } else {
+      progress.begin(`checksumming ${basename(req.source)}`);
+      source = { name: basename(req.source), sha256: await sourceHash!, size: (await stat(req.source)).size };
+    }
     progress.end();
     const manifest = await writeManifest(staging.dir, plan, source, req.builtBy, progress);
     await commitStaging(staging, req.force);

@@ -17,7 +17,7 @@ import { formatBytes, Progress } from '../assets/progress.ts';
 import { stopRunningTools } from '../assets/tools.ts';
 
 export const ASSETS_USAGE = `usage:
-  pxe-pilot assets add <file.iso | file.tar.gz | http(s)://…> [--config F] [--product P --version V]
+  pxe-pilot assets add <file.iso | file.tar.gz | netboot folder | http(s)://…> [--config F] [--product P --version V]
         [--answer-url URL] [--cert-fingerprint FP] [--answer-token T] [--force]
         [--kernel PATH --initrd PATH [--initrd PATH…]] [--sha256 HEX | --sha256sums URL]
   pxe-pilot assets ls [--json] [--config F]
@@ -103,7 +103,7 @@ async function run(args: string[]): Promise<void> {
 
   switch (command) {
     case 'add': {
-      if (!target) throw new Exit(2, `assets add needs an ISO, a tarball or an http(s):// URL\n${ASSETS_USAGE}`);
+      if (!target) throw new Exit(2, `assets add needs an ISO, a tarball, a netboot folder or an http(s):// URL\n${ASSETS_USAGE}`);
       if (v.initrd && !v.kernel) throw new Exit(2, '--initrd goes with --kernel');
       let source = target;
       let downloaded: string | null = null;

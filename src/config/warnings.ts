@@ -1,5 +1,6 @@
-// Things a valid profile allows but that will not work until the user acts: missing folders and
-// boot files TFTP would refuse. Printed as warnings at start and by check-config, never errors.
+// Things a valid profile allows but that will not work until the user acts: missing folders,
+// boot files TFTP would refuse, a server mode that leaves installers without DNS. Printed as
+// warnings at start and by check-config, never errors.
 import { existsSync, realpathSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import type { Profile } from './profile.ts';
@@ -64,6 +65,16 @@ export function profileWarnings(p: Profile): string[] {
     );
   if (!existsSync(p.answers.dir))
     w.push(`[answers] dir ${p.answers.dir} does not exist: create it and put hosts/<mac>.toml or default.toml in it (see docs/answer-files.md)`);
+  // Measured with Debian 12's netboot installer (auto=true priority=critical) in the QEMU lab:
+  // each missing option stops it at a question before it has fetched its preseed.
+  if (p.dhcp.mode === 'server' && p.dhcp.dns.length === 0)
+    w.push(
+      '[dhcp] dns is empty: server mode hands out no DNS server, and Debian\'s installer then stops at its "Name server addresses" question even at priority critical (an unattended install waits for a keyboard); set [dhcp] dns to a resolver the machines can reach',
+    );
+  if (p.dhcp.mode === 'server' && !p.dhcp.router)
+    w.push(
+      '[dhcp] router is empty: server mode hands out no default gateway, and Debian\'s installer then stops at "Continue without a default route?" even at priority critical; set [dhcp] router to the boot network\'s gateway',
+    );
   if (!p.http.adminToken) w.push('[http] admin_token is not set: the admin API answers on loopback only');
   w.push(...signedLoaderWarnings(p));
   return w;
