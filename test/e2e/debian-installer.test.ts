@@ -1,24 +1,19 @@
 // The real Debian network installer (debian-installer-12-netboot-amd64) boots through pxe-pilot:
 // SeaBIOS + iPXE ROM, pxe-pilot as the DHCP server, the package's folder added with
 // `pxe-pilot assets add`, the preseed fetched from /preseed/<mac>.cfg, and its early_command
-// reporting through the webhook before it powers the machine off.
+// reporting through the webhook before it powers the machine off. The same installer through
+// Secure Boot (shim → GRUB) is in the full matrix: debian-installer-secureboot.full.test.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { skipUnless } from '../helpers/requirements.ts';
 import { firmwareFiles, firmwareMovedOn, qemuBinary, tail } from '../helpers/qemu.ts';
 import type { PxeEvent, PxePilot } from '../helpers/daemon.ts';
-import { join } from 'node:path';
-import { bootDebianMachine, debianInstallerFiles, debianNetbootTree, debianProfile, startDebianPilot, type DebianHost } from '../helpers/debian-installer.ts';
+import { bootDebianMachine, debianInstallerFiles, debianProfile, startDebianPilot, type DebianHost } from '../helpers/debian-installer.ts';
 import { BootLab, lan } from './lab.ts';
 import { eventTime } from './expect.ts';
 import { bootToLocalDisk, plainSerial } from './scenarios.ts';
 
 const skip = skipUnless(['root', qemuBinary, 'dnsmasq', 'curl', 'sha256sum', ...firmwareFiles.bios, ...debianInstallerFiles]);
-const grubFiles = ['bootnetx64.efi', 'grubx64.efi'].map((f) => join(debianNetbootTree, 'debian-installer', 'amd64', f));
-const secureBootSkip =
-  process.env.PXE_PILOT_FULL_MATRIX === '1'
-    ? skipUnless(['root', qemuBinary, 'dnsmasq', 'curl', 'sha256sum', ...firmwareFiles['uefi-secureboot'], ...debianInstallerFiles, ...grubFiles])
-    : 'the Secure Boot (shim → GRUB) run of the real installer runs with PXE_PILOT_FULL_MATRIX=1 (kernel and initrd over TFTP: minutes under TCG)';
 
 // Generous for TCG on a loaded runner: d-i reached its preseed in about 95 s here. 1024 MiB:
 // with 512 d-i stops at "Entering low memory mode" (a note it shows even at priority critical).
@@ -90,57 +85,3 @@ describe('the real Debian installer through pxe-pilot (SeaBIOS + iPXE, server mo
     );
   });
 });
-
-describe(
-  'the real Debian installer through pxe-pilot (OVMF Secure Boot, shim → GRUB, server mode)',
-  { skip: secureBootSkip, timeout: installerMs + 180_000 },
-  () => {
-    const host: DebianHost = { mac: '52:54:00:e2:d1:02', hostname: 'debian-sb-node', loader: 'grub' };
-    let lab: BootLab | undefined;
-    let pilot: PxePilot | undefined;
-    before(async () => {
-      lab = await BootLab.create('disb');
-      await lab.startRouter({ kind: 'router-advertisements-only' });
-      pilot = await startDebianPilot(lab, { hosts: [host], dns: lan.server, router: lan.router });
-    });
-    after(async () => {
-      await lab?.destroy();
-    });
-
-    test("the signed shim and GRUB load d-i's signed kernel over TFTP; d-i fetches its preseed, reports and powers off", async () => {
-      if (!lab || !pilot) throw new Error('the lab did not start');
-      const machine = await bootDebianMachine(lab, { name: 'di-sb', firmware: 'uefi-secureboot', mac: host.mac, memoryMiB: 1024 });
-      const deadline = Date.now() + installerMs;
-      while (machine.running) {
-        const serial = await machine.serial();
-        if (firmwareMovedOn['uefi-secureboot'].test(serial) || Date.now() > deadline) {
-          await machine.stop();
-          assert.fail(
-            `${machine.spec.name}: ${Date.now() > deadline ? 'did not power off in time' : 'the firmware went past the network'}; serial ends with:\n${tail(plainSerial(serial), 30)}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      const seconds = (Date.now() - machine.startedAt) / 1000;
-      const serial = plainSerial(await machine.serial());
-      assert.equal(await machine.exited, 0, 'QEMU exited by itself: the guest powered off');
-      assert.match(serial, /EFI stub: UEFI Secure Boot is enabled/, "shim verified d-i's signed kernel with Secure Boot on");
-      const events = await pilot.events(host.mac);
-      const all = events.map((e) => `${e.protocol}/${e.kind}/${e.decision}: ${e.reason}`).join('\n');
-      assert.ok(
-        events.some((e) => e.protocol === 'tftp' && e.kind === 'GRUB config' && e.decision === 'install' && /install consumed/.test(e.reason)),
-        `pxe-pilot served the GRUB configuration that installs, consuming the install as /boot does for iPXE; events:\n${all}`,
-      );
-      assert.ok(
-        events.some((e) => e.protocol === 'answer' && e.kind === 'GET /preseed/<mac>.cfg' && e.decision === 'served'),
-        `pxe-pilot served the preseed; events:\n${all}`,
-      );
-      assert.ok(
-        events.some((e) => e.protocol === 'webhook' && e.decision === 'installed'),
-        `the early_command's report reached the webhook; events:\n${all}`,
-      );
-      assert.equal(await pilot.nodeState(host.mac), 'installed');
-      process.stdout.write(`# di-sb: power on to power off ${seconds.toFixed(0)} s\n`);
-    });
-  },
-);
