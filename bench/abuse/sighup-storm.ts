@@ -1,9 +1,11 @@
 // SIGHUP reloads during a DHCP storm, inside namespaces this script creates and removes: the
 // real daemon in server mode, a crafted-packet client leasing many MACs, and a SIGHUP every
-// `--every` seconds. Every ACKed lease must be on disk afterwards; the daemon must still run.
+// `--every` seconds, while machines in the storm namespace keep fetching a file over TFTP (three
+// loops) and HTTP (one loop) with curl. Every ACKed lease must be on disk afterwards, every
+// transfer must have arrived whole, and the daemon must still run.
 //   node --import tsx bench/abuse/sighup-storm.ts [--clients 2000] [--seconds 60] [--every 2]
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +60,20 @@ try {
     { cwd: REPO },
   );
   const acks = collectOutput(storm);
+  // Whole-file fetches for the storm's duration; a transfer cut by a reload shows as a short or failed one.
+  const file = 'ipxe.pxe';
+  const size = statSync(join('/usr/lib/ipxe', file)).size;
+  const loop = (name: string, url: string, extra: string): string =>
+    `( ok=0; bad=0; end=$((SECONDS+${seconds})); while [ $SECONDS -lt $end ]; do n=$(curl -s ${extra} -o /dev/null -w '%{size_download}' ${url}); if [ "$n" = ${size} ]; then ok=$((ok+1)); else bad=$((bad+1)); fi; done; echo "${name} ok=$ok bad=$bad" ) &`;
+  const fetcher = lab.spawn('storm', [
+    'bash',
+    '-c',
+    [1, 2, 3].map((i) => loop(`tftp${i}`, `tftp://${SERVER}/${file}`, '--tftp-blksize 1468')).join(' ') +
+      ' ' +
+      loop('http', `http://${SERVER}:8080/ipxe/${file}`, '') +
+      ' wait',
+  ]);
+  const fetched = collectOutput(fetcher);
   let hups = 0;
   const hupper = setInterval(
     () => {
@@ -67,6 +83,7 @@ try {
     Number(values.every) * 1000,
   );
   await new Promise<void>((resolve) => storm.once('exit', () => resolve()));
+  if (fetcher.exitCode === null) await new Promise<void>((resolve) => fetcher.once('exit', () => resolve()));
   clearInterval(hupper);
   await new Promise((r) => setTimeout(r, 500));
   const acked = new Map(
@@ -81,8 +98,15 @@ try {
   db.close();
   const lost = [...acked].filter(([mac, ip]) => onDisk.get(mac) !== ip);
   const reloads = (log.text().match(/reloaded /g) ?? []).length;
+  const counts = [...fetched.text().matchAll(/(\w+) ok=(\d+) bad=(\d+)/g)].map((m) => ({ loop: m[1] ?? '', ok: Number(m[2]), bad: Number(m[3]) }));
+  const transfers = {
+    tftpWhole: counts.filter((c) => c.loop.startsWith('tftp')).reduce((n, c) => n + c.ok, 0),
+    tftpCut: counts.filter((c) => c.loop.startsWith('tftp')).reduce((n, c) => n + c.bad, 0),
+    httpWhole: counts.find((c) => c.loop === 'http')?.ok ?? 0,
+    httpCut: counts.find((c) => c.loop === 'http')?.bad ?? 0,
+  };
   process.stdout.write(
-    `${JSON.stringify({ clients, seconds, sighups: hups, reloadsLogged: reloads, acked: acked.size, lostLeases: lost.length, daemonAlive: daemon.exitCode === null })}\n`,
+    `${JSON.stringify({ clients, seconds, sighups: hups, reloadsLogged: reloads, acked: acked.size, lostLeases: lost.length, ...transfers, daemonAlive: daemon.exitCode === null })}\n`,
   );
   await lab.stop(daemon);
 } finally {

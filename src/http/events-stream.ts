@@ -1,6 +1,8 @@
 // GET /events/stream (admin): every event as it is recorded, as Server-Sent Events.
 // A slow reader gets a bounded queue; when it fills, the client is dropped and its connection
-// closed, so a stalled dashboard never grows the daemon's memory.
+// closed, so a stalled dashboard never grows the daemon's memory. Frames recorded in one turn of
+// the event loop go out in one write: a boot storm's events cost a write per client per turn,
+// not a write (and a TCP segment, with no Nagle) per event per client.
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { DaemonTelemetry } from '../metrics/telemetry.ts';
@@ -29,6 +31,9 @@ export function eventStreamRoutes(router: Router, admin: Middleware, telemetry: 
     let queuedBytes = 0;
     let waiting = false;
     let closed = false;
+    /** Frames of this event-loop turn, written together by flush(). */
+    const batch: string[] = [];
+    let flushScheduled = false;
 
     const close = (): void => {
       if (closed) return;
@@ -36,9 +41,10 @@ export function eventStreamRoutes(router: Router, admin: Middleware, telemetry: 
       unsubscribe();
       clearInterval(heartbeat);
       queue.length = 0;
+      batch.length = 0;
       res.destroy();
     };
-    const write = (frame: string): void => {
+    const send = (frame: string): void => {
       if (closed) return;
       if (waiting) {
         queue.push(frame);
@@ -50,6 +56,21 @@ export function eventStreamRoutes(router: Router, admin: Middleware, telemetry: 
         return;
       }
       if (!res.write(frame)) waiting = true;
+    };
+    const flush = (): void => {
+      flushScheduled = false;
+      if (batch.length === 0) return;
+      const frames = batch.join('');
+      batch.length = 0;
+      send(frames);
+    };
+    const write = (frame: string): void => {
+      if (closed) return;
+      batch.push(frame);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
     };
     res.on('drain', () => {
       waiting = false;
