@@ -23,11 +23,8 @@ const amd64 = SIGNED_CHAINS.find((c) => c.debianArch === 'amd64')!;
 const signedFiles = [signedFileOnDisk(grubDir, amd64, amd64.shim), signedFileOnDisk(grubDir, amd64, amd64.grub)];
 
 const skip = skipUnless(['root', qemuBinary, 'curl', ...standinTools, ...firmwareFiles['uefi-secureboot'], ...signedFiles]);
-/**
- * (a) and (c) cost a machine each: 9 s and 18 s one at a time on a quiet host, 65-190 s when three
- * ran at once on a loaded one (docs/firmware.md), so they run in CI, one after the other.
- */
-const refusalsSkip = skip;
+// (a) and (c) cost a machine each: 9 s and 18 s one at a time on a quiet host, 65-190 s when three
+// ran at once on a loaded one (docs/firmware.md), so they run in CI, one after the other.
 
 // Generous bounds for TCG in a busy runner; measured figures are in docs/firmware.md. One machine
 // at a time: GRUB fetches the kernel over TFTP in lockstep (blksize 1024, no window), and three
@@ -93,7 +90,7 @@ describe('Secure Boot (OVMF, Microsoft keys) with pxe-pilot as the DHCP server a
     console.log(`secure boot, loader grub, second boot: power-on to the firmware's next entry ${second.seconds.toFixed(0)} s`);
   });
 
-  test('(a) loader = ipxe: the firmware refuses the unsigned snponly.efi, and explain says to use loader = grub', { skip: refusalsSkip }, async () => {
+  test('(a) loader = ipxe: the firmware refuses the unsigned snponly.efi, and explain says to use loader = grub', async () => {
     const { lab, pilot } = running();
     const machine = await lab.bootMachine({ name: 'sb-ipxe', firmware: 'uefi-secureboot', mac: ipxeMac });
     try {
@@ -109,7 +106,7 @@ describe('Secure Boot (OVMF, Microsoft keys) with pxe-pilot as the DHCP server a
     assert.ok(http.stdout.includes(hint), `GET /nodes/<mac>/explain says it: ${http.stdout.slice(0, 2000)}`);
   });
 
-  test('(c) an unsigned kernel under loader = grub is refused ("bad shim signature"), and the event log names the file', { skip: refusalsSkip }, async () => {
+  test('(c) an unsigned kernel under loader = grub is refused ("bad shim signature"), and the event log names the file', async () => {
     const { lab, pilot } = running();
     const machine = await lab.bootMachine({ name: 'sb-unsigned', firmware: 'uefi-secureboot', mac: unsignedMac });
     try {
