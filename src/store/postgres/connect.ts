@@ -30,6 +30,19 @@ export function clientConfig(store: Pick<StoreSection, 'url' | 'passwordFile' | 
   return config;
 }
 
+/**
+ * The store's connections. A server going away (a restart, a fast shutdown) sends every connected
+ * backend an error; a client between two queries emits it, and with no listener that would throw
+ * out of the process. This base listener keeps it in: queries on the client still fail, the pool's
+ * idle listener and the store's own listeners still see it and degrade the store.
+ */
+export class StoreClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+}
+
 /** The URL without user name, for messages. */
 export function shownUrl(url: string): string {
   try {

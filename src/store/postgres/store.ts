@@ -31,7 +31,7 @@ import type {
 } from '../../boot/ports.ts';
 import type { Logger } from '../../log.ts';
 import { inTransaction, writeChange } from './changes.ts';
-import { clientConfig, shownUrl, type StoreSection } from './connect.ts';
+import { clientConfig, shownUrl, StoreClient, type StoreSection } from './connect.ts';
 import { RecentEvents } from './recent-events.ts';
 import { readHistory } from './history.ts';
 import { EVICT_SQL, Strangers } from './strangers.ts';
@@ -115,7 +115,7 @@ export class PostgresStore implements NodeStore {
 
   private constructor(private readonly options: PostgresStoreOptions) {
     this.config = clientConfig(options.store);
-    this.pool = new pg.Pool({ ...this.config, max: options.store.poolSize, idleTimeoutMillis: 30_000 });
+    this.pool = new pg.Pool({ ...this.config, Client: StoreClient, max: options.store.poolSize, idleTimeoutMillis: 30_000 });
     // An idle client whose server went away must not take the process down.
     this.pool.on('error', (err) => this.degrade(`connection lost: ${err.message}`));
     this.leases = options.leases;
@@ -160,7 +160,7 @@ export class PostgresStore implements NodeStore {
 
   /** Listener first (so no change is missed), then the schema check and a full read of the nodes, then the queues. */
   private async connect(): Promise<void> {
-    const listener = new pg.Client(this.config);
+    const listener = new StoreClient(this.config);
     listener.on('error', (err) => this.degrade(`notification connection lost: ${err.message}`));
     listener.on('end', () => this.degrade('notification connection closed'));
     listener.on('notification', (n) => {
