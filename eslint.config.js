@@ -6,7 +6,8 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['build/', 'node_modules/'] },
+  // What .gitignore leaves out: the native build, the compiled daemon (npm start builds dist/), scratch and artefacts.
+  { ignores: ['build/', 'node_modules/', 'dist/', 'tmp/', 'state/', 'test-artifacts/'] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
