@@ -5,11 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { skipUnless } from '../helpers/requirements.ts';
-import { firmwareFiles, firmwareMovedOn, qemuBinary, tail } from '../helpers/qemu.ts';
+import { firmwareFiles, qemuBinary } from '../helpers/qemu.ts';
 import type { PxePilot } from '../helpers/daemon.ts';
 import { bootDebianMachine, debianInstallerFiles, debianNetbootTree, startDebianPilot, type DebianHost } from '../helpers/debian-installer.ts';
 import { BootLab, lan } from './lab.ts';
-import { plainSerial } from './scenarios.ts';
+import { plainSerial, waitForInstallerPowerOff } from './scenarios.ts';
 
 const grubFiles = ['bootnetx64.efi', 'grubx64.efi'].map((f) => join(debianNetbootTree, 'debian-installer', 'amd64', f));
 const skip = skipUnless(['root', qemuBinary, 'dnsmasq', 'curl', 'sha256sum', ...firmwareFiles['uefi-secureboot'], ...debianInstallerFiles, ...grubFiles]);
@@ -33,17 +33,7 @@ describe('the real Debian installer through pxe-pilot (OVMF Secure Boot, shim â†
   test("the signed shim and GRUB load d-i's signed kernel over TFTP; d-i fetches its preseed, reports and powers off", async () => {
     if (!lab || !pilot) throw new Error('the lab did not start');
     const machine = await bootDebianMachine(lab, { name: 'di-sb', firmware: 'uefi-secureboot', mac: host.mac, memoryMiB: 1024 });
-    const deadline = Date.now() + installerMs;
-    while (machine.running) {
-      const serial = await machine.serial();
-      if (firmwareMovedOn['uefi-secureboot'].test(serial) || Date.now() > deadline) {
-        await machine.stop();
-        assert.fail(
-          `${machine.spec.name}: ${Date.now() > deadline ? 'did not power off in time' : 'the firmware went past the network'}; serial ends with:\n${tail(plainSerial(serial), 30)}`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    await waitForInstallerPowerOff(machine, installerMs);
     const seconds = (Date.now() - machine.startedAt) / 1000;
     const serial = plainSerial(await machine.serial());
     assert.equal(await machine.exited, 0, 'QEMU exited by itself: the guest powered off');

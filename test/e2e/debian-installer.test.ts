@@ -6,12 +6,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { skipUnless } from '../helpers/requirements.ts';
-import { firmwareFiles, firmwareMovedOn, qemuBinary, tail } from '../helpers/qemu.ts';
+import { firmwareFiles, qemuBinary } from '../helpers/qemu.ts';
 import type { PxeEvent, PxePilot } from '../helpers/daemon.ts';
 import { bootDebianMachine, debianInstallerFiles, debianProfile, startDebianPilot, type DebianHost } from '../helpers/debian-installer.ts';
 import { BootLab, lan } from './lab.ts';
 import { eventTime } from './expect.ts';
-import { bootToLocalDisk, plainSerial } from './scenarios.ts';
+import { bootToLocalDisk, plainSerial, waitForInstallerPowerOff } from './scenarios.ts';
 
 const skip = skipUnless(['root', qemuBinary, 'dnsmasq', 'curl', 'sha256sum', ...firmwareFiles.bios, ...debianInstallerFiles]);
 
@@ -40,17 +40,7 @@ describe('the real Debian installer through pxe-pilot (SeaBIOS + iPXE, server mo
     if (!lab || !pilot) throw new Error('the lab did not start');
     const machine = await bootDebianMachine(lab, { name: 'di-bios', firmware: 'bios', mac: host.mac, memoryMiB: 1024 });
     // Powered off by the preseed's early_command; the firmware moving on means the network boot failed.
-    const deadline = Date.now() + installerMs;
-    while (machine.running) {
-      const serial = await machine.serial();
-      if (firmwareMovedOn.bios.test(serial) || Date.now() > deadline) {
-        await machine.stop();
-        assert.fail(
-          `${machine.spec.name}: ${Date.now() > deadline ? 'did not power off in time' : 'the firmware went past the network'}; serial ends with:\n${tail(plainSerial(serial), 30)}`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    await waitForInstallerPowerOff(machine, installerMs);
     const seconds = (Date.now() - machine.startedAt) / 1000;
     const serial = plainSerial(await machine.serial());
     assert.equal(await machine.exited, 0, 'QEMU exited by itself: the guest powered off');

@@ -1,7 +1,7 @@
 // What a person does with a machine in the lab, as functions the tests and the demo share:
 // power it on and let it install, or power it on and watch the firmware move past the network.
 import { answerFromSerial, standinSays } from '../helpers/standin.ts';
-import { firmwareMovedOn, type Machine } from '../helpers/qemu.ts';
+import { firmwareMovedOn, tail, type Machine } from '../helpers/qemu.ts';
 import type { BootLab, MachineRequest } from './lab.ts';
 
 export interface InstallRun {
@@ -42,6 +42,25 @@ export async function bootToLocalDisk(lab: BootLab, req: MachineRequest, timeout
     return { machine, serial, seconds: (Date.now() - machine.startedAt) / 1000 };
   } finally {
     await machine.stop();
+  }
+}
+
+/**
+ * Waits until an installer powers the machine off by itself (QEMU exits); fails, with the
+ * serial's tail, when the firmware moves past the network instead or time runs out.
+ */
+export async function waitForInstallerPowerOff(machine: Machine, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (machine.running) {
+    const serial = await machine.serial();
+    const late = Date.now() > deadline;
+    if (late || firmwareMovedOn[machine.spec.firmware].test(serial)) {
+      await machine.stop();
+      throw new Error(
+        `${machine.spec.name}: ${late ? 'did not power off in time' : 'the firmware went past the network'}; serial ends with:\n${tail(plainSerial(serial), 30)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1000));
   }
 }
 
