@@ -6,6 +6,7 @@
 #  answer      POST /answer for one machine with a hosts/<mac>.toml answer file; its install
 #              ([host] action = install) is consumed by the first request, once
 # Usage: bench/http/state.sh [TREE] [CASE...]   Needs wrk and curl. Ends only what it started.
+# BENCH_COMPILED=1: the compiled daemon (run `npm run build` in TREE first), as production runs it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 tree=$(cd "${1:-$here}" && pwd)
@@ -71,7 +72,12 @@ hostname = pve1
 action = install
 profile = proxmox-ve/9.1-1
 INI
-  (cd "$tree" && exec node ${BENCH_NODE_FLAGS:-} --import tsx src/cli.ts --config "$work/pxe-pilot.ini") > "$work/daemon.log" 2>&1 &
+  # BENCH_COMPILED=1 runs the daemon as production does (dist/, built by `npm run build`).
+  if [ -n "${BENCH_COMPILED:-}" ]; then
+    (cd "$tree" && exec node ${BENCH_NODE_FLAGS:-} bin/pxe-pilot.mjs --config "$work/pxe-pilot.ini") > "$work/daemon.log" 2>&1 &
+  else
+    (cd "$tree" && exec node ${BENCH_NODE_FLAGS:-} --import tsx src/cli.ts --config "$work/pxe-pilot.ini") > "$work/daemon.log" 2>&1 &
+  fi
   daemon=$!
   for _ in $(seq 150); do curl -fs "http://127.0.0.1:$PORT/health" > /dev/null && return; sleep 0.1; done
   echo "daemon did not start:"; cat "$work/daemon.log"; exit 1
