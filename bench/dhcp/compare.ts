@@ -3,6 +3,8 @@
 //   sudo node --import tsx bench/dhcp/compare.ts [rates=2000,5000] [seconds=10] [servers=pxe-pilot,dnsmasq,kea]
 // BENCH_ROUNDS=N repeats the whole set N times (the server order rotating per round); every row
 // carries the load average at its start.
+// BENCH_COMPILED=1 runs pxe-pilot as production does (bin/pxe-pilot.mjs, dist/, an INI profile)
+// instead of the DHCP service alone through tsx.
 // Everything runs inside namespaces this script makes and removes; nothing touches the host's LANs.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,6 +37,43 @@ interface Result {
 function startCommand(server: string, dir: string): string[] {
   switch (server) {
     case 'pxe-pilot': {
+      if (process.env.BENCH_COMPILED) {
+        // The daemon as production runs it: compiled (dist/, `npm run build`), one INI profile,
+        // the default log level, HTTP and TFTP off the path (bound inside the namespace only).
+        const ini = join(dir, 'pxe-pilot.ini');
+        writeFileSync(
+          ini,
+          [
+            '[server]',
+            `address = ${SERVER}`,
+            'interface = srv0',
+            `state_dir = ${join(dir, 'state')}`,
+            '[http]',
+            'port = 18280',
+            `bind = ${SERVER}`,
+            '[https]',
+            'enabled = false',
+            '[tftp]',
+            'enabled = false',
+            '[dhcp]',
+            'mode = server',
+            `range_start = ${RANGE[0]}`,
+            `range_end = ${RANGE[1]}`,
+            'netmask = 255.255.0.0',
+            `router = ${SERVER}`,
+            `dns = ${SERVER}`,
+            'lease_time = 3600',
+            '',
+          ].join('\n'),
+        );
+        return [
+          process.execPath,
+          ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []),
+          join(REPO, 'bin/pxe-pilot.mjs'),
+          '--config',
+          ini,
+        ];
+      }
       const profile = {
         server: { address: SERVER, interface: 'srv0' },
         dhcp: { mode: 'server', rangeStart: RANGE[0], rangeEnd: RANGE[1], netmask: '255.255.0.0', router: SERVER, dns: [SERVER], leaseTime: 3600 },
@@ -118,7 +157,8 @@ async function runOne(server: string, rate: number): Promise<Result> {
     await lab.addVethPair('srv', 'srv0', `${SERVER}/16`, 'cli', 'cli0', `${CLIENT}/16`);
     const child = lab.spawn('srv', startCommand(server, dir), { cwd: REPO });
     const out = collectOutput(child);
-    if (server === 'pxe-pilot') await waitFor('pxe-pilot to start', () => out.text().includes('ready'), 20_000);
+    // run-dhcp-service prints {ready}; the daemon logs its summary ("... dhcp ...") at info once serving.
+    if (server === 'pxe-pilot') await waitFor('pxe-pilot to start', () => out.text().includes('ready') || out.text().includes('"services"'), 20_000);
     else await new Promise((r) => setTimeout(r, 1500));
     // perfdhcp on the client interface, as machines on the boot LAN (PERF_LOCAL=10.77.0.2 makes it a relay instead).
     const perf = await lab.exec(

@@ -8,8 +8,9 @@ const leases = store.leases;
 for (const batch of [1, 10, 100]) {
   const n = 2000 / batch;
   const t0 = process.hrtime.bigint();
+  // Each commit waits for its own fsync, as one ACK batch after another would.
   for (let i = 0; i < n; i++)
-    leases.commit(() => {
+    await leases.commit(() => {
       for (let k = 0; k < batch; k++)
         leases.put({ ip: `10.0.${i % 250}.${k}`, clientKey: `mac:${i}`, mac: `m${i}`, hostname: null, state: 'bound', expiresAt: 1, updatedAt: 1 });
     });

@@ -9,7 +9,7 @@ if (!stateDir || !countText) {
 const store = Store.open(stateDir);
 const count = Number(countText);
 // One transaction for all of them (LeaseLog.commit carries node writes too), not one fsync per node.
-store.leases.commit(() => {
+await store.leases.commit(() => {
   for (let i = 0; i < count; i++) {
     const mac = `52:54:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
     store.sawNode(mac, { ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` }, false);

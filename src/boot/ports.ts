@@ -132,11 +132,12 @@ export interface LeaseLog {
   put(lease: LeaseRecord): void;
   delete(ip: string): void;
   /**
-   * Runs `work` in one transaction, together with any node writes it makes. Durable (the
-   * default): on disk when this returns, so an ACK may leave. Not durable: committed without
-   * waiting for the disk; only for writes the client's next packet would make again.
+   * Runs `work` in one transaction now, together with any node writes it makes; throws when the
+   * transaction fails. Durable (the default): the promise resolves once it is on disk, and only
+   * then may an ACK leave (the event loop goes on meanwhile). Not durable: resolves at once;
+   * only for writes the client's next packet would make again.
    */
-  commit(work: () => void, options?: { durable: boolean }): void;
+  commit(work: () => void, options?: { durable: boolean }): Promise<void>;
 }
 
 /** What the HTTP side needs: the nodes, their writes, and the event log. */

@@ -122,14 +122,18 @@ export class DhcpServerService implements Service {
     }
   }
 
-  /** Commits the batch's leases and sightings in one transaction, then sends the replies. */
+  /**
+   * Commits the batch's leases and sightings in one transaction, then sends the replies once the
+   * leases are on disk (the next batches are read and committed while the disk works).
+   */
   private flush(): void {
     this.flushScheduled = false;
     const batch = this.batch;
     this.batch = [];
     if (batch.length === 0) return;
+    let onDisk: Promise<void>;
     try {
-      commitBatch(batch, this.leases, this.store);
+      onDisk = commitBatch(batch, this.leases, this.store);
     } catch (err) {
       // Nothing was promised yet: no ACK leaves for a lease that is not on disk.
       this.logger.error({ err }, 'dhcp: lease commit failed; replies of this batch are dropped');
@@ -138,11 +142,23 @@ export class DhcpServerService implements Service {
         this.store.record({ ...h.event, protocol: 'dhcp', decision: 'error', reason: `lease commit failed (${(err as Error).message}); no reply sent` });
       return;
     }
+    onDisk.then(
+      () => this.deliverAll(batch),
+      (err: Error) => {
+        // Committed, but the disk did not confirm it: no ACK may promise what a power cut could undo.
+        this.logger.error({ err }, 'dhcp: the disk did not confirm the lease commit; replies of this batch are dropped');
+        for (const h of batch)
+          this.store.record({ ...h.event, protocol: 'dhcp', decision: 'error', reason: `lease sync failed (${err.message}); no reply sent` });
+      },
+    );
+  }
+
+  private deliverAll(batch: readonly Handled[]): void {
     for (const h of batch) {
       try {
         this.deliver(h);
       } catch (err) {
-        // Runs from setImmediate: nothing may escape to the event loop.
+        // Runs from a promise callback: nothing may escape to the event loop.
         this.logger.error({ err }, 'dhcp: sending a reply failed');
       }
     }

@@ -4,8 +4,7 @@
 // address and in total (a slowloris from one host must not stop the rest of the rack booting).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import ipaddr from 'ipaddr.js';
-import { isLoopback } from '../net/address.ts';
+import { isLoopback, unmappedAddress } from '../net/address.ts';
 
 export interface LimitSettings {
   /** Requests a client may burst. A machine's whole boot (scripts, kernel, initrds, answer) is ~10–20. */
@@ -54,12 +53,7 @@ interface Failures {
 
 /** The peer's address, IPv4-mapped IPv6 unwrapped. */
 export function peerAddress(socket: Socket): string {
-  const raw = socket.remoteAddress ?? '';
-  try {
-    return ipaddr.process(raw).toString();
-  } catch {
-    return raw;
-  }
+  return unmappedAddress(socket.remoteAddress ?? '');
 }
 
 export type Verdict = { ok: true } | { ok: false; status: 429; retryAfter: number; message: string };

@@ -3,7 +3,10 @@
 // events) are flushed within FLUSH_MS without waiting for the disk; a write that must survive a
 // crash (an install consumption, an admin change) asks for a durable flush in this turn of the
 // event loop, and everything pending rides along: 32 concurrent answers cost one fsync, not 32.
+// DHCP lease commits (commitThenSync) do not stop the process for their fsync: it runs on the
+// thread pool (wal-sync.ts) and the ACKs wait for it, while the next packets are handled.
 import type { Db } from './database.ts';
+import { WalSync } from './wal-sync.ts';
 
 export const FLUSH_MS = 50;
 
@@ -24,8 +27,15 @@ export class WriteBehind {
   private durableWanted = false;
   private flushed: ((seconds: number) => void) | null = null;
   private readonly writers: BatchWriter[] = [];
+  private readonly walSync: WalSync;
 
-  constructor(private readonly db: Db) {}
+  /** `walSync`: tests pass one with a disk they control. */
+  constructor(
+    private readonly db: Db,
+    walSync?: WalSync,
+  ) {
+    this.walSync = walSync ?? new WalSync(db.memory ? null : `${db.name}-wal`);
+  }
 
   /** Writers run in the order added (node rows before the events that mention them). */
   add(writer: BatchWriter): void {
@@ -58,6 +68,26 @@ export class WriteBehind {
   /** Told how long each written batch took (the store's observer, for metrics). */
   onFlushed(listener: (seconds: number) => void): void {
     this.flushed = listener;
+  }
+
+  /**
+   * Commits `work` (a DHCP commit's lease writes) and everything pending now without waiting for
+   * the disk; the promise resolves once it is on disk (an fsync on the thread pool, shared by
+   * every commit made meanwhile). Throws when the transaction fails. When a lifecycle change is
+   * pending, whose waiters are told at commit, the commit waits for the disk inline instead.
+   */
+  commitThenSync(work: () => void): Promise<void> {
+    if (this.durableWanted) {
+      this.flush(true, work);
+      return Promise.resolve();
+    }
+    this.flush(false, work);
+    return this.walSync.barrier();
+  }
+
+  /** Ends the WAL sync (after the last flush, before the database closes). */
+  close(): void {
+    this.walSync.close();
   }
 
   /**

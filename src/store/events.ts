@@ -78,9 +78,7 @@ export class SqliteEventLog implements EventLog, BatchWriter {
     /** Events kept per machine: one machine in a boot loop must not push out everyone's history. */
     private readonly maxEventsPerMachine: number,
   ) {
-    this.insert = db.prepare(
-      'INSERT INTO events (id, time, mac, protocol, kind, decision, reason, detail, code) VALUES (@id, @time, @mac, @protocol, @kind, @decision, @reason, @detail, @code)',
-    );
+    this.insert = db.prepare('INSERT INTO events (id, time, mac, protocol, kind, decision, reason, detail, code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.trim = db.prepare('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?');
     this.trimMachine = db.prepare(
       'DELETE FROM events WHERE mac = @mac AND id <= (SELECT id FROM events WHERE mac = @mac ORDER BY id DESC LIMIT 1 OFFSET @keep)',
@@ -106,17 +104,8 @@ export class SqliteEventLog implements EventLog, BatchWriter {
     this.queued = [];
     this.lastWritten = this.writing.length;
     for (const e of this.writing) {
-      this.insert.run({
-        id: e.id,
-        time: e.time,
-        mac: e.mac,
-        protocol: e.protocol,
-        kind: e.kind,
-        decision: e.decision,
-        reason: e.reason,
-        detail: e.detail ? JSON.stringify(e.detail) : null,
-        code: e.code ?? null,
-      });
+      // Positional binds: better-sqlite3 binds them without matching names (the batch's hot loop).
+      this.insert.run(e.id, e.time, e.mac ?? null, e.protocol, e.kind, e.decision, e.reason, e.detail ? JSON.stringify(e.detail) : null, e.code ?? null);
     }
     this.trimMachines(this.writing);
     this.sinceTrim += this.writing.length;

@@ -65,13 +65,16 @@ export class SqliteLeases implements LeaseLog {
   }
 
   /**
-   * Runs `work` in one transaction of the group commit, with every node and event write pending.
-   * Durable (the default): on disk when this returns (synchronous=FULL). Not durable: committed
+   * Runs `work` in one transaction of the group commit, with every node and event write pending
+   * (throws when it fails). Durable (the default): the promise resolves once it is on disk (an
+   * fsync off the event loop, shared with every commit made meanwhile). Not durable: committed
    * without waiting for the disk (synchronous=NORMAL, WAL stays consistent); the next durable
    * commit's fsync carries it too. Only for writes a power cut may lose, because the next packet
    * would write them again.
    */
-  commit(work: () => void, options: { durable: boolean } = { durable: true }): void {
-    this.batch.flush(options.durable, work);
+  commit(work: () => void, options: { durable: boolean } = { durable: true }): Promise<void> {
+    if (options.durable) return this.batch.commitThenSync(work);
+    this.batch.flush(false, work);
+    return Promise.resolve();
   }
 }

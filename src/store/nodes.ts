@@ -29,6 +29,17 @@ function withFacts(node: NodeRecord, facts: SightingFacts, now: number): NodeRec
   };
 }
 
+/**
+ * A sighting that changes nothing but the time reaches the disk at most this often (memory is
+ * always exact; close() writes what is left). A rack looping through /boot would otherwise
+ * rewrite every row on every request.
+ */
+export const SIGHTING_WRITE_MS = 30_000;
+
+function sameFacts(a: NodeRecord, b: NodeRecord): boolean {
+  return a.lastIp === b.lastIp && a.arch === b.arch && a.firmware === b.firmware && a.uuid === b.uuid && a.serial === b.serial && a.hostname === b.hostname;
+}
+
 function isStranger(n: NodeRecord): boolean {
   return n.state === 'seen' && n.installedAt === null;
 }
@@ -45,6 +56,10 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
    */
   private readonly dirtyNodes = new Map<string, 'sighting' | 'row'>();
   private readonly dirtyInstalls = new Set<InstallRecord>();
+  /** The last-seen time each node's row carries on disk (for SIGHTING_WRITE_MS). */
+  private readonly lastSeenOnDisk = new Map<string, number>();
+  /** Rows the running transaction writes: their last-seen times, recorded once it commits. */
+  private stampsWriting: [string, number][] = [];
   private queued: DurableWrite[] = [];
   /** What the running transaction wrote, shown in memory once it commits. */
   private staged: { writes: DurableWrite[]; nodes: Map<string, NodeRecord | undefined>; installs: Map<string, InstallRecord[]> } | null = null;
@@ -58,7 +73,10 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
     private readonly maxUnknownNodes: number,
   ) {
     this.rows = new NodeRows(db);
-    for (const n of this.rows.loadNodes()) this.remember(n);
+    for (const n of this.rows.loadNodes()) {
+      this.remember(n);
+      this.lastSeenOnDisk.set(n.mac, n.lastSeen);
+    }
     for (const i of this.rows.loadInstalls()) {
       this.historyOf(i.mac, this.installs).push(i);
       this.nextInstallId = Math.max(this.nextInstallId, i.id + 1);
@@ -96,7 +114,15 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
     if (existing) {
       // Its [host] section may have gained action=install since it was first seen: armed once, now.
       const armed = seenAgain(existing, armedByProfile).change;
-      if (!armed) return this.changed(withFacts(existing, facts, now), 'sighting');
+      if (!armed) {
+        const node = withFacts(existing, facts, now);
+        const onDisk = this.lastSeenOnDisk.get(mac);
+        if (onDisk !== undefined && now - onDisk < SIGHTING_WRITE_MS && sameFacts(existing, node)) {
+          this.remember(node);
+          return node;
+        }
+        return this.changed(node, 'sighting');
+      }
       const node = this.applied(withFacts(existing, facts, now), armed, now, this.installs);
       for (const i of this.installs.get(mac) ?? []) this.dirtyInstalls.add(i);
       return this.changed(node);
@@ -205,6 +231,13 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
     }
   }
 
+  /** Marks every node whose last-seen time the disk has not caught up with (before closing). */
+  markUnwrittenSightings(): void {
+    for (const [mac, node] of this.nodes) {
+      if (this.lastSeenOnDisk.get(mac) !== node.lastSeen && !this.dirtyNodes.has(mac)) this.dirtyNodes.set(mac, 'sighting');
+    }
+  }
+
   // ---- BatchWriter: the group commit ----
 
   pending(): boolean {
@@ -231,14 +264,21 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
         w.applied = true;
       }
     }
+    const stamps: [string, number][] = [];
     for (const [mac, what] of this.dirtyNodes) {
       if (staged.nodes.has(mac)) continue;
       const node = this.nodes.get(mac);
       if (!node) this.rows.removeNode(mac);
       else if (what === 'sighting') this.rows.writeSighting(node);
       else this.rows.writeNode(node);
+      stamps.push([mac, node ? node.lastSeen : -1]);
     }
-    for (const node of staged.nodes.values()) if (node) this.rows.writeNode(node);
+    for (const node of staged.nodes.values()) {
+      if (!node) continue;
+      this.rows.writeNode(node);
+      stamps.push([node.mac, node.lastSeen]);
+    }
+    this.stampsWriting = stamps;
     for (const i of this.dirtyInstalls) this.rows.writeInstall(i);
     for (const list of staged.installs.values()) for (const i of list) this.rows.writeInstall(i);
   }
@@ -248,6 +288,11 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
     this.staged = null;
     this.dirtyNodes.clear();
     this.dirtyInstalls.clear();
+    for (const [mac, lastSeen] of this.stampsWriting) {
+      if (lastSeen < 0) this.lastSeenOnDisk.delete(mac);
+      else this.lastSeenOnDisk.set(mac, lastSeen);
+    }
+    this.stampsWriting = [];
     if (!staged) return;
     for (const node of staged.nodes.values()) if (node) this.remember(node);
     for (const [mac, list] of staged.installs) this.installs.set(mac, list);
@@ -258,6 +303,7 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
   failed(error: unknown): void {
     const staged = this.staged;
     this.staged = null;
+    this.stampsWriting = [];
     // Ids handed to staged installs are not reused: a gap in the history is harmless.
     for (const w of staged?.writes ?? []) w.reject(error);
   }

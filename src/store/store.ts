@@ -131,7 +131,9 @@ export class Store implements NodeStore {
   }
 
   close(): void {
+    this.nodes.markUnwrittenSightings();
     this.batch.flush(true);
+    this.batch.close();
     this.db.close();
   }
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Store } from '../../src/store/store.ts';
 
 test('strangers cannot grow the node table without bound: the oldest never-installed nodes go first', async () => {
@@ -85,6 +86,44 @@ test('reads come from memory and never wait: a read right after a write sees it,
     assert.equal(b.getNode(mac)?.state, 'installing');
     b.close();
     a.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a sighting that only moves the clock is exact in memory, reaches the disk within 30 s, and close() writes the rest', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pxp-store-'));
+  const mac = '52:54:00:00:00:07';
+  const onDisk = (): number => {
+    const reader = new Database(join(dir, 'pxe-pilot.sqlite'), { readonly: true });
+    const row = reader.prepare('SELECT last_seen FROM nodes WHERE mac = ?').get(mac) as { last_seen: number };
+    reader.close();
+    return row.last_seen;
+  };
+  try {
+    let t = 1_000_000;
+    const a = Store.open(dir, { now: () => t });
+    a.sawNode(mac, { ip: '10.0.0.5' }, false);
+    a.flushEvents();
+    t += 5_000;
+    a.sawNode(mac, { ip: '10.0.0.5' }, false);
+    a.flushEvents();
+    assert.equal(a.getNode(mac)?.lastSeen, t, 'the API shows the newest sighting at once');
+    assert.equal(onDisk(), t - 5_000, 'the row is not rewritten for the clock alone');
+    t += 30_000;
+    a.sawNode(mac, { ip: '10.0.0.5' }, false);
+    a.flushEvents();
+    assert.equal(onDisk(), t, 'written once the disk is 30 s behind');
+    t += 1_000;
+    a.sawNode(mac, { ip: '10.0.0.6' }, false);
+    a.flushEvents();
+    assert.equal(onDisk(), t, 'a changed fact is written at once');
+    t += 1_000;
+    a.sawNode(mac, { ip: '10.0.0.6' }, false);
+    a.close();
+    const b = Store.open(dir);
+    assert.equal(b.getNode(mac)?.lastSeen, t, 'close() writes the last sighting');
+    b.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -67,7 +67,8 @@ export function setSessionCookie(ctx: Context, session: Session | null): void {
  */
 export function sessionAuth(sessions: SessionStore) {
   return async function session(ctx: Context, next: Next): Promise<void> {
-    const s = sessionOf(ctx, sessions);
+    // iPXE and installers send no cookies: no session to look for (and no cookie jar to build).
+    const s = ctx.headers.cookie ? sessionOf(ctx, sessions) : null;
     if (s) {
       const given = ctx.get(CSRF_HEADER);
       if (SAFE_METHODS.has(ctx.method) || (given !== '' && tokensEqual(given, s.csrf))) ctx.state.adminSession = true;

@@ -26,6 +26,7 @@ export async function openStore(profile: Profile, logger: Logger): Promise<AppSt
   const batch = new WriteBehind(db);
   const closeLeases = (): void => {
     batch.flush(true);
+    batch.close();
     db.close();
   };
   return PostgresStore.open({ store: profile.store, logger: logger.child({ service: 'store' }), leases: new SqliteLeases(db, batch), closeLeases });
