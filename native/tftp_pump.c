@@ -53,7 +53,7 @@ typedef struct {
   uint64_t sent_up_to;
   uint64_t highest_sent;
   uint64_t retransmits;
-  uint64_t last_send_ns;
+  uint64_t last_send_ms;  // uv_now() of the last window sent: the loop's clock, no clock read per block
   unsigned char buffer[PUMP_RECV_SIZE];
 } tftp_pump;
 
@@ -188,7 +188,7 @@ static void pump_send_blocks(tftp_pump *p, uint64_t first, uint64_t last) {
       (void)sendmmsg(p->fd, msgs, count, 0);
     }
   }
-  p->last_send_ns = uv_hrtime();
+  p->last_send_ms = uv_now(p->poll.loop);
 }
 
 // Whether the bytes of blocks first..last are in the armed buffer.
@@ -478,7 +478,7 @@ static napi_value js_pump_arm(napi_env env, napi_callback_info info) {
   p->sent_up_to = sent_up_to;
   p->highest_sent = highest;
   p->retransmits = retransmits;
-  // last_send_ns stays: arming is no send, and the retransmit timer counts from the last send.
+  // last_send_ms stays: arming is no send, and the retransmit timer counts from the last send.
   p->armed = 1;
   return NULL;
 }
@@ -495,7 +495,7 @@ static napi_value js_pump_disarm(napi_env env, napi_callback_info info) {
   int was_armed = p->armed;
   pump_drop_data(p);
   double values[6] = {(double)p->acked,       (double)p->sent_up_to, (double)p->highest_sent, (double)p->retransmits,
-                      (double)(uv_hrtime() - p->last_send_ns) / 1e6, was_armed ? 1.0 : 0.0};
+                      (double)(p->polling ? uv_now(p->poll.loop) - p->last_send_ms : 0), was_armed ? 1.0 : 0.0};
   napi_value out;
   napi_create_array_with_length(env, 6, &out);
   for (uint32_t i = 0; i < 6; i++) {
