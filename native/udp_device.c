@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "tftp_pump.h"
+
 // Largest IPv4 UDP payload: no datagram can be truncated into this buffer.
 #define RECV_BUFFER_SIZE 65536
 // Datagrams handled per readiness callback before yielding back to the event loop.
@@ -398,6 +400,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"interfaceIndex", NULL, js_interface_index, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  tftp_pump_register(env, exports);
   return exports;
 }
 

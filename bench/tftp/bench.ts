@@ -2,7 +2,13 @@
 // same clients, on the loopback of a network namespace made for the run (dnsmasq can only listen
 // on port 69, and no traffic may leave this host). Needs root.
 //
-//   node --import tsx bench/tftp/bench.ts [--runs 5] [--concurrent 200]
+//   node --import tsx bench/tftp/bench.ts [--runs 5] [--concurrent 200] [--only lockstep,own] [--baseline DIR]
+//
+// BENCH_COMPILED=1 runs pxe-pilot from dist/ (`npm run build` first) with plain node, as production
+// does (bench/tftp/serve-compiled.mjs); otherwise src/ through tsx (bench/tftp/serve.ts).
+// --baseline DIR adds a second pxe-pilot, compiled, from DIR (a copy of an older dist/ kept inside
+// this checkout, so it finds node_modules): old and new build then alternate in the same run.
+// --only: a subset of the scenarios lockstep, window, concurrent, own (default: all).
 //
 // Scenarios: (1) a 20 MB file with curl at blksize 1468 (lockstep); (2) the same with atftp at
 // windowsize 16 (RFC 7440); (3) N concurrent curl fetches of a ~1 MB ipxe.efi: total time and failures.
@@ -19,8 +25,12 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     concurrent: { type: 'string', default: '200' },
     inside: { type: 'string' },
+    only: { type: 'string', default: 'lockstep,window,concurrent,own' },
+    baseline: { type: 'string' },
   },
 });
+const scenarios = new Set(values.only.split(','));
+const compiled = Boolean(process.env.BENCH_COMPILED);
 const runs = Number(values.runs);
 const concurrent = Number(values.concurrent);
 const repo = resolve(import.meta.dirname, '../..');
@@ -51,6 +61,9 @@ if (!values.inside) {
       String(concurrent),
       '--inside',
       ns,
+      '--only',
+      values.only,
+      ...(values.baseline ? ['--baseline', resolve(values.baseline)] : []),
     ];
     const result = spawnSync('ip', args, { stdio: 'inherit', cwd: repo });
     process.exitCode = result.status ?? 1;
@@ -127,31 +140,37 @@ async function main(): Promise<void> {
     { name: 'tftpd-hpa', port: 6970 },
     { name: 'dnsmasq', port: 69 },
   ];
-  const [ours, hpa, dnsmasq] = servers as [Server, Server, Server];
+  const [ours, hpa, dnsmasq] = servers as [Server, Server, Server, ...Server[]];
+  const pilotArgs = (port: number): string[] => [
+    '--root',
+    root,
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--max-transfers',
+    '1000',
+    '--max-per-client',
+    '1000',
+  ];
+  // e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof": then bench/profile-top.ts summarises it.
+  const nodeFlags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : [];
+  const serveCompiled = join(repo, 'bench/tftp/serve-compiled.mjs');
   ours.child = spawn(
     process.execPath,
-    [
-      // e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof": then bench/profile-top.ts summarises it.
-      ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []),
-      '--import',
-      'tsx',
-      join(repo, 'bench/tftp/serve.ts'),
-      '--root',
-      root,
-      '--port',
-      String(ours.port),
-      '--bind',
-      '127.0.0.1',
-      '--max-transfers',
-      '1000',
-      '--max-per-client',
-      '1000',
-    ],
-    {
+    compiled
+      ? [...nodeFlags, serveCompiled, ...pilotArgs(ours.port)]
+      : [...nodeFlags, '--import', 'tsx', join(repo, 'bench/tftp/serve.ts'), ...pilotArgs(ours.port)],
+    { stdio: ['ignore', 'ignore', 'inherit'], cwd: repo },
+  );
+  if (values.baseline) {
+    const baseline: Server = { name: 'pxe-pilot baseline', port: 6971 };
+    baseline.child = spawn(process.execPath, [...nodeFlags, serveCompiled, '--dist', values.baseline, ...pilotArgs(baseline.port)], {
       stdio: ['ignore', 'ignore', 'inherit'],
       cwd: repo,
-    },
-  );
+    });
+    servers.push(baseline);
+  }
   hpa.child = spawn('/usr/sbin/in.tftpd', ['-L', '-a', `127.0.0.1:${hpa.port}`, '-s', root], { stdio: 'ignore' });
   dnsmasq.child = spawn(
     'dnsmasq',
@@ -192,19 +211,19 @@ async function main(): Promise<void> {
     for (let run = 0; run < runs; run++) {
       // Rotate the order each run so drift in the machine's load does not favour one server.
       const order = servers.map((_, i) => servers[(i + run) % servers.length]!);
-      for (const s of order) {
+      for (const s of scenarios.has('lockstep') ? order : []) {
         const url = `tftp://127.0.0.1:${s.port}/big.bin`;
         const r = timed('curl', ['-s', '--max-time', '60', '--tftp-blksize', '1468', '-o', '/dev/null', url]);
         if (!r.ok) throw new Error(`${s.name}: curl lockstep failed`);
         lockstep.get(s.name)!.push(r.seconds);
       }
-      for (const s of order) {
+      for (const s of scenarios.has('window') ? order : []) {
         const file = join(out, `w-${s.name}`);
         const r = timed('atftp', ['--option', 'blksize 1468', '--option', 'windowsize 16', '-g', '-r', 'big.bin', '-l', file, '127.0.0.1', String(s.port)]);
         if (!r.ok || sha(readFileSync(file)) !== sha(big)) throw new Error(`${s.name}: atftp windowsize 16 failed`);
         windowed.get(s.name)!.push(r.seconds);
       }
-      for (const s of order) {
+      for (const s of scenarios.has('concurrent') ? order : []) {
         const dir = join(out, `storm-${s.name}-${run}`);
         mkdirSync(dir);
         const r = await timedConcurrent(concurrent, (i) => [
@@ -226,7 +245,7 @@ async function main(): Promise<void> {
         storm.get(s.name)!.seconds.push(r.seconds);
         storm.get(s.name)!.failures.push(failures);
       }
-      for (const s of order) {
+      for (const s of scenarios.has('own') ? order : []) {
         // The same N fetches, each machine from its own 127.1.x.y address, lockstep (bench/tftp/many.ts).
         const r = spawnSync(
           process.execPath,
@@ -275,7 +294,7 @@ async function main(): Promise<void> {
     const ourW = median(windowed.get(ours.name)!);
     const ourS = median(storm.get(ours.name)!.seconds);
     const ourO = median(ownAddress.get(ours.name)!.seconds);
-    for (const peer of [hpa, dnsmasq]) {
+    for (const peer of servers.filter((s) => s !== ours)) {
       lines.push(
         `pxe-pilot/${peer.name} time ratio (below 1 = pxe-pilot faster): lockstep ${fmt(ourL / median(lockstep.get(peer.name)!))}, ` +
           `windowsize 16 ${fmt(ourW / median(windowed.get(peer.name)!))}, concurrent ${fmt(ourS / median(storm.get(peer.name)!.seconds))}, ` +

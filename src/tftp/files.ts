@@ -11,6 +11,8 @@ export interface FileSource {
   readonly size: number;
   /** Bytes [start, end): synchronously when in memory, else after a disk read. */
   read(start: number, end: number): Buffer | Promise<Buffer>;
+  /** The bytes held in memory now and the file offset of the first: the native fast path sends from them. */
+  held(): { bytes: Buffer; base: number };
   close(): void;
 }
 
@@ -35,6 +37,9 @@ export class MemorySource implements FileSource {
   read(start: number, end: number): Buffer {
     return this.bytes.subarray(start, end);
   }
+  held(): { bytes: Buffer; base: number } {
+    return { bytes: this.bytes, base: 0 };
+  }
   close(): void {}
 }
 
@@ -51,6 +56,10 @@ class StreamedSource implements FileSource {
     const offset = start - this.chunkStart;
     if (offset >= 0 && end - this.chunkStart <= this.chunk.length) return this.chunk.subarray(offset, end - this.chunkStart);
     return this.load(start, end);
+  }
+
+  held(): { bytes: Buffer; base: number } {
+    return { bytes: this.chunk, base: this.chunkStart };
   }
 
   private async load(start: number, end: number): Promise<Buffer> {

@@ -13,6 +13,7 @@ import { negotiate } from './options.ts';
 import { ErrorCode, Opcode, encodeError, parsePacket, type RequestPacket } from './packet.ts';
 import { describeTransfer } from './report.ts';
 import { ReadTransfer, type Peer, type TransferEnd } from './transfer.ts';
+import { TransferSocket } from './pump.ts';
 import { RateLimitedNotices } from './notices.ts';
 import { planSource } from './sources.ts';
 import { machineGrubConfig, type GrubNodeStore, type ImageCatalogue } from './grub-config.ts';
@@ -283,9 +284,9 @@ export class TftpService implements Service {
       return;
     }
     const params = negotiation.params;
-    let socket: Socket;
+    let socket: TransferSocket;
     try {
-      socket = await this.transferSocket(profile, from.address);
+      socket = this.transferSocket(profile, from.address);
     } catch (err) {
       source.close();
       this.release(client, slot);
@@ -391,20 +392,20 @@ export class TftpService implements Service {
    * this host (loopback) asked 127.0.0.1 and would reject replies from [server] address as
    * another transfer's (curl: "unknown transfer ID"), so the kernel picks for it.
    */
-  private async transferSocket(profile: Profile, clientAddress: string): Promise<Socket> {
+  private transferSocket(profile: Profile, clientAddress: string): TransferSocket {
     const { bind } = profile.tftp;
-    if (bind !== '0.0.0.0' && bind !== '') return bindSocket(bind, 0);
+    if (bind !== '0.0.0.0' && bind !== '') return TransferSocket.open(bind);
     const preferred = profile.server.address;
     if (preferred && !isLoopback(clientAddress) && !this.transferAddressFailed) {
       try {
-        return await bindSocket(preferred, 0);
+        return TransferSocket.open(preferred);
       } catch (err) {
         if (errnoOf(err) !== 'EADDRNOTAVAIL') throw err;
         this.transferAddressFailed = true;
         this.logger.warn({ address: preferred }, 'tftp: [server] address is not on this host; transfers reply from the kernel-chosen address');
       }
     }
-    return bindSocket('0.0.0.0', 0);
+    return TransferSocket.open('0.0.0.0');
   }
 
   private reply(to: RemoteInfo, code: number, message: string): void {

@@ -1,11 +1,14 @@
 // One read transfer on its own socket (its own TID): sends the OACK or the first window, follows the
 // client's ACKs through ReadWindow, retransmits on timeout a bounded number of times, and answers
 // datagrams from any other address or port with ERROR 5 without letting them touch the transfer.
-import type { Socket, RemoteInfo } from 'node:dgram';
+// Between windows it sends itself, it arms the socket's native fast path (src/tftp/pump.ts), which
+// answers in-order ACKs while the bytes are in memory; whatever the fast path hands back, and every
+// timer, starts by taking its counters back (sync), so the rules here stay the only rules.
 import type { Logger } from '../log.ts';
 import type { FileSource } from './files.ts';
 import type { TransferParameters } from './options.ts';
-import { ErrorCode, Opcode, encodeDataHeader, encodeError, encodeOack, parsePacket } from './packet.ts';
+import { ErrorCode, Opcode, encodeError, encodeOack, parsePacket } from './packet.ts';
+import type { TransferSocket } from './pump.ts';
 import { ReadWindow, type BlockRange } from './window.ts';
 
 export interface Peer {
@@ -33,8 +36,14 @@ export interface TransferEnd {
   retransmits: number;
 }
 
+/** Where a datagram came from. */
+export interface Sender {
+  address: string;
+  port: number;
+}
+
 export interface ReadTransferOptions {
-  socket: Socket;
+  socket: TransferSocket;
   peer: Peer;
   source: FileSource;
   params: TransferParameters;
@@ -42,14 +51,18 @@ export interface ReadTransferOptions {
   logger: Logger;
   onEnd(end: TransferEnd): void;
   /** Told of each datagram from another address or port (already answered with ERROR 5). */
-  onStranger?(from: RemoteInfo): void;
+  onStranger?(from: Sender): void;
 }
 
 export class ReadTransfer {
   private readonly window: ReadWindow;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout;
   private readonly startedAt = performance.now();
   private lastProgressAt = this.startedAt;
+  /** When a window (or the OACK) last went out, from here or from the fast path. */
+  private lastSendAt = this.startedAt;
+  /** The native fast path holds the window state until sync() takes it back. */
+  private armed = false;
   private awaitingOackAck: boolean;
   private loading = false;
   private timeoutsInARow = 0;
@@ -61,13 +74,15 @@ export class ReadTransfer {
     this.window = new ReadWindow(source.size, params.blksize, params.windowsize);
     this.awaitingOackAck = params.oack.length > 0;
     this.timer = setTimeout(() => this.onTimeout(), this.retransmitMs());
-    options.socket.on('message', (msg, from) => this.onMessage(msg, from));
-    options.socket.on('error', (err) => this.finish('error', `socket error: ${err.message}`));
+    options.socket.start(options.peer, { size: source.size, blksize: params.blksize, windowsize: params.windowsize }, (data, address, port) => {
+      if (data === null) this.onFastPathStopped();
+      else this.onMessage(data, { address, port });
+    });
   }
 
   /** Bytes the client has acknowledged so far (the live transfer table reads it). */
   get bytesAcknowledged(): number {
-    const acked = this.window.acknowledged;
+    const acked = this.armed ? this.options.socket.acked : this.window.acknowledged;
     return acked === 0 ? 0 : this.window.bytesOf(acked).end;
   }
 
@@ -88,7 +103,44 @@ export class ReadTransfer {
     return negotiated === null ? this.options.timing.retransmitMs : negotiated * 1000;
   }
 
-  private onMessage(msg: Buffer, from: RemoteInfo): void {
+  /** Takes the window state back from the fast path; its progress counts as progress made when it last sent. */
+  private sync(): void {
+    if (!this.armed) return;
+    this.armed = false;
+    const before = this.window.acknowledged;
+    const state = this.options.socket.disarm();
+    this.window.adopt(state);
+    const sentAt = performance.now() - state.msSinceSend;
+    if (sentAt > this.lastSendAt) this.lastSendAt = sentAt;
+    if (state.acked > before) {
+      this.timeoutsInARow = 0;
+      this.lastProgressAt = sentAt;
+    }
+  }
+
+  /** Hands the steady state to the fast path: a window is out and its bytes are in memory. */
+  private rearm(): void {
+    if (this.armed || this.ended || this.loading || this.awaitingOackAck || this.window.complete) return;
+    const { bytes, base } = this.options.source.held();
+    this.options.socket.arm(bytes, base, this.window.state());
+    this.armed = true;
+  }
+
+  /** The fast path stopped on an ACK it could not answer: the last block, or the next window's bytes are not in memory. */
+  private onFastPathStopped(): void {
+    try {
+      if (this.ended) return;
+      this.sync();
+      this.progressed();
+      if (this.window.complete) this.finish('served', '');
+      else this.sendWindow();
+    } catch (err) {
+      this.options.logger.error({ err }, 'tftp: transfer fast path handler failed');
+      this.abort('internal error');
+    }
+  }
+
+  private onMessage(msg: Buffer, from: Sender): void {
     try {
       if (this.ended) return;
       const { peer } = this.options;
@@ -96,33 +148,39 @@ export class ReadTransfer {
         this.answerStranger(msg, from);
         return;
       }
-      const parsed = parsePacket(msg);
-      if (!parsed.ok) return; // a garbled datagram from the client: the timer covers a real loss
-      const packet = parsed.packet;
-      if (packet.opcode === Opcode.ACK) this.onAck(packet.block);
-      else if (packet.opcode === Opcode.ERROR) {
-        // Firmware (OVMF, most UEFI PXE ROMs) asks once with tsize only to learn the size, then
-        // asks again for the file: that first request is no failure, and should not read as one.
-        const sizeOnly = this.awaitingOackAck && this.options.params.oack.some((o) => o.name === 'tsize');
-        if (sizeOnly)
-          this.finish(
-            'size-asked',
-            `the client read the size (tsize) and ended before the data (ERROR ${packet.code}), as UEFI PXE firmware does before the real download`,
-          );
-        else this.finish('error', `client ended the transfer: ERROR ${packet.code} ${JSON.stringify(packet.message.slice(0, 80))}`);
-      }
+      this.sync();
+      this.handlePeer(msg);
+      this.rearm();
     } catch (err) {
       this.options.logger.error({ err }, 'tftp: transfer packet handler failed');
       this.abort('internal error');
     }
   }
 
-  private answerStranger(msg: Buffer, from: RemoteInfo): void {
+  private handlePeer(msg: Buffer): void {
+    const parsed = parsePacket(msg);
+    if (!parsed.ok) return; // a garbled datagram from the client: the timer covers a real loss
+    const packet = parsed.packet;
+    if (packet.opcode === Opcode.ACK) this.onAck(packet.block);
+    else if (packet.opcode === Opcode.ERROR) {
+      // Firmware (OVMF, most UEFI PXE ROMs) asks once with tsize only to learn the size, then
+      // asks again for the file: that first request is no failure, and should not read as one.
+      const sizeOnly = this.awaitingOackAck && this.options.params.oack.some((o) => o.name === 'tsize');
+      if (sizeOnly)
+        this.finish(
+          'size-asked',
+          `the client read the size (tsize) and ended before the data (ERROR ${packet.code}), as UEFI PXE firmware does before the real download`,
+        );
+      else this.finish('error', `client ended the transfer: ERROR ${packet.code} ${JSON.stringify(packet.message.slice(0, 80))}`);
+    }
+  }
+
+  private answerStranger(msg: Buffer, from: Sender): void {
     this.options.onStranger?.(from);
     // Never answer an ERROR with an ERROR: two confused hosts would bounce them forever.
     if (msg.length >= 2 && msg.readUInt16BE(0) === Opcode.ERROR) return;
     if (from.port === 0) return;
-    this.options.socket.send(encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID'), from.port, from.address, () => {});
+    this.options.socket.send(encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID'), from.port, from.address);
   }
 
   private onAck(block: number): void {
@@ -154,6 +212,14 @@ export class ReadTransfer {
       this.timer.refresh();
       return;
     }
+    this.sync();
+    // The fast path sent since this timer was set: wait out the rest of the interval from then.
+    const waited = performance.now() - this.lastSendAt;
+    if (waited < this.retransmitMs()) {
+      this.timer = setTimeout(() => this.onTimeout(), this.retransmitMs() - waited);
+      this.rearm();
+      return;
+    }
     const { retries, idleMs } = this.options.timing;
     const idleFor = performance.now() - this.lastProgressAt;
     if (idleFor >= idleMs) {
@@ -175,6 +241,12 @@ export class ReadTransfer {
 
   private sendOack(): void {
     this.send(encodeOack(this.options.params.oack));
+    this.sent();
+  }
+
+  /** A window or the OACK just went out: the retransmit interval starts again. */
+  private sent(): void {
+    this.lastSendAt = performance.now();
     this.timer.refresh();
   }
 
@@ -200,27 +272,21 @@ export class ReadTransfer {
   }
 
   private sendBlocks(range: BlockRange, bytes: Buffer, base: number): void {
-    const { socket, peer } = this.options;
-    for (let block = range.first; block <= range.last; block++) {
-      const { start, end } = this.window.bytesOf(block);
-      // Header and payload go out as one datagram (sendmsg with two parts): the payload is not copied.
-      // No send callback: Node then skips a completion round-trip per datagram, and a lost send is a lost packet.
-      socket.send([encodeDataHeader(block), bytes.subarray(start - base, end - base)], peer.port, peer.address);
-    }
-    this.timer.refresh();
+    // Header and payload go out as one datagram each (sendmsg/sendmmsg with two parts: the payload
+    // is not copied); a datagram the kernel will not take is a lost packet, which the timer covers.
+    this.options.socket.sendBlocks(bytes, base, range.first, range.last);
+    this.sent();
+    this.rearm();
   }
 
   private send(packet: Buffer): void {
     const { socket, peer } = this.options;
-    try {
-      socket.send(packet, peer.port, peer.address);
-    } catch {
-      // the socket is already closed: nothing left to tell
-    }
+    socket.send(packet, peer.port, peer.address); // false once closed: nothing left to tell
   }
 
   private finish(outcome: TransferEnd['outcome'], reason: string): void {
     if (this.ended) return;
+    this.sync();
     this.ended = true;
     clearTimeout(this.timer);
     this.options.source.close();

@@ -48,6 +48,19 @@ export class ReadWindow {
     return this.acked === this.lastBlock;
   }
 
+  /** The counters, for the native fast path to carry on from (src/tftp/pump.ts). */
+  state(): { acked: number; sentUpTo: number; highestSent: number; retransmits: number } {
+    return { acked: this.acked, sentUpTo: this.sentUpTo, highestSent: this.highestSent, retransmits: this.retransmittedBlocks };
+  }
+
+  /** Takes back the counters after the fast path moved them (it only ever moves them forward). */
+  adopt(state: { acked: number; sentUpTo: number; highestSent: number; retransmits: number }): void {
+    this.acked = state.acked;
+    this.sentUpTo = state.sentUpTo;
+    this.highestSent = state.highestSent;
+    this.retransmittedBlocks = state.retransmits;
+  }
+
   /** Byte range [start, end) of an absolute block. */
   bytesOf(block: number): { start: number; end: number } {
     const start = (block - 1) * this.blksize;

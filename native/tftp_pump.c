@@ -1,0 +1,547 @@
+// The socket of one TFTP read transfer, with the steady state of the transfer in C: when armed
+// with the bytes in memory, each in-order ACK from the client is answered with the next window
+// right here in the libuv poll callback, without a trip through JavaScript. Why: in lockstep every
+// block waits for one ACK, and Node's dgram path (a JS callback per datagram, an rinfo object, a
+// send request object per datagram) cost more per block than the kernel's own work did.
+// Everything else (datagrams from strangers, non-ACKs, the end of the file, the end of the bytes
+// it was given) is handed to JavaScript, which stays in charge of the transfer: it arms the pump
+// again after it has sent a window itself, and reads the pump's counters back before acting.
+// Block numbers are absolute (1, 2, … past 65535), as in src/tftp/window.ts.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "tftp_pump.h"
+
+#define PUMP_RECV_SIZE 65536
+#define PUMP_RECV_BATCH 64
+// Datagrams per sendmmsg call when a window holds several blocks.
+#define PUMP_SEND_BATCH 64
+
+typedef struct {
+  uv_poll_t poll;
+  int fd;
+  int polling;
+  int closed;
+  int handle_closed;
+  int finalized;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async_context;
+  struct sockaddr_in peer;
+  // Transfer shape (configure).
+  uint64_t size;
+  uint64_t last_block;
+  uint32_t blksize;
+  uint32_t windowsize;
+  // Fast path (arm/disarm): the bytes it may send and the window state it keeps while armed.
+  int armed;
+  napi_ref data_ref;
+  const unsigned char *data;
+  uint64_t data_base;
+  uint64_t data_len;
+  uint64_t acked;
+  uint64_t sent_up_to;
+  uint64_t highest_sent;
+  uint64_t retransmits;
+  uint64_t last_send_ms;  // uv_now() of the last window sent: the loop's clock, no clock read per block
+  unsigned char buffer[PUMP_RECV_SIZE];
+} tftp_pump;
+
+static napi_value pump_throw_errno(napi_env env, const char *syscall, int err) {
+  char message[160];
+  const char *code = uv_err_name(-err);
+  snprintf(message, sizeof message, "%s failed: %s (%s)", syscall, strerror(err), code);
+  napi_value msg_value, code_value, error;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg_value);
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
+  napi_create_error(env, code_value, msg_value, &error);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static napi_value pump_throw_type(napi_env env, const char *message) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+  return NULL;
+}
+
+static void pump_maybe_free(tftp_pump *p) {
+  if (p->handle_closed && p->finalized) free(p);
+}
+
+static void pump_drop_data(tftp_pump *p) {
+  p->armed = 0;
+  p->data = NULL;
+  p->data_len = 0;
+  if (p->data_ref) {
+    napi_delete_reference(p->env, p->data_ref);
+    p->data_ref = NULL;
+  }
+}
+
+static void pump_release_js(tftp_pump *p) {
+  pump_drop_data(p);
+  if (p->callback) {
+    napi_delete_reference(p->env, p->callback);
+    p->callback = NULL;
+  }
+  if (p->async_context) {
+    napi_async_destroy(p->env, p->async_context);
+    p->async_context = NULL;
+  }
+}
+
+static void pump_on_closed(uv_handle_t *handle) {
+  tftp_pump *p = (tftp_pump *)handle->data;
+  p->handle_closed = 1;
+  pump_release_js(p);
+  pump_maybe_free(p);
+}
+
+static void pump_close(tftp_pump *p) {
+  if (p->closed) return;
+  p->closed = 1;
+  p->armed = 0;
+  if (p->polling) {
+    p->polling = 0;
+    uv_poll_stop(&p->poll);
+    uv_close((uv_handle_t *)&p->poll, pump_on_closed);
+  }
+  if (p->fd >= 0) {
+    close(p->fd);
+    p->fd = -1;
+  }
+  if (p->handle_closed) pump_release_js(p);
+}
+
+static void pump_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  tftp_pump *p = (tftp_pump *)data;
+  pump_close(p);
+  p->finalized = 1;
+  pump_maybe_free(p);
+}
+
+static tftp_pump *pump_get(napi_env env, napi_value value) {
+  void *data = NULL;
+  if (napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
+    pump_throw_type(env, "expected a tftp pump handle");
+    return NULL;
+  }
+  return (tftp_pump *)data;
+}
+
+static int pump_get_string(napi_env env, napi_value value, char *out, size_t size) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok || len + 1 > size) return -1;
+  if (napi_get_value_string_utf8(env, value, out, size, &len) != napi_ok) return -1;
+  return 0;
+}
+
+static int pump_get_u64(napi_env env, napi_value value, uint64_t *out) {
+  double d = 0;
+  if (napi_get_value_double(env, value, &d) != napi_ok || !(d >= 0) || d > 9007199254740991.0) return -1;
+  *out = (uint64_t)d;
+  return 0;
+}
+
+// Sends blocks first..last (absolute) to the peer from p->data; the caller checked they lie in it.
+// A datagram the kernel will not take now (full buffer) is a lost packet: the retransmit timer covers it.
+static void pump_send_blocks(tftp_pump *p, uint64_t first, uint64_t last) {
+  unsigned char headers[PUMP_SEND_BATCH][4];
+  struct iovec iov[PUMP_SEND_BATCH][2];
+  struct mmsghdr msgs[PUMP_SEND_BATCH];
+  uint64_t block = first;
+  while (block <= last && !p->closed) {
+    unsigned count = 0;
+    for (; block <= last && count < PUMP_SEND_BATCH; block++, count++) {
+      uint64_t start = (block - 1) * p->blksize;
+      uint64_t end = start + p->blksize < p->size ? start + p->blksize : p->size;
+      uint16_t wire = (uint16_t)(block & 0xffff);
+      headers[count][0] = 0;
+      headers[count][1] = 3;  // DATA
+      headers[count][2] = (unsigned char)(wire >> 8);
+      headers[count][3] = (unsigned char)(wire & 0xff);
+      iov[count][0].iov_base = headers[count];
+      iov[count][0].iov_len = 4;
+      iov[count][1].iov_base = (void *)(p->data + (start - p->data_base));
+      iov[count][1].iov_len = (size_t)(end - start);
+      memset(&msgs[count], 0, sizeof msgs[count]);
+      msgs[count].msg_hdr.msg_name = &p->peer;
+      msgs[count].msg_hdr.msg_namelen = sizeof p->peer;
+      msgs[count].msg_hdr.msg_iov = iov[count];
+      msgs[count].msg_hdr.msg_iovlen = 2;
+    }
+    if (count == 1) {
+      (void)sendmsg(p->fd, &msgs[0].msg_hdr, 0);
+    } else {
+      (void)sendmmsg(p->fd, msgs, count, 0);
+    }
+  }
+  p->last_send_ms = uv_now(p->poll.loop);
+}
+
+// Whether the bytes of blocks first..last are in the armed buffer.
+static int pump_holds(const tftp_pump *p, uint64_t first, uint64_t last) {
+  uint64_t start = (first - 1) * p->blksize;
+  uint64_t end = last * p->blksize < p->size ? last * p->blksize : p->size;
+  return p->data != NULL && start >= p->data_base && end <= p->data_base + p->data_len;
+}
+
+// An ACK from the peer while armed. Returns 1 when JavaScript must take over (file done, or the
+// next window is not in the buffer), 0 when handled here.
+static int pump_on_ack(tftp_pump *p, uint16_t wire) {
+  uint64_t distance = ((uint64_t)wire + 65536 - (p->acked % 65536)) % 65536;
+  if (distance == 0) return 0;                      // duplicate: never answered (no Sorcerer's Apprentice)
+  if (p->acked + distance > p->sent_up_to) return 0;  // for a block not sent: ignored
+  p->acked += distance;
+  if (p->acked >= p->last_block) return 1;
+  uint64_t first = p->acked + 1;
+  uint64_t last = p->acked + p->windowsize < p->last_block ? p->acked + p->windowsize : p->last_block;
+  if (!pump_holds(p, first, last)) return 1;
+  if (first <= p->highest_sent) p->retransmits += (last < p->highest_sent ? last : p->highest_sent) - first + 1;
+  p->sent_up_to = last;
+  if (last > p->highest_sent) p->highest_sent = last;
+  pump_send_blocks(p, first, last);
+  return 0;
+}
+
+// Calls the JS callback: (data, address, port) for a datagram, (null, '', 0) when the fast path stopped.
+static void pump_call_js(tftp_pump *p, const unsigned char *bytes, size_t length, const struct sockaddr_in *from) {
+  napi_env env = p->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[3], callback, recv, result;
+  char from_text[INET_ADDRSTRLEN] = "";
+  if (bytes) {
+    napi_create_buffer_copy(env, length, bytes, NULL, &argv[0]);
+    inet_ntop(AF_INET, &from->sin_addr, from_text, sizeof from_text);
+    napi_create_uint32(env, ntohs(from->sin_port), &argv[2]);
+  } else {
+    napi_get_null(env, &argv[0]);
+    napi_create_uint32(env, 0, &argv[2]);
+  }
+  napi_create_string_utf8(env, from_text, NAPI_AUTO_LENGTH, &argv[1]);
+  napi_get_global(env, &recv);
+  if (p->callback && napi_get_reference_value(env, p->callback, &callback) == napi_ok && callback != NULL) {
+    napi_status s = napi_make_callback(env, p->async_context, recv, callback, 3, argv, &result);
+    if (s == napi_pending_exception) {
+      napi_value exception;
+      napi_get_and_clear_last_exception(env, &exception);
+      napi_fatal_exception(env, exception);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void pump_on_readable(uv_poll_t *handle, int status, int events) {
+  tftp_pump *p = (tftp_pump *)handle->data;
+  if (p->closed || status < 0 || !(events & UV_READABLE)) return;
+  for (int i = 0; i < PUMP_RECV_BATCH && !p->closed; i++) {
+    struct sockaddr_in from;
+    socklen_t from_len = sizeof from;
+    memset(&from, 0, sizeof from);
+    ssize_t n = recvfrom(p->fd, p->buffer, sizeof p->buffer, MSG_TRUNC, (struct sockaddr *)&from, &from_len);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      continue;  // e.g. ECONNREFUSED from an ICMP error: nothing to read for it
+    }
+    if ((size_t)n > sizeof p->buffer || from_len < sizeof from || from.sin_family != AF_INET) continue;
+    int from_peer = from.sin_addr.s_addr == p->peer.sin_addr.s_addr && from.sin_port == p->peer.sin_port;
+    if (p->armed && from_peer && n >= 4 && p->buffer[0] == 0 && p->buffer[1] == 4) {
+      uint16_t wire = (uint16_t)((p->buffer[2] << 8) | p->buffer[3]);
+      if (pump_on_ack(p, wire)) {
+        pump_drop_data(p);
+        pump_call_js(p, NULL, 0, NULL);
+      }
+      continue;
+    }
+    pump_call_js(p, p->buffer, (size_t)n, &from);
+  }
+}
+
+// open(address) -> handle, bound to address:0
+static napi_value js_pump_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char address[INET_ADDRSTRLEN];
+  if (argc != 1 || pump_get_string(env, argv[0], address, sizeof address) != 0) return pump_throw_type(env, "open(address)");
+  struct sockaddr_in sin;
+  memset(&sin, 0, sizeof sin);
+  sin.sin_family = AF_INET;
+  if (inet_pton(AF_INET, address, &sin.sin_addr) != 1) return pump_throw_type(env, "address must be a dotted quad");
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return pump_throw_errno(env, "socket", errno);
+  if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+    int err = errno;
+    close(fd);
+    return pump_throw_errno(env, "bind", err);
+  }
+  tftp_pump *p = calloc(1, sizeof *p);
+  if (!p) {
+    close(fd);
+    return pump_throw_errno(env, "calloc", ENOMEM);
+  }
+  p->fd = fd;
+  p->env = env;
+  p->handle_closed = 1;
+  p->blksize = 512;
+  p->windowsize = 1;
+  napi_value handle;
+  if (napi_create_external(env, p, pump_finalize, NULL, &handle) != napi_ok) {
+    close(fd);
+    free(p);
+    return pump_throw_errno(env, "napi_create_external", ENOMEM);
+  }
+  return handle;
+}
+
+// localPort(handle) -> number
+static napi_value js_pump_local_port(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1) return pump_throw_type(env, "localPort(handle)");
+  tftp_pump *p = pump_get(env, argv[0]);
+  if (!p) return NULL;
+  if (p->closed) return pump_throw_errno(env, "getsockname", EBADF);
+  struct sockaddr_in sin;
+  socklen_t len = sizeof sin;
+  if (getsockname(p->fd, (struct sockaddr *)&sin, &len) != 0) return pump_throw_errno(env, "getsockname", errno);
+  napi_value out;
+  napi_create_uint32(env, ntohs(sin.sin_port), &out);
+  return out;
+}
+
+// start(handle, peerAddress, peerPort, size, blksize, windowsize, callback)
+static napi_value js_pump_start(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 7) return pump_throw_type(env, "start(handle, peerAddress, peerPort, size, blksize, windowsize, callback)");
+  tftp_pump *p = pump_get(env, argv[0]);
+  if (!p) return NULL;
+  char address[INET_ADDRSTRLEN];
+  uint32_t port = 0, blksize = 0, windowsize = 0;
+  uint64_t size = 0;
+  napi_valuetype type;
+  napi_typeof(env, argv[6], &type);
+  if (pump_get_string(env, argv[1], address, sizeof address) != 0) return pump_throw_type(env, "peerAddress must be a dotted quad");
+  if (napi_get_value_uint32(env, argv[2], &port) != napi_ok || port == 0 || port > 65535) return pump_throw_type(env, "peerPort must be 1-65535");
+  if (pump_get_u64(env, argv[3], &size) != 0) return pump_throw_type(env, "size must be a whole number");
+  if (napi_get_value_uint32(env, argv[4], &blksize) != napi_ok || blksize < 8 || blksize > 65464) return pump_throw_type(env, "blksize must be 8-65464");
+  if (napi_get_value_uint32(env, argv[5], &windowsize) != napi_ok || windowsize < 1 || windowsize > 65535) return pump_throw_type(env, "windowsize must be 1-65535");
+  if (type != napi_function) return pump_throw_type(env, "callback must be a function");
+  if (p->closed) return pump_throw_errno(env, "start", EBADF);
+  if (p->polling || !p->handle_closed) return pump_throw_errno(env, "start", EALREADY);
+  memset(&p->peer, 0, sizeof p->peer);
+  p->peer.sin_family = AF_INET;
+  p->peer.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, address, &p->peer.sin_addr) != 1) return pump_throw_type(env, "peerAddress must be a dotted quad");
+  p->size = size;
+  p->blksize = blksize;
+  p->windowsize = windowsize;
+  p->last_block = size / blksize + 1;
+
+  napi_value resource_name;
+  napi_create_string_utf8(env, "TftpPump", NAPI_AUTO_LENGTH, &resource_name);
+  if (napi_async_init(env, NULL, resource_name, &p->async_context) != napi_ok) return pump_throw_errno(env, "napi_async_init", ENOMEM);
+  napi_create_reference(env, argv[6], 1, &p->callback);
+  uv_loop_t *loop = NULL;
+  napi_get_uv_event_loop(env, &loop);
+  int rc = uv_poll_init(loop, &p->poll, p->fd);
+  if (rc == 0) {
+    p->poll.data = p;
+    p->handle_closed = 0;
+    rc = uv_poll_start(&p->poll, UV_READABLE, pump_on_readable);
+    if (rc != 0) uv_close((uv_handle_t *)&p->poll, pump_on_closed);
+    else p->polling = 1;
+  }
+  if (rc != 0) {
+    napi_delete_reference(env, p->callback);
+    p->callback = NULL;
+    napi_async_destroy(env, p->async_context);
+    p->async_context = NULL;
+    return pump_throw_errno(env, "uv_poll_start", -rc);
+  }
+  return NULL;
+}
+
+// send(handle, buffer, port, address): one datagram (OACK, ERROR); throws on failure.
+static napi_value js_pump_send(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 4) return pump_throw_type(env, "send(handle, buffer, port, address)");
+  tftp_pump *p = pump_get(env, argv[0]);
+  if (!p) return NULL;
+  void *data = NULL;
+  size_t length = 0;
+  bool is_buffer = false;
+  napi_is_buffer(env, argv[1], &is_buffer);
+  if (!is_buffer || napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return pump_throw_type(env, "data must be a Buffer");
+  uint32_t port = 0;
+  char address[INET_ADDRSTRLEN];
+  if (napi_get_value_uint32(env, argv[2], &port) != napi_ok || port == 0 || port > 65535) return pump_throw_type(env, "port must be 1-65535");
+  if (pump_get_string(env, argv[3], address, sizeof address) != 0) return pump_throw_type(env, "address must be a dotted quad");
+  struct sockaddr_in to;
+  memset(&to, 0, sizeof to);
+  to.sin_family = AF_INET;
+  to.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, address, &to.sin_addr) != 1) return pump_throw_type(env, "address must be a dotted quad");
+  if (p->closed) return pump_throw_errno(env, "sendto", EBADF);
+  ssize_t sent = sendto(p->fd, data, length, 0, (struct sockaddr *)&to, sizeof to);
+  if (sent < 0) return pump_throw_errno(env, "sendto", errno);
+  return NULL;
+}
+
+// Takes data/base from argv and checks blocks first..last lie in it; 0 on success, else threw.
+static int pump_take_data(napi_env env, tftp_pump *p, napi_value buffer, napi_value base_value, void **data, size_t *length, uint64_t *base) {
+  bool is_buffer = false;
+  napi_is_buffer(env, buffer, &is_buffer);
+  if (!is_buffer || napi_get_buffer_info(env, buffer, data, length) != napi_ok) {
+    pump_throw_type(env, "data must be a Buffer");
+    return -1;
+  }
+  if (pump_get_u64(env, base_value, base) != 0) {
+    pump_throw_type(env, "base must be a whole number");
+    return -1;
+  }
+  (void)p;
+  return 0;
+}
+
+// sendBlocks(handle, data, base, first, last): data holds the file's bytes from offset base.
+static napi_value js_pump_send_blocks(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 5) return pump_throw_type(env, "sendBlocks(handle, data, base, first, last)");
+  tftp_pump *p = pump_get(env, argv[0]);
+  if (!p) return NULL;
+  void *data = NULL;
+  size_t length = 0;
+  uint64_t base = 0, first = 0, last = 0;
+  if (pump_take_data(env, p, argv[1], argv[2], &data, &length, &base) != 0) return NULL;
+  if (pump_get_u64(env, argv[3], &first) != 0 || pump_get_u64(env, argv[4], &last) != 0 || first < 1 || last < first || last > p->last_block)
+    return pump_throw_type(env, "blocks must be 1 <= first <= last <= the last block");
+  if (p->closed || !p->polling) return pump_throw_errno(env, "sendBlocks", EBADF);
+  if (p->armed) return pump_throw_errno(env, "sendBlocks", EBUSY);
+  p->data = data;
+  p->data_len = length;
+  p->data_base = base;
+  if (!pump_holds(p, first, last)) {
+    p->data = NULL;
+    p->data_len = 0;
+    return pump_throw_type(env, "the blocks are not all in data");
+  }
+  pump_send_blocks(p, first, last);
+  p->data = NULL;
+  p->data_len = 0;
+  return NULL;
+}
+
+// arm(handle, data, base, acked, sentUpTo, highestSent, retransmits): answer in-order ACKs here
+// from data (the file's bytes from offset base) until the file ends or the bytes run out.
+static napi_value js_pump_arm(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 7) return pump_throw_type(env, "arm(handle, data, base, acked, sentUpTo, highestSent, retransmits)");
+  tftp_pump *p = pump_get(env, argv[0]);
+  if (!p) return NULL;
+  void *data = NULL;
+  size_t length = 0;
+  uint64_t base = 0, acked = 0, sent_up_to = 0, highest = 0, retransmits = 0;
+  if (pump_take_data(env, p, argv[1], argv[2], &data, &length, &base) != 0) return NULL;
+  if (pump_get_u64(env, argv[3], &acked) != 0 || pump_get_u64(env, argv[4], &sent_up_to) != 0 || pump_get_u64(env, argv[5], &highest) != 0 ||
+      pump_get_u64(env, argv[6], &retransmits) != 0 || acked > sent_up_to || sent_up_to > highest || highest > p->last_block)
+    return pump_throw_type(env, "window state must be acked <= sentUpTo <= highestSent <= the last block");
+  if (p->closed || !p->polling) return pump_throw_errno(env, "arm", EBADF);
+  pump_drop_data(p);
+  if (napi_create_reference(env, argv[1], 1, &p->data_ref) != napi_ok) return pump_throw_errno(env, "napi_create_reference", ENOMEM);
+  p->data = data;
+  p->data_len = length;
+  p->data_base = base;
+  p->acked = acked;
+  p->sent_up_to = sent_up_to;
+  p->highest_sent = highest;
+  p->retransmits = retransmits;
+  // last_send_ms stays: arming is no send, and the retransmit timer counts from the last send.
+  p->armed = 1;
+  return NULL;
+}
+
+// disarm(handle) -> [acked, sentUpTo, highestSent, retransmits, msSinceLastSend, wasArmed]: the
+// window state as the fast path left it; JavaScript takes over until it arms again.
+static napi_value js_pump_disarm(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1) return pump_throw_type(env, "disarm(handle)");
+  tftp_pump *p = pump_get(env, argv[0]);
+  if (!p) return NULL;
+  int was_armed = p->armed;
+  pump_drop_data(p);
+  double values[6] = {(double)p->acked,       (double)p->sent_up_to, (double)p->highest_sent, (double)p->retransmits,
+                      (double)(p->polling ? uv_now(p->poll.loop) - p->last_send_ms : 0), was_armed ? 1.0 : 0.0};
+  napi_value out;
+  napi_create_array_with_length(env, 6, &out);
+  for (uint32_t i = 0; i < 6; i++) {
+    napi_value v;
+    napi_create_double(env, values[i], &v);
+    napi_set_element(env, out, i, v);
+  }
+  return out;
+}
+
+// acked(handle) -> the highest block acknowledged in order as the fast path saw it (0 when never armed).
+static napi_value js_pump_acked(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1) return pump_throw_type(env, "acked(handle)");
+  tftp_pump *p = pump_get(env, argv[0]);
+  if (!p) return NULL;
+  napi_value out;
+  napi_create_double(env, (double)p->acked, &out);
+  return out;
+}
+
+// close(handle)
+static napi_value js_pump_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1) return pump_throw_type(env, "close(handle)");
+  tftp_pump *p = pump_get(env, argv[0]);
+  if (!p) return NULL;
+  pump_close(p);
+  return NULL;
+}
+
+void tftp_pump_register(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"pumpOpen", NULL, js_pump_open, NULL, NULL, NULL, napi_default, NULL},
+      {"pumpLocalPort", NULL, js_pump_local_port, NULL, NULL, NULL, napi_default, NULL},
+      {"pumpStart", NULL, js_pump_start, NULL, NULL, NULL, napi_default, NULL},
+      {"pumpSend", NULL, js_pump_send, NULL, NULL, NULL, napi_default, NULL},
+      {"pumpSendBlocks", NULL, js_pump_send_blocks, NULL, NULL, NULL, napi_default, NULL},
+      {"pumpArm", NULL, js_pump_arm, NULL, NULL, NULL, napi_default, NULL},
+      {"pumpDisarm", NULL, js_pump_disarm, NULL, NULL, NULL, napi_default, NULL},
+      {"pumpAcked", NULL, js_pump_acked, NULL, NULL, NULL, napi_default, NULL},
+      {"pumpClose", NULL, js_pump_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}
