@@ -27,7 +27,7 @@ function native(): NativeFileSend | null {
   } catch (err) {
     // Never fatal: every caller has the stream path.
     addon = null;
-    unavailable = `the file_send addon is not built (${(err as Error).message})`;
+    unavailable = `the file_send addon is not built (${(err as Error).message.split('\n')[0]})`;
   }
   return addon;
 }
