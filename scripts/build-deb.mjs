@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run deb [-- --out DIR]`: builds pxe-pilot_<version>_<arch>.deb with dpkg-deb.
 // Run it after `npm ci` on the Debian release and architecture the package is for: the
-// native modules (better-sqlite3, build/Release/udp_device.node) are the ones `npm ci`
+// native modules (better-sqlite3, build/Release/udp_device.node and file_send.node) are the ones `npm ci`
 // built here, for this machine's Node.js ABI. The package is reproducible: every path is
 // owned by root, every mtime is SOURCE_DATE_EPOCH (default: the last commit's time), and
 // dpkg-deb writes the members in sorted order, so the same checkout gives the same bytes.
@@ -64,6 +64,7 @@ for (const [tool, pkg] of Object.entries(tools)) {
 }
 const natives = {
   udp: join(root, 'build/Release/udp_device.node'),
+  fileSend: join(root, 'build/Release/file_send.node'),
   sqlite: join(root, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'),
 };
 for (const file of Object.values(natives)) if (!existsSync(file)) die(`${relative(root, file)} is missing: run 'npm ci' first (it builds the native modules)`);
@@ -173,6 +174,7 @@ const installNative = (from, to) => {
   run('strip', ['--strip-unneeded', '--remove-section=.comment', '--remove-section=.note', to]);
 };
 installNative(natives.udp, join(app, 'build/Release/udp_device.node'));
+installNative(natives.fileSend, join(app, 'build/Release/file_send.node'));
 installNative(natives.sqlite, join(sqliteDir, 'build/Release/better_sqlite3.node'));
 
 // ---- system integration ----

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # 1 GB asset over HTTP on loopback: pxe-pilot (compiled, as production runs it) vs nginx (sendfile),
 # alternating, ROUNDS rounds, curl to /dev/null. Prints every run with the load average, then the
-# medians and their ratio. BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to node.
+# medians and their ratio, and the CPU time the daemon spent per download (user and system, from
+# /proc: a figure the other load on a shared machine hardly moves). BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to node.
 #   bash bench/http/asset.sh [ROUNDS=5]
 # Needs curl, nginx (apt-get install curl nginx-light) and `npm run build`. Loopback only; ends what it started.
 set -euo pipefail
@@ -59,6 +60,10 @@ nginx -c "$work/nginx.conf" -p "$work"
 for _ in $(seq 50); do curl -fs -o /dev/null "http://127.0.0.1:$NGINX_PORT/big.img" -r 0-0 && break; sleep 0.1; done
 cat "$work/www/big.img" > /dev/null   # in the page cache before the first timed run
 
+# utime + stime of the daemon, in clock ticks (fields 14 and 15 of /proc/PID/stat; the name in
+# field 2 has no spaces here).
+cpu_ticks() { awk '{print $14, $15}' "/proc/$daemon/stat"; }
+read -r user0 sys0 < <(cpu_ticks)
 ours=(); theirs=()
 for round in $(seq "$ROUNDS"); do
   load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -70,4 +75,8 @@ done
 med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 mo=$(med "${ours[@]}"); mt=$(med "${theirs[@]}")
 awk -v o="$mo" -v t="$mt" 'BEGIN { printf "median pxe-pilot %.0f MB/s, nginx %.0f MB/s, ratio %.2f\n", o/1e6, t/1e6, o/t }'
+read -r user1 sys1 < <(cpu_ticks)
+hz=$(getconf CLK_TCK)
+awk -v u=$((user1 - user0)) -v s=$((sys1 - sys0)) -v hz="$hz" -v n="$ROUNDS" \
+  'BEGIN { printf "daemon CPU per 1 GiB download: %.2f s user, %.2f s system\n", u/hz/n, s/hz/n }'
 echo "daemon RSS after the runs: $(ps -o rss= -p "$daemon" | awk '{printf "%.0f MB", $1/1024}')"

@@ -1,12 +1,14 @@
 // GET /cpio/<product>/<version>/<file>: an image file wrapped in a one-file cpio archive, so the
 // kernel unpacks it at /<file> in the initramfs (the Proxmox installer looks for /proxmox.iso).
-// Streamed: header, the file, padding and trailer; never the file in memory.
+// Header, the file, padding and trailer; never the file in memory: the file part goes with
+// sendfile(2) on plain HTTP (file-send.ts), and the whole is streamed where that cannot work (TLS).
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import type { HttpDeps } from './context.ts';
-import { resolveInside } from './static-files.ts';
+import { openForSending, resolveInside } from './static-files.ts';
+import { canSendFile, sendFileBody } from './file-send.ts';
 import { HttpError } from './errors.ts';
 import { NEWC_MAX_SIZE, newcFileHeader, newcFileTail } from '../boot/cpio.ts';
 
@@ -24,6 +26,14 @@ export function initrdCpioRoutes(router: Router, deps: HttpDeps): void {
       ctx.respond = false;
       ctx.res.writeHead(200, ctx.response.headers as Record<string, string>);
       ctx.res.end();
+      return;
+    }
+    if (canSendFile(ctx.res)) {
+      const file = await openForSending(path);
+      ctx.respond = false;
+      ctx.status = 200;
+      ctx.res.writeHead(200, ctx.response.headers as Record<string, string>);
+      sendFileBody(ctx.res, file, { start: 0, length: stats.size, prefix: head, suffix: tail });
       return;
     }
     ctx.body = Readable.from(

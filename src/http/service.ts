@@ -9,6 +9,7 @@ import { createHttpApp } from './app.ts';
 import type { HttpDeps } from './context.ts';
 import type { TlsMaterial } from './tls.ts';
 import { capConnections, ClientLimits, limitRequests, type LimitSettings } from './limits.ts';
+import { sendFileUnavailable } from './file-send.ts';
 
 export interface HttpServiceDeps extends Omit<HttpDeps, 'profile'> {
   profile: Profile;
@@ -62,6 +63,8 @@ export class HttpService implements Service {
     const app = createHttpApp({ ...this.deps, profile: () => this.profile });
     // Koa's callback catches its own errors (the app's error middleware answers them); the promise it returns needs no handler here.
     const callback = app.callback();
+    const noSendfile = sendFileUnavailable();
+    if (noSendfile) this.deps.logger.warn({ reason: noSendfile }, 'asset downloads are streamed: sendfile is unavailable');
     const handler = limitRequests(this.limits, (req, res) => void callback(req, res));
     const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);
     this.harden(server);

@@ -1,10 +1,12 @@
 // Serving files from one folder: HEAD, Content-Length, single Range (206/416), ETag,
-// Last-Modified, streamed; no listing, and nothing outside the folder (symlinks included).
+// Last-Modified; no listing, and nothing outside the folder (symlinks included). The body goes
+// with sendfile(2) on plain HTTP (file-send.ts) and is streamed where that cannot work (TLS).
 import { createReadStream, type Stats } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { sep } from 'node:path';
 import type { Context } from 'koa';
 import { HttpError } from './errors.ts';
+import { canSendFile, sendFileBody } from './file-send.ts';
 
 const SEGMENT = /^[A-Za-z0-9._+~@=,-]+$/;
 
@@ -97,5 +99,23 @@ export async function sendFile(ctx: Context, root: string, relPath: string, cont
     ctx.body = '';
     return;
   }
+  if (canSendFile(ctx.res)) {
+    // Opened before the head goes out: a file that vanished since stat() is still a clean 404.
+    const file = await openForSending(path);
+    ctx.respond = false;
+    ctx.res.writeHead(ctx.status, ctx.response.headers as Record<string, string>);
+    sendFileBody(ctx.res, file, { start, length: end - start + 1 });
+    return;
+  }
   ctx.body = createReadStream(path, { start, end, highWaterMark: 256 * 1024 });
+}
+
+/** Opens a file resolveInside found, for sendFileBody (which closes it). */
+export async function openForSending(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new HttpError(404, 'no such file');
+    throw err;
+  }
 }

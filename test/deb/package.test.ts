@@ -176,6 +176,7 @@ describe('Debian package', { skip }, () => {
       '/usr/bin/pxe-pilot',
       '/usr/lib/pxe-pilot/dist/cli.js',
       '/usr/lib/pxe-pilot/build/Release/udp_device.node',
+      '/usr/lib/pxe-pilot/build/Release/file_send.node',
       '/usr/lib/pxe-pilot/node_modules/better-sqlite3/build/Release/better_sqlite3.node',
       '/lib/systemd/system/pxe-pilot.service',
       '/usr/share/man/man8/pxe-pilot.8.gz',
