@@ -61,7 +61,8 @@ export class PxePilot {
   ) {}
 
   /**
-   * Writes the profile and starts the daemon in `ns`; resolves when GET /health answers, fails
+   * Writes the profile and starts the daemon in `ns`; resolves when GET /health answers and says
+   * the profile's DHCP service is bound, fails
    * with the daemon's own output when it exits first (exit 2 = the profile was refused).
    */
   static async start(
@@ -73,14 +74,21 @@ export class PxePilot {
     const child = lab.spawn(ns, [process.execPath, ...cli, '--config', opts.configFile], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     const output = collectOutput(child);
     const daemon = new PxePilot(child, opts.configFile, output, lab, ns, opts.baseUrl, opts.adminToken);
+    const dhcpMode = opts.spec.sections.dhcp?.mode;
+    const dhcpServices = dhcpMode === 'server' ? ['dhcp'] : dhcpMode === 'proxy' ? ['proxydhcp'] : [];
     try {
       await waitFor(
         'pxe-pilot to answer GET /health',
         async () => {
           if (child.exitCode !== null)
             throw new Error(`pxe-pilot exited with ${child.exitCode} before it was ready${child.exitCode === 2 ? ' (exit 2: the profile was refused)' : ''}`);
-          const r = await daemon.curl(['-o', '/dev/null', '-w', '%{http_code}', `${opts.baseUrl}/health`]);
-          return r.stdout.trim() === '200';
+          const r = await daemon.curl(['-w', '\n%{http_code}', `${opts.baseUrl}/health`]);
+          const [body = '', code = ''] = r.stdout.trim().split(/\n(?=\d+$)/);
+          if (code !== '200') return false;
+          // HTTP answers first; DHCP may still be asking the LAN for other servers (3 s). A
+          // machine started before DHCP serves loses its first DISCOVERs and waits for its retry.
+          const services = (JSON.parse(body) as { services?: { name: string; bindings: unknown[] }[] }).services ?? [];
+          return dhcpServices.every((name) => (services.find((s) => s.name === name)?.bindings.length ?? 0) > 0);
         },
         opts.startTimeoutMs ?? 20_000,
         200,
