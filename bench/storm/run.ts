@@ -263,6 +263,11 @@ async function storm(target: Target, machines: number, macTag: number, files: { 
       for (const [name, ms] of perMachine) byPhase.set(name, [...(byPhase.get(name) ?? []), ms]);
       byPhase.set('total', [...(byPhase.get('total') ?? []), r.totalMs]);
     }
+    // The machine that set the completion time, phase by phase: p99 hides the last few.
+    const slowest = output.results.reduce((a, b) => (b.totalMs > a.totalMs ? b : a), output.results[0]!);
+    process.stderr.write(
+      `storm: ${target}: slowest machine ${slowest.mac}, ${fmtMs(slowest.totalMs)}: ${slowest.phases.map((p) => `${p.name} ${fmtMs(p.ms)}`).join(', ')}\n`,
+    );
     const phases: Record<string, PhaseStats> = {};
     for (const [name, list] of byPhase) {
       list.sort((a, b) => a - b);
