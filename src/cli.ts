@@ -8,17 +8,16 @@ import { createLogger } from './log.ts';
 import { Daemon, VERSION } from './daemon.ts';
 import { BindError } from './service.ts';
 import { normaliseMac } from './net/mac.ts';
-import { explainFromProfile, ExplainUnavailable } from './cli/explain.ts';
-import { STORE_USAGE, storeCommand } from './cli/store.ts';
-import { probeCommand } from './cli/probe.ts';
-import { assetsArgv, runAssets } from './cli/assets.ts';
-import { assetWarnings } from './assets/inventory.ts';
-import { certCommand } from './cli/cert.ts';
+import { assetsArgv, STORE_USAGE } from './cli/routing.ts';
 import { TlsError } from './http/tls.ts';
 import { currentFacts, dropAfterBind, planDrop } from './net/privileges.ts';
 import { CLIENT_USAGE, clientCommandOf, runClientCommand } from './cli/commands.ts';
 import { CliError } from './cli/client.ts';
 import { LOG_FORMATS, type LogFormat } from './log.ts';
+
+// The daemon is what stays resident, so it loads only its own code: each other subcommand
+// (probe, assets, explain, store, cert, check-config's asset checks) and the PostgreSQL client
+// they use are imported when that subcommand runs (docs/benchmarks.md, idle RSS).
 
 const USAGE = `usage:
   pxe-pilot [--config FILE] [--log-format auto|json|pretty]
@@ -39,9 +38,15 @@ function fail(code: number, message: string): never {
 }
 
 async function main(argv: string[]): Promise<void> {
-  if (argv[0] === 'probe') process.exit(await probeCommand(argv.slice(1)));
+  if (argv[0] === 'probe') {
+    const { probeCommand } = await import('./cli/probe.ts');
+    process.exit(await probeCommand(argv.slice(1)));
+  }
   const assets = assetsArgv(argv);
-  if (assets) return runAssets(assets);
+  if (assets) {
+    const { runAssets } = await import('./cli/assets.ts');
+    return runAssets(assets);
+  }
   if (clientCommandOf(argv)) return runClient(argv);
   let parsed;
   try {
@@ -93,6 +98,7 @@ async function main(argv: string[]): Promise<void> {
     case 'check-config': {
       const profile = load();
       process.stdout.write(describeProfile(profile));
+      const { assetWarnings } = await import('./assets/inventory.ts');
       for (const w of [...profileWarnings(profile), ...assetWarnings(profile)]) process.stderr.write(`warning: ${w}\n`);
       return;
     }
@@ -102,6 +108,7 @@ async function main(argv: string[]): Promise<void> {
       // Only the state folder matters here: do not insist that [server] interface exists.
       const profile = load({ offline: true });
       const limit = values.limit ? Number(values.limit) : undefined;
+      const { explainFromProfile, ExplainUnavailable } = await import('./cli/explain.ts');
       try {
         process.stdout.write(await explainFromProfile(profile, mac, limit && Number.isFinite(limit) ? { limit } : {}));
       } catch (err) {
@@ -110,10 +117,14 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
-    case 'store':
+    case 'store': {
+      const { storeCommand } = await import('./cli/store.ts');
       return storeCommand(rest, values, () => load({ offline: true }), fail);
-    case 'cert':
+    }
+    case 'cert': {
+      const { certCommand } = await import('./cli/cert.ts');
       return process.exit(certCommand(load()));
+    }
     default:
       fail(2, `unknown command ${JSON.stringify(command)}\n${USAGE}`);
   }

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import { PinoPretty } from 'pino-pretty';
+import type { PinoPretty } from 'pino-pretty';
 import type { LogLevel } from './config/profile.ts';
 
 export type { Logger };
@@ -27,7 +28,9 @@ export function createLogger(level: LogLevel = 'info', format: LogFormat = 'auto
 
 /** The readable form: "12:00:01.234 INFO: tftp: RRQ ipxe.efi served {"file":…}", synchronous, one line. */
 export function prettyStream(colour: boolean, destination?: NodeJS.WritableStream): ReturnType<typeof PinoPretty> {
-  return PinoPretty({
+  // Required here, not imported above: a daemon under systemd logs JSON and never loads pino-pretty.
+  const { PinoPretty: pretty } = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  return pretty({
     colorize: colour,
     singleLine: true,
     translateTime: 'SYS:HH:MM:ss.l',

@@ -24,14 +24,6 @@ export const ASSETS_USAGE = `usage:
   pxe-pilot assets rm <product>/<version> [--force] [--config F]
   pxe-pilot assets verify [<product>/<version>] [--config F]`;
 
-/** The arguments after `assets` when the command line is `[--config F] assets …`, else null. */
-export function assetsArgv(argv: string[]): string[] | null {
-  if (argv[0] === 'assets') return argv.slice(1);
-  if ((argv[0] === '--config' || argv[0] === '-c') && argv[2] === 'assets') return [argv[0], argv[1]!, ...argv.slice(3)];
-  if (argv[0]?.startsWith('--config=') && argv[1] === 'assets') return [argv[0], ...argv.slice(2)];
-  return null;
-}
-
 class Exit extends Error {
   constructor(
     readonly code: number,

@@ -12,10 +12,7 @@ import { clientConfig, shownUrl } from '../store/postgres/connect.ts';
 import { copySqliteToPostgres, CopyRefused, sqlitePath } from '../store/postgres/copy.ts';
 import { migrate } from '../store/postgres/migrations.ts';
 import { Store } from '../store/store.ts';
-
-export const STORE_USAGE = `  pxe-pilot store migrate [--config FILE]   apply pending state migrations, print the schema version
-  pxe-pilot store copy --from sqlite:PATH --to postgresql:URL [--appliance NAME]
-                                            copy an appliance's SQLite history into an empty PostgreSQL`;
+import { STORE_USAGE } from './routing.ts';
 
 export interface StoreCommandOptions {
   from?: string;

@@ -7,7 +7,6 @@ import { WriteBehind } from '../batch.ts';
 import { openDatabase } from '../database.ts';
 import { SqliteLeases } from '../leases.ts';
 import { Store, type StoreObserver } from '../store.ts';
-import { PostgresStore } from './store.ts';
 
 /** What the daemon holds: the ports, the leases, and how to flush and close. */
 export interface AppStore extends NodeStore {
@@ -21,6 +20,8 @@ export interface AppStore extends NodeStore {
 
 export async function openStore(profile: Profile, logger: Logger): Promise<AppStore> {
   if (profile.store.backend === 'sqlite') return Store.open(profile.server.stateDir);
+  // Imported only here: a SQLite appliance never runs the PostgreSQL client (pg) nor holds its code.
+  const { PostgresStore } = await import('./store.ts');
   const db = openDatabase(profile.server.stateDir);
   // The leases' own group commit (nothing else writes this SQLite file).
   const batch = new WriteBehind(db);
