@@ -260,10 +260,15 @@ static void pump_on_readable(uv_poll_t *handle, int status, int events) {
     int from_peer = from.sin_addr.s_addr == p->peer.sin_addr.s_addr && from.sin_port == p->peer.sin_port;
     if (p->armed && from_peer && n >= 4 && p->buffer[0] == 0 && p->buffer[1] == 4) {
       uint16_t wire = (uint16_t)((p->buffer[2] << 8) | p->buffer[3]);
+      uint64_t sent_before = p->sent_up_to;
       if (pump_on_ack(p, wire)) {
         pump_drop_data(p);
         pump_call_js(p, NULL, 0, NULL);
       }
+      // A window just went out: the client's next ACK cannot be here yet, so no recvfrom that
+      // would only say EAGAIN (one system call per block saved). The poll is level-triggered:
+      // anything else already queued wakes this callback again.
+      if (p->sent_up_to != sent_before) break;
       continue;
     }
     pump_call_js(p, p->buffer, (size_t)n, &from);
