@@ -54,8 +54,12 @@ typedef struct {
   uint64_t highest_sent;
   uint64_t retransmits;
   uint64_t last_send_ms;  // uv_now() of the last window sent: the loop's clock, no clock read per block
-  unsigned char buffer[PUMP_RECV_SIZE];
 } tftp_pump;
+
+// One receive buffer per thread, shared by every transfer on its event loop: a datagram is read,
+// handled or copied into a JS Buffer before the next is read, and 500 transfers in a storm must
+// not each hold (and zero) 64 KiB of their own.
+static _Thread_local unsigned char recv_buffer[PUMP_RECV_SIZE];
 
 static napi_value pump_throw_errno(napi_env env, const char *syscall, int err) {
   char message[160];
@@ -251,15 +255,15 @@ static void pump_on_readable(uv_poll_t *handle, int status, int events) {
     struct sockaddr_in from;
     socklen_t from_len = sizeof from;
     memset(&from, 0, sizeof from);
-    ssize_t n = recvfrom(p->fd, p->buffer, sizeof p->buffer, MSG_TRUNC, (struct sockaddr *)&from, &from_len);
+    ssize_t n = recvfrom(p->fd, recv_buffer, sizeof recv_buffer, MSG_TRUNC, (struct sockaddr *)&from, &from_len);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       continue;  // e.g. ECONNREFUSED from an ICMP error: nothing to read for it
     }
-    if ((size_t)n > sizeof p->buffer || from_len < sizeof from || from.sin_family != AF_INET) continue;
+    if ((size_t)n > sizeof recv_buffer || from_len < sizeof from || from.sin_family != AF_INET) continue;
     int from_peer = from.sin_addr.s_addr == p->peer.sin_addr.s_addr && from.sin_port == p->peer.sin_port;
-    if (p->armed && from_peer && n >= 4 && p->buffer[0] == 0 && p->buffer[1] == 4) {
-      uint16_t wire = (uint16_t)((p->buffer[2] << 8) | p->buffer[3]);
+    if (p->armed && from_peer && n >= 4 && recv_buffer[0] == 0 && recv_buffer[1] == 4) {
+      uint16_t wire = (uint16_t)((recv_buffer[2] << 8) | recv_buffer[3]);
       uint64_t sent_before = p->sent_up_to;
       if (pump_on_ack(p, wire)) {
         pump_drop_data(p);
@@ -271,7 +275,7 @@ static void pump_on_readable(uv_poll_t *handle, int status, int events) {
       if (p->sent_up_to != sent_before) break;
       continue;
     }
-    pump_call_js(p, p->buffer, (size_t)n, &from);
+    pump_call_js(p, recv_buffer, (size_t)n, &from);
   }
 }
 
