@@ -25,6 +25,7 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 #include <uv.h>
+#include "napi_throw.h"
 
 // Bytes sent per writable callback before yielding to the event loop (level-triggered: the
 // poll fires again on the next turn if the socket still has room).
@@ -47,23 +48,6 @@ typedef struct {
   napi_ref callback;
   napi_async_context async_context;
 } transfer;
-
-static napi_value throw_errno(napi_env env, const char *syscall, int err) {
-  char message[160];
-  const char *code = uv_err_name(-err);
-  snprintf(message, sizeof message, "%s failed: %s (%s)", syscall, strerror(err), code);
-  napi_value msg_value, code_value, error;
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg_value);
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
-  napi_create_error(env, code_value, msg_value, &error);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return NULL;
-}
 
 static void maybe_free(transfer *t) {
   if (t->handle_closed && t->finalized) free(t);

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "tftp_pump.h"
+#include "napi_throw.h"
 
 #define PUMP_RECV_SIZE 65536
 #define PUMP_RECV_BATCH 64
@@ -60,23 +61,6 @@ typedef struct {
 // handled or copied into a JS Buffer before the next is read, and 500 transfers in a storm must
 // not each hold (and zero) 64 KiB of their own.
 static _Thread_local unsigned char recv_buffer[PUMP_RECV_SIZE];
-
-static napi_value pump_throw_errno(napi_env env, const char *syscall, int err) {
-  char message[160];
-  const char *code = uv_err_name(-err);
-  snprintf(message, sizeof message, "%s failed: %s (%s)", syscall, strerror(err), code);
-  napi_value msg_value, code_value, error;
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg_value);
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
-  napi_create_error(env, code_value, msg_value, &error);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static napi_value pump_throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return NULL;
-}
 
 static void pump_maybe_free(tftp_pump *p) {
   if (p->handle_closed && p->finalized) free(p);
@@ -139,7 +123,7 @@ static void pump_finalize(napi_env env, void *data, void *hint) {
 static tftp_pump *pump_get(napi_env env, napi_value value) {
   void *data = NULL;
   if (napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
-    pump_throw_type(env, "expected a tftp pump handle");
+    throw_type(env, "expected a tftp pump handle");
     return NULL;
   }
   return (tftp_pump *)data;
@@ -285,22 +269,22 @@ static napi_value js_pump_open(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char address[INET_ADDRSTRLEN];
-  if (argc != 1 || pump_get_string(env, argv[0], address, sizeof address) != 0) return pump_throw_type(env, "open(address)");
+  if (argc != 1 || pump_get_string(env, argv[0], address, sizeof address) != 0) return throw_type(env, "open(address)");
   struct sockaddr_in sin;
   memset(&sin, 0, sizeof sin);
   sin.sin_family = AF_INET;
-  if (inet_pton(AF_INET, address, &sin.sin_addr) != 1) return pump_throw_type(env, "address must be a dotted quad");
+  if (inet_pton(AF_INET, address, &sin.sin_addr) != 1) return throw_type(env, "address must be a dotted quad");
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return pump_throw_errno(env, "socket", errno);
+  if (fd < 0) return throw_errno(env, "socket", errno);
   if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
     int err = errno;
     close(fd);
-    return pump_throw_errno(env, "bind", err);
+    return throw_errno(env, "bind", err);
   }
   tftp_pump *p = calloc(1, sizeof *p);
   if (!p) {
     close(fd);
-    return pump_throw_errno(env, "calloc", ENOMEM);
+    return throw_errno(env, "calloc", ENOMEM);
   }
   p->fd = fd;
   p->env = env;
@@ -311,7 +295,7 @@ static napi_value js_pump_open(napi_env env, napi_callback_info info) {
   if (napi_create_external(env, p, pump_finalize, NULL, &handle) != napi_ok) {
     close(fd);
     free(p);
-    return pump_throw_errno(env, "napi_create_external", ENOMEM);
+    return throw_errno(env, "napi_create_external", ENOMEM);
   }
   return handle;
 }
@@ -321,13 +305,13 @@ static napi_value js_pump_local_port(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1) return pump_throw_type(env, "localPort(handle)");
+  if (argc != 1) return throw_type(env, "localPort(handle)");
   tftp_pump *p = pump_get(env, argv[0]);
   if (!p) return NULL;
-  if (p->closed) return pump_throw_errno(env, "getsockname", EBADF);
+  if (p->closed) return throw_errno(env, "getsockname", EBADF);
   struct sockaddr_in sin;
   socklen_t len = sizeof sin;
-  if (getsockname(p->fd, (struct sockaddr *)&sin, &len) != 0) return pump_throw_errno(env, "getsockname", errno);
+  if (getsockname(p->fd, (struct sockaddr *)&sin, &len) != 0) return throw_errno(env, "getsockname", errno);
   napi_value out;
   napi_create_uint32(env, ntohs(sin.sin_port), &out);
   return out;
@@ -338,7 +322,7 @@ static napi_value js_pump_start(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 7) return pump_throw_type(env, "start(handle, peerAddress, peerPort, size, blksize, windowsize, callback)");
+  if (argc != 7) return throw_type(env, "start(handle, peerAddress, peerPort, size, blksize, windowsize, callback)");
   tftp_pump *p = pump_get(env, argv[0]);
   if (!p) return NULL;
   char address[INET_ADDRSTRLEN];
@@ -346,18 +330,18 @@ static napi_value js_pump_start(napi_env env, napi_callback_info info) {
   uint64_t size = 0;
   napi_valuetype type;
   napi_typeof(env, argv[6], &type);
-  if (pump_get_string(env, argv[1], address, sizeof address) != 0) return pump_throw_type(env, "peerAddress must be a dotted quad");
-  if (napi_get_value_uint32(env, argv[2], &port) != napi_ok || port == 0 || port > 65535) return pump_throw_type(env, "peerPort must be 1-65535");
-  if (pump_get_u64(env, argv[3], &size) != 0) return pump_throw_type(env, "size must be a whole number");
-  if (napi_get_value_uint32(env, argv[4], &blksize) != napi_ok || blksize < 8 || blksize > 65464) return pump_throw_type(env, "blksize must be 8-65464");
-  if (napi_get_value_uint32(env, argv[5], &windowsize) != napi_ok || windowsize < 1 || windowsize > 65535) return pump_throw_type(env, "windowsize must be 1-65535");
-  if (type != napi_function) return pump_throw_type(env, "callback must be a function");
-  if (p->closed) return pump_throw_errno(env, "start", EBADF);
-  if (p->polling || !p->handle_closed) return pump_throw_errno(env, "start", EALREADY);
+  if (pump_get_string(env, argv[1], address, sizeof address) != 0) return throw_type(env, "peerAddress must be a dotted quad");
+  if (napi_get_value_uint32(env, argv[2], &port) != napi_ok || port == 0 || port > 65535) return throw_type(env, "peerPort must be 1-65535");
+  if (pump_get_u64(env, argv[3], &size) != 0) return throw_type(env, "size must be a whole number");
+  if (napi_get_value_uint32(env, argv[4], &blksize) != napi_ok || blksize < 8 || blksize > 65464) return throw_type(env, "blksize must be 8-65464");
+  if (napi_get_value_uint32(env, argv[5], &windowsize) != napi_ok || windowsize < 1 || windowsize > 65535) return throw_type(env, "windowsize must be 1-65535");
+  if (type != napi_function) return throw_type(env, "callback must be a function");
+  if (p->closed) return throw_errno(env, "start", EBADF);
+  if (p->polling || !p->handle_closed) return throw_errno(env, "start", EALREADY);
   memset(&p->peer, 0, sizeof p->peer);
   p->peer.sin_family = AF_INET;
   p->peer.sin_port = htons((uint16_t)port);
-  if (inet_pton(AF_INET, address, &p->peer.sin_addr) != 1) return pump_throw_type(env, "peerAddress must be a dotted quad");
+  if (inet_pton(AF_INET, address, &p->peer.sin_addr) != 1) return throw_type(env, "peerAddress must be a dotted quad");
   p->size = size;
   p->blksize = blksize;
   p->windowsize = windowsize;
@@ -365,7 +349,7 @@ static napi_value js_pump_start(napi_env env, napi_callback_info info) {
 
   napi_value resource_name;
   napi_create_string_utf8(env, "TftpPump", NAPI_AUTO_LENGTH, &resource_name);
-  if (napi_async_init(env, NULL, resource_name, &p->async_context) != napi_ok) return pump_throw_errno(env, "napi_async_init", ENOMEM);
+  if (napi_async_init(env, NULL, resource_name, &p->async_context) != napi_ok) return throw_errno(env, "napi_async_init", ENOMEM);
   napi_create_reference(env, argv[6], 1, &p->callback);
   uv_loop_t *loop = NULL;
   napi_get_uv_event_loop(env, &loop);
@@ -382,7 +366,7 @@ static napi_value js_pump_start(napi_env env, napi_callback_info info) {
     p->callback = NULL;
     napi_async_destroy(env, p->async_context);
     p->async_context = NULL;
-    return pump_throw_errno(env, "uv_poll_start", -rc);
+    return throw_errno(env, "uv_poll_start", -rc);
   }
   return NULL;
 }
@@ -392,26 +376,26 @@ static napi_value js_pump_send(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 4) return pump_throw_type(env, "send(handle, buffer, port, address)");
+  if (argc != 4) return throw_type(env, "send(handle, buffer, port, address)");
   tftp_pump *p = pump_get(env, argv[0]);
   if (!p) return NULL;
   void *data = NULL;
   size_t length = 0;
   bool is_buffer = false;
   napi_is_buffer(env, argv[1], &is_buffer);
-  if (!is_buffer || napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return pump_throw_type(env, "data must be a Buffer");
+  if (!is_buffer || napi_get_buffer_info(env, argv[1], &data, &length) != napi_ok) return throw_type(env, "data must be a Buffer");
   uint32_t port = 0;
   char address[INET_ADDRSTRLEN];
-  if (napi_get_value_uint32(env, argv[2], &port) != napi_ok || port == 0 || port > 65535) return pump_throw_type(env, "port must be 1-65535");
-  if (pump_get_string(env, argv[3], address, sizeof address) != 0) return pump_throw_type(env, "address must be a dotted quad");
+  if (napi_get_value_uint32(env, argv[2], &port) != napi_ok || port == 0 || port > 65535) return throw_type(env, "port must be 1-65535");
+  if (pump_get_string(env, argv[3], address, sizeof address) != 0) return throw_type(env, "address must be a dotted quad");
   struct sockaddr_in to;
   memset(&to, 0, sizeof to);
   to.sin_family = AF_INET;
   to.sin_port = htons((uint16_t)port);
-  if (inet_pton(AF_INET, address, &to.sin_addr) != 1) return pump_throw_type(env, "address must be a dotted quad");
-  if (p->closed) return pump_throw_errno(env, "sendto", EBADF);
+  if (inet_pton(AF_INET, address, &to.sin_addr) != 1) return throw_type(env, "address must be a dotted quad");
+  if (p->closed) return throw_errno(env, "sendto", EBADF);
   ssize_t sent = sendto(p->fd, data, length, 0, (struct sockaddr *)&to, sizeof to);
-  if (sent < 0) return pump_throw_errno(env, "sendto", errno);
+  if (sent < 0) return throw_errno(env, "sendto", errno);
   return NULL;
 }
 
@@ -420,11 +404,11 @@ static int pump_take_data(napi_env env, tftp_pump *p, napi_value buffer, napi_va
   bool is_buffer = false;
   napi_is_buffer(env, buffer, &is_buffer);
   if (!is_buffer || napi_get_buffer_info(env, buffer, data, length) != napi_ok) {
-    pump_throw_type(env, "data must be a Buffer");
+    throw_type(env, "data must be a Buffer");
     return -1;
   }
   if (pump_get_u64(env, base_value, base) != 0) {
-    pump_throw_type(env, "base must be a whole number");
+    throw_type(env, "base must be a whole number");
     return -1;
   }
   (void)p;
@@ -436,7 +420,7 @@ static napi_value js_pump_send_blocks(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 5) return pump_throw_type(env, "sendBlocks(handle, data, base, first, last)");
+  if (argc != 5) return throw_type(env, "sendBlocks(handle, data, base, first, last)");
   tftp_pump *p = pump_get(env, argv[0]);
   if (!p) return NULL;
   void *data = NULL;
@@ -444,16 +428,16 @@ static napi_value js_pump_send_blocks(napi_env env, napi_callback_info info) {
   uint64_t base = 0, first = 0, last = 0;
   if (pump_take_data(env, p, argv[1], argv[2], &data, &length, &base) != 0) return NULL;
   if (pump_get_u64(env, argv[3], &first) != 0 || pump_get_u64(env, argv[4], &last) != 0 || first < 1 || last < first || last > p->last_block)
-    return pump_throw_type(env, "blocks must be 1 <= first <= last <= the last block");
-  if (p->closed || !p->polling) return pump_throw_errno(env, "sendBlocks", EBADF);
-  if (p->armed) return pump_throw_errno(env, "sendBlocks", EBUSY);
+    return throw_type(env, "blocks must be 1 <= first <= last <= the last block");
+  if (p->closed || !p->polling) return throw_errno(env, "sendBlocks", EBADF);
+  if (p->armed) return throw_errno(env, "sendBlocks", EBUSY);
   p->data = data;
   p->data_len = length;
   p->data_base = base;
   if (!pump_holds(p, first, last)) {
     p->data = NULL;
     p->data_len = 0;
-    return pump_throw_type(env, "the blocks are not all in data");
+    return throw_type(env, "the blocks are not all in data");
   }
   pump_send_blocks(p, first, last);
   p->data = NULL;
@@ -467,7 +451,7 @@ static napi_value js_pump_arm(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 7) return pump_throw_type(env, "arm(handle, data, base, acked, sentUpTo, highestSent, retransmits)");
+  if (argc != 7) return throw_type(env, "arm(handle, data, base, acked, sentUpTo, highestSent, retransmits)");
   tftp_pump *p = pump_get(env, argv[0]);
   if (!p) return NULL;
   void *data = NULL;
@@ -476,10 +460,10 @@ static napi_value js_pump_arm(napi_env env, napi_callback_info info) {
   if (pump_take_data(env, p, argv[1], argv[2], &data, &length, &base) != 0) return NULL;
   if (pump_get_u64(env, argv[3], &acked) != 0 || pump_get_u64(env, argv[4], &sent_up_to) != 0 || pump_get_u64(env, argv[5], &highest) != 0 ||
       pump_get_u64(env, argv[6], &retransmits) != 0 || acked > sent_up_to || sent_up_to > highest || highest > p->last_block)
-    return pump_throw_type(env, "window state must be acked <= sentUpTo <= highestSent <= the last block");
-  if (p->closed || !p->polling) return pump_throw_errno(env, "arm", EBADF);
+    return throw_type(env, "window state must be acked <= sentUpTo <= highestSent <= the last block");
+  if (p->closed || !p->polling) return throw_errno(env, "arm", EBADF);
   pump_drop_data(p);
-  if (napi_create_reference(env, argv[1], 1, &p->data_ref) != napi_ok) return pump_throw_errno(env, "napi_create_reference", ENOMEM);
+  if (napi_create_reference(env, argv[1], 1, &p->data_ref) != napi_ok) return throw_errno(env, "napi_create_reference", ENOMEM);
   p->data = data;
   p->data_len = length;
   p->data_base = base;
@@ -498,7 +482,7 @@ static napi_value js_pump_disarm(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1) return pump_throw_type(env, "disarm(handle)");
+  if (argc != 1) return throw_type(env, "disarm(handle)");
   tftp_pump *p = pump_get(env, argv[0]);
   if (!p) return NULL;
   int was_armed = p->armed;
@@ -520,7 +504,7 @@ static napi_value js_pump_acked(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1) return pump_throw_type(env, "acked(handle)");
+  if (argc != 1) return throw_type(env, "acked(handle)");
   tftp_pump *p = pump_get(env, argv[0]);
   if (!p) return NULL;
   napi_value out;
@@ -533,7 +517,7 @@ static napi_value js_pump_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1) return pump_throw_type(env, "close(handle)");
+  if (argc != 1) return throw_type(env, "close(handle)");
   tftp_pump *p = pump_get(env, argv[0]);
   if (!p) return NULL;
   pump_close(p);

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "tftp_pump.h"
+#include "napi_throw.h"
 
 // Largest IPv4 UDP payload: no datagram can be truncated into this buffer.
 #define RECV_BUFFER_SIZE 65536
@@ -35,25 +36,6 @@ typedef struct {
   napi_async_context async_context;
   unsigned char buffer[RECV_BUFFER_SIZE];
 } udp_device;
-
-static napi_value throw_errno(napi_env env, const char *syscall, int err) {
-  char message[160];
-  const char *code = uv_err_name(-err);
-  snprintf(message, sizeof message, "%s failed: %s (%s)", syscall, strerror(err), code);
-  napi_value msg_value, code_value, error, syscall_value;
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg_value);
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
-  napi_create_error(env, code_value, msg_value, &error);
-  napi_set_named_property(env, error, "syscall", syscall_value);
-  napi_throw(env, error);
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return NULL;
-}
 
 static void maybe_free(udp_device *dev) {
   if (dev->handle_closed && dev->finalized) free(dev);
