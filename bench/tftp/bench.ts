@@ -5,7 +5,7 @@
 //   node --import tsx bench/tftp/bench.ts [--runs 5] [--concurrent 200] [--only lockstep,own] [--baseline DIR]
 //
 // BENCH_COMPILED=1 runs pxe-pilot from dist/ (`npm run build` first) with plain node, as production
-// does (bench/tftp/serve-compiled.mjs); otherwise src/ through tsx (bench/tftp/serve.ts).
+// does; otherwise src/ through tsx (both with bench/tftp/serve.mjs).
 // --baseline DIR adds a second pxe-pilot, compiled, from DIR (a copy of an older dist/ kept inside
 // this checkout, so it finds node_modules): old and new build then alternate in the same run.
 // --only: a subset of the scenarios lockstep, window, concurrent, own (default: all).
@@ -155,17 +155,17 @@ async function main(): Promise<void> {
   ];
   // e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof": then bench/profile-top.ts summarises it.
   const nodeFlags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : [];
-  const serveCompiled = join(repo, 'bench/tftp/serve-compiled.mjs');
+  const serveScript = join(repo, 'bench/tftp/serve.mjs');
   ours.child = spawn(
     process.execPath,
     compiled
-      ? [...nodeFlags, serveCompiled, ...pilotArgs(ours.port)]
-      : [...nodeFlags, '--import', 'tsx', join(repo, 'bench/tftp/serve.ts'), ...pilotArgs(ours.port)],
+      ? [...nodeFlags, serveScript, ...pilotArgs(ours.port)]
+      : [...nodeFlags, '--import', 'tsx', serveScript, '--dist', join(repo, 'src'), ...pilotArgs(ours.port)],
     { stdio: ['ignore', 'ignore', 'inherit'], cwd: repo },
   );
   if (values.baseline) {
     const baseline: Server = { name: 'pxe-pilot baseline', port: 6971 };
-    baseline.child = spawn(process.execPath, [...nodeFlags, serveCompiled, '--dist', values.baseline, ...pilotArgs(baseline.port)], {
+    baseline.child = spawn(process.execPath, [...nodeFlags, serveScript, '--dist', values.baseline, ...pilotArgs(baseline.port)], {
       stdio: ['ignore', 'ignore', 'inherit'],
       cwd: repo,
     });

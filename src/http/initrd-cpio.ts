@@ -7,8 +7,8 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import type { HttpDeps } from './context.ts';
-import { openForSending, resolveInside } from './static-files.ts';
-import { canSendFile, sendFileBody } from './file-send.ts';
+import { respondWithFileBody, resolveInside } from './static-files.ts';
+import { canSendFile } from './file-send.ts';
 import { HttpError } from './errors.ts';
 import { NEWC_MAX_SIZE, newcFileHeader, newcFileTail } from '../boot/cpio.ts';
 
@@ -29,12 +29,8 @@ export function initrdCpioRoutes(router: Router, deps: HttpDeps): void {
       return;
     }
     if (canSendFile(ctx.res)) {
-      const file = await openForSending(path);
-      ctx.respond = false;
       ctx.status = 200;
-      ctx.res.writeHead(200, ctx.response.headers as Record<string, string>);
-      sendFileBody(ctx.res, file, { start: 0, length: stats.size, prefix: head, suffix: tail });
-      return;
+      return respondWithFileBody(ctx, path, { start: 0, length: stats.size, prefix: head, suffix: tail });
     }
     ctx.body = Readable.from(
       (async function* () {

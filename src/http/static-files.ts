@@ -6,7 +6,7 @@ import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { sep } from 'node:path';
 import type { Context } from 'koa';
 import { HttpError } from './errors.ts';
-import { canSendFile, sendFileBody } from './file-send.ts';
+import { canSendFile, sendFileBody, type FileBodyPart } from './file-send.ts';
 
 const SEGMENT = /^[A-Za-z0-9._+~@=,-]+$/;
 
@@ -99,23 +99,24 @@ export async function sendFile(ctx: Context, root: string, relPath: string, cont
     ctx.body = '';
     return;
   }
-  if (canSendFile(ctx.res)) {
-    // Opened before the head goes out: a file that vanished since stat() is still a clean 404.
-    const file = await openForSending(path);
-    ctx.respond = false;
-    ctx.res.writeHead(ctx.status, ctx.response.headers as Record<string, string>);
-    sendFileBody(ctx.res, file, { start, length: end - start + 1 });
-    return;
-  }
+  if (canSendFile(ctx.res)) return respondWithFileBody(ctx, path, { start, length: end - start + 1 });
   ctx.body = createReadStream(path, { start, end, highWaterMark: 256 * 1024 });
 }
 
-/** Opens a file resolveInside found, for sendFileBody (which closes it). */
-export async function openForSending(path: string): Promise<FileHandle> {
+/**
+ * Answers with the status and headers set on ctx and `part` of the file at `path` (found by
+ * resolveInside) sent with sendfile; only where canSendFile(ctx.res).
+ */
+export async function respondWithFileBody(ctx: Context, path: string, part: FileBodyPart): Promise<void> {
+  // Opened before the head goes out: a file that vanished since stat() is still a clean 404.
+  let file: FileHandle;
   try {
-    return await open(path, 'r');
+    file = await open(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new HttpError(404, 'no such file');
     throw err;
   }
+  ctx.respond = false;
+  ctx.res.writeHead(ctx.status, ctx.response.headers as Record<string, string>);
+  sendFileBody(ctx.res, file, part);
 }

@@ -1,8 +1,10 @@
-// pxe-pilot's TFTP service alone, from a compiled build (dist/, `npm run build`), as production
-// runs it: plain node, no tsx. Same flags and output as bench/tftp/serve.ts, plus --dist.
-//   node bench/tftp/serve-compiled.mjs --root DIR [--dist DIR] [--port 6969] [--bind 127.0.0.1] [--max-transfers 500]
-// --dist: the compiled tree to run (default: this checkout's dist/); bench.ts --baseline points it
-// at an older build so old and new run in the same benchmark.
+// pxe-pilot's TFTP service alone, for the benchmark and for trying it by hand. Prints "listening
+// <port>" once bound; SIGTERM/SIGINT stop it (printing its stats).
+//   node bench/tftp/serve.mjs --root DIR [--dist DIR] [--port 6969] [--bind 127.0.0.1] [--max-transfers 500]
+//   node --import tsx bench/tftp/serve.mjs --root DIR --dist src     (the TypeScript sources)
+// --dist: the tree to run: a compiled build (default: this checkout's dist/, from `npm run build`,
+// as production runs it), or src/ through tsx; bench.ts --baseline points it at an older build so
+// old and new run in the same benchmark.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,16 +21,18 @@ const { values } = parseArgs({
   },
 });
 if (!values.root) {
-  console.error('usage: serve-compiled.mjs --root DIR [--dist DIR] [--port N] [--bind ADDR] [--max-transfers N] [--max-per-client N]');
+  console.error('usage: serve.mjs --root DIR [--dist DIR] [--port N] [--bind ADDR] [--max-transfers N] [--max-per-client N]');
   process.exit(2);
 }
 
-const load = (path) => import(pathToFileURL(resolve(values.dist, path)).href);
-const { defaultProfile } = await load('config/defaults.js');
-const { createLogger } = await load('log.js');
-const { TftpService } = await load('tftp/server.js');
+// The sources name their modules .ts, a build .js.
+const extension = values.dist.replace(/\/+$/, '').endsWith('src') ? '.ts' : '.js';
+const load = (path) => import(pathToFileURL(resolve(values.dist, path + extension)).href);
+const { defaultProfile } = await load('config/defaults');
+const { createLogger } = await load('log');
+const { TftpService } = await load('tftp/server');
 
-// As test/helpers/profile.ts builds it for serve.ts: defaults, the bind address as the server's.
+// As test/helpers/profile.ts builds a test profile: defaults, the bind address as the server's.
 const profile = defaultProfile('(bench)');
 profile.server.address = values.bind;
 profile.server.addressSource = 'profile';
