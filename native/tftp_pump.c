@@ -6,7 +6,8 @@
 // Everything else (datagrams from strangers, non-ACKs, the end of the file, the end of the bytes
 // it was given) is handed to JavaScript, which stays in charge of the transfer: it arms the pump
 // again after it has sent a window itself, and reads the pump's counters back before acting.
-// Block numbers are absolute (1, 2, … past 65535), as in src/tftp/window.ts.
+// Which blocks come next is decided by native/tftp_window_core.c (the rules of src/tftp/window.ts);
+// this file is its N-API glue and the socket work: receive, send, hand over to JavaScript.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <uv.h>
 
 #include "tftp_pump.h"
+#include "tftp_window_core.h"
 #include "napi_throw.h"
 
 #define PUMP_RECV_SIZE 65536
@@ -39,21 +41,14 @@ typedef struct {
   napi_ref callback;
   napi_async_context async_context;
   struct sockaddr_in peer;
-  // Transfer shape (configure).
-  uint64_t size;
-  uint64_t last_block;
-  uint32_t blksize;
-  uint32_t windowsize;
-  // Fast path (arm/disarm): the bytes it may send and the window state it keeps while armed.
+  // The transfer's shape (start) and, while armed, the window state the fast path moves.
+  tftp_window window;
+  // Fast path (arm/disarm): the bytes it may send.
   int armed;
   napi_ref data_ref;
   const unsigned char *data;
   uint64_t data_base;
   uint64_t data_len;
-  uint64_t acked;
-  uint64_t sent_up_to;
-  uint64_t highest_sent;
-  uint64_t retransmits;
   uint64_t last_send_ms;  // uv_now() of the last window sent: the loop's clock, no clock read per block
 } tftp_pump;
 
@@ -153,8 +148,8 @@ static void pump_send_blocks(tftp_pump *p, uint64_t first, uint64_t last) {
   while (block <= last && !p->closed) {
     unsigned count = 0;
     for (; block <= last && count < PUMP_SEND_BATCH; block++, count++) {
-      uint64_t start = (block - 1) * p->blksize;
-      uint64_t end = start + p->blksize < p->size ? start + p->blksize : p->size;
+      uint64_t start, end;
+      tftp_window_bytes_of(&p->window, block, &start, &end);
       uint16_t wire = (uint16_t)(block & 0xffff);
       headers[count][0] = 0;
       headers[count][1] = 3;  // DATA
@@ -181,26 +176,22 @@ static void pump_send_blocks(tftp_pump *p, uint64_t first, uint64_t last) {
 
 // Whether the bytes of blocks first..last are in the armed buffer.
 static int pump_holds(const tftp_pump *p, uint64_t first, uint64_t last) {
-  uint64_t start = (first - 1) * p->blksize;
-  uint64_t end = last * p->blksize < p->size ? last * p->blksize : p->size;
+  uint64_t start, end, ignored;
+  tftp_window_bytes_of(&p->window, first, &start, &ignored);
+  tftp_window_bytes_of(&p->window, last, &ignored, &end);
   return p->data != NULL && start >= p->data_base && end <= p->data_base + p->data_len;
 }
 
 // An ACK from the peer while armed. Returns 1 when JavaScript must take over (file done, or the
 // next window is not in the buffer), 0 when handled here.
 static int pump_on_ack(tftp_pump *p, uint16_t wire) {
-  uint64_t distance = ((uint64_t)wire + 65536 - (p->acked % 65536)) % 65536;
-  if (distance == 0) return 0;                      // duplicate: never answered (no Sorcerer's Apprentice)
-  if (p->acked + distance > p->sent_up_to) return 0;  // for a block not sent: ignored
-  p->acked += distance;
-  if (p->acked >= p->last_block) return 1;
-  uint64_t first = p->acked + 1;
-  uint64_t last = p->acked + p->windowsize < p->last_block ? p->acked + p->windowsize : p->last_block;
-  if (!pump_holds(p, first, last)) return 1;
-  if (first <= p->highest_sent) p->retransmits += (last < p->highest_sent ? last : p->highest_sent) - first + 1;
-  p->sent_up_to = last;
-  if (last > p->highest_sent) p->highest_sent = last;
-  pump_send_blocks(p, first, last);
+  tftp_ack_outcome outcome = tftp_window_on_ack(&p->window, wire);
+  if (outcome == TFTP_ACK_DONE) return 1;
+  if (outcome != TFTP_ACK_PROGRESS) return 0;  // duplicate or stray: ignored, never answered
+  tftp_block_range next;
+  if (!tftp_window_peek(&p->window, &next) || !pump_holds(p, next.first, next.last)) return 1;
+  tftp_window_commit(&p->window, next);
+  pump_send_blocks(p, next.first, next.last);
   return 0;
 }
 
@@ -248,7 +239,7 @@ static void pump_on_readable(uv_poll_t *handle, int status, int events) {
     int from_peer = from.sin_addr.s_addr == p->peer.sin_addr.s_addr && from.sin_port == p->peer.sin_port;
     if (p->armed && from_peer && n >= 4 && recv_buffer[0] == 0 && recv_buffer[1] == 4) {
       uint16_t wire = (uint16_t)((recv_buffer[2] << 8) | recv_buffer[3]);
-      uint64_t sent_before = p->sent_up_to;
+      uint64_t sent_before = p->window.sent_up_to;
       if (pump_on_ack(p, wire)) {
         pump_drop_data(p);
         pump_call_js(p, NULL, 0, NULL);
@@ -256,7 +247,7 @@ static void pump_on_readable(uv_poll_t *handle, int status, int events) {
       // A window just went out: the client's next ACK cannot be here yet, so no recvfrom that
       // would only say EAGAIN (one system call per block saved). The poll is level-triggered:
       // anything else already queued wakes this callback again.
-      if (p->sent_up_to != sent_before) break;
+      if (p->window.sent_up_to != sent_before) break;
       continue;
     }
     pump_call_js(p, recv_buffer, (size_t)n, &from);
@@ -289,8 +280,7 @@ static napi_value js_pump_open(napi_env env, napi_callback_info info) {
   p->fd = fd;
   p->env = env;
   p->handle_closed = 1;
-  p->blksize = 512;
-  p->windowsize = 1;
+  tftp_window_init(&p->window, 0, 512, 1);
   napi_value handle;
   if (napi_create_external(env, p, pump_finalize, NULL, &handle) != napi_ok) {
     close(fd);
@@ -342,10 +332,7 @@ static napi_value js_pump_start(napi_env env, napi_callback_info info) {
   p->peer.sin_family = AF_INET;
   p->peer.sin_port = htons((uint16_t)port);
   if (inet_pton(AF_INET, address, &p->peer.sin_addr) != 1) return throw_type(env, "peerAddress must be a dotted quad");
-  p->size = size;
-  p->blksize = blksize;
-  p->windowsize = windowsize;
-  p->last_block = size / blksize + 1;
+  tftp_window_init(&p->window, size, blksize, windowsize);
 
   napi_value resource_name;
   napi_create_string_utf8(env, "TftpPump", NAPI_AUTO_LENGTH, &resource_name);
@@ -427,7 +414,7 @@ static napi_value js_pump_send_blocks(napi_env env, napi_callback_info info) {
   size_t length = 0;
   uint64_t base = 0, first = 0, last = 0;
   if (pump_take_data(env, p, argv[1], argv[2], &data, &length, &base) != 0) return NULL;
-  if (pump_get_u64(env, argv[3], &first) != 0 || pump_get_u64(env, argv[4], &last) != 0 || first < 1 || last < first || last > p->last_block)
+  if (pump_get_u64(env, argv[3], &first) != 0 || pump_get_u64(env, argv[4], &last) != 0 || first < 1 || last < first || last > p->window.last_block)
     return throw_type(env, "blocks must be 1 <= first <= last <= the last block");
   if (p->closed || !p->polling) return throw_errno(env, "sendBlocks", EBADF);
   if (p->armed) return throw_errno(env, "sendBlocks", EBUSY);
@@ -459,7 +446,10 @@ static napi_value js_pump_arm(napi_env env, napi_callback_info info) {
   uint64_t base = 0, acked = 0, sent_up_to = 0, highest = 0, retransmits = 0;
   if (pump_take_data(env, p, argv[1], argv[2], &data, &length, &base) != 0) return NULL;
   if (pump_get_u64(env, argv[3], &acked) != 0 || pump_get_u64(env, argv[4], &sent_up_to) != 0 || pump_get_u64(env, argv[5], &highest) != 0 ||
-      pump_get_u64(env, argv[6], &retransmits) != 0 || acked > sent_up_to || sent_up_to > highest || highest > p->last_block)
+      pump_get_u64(env, argv[6], &retransmits) != 0)
+    return throw_type(env, "window state must be whole numbers");
+  tftp_window taken = p->window;
+  if (tftp_window_adopt(&taken, acked, sent_up_to, highest, retransmits) != 0)
     return throw_type(env, "window state must be acked <= sentUpTo <= highestSent <= the last block");
   if (p->closed || !p->polling) return throw_errno(env, "arm", EBADF);
   pump_drop_data(p);
@@ -467,10 +457,7 @@ static napi_value js_pump_arm(napi_env env, napi_callback_info info) {
   p->data = data;
   p->data_len = length;
   p->data_base = base;
-  p->acked = acked;
-  p->sent_up_to = sent_up_to;
-  p->highest_sent = highest;
-  p->retransmits = retransmits;
+  p->window = taken;
   // last_send_ms stays: arming is no send, and the retransmit timer counts from the last send.
   p->armed = 1;
   return NULL;
@@ -487,7 +474,8 @@ static napi_value js_pump_disarm(napi_env env, napi_callback_info info) {
   if (!p) return NULL;
   int was_armed = p->armed;
   pump_drop_data(p);
-  double values[6] = {(double)p->acked,       (double)p->sent_up_to, (double)p->highest_sent, (double)p->retransmits,
+  const tftp_window *w = &p->window;
+  double values[6] = {(double)w->acked,       (double)w->sent_up_to, (double)w->highest_sent, (double)w->retransmits,
                       (double)(p->polling ? uv_now(p->poll.loop) - p->last_send_ms : 0), was_armed ? 1.0 : 0.0};
   napi_value out;
   napi_create_array_with_length(env, 6, &out);
@@ -508,7 +496,7 @@ static napi_value js_pump_acked(napi_env env, napi_callback_info info) {
   tftp_pump *p = pump_get(env, argv[0]);
   if (!p) return NULL;
   napi_value out;
-  napi_create_double(env, (double)p->acked, &out);
+  napi_create_double(env, (double)p->window.acked, &out);
   return out;
 }
 

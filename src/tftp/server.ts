@@ -1,5 +1,6 @@
-// The TFTP service: listens for requests, refuses what it must (writes, paths outside the root,
-// limits), and starts one ReadTransfer per accepted read request on a socket of its own.
+// The TFTP service: listens for requests, refuses what it must (writes, limits), asks the
+// SourceOpener (opener.ts) for the bytes, and starts one ReadTransfer per accepted read request on a
+// socket of its own. Transport only: receive, decode, ask, send.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Profile, TftpSection } from '../config/profile.ts';
 import type { EventSink } from '../boot/events.ts';
@@ -7,16 +8,14 @@ import type { Logger } from '../log.ts';
 import { BindError, type Binding, type Service } from '../service.ts';
 import { isLoopback } from '../net/address.ts';
 import { errnoOf } from '../net/errno.ts';
-import { FileProvider, MemorySource, type FileSource } from './files.ts';
-import { toNetascii } from './netascii.ts';
 import { negotiate } from './options.ts';
 import { ErrorCode, Opcode, encodeError, parsePacket, type RequestPacket } from './packet.ts';
 import { describeTransfer } from './report.ts';
 import { ReadTransfer, type Peer, type TransferEnd } from './transfer.ts';
 import { TransferSocket } from './pump.ts';
 import { RateLimitedNotices } from './notices.ts';
-import { planSource } from './sources.ts';
-import { machineGrubConfig, type GrubNodeStore, type ImageCatalogue } from './grub-config.ts';
+import { SourceOpener } from './opener.ts';
+import type { GrubNodeStore, ImageCatalogue } from './grub-config.ts';
 import { nullTelemetry, type Telemetry } from '../metrics/telemetry.ts';
 
 export interface TftpServiceDeps {
@@ -41,8 +40,6 @@ export interface TftpStats {
   strangers: number;
 }
 
-/** Netascii is converted in memory; past this a client must ask for octet. */
-const NETASCII_MAX_BYTES = 64 << 20;
 const DEFAULT_STOP_GRACE_MS = 2000;
 
 interface Slot {
@@ -81,11 +78,7 @@ export class TftpService implements Service {
   private readonly events: EventSink;
   private readonly telemetry: Telemetry;
   private readonly stopGraceMs: number;
-  private files: FileProvider;
-  /** Providers for the other folders TFTP reads ([assets] dir, the signed chains' folders), by root. */
-  private readonly otherFiles = new Map<string, FileProvider>();
-  private readonly nodes: GrubNodeStore | undefined;
-  private readonly catalogue: ImageCatalogue | undefined;
+  private readonly sources: SourceOpener;
   private listener: Socket | null = null;
   /** Set by stop(): requests still opening their file must not start a transfer after it. */
   private stopping = false;
@@ -108,9 +101,7 @@ export class TftpService implements Service {
     this.events = deps.events;
     this.telemetry = deps.telemetry ?? nullTelemetry;
     this.stopGraceMs = deps.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
-    this.files = new FileProvider({ root: deps.profile.tftp.root });
-    this.nodes = deps.nodes;
-    this.catalogue = deps.catalogue;
+    this.sources = new SourceOpener({ root: deps.profile.tftp.root, nodes: deps.nodes, catalogue: deps.catalogue });
     this.notices = new RateLimitedNotices(this.logger);
   }
 
@@ -146,8 +137,7 @@ export class TftpService implements Service {
   reload(profile: Profile): void {
     const before = this.config;
     this.profile = profile;
-    if (profile.tftp.root !== before.root) this.files = new FileProvider({ root: profile.tftp.root });
-    this.otherFiles.clear();
+    this.sources.reload(profile);
     this.transferAddressFailed = false;
     if (profile.tftp.port !== before.port || profile.tftp.bind !== before.bind || profile.tftp.enabled !== before.enabled) {
       void this.rebind();
@@ -266,7 +256,7 @@ export class TftpService implements Service {
   private async startTransfer(request: RequestPacket, from: RemoteInfo, slot: Slot): Promise<void> {
     const client = `${from.address}:${from.port}`;
     const profile = this.profile;
-    const opened = await this.openFile(request, from, profile);
+    const opened = await this.sources.open(request, from.address, profile);
     if (!opened.ok) {
       this.release(client, slot);
       if (opened.quiet) {
@@ -328,62 +318,6 @@ export class TftpService implements Service {
     slot.transfer = transfer;
     if (params.ignored.length > 0) this.logger.debug({ client, ignored: params.ignored }, 'tftp: options not taken');
     transfer.start();
-  }
-
-  private provider(root: string): FileProvider {
-    if (root === this.profile.tftp.root) return this.files;
-    let provider = this.otherFiles.get(root);
-    if (!provider) {
-      provider = new FileProvider({ root });
-      this.otherFiles.set(root, provider);
-    }
-    return provider;
-  }
-
-  private async openFile(
-    request: RequestPacket,
-    from: RemoteInfo,
-    profile: Profile,
-  ): Promise<{ ok: true; source: FileSource } | { ok: false; code: number; message: string; reason: string; quiet?: boolean }> {
-    const plan = planSource(request.filename, profile);
-    let source: FileSource;
-    switch (plan.kind) {
-      case 'refused':
-        return plan.notFound
-          ? { ok: false, code: ErrorCode.FILE_NOT_FOUND, message: 'file not found', reason: plan.reason, quiet: plan.quiet }
-          : { ok: false, code: ErrorCode.ACCESS_VIOLATION, message: 'access violation', reason: plan.reason };
-      case 'virtual':
-        source = new MemorySource(plan.bytes);
-        break;
-      case 'grub-machine': {
-        if (!this.nodes || !this.catalogue)
-          return { ok: false, code: ErrorCode.FILE_NOT_FOUND, message: 'file not found', reason: 'no node store for GRUB configurations' };
-        const text = await machineGrubConfig(
-          { mac: plan.mac, ip: from.address, file: request.filename, chain: plan.chain },
-          profile,
-          this.nodes,
-          this.catalogue,
-        );
-        source = new MemorySource(Buffer.from(text, 'utf8'));
-        break;
-      }
-      case 'file': {
-        const opened = await this.provider(plan.root).open(plan.segments);
-        if (!opened.ok) {
-          const message = opened.code === ErrorCode.FILE_NOT_FOUND ? 'file not found' : 'access violation';
-          return { ok: false, code: opened.code, message, reason: opened.reason };
-        }
-        source = opened.source;
-      }
-    }
-    if (request.mode !== 'netascii') return { ok: true, source };
-    if (source.size > NETASCII_MAX_BYTES) {
-      source.close();
-      return { ok: false, code: ErrorCode.NOT_DEFINED, message: 'file too large for netascii; use octet', reason: 'netascii asked for a file over 64 MiB' };
-    }
-    const whole = await source.read(0, source.size);
-    source.close();
-    return { ok: true, source: new MemorySource(toNetascii(whole)) };
   }
 
   /**

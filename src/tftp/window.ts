@@ -1,6 +1,7 @@
 // Which blocks a read transfer sends next, given the ACKs it got (RFC 1350 lockstep, RFC 7440 windows).
 // Pure state: no socket, no clock. Block numbers here are absolute (1, 2, … past 65535);
-// the wire carries them modulo 65536, so block 65536 goes out as 0.
+// the wire carries them modulo 65536, so block 65536 goes out as 0. The native fast path applies
+// the same rules in native/tftp_window_core.c; test/tftp/window-core.test.ts holds the two together.
 
 export type AckOutcome =
   /** Acknowledged new blocks; send the returned window next (or nothing when `done`). */
