@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "packet_listener.h"
 #include "tftp_pump.h"
 #include "napi_throw.h"
 
@@ -383,6 +384,7 @@ static napi_value init(napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   tftp_pump_register(env, exports);
+  packet_listener_register(env, exports);
   return exports;
 }
 

@@ -1,12 +1,13 @@
 // Never a second DHCP server on a LAN by accident: before the server answers anything it asks the
-// LAN itself (a DHCPDISCOVER on [server] interface, 3 s of listening), and it asks again every
-// few minutes while it runs. Building the probe and reading answers is pure; the socket part is
-// a thin shell around it.
+// LAN itself (DHCPDISCOVERs on [server] interface, 5 s of listening; see DEFAULT_TIMING in
+// rogue-watch.ts for why 5), and it asks again every few minutes while it runs. Building the
+// probe and reading answers is pure; the socket part is a thin shell around it.
 import { randomInt } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { emptyPacket, encodeDhcp, parseDhcp, BROADCAST_FLAG, type DhcpPacket } from './codec.ts';
 import { MessageType, messageTypeName } from './options.ts';
+import { PacketListener } from '../net/packet-listener.ts';
 import { UdpDeviceSocket, type ReceivedDatagram } from '../net/udp-device.ts';
 
 /** Another DHCP server seen on the interface. */
@@ -84,23 +85,51 @@ function interfaceMac(iface: string): Buffer {
   return Buffer.from([0x02, 0x50, 0x58, 0x50, randomInt(256), randomInt(256)]);
 }
 
-export interface ProbeOptions {
-  iface: string;
-  /** The DHCP server port (67); answers come back on the client port (68, or port + 1 in tests). */
-  serverPort: number;
-  ownAddresses: string[];
+export interface ProbeTiming {
+  /** How long one probe listens, from its first DISCOVER. */
   listenMs: number;
+  /** Time between the DISCOVERs of one probe. */
+  retransmitMs: number;
+}
+
+/** Answers come back on the client port: 68, or the server port + 1 in tests. */
+function clientPortFor(serverPort: number): number {
+  return serverPort === 67 ? 68 : serverPort + 1;
+}
+
+/** Most DISCOVERs one probe sends: one lost DISCOVER or OFFER must not hide a server. */
+const MAX_DISCOVERS = 3;
+
+/**
+ * When the DISCOVERs of one probe leave, in ms after the first. Clients resend theirs until an
+ * OFFER comes; a resend that leaves after the window has no time left to be answered in it.
+ */
+export function discoverSchedule(timing: ProbeTiming): number[] {
+  const at: number[] = [0];
+  while (at.length < MAX_DISCOVERS && timing.retransmitMs > 0) {
+    const next = at.length * timing.retransmitMs;
+    if (next >= timing.listenMs) break;
+    at.push(next);
+  }
+  return at;
 }
 
 /**
- * The client-side socket the probe sends from and listens on. Opened once, before privileges
- * are dropped (port 68 and SO_BINDTODEVICE need them), and kept for the periodic probes.
+ * The client side the probe sends from and listens on, opened once, before privileges are
+ * dropped (port 68, SO_BINDTODEVICE and the packet socket need them), and kept for the periodic
+ * probes. Two ears: the UDP socket on the client port hears broadcast answers; the packet
+ * listener also hears a server that ignores the broadcast flag and answers by unicast to the
+ * address it offers (an IP address we do not have, so no UDP socket ever sees it), and gives the
+ * Ethernet source of every answer.
  */
 export class ProbeChannel {
   private collect: ((d: ReceivedDatagram) => void) | null = null;
 
   private constructor(
     private readonly socket: UdpDeviceSocket,
+    private readonly listener: PacketListener | null,
+    /** Why unicast answers cannot be heard (no packet socket), or null when they can. */
+    readonly unicastDeaf: string | null,
     readonly iface: string,
     readonly serverPort: number,
   ) {
@@ -108,51 +137,72 @@ export class ProbeChannel {
   }
 
   static async open(iface: string, serverPort: number): Promise<ProbeChannel> {
-    const clientPort = serverPort === 67 ? 68 : serverPort + 1;
+    const clientPort = clientPortFor(serverPort);
     // reuseAddr: a DHCP client on this host may hold port 68 already; broadcasts reach us both.
-    return new ProbeChannel(await UdpDeviceSocket.open({ port: clientPort, interface: iface, reuseAddr: true, broadcast: true }), iface, serverPort);
+    const socket = await UdpDeviceSocket.open({ port: clientPort, interface: iface, reuseAddr: true, broadcast: true });
+    let listener: PacketListener | null = null;
+    let unicastDeaf: string | null = null;
+    try {
+      listener = PacketListener.open(iface);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      unicastDeaf = `no packet socket on ${iface} (${code}); it needs CAP_NET_RAW and AF_PACKET`;
+    }
+    return new ProbeChannel(socket, listener, unicastDeaf, iface, serverPort);
   }
 
   /**
-   * Sends one DISCOVER and collects every other server that answers within `listenMs`. Nothing
-   * is leased: no REQUEST follows, so the other server's offer just lapses.
+   * Sends DISCOVERs (discoverSchedule, one xid) and collects every other server that answers
+   * within `timing.listenMs` of the first. Nothing is leased: no REQUEST follows, so the other
+   * server's offer just lapses.
    */
-  async probe(ownAddresses: readonly string[], listenMs: number): Promise<OtherServer[]> {
+  async probe(ownAddresses: readonly string[], timing: ProbeTiming): Promise<OtherServer[]> {
     const xid = randomInt(1, 0x7fffffff);
-    const found = new Map<string, Omit<OtherServer, 'mac'>>();
-    this.collect = (d) => {
-      const answer = readProbeAnswer(d.data, d.address, xid, ownAddresses);
-      if (answer && !found.has(answer.address)) found.set(answer.address, answer);
+    const mac = interfaceMac(this.iface);
+    const found = new Map<string, OtherServer>();
+    const take = (data: Uint8Array, source: string, sourceMac: string | null): void => {
+      const answer = readProbeAnswer(data, source, xid, ownAddresses);
+      if (!answer) return;
+      const known = found.get(answer.address);
+      if (!known) found.set(answer.address, { ...answer, mac: sourceMac });
+      else if (!known.mac && known.source === answer.source) known.mac = sourceMac;
     };
+    this.collect = (d) => take(d.data, d.address, null);
+    this.listener?.listen(clientPortFor(this.serverPort), (d) => take(d.payload, d.source, d.sourceMac || null));
     try {
-      await this.socket.send(encodeDhcp(probeDiscover(interfaceMac(this.iface), xid)), this.serverPort, '255.255.255.255');
-      await new Promise((resolve) => setTimeout(resolve, listenMs));
+      let started = 0;
+      for (const at of discoverSchedule(timing)) {
+        if (at > 0) await delay(started + at - Date.now());
+        const discover = probeDiscover(mac, xid);
+        // Seconds since the first, as clients count them: some servers wait for a minimum.
+        discover.secs = Math.floor(at / 1000);
+        await this.socket.send(encodeDhcp(discover), this.serverPort, '255.255.255.255');
+        // The window is counted from the first DISCOVER on the wire, not from a busy start-up.
+        if (at === 0) started = Date.now();
+      }
+      await delay(started + timing.listenMs - Date.now());
     } finally {
       this.collect = null;
+      this.listener?.mute();
     }
     const servers: OtherServer[] = [];
-    for (const s of found.values()) servers.push({ ...s, mac: await resolveMac(s.source, this.iface) });
+    for (const s of found.values()) servers.push({ ...s, mac: s.mac ?? (await resolveMac(s.source, this.iface)) });
     return servers;
   }
 
-  close(): Promise<void> {
-    return this.socket.close();
+  async close(): Promise<void> {
+    this.listener?.close();
+    await this.socket.close();
   }
 }
 
-/** One probe on a channel of its own. */
-export async function probeForOtherServers(options: ProbeOptions): Promise<OtherServer[]> {
-  const channel = await ProbeChannel.open(options.iface, options.serverPort);
-  try {
-    return await channel.probe(options.ownAddresses, options.listenMs);
-  } finally {
-    await channel.close();
-  }
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
 /**
- * The other server answered by broadcast, so the kernel may not know its MAC yet: one datagram
- * to its discard port (9) makes the kernel ARP for it.
+ * Only the UDP socket heard it (no packet socket), and the kernel may not know its MAC yet: one
+ * datagram to its discard port (9) makes the kernel ARP for it.
  */
 async function resolveMac(ip: string, iface: string): Promise<string | null> {
   const known = neighbourMac(ip, iface);

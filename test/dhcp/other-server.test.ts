@@ -57,7 +57,7 @@ describe('another DHCP server on the LAN', { skip: skipUnless(['root', 'ip', 'dn
   });
 
   test('allow_other_servers = true starts anyway, saying so in an event', async () => {
-    // A longer listen than the 3 s default: on a loaded machine dnsmasq may answer late.
+    // A longer listen than the 5 s default: on a loaded machine dnsmasq may answer late.
     await lab.startServer(labServerProfile({ dhcp: { allowOtherServers: true } }), { listenMs: 8000 });
     await lab.stopServer();
     assert.ok(lab.events().some((e) => e.kind === 'other-server' && e.decision === 'allowed'));

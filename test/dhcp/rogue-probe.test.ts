@@ -1,10 +1,11 @@
-// The probe's pure parts: the DISCOVER it sends, which answers count, the neighbour table.
+// The probe's pure parts: the DISCOVER it sends and when, which answers count, the neighbour table.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { encodeDhcp, parseDhcp, replyFrame } from '../../src/dhcp/codec.ts';
 import { MessageType } from '../../src/dhcp/options.ts';
-import { neighbourMac, probeDiscover, readProbeAnswer } from '../../src/dhcp/rogue-probe.ts';
+import { discoverSchedule, neighbourMac, probeDiscover, readProbeAnswer } from '../../src/dhcp/rogue-probe.ts';
+import { DEFAULT_TIMING } from '../../src/dhcp/rogue-watch.ts';
 
 const MAC = Buffer.from('525400aabbcc', 'hex');
 
@@ -58,4 +59,22 @@ test('the neighbour table gives the MAC on the right interface only', () => {
   assert.equal(neighbourMac('10.77.0.2', 'br0', table), '52:54:00:aa:bb:cc');
   assert.equal(neighbourMac('10.77.0.3', 'br0', table), null, 'incomplete entry');
   assert.equal(neighbourMac('10.77.0.4', 'br0', table), null, 'other interface');
+});
+
+test("the default probe sends DISCOVERs at 0, 1 and 2 s and listens 5 s: past dnsmasq's 3 s ping check, with room", () => {
+  assert.deepEqual(discoverSchedule(DEFAULT_TIMING), [0, 1000, 2000]);
+  assert.ok(DEFAULT_TIMING.listenMs >= 5000);
+  assert.deepEqual(discoverSchedule({ listenMs: 1000, retransmitMs: 1000 }), [0], 'a window too short for a resend');
+  assert.deepEqual(discoverSchedule({ listenMs: 5000, retransmitMs: 0 }), [0]);
+});
+
+test('property: the schedule starts at once, rises, stays inside the window and sends at most 3', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 60_000 }), fc.integer({ min: 0, max: 60_000 }), (listenMs, retransmitMs) => {
+      const at = discoverSchedule({ listenMs, retransmitMs });
+      assert.equal(at[0], 0);
+      assert.ok(at.length >= 1 && at.length <= 3);
+      for (let i = 1; i < at.length; i++) assert.ok(at[i]! > at[i - 1]! && at[i]! < listenMs);
+    }),
+  );
 });

@@ -49,6 +49,11 @@ export interface PxeEvent {
 // PXE_PILOT_COMPILED=1 runs dist/ as production does (benchmarks measuring memory; needs `npm run build`).
 const cli = process.env.PXE_PILOT_COMPILED ? ['bin/pxe-pilot.mjs'] : ['--import', 'tsx', 'src/cli.ts'];
 
+/** The daemon's command line as a user starts it with a profile (run from repoRoot). */
+export function pxePilotArgv(configFile: string): string[] {
+  return [process.execPath, ...cli, '--config', configFile];
+}
+
 export class PxePilot {
   private constructor(
     readonly child: ChildProcess,
@@ -71,7 +76,7 @@ export class PxePilot {
     opts: { configFile: string; spec: ProfileSpec; baseUrl: string; adminToken: string; startTimeoutMs?: number },
   ): Promise<PxePilot> {
     await writeFile(opts.configFile, renderIni(opts.spec));
-    const child = lab.spawn(ns, [process.execPath, ...cli, '--config', opts.configFile], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = lab.spawn(ns, pxePilotArgv(opts.configFile), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     const output = collectOutput(child);
     const daemon = new PxePilot(child, opts.configFile, output, lab, ns, opts.baseUrl, opts.adminToken);
     const dhcpMode = opts.spec.sections.dhcp?.mode;
@@ -85,8 +90,9 @@ export class PxePilot {
           const r = await daemon.curl(['-w', '\n%{http_code}', `${opts.baseUrl}/health`]);
           const [body = '', code = ''] = r.stdout.trim().split(/\n(?=\d+$)/);
           if (code !== '200') return false;
-          // HTTP answers first; DHCP may still be asking the LAN for other servers (3 s). A
-          // machine started before DHCP serves loses its first DISCOVERs and waits for its retry.
+          // HTTP answers first; DHCP may still be asking the LAN for other servers (5 s, see
+          // DEFAULT_TIMING in src/dhcp/rogue-watch.ts). A machine started before DHCP serves
+          // loses its first DISCOVERs and waits for its retry.
           const services = (JSON.parse(body) as { services?: { name: string; bindings: unknown[] }[] }).services ?? [];
           return dhcpServices.every((name) => (services.find((s) => s.name === name)?.bindings.length ?? 0) > 0);
         },
