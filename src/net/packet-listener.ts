@@ -2,7 +2,7 @@
 // (native/packet_listener.c, in the udp_device addon) with a kernel filter, read here with the
 // pure parseIpv4Udp. What DHCP clients do to hear an answer sent by unicast to an address they
 // do not have yet. Opening it needs CAP_NET_RAW; changing the port later does not.
-import { createRequire } from 'node:module';
+import { udpDeviceAddon } from './addon.ts';
 import { parseIpv4Udp, type Ipv4UdpDatagram } from './ipv4-udp.ts';
 
 export interface HeardDatagram extends Ipv4UdpDatagram {
@@ -20,18 +20,7 @@ interface NativePacketListener {
 }
 
 function native(): NativePacketListener {
-  const require = createRequire(import.meta.url);
-  let addon: Partial<NativePacketListener>;
-  try {
-    addon = require('../../build/Release/udp_device.node') as Partial<NativePacketListener>;
-  } catch (err) {
-    throw Object.assign(new Error(`the udp_device addon is not built (${(err as Error).message}); run 'npm ci' or 'npm run install' to build it`), {
-      code: 'ENOADDON',
-    });
-  }
-  if (typeof addon.packetOpen !== 'function')
-    throw Object.assign(new Error("the udp_device addon predates the packet listener; rebuild it ('npm run install')"), { code: 'ENOADDON' });
-  return addon as NativePacketListener;
+  return udpDeviceAddon<NativePacketListener>('packetOpen', 'the packet listener');
 }
 
 export class PacketListener {

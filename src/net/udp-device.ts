@@ -1,6 +1,6 @@
 // A UDP socket bound to one network interface, reporting where each datagram came in.
 // Backed by native/udp_device.c because Node's dgram has neither SO_BINDTODEVICE nor IP_PKTINFO.
-import { createRequire } from 'node:module';
+import { udpDeviceAddon } from './addon.ts';
 
 export interface UdpDeviceOptions {
   port: number;
@@ -37,19 +37,8 @@ interface NativeUdpDevice {
   interfaceIndex(name: string): number;
 }
 
-let loaded: NativeUdpDevice | null = null;
-
 function native(): NativeUdpDevice {
-  if (loaded) return loaded;
-  const require = createRequire(import.meta.url);
-  try {
-    loaded = require('../../build/Release/udp_device.node') as NativeUdpDevice;
-  } catch (err) {
-    const e = new Error(`the udp_device addon is not built (${(err as Error).message}); run 'npm ci' or 'npm run install' to build it`);
-    (e as NodeJS.ErrnoException).code = 'ENOADDON';
-    throw e;
-  }
-  return loaded;
+  return udpDeviceAddon<NativeUdpDevice>('interfaceIndex', 'the interface-bound socket');
 }
 
 /** Index of a network interface, or null when there is none by that name. */

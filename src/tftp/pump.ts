@@ -2,7 +2,7 @@
 // JavaScript as from a dgram socket, and once armed with bytes in memory the native side answers
 // in-order ACKs with the next window itself (see the C file for why). ReadTransfer owns the state
 // and reads it back (disarm) before it acts on anything.
-import { createRequire } from 'node:module';
+import { udpDeviceAddon } from '../net/addon.ts';
 
 type PumpHandle = object & { readonly __tftpPump: unique symbol };
 
@@ -36,26 +36,8 @@ interface NativePump {
   pumpClose(handle: PumpHandle): void;
 }
 
-let loaded: NativePump | null = null;
-
 function native(): NativePump {
-  if (loaded) return loaded;
-  const require = createRequire(import.meta.url);
-  let addon: Partial<NativePump>;
-  try {
-    addon = require('../../build/Release/udp_device.node') as Partial<NativePump>;
-  } catch (err) {
-    const e = new Error(`the udp_device addon is not built (${(err as Error).message}); run 'npm ci' or 'npm run install' to build it`);
-    (e as NodeJS.ErrnoException).code = 'ENOADDON';
-    throw e;
-  }
-  if (typeof addon.pumpOpen !== 'function') {
-    const e = new Error("the udp_device addon predates the TFTP transfer socket; rebuild it ('npm run install')");
-    (e as NodeJS.ErrnoException).code = 'ENOADDON';
-    throw e;
-  }
-  loaded = addon as NativePump;
-  return loaded;
+  return udpDeviceAddon<NativePump>('pumpOpen', 'the TFTP transfer socket');
 }
 
 /** Native errors carry the errno name in .code (EADDRNOTAVAIL, …), as dgram's do. */
