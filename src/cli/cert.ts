@@ -1,14 +1,13 @@
 // pxe-pilot cert: the SHA-256 fingerprint installers pin, in the colon form Proxmox expects
 // (prepare-iso --cert-fingerprint, [http] cert_fingerprint in auto-installer-mode.toml).
-import type { Profile } from '../config/profile.ts';
 import { loadCertificate, TlsError } from '../http/tls.ts';
+import { CliError, EXIT_USAGE, type CommandContext } from './command.ts';
+import { profileFor } from './profile.ts';
 
-/** Prints the fingerprint on stdout (alone, for scripts) and where it came from on stderr; returns the exit code. */
-export function certCommand(profile: Profile, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): number {
-  if (!profile.https.enabled) {
-    err.write('pxe-pilot: [https] enabled = false: there is no certificate to pin; turn HTTPS on first\n');
-    return 2;
-  }
+/** Prints the fingerprint on stdout (alone, for scripts) and where it came from on stderr. */
+export async function certCommand({ values, out, err }: CommandContext<{ config?: string }>): Promise<number> {
+  const profile = profileFor(values);
+  if (!profile.https.enabled) throw new CliError('[https] enabled = false: there is no certificate to pin; turn HTTPS on first', EXIT_USAGE);
   try {
     const material = loadCertificate(profile);
     const how = { profile: 'from [https] cert', state: 'generated earlier', generated: 'generated now' }[material.source];
@@ -17,7 +16,6 @@ export function certCommand(profile: Profile, out: NodeJS.WritableStream = proce
     return 0;
   } catch (e) {
     if (!(e instanceof TlsError)) throw e;
-    err.write(`pxe-pilot: ${e.message}\n`);
-    return 2;
+    throw new CliError(e.message, EXIT_USAGE, { cause: e });
   }
 }

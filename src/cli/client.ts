@@ -2,16 +2,9 @@
 // PXE_PILOT_URL / PXE_PILOT_TOKEN, or the profile's [http] section (read loosely: only that section).
 import { readFileSync } from 'node:fs';
 import { parse } from 'ini';
+import { CliError, EXIT_FAILED, EXIT_USAGE, UsageError } from './command.ts';
 
-/** Exit 1: the daemon could not be reached or refused us; exit 2: our input was wrong. */
-export class CliError extends Error {
-  constructor(
-    readonly exitCode: 1 | 2,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+// Exit 1: the daemon could not be reached or refused us; exit 2: our input was wrong.
 
 export interface Target {
   url: string;
@@ -37,11 +30,11 @@ export function resolveTarget(options: { url?: string; config: string; configGiv
   const url = options.url ?? env.PXE_PILOT_URL;
   if (url) {
     if (!/^https?:\/\/[^/\s]+/.test(url))
-      throw new CliError(2, `${options.url ? '--url' : 'PXE_PILOT_URL'} ${JSON.stringify(url)} is not an http:// or https:// address`);
+      throw new UsageError(`${options.url ? '--url' : 'PXE_PILOT_URL'} ${JSON.stringify(url)} is not an http:// or https:// address`);
     return { url: url.replace(/\/+$/, ''), token, source: options.url ? '--url' : 'PXE_PILOT_URL' };
   }
   if (fromConfig) return { ...fromConfig, token, source: options.config };
-  if (options.configGiven) throw new CliError(2, `${configProblem}; give a readable --config, or --url`);
+  if (options.configGiven) throw new UsageError(`${configProblem}; give a readable --config, or --url`);
   return { url: 'http://127.0.0.1', token, source: `default (${configProblem})` };
 }
 
@@ -65,8 +58,9 @@ export class AdminClient {
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new CliError(
-        1,
-        `pxe-pilot daemon unreachable at ${url} (${cause?.code ?? cause?.message ?? (err as Error).message}); address from ${this.target.source}. Is it running? Set --url or PXE_PILOT_URL to reach another.`,
+        `the daemon is unreachable at ${url} (${cause?.code ?? cause?.message ?? (err as Error).message}); address from ${this.target.source}. Is it running? Set --url or PXE_PILOT_URL to reach another.`,
+        EXIT_FAILED,
+        { cause: err },
       );
     }
     if (!res.ok) {
@@ -79,11 +73,10 @@ export class AdminClient {
       }
       if (res.status === 401 || res.status === 403)
         throw new CliError(
-          1,
           `the daemon at ${this.target.url} refused: ${message} (token from ${this.target.token ? 'PXE_PILOT_TOKEN or [http] admin_token' : 'nowhere: set PXE_PILOT_TOKEN'})`,
         );
-      if (res.status === 400 || res.status === 404) throw new CliError(2, message);
-      throw new CliError(1, `the daemon at ${this.target.url} answered ${res.status}: ${message}`);
+      if (res.status === 400 || res.status === 404) throw new CliError(message, EXIT_USAGE);
+      throw new CliError(`the daemon at ${this.target.url} answered ${res.status}: ${message}`);
     }
     return res;
   }

@@ -1,323 +1,245 @@
-// `pxe-pilot nodes|leases|events|images|status`: the running daemon, asked through its admin API.
-import { parseArgs } from 'node:util';
-import { normaliseMac } from '../net/mac.ts';
-import { AdminClient, CliError, resolveTarget } from './client.ts';
+// Every pxe-pilot command as one table row: name, operands, flags, and `run`, which imports the
+// command's module only when it runs. The daemon (the default command) is what stays resident,
+// so it loads its own code only, never the other commands' or the PostgreSQL client they use
+// (docs/benchmarks.md, idle RSS). Help, usage errors and parsing are generated from the rows.
 import { NODE_LIFECYCLES } from '../boot/lifecycle.ts';
-import { duration, relativeTime, styleFor, table, type Style } from './format.ts';
+import { LOG_FORMATS } from '../log.ts';
+import {
+  CliError,
+  CONFIG_OPTIONS,
+  DAEMON_CLIENT_OPTIONS,
+  defineCommand,
+  JSON_OPTIONS,
+  UsageError,
+  type Command,
+  type CommandContext,
+  type Operand,
+  type OptionSpec,
+  type OptionTable,
+  type Outcome,
+  type Output,
+  type Values,
+} from './command.ts';
+import { parseCommandLine } from './parse.ts';
 
-export const CLIENT_COMMANDS = ['nodes', 'leases', 'events', 'images', 'status'] as const;
-const STATES: readonly string[] = NODE_LIFECYCLES;
+/** What runs when no command is named: `pxe-pilot --config FILE`. */
+export const DEFAULT_COMMAND = 'run';
 
-const COMMON = `common flags:
-  --config FILE   read [http] port, bind and admin_token from FILE (default /etc/pxe-pilot/pxe-pilot.ini)
-  --url URL       the daemon's address (or PXE_PILOT_URL); the token from PXE_PILOT_TOKEN wins over the file
-  --json          machine-readable output
-exit codes: 0 ok, 1 daemon unreachable or refused, 2 bad input`;
+const MAC: Operand = { name: 'MAC', help: 'a MAC address, e.g. 52:54:00:12:34:56' };
+const IMAGE: Operand = { name: 'PROFILE', help: 'an install image as <product>/<version>, e.g. proxmox-ve/9.1-1 (pxe-pilot assets ls lists them)' };
 
-export const CLIENT_HELP: Record<(typeof CLIENT_COMMANDS)[number], string> = {
-  nodes: `usage:
-  pxe-pilot nodes [--state S]                         every machine (S: ${STATES.join(', ')})
-  pxe-pilot nodes show MAC                            one machine: state, installs, recent events
-  pxe-pilot nodes reinstall MAC [--profile P]         arm a reinstall at the next network boot (P: product/version)
-  pxe-pilot nodes cancel MAC                          cancel an armed reinstall
-  pxe-pilot nodes local-boot MAC 'sanboot …'|--clear  what its local boot runs (iPXE), or back to "exit"
-${COMMON}`,
-  leases: `usage:
-  pxe-pilot leases        DHCP leases (server mode): address, MAC, hostname, expiry
-${COMMON}`,
-  events: `usage:
-  pxe-pilot events [--mac M] [--limit N] [--follow]   the event log, newest last; --follow streams new ones
-${COMMON}`,
-  images: `usage:
-  pxe-pilot images        install images under [assets] dir and the hosts that use each
-${COMMON}`,
-  status: `usage:
-  pxe-pilot status        what runs, bound where, node counts, start-up warnings
-${COMMON}`,
-};
+// Each command's module, imported when one of its commands runs.
+const daemon = () => import('./run-daemon.ts');
+const checkConfig = () => import('./check-config.ts');
+const explain = () => import('./explain.ts');
+const store = () => import('./store.ts');
+const probe = () => import('./probe.ts');
+const assets = () => import('./assets.ts');
+const cert = () => import('./cert.ts');
+const admin = () => import('./admin-commands.ts');
 
-export const CLIENT_USAGE = `  pxe-pilot nodes [--state S] | nodes show|reinstall|cancel|local-boot MAC …
-  pxe-pilot leases | events [--mac M] [--follow] | images | status
-                                            ask the running daemon (see pxe-pilot <command> --help)`;
+type Runner<V> = (context: CommandContext<V>) => Promise<Outcome>;
 
-/** The first positional word, skipping flags and their values, when it names a client command. */
-export function clientCommandOf(argv: string[]): (typeof CLIENT_COMMANDS)[number] | null {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--config' || a === '-c' || a === '--url' || a === '--limit' || a === '--log-format') {
-      i++;
-      continue;
-    }
-    if (a.startsWith('-')) continue;
-    return (CLIENT_COMMANDS as readonly string[]).includes(a) ? (a as (typeof CLIENT_COMMANDS)[number]) : null;
-  }
-  return null;
+/** A `run` that imports `load`'s module when the command runs and calls its export `name`. */
+function lazy<const K extends string, M extends Record<K, Runner<never>>>(load: () => Promise<M>, name: K): M[K] {
+  return ((context: CommandContext<never>) => load().then((module) => module[name](context))) as M[K];
 }
 
-interface Out {
-  write(s: string): void;
-  isTTY?: boolean;
+// The longer flag tables, apart so that the table below reads as a list of commands.
+const STORE_COPY_OPTIONS = {
+  from: { type: 'string', value: 'sqlite:PATH', required: true, help: "the appliance's state folder or its pxe-pilot.sqlite" },
+  to: { type: 'string', value: 'postgresql:URL', required: true, help: 'the empty, migrated database (the password in PGPASSWORD)' },
+  appliance: { type: 'string', value: 'NAME', help: "whose history it is in the fleet (default this host's name)" },
+} as const satisfies OptionTable;
+
+const PROBE_OPTIONS = {
+  mac: { type: 'string', value: 'MAC', required: true, help: "the simulated machine's MAC address" },
+  arch: { type: 'string', value: 'bios|efi64|efi64-http|ipxe', required: true, help: 'its firmware' },
+  proxy: { type: 'boolean', help: "the network's router hands out addresses; expect a ProxyDHCP offer too" },
+  interface: { type: 'string', short: 'i', value: 'IF', help: 'where to boot from (default the only interface besides lo)' },
+  server: { type: 'string', value: 'ADDR', help: 'take boot offers only from ADDR' },
+  blksize: { type: 'string', value: 'N', help: 'TFTP block size (default 1468)' },
+  windowsize: { type: 'string', value: 'N', help: 'TFTP window size (default 4)' },
+  ...JSON_OPTIONS,
+} as const satisfies OptionTable;
+
+const ASSETS_ADD_OPTIONS = {
+  ...CONFIG_OPTIONS,
+  product: { type: 'string', value: 'P', help: 'the product (folder name), for an installer it does not recognise' },
+  version: { type: 'string', value: 'V', help: 'its version (folder name)' },
+  'answer-url': { type: 'string', value: 'URL', help: "where the installer fetches its answer (default this server's /answer)" },
+  'cert-fingerprint': { type: 'string', value: 'FP', help: "the certificate the installer pins (default this server's, for its own https:// URL)" },
+  'answer-token': { type: 'string', value: 'T', help: 'sent with the answer request as Authorization: Bearer (default [answers] token)' },
+  force: { type: 'boolean', help: 'replace an image of the same name' },
+  kernel: { type: 'string', value: 'PATH', help: 'the kernel inside the ISO or tarball, for an installer it does not recognise' },
+  initrd: { type: 'string', value: 'PATH', multiple: true, help: 'an initrd inside it, with --kernel' },
+  sha256: { type: 'string', value: 'HEX', help: "a download's SHA-256" },
+  sha256sums: { type: 'string', value: 'URL', help: 'a SHA256SUMS file that lists the download' },
+} as const satisfies OptionTable;
+
+const EVENTS_OPTIONS = {
+  mac: { type: 'string', value: 'M', help: "only this machine's events" },
+  limit: { type: 'string', value: 'N', help: 'the last N events' },
+  follow: { type: 'boolean', short: 'f', help: 'then print each new event as it happens, until interrupted' },
+} as const satisfies OptionTable;
+
+type DaemonClientOptions = typeof DAEMON_CLIENT_OPTIONS;
+
+/** A row of the commands that ask the running daemon: they share its flags and what exit 1 means. */
+function askDaemon<const O extends OptionTable = Record<never, OptionSpec>>(row: {
+  name: string;
+  summary: string;
+  operands?: readonly Operand[];
+  options?: O;
+  run: Runner<Values<O & DaemonClientOptions>>;
+}): Command {
+  const options = { ...row.options, ...DAEMON_CLIENT_OPTIONS } as O & DaemonClientOptions;
+  return defineCommand({ ...row, options, failure: 'the daemon unreachable or refused (the message names the URL)' });
 }
 
-interface NodeJson {
-  mac: string;
-  state: string;
-  profile: string | null;
-  hostname: string | null;
-  lastSeen: string | null;
-  lastIp: string | null;
-  firmware: string | null;
-  arch: number | null;
+export const COMMANDS: readonly Command[] = [
+  defineCommand({
+    name: DEFAULT_COMMAND,
+    summary: 'run the daemon',
+    options: {
+      ...CONFIG_OPTIONS,
+      'log-format': { type: 'string', value: LOG_FORMATS.join('|'), help: 'auto (the default): readable lines on a terminal, JSON lines otherwise' },
+      version: { type: 'boolean', help: 'print the version and stop' },
+    },
+    failure: 'it could not start (a port already taken, a state folder it cannot open)',
+    run: lazy(daemon, 'runDaemon'),
+  }),
+  defineCommand({
+    name: 'check-config',
+    summary: 'validate the profile and print it',
+    options: CONFIG_OPTIONS,
+    run: lazy(checkConfig, 'checkConfig'),
+  }),
+  defineCommand({
+    name: 'explain',
+    summary: 'the last events of one machine, with reasons',
+    operands: [MAC],
+    options: { ...CONFIG_OPTIONS, limit: { type: 'string', value: 'N', help: 'the last N events (1 to 1000, default 50)' } },
+    failure: 'the store could not be read (the message names it)',
+    run: lazy(explain, 'explainCommand'),
+  }),
+  defineCommand({
+    name: 'store migrate',
+    summary: 'apply pending state migrations, print the schema version',
+    options: CONFIG_OPTIONS,
+    run: lazy(store, 'storeMigrate'),
+  }),
+  defineCommand({
+    name: 'store copy',
+    summary: "copy an appliance's SQLite history into an empty PostgreSQL",
+    options: STORE_COPY_OPTIONS,
+    run: lazy(store, 'storeCopy'),
+  }),
+  defineCommand({
+    name: 'probe',
+    summary: "simulate a machine's network boot, step by step",
+    options: PROBE_OPTIONS,
+    details: `Runs the exchange a machine would (DHCP, ProxyDHCP, TFTP, iPXE's DHCP, scripts, kernel and
+initrds over HTTP) from interface IF and prints each step with its time. It binds port 68
+and broadcasts on IF: run it only on a boot VLAN (or in a network namespace), never on a
+LAN whose DHCP server you do not own. It puts the leased address on IF while it runs.`,
+    failure: 'a step failed (named, with the reason)',
+    run: lazy(probe, 'probeCommand'),
+  }),
+  defineCommand({
+    name: 'assets add',
+    summary: 'an install image from an ISO, a tarball, a netboot folder or a download',
+    operands: [{ name: 'SOURCE', help: 'file.iso, file.tar.gz, a netboot folder or an http(s):// URL' }],
+    options: ASSETS_ADD_OPTIONS,
+    failure: 'it failed otherwise (an interrupted download: run it again to resume)',
+    run: lazy(assets, 'assetsAdd'),
+  }),
+  defineCommand({
+    name: 'assets ls',
+    summary: 'the install images, verified against SHA256SUMS, and the hosts using each',
+    options: { ...CONFIG_OPTIONS, ...JSON_OPTIONS },
+    run: lazy(assets, 'assetsList'),
+  }),
+  defineCommand({
+    name: 'assets rm',
+    summary: 'remove an install image',
+    operands: [IMAGE],
+    options: { ...CONFIG_OPTIONS, force: { type: 'boolean', help: 'also while a [host] names it' } },
+    run: lazy(assets, 'assetsRemove'),
+  }),
+  defineCommand({
+    name: 'assets verify',
+    summary: 're-hash install images against their SHA256SUMS (all, or one)',
+    operands: [{ ...IMAGE, optional: true }],
+    options: CONFIG_OPTIONS,
+    failure: 'an image failed verification (each differing file is named)',
+    run: lazy(assets, 'assetsVerify'),
+  }),
+  defineCommand({
+    name: 'cert',
+    summary: "the HTTPS certificate's SHA-256 fingerprint (made if none yet)",
+    options: CONFIG_OPTIONS,
+    run: lazy(cert, 'certCommand'),
+  }),
+  askDaemon({
+    name: 'nodes',
+    summary: 'every machine, as a table',
+    options: { state: { type: 'string', value: 'S', help: `only the machines in state S: ${NODE_LIFECYCLES.join(', ')}` } },
+    run: lazy(admin, 'nodesList'),
+  }),
+  askDaemon({ name: 'nodes show', summary: 'one machine: state, installs, recent events', operands: [MAC], run: lazy(admin, 'nodeShow') }),
+  askDaemon({
+    name: 'nodes reinstall',
+    summary: 'arm a reinstall at its next network boot',
+    operands: [MAC],
+    options: { profile: { type: 'string', value: 'P', help: 'install this image (product/version) instead of its [host] profile' } },
+    run: lazy(admin, 'nodeReinstall'),
+  }),
+  askDaemon({ name: 'nodes cancel', summary: 'cancel an armed reinstall', operands: [MAC], run: lazy(admin, 'nodeCancel') }),
+  askDaemon({
+    name: 'nodes local-boot',
+    summary: 'what its local boot runs (iPXE), or back to "exit"',
+    operands: [MAC, { name: 'SCRIPT', optional: true, help: "one iPXE command, quoted: 'sanboot --no-describe --drive 0x80'" }],
+    options: { clear: { type: 'boolean', help: 'back to the default, "exit", instead of a SCRIPT' } },
+    run: lazy(admin, 'nodeLocalBoot'),
+  }),
+  askDaemon({ name: 'leases', summary: 'DHCP leases (server mode): address, MAC, hostname, expiry', run: lazy(admin, 'leasesCommand') }),
+  askDaemon({
+    name: 'events',
+    summary: 'the event log, newest last',
+    options: EVENTS_OPTIONS,
+    run: lazy(admin, 'eventsCommand'),
+  }),
+  askDaemon({ name: 'images', summary: 'install images under [assets] dir and the hosts that use each', run: lazy(admin, 'imagesCommand') }),
+  askDaemon({ name: 'status', summary: 'what runs, bound where, node counts, start-up warnings', run: lazy(admin, 'statusCommand') }),
+];
+
+export interface CommandIo {
+  readonly out: Output;
+  readonly err: Output;
 }
 
-interface EventJson {
-  time: string;
-  mac: string | null;
-  protocol: string;
-  kind: string;
-  decision: string;
-  reason: string;
-}
-
-function mustMac(raw: string | undefined, usage: string): string {
-  const mac = normaliseMac(raw ?? '');
-  if (!mac) throw new CliError(2, `${raw === undefined ? 'a MAC address is missing' : `${JSON.stringify(raw)} is not a MAC address`}\n${usage}`);
-  return mac;
-}
-
-function eventLine(e: EventJson, style: Style): string {
-  const t = e.time.slice(11, 19);
-  return `${style.dim(t)}  ${(e.mac ?? '-').padEnd(17)}  ${e.protocol.padEnd(9)} ${e.kind.slice(0, 28).padEnd(28)} ${style.state(e.decision)}: ${e.reason}\n`;
-}
-
-export async function runClientCommand(argv: string[], out: Out = process.stdout): Promise<number> {
-  const command = clientCommandOf(argv)!;
-  let parsed;
+/**
+ * Runs one command line: its help, or the command, with any CliError turned into its message on
+ * `err` and its exit code. Anything else is a bug and propagates with its stack.
+ */
+export async function runCommandLine(argv: readonly string[], io: CommandIo, table: readonly Command[] = COMMANDS): Promise<Outcome> {
+  let words = '';
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        url: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        state: { type: 'string' },
-        profile: { type: 'string' },
-        clear: { type: 'boolean' },
-        mac: { type: 'string' },
-        follow: { type: 'boolean', short: 'f' },
-        limit: { type: 'string' },
-      },
-    });
+    const parsed = parseCommandLine(table, argv, DEFAULT_COMMAND);
+    if (parsed.kind === 'help') {
+      // Help text is not the daemon's business: loaded only when asked for.
+      const { commandHelp } = await import('./help.ts');
+      io.out.write(commandHelp(table, parsed.topic, DEFAULT_COMMAND) + '\n');
+      return 0;
+    }
+    words = parsed.words;
+    return await parsed.command.run({ values: parsed.values, operands: parsed.operands, out: io.out, err: io.err });
   } catch (err) {
-    throw new CliError(2, `${(err as Error).message}\n${CLIENT_HELP[command]}`);
-  }
-  const { values, positionals } = parsed;
-  const usage = CLIENT_HELP[command];
-  if (values.help) {
-    out.write(usage + '\n');
-    return 0;
-  }
-  const args = positionals.slice(positionals.indexOf(command) + 1);
-  const client = new AdminClient(
-    resolveTarget({ url: values.url, config: values.config ?? '/etc/pxe-pilot/pxe-pilot.ini', configGiven: values.config !== undefined }),
-  );
-  const style = styleFor(out);
-  const json = (v: unknown): void => out.write(JSON.stringify(v, null, 2) + '\n');
-
-  switch (command) {
-    case 'nodes':
-      return nodesCommand(client, args, values, out, style, json, usage);
-    case 'leases': {
-      const r = await client.json<{
-        dhcpMode: string;
-        leases: { ip: string; mac: string; hostname: string | null; state: string; expires: string; expired: boolean }[];
-      }>('GET', '/leases');
-      if (values.json) return (json(r), 0);
-      if (r.dhcpMode !== 'server')
-        out.write(style.dim(`[dhcp] mode = ${r.dhcpMode}: pxe-pilot hands out no addresses; leases below are from an earlier server mode, if any\n`));
-      out.write(
-        table(
-          ['ADDRESS', 'MAC', 'HOSTNAME', 'STATE', 'EXPIRES'],
-          r.leases.map((l) => [
-            l.ip,
-            l.mac,
-            l.hostname ?? '-',
-            style.state(l.state),
-            l.expired ? `expired ${relativeTime(l.expires)}` : relativeTime(l.expires),
-          ]),
-          style,
-        ),
-      );
-      return 0;
-    }
-    case 'events': {
-      const mac = values.mac === undefined ? null : mustMac(values.mac, usage);
-      if (values.limit !== undefined && !/^\d{1,5}$/.test(values.limit))
-        throw new CliError(2, `--limit must be a whole number, not ${JSON.stringify(values.limit)}`);
-      const q = new URLSearchParams({ ...(mac ? { mac } : {}), ...(values.limit ? { limit: values.limit } : {}) });
-      const r = await client.json<{ events: EventJson[] }>('GET', `/events?${q}`);
-      for (const e of r.events) out.write(values.json ? JSON.stringify(e) + '\n' : eventLine(e, style));
-      if (!values.follow) return 0;
-      await follow(client, mac, (e) => out.write(values.json ? JSON.stringify(e) + '\n' : eventLine(e, style)));
-      return 0;
-    }
-    case 'images': {
-      const r = await client.json<{ dir: string; images: { profile: string; kernel: string; initrds: string[]; hosts: string[] }[] }>('GET', '/images');
-      if (values.json) return (json(r), 0);
-      if (r.images.length === 0) out.write(`no install images under ${r.dir}\n`);
-      else
-        out.write(
-          table(
-            ['PROFILE', 'FILES', 'USED BY'],
-            r.images.map((i) => [i.profile, String(1 + i.initrds.length), i.hosts.join(', ') || '-']),
-            style,
-          ),
-        );
-      return 0;
-    }
-    case 'status': {
-      const r = await client.json<{
-        version: string;
-        uptime: number;
-        address: string;
-        dhcpMode: string;
-        config: string;
-        services: { name: string; enabled: boolean; bindings: { protocol: string; address: string; port: number; interface?: string }[] }[];
-        warnings: string[];
-        nodes: Record<string, number>;
-        transfers: number;
-        streamClients: number;
-      }>('GET', '/status');
-      if (values.json) return (json(r), 0);
-      out.write(
-        `pxe-pilot ${r.version} at ${client.target.url}, up ${duration(r.uptime)}, serving as ${r.address || '-'}, DHCP ${r.dhcpMode}, profile ${r.config}\n\n`,
-      );
-      out.write(
-        table(
-          ['SERVICE', 'STATE', 'BOUND'],
-          r.services.map((s) => [
-            s.name,
-            s.enabled ? 'running' : 'off',
-            s.bindings.map((b) => `${b.protocol} ${b.address}:${b.port}${b.interface ? ` (${b.interface})` : ''}`).join(', ') || '-',
-          ]),
-          style,
-        ),
-      );
-      out.write(
-        `\nnodes: ${Object.entries(r.nodes)
-          .map(([k, v]) => `${v} ${k}`)
-          .join(', ')}; transfers in flight: ${r.transfers}; live stream clients: ${r.streamClients}\n`,
-      );
-      for (const w of r.warnings) out.write(`warning: ${w}\n`);
-      return 0;
-    }
-  }
-}
-
-async function nodesCommand(
-  client: AdminClient,
-  args: string[],
-  values: { state?: string; profile?: string; clear?: boolean; json?: boolean },
-  out: Out,
-  style: Style,
-  json: (v: unknown) => void,
-  usage: string,
-): Promise<number> {
-  const [sub, macArg, ...rest] = args;
-  if (sub === undefined) {
-    if (values.state !== undefined && !STATES.includes(values.state))
-      throw new CliError(2, `--state must be one of ${STATES.join(', ')}, not ${JSON.stringify(values.state)}`);
-    const r = await client.json<{ total: number; nodes: NodeJson[] }>('GET', `/nodes${values.state ? `?state=${values.state}` : ''}`);
-    if (values.json) return (json(r), 0);
-    out.write(
-      table(
-        ['MAC', 'STATE', 'HOSTNAME', 'LAST IP', 'FIRMWARE', 'PROFILE', 'LAST SEEN'],
-        r.nodes.map((n) => [n.mac, style.state(n.state), n.hostname ?? '-', n.lastIp ?? '-', n.firmware ?? '-', n.profile ?? '-', relativeTime(n.lastSeen)]),
-        style,
-      ),
-    );
-    out.write(style.dim(`${r.total} node${r.total === 1 ? '' : 's'}${values.state ? ` in state ${values.state}` : ''}\n`));
-    return 0;
-  }
-  const mac = mustMac(macArg, usage);
-  let detail: Record<string, unknown>;
-  switch (sub) {
-    case 'show':
-      detail = await client.json('GET', `/nodes/${mac}`);
-      break;
-    case 'reinstall':
-      if (values.profile !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(values.profile))
-        throw new CliError(2, `--profile must be <product>/<version>, e.g. proxmox-ve/9.1-1, not ${JSON.stringify(values.profile)}`);
-      detail = await client.json('POST', `/nodes/${mac}/reinstall`, values.profile ? { profile: values.profile } : {});
-      break;
-    case 'cancel':
-      detail = await client.json('DELETE', `/nodes/${mac}/reinstall`);
-      break;
-    case 'local-boot':
-      if (values.clear && rest.length === 0) detail = await client.json('DELETE', `/nodes/${mac}/local-boot`);
-      else if (!values.clear && rest.length === 1) detail = await client.json('PUT', `/nodes/${mac}/local-boot`, { script: rest[0] });
-      else throw new CliError(2, `local-boot takes one iPXE command (quote it) or --clear\n${usage}`);
-      break;
-    default:
-      throw new CliError(2, `unknown nodes subcommand ${JSON.stringify(sub)}\n${usage}`);
-  }
-  if (values.json) return (json(detail), 0);
-  out.write(describeNode(detail, style));
-  return 0;
-}
-
-function describeNode(n: Record<string, unknown>, style: Style): string {
-  // Values come from the API's JSON: strings as they are, numbers, booleans and objects as JSON.
-  const s = (v: unknown): string => (v === null || v === undefined || v === '' ? '-' : typeof v === 'string' ? v : JSON.stringify(v));
-  const lines = [
-    `${style.bold(s(n.mac))}  ${style.state(s(n.state))}  ${s(n.hostname)}`,
-    `  profile     ${s(n.profile)}`,
-    `  last seen   ${relativeTime(n.lastSeen as string | null)} from ${s(n.lastIp)} (${s(n.firmware)})`,
-    `  armed       ${n.armedAt ? `${relativeTime(n.armedAt as string)} by ${s(n.armedBy)}` : '-'}`,
-    `  installed   ${n.installedAt ? `${relativeTime(n.installedAt as string)} as ${s(n.fqdn)}` : '-'}`,
-    `  local boot  ${s(n.localBoot ?? 'exit (default)')}`,
-  ];
-  const installs =
-    (n.installs as
-      { profile: string | null; armedAt: string | null; armedBy: string | null; consumedAt: string | null; installedAt: string | null }[] | undefined) ?? [];
-  if (installs.length > 0) {
-    lines.push(
-      '',
-      table(
-        ['PROFILE', 'ARMED', 'BY', 'STARTED', 'FINISHED'],
-        installs.map((i) => [s(i.profile), relativeTime(i.armedAt), s(i.armedBy), relativeTime(i.consumedAt), relativeTime(i.installedAt)]),
-        style,
-      ).trimEnd(),
-    );
-  }
-  const events = (n.events as EventJson[] | undefined) ?? [];
-  if (events.length > 0) {
-    lines.push('', style.bold('recent events'));
-    for (const e of events.slice(-10)) lines.push(eventLine(e, style).trimEnd());
-  }
-  return lines.join('\n') + '\n';
-}
-
-/** Reads GET /events/stream until the daemon closes it or the user interrupts. */
-async function follow(client: AdminClient, mac: string | null, print: (e: EventJson) => void): Promise<void> {
-  const res = await client.request('GET', `/events/stream${mac ? `?mac=${mac}` : ''}`);
-  if (!res.body) return;
-  const decoder = new TextDecoder();
-  let buffered = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffered += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buffered.indexOf('\n\n')) >= 0) {
-      const frame = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      const data = frame
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .map((l) => l.slice(6))
-        .join('\n');
-      if (data) print(JSON.parse(data) as EventJson);
-    }
+    if (!(err instanceof CliError)) throw err;
+    const topic = err instanceof UsageError && err.topic !== undefined ? err.topic : words;
+    io.err.write(`pxe-pilot${topic ? ` ${topic}` : ''}: ${err.message.replace(/\n?$/, '\n')}`);
+    if (err instanceof UsageError) io.err.write((await import('./help.ts')).usageReminder(table, topic, DEFAULT_COMMAND) + '\n');
+    return err.exitCode;
   }
 }

@@ -7,8 +7,18 @@ import { explainMac, type ExplainOptions } from '../explain.ts';
 import { clientConfig, shownUrl } from '../store/postgres/connect.ts';
 import { readHistory } from '../store/postgres/history.ts';
 import { Store } from '../store/store.ts';
+import { macArgument, wholeNumber } from './arguments.ts';
+import { CliError, EXIT_FAILED, type CommandContext } from './command.ts';
+import { profileFor } from './profile.ts';
 
-export class ExplainUnavailable extends Error {}
+export async function explainCommand({ values, operands, out }: CommandContext<{ config?: string; limit?: string }>): Promise<number> {
+  const mac = macArgument(operands[0]!);
+  const limit = wholeNumber('--limit', values.limit, 1, 1000, undefined);
+  // Only the state folder matters here: do not insist that [server] interface exists.
+  const profile = profileFor(values, { offline: true });
+  out.write(await explainFromProfile(profile, mac, limit === undefined ? {} : { limit }));
+  return 0;
+}
 
 export async function explainFromProfile(profile: Profile, mac: string, options: ExplainOptions = {}): Promise<string> {
   if (profile.store.backend === 'sqlite') {
@@ -24,7 +34,7 @@ export async function explainFromProfile(profile: Profile, mac: string, options:
     await db.connect();
     return explainMac(await readHistory(db, mac), mac, options);
   } catch (err) {
-    throw new ExplainUnavailable(`PostgreSQL at ${shownUrl(profile.store.url)}: ${(err as Error).message}`, { cause: err });
+    throw new CliError(`PostgreSQL at ${shownUrl(profile.store.url)}: ${(err as Error).message}`, EXIT_FAILED, { cause: err });
   } finally {
     await db.end().catch(() => undefined);
   }

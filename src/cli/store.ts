@@ -7,91 +7,72 @@
 //   copies one appliance's nodes, install history and events into an empty, migrated PostgreSQL.
 import { hostname } from 'node:os';
 import pg from 'pg';
-import type { Profile } from '../config/profile.ts';
 import { clientConfig, shownUrl } from '../store/postgres/connect.ts';
 import { copySqliteToPostgres, CopyRefused, sqlitePath } from '../store/postgres/copy.ts';
 import { migrate } from '../store/postgres/migrations.ts';
 import { Store } from '../store/store.ts';
-import { STORE_USAGE } from './routing.ts';
+import { CliError, EXIT_FAILED, EXIT_USAGE, UsageError, type CommandContext } from './command.ts';
+import { profileFor } from './profile.ts';
 
-export interface StoreCommandOptions {
-  from?: string;
-  to?: string;
-  appliance?: string;
+export async function storeMigrate({ values, out }: CommandContext<{ config?: string }>): Promise<number> {
+  const profile = profileFor(values, { offline: true });
+  if (profile.store.backend === 'sqlite') {
+    const stateDir = profile.server.stateDir;
+    let store: Store;
+    try {
+      store = Store.open(stateDir);
+    } catch (err) {
+      // A state folder we may not write to, or a file that is not SQLite: say where, not a stack.
+      throw new CliError(`cannot open the store in ${stateDir}: ${(err as Error).message}`, EXIT_FAILED, { cause: err });
+    }
+    try {
+      out.write(`store ${stateDir}: schema version ${store.schemaVersion()}\n`);
+    } finally {
+      store.close();
+    }
+    return 0;
+  }
+  const db = new pg.Client(clientConfig(profile.store));
+  try {
+    await db.connect();
+    const [from, to] = await migrate(db);
+    out.write(
+      from === to
+        ? `PostgreSQL at ${shownUrl(profile.store.url)}: schema already at version ${to}\n`
+        : `PostgreSQL at ${shownUrl(profile.store.url)}: schema migrated from version ${from} to ${to}\n`,
+    );
+    return 0;
+  } catch (err) {
+    throw new CliError(`PostgreSQL at ${shownUrl(profile.store.url)}: ${(err as Error).message}`, EXIT_FAILED, { cause: err });
+  } finally {
+    await db.end().catch(() => undefined);
+  }
 }
 
-/** Exit code and what to print; `fail` is the CLI's exit-with-message. */
-export async function storeCommand(
-  args: string[],
-  options: StoreCommandOptions,
-  loadProfile: () => Profile,
-  fail: (code: number, message: string) => never,
-): Promise<void> {
-  const [sub, ...extra] = args;
-  if ((sub !== 'migrate' && sub !== 'copy') || extra.length > 0) {
-    fail(2, `store: unknown subcommand ${JSON.stringify([sub, ...extra].filter(Boolean).join(' '))}; usage:\n${STORE_USAGE}`);
-  }
-  if (sub === 'migrate') {
-    const profile = loadProfile();
-    if (profile.store.backend === 'sqlite') {
-      const stateDir = profile.server.stateDir;
-      let store: Store;
-      try {
-        store = Store.open(stateDir);
-      } catch (err) {
-        // A state folder we may not write to, or a file that is not SQLite: say where, not a stack.
-        fail(1, `pxe-pilot: cannot open the store in ${stateDir}: ${(err as Error).message}`);
-      }
-      try {
-        process.stdout.write(`store ${stateDir}: schema version ${store.schemaVersion()}\n`);
-      } finally {
-        store.close();
-      }
-      return;
-    }
-    const db = new pg.Client(clientConfig(profile.store));
-    try {
-      await db.connect();
-      const [from, to] = await migrate(db);
-      process.stdout.write(
-        from === to
-          ? `PostgreSQL at ${shownUrl(profile.store.url)}: schema already at version ${to}\n`
-          : `PostgreSQL at ${shownUrl(profile.store.url)}: schema migrated from version ${from} to ${to}\n`,
-      );
-    } catch (err) {
-      fail(1, `pxe-pilot store migrate: PostgreSQL at ${shownUrl(profile.store.url)}: ${(err as Error).message}`);
-    } finally {
-      await db.end().catch(() => undefined);
-    }
-    return;
-  }
-  if (sub === 'copy') {
-    const from = options.from ?? '';
-    const to = options.to ?? '';
-    const url = to.startsWith('postgresql:postgres') ? to.slice('postgresql:'.length) : to;
-    if (!from.startsWith('sqlite:') || !/^postgres(ql)?:\/\/./.test(url)) {
-      fail(2, `store copy needs --from sqlite:PATH (a state dir or pxe-pilot.sqlite) --to postgresql:postgres://user@host/db\n${STORE_USAGE}`);
-    }
-    if (URL.canParse(url) && new URL(url).password) fail(2, 'store copy: put the password in PGPASSWORD, not in the URL');
-    const file = sqlitePath(from.slice('sqlite:'.length));
-    const pool = new pg.Pool({ ...clientConfig({ url, passwordFile: '', tls: 'off', tlsCa: '', tlsCert: '', tlsKey: '' }), max: 1 });
-    pool.on('error', () => undefined);
-    const tty = process.stderr.isTTY;
-    try {
-      const copied = await copySqliteToPostgres(file, pool, options.appliance || hostname(), (table, done, total) => {
-        if (tty) process.stderr.write(`\r${table}: ${done}/${total}   `);
-        if (done === total && tty) process.stderr.write('\n');
-      });
-      process.stdout.write(
-        `copied ${file} to ${shownUrl(url)}: ${Object.entries(copied)
-          .map(([t, n]) => `${n} ${t}`)
-          .join(', ')}; leases stay with the appliance\n`,
-      );
-    } catch (err) {
-      fail(err instanceof CopyRefused ? 2 : 1, `pxe-pilot store copy: ${(err as Error).message}`);
-    } finally {
-      await pool.end().catch(() => undefined);
-    }
-    return;
+export async function storeCopy({ values, out, err: progress }: CommandContext<{ from: string; to: string; appliance?: string }>): Promise<number> {
+  const url = values.to.startsWith('postgresql:postgres') ? values.to.slice('postgresql:'.length) : values.to;
+  if (!values.from.startsWith('sqlite:'))
+    throw new UsageError(`--from ${JSON.stringify(values.from)}: give sqlite:PATH (a state folder or its pxe-pilot.sqlite)`);
+  if (!/^postgres(ql)?:\/\/./.test(url)) throw new UsageError(`--to ${JSON.stringify(values.to)}: give postgresql:postgres://user@host/db`);
+  if (URL.canParse(url) && new URL(url).password) throw new UsageError('put the password in PGPASSWORD, not in the --to URL');
+  const file = sqlitePath(values.from.slice('sqlite:'.length));
+  const pool = new pg.Pool({ ...clientConfig({ url, passwordFile: '', tls: 'off', tlsCa: '', tlsCert: '', tlsKey: '' }), max: 1 });
+  pool.on('error', () => undefined);
+  const tty = progress.isTTY === true;
+  try {
+    const copied = await copySqliteToPostgres(file, pool, values.appliance || hostname(), (table, done, total) => {
+      if (tty) progress.write(`\r${table}: ${done}/${total}   `);
+      if (done === total && tty) progress.write('\n');
+    });
+    out.write(
+      `copied ${file} to ${shownUrl(url)}: ${Object.entries(copied)
+        .map(([t, n]) => `${n} ${t}`)
+        .join(', ')}; leases stay with the appliance\n`,
+    );
+    return 0;
+  } catch (err) {
+    throw new CliError((err as Error).message, err instanceof CopyRefused ? EXIT_USAGE : EXIT_FAILED, { cause: err });
+  } finally {
+    await pool.end().catch(() => undefined);
   }
 }

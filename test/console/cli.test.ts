@@ -5,8 +5,7 @@ import { spawn } from 'node:child_process';
 import { startLoopbackDaemon, type LoopbackDaemon } from '../helpers/loopback-daemon.ts';
 import { repoRoot } from '../helpers/standin.ts';
 import { waitFor } from '../helpers/netns.ts';
-import { runClientCommand } from '../../src/cli/commands.ts';
-import { CliError } from '../../src/cli/client.ts';
+import { runCommandLine } from '../../src/cli/commands.ts';
 import { cliArgv } from '../helpers/cli.ts';
 
 /** spawn()'s command and arguments for `pxe-pilot <args>`. */
@@ -26,19 +25,18 @@ after(async () => {
   await daemon?.stop();
 });
 
-/** The client commands in this process (spawning tsx per call is slow on a shared machine). */
+/** The client commands in this process, as the CLI runs them (spawning tsx per call is slow on a shared machine). */
 async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   if (args[0] === '--help') return spawned(args, env);
   const saved = { url: process.env.PXE_PILOT_URL, token: process.env.PXE_PILOT_TOKEN };
   process.env.PXE_PILOT_URL = env.PXE_PILOT_URL ?? '';
   process.env.PXE_PILOT_TOKEN = env.PXE_PILOT_TOKEN ?? '';
   let stdout = '';
+  let stderr = '';
   try {
-    const code = await runClientCommand(args, { write: (s: string) => void (stdout += s) });
-    return { code, stdout, stderr: '' };
-  } catch (err) {
-    if (err instanceof CliError) return { code: err.exitCode, stdout, stderr: `pxe-pilot: ${err.message}\n` };
-    throw err;
+    const code = await runCommandLine(args, { out: { write: (s: string) => (stdout += s) }, err: { write: (s: string) => (stderr += s) } });
+    assert.notEqual(code, 'running');
+    return { code: code as number, stdout, stderr };
   } finally {
     process.env.PXE_PILOT_URL = saved.url ?? '';
     process.env.PXE_PILOT_TOKEN = saved.token ?? '';
@@ -101,6 +99,7 @@ test('bad input exits 2 with what to fix; an unknown image is refused by the dae
   assert.match(badImage.stderr, /no install image debian\/13 .*available: proxmox-ve\/9\.1-1/);
   const badFlag = await cli(['leases', '--bogus'], env);
   assert.equal(badFlag.code, 2);
+  assert.match(badFlag.stderr, /^pxe-pilot leases: unknown flag --bogus$/m);
 });
 
 test('an unreachable daemon exits 1 naming the URL tried; a wrong token exits 1', async () => {

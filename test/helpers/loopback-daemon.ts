@@ -48,7 +48,9 @@ async function freeUdpPort(): Promise<number> {
   });
 }
 
-export async function startLoopbackDaemon(options: { token?: string | null; extraHttp?: string; hosts?: string } = {}): Promise<LoopbackDaemon> {
+export async function startLoopbackDaemon(
+  options: { token?: string | null; extraHttp?: string; hosts?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<LoopbackDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'pxe-console-'));
   const tftpRoot = join(dir, 'tftp');
   const assetsDir = join(dir, 'assets');
@@ -88,7 +90,7 @@ export async function startLoopbackDaemon(options: { token?: string | null; extr
     ].join('\n'),
   );
   const [node, ...args] = cliArgv(['--config', configFile, '--log-format', 'json']);
-  const child = spawn(node!, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(node!, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   const out = collectOutput(child);
   const base = `http://127.0.0.1:${httpPort}`;
   const stop = async (): Promise<void> => {

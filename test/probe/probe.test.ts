@@ -127,7 +127,7 @@ for (const mode of ['server', 'proxy'] as const) {
           [['--mac', '52:54:00:00:00:01', '--arch', 'bios', '--interface', 'nosuch0'], /--interface "nosuch0": no such network interface/],
           [['--mac', '52:54:00:00:00:01', '--arch', 'bios', '--blksize', '0'], /--blksize "0": give a whole number from 1 to 65464/],
           [['--mac', '52:54:00:00:00:01', '--arch', 'bios', '--server', 'pxe.example'], /--server "pxe\.example" is not an IPv4 address/],
-          [['--mac', '52:54:00:00:00:01', '--arch', 'bios', '--frobnicate'], /Unknown option '--frobnicate'/],
+          [['--mac', '52:54:00:00:00:01', '--arch', 'bios', '--frobnicate'], /unknown flag --frobnicate/],
         ];
         for (const [args, message] of cases) {
           const r = await probe(lab, args);

@@ -1,0 +1,250 @@
+// `pxe-pilot nodes|leases|events|images|status`: the running daemon, asked through its admin API.
+import { NODE_LIFECYCLES } from '../boot/lifecycle.ts';
+import { macArgument, wholeNumber } from './arguments.ts';
+import { AdminClient, resolveTarget } from './client.ts';
+import { configFileOf, UsageError, type CommandContext, type Output } from './command.ts';
+import { duration, relativeTime, styleFor, table, type Style } from './format.ts';
+
+const STATES: readonly string[] = NODE_LIFECYCLES;
+
+/** The flags every admin command has. */
+interface DaemonValues {
+  config?: string;
+  url?: string;
+  json: boolean;
+}
+
+/** What every admin command works with: the daemon's client and how to print. */
+interface Session {
+  client: AdminClient;
+  style: Style;
+  out: Output;
+  /** --json was given. */
+  json: boolean;
+  /** The daemon's answer as it came, as indented JSON; returns the exit code. */
+  print: (value: unknown) => number;
+}
+
+function session({ values, out }: CommandContext<DaemonValues>): Session {
+  const client = new AdminClient(resolveTarget({ url: values.url, config: configFileOf(values), configGiven: values.config !== undefined }));
+  return {
+    client,
+    style: styleFor(out),
+    out,
+    json: values.json,
+    print: (value) => (out.write(JSON.stringify(value, null, 2) + '\n'), 0),
+  };
+}
+
+interface NodeJson {
+  mac: string;
+  state: string;
+  profile: string | null;
+  hostname: string | null;
+  lastSeen: string | null;
+  lastIp: string | null;
+  firmware: string | null;
+  arch: number | null;
+}
+
+interface EventJson {
+  time: string;
+  mac: string | null;
+  protocol: string;
+  kind: string;
+  decision: string;
+  reason: string;
+}
+
+function eventLine(e: EventJson, style: Style): string {
+  const t = e.time.slice(11, 19);
+  return `${style.dim(t)}  ${(e.mac ?? '-').padEnd(17)}  ${e.protocol.padEnd(9)} ${e.kind.slice(0, 28).padEnd(28)} ${style.state(e.decision)}: ${e.reason}\n`;
+}
+
+export async function nodesList(context: CommandContext<DaemonValues & { state?: string }>): Promise<number> {
+  const { state } = context.values;
+  if (state !== undefined && !STATES.includes(state)) throw new UsageError(`--state must be one of ${STATES.join(', ')}, not ${JSON.stringify(state)}`);
+  const { client, style, out, json, print } = session(context);
+  const r = await client.json<{ total: number; nodes: NodeJson[] }>('GET', `/nodes${state ? `?state=${state}` : ''}`);
+  if (json) return print(r);
+  out.write(
+    table(
+      ['MAC', 'STATE', 'HOSTNAME', 'LAST IP', 'FIRMWARE', 'PROFILE', 'LAST SEEN'],
+      r.nodes.map((n) => [n.mac, style.state(n.state), n.hostname ?? '-', n.lastIp ?? '-', n.firmware ?? '-', n.profile ?? '-', relativeTime(n.lastSeen)]),
+      style,
+    ),
+  );
+  out.write(style.dim(`${r.total} node${r.total === 1 ? '' : 's'}${state ? ` in state ${state}` : ''}\n`));
+  return 0;
+}
+
+/** One node's change or view through the API, printed as its detail (or JSON). */
+async function nodeRequest(context: CommandContext<DaemonValues>, method: string, path: string, body?: unknown): Promise<number> {
+  const mac = macArgument(context.operands[0]!);
+  const { client, style, out, json, print } = session(context);
+  const detail = await client.json<Record<string, unknown>>(method, `/nodes/${mac}${path}`, body);
+  if (json) return print(detail);
+  out.write(describeNode(detail, style));
+  return 0;
+}
+
+export function nodeShow(context: CommandContext<DaemonValues>): Promise<number> {
+  return nodeRequest(context, 'GET', '');
+}
+
+export function nodeReinstall(context: CommandContext<DaemonValues & { profile?: string }>): Promise<number> {
+  const { profile } = context.values;
+  if (profile !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(profile))
+    throw new UsageError(`--profile must be <product>/<version>, e.g. proxmox-ve/9.1-1, not ${JSON.stringify(profile)}`);
+  return nodeRequest(context, 'POST', '/reinstall', profile ? { profile } : {});
+}
+
+export function nodeCancel(context: CommandContext<DaemonValues>): Promise<number> {
+  return nodeRequest(context, 'DELETE', '/reinstall');
+}
+
+export function nodeLocalBoot(context: CommandContext<DaemonValues & { clear: boolean }>): Promise<number> {
+  const script = context.operands[1];
+  if (context.values.clear === (script !== undefined)) throw new UsageError('local-boot takes one iPXE command (quote it) or --clear');
+  return script === undefined ? nodeRequest(context, 'DELETE', '/local-boot') : nodeRequest(context, 'PUT', '/local-boot', { script });
+}
+
+export async function leasesCommand(context: CommandContext<DaemonValues>): Promise<number> {
+  const { client, style, out, json, print } = session(context);
+  const r = await client.json<{
+    dhcpMode: string;
+    leases: { ip: string; mac: string; hostname: string | null; state: string; expires: string; expired: boolean }[];
+  }>('GET', '/leases');
+  if (json) return print(r);
+  if (r.dhcpMode !== 'server')
+    out.write(style.dim(`[dhcp] mode = ${r.dhcpMode}: pxe-pilot hands out no addresses; leases below are from an earlier server mode, if any\n`));
+  out.write(
+    table(
+      ['ADDRESS', 'MAC', 'HOSTNAME', 'STATE', 'EXPIRES'],
+      r.leases.map((l) => [l.ip, l.mac, l.hostname ?? '-', style.state(l.state), l.expired ? `expired ${relativeTime(l.expires)}` : relativeTime(l.expires)]),
+      style,
+    ),
+  );
+  return 0;
+}
+
+export async function eventsCommand(context: CommandContext<DaemonValues & { mac?: string; limit?: string; follow: boolean }>): Promise<number> {
+  const { values } = context;
+  const mac = values.mac === undefined ? null : macArgument(values.mac, '--mac');
+  const limit = wholeNumber('--limit', values.limit, 1, 99999, undefined);
+  const { client, style, out, json } = session(context);
+  const print = (e: EventJson): unknown => out.write(json ? JSON.stringify(e) + '\n' : eventLine(e, style));
+  const q = new URLSearchParams({ ...(mac ? { mac } : {}), ...(limit ? { limit: String(limit) } : {}) });
+  const r = await client.json<{ events: EventJson[] }>('GET', `/events?${q}`);
+  r.events.forEach(print);
+  if (values.follow) await follow(client, mac, print);
+  return 0;
+}
+
+export async function imagesCommand(context: CommandContext<DaemonValues>): Promise<number> {
+  const { client, style, out, json, print } = session(context);
+  const r = await client.json<{ dir: string; images: { profile: string; kernel: string; initrds: string[]; hosts: string[] }[] }>('GET', '/images');
+  if (json) return print(r);
+  if (r.images.length === 0) out.write(`no install images under ${r.dir}\n`);
+  else
+    out.write(
+      table(
+        ['PROFILE', 'FILES', 'USED BY'],
+        r.images.map((i) => [i.profile, String(1 + i.initrds.length), i.hosts.join(', ') || '-']),
+        style,
+      ),
+    );
+  return 0;
+}
+
+export async function statusCommand(context: CommandContext<DaemonValues>): Promise<number> {
+  const { client, style, out, json, print } = session(context);
+  const r = await client.json<{
+    version: string;
+    uptime: number;
+    address: string;
+    dhcpMode: string;
+    config: string;
+    services: { name: string; enabled: boolean; bindings: { protocol: string; address: string; port: number; interface?: string }[] }[];
+    warnings: string[];
+    nodes: Record<string, number>;
+    transfers: number;
+    streamClients: number;
+  }>('GET', '/status');
+  if (json) return print(r);
+  out.write(
+    `pxe-pilot ${r.version} at ${client.target.url}, up ${duration(r.uptime)}, serving as ${r.address || '-'}, DHCP ${r.dhcpMode}, profile ${r.config}\n\n`,
+  );
+  out.write(
+    table(
+      ['SERVICE', 'STATE', 'BOUND'],
+      r.services.map((s) => [
+        s.name,
+        s.enabled ? 'running' : 'off',
+        s.bindings.map((b) => `${b.protocol} ${b.address}:${b.port}${b.interface ? ` (${b.interface})` : ''}`).join(', ') || '-',
+      ]),
+      style,
+    ),
+  );
+  out.write(
+    `\nnodes: ${Object.entries(r.nodes)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ')}; transfers in flight: ${r.transfers}; live stream clients: ${r.streamClients}\n`,
+  );
+  for (const w of r.warnings) out.write(`warning: ${w}\n`);
+  return 0;
+}
+
+function describeNode(n: Record<string, unknown>, style: Style): string {
+  // Values come from the API's JSON: strings as they are, numbers, booleans and objects as JSON.
+  const s = (v: unknown): string => (v === null || v === undefined || v === '' ? '-' : typeof v === 'string' ? v : JSON.stringify(v));
+  const lines = [
+    `${style.bold(s(n.mac))}  ${style.state(s(n.state))}  ${s(n.hostname)}`,
+    `  profile     ${s(n.profile)}`,
+    `  last seen   ${relativeTime(n.lastSeen as string | null)} from ${s(n.lastIp)} (${s(n.firmware)})`,
+    `  armed       ${n.armedAt ? `${relativeTime(n.armedAt as string)} by ${s(n.armedBy)}` : '-'}`,
+    `  installed   ${n.installedAt ? `${relativeTime(n.installedAt as string)} as ${s(n.fqdn)}` : '-'}`,
+    `  local boot  ${s(n.localBoot ?? 'exit (default)')}`,
+  ];
+  const installs =
+    (n.installs as
+      { profile: string | null; armedAt: string | null; armedBy: string | null; consumedAt: string | null; installedAt: string | null }[] | undefined) ?? [];
+  if (installs.length > 0) {
+    lines.push(
+      '',
+      table(
+        ['PROFILE', 'ARMED', 'BY', 'STARTED', 'FINISHED'],
+        installs.map((i) => [s(i.profile), relativeTime(i.armedAt), s(i.armedBy), relativeTime(i.consumedAt), relativeTime(i.installedAt)]),
+        style,
+      ).trimEnd(),
+    );
+  }
+  const events = (n.events as EventJson[] | undefined) ?? [];
+  if (events.length > 0) {
+    lines.push('', style.bold('recent events'));
+    for (const e of events.slice(-10)) lines.push(eventLine(e, style).trimEnd());
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Reads GET /events/stream until the daemon closes it or the user interrupts. */
+async function follow(client: AdminClient, mac: string | null, print: (e: EventJson) => void): Promise<void> {
+  const res = await client.request('GET', `/events/stream${mac ? `?mac=${mac}` : ''}`);
+  if (!res.body) return;
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffered += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buffered.indexOf('\n\n')) >= 0) {
+      const frame = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      const data = frame
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n');
+      if (data) print(JSON.parse(data) as EventJson);
+    }
+  }
+}
