@@ -4,7 +4,7 @@
 // "cli" reaches it over a veth, as another machine on the LAN would. Every admin route comes from
 // the router itself (test/helpers/admin-routes.ts), so a new one cannot be left out.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -98,6 +98,9 @@ describe('the shipped profile without an admin token, reached from another machi
   before(async () => {
     lab = new NetLab('adm');
     dir = mkdtempSync(join(tmpdir(), 'pxp-admin-net-'));
+    // Readable as /etc/pxe-pilot is: started as root with `user =` empty, the daemon becomes the
+    // pxe-pilot account when one exists, and must still read its profile on SIGHUP.
+    chmodSync(dir, 0o755);
     await lab.addNamespace('srv');
     await lab.addNamespace('cli');
     await lab.addVethPair('srv', 'eth0', `${lan.server}/${lan.prefix}`, 'cli', 'eth0', `${CLIENT}/${lan.prefix}`);
