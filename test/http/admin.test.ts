@@ -1,11 +1,14 @@
 // The node lifecycle as an operator drives it: boot, answer, webhook, reinstall, local boot, events.
+// Every test gets a server and store of its own and brings its machines to the state it needs, so
+// each runs alone by name and in any order (scripts/test-isolation.mjs checks both).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { startHttp, type RunningHttp } from '../helpers/http.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { makeAnswerTree, post, type AnswerTree } from '../helpers/answer-tree.ts';
 import { hostEntry } from '../helpers/profile.ts';
+import { adminRoutes, concretePath } from '../helpers/admin-routes.ts';
 import { Store } from '../../src/store/store.ts';
 
 const RACK1 = '52:54:00:bb:00:01';
@@ -38,21 +41,31 @@ async function json(
 const answerRequest = (mac: string) => ({ product: { product: 'pve' }, iso: { release: '9.1', isorelease: '1' }, network_interfaces: [{ link: 'eno1', mac }] });
 const webhook = (mac: string, fqdn: string) => ({ ...webhookFixture, fqdn, 'network-interfaces': [{ name: 'nic0', mac, 'is-management': true }] });
 
+/** A machine whose [host] says install goes through it as it would: boot, answer fetch, the installed system's webhook. */
+async function installThroughBoot(h: RunningHttp, mac: string, fqdn: string): Promise<void> {
+  assert.match(await boot(h, mac), /kernel /);
+  assert.equal((await post(h.base, '/answer', answerRequest(mac))).status, 200);
+  assert.equal((await post(h.base, '/webhook/proxmox', webhook(mac, fqdn))).status, 200);
+  assert.equal(h.store.getNode(mac)?.state, 'installed');
+}
+
 describe('node lifecycle through the admin API', () => {
   let tree: AnswerTree;
   let h: RunningHttp;
 
-  before(async () => {
+  before(() => {
     tree = makeAnswerTree({ 'default.toml': '[global]\nfqdn = "{{hostname}}.rack.example"\n' }, ['proxmox-ve/9.1-1', 'proxmox-ve/8.4-1', 'debian/13']);
+  });
+  after(() => tree.remove());
+  beforeEach(async () => {
     h = await startHttp({
       answers: { dir: tree.answers },
       assets: { dir: tree.assets },
       hosts: [hostEntry(RACK1, { hostname: 'pve1', action: 'install', profile: 'proxmox-ve/9.1-1' }), hostEntry(DEBIAN, { hostname: 'deb1', action: 'local' })],
     });
   });
-  after(async () => {
+  afterEach(async () => {
     await h.stop();
-    tree.remove();
   });
 
   test('install once: boot installs, the answer fetch consumes it, the next boot gets local disk; the webhook marks it installed', async () => {
@@ -97,6 +110,7 @@ describe('node lifecycle through the admin API', () => {
   });
 
   test('reinstall re-arms once with the chosen profile; the next answer fetch consumes it again', async () => {
+    await installThroughBoot(h, RACK1, 'pve1.rack.example');
     const armed = await json(h, 'POST', `/nodes/${RACK1}/reinstall`, { profile: 'proxmox-ve/8.4-1' });
     assert.equal(armed.status, 200);
     assert.equal(armed.body.state, 'install-pending');
@@ -126,6 +140,8 @@ describe('node lifecycle through the admin API', () => {
   });
 
   test('DELETE reinstall cancels a pending install and is harmless otherwise', async () => {
+    // DEBIAN booted once: action=local, so seen.
+    assert.match(await boot(h, DEBIAN), /has action=local/);
     await json(h, 'POST', `/nodes/${DEBIAN}/reinstall`, { profile: 'debian/13' });
     const cancelled = await json(h, 'DELETE', `/nodes/${DEBIAN}/reinstall`);
     assert.equal(cancelled.body.state, 'seen');
@@ -137,6 +153,7 @@ describe('node lifecycle through the admin API', () => {
   });
 
   test('reinstall without a profile uses the [host] one; bad requests are 400s that say why', async () => {
+    await installThroughBoot(h, RACK1, 'pve1.rack.example');
     const fromHost = await json(h, 'POST', `/nodes/${RACK1}/reinstall`);
     assert.equal(fromHost.status, 200);
     assert.match(h.store.events({ mac: RACK1, protocol: 'admin' }).at(-1)!.reason, /profile proxmox-ve\/9\.1-1 \(from its \[host\] section\)/);
@@ -160,6 +177,8 @@ describe('node lifecycle through the admin API', () => {
   });
 
   test('local-boot: whitelisted sanboot is what local boot runs; anything else is refused; DELETE restores exit', async () => {
+    // Installed, so its next boot is the local disk.
+    await installThroughBoot(h, RACK1, 'pve1.rack.example');
     const set = await json(h, 'PUT', `/nodes/${RACK1}/local-boot`, { script: 'sanboot --no-describe --drive 0x80' });
     assert.equal(set.status, 200);
     assert.equal(set.body.localBoot, 'sanboot --no-describe --drive 0x80');
@@ -178,10 +197,14 @@ describe('node lifecycle through the admin API', () => {
   });
 
   test('GET /nodes lists every node, filtered by state; unknown nodes are 404', async () => {
+    await installThroughBoot(h, RACK1, 'pve1.rack.example');
+    await boot(h, DEBIAN);
+    await boot(h, STRANGER);
     const all = await json(h, 'GET', '/nodes');
     assert.equal(all.status, 200);
     const nodes = all.body.nodes as { mac: string; state: string; hostname: string | null; lastSeen: string; lastIp: string | null; firmware: string | null }[];
-    assert.equal(all.body.total, nodes.length);
+    assert.deepEqual(nodes.map((n) => n.mac).sort(), [RACK1, STRANGER, DEBIAN].sort());
+    assert.equal(all.body.total, 3);
     const rack1 = nodes.find((n) => n.mac === RACK1)!;
     assert.deepEqual([rack1.state, rack1.hostname, rack1.lastIp, rack1.firmware], ['installed', 'pve1', '127.0.0.1', 'uefi']);
     const installed = await json(h, 'GET', '/nodes?state=installed');
@@ -197,17 +220,38 @@ describe('node lifecycle through the admin API', () => {
   });
 
   test('GET /events filters by MAC and protocol, newest last, bounded by limit', async () => {
+    // Three events from the install (http, answer, webhook), three from the admin, and another machine's boot.
+    await installThroughBoot(h, RACK1, 'pve1.rack.example');
+    assert.equal((await json(h, 'POST', `/nodes/${RACK1}/reinstall`)).status, 200);
+    assert.equal((await json(h, 'DELETE', `/nodes/${RACK1}/reinstall`)).status, 200);
+    assert.equal((await json(h, 'PUT', `/nodes/${RACK1}/local-boot`, { script: 'exit' })).status, 200);
+    await boot(h, DEBIAN);
     const all = await json(h, 'GET', `/events?mac=${RACK1.replace(/:/g, '-').toUpperCase()}&limit=3`);
-    const events = all.body.events as { mac: string; protocol: string; time: string; reason: string }[];
-    assert.equal(events.length, 3);
+    const events = all.body.events as { mac: string; protocol: string; kind: string; time: string; reason: string }[];
     assert.ok(events.every((e) => e.mac === RACK1 && typeof e.time === 'string' && e.reason.length > 0));
-    const admin = (await json(h, 'GET', `/events?mac=${RACK1}&protocol=admin`)).body.events as { protocol: string }[];
-    assert.ok(admin.length >= 3 && admin.every((e) => e.protocol === 'admin'));
+    const adminKinds = ['POST /nodes/<mac>/reinstall', 'DELETE /nodes/<mac>/reinstall', 'PUT /nodes/<mac>/local-boot'];
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      adminKinds,
+      'the newest three of the six, oldest first',
+    );
+    const admin = (await json(h, 'GET', `/events?mac=${RACK1}&protocol=admin`)).body.events as { protocol: string; kind: string }[];
+    assert.ok(admin.every((e) => e.protocol === 'admin'));
+    assert.deepEqual(
+      admin.map((e) => e.kind),
+      adminKinds,
+    );
+    const install = (await json(h, 'GET', `/events?mac=${RACK1}`)).body.events as { protocol: string }[];
+    assert.deepEqual(
+      install.map((e) => e.protocol),
+      ['http', 'answer', 'webhook', 'admin', 'admin', 'admin'],
+    );
     for (const bad of ['limit=abc', 'limit=20000', 'mac=nope', 'protocol=ftp']) assert.equal((await json(h, 'GET', `/events?${bad}`)).status, 400, bad);
   });
 
   test("a machine's events and its explain text include the TFTP transfers from its address, not others'", async () => {
-    // TFTP names no MAC; RACK1's HTTP requests came from 127.0.0.1.
+    // TFTP names no MAC; RACK1's HTTP requests come from 127.0.0.1.
+    await boot(h, RACK1);
     h.store.record({
       mac: null,
       protocol: 'tftp',
@@ -232,26 +276,27 @@ describe('node lifecycle through the admin API', () => {
   });
 
   test('with [http] admin_token set every admin route needs the Bearer token', async () => {
+    await installThroughBoot(h, RACK1, 'pve1.rack.example');
+    const before = (await json(h, 'GET', `/nodes/${RACK1}`)).body;
     const token = 'admin-token-0123456789abcdef';
     h.service.reload({ ...h.profile, http: { ...h.profile.http, adminToken: token } });
-    try {
-      for (const [method, path] of [
-        ['GET', '/nodes'],
-        ['GET', `/nodes/${RACK1}`],
-        ['POST', `/nodes/${RACK1}/reinstall`],
-        ['DELETE', `/nodes/${RACK1}/reinstall`],
-        ['PUT', `/nodes/${RACK1}/local-boot`],
-        ['DELETE', `/nodes/${RACK1}/local-boot`],
-        ['GET', '/events'],
-      ] as const) {
-        assert.equal((await json(h, method, path, method === 'PUT' ? { script: 'exit' } : undefined)).status, 401, `${method} ${path}`);
-        assert.equal((await json(h, method, path, method === 'PUT' ? { script: 'exit' } : undefined, { authorization: 'Bearer wrong' })).status, 401);
+    // Every admin route the router has (test/helpers/admin-routes.ts), so a new one is covered too.
+    for (const { method, pattern } of adminRoutes()) {
+      const path = concretePath(pattern, RACK1);
+      const body = method === 'PUT' || method === 'POST' ? { script: 'exit', profile: 'proxmox-ve/8.4-1' } : undefined;
+      for (const headers of [{}, { authorization: 'Bearer wrong' }] as Record<string, string>[]) {
+        const res = await fetch(h.base + path, {
+          method,
+          headers: { 'content-type': 'application/json', ...headers },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
+        assert.equal(res.status, 401, `${method} ${path} ${JSON.stringify(headers)}`);
+        assert.match(String(((await res.json()) as { error: string }).error), /admin API: (send Authorization: Bearer|wrong token)/);
       }
-      assert.equal((await json(h, 'GET', '/nodes', undefined, { authorization: `Bearer ${token}` })).status, 200);
-      assert.equal(h.store.getNode(RACK1)?.state, 'installed', 'refused requests changed nothing');
-    } finally {
-      h.service.reload({ ...h.profile, http: { ...h.profile.http, adminToken: '' } });
     }
+    assert.equal((await json(h, 'GET', `/nodes/${RACK1}`, undefined, { authorization: `Bearer ${token}` })).status, 200);
+    h.service.reload({ ...h.profile, http: { ...h.profile.http, adminToken: '' } });
+    assert.deepEqual((await json(h, 'GET', `/nodes/${RACK1}`)).body, before, 'refused requests changed nothing');
   });
 });
 

@@ -1,4 +1,7 @@
-import { test, before, after } from 'node:test';
+// /boot, /install, the menu and /assets over HTTP. The assets folder is built once and only read;
+// every test gets a server and store of its own, so what it asserts (an exact event list, a
+// node count) comes from its own requests, alone by name or in any order.
+import { test, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +22,7 @@ function node(mac: string, action: HostEntry['action'], profile = ''): HostEntry
   return hostEntry(mac, { hostname: `node-${mac.slice(-2)}`, action, profile, cmdline: 'console=ttyS0' });
 }
 
-before(async () => {
+before(() => {
   dir = mkdtempSync(join(tmpdir(), 'pxp-http-'));
   const assets = join(dir, 'assets');
   for (const [p, v] of [
@@ -36,14 +39,18 @@ before(async () => {
   writeFileSync(join(assets, 'proxmox-ve', '9.2-1', 'vmlinuz'), 'k');
   writeFileSync(join(dir, 'secret.txt'), 'outside the assets folder');
   symlinkSync(join(dir, 'secret.txt'), join(assets, 'escape.txt'));
+});
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+beforeEach(async () => {
   h = await startHttp({
-    assets: { dir: assets },
+    assets: { dir: join(dir, 'assets') },
     hosts: [node(INSTALL_MAC, 'install', 'proxmox-ve/9.1-1'), node(LOCAL_MAC, 'local'), node(DEBIAN_MAC, 'install', 'debian/13')],
   });
 });
-after(async () => {
+afterEach(async () => {
   await h.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('GET /boot.ipxe and /chain serve the bootstrap pointing at this server', async () => {
@@ -121,7 +128,6 @@ test('/boot: a host with action=local gets exit', async () => {
 });
 
 test('/boot: missing or malformed MACs are 400 text/plain and create no node', async () => {
-  const before = h.store.countNodes();
   for (const q of [
     '',
     '?mac=',
@@ -137,7 +143,7 @@ test('/boot: missing or malformed MACs are 400 text/plain and create no node', a
     assert.match(String(r.headers['content-type']), /^text\/plain/);
     assert.match(r.text, /mac/);
   }
-  assert.equal(h.store.countNodes(), before);
+  assert.equal(h.store.countNodes(), 0);
 });
 
 test('/install: a menu pick serves that image; unknown images are 400', async () => {
