@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { collectOutput, waitFor } from '../helpers/netns.ts';
 import { skipUnless } from '../helpers/requirements.ts';
 import { DhcpLab, labServerProfile, SERVER_IP } from '../helpers/dhcp-lab.ts';
+import { replayableRandom } from '../helpers/seeded-random.ts';
 import { fileURLToPath } from 'node:url';
 
 const STORM_CLIENT = fileURLToPath(new URL('../helpers/storm-client.ts', import.meta.url));
@@ -91,8 +92,9 @@ describe('DHCP server safety', { skip: skipUnless(['root', 'ip', 'busybox', 'tsh
         .split('\n')
         .filter((l) => l.startsWith('ACK '));
     // A random point in the storm: after 20 to 139 ACKs.
-    const killAt = 20 + Math.floor(Math.random() * 120);
-    await waitFor(`the storm to get ${killAt} ACKs`, () => acks().length >= killAt, 20_000);
+    const { seed, random } = replayableRandom('PXE_PILOT_CRASH_SEED', 'server-safety: kill point');
+    const killAt = 20 + Math.floor(random() * 120);
+    await waitFor(`the storm to get ${killAt} ACKs (crash seed ${seed})`, () => acks().length >= killAt, 20_000);
     await lab.stopServer('SIGKILL');
     assert.ok(acks().length < 230, 'the server was killed while the storm was still running');
     await new Promise<void>((r) => storm.once('exit', () => r()));
