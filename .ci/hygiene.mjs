@@ -149,10 +149,17 @@ function uidOf(name) {
   return null;
 }
 
-/** A node process the tests started: the daemon, or a TypeScript test file or helper run through tsx. */
+/**
+ * A node process of the tests: the daemon (bin/pxe-pilot.mjs, installed or from a checkout), the
+ * test runner, or anything run through tsx (test files, helpers, `src/cli.ts`); not a linter that
+ * merely names .ts files.
+ */
 function isPilotNode(args) {
   return args.some(
-    (a) => /(^|\/)pxe-pilot(\.mjs)?$|\/usr\/lib\/pxe-pilot\//.test(a) || a === 'tsx' || /\/tsx\/|^--(import|loader)=tsx/.test(a) || /\.m?ts$/.test(a),
+    (a) =>
+      /(^|\/)pxe-pilot(\.mjs)?$|^\/usr\/lib\/pxe-pilot\//.test(a) ||
+      /(^|\/)scripts\/run-test(s|-files)\.mjs$/.test(a) ||
+      /^--(import|loader)=tsx$|(^|\/)tsx(\/|$)/.test(a),
   );
 }
 
