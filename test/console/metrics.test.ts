@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import type { Context } from 'koa';
 import { startLoopbackDaemon, type LoopbackDaemon } from '../helpers/loopback-daemon.ts';
 import { skipUnless } from '../helpers/requirements.ts';
+import { waitFor } from '../helpers/netns.ts';
 import { metricsAllowed } from '../../src/http/metrics-route.ts';
 import { testProfile } from '../helpers/profile.ts';
 import type { HttpDeps } from '../../src/http/context.ts';
@@ -41,12 +42,32 @@ test('traffic shows in /metrics with bounded labels, and promtool accepts the ou
   await run('curl', ['-sS', '-o', '/dev/null', `tftp://127.0.0.1:${daemon.tftpPort}/ipxe.efi`]);
   await run('curl', ['-sS', '-o', '/dev/null', `tftp://127.0.0.1:${daemon.tftpPort}/missing.efi`]).catch(() => undefined);
 
-  // Let the event batch reach the log (flushed within 50 ms).
-  await new Promise((r) => setTimeout(r, 200));
-  const res = await fetch(`${daemon.base}/metrics`);
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
-  const text = await res.text();
+  // The TFTP transfer is counted when its last ACK arrives and the event batch is written within
+  // 50 ms, both after the clients are done: wait (10 s at most) until every count has got there,
+  // then check that none went past. A count that never gets there is named by its assertion below.
+  const last = { status: 0, contentType: '' };
+  let text = '';
+  const counted = waitFor('the traffic to show in /metrics', async () => {
+    const res = await fetch(`${daemon.base}/metrics`);
+    last.status = res.status;
+    last.contentType = res.headers.get('content-type') ?? '';
+    text = await res.text();
+    return (
+      res.status === 200 &&
+      sample(text, 'pxe_pilot_boot_decisions_total', { action: 'menu' }) >= 3 &&
+      sample(text, 'pxe_pilot_http_requests_total', { route: '/boot', status: '200' }) >= 3 &&
+      sample(text, 'pxe_pilot_http_requests_total', { route: '/boot', status: '400' }) >= 1 &&
+      sample(text, 'pxe_pilot_http_asset_sent_bytes_total') >= 8192 &&
+      sample(text, 'pxe_pilot_tftp_transfers_total', { outcome: 'served' }) >= 1 &&
+      sample(text, 'pxe_pilot_tftp_sent_bytes_total') >= 64 * 1024 &&
+      sample(text, 'pxe_pilot_tftp_requests_refused_total', { reason: 'refused' }) >= 1 &&
+      sample(text, 'pxe_pilot_nodes', { state: 'seen' }) >= 3 &&
+      sample(text, 'pxe_pilot_event_log_write_batches_total') >= 1
+    );
+  });
+  await counted.catch(() => undefined);
+  assert.equal(last.status, 200);
+  assert.match(last.contentType, /text\/plain/);
 
   assert.equal(sample(text, 'pxe_pilot_boot_decisions_total', { action: 'menu' }), 3, 'three unknown machines were shown the menu');
   assert.equal(sample(text, 'pxe_pilot_http_requests_total', { route: '/boot', status: '200' }), 3);

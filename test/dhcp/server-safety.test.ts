@@ -5,10 +5,14 @@ import { after, before, describe, test } from 'node:test';
 import { collectOutput, waitFor } from '../helpers/netns.ts';
 import { skipUnless } from '../helpers/requirements.ts';
 import { DhcpLab, labServerProfile, SERVER_IP } from '../helpers/dhcp-lab.ts';
+import { replayableRandom } from '../helpers/seeded-random.ts';
 import { fileURLToPath } from 'node:url';
 
 const STORM_CLIENT = fileURLToPath(new URL('../helpers/storm-client.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
+// The discard port: the capture's end-of-test marker, which nothing answers.
+const MARKER_PORT = 9;
+const CAPTURE_FILTER = `udp port 67 or udp port 68 or udp port ${MARKER_PORT}`;
 
 describe('DHCP server safety', { skip: skipUnless(['root', 'ip', 'busybox', 'tshark']) }, () => {
   const lab = new DhcpLab();
@@ -24,7 +28,7 @@ describe('DHCP server safety', { skip: skipUnless(['root', 'ip', 'busybox', 'tsh
   test('two interfaces: a DISCOVER on the other LAN gets no reply, and nothing leaves through it', async () => {
     const capture = lab.net.spawn(
       'srv',
-      ['tshark', '-i', 'other0', '-l', '-n', '-f', 'udp port 67 or udp port 68', '-T', 'fields', '-e', 'udp.srcport', '-e', 'udp.dstport'],
+      ['tshark', '-i', 'other0', '-l', '-n', '-f', CAPTURE_FILTER, '-T', 'fields', '-e', 'udp.srcport', '-e', 'udp.dstport'],
       { cwd: lab.dir },
     );
     const seen = collectOutput(capture);
@@ -39,7 +43,11 @@ describe('DHCP server safety', { skip: skipUnless(['root', 'ip', 'busybox', 'tsh
       timeoutMs: 15_000,
     });
     assert.match(served.stderr, /lease of 10\.77\.0\.\d+ obtained/);
-    await new Promise((r) => setTimeout(r, 300));
+    // A marker datagram through other0, sent after everything above: once the capture shows it,
+    // it has shown every packet that crossed other0 before it (a capture keeps the wire's order).
+    await lab.net.exec('rogue', ['ip', 'addr', 'add', '10.88.0.2/24', 'dev', 'eth0']);
+    await lab.net.exec('rogue', ['bash', '-c', `echo marker > /dev/udp/10.88.0.1/${MARKER_PORT}`]);
+    await waitFor('the capture to show the marker', () => new RegExp(`^\\d+\t${MARKER_PORT}$`, 'm').test(seen.text()), 15_000);
     await lab.net.stop(capture);
     const lines = seen
       .text()
@@ -59,8 +67,17 @@ describe('DHCP server safety', { skip: skipUnless(['root', 'ip', 'busybox', 'tsh
   test('malformed datagrams are named in events and the server keeps answering', async () => {
     const out = await runClient(['garbage', SERVER_IP]);
     assert.match(out, /^OFFER 02:aa:00:00:00:01 10\.77\.0\.\d+$/m);
-    await new Promise((r) => setTimeout(r, 200));
-    const malformed = lab.events().filter((e) => e.kind === 'malformed');
+    // Events reach the log in batches (within 50 ms): wait, bounded, for the ones asserted below.
+    const malformedEvents = () => lab.events().filter((e) => e.kind === 'malformed');
+    await waitFor(
+      'the malformed datagrams to reach the event log',
+      () => {
+        const events = malformedEvents();
+        return events.length >= 4 && events.some((e) => /\(truncated\)/.test(e.reason)) && events.some((e) => /\(bad-option\)/.test(e.reason));
+      },
+      10_000,
+    ).catch(() => undefined);
+    const malformed = malformedEvents();
     assert.ok(malformed.length >= 4, `malformed packets are recorded: ${malformed.length}`);
     assert.ok(malformed.some((e) => /\(truncated\)/.test(e.reason)));
     assert.ok(malformed.some((e) => /\(bad-option\)/.test(e.reason)));
@@ -75,8 +92,9 @@ describe('DHCP server safety', { skip: skipUnless(['root', 'ip', 'busybox', 'tsh
         .split('\n')
         .filter((l) => l.startsWith('ACK '));
     // A random point in the storm: after 20 to 139 ACKs.
-    const killAt = 20 + Math.floor(Math.random() * 120);
-    await waitFor(`the storm to get ${killAt} ACKs`, () => acks().length >= killAt, 20_000);
+    const { seed, random } = replayableRandom('PXE_PILOT_CRASH_SEED', 'server-safety: kill point');
+    const killAt = 20 + Math.floor(random() * 120);
+    await waitFor(`the storm to get ${killAt} ACKs (crash seed ${seed})`, () => acks().length >= killAt, 20_000);
     await lab.stopServer('SIGKILL');
     assert.ok(acks().length < 230, 'the server was killed while the storm was still running');
     await new Promise<void>((r) => storm.once('exit', () => r()));

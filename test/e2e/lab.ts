@@ -393,9 +393,13 @@ export class BootLab {
         : [...dnsmasqArgv('rl1'), '--log-dhcp', ...servers.map((s) => `--dhcp-relay=${farLan.relay},${s}`)];
     const relay = this.net.spawn(relayNs, argv);
     const out = collectOutput(relay);
-    // Both agents bind port 67 at start; a quick exit is a failure to start.
-    await new Promise((r) => setTimeout(r, 500));
-    if (relay.exitCode !== null) throw new Error(`${agent} exited at start: ${out.text()}`);
+    // Both agents bind port 67 at start, and nothing else in the relay namespace does: ready once
+    // that socket is there; an exit before that is a failure to start.
+    await waitFor(`${agent} to bind port 67 in the relay namespace`, async () => {
+      if (relay.exitCode !== null) throw new Error(`${agent} exited at start: ${out.text()}`);
+      const sockets = await this.net.exec(relayNs, ['ss', '-H', '-u', '-l', '-n', 'sport = :67']);
+      return sockets.stdout.trim() !== '';
+    });
     return { relay, log: out.text };
   }
 
