@@ -99,7 +99,11 @@ async function main(argv: string[]): Promise<void> {
       const profile = load();
       process.stdout.write(describeProfile(profile));
       const { assetWarnings } = await import('./assets/inventory.ts');
-      for (const w of [...profileWarnings(profile), ...assetWarnings(profile)]) process.stderr.write(`warning: ${w}\n`);
+      const { checkProfile } = await import('./config/checks.ts');
+      const checked = await checkProfile(profile);
+      for (const w of [...profileWarnings(profile), ...assetWarnings(profile), ...checked.warnings]) process.stderr.write(`warning: ${w}\n`);
+      if (checked.errors.length > 0)
+        fail(2, `pxe-pilot: ${checked.errors.length} problem(s) start-up or an install would trip over:\n${checked.errors.join('\n')}`);
       return;
     }
     case 'explain': {
