@@ -114,7 +114,9 @@ async function main(argv: string[]): Promise<void> {
       const limit = values.limit ? Number(values.limit) : undefined;
       const { explainFromProfile, ExplainUnavailable } = await import('./cli/explain.ts');
       try {
-        process.stdout.write(await explainFromProfile(profile, mac, limit && Number.isFinite(limit) ? { limit } : {}));
+        const { dhcpFacts } = await import('./explain.ts');
+        const dhcp = dhcpFacts(profile);
+        process.stdout.write(await explainFromProfile(profile, mac, limit && Number.isFinite(limit) ? { limit, dhcp } : { dhcp }));
       } catch (err) {
         if (err instanceof ExplainUnavailable) fail(1, `pxe-pilot explain: ${err.message}`);
         throw err;
