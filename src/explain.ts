@@ -14,6 +14,84 @@ export interface ExplainOptions {
   limit?: number;
   /** The present, for "x min ago" (default Date.now()). */
   now?: number;
+  /** What the profile says about DHCP: with mode off, hints speak of the router's DHCP server. */
+  dhcp?: DhcpFacts;
+}
+
+/** What the router's DHCP must send when pxe-pilot answers no DHCP itself. */
+export interface DhcpFacts {
+  mode: 'off' | 'proxy' | 'server';
+  /** next-server: our address. */
+  server: string;
+  /** The firmware's boot files ([boot] bios, uefi_x64), served over TFTP. */
+  biosFile: string;
+  uefiFile: string;
+  /** What iPXE must be sent: http://<address>[:port]/boot.ipxe */
+  bootstrapUrl: string;
+}
+
+/** The DhcpFacts of a profile. */
+export function dhcpFacts(profile: {
+  dhcp: { mode: DhcpFacts['mode'] };
+  server: { address: string };
+  http: { port: number };
+  boot: { bios: string; uefiX64: string };
+}): DhcpFacts {
+  const port = profile.http.port === 80 ? '' : `:${profile.http.port}`;
+  // Offline (explain from the CLI) the address may be unknown: say what it stands for.
+  const address = profile.server.address || '<this host>';
+  return {
+    mode: profile.dhcp.mode,
+    server: address,
+    biosFile: profile.boot.bios,
+    uefiFile: profile.boot.uefiX64,
+    bootstrapUrl: `http://${address}${port}/boot.ipxe`,
+  };
+}
+
+/** What the router must send, in the words of its settings. */
+function routerMustSend(f: DhcpFacts): string[] {
+  return [
+    "[dhcp] mode = off: pxe-pilot answers no DHCP, so the router's DHCP server sends machines here. It must send:",
+    `  - to the firmware's PXE request: next-server ${f.server} and file ${f.biosFile} (BIOS) or ${f.uefiFile} (UEFI x64);`,
+    `  - to iPXE's own request (user-class "iPXE"): file ${f.bootstrapUrl}. Sending iPXE the firmware file again makes it load itself in a loop.`,
+    '  docs/install.md ("The router\'s DHCP server, mode = off") has the settings for dnsmasq, ISC dhcpd, Kea, MikroTik, OPNsense/pfSense and a router with only "next server" and "file name".',
+  ];
+}
+
+/** What the router's answers led to, read from TFTP and HTTP events (mode off records no DHCP). */
+function routerSeen(f: DhcpFacts, tftp: StoredEvent[], http: StoredEvent[], now: number): string[] {
+  const loaders = new Set([f.biosFile, f.uefiFile].filter(Boolean));
+  const loads = tftp.filter((e) => {
+    const file = tftpFile(e);
+    return file !== undefined && loaders.has(file);
+  });
+  const boots = http.filter((e) => e.kind === 'GET /boot');
+  const out: string[] = [];
+  if (loads.length === 0 && boots.length === 0) {
+    out.push(
+      `Seen: no machine has loaded ${[...loaders].join(' or ')} over TFTP or asked for its script over HTTP in the recorded events: the router is not sending machines here yet (next-server and file name above), or a firewall drops UDP 69.`,
+    );
+    return out;
+  }
+  const httpFrom = new Set(http.map((e) => text(detailOf(e, 'http')?.ip)).filter((ip) => ip !== undefined));
+  const byAddress = new Map<string, StoredEvent[]>();
+  for (const e of loads) {
+    const client = text(detailOf(e, 'tftp')?.client);
+    if (client) byAddress.set(client, [...(byAddress.get(client) ?? []), e]);
+  }
+  const looping = [...byAddress].filter(([ip, es]) => es.length >= 2 && !httpFrom.has(ip));
+  for (const [ip, es] of looping.slice(0, 5)) {
+    const file = tftpFile(es.at(-1)!)!;
+    out.push(
+      `Seen: ${ip} loaded ${file} ${es.length} times (last ${ago(es.at(-1)!.time, now)}) and never asked for its script over HTTP: the router hands iPXE the firmware file again. Make it answer user-class "iPXE" with ${f.bootstrapUrl}.`,
+    );
+  }
+  if (looping.length === 0)
+    out.push(
+      `Seen: ${loads.length} TFTP load(s) of the boot file, ${boots.length} script request(s) from iPXE (GET /boot)${boots.length > 0 ? ": the router's DHCP sends machines here" : ''}.`,
+    );
+  return out;
 }
 
 const LABELS: Record<EventProtocol, string> = {
@@ -201,9 +279,16 @@ function nextSteps(events: StoredEvent[]): string[] {
 }
 
 /** Why nothing may have been heard from a machine, from what the log says about everyone else. */
-function silentMachineHints(store: ExplainSource, mac: string, now: number): string[] {
+function silentMachineHints(store: ExplainSource, mac: string, now: number, facts?: DhcpFacts): string[] {
   const hints: string[] = [];
   const heard = (protocol: EventProtocol): StoredEvent[] => store.events({ protocol, limit: BACKGROUND_SCAN });
+  if (facts?.mode === 'off') {
+    const start = heard('daemon')
+      .filter((e) => e.kind === 'start' || e.kind === 'reload')
+      .at(-1);
+    if (start) hints.push(`Last ${start.kind} ${ago(start.time, now)}: ${start.reason}`);
+    return [...hints, ...routerMustSend(facts), ...routerSeen(facts, heard('tftp'), heard('http'), now)];
+  }
   const proxy = heard('proxydhcp');
   const dhcp = heard('dhcp');
   const start = heard('daemon')
@@ -273,7 +358,7 @@ export function explainMac(store: ExplainSource, mac: string, options: ExplainOp
 
   if (timeline.length === 0) {
     out.push('', `Nothing was heard from ${mac}${node ? ' in the recorded events' : ''}.`);
-    out.push(...silentMachineHints(store, mac, now));
+    out.push(...silentMachineHints(store, mac, now, options.dhcp));
     return `${out.join('\n')}\n`;
   }
 
@@ -291,6 +376,17 @@ export function explainMac(store: ExplainSource, mac: string, options: ExplainOp
     out.push(describeEvent(e, mac));
   }
   const hints = nextSteps(timeline);
+  // Mode off: this machine's trail stops before iPXE asked for its script, so the router's answers are the suspect.
+  if (options.dhcp?.mode === 'off' && !timeline.some((e) => e.protocol === 'http' && e.kind === 'GET /boot'))
+    hints.push(
+      ...routerMustSend(options.dhcp),
+      ...routerSeen(
+        options.dhcp,
+        timeline.filter((e) => e.protocol === 'tftp'),
+        timeline.filter((e) => e.protocol === 'http'),
+        now,
+      ),
+    );
   if (hints.length) out.push('', ...hints);
   return `${out.join('\n')}\n`;
 }

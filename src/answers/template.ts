@@ -48,6 +48,26 @@ export function renderTemplate(text: string, values: Readonly<Record<string, str
   return errors.length ? { ok: false, errors } : { ok: true, text: out };
 }
 
+/** A placeholder as written, where it is. */
+export interface TemplateUse extends Omit<TemplateError, 'message'> {
+  name: string;
+}
+
+/** The placeholders a template uses, and its syntax errors (unclosed or malformed), without any values. */
+export function scanTemplate(text: string): { uses: TemplateUse[]; errors: TemplateError[] } {
+  const uses: TemplateUse[] = [];
+  const errors: TemplateError[] = [];
+  for (const m of text.matchAll(TOKEN)) {
+    const [whole, inner] = m;
+    if (whole === '\\{{') continue;
+    const at = position(text, m.index);
+    if (inner === undefined) errors.push({ ...at, message: 'unclosed {{ (placeholders are {{name}} on one line; write \\{{ for a literal {{)' });
+    else if (!NAME.test(inner.trim())) errors.push({ ...at, message: `malformed placeholder ${whole}` });
+    else uses.push({ ...at, name: inner.trim() });
+  }
+  return { uses, errors };
+}
+
 /** One line per error: `<file> line 7, column 12: unknown placeholder {{rack}} …`. */
 export function describeTemplateErrors(file: string, errors: TemplateError[]): string {
   return errors.map((e) => `${file} line ${e.line}, column ${e.column}: ${e.message}`).join('; ');

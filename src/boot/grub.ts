@@ -59,11 +59,20 @@ function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
 
-/** The linux, initrd and boot lines of an image, files from (tftp,<server>). */
-function loadLines(image: InstallImage, tftpServer: string, extraCmdline: string, vars: InstallVars): string[] {
+/** The linux, initrd and boot lines of an image, files from (tftp,<server>); or why it cannot boot. */
+function loadLines(image: InstallImage, tftpServer: string, extraCmdline: string, vars: InstallVars): string[] | { problem: string } {
   const file = (rel: string): string => `(tftp,${tftpServer})/${TFTP_ASSETS_FOLDER}/${rel}`;
   const template = [image.cmdline ?? defaultCmdline(image.product), extraCmdline].filter((s) => s.trim() !== '').join(' ');
-  const args = fillCmdline(template, vars)
+  const filled = fillCmdline(template, vars);
+  if (!filled.ok) return { problem: `cannot install ${image.profile}: ${filled.problem}` };
+  const ipxeOnly = filled.parts.find((p) => p.ipxe);
+  if (ipxeOnly)
+    return {
+      problem: `cannot install ${image.profile}: ${ipxeOnly.text} in the kernel command line is an iPXE setting, which GRUB (loader = grub) cannot expand; use pxe-pilot's placeholders (\${ip}, \${mac}, \${hostname}) or boot this machine with loader = ipxe`,
+    };
+  const args = filled.parts
+    .map((p) => p.text)
+    .join('')
     .split(/\s+/)
     .filter((a) => a !== '');
   const initrds = image.initrds.map((rel, i) => (i > 0 && WRAPPED_EXTRA.test(rel) ? `newc:${baseName(rel)}:${file(rel)}` : file(rel)));
@@ -76,10 +85,12 @@ function loadLines(image: InstallImage, tftpServer: string, extraCmdline: string
  * file is missing, GRUB prints its error, then ours, and returns to the firmware.
  */
 export function renderGrubInstall(image: InstallImage, tftpServer: string, extraCmdline: string, vars: InstallVars, reason: string): string {
+  const load = loadLines(image, tftpServer, extraCmdline, vars);
+  if (!Array.isArray(load)) return renderGrubRefusal(`${reason}, but ${load.problem}`);
   return [
     `# ${grubComment(reason)}`,
     say(`installing ${image.profile}: ${reason}`),
-    ...loadLines(image, tftpServer, extraCmdline, vars),
+    ...load,
     say(`could not load ${image.profile}; returning to the firmware`),
     'sleep 5',
     'exit',
@@ -111,8 +122,12 @@ export function renderGrubMenu(images: InstallImage[], options: GrubMenuOptions)
     const title = `Install ${productDisplayName(img.product)} ${img.version}`;
     lines.push(`menuentry ${grubWord(title)} --id ${ids.get(img.profile)} {`);
     lines.push(`  ${say(`installing ${img.profile}: chosen from the menu at the console`)}`);
-    for (const l of loadLines(img, options.tftpServer, options.extraCmdline, options.vars)) lines.push(`  ${l}`);
-    lines.push(`  ${say(`could not load ${img.profile}; returning to the firmware`)}`, '  sleep 5', '  exit', '}');
+    const load = loadLines(img, options.tftpServer, options.extraCmdline, options.vars);
+    if (Array.isArray(load)) {
+      for (const l of load) lines.push(`  ${l}`);
+      lines.push(`  ${say(`could not load ${img.profile}; returning to the firmware`)}`);
+    } else lines.push(`  ${say(load.problem)}`);
+    lines.push('  sleep 5', '  exit', '}');
   }
   lines.push(`menuentry ${grubWord('Boot from local disk')} --id local {`, `  ${say('booting from local disk')}`, '  exit', '}', '');
   return lines.join('\n');

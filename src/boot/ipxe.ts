@@ -1,5 +1,6 @@
 // iPXE script text. Pure: values in, script out.
 import { defaultCmdline, productDisplayName, sortImages, type InstallImage } from './catalogue.ts';
+import { fillCmdlineTemplate, type CmdlineValues, type FilledCmdline } from './cmdline.ts';
 
 /** Makes a value safe to paste into an iPXE line: no variable expansion, no line breaks, no command chaining. */
 export function ipxeText(value: string): string {
@@ -39,7 +40,10 @@ export function renderRefusalScript(reason: string): string {
 export interface InstallVars {
   mac: string;
   ip: string;
+  /** Empty when the machine has none; a cmdline naming ${hostname} is then refused with `hostnameMissing`. */
   hostname: string;
+  /** Why there is no hostname, for the refusal; a generic reason when not given. */
+  hostnameMissing?: string;
   /** Our HTTP base URL. */
   server: string;
   answerUrl: string;
@@ -47,20 +51,48 @@ export interface InstallVars {
   answerServer?: string;
 }
 
-/** Fills ${mac} ${ip} ${hostname} ${server} ${answer_server} ${answer_url}; any other ${…} is left for iPXE to expand. */
-export function fillCmdline(template: string, vars: InstallVars): string {
-  const table: Record<string, string> = {
-    mac: vars.mac,
-    ip: vars.ip,
-    hostname: vars.hostname,
-    server: vars.server,
-    answer_url: vars.answerUrl,
-    answer_server: vars.answerServer ?? vars.server,
+/** The values of our cmdline placeholders (src/boot/cmdline.ts), and why one is empty. */
+export function cmdlineValues(vars: InstallVars): CmdlineValues {
+  return {
+    values: {
+      mac: vars.mac,
+      mac_hyphen: vars.mac.replace(/:/g, '-'),
+      ip: vars.ip,
+      hostname: vars.hostname,
+      server: vars.server,
+      answer_url: vars.answerUrl,
+      answer_server: vars.answerServer ?? vars.server,
+    },
+    missing: {
+      mac: 'no NIC of this machine could be identified',
+      mac_hyphen: 'no NIC of this machine could be identified',
+      ip: 'the request came from no IPv4 address and [host] sets no ip',
+      hostname: vars.hostnameMissing ?? `no [host ${vars.mac}] section with a hostname; set one, or take \${hostname} out of the cmdline`,
+    },
   };
-  return template
-    .replace(/\$\{([a-z_]+)\}/g, (whole, name: string) => table[name] ?? whole)
-    .replace(/[\r\n]+/g, ' ')
-    .trim();
+}
+
+/**
+ * Fills ${mac} ${mac_hyphen} ${ip} ${hostname} ${server} ${answer_server} ${answer_url}; iPXE's
+ * own settings (${net0/ip}, ${buildarch}) are left for iPXE to expand at boot. An unknown name or
+ * an empty value is a problem with its reason.
+ */
+export function fillCmdline(template: string, vars: InstallVars): FilledCmdline {
+  return fillCmdlineTemplate(template.replace(/[\r\n]+/g, ' '), cmdlineValues(vars));
+}
+
+/** The filled line as iPXE text: our values made inert, iPXE's settings kept as `${…}` for iPXE. */
+function ipxeArgs(parts: { text: string; ipxe: boolean }[]): string {
+  let out = '';
+  for (const part of parts) {
+    if (part.ipxe) out += part.text;
+    else {
+      const text = ipxeText(part.text);
+      // A value ending in `$` followed by text starting with `{` must not become a `${`.
+      out += out.endsWith('$') && text.startsWith('{') ? ' ' + text : text;
+    }
+  }
+  return out.replace(/\s+/g, ' ').trim();
 }
 
 /** Extras that are plain files (not cpio archives themselves): served wrapped so they appear as /<name>. */
@@ -77,7 +109,9 @@ function baseName(path: string): string {
 export function renderInstallScript(image: InstallImage, assetBase: string, extraCmdline: string, vars: InstallVars, reason: string): string {
   const names = image.initrds.map(baseName);
   const template = [image.cmdline ?? defaultCmdline(image.product), extraCmdline].filter((s) => s.trim() !== '').join(' ');
-  const args = fillCmdline(template, vars);
+  const filled = fillCmdline(template, vars);
+  if (!filled.ok) return renderRefusalScript(`cannot install ${image.profile}: ${filled.problem}`);
+  const args = ipxeArgs(filled.parts);
   const encoded = (rel: string): string => rel.split('/').map(encodeURIComponent).join('/');
   // Extra images (the Proxmox ISO) come wrapped in cpio from /cpio/ so they land at /<name> in the
   // initramfs on BIOS and UEFI alike (see src/boot/cpio.ts); kernel and initrd come as they are.
@@ -86,7 +120,7 @@ export function renderInstallScript(image: InstallImage, assetBase: string, extr
     '#!ipxe',
     `echo pxe-pilot: installing ${image.profile}: ${ipxeText(reason)}`,
     'imgfree',
-    `kernel ${url(image.kernel)} ${names.map((n) => `initrd=${n}`).join(' ')}${args ? ' ' + ipxeText(args) : ''} || goto failed`,
+    `kernel ${url(image.kernel)} ${names.map((n) => `initrd=${n}`).join(' ')}${args ? ' ' + args : ''} || goto failed`,
     ...image.initrds.map((rel, i) => `initrd --name ${names[i]} ${url(rel, i)} || goto failed`),
     'boot || goto failed',
     ':failed',

@@ -1,12 +1,16 @@
 // pxe-pilot check-config: the effective profile on stdout, its warnings on stderr.
 import { describeProfile, profileWarnings } from '../config/load.ts';
 import { assetWarnings } from '../assets/inventory.ts';
-import type { CommandContext } from './command.ts';
+import { checkProfile } from '../config/checks.ts';
+import { CliError, EXIT_USAGE, type CommandContext } from './command.ts';
 import { profileFor } from './profile.ts';
 
-export function checkConfig({ values, out, err }: CommandContext<{ config?: string }>): Promise<number> {
+export async function checkConfig({ values, out, err }: CommandContext<{ config?: string }>): Promise<number> {
   const profile = profileFor(values);
   out.write(describeProfile(profile));
-  for (const w of [...profileWarnings(profile), ...assetWarnings(profile)]) err.write(`warning: ${w}\n`);
-  return Promise.resolve(0);
+  const checked = await checkProfile(profile);
+  for (const w of [...profileWarnings(profile), ...assetWarnings(profile), ...checked.warnings]) err.write(`warning: ${w}\n`);
+  if (checked.errors.length > 0)
+    throw new CliError(`${checked.errors.length} problem(s) start-up or an install would trip over:\n${checked.errors.join('\n')}`, EXIT_USAGE);
+  return 0;
 }

@@ -3,7 +3,7 @@
 // recorded (a machine installed through A and booting through B is one timeline).
 import pg from 'pg';
 import type { Profile } from '../config/profile.ts';
-import { explainMac, type ExplainOptions } from '../explain.ts';
+import { dhcpFacts, explainMac, type ExplainOptions } from '../explain.ts';
 import { clientConfig, shownUrl } from '../store/postgres/connect.ts';
 import { readHistory } from '../store/postgres/history.ts';
 import { Store } from '../store/store.ts';
@@ -16,7 +16,8 @@ export async function explainCommand({ values, operands, out }: CommandContext<{
   const limit = wholeNumber('--limit', values.limit, 1, 1000, undefined);
   // Only the state folder matters here: do not insist that [server] interface exists.
   const profile = profileFor(values, { offline: true });
-  out.write(await explainFromProfile(profile, mac, limit === undefined ? {} : { limit }));
+  const dhcp = dhcpFacts(profile);
+  out.write(await explainFromProfile(profile, mac, limit === undefined ? { dhcp } : { limit, dhcp }));
   return 0;
 }
 

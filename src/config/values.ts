@@ -2,6 +2,7 @@
 // text is wrong, and how it is written back (check-config, the shipped profile's defaults).
 import { resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
+import { hidePassword, parseConninfo } from './libpq.ts';
 
 export interface ParseContext {
   /** Folder of the profile file: relative paths are relative to it. */
@@ -183,24 +184,17 @@ export const menuEntry: ValueType<string> = {
 export const httpUrl = matching(HTTP_URL, 'expected an http:// or https:// URL');
 
 /**
- * A PostgreSQL URL (postgres:// or postgresql://). A password in it is refused: it belongs in
- * [store] password_file or PGPASSWORD, not in a profile that is copied around and shown.
+ * A PostgreSQL connection string in any form libpq accepts (src/config/libpq.ts), kept as the URI
+ * pxe-pilot connects with. A password in it is refused: it belongs in [store] password_file or
+ * PGPASSWORD, not in a profile that is copied around and shown.
  */
 export const postgresUrl: ValueType<string> = {
   secret: true,
   parse(v, ctx) {
     if (v === '') return v;
-    let url: URL;
-    try {
-      url = new URL(v);
-    } catch {
-      return ctx.report('expected a URL such as postgres://pxe@db.lab.example/pxe_pilot', v.replace(/:[^:@/]*@/, ':(hidden)@'));
-    }
-    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
-      return ctx.report('expected postgres://user@host/db', v.replace(/:[^:@/]*@/, ':(hidden)@'));
-    if (url.password) return ctx.report('holds a password: put it in [store] password_file or PGPASSWORD instead', v.replace(/:[^:@/]*@/, ':(hidden)@'));
-    if (!url.hostname && !url.searchParams.get('host')) return ctx.report('names no host', v);
-    return v;
+    const parsed = parseConninfo(v);
+    if (!parsed.ok) return ctx.report(parsed.problem, hidePassword(v));
+    return parsed.url;
   },
   format: (value) => String(value),
 };

@@ -9,7 +9,7 @@ import type { EventProtocol } from '../boot/events.ts';
 import { PROFILE_NAME } from '../boot/catalogue.ts';
 import type { InstallRecord, NodeRecord } from '../boot/ports.ts';
 import { answerBase } from '../boot/urls.ts';
-import { explainMac, machineEvents } from '../explain.ts';
+import { dhcpFacts, explainMac, machineEvents } from '../explain.ts';
 import type { HostEntry } from '../config/profile.ts';
 import { parseLocalBoot } from '../answers/local-boot.ts';
 import { listAnswers, nocloudLayout, PRESEED_LAYOUT, PROXMOX_LAYOUT } from '../answers/folder.ts';
@@ -219,7 +219,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     // A fleet's store reads what every appliance recorded; a single appliance's log is all of it.
     const source = (await deps.store.history?.(mac)) ?? deps.store;
     ctx.type = 'text/plain; charset=utf-8';
-    ctx.body = explainMac(source, mac, { limit });
+    ctx.body = explainMac(source, mac, { limit, dhcp: dhcpFacts(deps.profile()) });
   });
 
   router.get('/events', admin, (ctx) => {

@@ -50,7 +50,14 @@ export function consoleRoutes(router: Router, deps: HttpDeps, admin: Middleware,
         kernel: i.kernel,
         initrds: i.initrds,
         hosts: [...(users.get(i.profile) ?? [])].sort(),
+        // As `assets ls` says it: files match image.json (verified) or there is none (unverified, made by hand).
+        integrity: i.integrity ?? 'unverified',
       })),
+      // Images no longer offered: their files changed since they were added.
+      changed: deps.catalogue
+        .all(profile.assets.dir)
+        .filter((i) => i.integrity === 'changed')
+        .map((i) => ({ profile: i.profile, problem: i.integrityProblem ?? 'changed since it was added' })),
     };
   });
 

@@ -146,6 +146,22 @@ test('install: the kernel line of the iPXE script, files from (tftp,<server>), t
   assert.match(text, /^boot\necho 'pxe-pilot: could not load proxmox-ve\/9\.1-1; returning to the firmware'\nsleep 5\nexit\n$/m);
 });
 
+test('install: a cmdline naming an iPXE setting is refused on the GRUB path, which cannot expand it', () => {
+  const text = renderGrubInstall({ ...image, cmdline: 'ip=${net0/ip}' }, '10.0.0.1', '', vars, 'host has action=install');
+  assert.doesNotMatch(text, /^linux /m);
+  assert.match(text, /\$\{net0\/ip\} in the kernel command line is an iPXE setting, which GRUB \(loader = grub\) cannot expand/);
+  const menu = renderGrubMenu([{ ...image, cmdline: 'h=${hostnmae}' }], {
+    defaultItem: 'local',
+    timeoutSeconds: 5,
+    reason: 'r',
+    tftpServer: '10.0.0.1',
+    extraCmdline: '',
+    vars,
+  });
+  assert.doesNotMatch(menu, /^\s*linux /m);
+  assert.match(menu, /unknown placeholder \$\{hostnmae\}/);
+});
+
 test('menu: default and timeout from the profile; a default that names no image, or shell, means local', () => {
   const options = { defaultItem: 'proxmox-ve/9.1-1', timeoutSeconds: 7, reason: 'no [host] section', tftpServer: '10.0.0.1', extraCmdline: '', vars };
   const menu = renderGrubMenu([image], options);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { renderInstallScript, renderMenu, renderBootstrapScript, fillCmdline } from '../../src/boot/ipxe.ts';
+import { renderInstallScript, renderMenu, renderBootstrapScript } from '../../src/boot/ipxe.ts';
 import { compareVersionsDesc, type InstallImage } from '../../src/boot/catalogue.ts';
 
 function image(product: string, version: string, extra: string[] = [], cmdline: string | null = null): InstallImage {
@@ -40,13 +40,42 @@ test('the install script names every initrd on the kernel line (UEFI iPXE needs 
   assertTargetsExist(s);
 });
 
-test('cmdline placeholders are filled per machine; other ${…} stay for iPXE', () => {
-  assert.equal(
-    fillCmdline('ds=nocloud-net;s=${server}/nocloud/${mac}/ ip=${ip} host=${hostname} a=${answer_url} b=${net0/ip}', vars),
-    'ds=nocloud-net;s=http://10.0.0.1:8080/nocloud/52:54:00:12:34:56/ ip=10.0.0.50 host=pve1 a=http://10.0.0.1:8080/answer b=${net0/ip}',
+test('cmdline placeholders are filled per machine; iPXE settings reach iPXE untouched', () => {
+  const s = renderInstallScript(
+    image(
+      'ubuntu',
+      '24.04',
+      [],
+      'ds=nocloud-net;s=${server}/nocloud/${mac}/ ip=${ip} host=${hostname} a=${answer_url} m=${mac_hyphen} b=${net0/ip} arch=${buildarch}',
+    ),
+    'http://x/assets',
+    '',
+    vars,
+    'r',
   );
-  const s = renderInstallScript(image('ubuntu', '24.04', [], 'autoinstall ip=${ip}'), 'http://x/assets', '', vars, 'r');
-  assert.match(s, /initrd=initrd autoinstall ip=10\.0\.0\.50 \|\| goto failed/);
+  const kernel = s.split('\n').find((l) => l.startsWith('kernel '))!;
+  assert.equal(
+    kernel,
+    'kernel http://x/assets/ubuntu/24.04/vmlinuz initrd=initrd ds=nocloud-net;s=http://10.0.0.1:8080/nocloud/52:54:00:12:34:56/ ip=10.0.0.50 host=pve1 a=http://10.0.0.1:8080/answer m=52-54-00-12-34-56 b=${net0/ip} arch=${buildarch} || goto failed',
+  );
+});
+
+test('a cmdline with a typo or an empty ${hostname} is refused at the console with the reason, not served mangled', () => {
+  const typo = renderInstallScript(image('ubuntu', '24.04', [], 'autoinstall host=${hostnmae}'), 'http://x/assets', '', vars, 'r');
+  assert.doesNotMatch(typo, /^kernel /m);
+  assert.match(typo, /^echo pxe-pilot: cannot install ubuntu\/24\.04: .*unknown placeholder \$ \{hostnmae\}: did you mean \$ \{hostname\}\?/m);
+  assert.match(typo, /^exit$/m);
+  const empty = renderInstallScript(image('ubuntu', '24.04', [], 'autoinstall host=${hostname}'), 'http://x/assets', '', { ...vars, hostname: '' }, 'r');
+  assert.doesNotMatch(empty, /^kernel /m);
+  assert.match(empty, /\$ \{hostname\} in the kernel command line has no value: no \[host 52:54:00:12:34:56\] section with a hostname/);
+  // A [host] cmdline with a typo is refused the same way.
+  assert.doesNotMatch(renderInstallScript(image('debian', '12'), 'http://x/assets', 'x=${nope}', vars, 'r'), /^kernel /m);
+});
+
+test('a filled value cannot inject iPXE variables or commands', () => {
+  const s = renderInstallScript(image('debian', '12', [], 'h=${hostname}'), 'http://x/assets', '', { ...vars, hostname: 'a${net0/ip}||shell' }, 'r');
+  const kernel = s.split('\n').find((l) => l.startsWith('kernel '))!;
+  assert.doesNotMatch(kernel, /\$\{|\|\|\s*shell/);
 });
 
 test('the menu lists products by name and versions newest first, with a working default and timeout', () => {

@@ -102,6 +102,12 @@ test('login, machines, re-arm from the machine page, logout', { skip }, async ()
   const forged = await page.evaluate(async (mac) => (await fetch(`/nodes/${mac}/reinstall`, { method: 'DELETE' })).status, MAC);
   assert.equal(forged, 403);
 
+  // The Images page says, as `assets ls` does, whether each image matches its manifest.
+  await page.click('nav a[data-page="images"]');
+  await page.waitForSelector('main table');
+  assert.deepEqual(await page.$$eval('main table thead th', (ths) => ths.map((th) => th.textContent)), ['Profile', 'Verified', 'Kernel', 'Initrds', 'Used by']);
+  assert.equal(await page.textContent('main table tbody tr:first-child td:nth-child(2)'), 'unverified', 'the lab image has no image.json');
+
   for (const [name, selector] of [
     ['images', 'table'],
     ['leases', 'h1'],

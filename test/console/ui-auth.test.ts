@@ -60,3 +60,15 @@ test('with a token: the session cookie is HttpOnly, SameSite=Strict and expires;
     await http.stop();
   }
 });
+
+test('/ui without the slash redirects to /ui/, which sends a visitor without a session to the login page', async () => {
+  const http = await startHttp({ http: { adminToken: 'ui-auth-token-0123456789' } });
+  try {
+    const bare = await fetch(`${http.base}/ui`, { redirect: 'manual' });
+    assert.equal(bare.status, 302);
+    assert.equal(bare.headers.get('location'), '/ui/');
+    assert.equal((await fetch(`${http.base}/ui/`, { redirect: 'manual' })).headers.get('location'), '/ui/login');
+  } finally {
+    await http.stop();
+  }
+});

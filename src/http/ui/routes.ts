@@ -102,8 +102,8 @@ export function uiRoutes(router: Router, deps: HttpDeps, sessions: SessionStore)
     ctx.body = { csrf: s.csrf, expires: new Date(s.expiresAt).toISOString(), tokenConfigured: tokenConfigured() };
   });
 
-  // The router matches /ui and /ui/ alike; the page's relative links want the slash.
-  router.get('/ui/', (ctx) => {
+  // A route for /ui matches /ui/ too (one for /ui/ would not match /ui): the page's relative links want the slash.
+  router.get('/ui', (ctx) => {
     if (ctx.path === '/ui') {
       ctx.redirect('/ui/');
       return;

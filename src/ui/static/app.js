@@ -367,12 +367,28 @@ async function imagesPage() {
   return [
     h('h1', {}, 'Images'),
     h('p', { class: 'muted' }, `Under ${r.dir}`),
-    r.images.length
+    r.images.length || r.changed.length
       ? table(
-          ['Profile', 'Kernel', 'Initrds', 'Used by'],
-          r.images.map((i) => ({
-            cells: [h('b', {}, i.profile), h('span', { class: 'mono' }, i.kernel), i.initrds.length, h('td', { class: 'wrap' }, i.hosts.join(', ') || '-')],
-          })),
+          ['Profile', 'Verified', 'Kernel', 'Initrds', 'Used by'],
+          [
+            ...r.images.map((i) => ({
+              cells: [
+                h('b', {}, i.profile),
+                h(
+                  'span',
+                  { class: `integrity-${i.integrity}`, title: i.integrity === 'verified' ? 'the files match image.json' : 'no image.json: made by hand' },
+                  i.integrity === 'verified' ? 'yes' : 'unverified',
+                ),
+                h('span', { class: 'mono' }, i.kernel),
+                i.initrds.length,
+                h('td', { class: 'wrap' }, i.hosts.join(', ') || '-'),
+              ],
+            })),
+            // Not offered to machines until checked (pxe-pilot assets verify) or added again.
+            ...r.changed.map((c) => ({
+              cells: [h('b', {}, c.profile), h('td', { class: 'wrap integrity-changed' }, `CHANGED: ${c.problem}; not offered`), '-', '-', '-'],
+            })),
+          ],
         )
       : h('p', { class: 'muted' }, 'No install image found.'),
   ];

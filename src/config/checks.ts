@@ -1,0 +1,227 @@
+// check-config's deeper checks: what a valid profile allows but start-up or an install then
+// trips over. Errors make check-config exit 2; warnings are printed and it exits 0.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { checkCmdline, describeCmdlineProblems } from '../boot/cmdline.ts';
+import type { InstallImage } from '../boot/catalogue.ts';
+import type { Profile } from './profile.ts';
+
+export interface CheckResult {
+  errors: string[];
+  warnings: string[];
+}
+
+/** Typos in image `cmdline` files (with file and line) and in [host] cmdline. */
+export function cmdlineErrors(profile: Profile, imageFolders: string[]): string[] {
+  const errors: string[] = [];
+  for (const folder of imageFolders) {
+    const file = join(profile.assets.dir, folder, 'cmdline');
+    if (!existsSync(file)) continue;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue; // unreadable files are reported by the readability check
+    }
+    errors.push(...describeCmdlineProblems(file, checkCmdline(text)));
+  }
+  for (const host of profile.hosts.values()) {
+    if (!host.cmdline) continue;
+    for (const p of checkCmdline(host.cmdline)) errors.push(`${profile.file}: [host ${host.mac}] cmdline = ${JSON.stringify(host.cmdline)}: ${p.message}`);
+  }
+  return errors;
+}
+
+/** The placeholders every answer template may use, whatever the machine (src/answers/template.ts). */
+const BUILTIN_ANSWER_NAMES = ['mac', 'ip', 'hostname', 'serial', 'uuid', 'product', 'server'];
+
+function isAnswerFile(name: string): boolean {
+  return name.endsWith('.toml') || name.endsWith('.cfg') || name === 'user-data' || name === 'meta-data' || name === 'vendor-data';
+}
+
+function answerFiles(dir: string, depth = 0): string[] {
+  if (depth > 4) return [];
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const files: string[] = [];
+  for (const e of entries) {
+    if (e.name.startsWith('.')) continue;
+    const path = join(dir, e.name);
+    if (e.isDirectory()) files.push(...answerFiles(path, depth + 1));
+    else if (e.isFile() && isAnswerFile(e.name)) files.push(path);
+  }
+  return files.sort();
+}
+
+/**
+ * Answer templates that would fail for every installer that fetches them: a syntax error, or a
+ * placeholder neither built in nor set by any [host] section. Found now rather than as a 400 mid-install.
+ */
+export async function answerTemplateErrors(profile: Profile): Promise<string[]> {
+  const { scanTemplate, describeTemplateErrors } = await import('../answers/template.ts');
+  const known = new Set([...BUILTIN_ANSWER_NAMES, ...[...profile.hosts.values()].flatMap((h) => Object.keys(h.vars))]);
+  const errors: string[] = [];
+  for (const file of answerFiles(profile.answers.dir)) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const { uses, errors: syntax } = scanTemplate(text);
+    const unknown = uses
+      .filter((u) => !known.has(u.name))
+      .map((u) => ({
+        line: u.line,
+        column: u.column,
+        message: `{{${u.name}}} is neither built in (${BUILTIN_ANSWER_NAMES.join(', ')}) nor set by any [host] section: every installer fetching this file would get a 400; set ${u.name} in the [host] sections, or write \\{{ for a literal {{`,
+      }));
+    const all = [...syntax, ...unknown].sort((a, b) => a.line - b.line || a.column - b.column);
+    if (all.length > 0) errors.push(describeTemplateErrors(file, all).replaceAll('; ' + file, '\n' + file));
+  }
+  return errors;
+}
+
+/** [server] state_dir must be a folder (or not exist yet: the daemon makes it). */
+export function stateDirError(profile: Profile): string | null {
+  const dir = profile.server.stateDir;
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    return null;
+  }
+  if (st.isDirectory()) return null;
+  return `${profile.file}: [server] state_dir = ${dir}: is a file, not a folder; the store, the certificate and the events live in it: move the file away, or point state_dir at a folder`;
+}
+
+/** [boot] menu_default names an image that is not there: the menu then takes local disk. */
+export function menuDefaultWarning(profile: Profile, images: InstallImage[]): string | null {
+  const name = profile.boot.menuDefault;
+  if (name === 'local' || name === 'shell' || images.some((i) => i.profile === name)) return null;
+  return `[boot] menu_default = ${name}: no such image under ${profile.assets.dir} (pxe-pilot assets ls lists them), so the menu's timeout takes local disk; add the image or name one that is there`;
+}
+
+export interface ServiceAccount {
+  name: string;
+  uid: number;
+  /** Primary and supplementary groups. */
+  gids: number[];
+}
+
+/** The account the daemon serves files as: [server] user, else pxe-pilot; null when root or absent. */
+export async function serviceAccount(profile: Profile): Promise<ServiceAccount | null> {
+  const name = profile.server.user || 'pxe-pilot';
+  if (name === 'root') return null;
+  const { lookupAccount } = await import('../net/privileges.ts');
+  const account = lookupAccount(name);
+  if (!account || account.uid === 0) return null;
+  let gids = [account.gid];
+  try {
+    gids = execFileSync('id', ['-G', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })
+      .trim()
+      .split(/\s+/)
+      .map(Number)
+      .filter((n) => Number.isInteger(n));
+  } catch {
+    // the primary group alone
+  }
+  return { name: account.name, uid: account.uid, gids };
+}
+
+/** Whether the permission bits let the account read the file (and search every folder above it); ACLs are not read. */
+export function accountCanRead(path: string, account: ServiceAccount): boolean {
+  const allows = (p: string, bit: number): boolean => {
+    const st = statSync(p);
+    if (account.uid === 0) return true;
+    const shift = st.uid === account.uid ? 6 : account.gids.includes(st.gid) ? 3 : 0;
+    return ((st.mode >> shift) & bit) !== 0;
+  };
+  const full = resolve(path);
+  for (let dir = dirname(full); ; dir = dirname(dir)) {
+    if (!allows(dir, 1)) return false;
+    if (dir === dirname(dir)) break;
+  }
+  return allows(full, 4);
+}
+
+/** Image files the service account could not read: the install would fail at the machine. */
+export function unreadableAssetErrors(profile: Profile, images: InstallImage[], account: ServiceAccount): string[] {
+  const errors: string[] = [];
+  for (const img of images) {
+    const folder = join(profile.assets.dir, img.profile);
+    const files = [img.kernel, ...img.initrds].map((rel) => join(profile.assets.dir, rel));
+    for (const extra of ['cmdline', 'image.json']) if (existsSync(join(folder, extra))) files.push(join(folder, extra));
+    const bad = files.filter((f) => {
+      try {
+        return !accountCanRead(f, account);
+      } catch {
+        return false; // gone since the scan
+      }
+    });
+    for (const f of bad)
+      errors.push(
+        `cannot read ${f} as ${account.name} (EACCES): ${img.profile} would fail to boot; chown -R ${account.name}: ${folder}, or chmod -R a+rX ${folder}`,
+      );
+  }
+  return errors;
+}
+
+/** A URL as shown in messages: scheme, host or socket, database; never a user or a password. */
+function shownStoreUrl(url: string): string {
+  return url.replace(/\/\/[^@/?]*@/, '//').replace(/([?&])(password|user)=[^&]*&?/g, '$1');
+}
+
+/** The PostgreSQL store's schema: connects, reads the version, says when `store migrate` is needed. */
+export async function storeSchemaProblem(profile: Profile): Promise<{ error?: string; warning?: string }> {
+  if (profile.store.backend !== 'postgresql' || !profile.store.url) return {};
+  const { clientConfig, StoreClient } = await import('../store/postgres/connect.ts');
+  const { schemaVersion, SCHEMA_VERSION } = await import('../store/postgres/migrations.ts');
+  const where = `[store] url = ${shownStoreUrl(profile.store.url)}`;
+  const db = new StoreClient(clientConfig(profile.store));
+  try {
+    await db.connect();
+    const version = await schemaVersion(db);
+    if (version < SCHEMA_VERSION)
+      return {
+        error: `${where}: the database schema is at version ${version}, this pxe-pilot needs ${SCHEMA_VERSION}; the daemon refuses to start until it is migrated: run pxe-pilot store migrate --config ${profile.file}`,
+      };
+    if (version > SCHEMA_VERSION)
+      return { error: `${where}: the database schema is version ${version}, newer than this pxe-pilot knows (${SCHEMA_VERSION}): upgrade pxe-pilot` };
+    return {};
+  } catch (err) {
+    return { warning: `${where}: could not read the schema version (${(err as Error).message}); the daemon will need this connection at start` };
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
+
+/** Everything check-config checks beyond the profile's own values. */
+export async function checkProfile(profile: Profile): Promise<CheckResult> {
+  const { scanAssets } = await import('../assets/catalogue-scan.ts');
+  const images = existsSync(profile.assets.dir) ? scanAssets(profile.assets.dir) : [];
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const stateDir = stateDirError(profile);
+  if (stateDir) errors.push(stateDir);
+  errors.push(
+    ...cmdlineErrors(
+      profile,
+      images.map((i) => i.profile),
+    ),
+  );
+  errors.push(...(await answerTemplateErrors(profile)));
+  const menu = menuDefaultWarning(profile, images);
+  if (menu) warnings.push(menu);
+  const account = await serviceAccount(profile);
+  if (account) errors.push(...unreadableAssetErrors(profile, images, account));
+  const schema = await storeSchemaProblem(profile);
+  if (schema.error) errors.push(schema.error);
+  if (schema.warning) warnings.push(schema.warning);
+  return { errors, warnings };
+}
