@@ -3,7 +3,7 @@
 import { chmod, copyFile, mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { productDisplayName } from '../boot/catalogue.ts';
+import { productDisplayName } from '../boot/products.ts';
 import { badInput } from './errors.ts';
 import { extractFromIso, listIsoFiles, readIsoText, sourceShape, writeChangedIso } from './iso.ts';
 import { parseCdInfo, parseDiskInfo, parseNetbootVersion, proxmoxIdentity, SAFE_NAME } from './iso-info.ts';
