@@ -16,7 +16,8 @@ import { ReadTransfer, type Peer, type TransferEnd } from './transfer.ts';
 import { TransferSocket } from './pump.ts';
 import { RateLimitedNotices } from './notices.ts';
 import { planSource } from './sources.ts';
-import { machineGrubConfig, type GrubNodeStore, type ImageCatalogue } from './grub-config.ts';
+import { machineGrubConfig } from './grub-config.ts';
+import type { BootPorts, ImageCatalogue } from '../boot/ports.ts';
 import { nullTelemetry, type Telemetry } from '../metrics/telemetry.ts';
 
 export interface TftpServiceDeps {
@@ -28,7 +29,7 @@ export interface TftpServiceDeps {
   /** How long stop() lets transfers in flight finish before aborting them (default 2 s). */
   stopGraceMs?: number;
   /** Nodes and the install lifecycle, for GRUB's per-machine configuration (loader = grub); without: not found. */
-  nodes?: GrubNodeStore;
+  nodes?: BootPorts;
   /** The install images GRUB's configuration loads. */
   catalogue?: ImageCatalogue;
 }
@@ -84,7 +85,7 @@ export class TftpService implements Service {
   private files: FileProvider;
   /** Providers for the other folders TFTP reads ([assets] dir, the signed chains' folders), by root. */
   private readonly otherFiles = new Map<string, FileProvider>();
-  private readonly nodes: GrubNodeStore | undefined;
+  private readonly nodes: BootPorts | undefined;
   private readonly catalogue: ImageCatalogue | undefined;
   private listener: Socket | null = null;
   /** Set by stop(): requests still opening their file must not start a transfer after it. */
