@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { tftpFetch } from '../../src/probe/tftp-client.ts';
+import { median, stopChildren, waitForUdpPort } from './servers.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,12 +47,6 @@ interface Target {
   name: string;
   port: number;
   child: ChildProcess;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** A pxe-pilot TFTP service from `tree` with its own store of `nodes` machines; resolves once it listens. */
@@ -83,14 +78,6 @@ function freeUdpPort(): Promise<number> {
       s.close(() => done(port));
     });
   });
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (spawnSync('ss', ['-Hlun', `sport = :${port}`], { encoding: 'utf8' }).stdout.trim()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on udp ${port}`);
 }
 
 /** Configurations fetched per second over `forSeconds`, `concurrency` at a time, each another machine. */
@@ -148,7 +135,7 @@ async function main(): Promise<void> {
     const hpaPort = await freeUdpPort();
     const hpa = spawn('/usr/sbin/in.tftpd', ['-L', '-a', `127.0.0.1:${hpaPort}`, '-s', join(work, 'hpa')], { stdio: 'ignore' });
     targets.push({ name: 'tftpd-hpa', port: hpaPort, child: hpa });
-    await waitForPort(hpaPort);
+    await waitForUdpPort(hpaPort);
 
     console.log(
       `GRUB configuration over TFTP: ${nodes} known machines, ${text.length}-byte local-disk configuration, blksize 1024 + tsize, ${concurrency} at a time, ${seconds} s a round, ${compiled ? 'compiled' : 'sources through tsx'}`,
@@ -184,17 +171,7 @@ async function main(): Promise<void> {
     for (const t of targets.slice(1)) console.log(`pxe-pilot / ${t.name}: ${(ours / median(rates.get(t.name)!)).toFixed(2)}× (above 1: pxe-pilot serves more)`);
     for (const t of targets) console.log(`RESULT grub-config ${t.name.replace(/ /g, '-')} ${median(rates.get(t.name)!).toFixed(0)}`);
   } finally {
-    await Promise.all(
-      targets.map(
-        (t) =>
-          new Promise<void>((done) => {
-            if (t.child.exitCode !== null || t.child.signalCode !== null) return done();
-            const timer = setTimeout(done, 10_000);
-            t.child.once('exit', () => (clearTimeout(timer), done()));
-            t.child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await stopChildren(targets.map((t) => t.child));
     rmSync(work, { recursive: true, force: true });
   }
 }
