@@ -1,11 +1,18 @@
 // Fills a state folder with N nodes, as a rack that has booted once would.
-import { Store } from '../../src/store/store.ts';
+//   node --import tsx bench/http/populate.ts <state_dir> <count> [tree]
+// tree: the checkout whose store writes them (default this one), so an older checkout benched
+// beside this one (bench/http/state.sh TREE) reads a state folder its own store wrote.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Store as StoreClass } from '../../src/store/store.ts';
 
-const [stateDir, countText] = process.argv.slice(2);
+const [stateDir, countText, tree] = process.argv.slice(2);
 if (!stateDir || !countText) {
-  process.stderr.write('usage: populate.ts <state_dir> <count>\n');
+  process.stderr.write('usage: populate.ts <state_dir> <count> [tree]\n');
   process.exit(2);
 }
+const storeModule = tree ? pathToFileURL(resolve(tree, 'src/store/store.ts')).href : '../../src/store/store.ts';
+const { Store } = (await import(storeModule)) as { Store: typeof StoreClass };
 const store = Store.open(stateDir);
 const count = Number(countText);
 // One transaction for all of them (LeaseLog.commit carries node writes too), not one fsync per node.

@@ -115,7 +115,7 @@ for c in "${cases[@]}"; do
       continue
       ;;
     known)
-      (cd "$tree" && node --import tsx "$here/bench/http/populate.ts" "$state" "$NODES") > /dev/null
+      (cd "$tree" && node --import tsx "$here/bench/http/populate.ts" "$state" "$NODES" "$tree") > /dev/null
       start_daemon "$state"
       BENCH_NODES=$NODES wrk -t2 -c"$CONNS" -d2s -s "$here/bench/http/boot-macs.lua" "http://127.0.0.1:$PORT" > /dev/null
       echo "== $c: GET /boot?mac=, $NODES known MACs, wrk -t2 -c$CONNS -d$DURATION, load: $(uptime | sed 's/.*load average: //')"

@@ -19,6 +19,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median, stopChildren, waitForUdpPort } from './servers.ts';
 
 const { values } = parseArgs({
   options: {
@@ -84,12 +85,6 @@ function sha(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 function timed(cmd: string, args: string[]): { seconds: number; ok: boolean } {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
@@ -110,15 +105,6 @@ function timedConcurrent(n: number, makeArgs: (i: number) => string[]): Promise<
       });
     }
   });
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = spawnSync('ss', ['-Hlun', `sport = :${port}`], { encoding: 'utf8' });
-    if (r.stdout.trim().length > 0) return;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`nothing listens on udp ${port}`);
 }
 
 async function main(): Promise<void> {
@@ -190,7 +176,7 @@ async function main(): Promise<void> {
     { stdio: 'ignore' },
   );
   try {
-    for (const s of servers) await waitForPort(s.port);
+    for (const s of servers) await waitForUdpPort(s.port);
     // Each server must deliver the right bytes before it is timed.
     for (const s of servers) {
       const file = join(out, `check-${s.name}`);
@@ -307,18 +293,7 @@ async function main(): Promise<void> {
     );
     console.log(lines.join('\n'));
   } finally {
-    // Each server is given up to 10 s to exit (pxe-pilot writes its CPU profile on the way out).
-    await Promise.all(
-      servers.map(
-        (s) =>
-          new Promise<void>((done) => {
-            if (!s.child || s.child.exitCode !== null) return done();
-            const timer = setTimeout(done, 10_000);
-            s.child.once('exit', () => (clearTimeout(timer), done()));
-            s.child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await stopChildren(servers.map((s) => s.child));
     rmSync(base, { recursive: true, force: true });
   }
 }

@@ -1,10 +1,13 @@
-// pxe-pilot's TFTP service alone, for the benchmark and for trying it by hand. Prints "listening
+// pxe-pilot's TFTP service alone, for the benchmarks and for trying it by hand. Prints "listening
 // <port>" once bound; SIGTERM/SIGINT stop it (printing its stats).
 //   node bench/tftp/serve.mjs --root DIR [--dist DIR] [--port 6969] [--bind 127.0.0.1] [--max-transfers 500]
 //   node --import tsx bench/tftp/serve.mjs --root DIR --dist src     (the TypeScript sources)
 // --dist: the tree to run: a compiled build (default: this checkout's dist/, from `npm run build`,
 // as production runs it), or src/ through tsx; bench.ts --baseline points it at an older build so
 // old and new run in the same benchmark.
+// GRUB's per-machine configurations ($prefix/pxe-pilot/<mac>.cfg, bench/tftp/grub-config.ts) need
+// the tree's store: --state DIR opens it there (nodes and events), --assets DIR is [assets] dir,
+// --populate N sights N machines 52:54:00:xx:xx:xx first, --unknown sets [boot] unknown.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,10 +21,16 @@ const { values } = parseArgs({
     'max-transfers': { type: 'string', default: '500' },
     'max-per-client': { type: 'string', default: '500' },
     'log-level': { type: 'string', default: 'warn' },
+    state: { type: 'string' },
+    assets: { type: 'string' },
+    populate: { type: 'string', default: '0' },
+    unknown: { type: 'string' },
   },
 });
 if (!values.root) {
-  console.error('usage: serve.mjs --root DIR [--dist DIR] [--port N] [--bind ADDR] [--max-transfers N] [--max-per-client N]');
+  console.error(
+    'usage: serve.mjs --root DIR [--dist DIR] [--port N] [--bind ADDR] [--max-transfers N] [--max-per-client N] [--state DIR [--assets DIR] [--populate N] [--unknown menu|local|ignore]]',
+  );
   process.exit(2);
 }
 
@@ -44,7 +53,34 @@ Object.assign(profile.tftp, {
   maxTransfersPerClient: Number(values['max-per-client']),
 });
 
-const service = new TftpService({ profile, logger: createLogger(values['log-level']), events: { record() {} } });
+if (values.assets) profile.assets.dir = values.assets;
+if (values.unknown) profile.boot.unknown = values.unknown;
+
+let store = null;
+let catalogue;
+if (values.state) {
+  const { Store } = await load('store/store');
+  const { AssetCatalogue } = await load('assets/catalogue-scan');
+  store = Store.open(values.state);
+  catalogue = new AssetCatalogue();
+  const count = Number(values.populate);
+  // One transaction for all of them (as bench/http/populate.ts), not one fsync per node.
+  await store.leases.commit(() => {
+    for (let i = 0; i < count; i++) store.sawNode(benchMac(i), { ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` }, false);
+  });
+}
+
+/** The i-th machine of the benchmarks: 52:54:00:xx:xx:xx (bench/http/boot-macs.lua counts the same way). */
+function benchMac(i) {
+  return '52:54:00:' + [(i >> 16) & 255, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+const service = new TftpService({
+  profile,
+  logger: createLogger(values['log-level']),
+  events: store ?? { record() {} },
+  ...(store ? { nodes: store, catalogue } : {}),
+});
 try {
   await service.start();
 } catch (err) {
@@ -57,6 +93,7 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     const stats = service.stats();
     service.stop().then(
       () => {
+        store?.close();
         console.log(JSON.stringify(stats));
         process.exit(0);
       },

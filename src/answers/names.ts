@@ -2,6 +2,7 @@
 // A key reaches the file system only after passing one of these patterns, and then only to be
 // compared with names read from the answers folder, never joined into a path.
 import { normaliseMac } from '../net/mac.ts';
+import { productRowOfProfile } from '../boot/products.ts';
 
 export type KeyRule = 'mac' | 'serial' | 'uuid';
 
@@ -58,11 +59,7 @@ export function keyOfEntryName(rule: KeyRule, name: string, suffix: string): str
   return keyOf(rule, name.slice(0, name.length - suffix.length));
 }
 
-// Asset folder names of the Proxmox products (src/boot/catalogue.ts) and the short names their installers send.
-const PROXMOX_PRODUCTS: Record<string, string> = { 'proxmox-ve': 'pve', 'proxmox-bs': 'pbs', 'proxmox-mg': 'pmg' };
-
-/** "proxmox-ve/9.1-1" → "pve"; null for profiles of other products. */
+/** "proxmox-ve/9.1-1" → "pve": the product name the profile's installer sends (src/boot/products.ts); null for installers that send none. */
 export function proxmoxProductOfProfile(profile: string | null | undefined): string | null {
-  if (!profile) return null;
-  return PROXMOX_PRODUCTS[profile.split('/')[0] ?? ''] ?? null;
+  return productRowOfProfile(profile)?.shortName ?? null;
 }

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sortImages, type ImageIntegrity, type InstallImage } from '../boot/catalogue.ts';
+import type { ImageCatalogue } from '../boot/ports.ts';
 import { parseImageManifest } from './manifest.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
@@ -84,7 +85,7 @@ export function scanAssets(dir: string): InstallImage[] {
   return sortImages(images);
 }
 
-export class AssetCatalogue {
+export class AssetCatalogue implements ImageCatalogue {
   private cached: { dir: string; at: number; images: InstallImage[] } | null = null;
 
   constructor(private readonly now: () => number = Date.now) {}

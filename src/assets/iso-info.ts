@@ -1,5 +1,6 @@
 // Pure parsers of the small text and header files that say what an installer image is.
 // Each returns a typed value or null/an error string; none reads a file itself.
+import { PRODUCT_ROWS, productRowByShortName } from '../boot/products.ts';
 
 /** `/.cd-info` of Proxmox ISOs: lines KEY='value' (also KEY="value" or KEY=value). */
 export function parseCdInfo(text: string): Record<string, string> {
@@ -23,16 +24,17 @@ export interface ProxmoxIdentity {
   version: string;
 }
 
-const PROXMOX_FOLDERS: Record<string, string> = { pve: 'proxmox-ve', pbs: 'proxmox-bs', pmg: 'proxmox-mg' };
-
-/** The folder and version a Proxmox ISO's .cd-info describes, or a reason it cannot be used. */
+/** The folder and version a Proxmox ISO's .cd-info describes (PRODUCT is a short name of the product table), or a reason it cannot be used. */
 export function proxmoxIdentity(info: Record<string, string>): ProxmoxIdentity | string {
   const short = info.PRODUCT ?? '';
-  const product = PROXMOX_FOLDERS[short];
-  if (!product) return `.cd-info names PRODUCT=${JSON.stringify(short)}; pxe-pilot installs pve, pbs and pmg`;
+  const row = productRowByShortName(short);
+  if (row?.kind !== 'proxmox') {
+    const known = PRODUCT_ROWS.filter((r) => r.kind === 'proxmox').map((r) => r.shortName);
+    return `.cd-info names PRODUCT=${JSON.stringify(short)}; pxe-pilot installs ${known.slice(0, -1).join(', ')} and ${known.at(-1)}`;
+  }
   if (!info.RELEASE) return '.cd-info has no RELEASE';
   const version = info.ISORELEASE ? `${info.RELEASE}-${info.ISORELEASE}` : info.RELEASE;
-  return { product, displayName: info.PRODUCTLONG || product, version };
+  return { product: row.product, displayName: info.PRODUCTLONG || row.displayName, version };
 }
 
 export interface DiskInfo {

@@ -3,6 +3,7 @@
 // cheap check at start-up). The formatters and parsers are pure; hashing streams.
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { IMAGE_KINDS, type ImageKind } from '../boot/products.ts';
 
 export interface ManifestFile {
   /** Relative to the image folder, '/'-separated. */
@@ -18,7 +19,8 @@ export interface ImageManifest {
   product: string;
   displayName: string;
   version: string;
-  kind: 'proxmox' | 'ubuntu-live' | 'netboot' | 'generic';
+  /** How `assets add` made it: the product table's kind (src/boot/products.ts). */
+  kind: ImageKind;
   source: { name: string; sha256: string; size: number };
   /** The answer URL written into the Proxmox ISO, or null. */
   answerUrl: string | null;
@@ -68,7 +70,7 @@ export function parseImageManifest(text: string): ImageManifest | string {
   for (const key of ['profile', 'product', 'displayName', 'version', 'kind', 'builtAt', 'builtBy'] as const) {
     if (typeof o[key] !== 'string') return `${key} is missing or not a string`;
   }
-  if (!['proxmox', 'ubuntu-live', 'netboot', 'generic'].includes(o.kind as string)) return `unknown kind ${JSON.stringify(o.kind)}`;
+  if (!(IMAGE_KINDS as readonly unknown[]).includes(o.kind)) return `unknown kind ${JSON.stringify(o.kind)}`;
   if (o.answerUrl !== null && typeof o.answerUrl !== 'string') return 'answerUrl must be a string or null';
   const s = o.source as Record<string, unknown> | null;
   if (

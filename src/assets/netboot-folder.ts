@@ -8,14 +8,17 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { badInput } from './errors.ts';
 import { parseNetbootVersion } from './iso-info.ts';
 import { hashFile } from './manifest.ts';
+import { PRODUCT_ROWS } from '../boot/products.ts';
 
-export type NetbootDistro = 'debian' | 'ubuntu';
+/** The distributions whose netboot installer `assets add` knows: the product table's netboot rows (debian, ubuntu). */
+export const NETBOOT_DISTROS: readonly string[] = PRODUCT_ROWS.filter((r) => r.kind === 'netboot').map((r) => r.product);
 
 /** The kernel line of a netboot installer: unattended, its preseed fetched from this server. */
 export const NETBOOT_PRESEED_CMDLINE = 'auto=true priority=critical interface=auto url=${server}/preseed/${mac}.cfg';
 
 export interface NetbootFolder {
-  distro: NetbootDistro;
+  /** The product table's row: debian or ubuntu. */
+  distro: string;
   /** The installer's kernel and initrd (debian-installer/amd64/linux, initrd.gz). */
   linux: string;
   initrd: string;
@@ -33,7 +36,7 @@ const isFile = (p: string): boolean => existsSync(p) && statSync(p).isFile();
  */
 export async function findNetbootFolder(dir: string): Promise<NetbootFolder | null> {
   const root = resolve(dir);
-  for (const distro of ['debian', 'ubuntu'] as const) {
+  for (const distro of NETBOOT_DISTROS) {
     const candidates: { arch: string; tree: string }[] = [
       { arch: join(root, `${distro}-installer`, 'amd64'), tree: root },
       { arch: join(root, 'text', `${distro}-installer`, 'amd64'), tree: join(root, 'text') },

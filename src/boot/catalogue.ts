@@ -1,4 +1,6 @@
-// The installable products found under [assets] dir, as plain data (the scan itself is in src/assets/catalogue-scan.ts).
+// The installable products found under [assets] dir, as plain data (the scan itself is in
+// src/assets/catalogue-scan.ts; what each product is, in src/boot/products.ts).
+import { productDisplayName } from './products.ts';
 
 export interface InstallImage {
   /** "<product>/<version>", the profile name used by [host] profile and the admin API. */
@@ -21,22 +23,6 @@ export type ImageIntegrity = 'verified' | 'unverified' | 'changed';
 
 /** "<product>/<version>": how [host] profile, [boot] menu_default and the admin API name an install image. */
 export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*\/[A-Za-z0-9][A-Za-z0-9._+-]*$/;
-
-const DISPLAY_NAMES: Record<string, string> = {
-  'proxmox-ve': 'Proxmox VE',
-  'proxmox-bs': 'Proxmox Backup Server',
-  'proxmox-mg': 'Proxmox Mail Gateway',
-};
-
-export function productDisplayName(product: string): string {
-  return DISPLAY_NAMES[product] ?? product;
-}
-
-/** Kernel arguments a product boots with when its folder has no cmdline file. */
-export function defaultCmdline(product: string): string {
-  if (product.startsWith('proxmox-')) return 'ramdisk_size=16777216 rw quiet splash=silent proxmox-start-auto-installer';
-  return '';
-}
 
 /** Newest first by numeric parts ("9.1-1" > "9.0-2" > "8.4-1"), then by text. */
 export function compareVersionsDesc(a: string, b: string): number {

@@ -1,7 +1,8 @@
 // GRUB configuration text for loader = grub, the counterpart of ipxe.ts. Pure: values in, text out.
 // Debian 12's signed GRUB has no HTTP under Secure Boot, so kernels and initrds come over TFTP
 // from (tftp,<server>)/assets/…, the image folders TFTP serves read-only.
-import { defaultCmdline, productDisplayName, sortImages, type InstallImage } from './catalogue.ts';
+import { sortImages, type InstallImage } from './catalogue.ts';
+import { defaultCmdline, productDisplayName } from './products.ts';
 import { fillCmdline, type InstallVars } from './ipxe.ts';
 import { GRUB_MACHINE_FOLDER } from './loaders.ts';
 

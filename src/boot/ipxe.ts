@@ -1,5 +1,6 @@
 // iPXE script text. Pure: values in, script out.
-import { defaultCmdline, productDisplayName, sortImages, type InstallImage } from './catalogue.ts';
+import { sortImages, type InstallImage } from './catalogue.ts';
+import { defaultCmdline, productDisplayName } from './products.ts';
 import { fillCmdlineTemplate, type CmdlineValues, type FilledCmdline } from './cmdline.ts';
 
 /** Makes a value safe to paste into an iPXE line: no variable expansion, no line breaks, no command chaining. */

@@ -6,6 +6,7 @@
 //   install-pending ──answer fetched, or script served to an installer that fetches none──▶ installing
 //   any ──installer reports success (webhook)──▶ installed
 //   install-pending ──cancelled by admin──▶ installed (when it was before) or seen
+import { PRODUCT_ROWS, productRow, type ProductRow } from './products.ts';
 
 /** Every state a node can be in, in lifecycle order (admin filters, metrics, the CLI). */
 export const NODE_LIFECYCLES = ['seen', 'install-pending', 'installing', 'installed'] as const;
@@ -55,9 +56,12 @@ export interface Transition {
   reason: string;
 }
 
-/** Installers that fetch an answer consume the one-shot install then; others when the script is served. */
-export function fetchesAnswer(product: string): boolean {
-  return product.startsWith('proxmox-');
+/**
+ * Whether the one-shot install outlives its script: consumed later, when the installer fetches its
+ * answer (or the booted system reports), as the product table says; else when the script is served.
+ */
+export function fetchesAnswer(product: string, rows: readonly ProductRow[] = PRODUCT_ROWS): boolean {
+  return productRow(product, rows).consumedAt !== 'script';
 }
 
 /** Whether the profile arms a first install for this host (a node never installed yet). */

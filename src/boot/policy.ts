@@ -3,6 +3,7 @@
 import { httpBase, type ServerAddress } from './urls.ts';
 import { archInfo, archLabel, isRaspberryPi, type ArchInfo, type ClientDescription } from './client.ts';
 import type { NodeState } from './lifecycle.ts';
+import { consumedWords } from './products.ts';
 import { signedBootFile, signedChainFor, type LoaderName } from './loaders.ts';
 
 export type BootAction = 'install' | 'local' | 'menu' | 'ignore';
@@ -51,7 +52,7 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
     return { action: 'install', profile: chosen, reason: `${by}, profile ${chosen}` };
   }
   if (node?.state === 'installing') {
-    return local(`install consumed: answer fetched at ${clock(node.consumedAt ?? 0)}; reinstall through the admin API to install again`);
+    return local(`${consumedWords(node.profile ?? host?.profile)} at ${clock(node.consumedAt ?? 0)}; reinstall through the admin API to install again`);
   }
   if (node?.state === 'installed') {
     return local(`installed at ${clock(node.installedAt ?? node.consumedAt ?? 0)}; reinstall through the admin API to install again`);

@@ -8,6 +8,7 @@
 // Meant to stay sync, served from memory: NodeLookup.getNode, sawNode and EventSink.record (hot
 // paths: a DHCP reply and /boot must not wait on a round trip; sightings and events only queue).
 import type { BootEvent, EventProtocol, EventSink } from './events.ts';
+import type { InstallImage } from './catalogue.ts';
 import type { NodeLifecycle, NodeState, StateChange } from './lifecycle.ts';
 
 export interface NodeRecord extends NodeState {
@@ -138,6 +139,27 @@ export interface LeaseLog {
    * only for writes the client's next packet would make again.
    */
   commit(work: () => void, options?: { durable: boolean }): Promise<void>;
+}
+
+/**
+ * What resolving a boot (src/boot/resolve.ts) needs of the store, over any transport: the node,
+ * its sighting and its consumption, the fleet's re-read, the event.
+ */
+export type BootPorts = NodeLookup & Pick<NodeWrites, 'sawNode' | 'applyChange'> & Partial<Pick<NodeWrites, 'reread'>> & EventSink;
+
+/**
+ * The install images under [assets] dir, for every transport (src/assets/catalogue-scan.ts scans
+ * the folder). Sync: served from a short cache, /boot and GRUB's configuration are hot paths.
+ */
+export interface ImageCatalogue {
+  /** The images the menu offers: one whose files changed since it was added is left out. */
+  images(dir: string): InstallImage[];
+  /** Every image, a changed one too (the console lists those with the reason they are not offered). */
+  all(dir: string): InstallImage[];
+  /** One image by profile name ("<product>/<version>"), a changed one too (to say why it is not offered). */
+  find(dir: string, profile: string): InstallImage | undefined;
+  /** Forgets what was read (a reload): the next call reads the folder again. */
+  invalidate(): void;
 }
 
 /** What the HTTP side needs: the nodes, their writes, and the event log. */

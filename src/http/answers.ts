@@ -6,6 +6,7 @@ import ipaddr from 'ipaddr.js';
 import type { Profile } from '../config/profile.ts';
 import { answerBase, httpsBase } from '../boot/urls.ts';
 import { nextState, profileArmsInstall, type NodeLifecycle } from '../boot/lifecycle.ts';
+import { consumeInstall } from '../boot/resolve.ts';
 import type { NodeRecord } from '../boot/ports.ts';
 import { answerCandidates, type MachineIdentity } from '../answers/selection.ts';
 import { findAnswer, PROXMOX_LAYOUT, type AnswerLayout, type FoundAnswer } from '../answers/folder.ts';
@@ -145,28 +146,21 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
         profileArmsInstall(host),
       );
     }
-    // Every NIC of the machine that was waiting for an install has it consumed now.
-    // The answer leaves only once the consumptions are on disk; they share one group commit.
+    // Every NIC of the machine that was waiting for an install has it consumed now. The answer
+    // leaves only once the consumptions are on disk (they share one group commit): else two
+    // appliances could both install it.
     const consumed: string[] = [];
     const lost: string[] = [];
     const writes: Promise<void>[] = [];
     for (const m of new Set([...(mac ? [mac] : []), ...req.macs])) {
       const fetched = nextState({ kind: 'answer-fetched', hostProfile: profile.hosts.get(m)?.profile || null }, deps.store.getNode(m));
       if (!fetched.change) continue;
-      // No answer without its consumption written: else two appliances could both install it.
       writes.push(
-        deps.store.applyChange(m, fetched.change).then(
-          (applied) => {
-            if (applied) consumed.push(fetched.reason);
-            else lost.push(`${m} was consumed meanwhile by another request or appliance: nothing to consume`);
-          },
-          (err: unknown) => {
-            throw new HttpError(
-              503,
-              `answer not served: the install consumption of ${m} cannot be written now (${(err as Error).message}); retry when the store is back`,
-            );
-          },
-        ),
+        consumeInstall(deps.store, m, fetched.change).then((consumption) => {
+          if (consumption.written) consumed.push(fetched.reason);
+          else if (consumption.lost) lost.push(`${m}: ${consumption.reason}`);
+          else throw new HttpError(503, `answer not served: ${m}: ${consumption.reason}`);
+        }),
       );
     }
     await Promise.all(writes);

@@ -1,9 +1,8 @@
 // What every HTTP route needs, handed in by the daemon.
 import type { Profile } from '../config/profile.ts';
 import type { Logger } from '../log.ts';
-import type { LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
+import type { ImageCatalogue, LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
 import type { Binding } from '../service.ts';
-import type { AssetCatalogue } from '../assets/catalogue-scan.ts';
 import type { DaemonTelemetry } from '../metrics/telemetry.ts';
 
 export interface ServiceStatus {
@@ -23,7 +22,7 @@ export interface HttpDeps {
   /** What each service is bound to, for /health. */
   services: () => ServiceStatus[];
   /** The install images under [assets] dir. */
-  catalogue: AssetCatalogue;
+  catalogue: ImageCatalogue;
   startedAt: number;
   version: string;
   /** Whether the store can write (a PostgreSQL store may be degraded); absent: always ok. */

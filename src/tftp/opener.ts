@@ -3,7 +3,8 @@
 // bytes only; how they are sent is server.ts and transfer.ts's job.
 import type { Profile } from '../config/profile.ts';
 import { FileProvider, MemorySource, type FileSource } from './files.ts';
-import { machineGrubConfig, type GrubNodeStore, type ImageCatalogue } from './grub-config.ts';
+import { machineGrubConfig } from './grub-config.ts';
+import type { BootPorts, ImageCatalogue } from '../boot/ports.ts';
 import { toNetascii } from './netascii.ts';
 import { ErrorCode, type RequestPacket } from './packet.ts';
 import { planSource } from './sources.ts';
@@ -18,7 +19,7 @@ export interface SourceOpenerDeps {
   /** [tftp] root at start. */
   root: string;
   /** Nodes and the install lifecycle, for GRUB's per-machine configuration; without: not found. */
-  nodes?: GrubNodeStore | undefined;
+  nodes?: BootPorts | undefined;
   /** The install images GRUB's configuration loads. */
   catalogue?: ImageCatalogue | undefined;
 }

@@ -15,7 +15,7 @@ import { ReadTransfer, type Peer, type TransferEnd } from './transfer.ts';
 import { TransferSocket } from './pump.ts';
 import { RateLimitedNotices } from './notices.ts';
 import { SourceOpener } from './opener.ts';
-import type { GrubNodeStore, ImageCatalogue } from './grub-config.ts';
+import type { BootPorts, ImageCatalogue } from '../boot/ports.ts';
 import { nullTelemetry, type Telemetry } from '../metrics/telemetry.ts';
 
 export interface TftpServiceDeps {
@@ -27,7 +27,7 @@ export interface TftpServiceDeps {
   /** How long stop() lets transfers in flight finish before aborting them (default 2 s). */
   stopGraceMs?: number;
   /** Nodes and the install lifecycle, for GRUB's per-machine configuration (loader = grub); without: not found. */
-  nodes?: GrubNodeStore;
+  nodes?: BootPorts;
   /** The install images GRUB's configuration loads. */
   catalogue?: ImageCatalogue;
 }

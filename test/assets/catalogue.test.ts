@@ -52,7 +52,7 @@ describe('verified images in the catalogue', { skip }, () => {
     assert.deepEqual(integrity, { 'debian/13': 'unverified', 'proxmox-ve/9.1-1': 'verified', 'proxmox-ve/9.1-other': 'verified' });
     const menu = await rawRequest(h.port, 'GET', '/menu.ipxe');
     assert.match(menu.text, /Install Proxmox VE 9\.1-1/);
-    assert.match(menu.text, /Install debian 13/);
+    assert.match(menu.text, /Install Debian 13/);
   });
 
   test('a changed file: left out of the menu, /boot refuses with the reason, verify names the file, check-config warns', async () => {

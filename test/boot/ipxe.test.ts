@@ -91,8 +91,8 @@ test('the menu lists products by name and versions newest first, with a working 
   );
   const entries = [...s.matchAll(/^item (?:--gap -- )?(.*)$/gm)].map((m) => m[1]);
   assert.deepEqual(entries.slice(0, 9), [
-    'debian',
-    'image0 Install debian 13',
+    'Debian',
+    'image0 Install Debian 13',
     'Proxmox Backup Server',
     'image1 Install Proxmox Backup Server 4.0-1',
     'Proxmox VE',

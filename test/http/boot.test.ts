@@ -85,7 +85,10 @@ test('/boot: an installer without an answer fetch is consumed when its script is
   const r = await rawRequest(h.port, 'GET', `/boot?mac=${DEBIAN_MAC}`);
   assert.match(r.text, new RegExp(`initrd=initrd auto=true priority=critical url=http://127\\.0\\.0\\.1:${h.port}/preseed/${DEBIAN_MAC}\\.cfg console=ttyS0`));
   assert.equal(h.store.getNode(DEBIAN_MAC)?.state, 'installing');
-  assert.match((await rawRequest(h.port, 'GET', `/boot?mac=${DEBIAN_MAC}`)).text, /local disk/);
+  // It fetched no answer: the next boot says what did consume it.
+  const again = (await rawRequest(h.port, 'GET', `/boot?mac=${DEBIAN_MAC}`)).text;
+  assert.match(again, /local disk: install consumed: its install script was served at \d\d:\d\d:\d\d/);
+  assert.doesNotMatch(again, /answer fetched/);
 });
 
 test('/boot: a machine first seen before its [host] said install installs once, and a cancel sticks', async () => {

@@ -140,7 +140,7 @@ describe('tftp for the signed shim → GRUB chain', () => {
     assert.match(local, /echo 'pxe-pilot: local disk: host 52:54:00:5b:00:02 has action=local'\nexit/);
     const menu = (await download(port, '/debian-installer/amd64/grub/pxe-pilot/52:54:00:5b:00:99.cfg')).bytes.toString('utf8');
     assert.match(menu, /set default=local\nset timeout=2/);
-    assert.match(menu, /menuentry 'Install debian 12' --id image0 \{/);
+    assert.match(menu, /menuentry 'Install Debian 12' --id image0 \{/);
     assert.match(menu, /menuentry 'Boot from local disk' --id local \{\n.*\n {2}exit\n\}/);
   });
 
