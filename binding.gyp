@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "udp_device",
-      "sources": ["native/udp_device.c", "native/tftp_pump.c", "native/tftp_window_core.c", "native/packet_listener.c"],
+      "sources": ["native/udp_device.c", "native/tftp_pump.c", "native/tftp_window_core.c", "native/packet_listener.c", "native/polled_handle.c"],
       "cflags": ["-Wall", "-Wextra", "-std=gnu11"],
       "defines": ["NAPI_VERSION=8"]
     },

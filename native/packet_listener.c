@@ -16,6 +16,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,6 +24,7 @@
 #include <uv.h>
 
 #include "packet_listener.h"
+#include "polled_handle.h"
 #include "napi_throw.h"
 
 // Larger than any frame on a link with jumbo frames: nothing the filter accepts is cut.
@@ -31,72 +33,26 @@
 #define PACKET_BATCH 64
 
 typedef struct {
-  uv_poll_t poll;
-  int fd;
-  int polling;
-  int closed;
-  int handle_closed;
-  int finalized;
-  napi_env env;
-  napi_ref callback;
-  napi_async_context async_context;
+  polled_handle h;  // first: the external, the poll and free() all use this one pointer
   unsigned char buffer[PACKET_BUFFER_SIZE];
 } packet_listener;
+_Static_assert(offsetof(packet_listener, h) == 0, "polled_handle must come first");
 
-static void listener_maybe_free(packet_listener *l) {
-  if (l->handle_closed && l->finalized) free(l);
-}
+static void listener_on_readable(uv_poll_t *handle, int status, int events);
 
-static void listener_release_js(packet_listener *l) {
-  if (l->callback) {
-    napi_delete_reference(l->env, l->callback);
-    l->callback = NULL;
-  }
-  if (l->async_context) {
-    napi_async_destroy(l->env, l->async_context);
-    l->async_context = NULL;
-  }
-}
+// packetStart(handle, callback): callback({data: IPv4 packet, sourceMac}); packetClose(handle)
+static const polled_handle_kind packet_listener_kind = {
+    .not_a_handle = "expected a packet listener handle",
+    .start_usage = "packetStart(handle, callback)",
+    .start_syscall = "packetStart",
+    .resource_name = "PacketListener",
+    .on_readable = listener_on_readable,
+    .close_usage = "packetClose(handle)",
+};
 
-static void listener_on_poll_closed(uv_handle_t *handle) {
-  packet_listener *l = (packet_listener *)handle->data;
-  l->handle_closed = 1;
-  listener_release_js(l);
-  listener_maybe_free(l);
-}
-
-// Idempotent and safe to call from the receive callback.
-static void listener_close(packet_listener *l) {
-  if (l->closed) return;
-  l->closed = 1;
-  if (l->polling) {
-    l->polling = 0;
-    uv_poll_stop(&l->poll);
-    uv_close((uv_handle_t *)&l->poll, listener_on_poll_closed);
-  }
-  if (l->fd >= 0) {
-    close(l->fd);
-    l->fd = -1;
-  }
-  if (l->handle_closed) listener_release_js(l);
-}
-
-static void listener_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  packet_listener *l = (packet_listener *)data;
-  listener_close(l);
-  l->finalized = 1;
-  listener_maybe_free(l);
-}
-
-static packet_listener *get_listener(napi_env env, napi_value value) {
-  void *data = NULL;
-  if (napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
-    throw_type(env, "expected a packet listener handle");
-    return NULL;
-  }
-  return (packet_listener *)data;
+// The arguments of a JS call (exactly argc, or a TypeError with `usage`) whose first is this socket's handle.
+static packet_listener *get_listener(napi_env env, napi_callback_info info, size_t argc, napi_value *argv, const char *usage) {
+  return (packet_listener *)polled_handle_from_args(env, info, argc, argv, usage, packet_listener_kind.not_a_handle);
 }
 
 // The filter runs on the IP header (a SOCK_DGRAM packet socket has no link header in front).
@@ -158,49 +114,34 @@ static napi_value js_packet_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, failed, err);
   }
-  packet_listener *l = calloc(1, sizeof *l);
-  if (!l) {
-    close(fd);
-    return throw_errno(env, "calloc", ENOMEM);
-  }
-  l->fd = fd;
-  l->env = env;
-  l->handle_closed = 1;  // no libuv handle until packetStart
   napi_value handle;
-  if (napi_create_external(env, l, listener_finalize, NULL, &handle) != napi_ok) {
-    close(fd);
-    free(l);
-    return throw_errno(env, "napi_create_external", ENOMEM);
-  }
+  if (!polled_handle_create(env, fd, sizeof(packet_listener), NULL, &handle)) return NULL;
   return handle;
 }
 
 // packetListen(handle, port): hand up UDP datagrams to `port`; 0 = nothing
 static napi_value js_packet_listen(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 2) return throw_type(env, "packetListen(handle, port)");
-  packet_listener *l = get_listener(env, argv[0]);
+  packet_listener *l = get_listener(env, info, 2, argv, "packetListen(handle, port)");
   if (!l) return NULL;
   uint32_t port = 0;
   if (napi_get_value_uint32(env, argv[1], &port) != napi_ok || port > 65535) return throw_type(env, "port must be 0-65535");
-  if (l->closed) return throw_errno(env, "packetListen", EBADF);
-  if (attach_filter(l->fd, (uint16_t)port) != 0) return throw_errno(env, "setsockopt SO_ATTACH_FILTER", errno);
+  if (l->h.closed) return throw_errno(env, "packetListen", EBADF);
+  if (attach_filter(l->h.fd, (uint16_t)port) != 0) return throw_errno(env, "setsockopt SO_ATTACH_FILTER", errno);
   return NULL;
 }
 
 static void listener_on_readable(uv_poll_t *handle, int status, int events) {
   packet_listener *l = (packet_listener *)handle->data;
-  if (l->closed || status < 0 || !(events & UV_READABLE)) return;
-  napi_env env = l->env;
+  if (l->h.closed || status < 0 || !(events & UV_READABLE)) return;
+  napi_env env = l->h.env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  for (int i = 0; i < PACKET_BATCH && !l->closed; i++) {
+  for (int i = 0; i < PACKET_BATCH && !l->h.closed; i++) {
     struct sockaddr_ll from;
     socklen_t fromlen = sizeof from;
     memset(&from, 0, sizeof from);
-    ssize_t n = recvfrom(l->fd, l->buffer, sizeof l->buffer, MSG_TRUNC, (struct sockaddr *)&from, &fromlen);
+    ssize_t n = recvfrom(l->h.fd, l->buffer, sizeof l->buffer, MSG_TRUNC, (struct sockaddr *)&from, &fromlen);
     if (n < 0) break;  // EAGAIN: drained; anything else: the next readiness tries again
     if ((size_t)n > sizeof l->buffer) continue;
     char mac[18] = "";
@@ -210,80 +151,24 @@ static void listener_on_readable(uv_poll_t *handle, int status, int events) {
     }
     napi_handle_scope inner;
     if (napi_open_handle_scope(env, &inner) != napi_ok) break;
-    napi_value frame, data, source, recv, callback, result;
+    napi_value frame, data, source;
     napi_create_object(env, &frame);
     napi_create_buffer_copy(env, (size_t)n, l->buffer, NULL, &data);
     napi_set_named_property(env, frame, "data", data);
     napi_create_string_utf8(env, mac, NAPI_AUTO_LENGTH, &source);
     napi_set_named_property(env, frame, "sourceMac", source);
-    napi_get_global(env, &recv);
-    if (l->callback && napi_get_reference_value(env, l->callback, &callback) == napi_ok && callback != NULL) {
-      napi_status s = napi_make_callback(env, l->async_context, recv, callback, 1, &frame, &result);
-      if (s == napi_pending_exception) {
-        // The JS side catches its own handler's errors; anything reaching here is a bug worth seeing.
-        napi_value exception;
-        napi_get_and_clear_last_exception(env, &exception);
-        napi_fatal_exception(env, exception);
-      }
-    }
+    polled_handle_call_js(&l->h, 1, &frame);
     napi_close_handle_scope(env, inner);
   }
   napi_close_handle_scope(env, scope);
-}
-
-// packetStart(handle, callback): callback({data: IPv4 packet, sourceMac})
-static napi_value js_packet_start(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 2) return throw_type(env, "packetStart(handle, callback)");
-  packet_listener *l = get_listener(env, argv[0]);
-  if (!l) return NULL;
-  napi_valuetype type;
-  napi_typeof(env, argv[1], &type);
-  if (type != napi_function) return throw_type(env, "callback must be a function");
-  if (l->closed) return throw_errno(env, "packetStart", EBADF);
-  if (l->polling || !l->handle_closed) return throw_errno(env, "packetStart", EALREADY);
-
-  napi_value resource_name;
-  napi_create_string_utf8(env, "PacketListener", NAPI_AUTO_LENGTH, &resource_name);
-  if (napi_async_init(env, NULL, resource_name, &l->async_context) != napi_ok) return throw_errno(env, "napi_async_init", ENOMEM);
-  napi_create_reference(env, argv[1], 1, &l->callback);
-  uv_loop_t *loop = NULL;
-  napi_get_uv_event_loop(env, &loop);
-  int rc = uv_poll_init(loop, &l->poll, l->fd);
-  if (rc == 0) {
-    l->poll.data = l;
-    l->handle_closed = 0;
-    rc = uv_poll_start(&l->poll, UV_READABLE, listener_on_readable);
-    if (rc != 0) uv_close((uv_handle_t *)&l->poll, listener_on_poll_closed);
-    else l->polling = 1;
-  }
-  if (rc != 0) {
-    if (l->handle_closed) listener_release_js(l);
-    return throw_errno(env, "uv_poll_start", -rc);
-  }
-  return NULL;
-}
-
-// packetClose(handle)
-static napi_value js_packet_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1) return throw_type(env, "packetClose(handle)");
-  packet_listener *l = get_listener(env, argv[0]);
-  if (!l) return NULL;
-  listener_close(l);
-  return NULL;
 }
 
 void packet_listener_register(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"packetOpen", NULL, js_packet_open, NULL, NULL, NULL, napi_default, NULL},
       {"packetListen", NULL, js_packet_listen, NULL, NULL, NULL, napi_default, NULL},
-      {"packetStart", NULL, js_packet_start, NULL, NULL, NULL, napi_default, NULL},
-      {"packetClose", NULL, js_packet_close, NULL, NULL, NULL, napi_default, NULL},
+      {"packetStart", NULL, polled_handle_js_start, NULL, NULL, NULL, napi_default, (void *)&packet_listener_kind},
+      {"packetClose", NULL, polled_handle_js_close, NULL, NULL, NULL, napi_default, (void *)&packet_listener_kind},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 }

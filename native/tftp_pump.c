@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "polled_handle.h"
 #include "tftp_pump.h"
 #include "tftp_window_core.h"
 #include "napi_throw.h"
@@ -31,15 +33,7 @@
 #define PUMP_SEND_BATCH 64
 
 typedef struct {
-  uv_poll_t poll;
-  int fd;
-  int polling;
-  int closed;
-  int handle_closed;
-  int finalized;
-  napi_env env;
-  napi_ref callback;
-  napi_async_context async_context;
+  polled_handle h;  // first: the external, the poll and free() all use this one pointer
   struct sockaddr_in peer;
   // The transfer's shape (start) and, while armed, the window state the fast path moves.
   tftp_window window;
@@ -51,77 +45,37 @@ typedef struct {
   uint64_t data_len;
   uint64_t last_send_ms;  // uv_now() of the last window sent: the loop's clock, no clock read per block
 } tftp_pump;
+_Static_assert(offsetof(tftp_pump, h) == 0, "polled_handle must come first");
 
 // One receive buffer per thread, shared by every transfer on its event loop: a datagram is read,
 // handled or copied into a JS Buffer before the next is read, and 500 transfers in a storm must
 // not each hold (and zero) 64 KiB of their own.
 static _Thread_local unsigned char recv_buffer[PUMP_RECV_SIZE];
 
-static void pump_maybe_free(tftp_pump *p) {
-  if (p->handle_closed && p->finalized) free(p);
-}
-
 static void pump_drop_data(tftp_pump *p) {
   p->armed = 0;
   p->data = NULL;
   p->data_len = 0;
   if (p->data_ref) {
-    napi_delete_reference(p->env, p->data_ref);
+    napi_delete_reference(p->h.env, p->data_ref);
     p->data_ref = NULL;
   }
 }
 
-static void pump_release_js(tftp_pump *p) {
-  pump_drop_data(p);
-  if (p->callback) {
-    napi_delete_reference(p->env, p->callback);
-    p->callback = NULL;
-  }
-  if (p->async_context) {
-    napi_async_destroy(p->env, p->async_context);
-    p->async_context = NULL;
-  }
+// Released with the JS callback, once the poll handle is closed: the armed bytes.
+static void pump_release_data(polled_handle *h) {
+  pump_drop_data((tftp_pump *)h);
 }
 
-static void pump_on_closed(uv_handle_t *handle) {
-  tftp_pump *p = (tftp_pump *)handle->data;
-  p->handle_closed = 1;
-  pump_release_js(p);
-  pump_maybe_free(p);
-}
-
+// Disarmed at once, not when libuv has closed the poll: disarm() after close says it was not armed.
 static void pump_close(tftp_pump *p) {
-  if (p->closed) return;
-  p->closed = 1;
   p->armed = 0;
-  if (p->polling) {
-    p->polling = 0;
-    uv_poll_stop(&p->poll);
-    uv_close((uv_handle_t *)&p->poll, pump_on_closed);
-  }
-  if (p->fd >= 0) {
-    close(p->fd);
-    p->fd = -1;
-  }
-  if (p->handle_closed) pump_release_js(p);
+  polled_handle_close(&p->h);
 }
 
-static void pump_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  tftp_pump *p = (tftp_pump *)data;
-  pump_close(p);
-  p->finalized = 1;
-  pump_maybe_free(p);
-}
-
-static tftp_pump *pump_get(napi_env env, napi_value value) {
-  void *data = NULL;
-  if (napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
-    throw_type(env, "expected a tftp pump handle");
-    return NULL;
-  }
-  return (tftp_pump *)data;
+// The arguments of a JS call (exactly argc, or a TypeError with `usage`) whose first is this socket's handle.
+static tftp_pump *pump_get(napi_env env, napi_callback_info info, size_t argc, napi_value *argv, const char *usage) {
+  return (tftp_pump *)polled_handle_from_args(env, info, argc, argv, usage, "expected a tftp pump handle");
 }
 
 static int pump_get_string(napi_env env, napi_value value, char *out, size_t size) {
@@ -145,7 +99,7 @@ static void pump_send_blocks(tftp_pump *p, uint64_t first, uint64_t last) {
   struct iovec iov[PUMP_SEND_BATCH][2];
   struct mmsghdr msgs[PUMP_SEND_BATCH];
   uint64_t block = first;
-  while (block <= last && !p->closed) {
+  while (block <= last && !p->h.closed) {
     unsigned count = 0;
     for (; block <= last && count < PUMP_SEND_BATCH; block++, count++) {
       uint64_t start, end;
@@ -166,12 +120,12 @@ static void pump_send_blocks(tftp_pump *p, uint64_t first, uint64_t last) {
       msgs[count].msg_hdr.msg_iovlen = 2;
     }
     if (count == 1) {
-      (void)sendmsg(p->fd, &msgs[0].msg_hdr, 0);
+      (void)sendmsg(p->h.fd, &msgs[0].msg_hdr, 0);
     } else {
-      (void)sendmmsg(p->fd, msgs, count, 0);
+      (void)sendmmsg(p->h.fd, msgs, count, 0);
     }
   }
-  p->last_send_ms = uv_now(p->poll.loop);
+  p->last_send_ms = uv_now(p->h.poll.loop);
 }
 
 // Whether the bytes of blocks first..last are in the armed buffer.
@@ -197,10 +151,10 @@ static int pump_on_ack(tftp_pump *p, uint16_t wire) {
 
 // Calls the JS callback: (data, address, port) for a datagram, (null, '', 0) when the fast path stopped.
 static void pump_call_js(tftp_pump *p, const unsigned char *bytes, size_t length, const struct sockaddr_in *from) {
-  napi_env env = p->env;
+  napi_env env = p->h.env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value argv[3], callback, recv, result;
+  napi_value argv[3];
   char from_text[INET_ADDRSTRLEN] = "";
   if (bytes) {
     napi_create_buffer_copy(env, length, bytes, NULL, &argv[0]);
@@ -211,26 +165,18 @@ static void pump_call_js(tftp_pump *p, const unsigned char *bytes, size_t length
     napi_create_uint32(env, 0, &argv[2]);
   }
   napi_create_string_utf8(env, from_text, NAPI_AUTO_LENGTH, &argv[1]);
-  napi_get_global(env, &recv);
-  if (p->callback && napi_get_reference_value(env, p->callback, &callback) == napi_ok && callback != NULL) {
-    napi_status s = napi_make_callback(env, p->async_context, recv, callback, 3, argv, &result);
-    if (s == napi_pending_exception) {
-      napi_value exception;
-      napi_get_and_clear_last_exception(env, &exception);
-      napi_fatal_exception(env, exception);
-    }
-  }
+  polled_handle_call_js(&p->h, 3, argv);
   napi_close_handle_scope(env, scope);
 }
 
 static void pump_on_readable(uv_poll_t *handle, int status, int events) {
   tftp_pump *p = (tftp_pump *)handle->data;
-  if (p->closed || status < 0 || !(events & UV_READABLE)) return;
-  for (int i = 0; i < PUMP_RECV_BATCH && !p->closed; i++) {
+  if (p->h.closed || status < 0 || !(events & UV_READABLE)) return;
+  for (int i = 0; i < PUMP_RECV_BATCH && !p->h.closed; i++) {
     struct sockaddr_in from;
     socklen_t from_len = sizeof from;
     memset(&from, 0, sizeof from);
-    ssize_t n = recvfrom(p->fd, recv_buffer, sizeof recv_buffer, MSG_TRUNC, (struct sockaddr *)&from, &from_len);
+    ssize_t n = recvfrom(p->h.fd, recv_buffer, sizeof recv_buffer, MSG_TRUNC, (struct sockaddr *)&from, &from_len);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       continue;  // e.g. ECONNREFUSED from an ICMP error: nothing to read for it
@@ -272,48 +218,25 @@ static napi_value js_pump_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "bind", err);
   }
-  tftp_pump *p = calloc(1, sizeof *p);
-  if (!p) {
-    close(fd);
-    return throw_errno(env, "calloc", ENOMEM);
-  }
-  p->fd = fd;
-  p->env = env;
-  p->handle_closed = 1;
-  tftp_window_init(&p->window, 0, 512, 1);
   napi_value handle;
-  if (napi_create_external(env, p, pump_finalize, NULL, &handle) != napi_ok) {
-    close(fd);
-    free(p);
-    return throw_errno(env, "napi_create_external", ENOMEM);
-  }
+  tftp_pump *p = (tftp_pump *)polled_handle_create(env, fd, sizeof(tftp_pump), pump_release_data, &handle);
+  if (!p) return NULL;
+  tftp_window_init(&p->window, 0, 512, 1);
   return handle;
 }
 
 // localPort(handle) -> number
 static napi_value js_pump_local_port(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1) return throw_type(env, "localPort(handle)");
-  tftp_pump *p = pump_get(env, argv[0]);
+  tftp_pump *p = pump_get(env, info, 1, argv, "localPort(handle)");
   if (!p) return NULL;
-  if (p->closed) return throw_errno(env, "getsockname", EBADF);
-  struct sockaddr_in sin;
-  socklen_t len = sizeof sin;
-  if (getsockname(p->fd, (struct sockaddr *)&sin, &len) != 0) return throw_errno(env, "getsockname", errno);
-  napi_value out;
-  napi_create_uint32(env, ntohs(sin.sin_port), &out);
-  return out;
+  return polled_handle_local_port(env, &p->h);
 }
 
 // start(handle, peerAddress, peerPort, size, blksize, windowsize, callback)
 static napi_value js_pump_start(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 7) return throw_type(env, "start(handle, peerAddress, peerPort, size, blksize, windowsize, callback)");
-  tftp_pump *p = pump_get(env, argv[0]);
+  tftp_pump *p = pump_get(env, info, 7, argv, "start(handle, peerAddress, peerPort, size, blksize, windowsize, callback)");
   if (!p) return NULL;
   char address[INET_ADDRSTRLEN];
   uint32_t port = 0, blksize = 0, windowsize = 0;
@@ -326,45 +249,21 @@ static napi_value js_pump_start(napi_env env, napi_callback_info info) {
   if (napi_get_value_uint32(env, argv[4], &blksize) != napi_ok || blksize < 8 || blksize > 65464) return throw_type(env, "blksize must be 8-65464");
   if (napi_get_value_uint32(env, argv[5], &windowsize) != napi_ok || windowsize < 1 || windowsize > 65535) return throw_type(env, "windowsize must be 1-65535");
   if (type != napi_function) return throw_type(env, "callback must be a function");
-  if (p->closed) return throw_errno(env, "start", EBADF);
-  if (p->polling || !p->handle_closed) return throw_errno(env, "start", EALREADY);
+  if (polled_handle_check_startable(env, &p->h, "start") != 0) return NULL;
   memset(&p->peer, 0, sizeof p->peer);
   p->peer.sin_family = AF_INET;
   p->peer.sin_port = htons((uint16_t)port);
   if (inet_pton(AF_INET, address, &p->peer.sin_addr) != 1) return throw_type(env, "peerAddress must be a dotted quad");
   tftp_window_init(&p->window, size, blksize, windowsize);
 
-  napi_value resource_name;
-  napi_create_string_utf8(env, "TftpPump", NAPI_AUTO_LENGTH, &resource_name);
-  if (napi_async_init(env, NULL, resource_name, &p->async_context) != napi_ok) return throw_errno(env, "napi_async_init", ENOMEM);
-  napi_create_reference(env, argv[6], 1, &p->callback);
-  uv_loop_t *loop = NULL;
-  napi_get_uv_event_loop(env, &loop);
-  int rc = uv_poll_init(loop, &p->poll, p->fd);
-  if (rc == 0) {
-    p->poll.data = p;
-    p->handle_closed = 0;
-    rc = uv_poll_start(&p->poll, UV_READABLE, pump_on_readable);
-    if (rc != 0) uv_close((uv_handle_t *)&p->poll, pump_on_closed);
-    else p->polling = 1;
-  }
-  if (rc != 0) {
-    napi_delete_reference(env, p->callback);
-    p->callback = NULL;
-    napi_async_destroy(env, p->async_context);
-    p->async_context = NULL;
-    return throw_errno(env, "uv_poll_start", -rc);
-  }
+  polled_handle_start(env, &p->h, "TftpPump", argv[6], pump_on_readable);
   return NULL;
 }
 
 // send(handle, buffer, port, address): one datagram (OACK, ERROR); throws on failure.
 static napi_value js_pump_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 4) return throw_type(env, "send(handle, buffer, port, address)");
-  tftp_pump *p = pump_get(env, argv[0]);
+  tftp_pump *p = pump_get(env, info, 4, argv, "send(handle, buffer, port, address)");
   if (!p) return NULL;
   void *data = NULL;
   size_t length = 0;
@@ -380,8 +279,8 @@ static napi_value js_pump_send(napi_env env, napi_callback_info info) {
   to.sin_family = AF_INET;
   to.sin_port = htons((uint16_t)port);
   if (inet_pton(AF_INET, address, &to.sin_addr) != 1) return throw_type(env, "address must be a dotted quad");
-  if (p->closed) return throw_errno(env, "sendto", EBADF);
-  ssize_t sent = sendto(p->fd, data, length, 0, (struct sockaddr *)&to, sizeof to);
+  if (p->h.closed) return throw_errno(env, "sendto", EBADF);
+  ssize_t sent = sendto(p->h.fd, data, length, 0, (struct sockaddr *)&to, sizeof to);
   if (sent < 0) return throw_errno(env, "sendto", errno);
   return NULL;
 }
@@ -404,11 +303,8 @@ static int pump_take_data(napi_env env, tftp_pump *p, napi_value buffer, napi_va
 
 // sendBlocks(handle, data, base, first, last): data holds the file's bytes from offset base.
 static napi_value js_pump_send_blocks(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 5) return throw_type(env, "sendBlocks(handle, data, base, first, last)");
-  tftp_pump *p = pump_get(env, argv[0]);
+  tftp_pump *p = pump_get(env, info, 5, argv, "sendBlocks(handle, data, base, first, last)");
   if (!p) return NULL;
   void *data = NULL;
   size_t length = 0;
@@ -416,7 +312,7 @@ static napi_value js_pump_send_blocks(napi_env env, napi_callback_info info) {
   if (pump_take_data(env, p, argv[1], argv[2], &data, &length, &base) != 0) return NULL;
   if (pump_get_u64(env, argv[3], &first) != 0 || pump_get_u64(env, argv[4], &last) != 0 || first < 1 || last < first || last > p->window.last_block)
     return throw_type(env, "blocks must be 1 <= first <= last <= the last block");
-  if (p->closed || !p->polling) return throw_errno(env, "sendBlocks", EBADF);
+  if (p->h.closed || !p->h.polling) return throw_errno(env, "sendBlocks", EBADF);
   if (p->armed) return throw_errno(env, "sendBlocks", EBUSY);
   p->data = data;
   p->data_len = length;
@@ -435,11 +331,8 @@ static napi_value js_pump_send_blocks(napi_env env, napi_callback_info info) {
 // arm(handle, data, base, acked, sentUpTo, highestSent, retransmits): answer in-order ACKs here
 // from data (the file's bytes from offset base) until the file ends or the bytes run out.
 static napi_value js_pump_arm(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
   napi_value argv[7];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 7) return throw_type(env, "arm(handle, data, base, acked, sentUpTo, highestSent, retransmits)");
-  tftp_pump *p = pump_get(env, argv[0]);
+  tftp_pump *p = pump_get(env, info, 7, argv, "arm(handle, data, base, acked, sentUpTo, highestSent, retransmits)");
   if (!p) return NULL;
   void *data = NULL;
   size_t length = 0;
@@ -451,7 +344,7 @@ static napi_value js_pump_arm(napi_env env, napi_callback_info info) {
   tftp_window taken = p->window;
   if (tftp_window_adopt(&taken, acked, sent_up_to, highest, retransmits) != 0)
     return throw_type(env, "window state must be acked <= sentUpTo <= highestSent <= the last block");
-  if (p->closed || !p->polling) return throw_errno(env, "arm", EBADF);
+  if (p->h.closed || !p->h.polling) return throw_errno(env, "arm", EBADF);
   pump_drop_data(p);
   if (napi_create_reference(env, argv[1], 1, &p->data_ref) != napi_ok) return throw_errno(env, "napi_create_reference", ENOMEM);
   p->data = data;
@@ -466,17 +359,14 @@ static napi_value js_pump_arm(napi_env env, napi_callback_info info) {
 // disarm(handle) -> [acked, sentUpTo, highestSent, retransmits, msSinceLastSend, wasArmed]: the
 // window state as the fast path left it; JavaScript takes over until it arms again.
 static napi_value js_pump_disarm(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1) return throw_type(env, "disarm(handle)");
-  tftp_pump *p = pump_get(env, argv[0]);
+  tftp_pump *p = pump_get(env, info, 1, argv, "disarm(handle)");
   if (!p) return NULL;
   int was_armed = p->armed;
   pump_drop_data(p);
   const tftp_window *w = &p->window;
   double values[6] = {(double)w->acked,       (double)w->sent_up_to, (double)w->highest_sent, (double)w->retransmits,
-                      (double)(p->polling ? uv_now(p->poll.loop) - p->last_send_ms : 0), was_armed ? 1.0 : 0.0};
+                      (double)(p->h.polling ? uv_now(p->h.poll.loop) - p->last_send_ms : 0), was_armed ? 1.0 : 0.0};
   napi_value out;
   napi_create_array_with_length(env, 6, &out);
   for (uint32_t i = 0; i < 6; i++) {
@@ -489,11 +379,8 @@ static napi_value js_pump_disarm(napi_env env, napi_callback_info info) {
 
 // acked(handle) -> the highest block acknowledged in order as the fast path saw it (0 when never armed).
 static napi_value js_pump_acked(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1) return throw_type(env, "acked(handle)");
-  tftp_pump *p = pump_get(env, argv[0]);
+  tftp_pump *p = pump_get(env, info, 1, argv, "acked(handle)");
   if (!p) return NULL;
   napi_value out;
   napi_create_double(env, (double)p->window.acked, &out);
@@ -502,11 +389,8 @@ static napi_value js_pump_acked(napi_env env, napi_callback_info info) {
 
 // close(handle)
 static napi_value js_pump_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1) return throw_type(env, "close(handle)");
-  tftp_pump *p = pump_get(env, argv[0]);
+  tftp_pump *p = pump_get(env, info, 1, argv, "close(handle)");
   if (!p) return NULL;
   pump_close(p);
   return NULL;

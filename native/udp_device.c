@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #include <uv.h>
 
 #include "packet_listener.h"
+#include "polled_handle.h"
 #include "tftp_pump.h"
 #include "napi_throw.h"
 
@@ -26,74 +28,26 @@
 #define RECV_BATCH 64
 
 typedef struct {
-  uv_poll_t poll;
-  int fd;
-  int polling;        // uv_poll_start succeeded and uv_close has not been called
-  int closed;         // close() ran: fd closed, no more callbacks
-  int handle_closed;  // libuv finished closing the poll handle (or it was never started)
-  int finalized;      // the JS external was collected
-  napi_env env;
-  napi_ref callback;
-  napi_async_context async_context;
+  polled_handle h;  // first: the external, the poll and free() all use this one pointer
   unsigned char buffer[RECV_BUFFER_SIZE];
 } udp_device;
+_Static_assert(offsetof(udp_device, h) == 0, "polled_handle must come first");
 
-static void maybe_free(udp_device *dev) {
-  if (dev->handle_closed && dev->finalized) free(dev);
-}
+static void on_readable(uv_poll_t *handle, int status, int events);
 
-// Drops the JS callback and async context. Never called from inside that callback: only once
-// libuv has closed the poll handle (or when there never was one).
-static void release_js(udp_device *dev) {
-  if (dev->callback) {
-    napi_delete_reference(dev->env, dev->callback);
-    dev->callback = NULL;
-  }
-  if (dev->async_context) {
-    napi_async_destroy(dev->env, dev->async_context);
-    dev->async_context = NULL;
-  }
-}
+// startReceiving(handle, callback): callback({data, address, port, ifindex, localAddress, destination}); close(handle)
+static const polled_handle_kind udp_device_kind = {
+    .not_a_handle = "expected a udp device handle",
+    .start_usage = "startReceiving(handle, callback)",
+    .start_syscall = "startReceiving",
+    .resource_name = "UdpDeviceSocket",
+    .on_readable = on_readable,
+    .close_usage = "close(handle)",
+};
 
-static void on_poll_closed(uv_handle_t *handle) {
-  udp_device *dev = (udp_device *)handle->data;
-  dev->handle_closed = 1;
-  release_js(dev);
-  maybe_free(dev);
-}
-
-// Stops callbacks and closes the fd; idempotent and safe to call from the receive callback.
-static void device_close(udp_device *dev) {
-  if (dev->closed) return;
-  dev->closed = 1;
-  if (dev->polling) {
-    dev->polling = 0;
-    uv_poll_stop(&dev->poll);  // inactive before the fd goes, as libuv requires
-    uv_close((uv_handle_t *)&dev->poll, on_poll_closed);
-  }
-  if (dev->fd >= 0) {
-    close(dev->fd);
-    dev->fd = -1;
-  }
-  if (dev->handle_closed) release_js(dev);
-}
-
-static void device_finalize(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  udp_device *dev = (udp_device *)data;
-  device_close(dev);
-  dev->finalized = 1;
-  maybe_free(dev);
-}
-
-static udp_device *get_device(napi_env env, napi_value value) {
-  void *data = NULL;
-  if (napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
-    throw_type(env, "expected a udp device handle");
-    return NULL;
-  }
-  return (udp_device *)data;
+// The arguments of a JS call (exactly argc, or a TypeError with `usage`) whose first is this socket's handle.
+static udp_device *get_device(napi_env env, napi_callback_info info, size_t argc, napi_value *argv, const char *usage) {
+  return (udp_device *)polled_handle_from_args(env, info, argc, argv, usage, udp_device_kind.not_a_handle);
 }
 
 static int get_string(napi_env env, napi_value value, char *out, size_t size) {
@@ -148,38 +102,17 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   int rcvbuf = 4 * 1024 * 1024;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0) (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 
-  udp_device *dev = calloc(1, sizeof *dev);
-  if (!dev) {
-    close(fd);
-    return throw_errno(env, "calloc", ENOMEM);
-  }
-  dev->fd = fd;
-  dev->env = env;
-  dev->handle_closed = 1;  // no libuv handle until startReceiving
   napi_value handle;
-  if (napi_create_external(env, dev, device_finalize, NULL, &handle) != napi_ok) {
-    close(fd);
-    free(dev);
-    return throw_errno(env, "napi_create_external", ENOMEM);
-  }
+  if (!polled_handle_create(env, fd, sizeof(udp_device), NULL, &handle)) return NULL;
   return handle;
 }
 
 // localPort(handle) -> number
 static napi_value js_local_port(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1) return throw_type(env, "localPort(handle)");
-  udp_device *dev = get_device(env, argv[0]);
+  udp_device *dev = get_device(env, info, 1, argv, "localPort(handle)");
   if (!dev) return NULL;
-  if (dev->closed) return throw_errno(env, "getsockname", EBADF);
-  struct sockaddr_in sin;
-  socklen_t len = sizeof sin;
-  if (getsockname(dev->fd, (struct sockaddr *)&sin, &len) != 0) return throw_errno(env, "getsockname", errno);
-  napi_value out;
-  napi_create_uint32(env, ntohs(sin.sin_port), &out);
-  return out;
+  return polled_handle_local_port(env, &dev->h);
 }
 
 static void set_string(napi_env env, napi_value obj, const char *key, const char *value) {
@@ -211,7 +144,7 @@ static ssize_t receive_one(udp_device *dev, struct sockaddr_in *from, struct in_
   msg.msg_control = control.bytes;
   msg.msg_controllen = sizeof control.bytes;
 
-  ssize_t n = recvmsg(dev->fd, &msg, 0);
+  ssize_t n = recvmsg(dev->h.fd, &msg, 0);
   if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? -1 : -2;
   if (msg.msg_flags & MSG_TRUNC) return -2;
   if (msg.msg_namelen < sizeof *from || from->sin_family != AF_INET) return -2;
@@ -227,12 +160,12 @@ static ssize_t receive_one(udp_device *dev, struct sockaddr_in *from, struct in_
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
   udp_device *dev = (udp_device *)handle->data;
-  if (dev->closed || status < 0 || !(events & UV_READABLE)) return;
-  napi_env env = dev->env;
+  if (dev->h.closed || status < 0 || !(events & UV_READABLE)) return;
+  napi_env env = dev->h.env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
 
-  for (int i = 0; i < RECV_BATCH && !dev->closed; i++) {
+  for (int i = 0; i < RECV_BATCH && !dev->h.closed; i++) {
     struct sockaddr_in from;
     struct in_pktinfo pktinfo;
     int has_pktinfo = 0;
@@ -251,7 +184,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 
     napi_handle_scope inner;
     if (napi_open_handle_scope(env, &inner) != napi_ok) break;
-    napi_value datagram, data, callback, recv, result;
+    napi_value datagram, data;
     napi_create_object(env, &datagram);
     napi_create_buffer_copy(env, (size_t)n, dev->buffer, NULL, &data);
     napi_set_named_property(env, datagram, "data", data);
@@ -261,71 +194,16 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     set_string(env, datagram, "localAddress", local_text);
     set_string(env, datagram, "destination", dest_text);
 
-    // napi_make_callback needs an object as receiver; undefined throws "Cannot convert undefined or null to object".
-    napi_get_global(env, &recv);
-    if (dev->callback && napi_get_reference_value(env, dev->callback, &callback) == napi_ok && callback != NULL) {
-      napi_status s = napi_make_callback(env, dev->async_context, recv, callback, 1, &datagram, &result);
-      if (s == napi_pending_exception) {
-        // The JS side catches its own handler's errors; anything reaching here is a bug worth seeing.
-        napi_value exception;
-        napi_get_and_clear_last_exception(env, &exception);
-        napi_fatal_exception(env, exception);
-      }
-    }
+    polled_handle_call_js(&dev->h, 1, &datagram);
     napi_close_handle_scope(env, inner);
   }
   napi_close_handle_scope(env, scope);
 }
 
-// startReceiving(handle, callback): callback({data, address, port, ifindex, localAddress, destination})
-static napi_value js_start_receiving(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 2) return throw_type(env, "startReceiving(handle, callback)");
-  udp_device *dev = get_device(env, argv[0]);
-  if (!dev) return NULL;
-  napi_valuetype type;
-  napi_typeof(env, argv[1], &type);
-  if (type != napi_function) return throw_type(env, "callback must be a function");
-  if (dev->closed) return throw_errno(env, "startReceiving", EBADF);
-  if (dev->polling || !dev->handle_closed) return throw_errno(env, "startReceiving", EALREADY);
-
-  napi_value resource_name;
-  napi_create_string_utf8(env, "UdpDeviceSocket", NAPI_AUTO_LENGTH, &resource_name);
-  if (napi_async_init(env, NULL, resource_name, &dev->async_context) != napi_ok) return throw_errno(env, "napi_async_init", ENOMEM);
-  napi_create_reference(env, argv[1], 1, &dev->callback);
-
-  uv_loop_t *loop = NULL;
-  napi_get_uv_event_loop(env, &loop);
-  int rc = uv_poll_init(loop, &dev->poll, dev->fd);
-  if (rc == 0) {
-    dev->poll.data = dev;
-    dev->handle_closed = 0;
-    rc = uv_poll_start(&dev->poll, UV_READABLE, on_readable);
-    if (rc != 0) {
-      uv_close((uv_handle_t *)&dev->poll, on_poll_closed);
-    } else {
-      dev->polling = 1;
-    }
-  }
-  if (rc != 0) {
-    napi_delete_reference(env, dev->callback);
-    dev->callback = NULL;
-    napi_async_destroy(env, dev->async_context);
-    dev->async_context = NULL;
-    return throw_errno(env, "uv_poll_start", -rc);
-  }
-  return NULL;
-}
-
 // send(handle, buffer, port, address)
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 4) return throw_type(env, "send(handle, buffer, port, address)");
-  udp_device *dev = get_device(env, argv[0]);
+  udp_device *dev = get_device(env, info, 4, argv, "send(handle, buffer, port, address)");
   if (!dev) return NULL;
   void *data = NULL;
   size_t length = 0;
@@ -342,22 +220,10 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
   to.sin_family = AF_INET;
   to.sin_port = htons((uint16_t)port);
   if (inet_pton(AF_INET, address, &to.sin_addr) != 1) return throw_type(env, "address must be a dotted quad");
-  if (dev->closed) return throw_errno(env, "sendto", EBADF);
-  ssize_t sent = sendto(dev->fd, data, length, 0, (struct sockaddr *)&to, sizeof to);
+  if (dev->h.closed) return throw_errno(env, "sendto", EBADF);
+  ssize_t sent = sendto(dev->h.fd, data, length, 0, (struct sockaddr *)&to, sizeof to);
   if (sent < 0) return throw_errno(env, "sendto", errno);
   if ((size_t)sent != length) return throw_errno(env, "sendto", EMSGSIZE);
-  return NULL;
-}
-
-// close(handle)
-static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 1) return throw_type(env, "close(handle)");
-  udp_device *dev = get_device(env, argv[0]);
-  if (!dev) return NULL;
-  device_close(dev);
   return NULL;
 }
 
@@ -377,9 +243,9 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"localPort", NULL, js_local_port, NULL, NULL, NULL, napi_default, NULL},
-      {"startReceiving", NULL, js_start_receiving, NULL, NULL, NULL, napi_default, NULL},
+      {"startReceiving", NULL, polled_handle_js_start, NULL, NULL, NULL, napi_default, (void *)&udp_device_kind},
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
-      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, polled_handle_js_close, NULL, NULL, NULL, napi_default, (void *)&udp_device_kind},
       {"interfaceIndex", NULL, js_interface_index, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
