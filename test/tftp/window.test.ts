@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ReadWindow } from '../../src/tftp/window.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 test('lockstep: each ACK releases exactly the next block; duplicate ACKs release nothing', () => {
   const window = new ReadWindow(2048, 512, 1); // 4 full blocks and an empty fifth
@@ -108,14 +109,9 @@ function simulate(size: number, blksize: number, windowsize: number, dataFate: (
 
 /** A seeded channel: each packet independently dropped or doubled with the given odds. */
 function channel(seed: number, dropRate: number, dupRate: number): (n: number) => Fate {
-  let state = seed >>> 0;
+  const random = seededRandom(seed);
   return () => {
-    // mulberry32
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const r = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const r = random();
     return r < dropRate ? 'drop' : r < dropRate + dupRate ? 'dup' : 'ok';
   };
 }
