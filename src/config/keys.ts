@@ -48,7 +48,7 @@ export const PROFILE_KEYS = {
     user: key(
       matching(/^[a-z_][a-z0-9_-]{0,31}\$?$/i, 'expected a user name such as pxe-pilot'),
       '',
-      'Account to run as after binding, when started as root outside systemd; empty: pxe-pilot if it exists.',
+      'Account to run as after binding, when started as root outside systemd; empty: stay who it was started as.',
     ),
   },
   http: {

@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const DEFAULT_USER = 'pxe-pilot';
+/** The account the Debian package's unit runs as; only ever suggested, never assumed. */
+export const SUGGESTED_USER = 'pxe-pilot';
 
 export interface Account {
   name: string;
@@ -41,28 +42,28 @@ export function currentFacts(): PrivilegeFacts {
 }
 
 /**
- * Root outside systemd drops to `[server] user` or, when that is empty, to `pxe-pilot` if the
- * account exists. A named user that does not exist is a refusal; `user = root` is the operator's
- * explicit choice. Without either account (a test machine, a first try by hand) it stays root
- * with a warning, rather than refusing to start.
+ * Root outside systemd switches to `[server] user` only when that key names an account: an
+ * account that merely exists on the host (a package's leftover, another install) never makes a
+ * daemon started from a checkout change who it is or who owns its state. A named user that
+ * does not exist is a refusal; `user = root` is the operator's explicit choice. Empty: it stays
+ * root with a warning, rather than refusing to start (a test machine, a first try by hand).
  */
 export function planDrop(configuredUser: string, facts: PrivilegeFacts): DropPlan {
   if (facts.uid !== 0) return { action: 'stay', why: 'not started as root' };
   if (facts.underSystemd) return { action: 'stay', why: 'started by systemd, whose unit sets the user and capabilities' };
   if (configuredUser === 'root') return { action: 'stay', why: '[server] user = root: staying root as configured' };
-  const name = configuredUser || DEFAULT_USER;
-  const account = facts.lookup(name);
-  if (account && account.uid === 0)
-    return { action: 'refuse', message: `[server] user = ${name} has uid 0: that is root under another name; name an ordinary account` };
-  if (account) return { action: 'drop', account };
-  if (configuredUser)
+  if (!configuredUser)
     return {
-      action: 'refuse',
-      message: `[server] user = ${configuredUser}: no such account on this host; create it (useradd --system ${configuredUser}) or fix the name`,
+      action: 'stay',
+      why: `running as root: [server] user is empty, so nothing switches account after binding; to run unprivileged, name one there (e.g. useradd --system ${SUGGESTED_USER}, then user = ${SUGGESTED_USER})`,
     };
+  const account = facts.lookup(configuredUser);
+  if (account && account.uid === 0)
+    return { action: 'refuse', message: `[server] user = ${configuredUser} has uid 0: that is root under another name; name an ordinary account` };
+  if (account) return { action: 'drop', account };
   return {
-    action: 'stay',
-    why: `running as root: there is no ${DEFAULT_USER} account to switch to after binding; create one (useradd --system ${DEFAULT_USER}) or set [server] user`,
+    action: 'refuse',
+    message: `[server] user = ${configuredUser}: no such account on this host; create it (useradd --system ${configuredUser}) or fix the name`,
   };
 }
 

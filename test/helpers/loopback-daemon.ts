@@ -49,7 +49,7 @@ async function freeUdpPort(): Promise<number> {
 }
 
 export async function startLoopbackDaemon(
-  options: { token?: string | null; extraHttp?: string; hosts?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { token?: string | null; extraHttp?: string; hosts?: string; env?: NodeJS.ProcessEnv; /** [server] user */ user?: string } = {},
 ): Promise<LoopbackDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'pxe-console-'));
   const tftpRoot = join(dir, 'tftp');
@@ -69,6 +69,7 @@ export async function startLoopbackDaemon(
       '[server]',
       'address = 127.0.0.1',
       `state_dir = ${join(dir, 'state')}`,
+      ...(options.user !== undefined ? [`user = ${options.user}`] : []),
       '[http]',
       'bind = 127.0.0.1',
       `port = ${httpPort}`,
@@ -90,7 +91,8 @@ export async function startLoopbackDaemon(
     ].join('\n'),
   );
   const [node, ...args] = cliArgv(['--config', configFile, '--log-format', 'json']);
-  const child = spawn(node!, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  // Not systemd's child even when the tests run under it: root decides its account from [server] user.
+  const child = spawn(node!, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, INVOCATION_ID: '', ...options.env } });
   const out = collectOutput(child);
   const base = `http://127.0.0.1:${httpPort}`;
   const stop = async (): Promise<void> => {

@@ -8,6 +8,8 @@ import { describe, test } from 'node:test';
 import { planDrop, type Account } from '../../src/net/privileges.ts';
 import { collectOutput, waitFor } from '../helpers/netns.ts';
 import { skipUnless } from '../helpers/requirements.ts';
+import { systemAccount } from '../helpers/accounts.ts';
+import { startLoopbackDaemon, type LoopbackDaemon } from '../helpers/loopback-daemon.ts';
 import { repoRoot } from '../helpers/standin.ts';
 
 const PXE: Account = { name: 'pxe-pilot', uid: 998, gid: 998 };
@@ -18,10 +20,15 @@ const facts = (over: { uid?: number; underSystemd?: boolean; accounts?: Account[
 });
 
 describe('when to drop privileges', () => {
-  test('root outside systemd drops to pxe-pilot when that account exists', () => {
-    assert.deepEqual(planDrop('', facts()), { action: 'drop', account: PXE });
+  test('root outside systemd with [server] user empty stays root, even with a pxe-pilot account on the host', () => {
+    const looked: string[] = [];
+    const plan = planDrop('', { ...facts(), lookup: (name) => (looked.push(name), PXE) });
+    assert.equal(plan.action, 'stay');
+    assert.match(plan.action === 'stay' ? plan.why : '', /^running as root: \[server\] user is empty/);
+    assert.deepEqual(looked, [], 'an empty [server] user must not even look an account up');
   });
-  test('[server] user wins; a missing one is a refusal naming it; uid 0 under another name too', () => {
+  test('[server] user = pxe-pilot switches to it; a missing one is a refusal naming it; uid 0 under another name too', () => {
+    assert.deepEqual(planDrop('pxe-pilot', facts()), { action: 'drop', account: PXE });
     const ops: Account = { name: 'ops', uid: 1001, gid: 1001 };
     assert.deepEqual(planDrop('ops', facts({ accounts: [PXE, ops] })), { action: 'drop', account: ops });
     const missing = planDrop('nosuchuser', facts());
@@ -29,13 +36,14 @@ describe('when to drop privileges', () => {
     assert.match(missing.action === 'refuse' ? missing.message : '', /\[server\] user = nosuchuser: no such account/);
     assert.equal(planDrop('toor', facts({ accounts: [{ name: 'toor', uid: 0, gid: 0 }] })).action, 'refuse');
   });
-  test('not root, under systemd, user = root, or no account at all: it stays (the last with a warning)', () => {
-    assert.equal(planDrop('', facts({ uid: 1000 })).action, 'stay');
-    assert.equal(planDrop('', facts({ underSystemd: true })).action, 'stay');
+  test('not root or under systemd: it stays whatever [server] user says; user = root stays root', () => {
+    for (const user of ['', 'pxe-pilot', 'nosuchuser']) {
+      assert.equal(planDrop(user, facts({ uid: 1000 })).action, 'stay', `uid 1000, user = ${user}`);
+      assert.equal(planDrop(user, facts({ underSystemd: true })).action, 'stay', `systemd, user = ${user}`);
+    }
     assert.equal(planDrop('root', facts()).action, 'stay');
     const none = planDrop('', facts({ accounts: [] }));
     assert.equal(none.action, 'stay');
-    assert.match(none.action === 'stay' ? none.why : '', /running as root: there is no pxe-pilot account/);
   });
 });
 
@@ -106,6 +114,29 @@ describe('pxe-pilot started as root with [server] user = nobody', { skip: skipUn
       assert.match(run.stderr, /\[server\] user = no-such-user-pxp: no such account/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('pxe-pilot started as root with [server] user empty', { skip: skipUnless(['root', 'useradd', 'userdel']) }, () => {
+  test('does not switch account, nor re-own its state, although a pxe-pilot account exists', async () => {
+    const account = systemAccount('pxe-pilot');
+    let daemon: LoopbackDaemon | null = null;
+    try {
+      daemon = await startLoopbackDaemon({ user: '' });
+      const out = daemon.output;
+      // dropAfterBind logs one of the two once every socket is bound.
+      await waitFor('the daemon to say whom it runs as', () => /running as root: \[server\] user is empty|now running as/.test(out()), 20_000, 50);
+      assert.doesNotMatch(out(), /now running as/, out());
+      const status = readFileSync(`/proc/${daemon.child.pid}/status`, 'utf8');
+      assert.match(status, /^Uid:\s+0\s+0\s+0\s+0$/m);
+      assert.match(status, /^Gid:\s+0\s+0\s+0\s+0$/m);
+      const state = join(daemon.dir, 'state');
+      assert.deepEqual([statSync(state).uid, statSync(join(state, 'pxe-pilot.sqlite')).uid], [0, 0], `${state} changed owner`);
+      assert.equal((await fetch(`${daemon.base}/health`)).status, 200);
+    } finally {
+      await daemon?.stop();
+      await account.remove();
     }
   });
 });
