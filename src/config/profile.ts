@@ -18,15 +18,20 @@ export type DhcpSection = ValuesOf<ProfileKeys['dhcp']>;
 export type BootSection = ValuesOf<ProfileKeys['boot']>;
 export type AnswersSection = ValuesOf<ProfileKeys['answers']>;
 export type AssetsSection = ValuesOf<ProfileKeys['assets']>;
+export type PowerSection = ValuesOf<ProfileKeys['power']>;
 
 export type DhcpMode = DhcpSection['mode'];
 export type DefaultAction = BootSection['defaultAction'];
 export type UnknownPolicy = BootSection['unknown'];
 export type LogLevel = ServerSection['logLevel'];
 
-export type HostEntry = Omit<ValuesOf<typeof HOST_KEYS>, 'loader'> & {
+type HostValues = ValuesOf<typeof HOST_KEYS>;
+/** The power keys (src/power): optional, so hand-made entries need not name them. */
+type HostPowerFields = 'bmc' | 'bmcCipherSuite' | 'bmcPrivilege' | 'bmcSystem' | 'bmcTlsFingerprint';
+export type HostEntry = Omit<HostValues, 'loader' | HostPowerFields> &
+  Partial<Pick<HostValues, HostPowerFields>> & {
   /** ipxe | grub | ipxe-shim; empty or absent: [boot] loader. Optional, so hand-made entries need not name it. */
-  loader?: ValuesOf<typeof HOST_KEYS>['loader'];
+  loader?: HostValues['loader'];
   /** Normalised lower-case colon form. */
   mac: string;
   /** Every key as written, for answer-file templating. */
