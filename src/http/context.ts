@@ -5,6 +5,7 @@ import type { LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
 import type { Binding } from '../service.ts';
 import type { AssetCatalogue } from '../assets/catalogue-scan.ts';
 import type { DaemonTelemetry } from '../metrics/telemetry.ts';
+import type { PowerControl } from '../power/control.ts';
 
 export interface ServiceStatus {
   name: string;
@@ -30,4 +31,6 @@ export interface HttpDeps {
   storeHealth?: () => StoreHealth;
   /** Metrics, the live event hub and transfer table; absent in unit tests (a private one is made). */
   telemetry?: DaemonTelemetry;
+  /** BMC power control (src/power); absent: the power routes answer 404. */
+  power?: PowerControl;
 }

@@ -75,7 +75,7 @@ export class RedfishDriver implements PowerDriver {
             done(new PowerError('refused', `the BMC's certificate is not the one pinned in bmc_tls_fingerprint (it is ${seen})`), socket);
           } else done(null, socket);
         });
-        socket.once('error', (err) => done(err, socket));
+        socket.once('error', (err: Error) => done(err, socket));
         return undefined;
       };
     }

@@ -1,7 +1,7 @@
 // Wake-on-LAN: the magic packet (6 × 0xff, then the MAC 16 times) as a UDP broadcast to port 9,
 // sent on the boot VLAN's interface ([server] interface) only, through the interface-bound socket.
 import { UdpDeviceSocket } from '../net/udp-device.ts';
-import { PowerError, type BootFirmware, type PowerChange, type PowerDriver, type PowerState } from './driver.ts';
+import { PowerError, type PowerChange, type PowerDriver, type PowerState } from './driver.ts';
 
 export const WOL_PORT = 9;
 
@@ -54,7 +54,7 @@ export class WolDriver implements PowerDriver {
     }
   }
 
-  bootFromNetwork(_firmware: BootFirmware): Promise<string> {
+  bootFromNetwork(): Promise<string> {
     return Promise.resolve("the machine's own boot order (Wake-on-LAN cannot set a next boot device)");
   }
 }
