@@ -82,6 +82,8 @@ export class PowerControl {
   private pollSeconds = 0;
   private readonly listeners: PowerListener[] = [];
   private failures: (failure: PowerFailure) => void = () => {};
+  /** Aborted when the daemon stops: calls in flight end, and their ipmitool children are killed. */
+  private stopping = new AbortController();
 
   constructor(private readonly deps: PowerDeps) {
     this.gate = new Gate(() => deps.profile().power.maxParallel);
@@ -172,7 +174,7 @@ export class PowerControl {
   private async call(host: HostEntry, action: PowerAction, by: { who: 'admin' | 'poll'; ip?: string }, networkBoot: boolean): Promise<PowerResult> {
     const { mac } = host;
     const timeoutSeconds = this.deps.profile().power.timeoutSeconds;
-    const signal = AbortSignal.timeout(timeoutSeconds * 1000);
+    const signal = AbortSignal.any([AbortSignal.timeout(timeoutSeconds * 1000), this.stopping.signal]);
     const k: Known = this.known.get(mac) ?? { state: 'unknown', checkedAt: null, error: null, refusedCredentials: null };
     this.known.set(mac, k);
     const before = k.error;
@@ -247,7 +249,7 @@ export class PowerControl {
   schedule(): void {
     const seconds = this.deps.profile().power.pollSeconds;
     if (this.timer && seconds === this.pollSeconds) return;
-    this.stop();
+    this.stopPolling();
     this.pollSeconds = seconds;
     if (seconds === 0) return;
     let polling = false;
@@ -261,8 +263,16 @@ export class PowerControl {
     tick();
   }
 
-  stop(): void {
+  /** Stops polling (a reload may start it again). */
+  private stopPolling(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** The daemon stops: no more polls, and every call in flight is ended now. */
+  stop(): void {
+    this.stopPolling();
+    this.stopping.abort();
+    this.stopping = new AbortController();
   }
 }
