@@ -78,6 +78,8 @@ export class PowerControl {
   private readonly known = new Map<string, Known>();
   private readonly gate: Gate;
   private readonly busy = new Map<string, Promise<unknown>>();
+  /** The poll in flight per machine, ended when a person asks for that machine. */
+  private readonly polls = new Map<string, AbortController>();
   private timer: NodeJS.Timeout | null = null;
   private pollSeconds = 0;
   private readonly listeners: PowerListener[] = [];
@@ -160,21 +162,63 @@ export class PowerControl {
   async run(mac: string, action: PowerAction, by: { who: 'admin' | 'poll'; ip?: string }, networkBoot = false): Promise<PowerResult> {
     const host = this.deps.profile().hosts.get(mac);
     if (!host?.bmc) throw new PowerError('unsupported', `${mac} has no bmc: add bmc = ipmi://… | redfish://… | wol to its [host ${mac}] section`);
-    // One call per machine at a time: a second waits for the first (a cycle must not cross an off).
+    const view = (): PowerView => this.view(mac)!;
+    if (by.who === 'poll') {
+      // A poll gives way: it is skipped while anything else talks to this BMC, and ended when a person asks.
+      if (this.busy.has(mac)) return { ...view(), action, ok: true, message: 'skipped: a call is in flight' };
+      const superseded = new AbortController();
+      this.polls.set(mac, superseded);
+      const call = this.gate.run(() => this.call(host, action, by, networkBoot, superseded.signal));
+      this.busy.set(mac, call);
+      try {
+        return await call;
+      } finally {
+        if (this.busy.get(mac) === call) this.busy.delete(mac);
+        if (this.polls.get(mac) === superseded) this.polls.delete(mac);
+      }
+    }
+    this.polls.get(mac)?.abort();
+    // One call per machine at a time: a second waits for the first (a cycle must not cross an off),
+    // but never longer than the timeout: then it is not sent at all, and says so.
+    const timeoutMs = this.deps.profile().power.timeoutSeconds * 1000;
+    let given = false;
     const previous = this.busy.get(mac) ?? Promise.resolve();
-    const call = previous.catch(() => undefined).then(() => this.gate.run(() => this.call(host, action, by, networkBoot)));
+    const call = previous
+      .catch(() => undefined)
+      .then(() => this.gate.run(() => (given ? Promise.resolve(null) : this.call(host, action, by, networkBoot, null))));
     this.busy.set(mac, call);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs + 1000)));
     try {
-      return await call;
+      const result = await Promise.race([call, deadline]);
+      if (result) return result;
+      given = true;
+      const known = view();
+      const message =
+        known.error?.failure === 'unreachable'
+          ? `${known.error.message}; ${action} was not sent`
+          : `an earlier call to this BMC has not finished within ${timeoutMs / 1000} s; ${action} was not sent`;
+      return { ...known, action, ok: false, message, error: known.error ?? { failure: 'unreachable', message, since: new Date().toISOString() } };
     } finally {
-      if (this.busy.get(mac) === call) this.busy.delete(mac);
+      clearTimeout(timer);
+      const settled = (): void => {
+        if (this.busy.get(mac) === call) this.busy.delete(mac);
+      };
+      call.then(settled, settled);
     }
   }
 
-  private async call(host: HostEntry, action: PowerAction, by: { who: 'admin' | 'poll'; ip?: string }, networkBoot: boolean): Promise<PowerResult> {
+  /** `superseded`: a poll's, aborted when a person asks for the same machine (nothing is then recorded). */
+  private async call(
+    host: HostEntry,
+    action: PowerAction,
+    by: { who: 'admin' | 'poll'; ip?: string },
+    networkBoot: boolean,
+    superseded: AbortSignal | null,
+  ): Promise<PowerResult> {
     const { mac } = host;
     const timeoutSeconds = this.deps.profile().power.timeoutSeconds;
-    const signal = AbortSignal.any([AbortSignal.timeout(timeoutSeconds * 1000), this.stopping.signal]);
+    const signal = AbortSignal.any([AbortSignal.timeout(timeoutSeconds * 1000), this.stopping.signal, ...(superseded ? [superseded] : [])]);
     const k: Known = this.known.get(mac) ?? { state: 'unknown', checkedAt: null, error: null, refusedCredentials: null };
     this.known.set(mac, k);
     const before = k.error;
@@ -183,7 +227,11 @@ export class PowerControl {
     try {
       const driver = this.driverFor(host);
       if (networkBoot) steps.push(await driver.bootFromNetwork(firmwareOf(this.deps.store.getNode(mac)), signal));
-      if (action !== 'status') {
+      if (action === 'cycle' && (await driver.status(signal)) === 'off') {
+        // A cycle of a machine that is off does nothing on many BMCs: it is powered on instead, as MAAS does.
+        await driver.change('on', signal);
+        steps.push('power on (it was off)');
+      } else if (action !== 'status') {
         await driver.change(action, signal);
         steps.push(`power ${action}`);
       }
@@ -195,6 +243,7 @@ export class PowerControl {
       steps.push(`power is ${state}`);
     } catch (err) {
       if (!(err instanceof PowerError)) throw err;
+      if (superseded?.aborted) return { ...this.view(mac)!, action, ok: true, message: 'poll ended: a person asked' };
       ok = false;
       this.failures(err.failure);
       const since = before && before.failure === err.failure ? before.since : Date.now();
