@@ -57,6 +57,29 @@ else
 fi
 `;
 
+/** Waits until an IPMI client gets an answer from the BMC on 127.0.0.1:port; `alive` throws when its process died. */
+export async function waitForIpmi(port: number, user: string, password: string, alive: () => void): Promise<void> {
+  await waitFor(
+    'the BMC to answer ipmitool',
+    () => {
+      alive();
+      return new Promise<boolean>((resolve) => {
+        const c = spawn(
+          'ipmitool',
+          ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', user, '-E', '-C', '3', '-N', '1', '-R', '1', 'chassis', 'power', 'status'],
+          {
+            env: { ...process.env, IPMI_PASSWORD: password },
+            stdio: 'ignore',
+          },
+        );
+        c.on('close', (code) => resolve(code === 0));
+      });
+    },
+    15_000,
+    200,
+  );
+}
+
 export async function startIpmiSim(options: { user?: string; password?: string } = {}): Promise<IpmiSim> {
   const dir = mkdtempSync(join(tmpdir(), 'pxe-ipmi-sim-'));
   const user = options.user ?? 'admin';
@@ -107,26 +130,9 @@ export async function startIpmiSim(options: { user?: string; password?: string }
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    // Ready once an IPMI client gets an answer.
-    await waitFor(
-      'ipmi_sim to answer',
-      () => {
-        if (child.exitCode !== null) throw new Error(`ipmi_sim exited with ${child.exitCode}: ${out.text()}`);
-        return new Promise<boolean>((resolve) => {
-          const c = spawn(
-            'ipmitool',
-            ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(port), '-U', user, '-E', '-C', '3', '-N', '1', '-R', '1', 'chassis', 'power', 'status'],
-            {
-              env: { ...process.env, IPMI_PASSWORD: password },
-              stdio: 'ignore',
-            },
-          );
-          c.on('close', (code) => resolve(code === 0));
-        });
-      },
-      15_000,
-      200,
-    );
+    await waitForIpmi(port, user, password, () => {
+      if (child.exitCode !== null) throw new Error(`ipmi_sim exited with ${child.exitCode}: ${out.text()}`);
+    });
   } catch (err) {
     await stop();
     throw err;
