@@ -2,13 +2,15 @@
 // (parsed, and refused when others may read them, with the chmod that fixes it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ConfigError, parseProfile } from '../../src/config/load.ts';
 import { formatBmc, parseBmc, parseFingerprint } from '../../src/power/bmc-url.ts';
 import { parseCredentials } from '../../src/power/credentials.ts';
+import { cliArgv } from '../helpers/cli.ts';
 
 const opts = { interfaces: [{ name: 'eth0', address: '192.0.2.10', netmask: '255.255.255.0', internal: false }], interfaceExists: () => true };
 
@@ -156,4 +158,37 @@ test('credentials: a file others may read is refused with the chmod that fixes i
     assert.match(problems[0]!, /default: line 1: expected "username = …"/);
     assert.ok(!problems.join('\n').includes('s3cret-BMC-pw'));
   });
+});
+
+test('pxe-pilot check-config: a credentials file others may read, and a bmc typo, exit 2 naming what fixes them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pxe-power-check-'));
+  try {
+    mkdirSync(join(dir, 'bmc'), { mode: 0o700 });
+    const creds = join(dir, 'bmc', '10.0.1.101');
+    writeFileSync(creds, 'username = admin\npassword = check-Config-pw-61\n');
+    chmodSync(creds, 0o640);
+    const profile = join(dir, 'lab.ini');
+    const base = `[server]\naddress = 127.0.0.1\n[power]\ncredentials_dir = ${join(dir, 'bmc')}\n[host 52:54:00:00:00:01]\nbmc = ipmi://10.0.1.101\n`;
+    writeFileSync(profile, base);
+    const run = (): Promise<{ code: number; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        const [node, ...args] = cliArgv(['check-config', '--config', profile]);
+        execFile(node!, args, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+      });
+    const unsafe = await run();
+    assert.equal(unsafe.code, 2, unsafe.stderr);
+    assert.ok(unsafe.stderr.includes(`[power] credentials_dir = "${join(dir, 'bmc')}": ${creds} is readable by other users (mode 640)`), unsafe.stderr);
+    assert.ok(unsafe.stderr.includes(`chmod 600 ${creds}`), unsafe.stderr);
+    chmodSync(creds, 0o600);
+    const fixed = await run();
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.match(fixed.stdout, /^\[power\]\ncredentials_dir = /m);
+    writeFileSync(profile, base.replace('ipmi://10.0.1.101', 'ipmi//10.0.1.101'));
+    const typo = await run();
+    assert.equal(typo.code, 2);
+    assert.ok(typo.stderr.includes(`${profile}: [host 52:54:00:00:00:01] bmc = "ipmi//10.0.1.101": expected ipmi://HOST[:PORT]`), typo.stderr);
+    for (const out of [unsafe, fixed, typo]) assert.ok(!(out.stdout + out.stderr).includes('check-Config-pw-61'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
