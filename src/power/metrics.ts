@@ -1,7 +1,8 @@
 // The power instruments, registered in the daemon's registry (docs/metrics.md):
-// pxe_pilot_power_state{mac,state} is 1 for each machine's last known state, and
-// pxe_pilot_bmc_errors_total{failure} counts failed BMC calls by class. No label carries a
-// BMC's address or credentials: the MAC says which machine.
+// pxe_pilot_power_state{state} counts the machines with a bmc in each last known state, and
+// pxe_pilot_bmc_errors_total{failure} counts failed BMC calls by class. As for every metric, no
+// label carries a MAC or an address (the series count must not grow with the fleet); which
+// machine is in which state is GET /nodes/<mac>/power's to say.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { PowerControl } from './control.ts';
 import type { PowerFailure, PowerState } from './driver.ts';
@@ -12,15 +13,16 @@ const FAILURES: readonly PowerFailure[] = ['wrong-credentials', 'unreachable', '
 export function registerPowerMetrics(registry: Registry, power: PowerControl): void {
   new Gauge({
     name: 'pxe_pilot_power_state',
-    help: 'Power state of each machine with a [host] bmc, as last read from its BMC: 1 for the state it is in (on, off, unknown)',
-    labelNames: ['mac', 'state'] as const,
+    help: 'Machines with a [host] bmc, by power state as last read from their BMC (unknown: not read yet, unreachable, or Wake-on-LAN)',
+    labelNames: ['state'] as const,
     registers: [registry],
     collect() {
-      this.reset();
+      const counts = new Map<PowerState, number>(STATES.map((s) => [s, 0]));
       for (const host of power.hosts()) {
-        const view = power.view(host.mac);
-        for (const state of STATES) this.set({ mac: host.mac, state }, view?.state === state ? 1 : 0);
+        const state = power.view(host.mac)?.state ?? 'unknown';
+        counts.set(state, (counts.get(state) ?? 0) + 1);
       }
+      for (const [state, count] of counts) this.set({ state }, count);
     },
   });
   const errors = new Counter({
