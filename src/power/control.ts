@@ -218,7 +218,8 @@ export class PowerControl {
   ): Promise<PowerResult> {
     const { mac } = host;
     const timeoutSeconds = this.deps.profile().power.timeoutSeconds;
-    const signal = AbortSignal.any([AbortSignal.timeout(timeoutSeconds * 1000), this.stopping.signal, ...(superseded ? [superseded] : [])]);
+    const stopping = this.stopping.signal;
+    const signal = AbortSignal.any([AbortSignal.timeout(timeoutSeconds * 1000), stopping, ...(superseded ? [superseded] : [])]);
     const k: Known = this.known.get(mac) ?? { state: 'unknown', checkedAt: null, error: null, refusedCredentials: null };
     this.known.set(mac, k);
     const before = k.error;
@@ -244,6 +245,8 @@ export class PowerControl {
     } catch (err) {
       if (!(err instanceof PowerError)) throw err;
       if (superseded?.aborted) return { ...this.view(mac)!, action, ok: true, message: 'poll ended: a person asked' };
+      // The daemon is stopping: the store may be closed already, and the BMC was not at fault.
+      if (stopping.aborted) return { ...this.view(mac)!, action, ok: false, message: 'ended: the daemon is stopping' };
       ok = false;
       this.failures(err.failure);
       const since = before && before.failure === err.failure ? before.since : Date.now();

@@ -56,7 +56,12 @@ export class IpmiDriver implements PowerDriver {
       child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
       child.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
       const onAbort = (): void => {
-        if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+        if (child.pid === undefined || child.exitCode !== null) return;
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          /* it ended meanwhile */
+        }
       };
       signal.addEventListener('abort', onAbort, { once: true });
       child.on('error', (err) => {
