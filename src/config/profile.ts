@@ -30,13 +30,13 @@ type HostValues = ValuesOf<typeof HOST_KEYS>;
 type HostPowerFields = 'bmc' | 'bmcCipherSuite' | 'bmcPrivilege' | 'bmcSystem' | 'bmcTlsFingerprint';
 export type HostEntry = Omit<HostValues, 'loader' | HostPowerFields> &
   Partial<Pick<HostValues, HostPowerFields>> & {
-  /** ipxe | grub | ipxe-shim; empty or absent: [boot] loader. Optional, so hand-made entries need not name it. */
-  loader?: HostValues['loader'];
-  /** Normalised lower-case colon form. */
-  mac: string;
-  /** Every key as written, for answer-file templating. */
-  vars: Record<string, string>;
-};
+    /** ipxe | grub | ipxe-shim; empty or absent: [boot] loader. Optional, so hand-made entries need not name it. */
+    loader?: HostValues['loader'];
+    /** Normalised lower-case colon form. */
+    mac: string;
+    /** Every key as written, for answer-file templating. */
+    vars: Record<string, string>;
+  };
 export type HostAction = HostEntry['action'];
 
 /** A [scope <name>] section: one relayed subnet's pool (server mode). */
