@@ -14,6 +14,8 @@ import { ProxyDhcpService } from './proxydhcp/service.ts';
 import { loadCertificate, namesAddress, type TlsMaterial } from './http/tls.ts';
 import { DaemonTelemetry } from './metrics/telemetry.ts';
 import { scrapeSources } from './metrics/sources.ts';
+import { PowerControl } from './power/control.ts';
+import { registerPowerMetrics } from './power/metrics.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -41,12 +43,16 @@ export class Daemon {
   private readonly startedAt = Date.now();
   private tls: TlsMaterial | null = null;
   readonly telemetry = new DaemonTelemetry();
+  readonly power: PowerControl;
 
   private constructor(
     private profile: Profile,
     readonly store: AppStore,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.power = new PowerControl({ profile: () => this.profile, store, logger: logger.child({ service: 'power' }) });
+    registerPowerMetrics(this.telemetry.registry, this.power);
+  }
 
   static async start(profile: Profile, logger: Logger): Promise<Daemon> {
     for (const warning of profileWarnings(profile)) logger.warn(warning);
@@ -57,6 +63,7 @@ export class Daemon {
     try {
       daemon.tls = daemon.loadTls(profile);
       for (const name of ORDER) await daemon.ensure(name);
+      daemon.power.schedule();
     } catch (err) {
       await daemon.stop();
       throw err;
@@ -80,6 +87,7 @@ export class Daemon {
           tls: () => this.tls,
           storeHealth: () => this.store.health?.() ?? { backend: 'sqlite', state: 'ok' },
           telemetry: this.telemetry,
+          power: this.power,
         });
       case 'tftp':
         return new TftpService({ ...deps, events: this.store, nodes: this.store, catalogue: this.catalogue, telemetry: this.telemetry });
@@ -186,6 +194,7 @@ export class Daemon {
       for (const name of ORDER) await this.ensure(name).catch(() => undefined);
       return false;
     }
+    this.power.schedule();
     for (const warning of profileWarnings(next)) this.logger.warn(warning);
     this.store.record({ mac: null, protocol: 'daemon', kind: 'reload', decision: 'reloaded', reason: this.summary() });
     this.logger.info(`reloaded ${file}: ${this.summary()}`);
@@ -193,6 +202,7 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    this.power.stop();
     for (const name of [...ORDER].reverse()) {
       const r = this.running.get(name);
       if (!r) continue;

@@ -37,6 +37,7 @@ const probe = () => import('./probe.ts');
 const assets = () => import('./assets.ts');
 const cert = () => import('./cert.ts');
 const admin = () => import('./admin-commands.ts');
+const power = () => import('../power/command.ts');
 
 type Runner<V> = (context: CommandContext<V>) => Promise<Outcome>;
 
@@ -202,6 +203,13 @@ LAN whose DHCP server you do not own. It puts the leased address on IF while it 
     operands: [MAC, { name: 'SCRIPT', optional: true, help: "one iPXE command, quoted: 'sanboot --no-describe --drive 0x80'" }],
     options: { clear: { type: 'boolean', help: 'back to the default, "exit", instead of a SCRIPT' } },
     run: lazy(admin, 'nodeLocalBoot'),
+  }),
+  askDaemon({
+    name: 'nodes power',
+    summary: 'its power through its BMC ([host] bmc): state, or on, off, cycle, reset',
+    operands: [MAC, { name: 'ACTION', help: 'status | on | off | cycle | reset' }],
+    options: { 'network-boot': { type: 'boolean', help: 'first set its next boot to the network, once (UEFI when it last booted UEFI)' } },
+    run: lazy(power, 'nodePower'),
   }),
   askDaemon({ name: 'leases', summary: 'DHCP leases (server mode): address, MAC, hostname, expiry', run: lazy(admin, 'leasesCommand') }),
   askDaemon({

@@ -24,6 +24,8 @@ import {
   type ValueType,
 } from './values.ts';
 import { LOADER_NAMES } from '../boot/loaders.ts';
+import { bmcUrl, tlsFingerprint } from '../power/config-values.ts';
+import { IPMI_PRIVILEGES, REDFISH_SYSTEM } from '../power/bmc-url.ts';
 
 export interface KeySpec<T> {
   readonly type: ValueType<T>;
@@ -145,6 +147,12 @@ export const PROFILE_KEYS = {
     ),
     start_degraded: key(flag, false, 'Start even when PostgreSQL is unreachable (boots from what is known, reconnects by itself); false: refuse to start.'),
   },
+  power: {
+    credentials_dir: key(path, '/etc/pxe-pilot/bmc', 'Folder of BMC credentials: one file per BMC (host, or host:port), or default; mode 600 (docs/power.md).'),
+    max_parallel: key(wholeNumber(1, 256), 8, 'BMC calls in flight at once, over all machines.'),
+    poll_seconds: key(wholeNumber(0, 86400), 60, 'Seconds between power-state polls of each [host] with a bmc; 0: never polled.'),
+    timeout_seconds: key(wholeNumber(1, 300), 10, 'Seconds one BMC call may take before the BMC is reported unreachable.'),
+  },
 };
 
 /** The keys of a [host <mac>] section; the INI documents them in its commented example. */
@@ -157,6 +165,11 @@ export const HOST_KEYS = {
   cmdline: key(text, '', 'extra kernel arguments'),
   // Empty: [boot] loader decides (src/boot/policy.ts loaderFor).
   loader: key(oneOf(['', ...LOADER_NAMES]), '', 'ipxe | grub | ipxe-shim; empty: [boot] loader'),
+  bmc: key(bmcUrl, '', 'power control: ipmi://HOST[:PORT] | redfish://HOST[:PORT] | redfish+http://HOST[:PORT] | wol'),
+  bmc_cipher_suite: key(wholeNumber(0, 17), 3, 'IPMI cipher suite (ipmitool -C)'),
+  bmc_privilege: key(oneOf(IPMI_PRIVILEGES), 'OPERATOR', 'IPMI privilege level: USER | OPERATOR | ADMINISTRATOR'),
+  bmc_system: key(matching(REDFISH_SYSTEM, 'expected a Redfish system path such as /redfish/v1/Systems/1'), '', 'Redfish system; empty: the only one listed'),
+  bmc_tls_fingerprint: key(tlsFingerprint, '', "SHA-256 of the Redfish BMC's certificate, pinned"),
 };
 
 /**

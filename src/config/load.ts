@@ -11,6 +11,7 @@ import { describeCandidates, hostIPv4, interfaceExists, type InterfaceAddress } 
 import { defaultsOf, fieldName, HOST_KEYS, HOST_VARIABLE, PROFILE_KEYS, sectionKeys, type KeySpec, type SectionName } from './keys.ts';
 import type { HostEntry, Profile } from './profile.ts';
 import { checkScopes, describeScopes, readScopes, reservationScope, SCOPE_PREFIX } from './scopes.ts';
+import { powerProblems } from '../power/config-check.ts';
 
 export { profileWarnings } from './warnings.ts';
 export type { InterfaceAddress } from './interfaces.ts';
@@ -130,6 +131,7 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   checkScopes(p, v);
   checkTls(p, v, sections.answers ?? {});
   checkStore(p, v);
+  for (const problem of powerProblems(p, options.offline === true)) v.problem(problem.section, problem.key, problem.value, problem.message);
   if (v.problems.length) throw new ConfigError(v.problems);
   return p;
 }

@@ -18,20 +18,25 @@ export type DhcpSection = ValuesOf<ProfileKeys['dhcp']>;
 export type BootSection = ValuesOf<ProfileKeys['boot']>;
 export type AnswersSection = ValuesOf<ProfileKeys['answers']>;
 export type AssetsSection = ValuesOf<ProfileKeys['assets']>;
+export type PowerSection = ValuesOf<ProfileKeys['power']>;
 
 export type DhcpMode = DhcpSection['mode'];
 export type DefaultAction = BootSection['defaultAction'];
 export type UnknownPolicy = BootSection['unknown'];
 export type LogLevel = ServerSection['logLevel'];
 
-export type HostEntry = Omit<ValuesOf<typeof HOST_KEYS>, 'loader'> & {
-  /** ipxe | grub | ipxe-shim; empty or absent: [boot] loader. Optional, so hand-made entries need not name it. */
-  loader?: ValuesOf<typeof HOST_KEYS>['loader'];
-  /** Normalised lower-case colon form. */
-  mac: string;
-  /** Every key as written, for answer-file templating. */
-  vars: Record<string, string>;
-};
+type HostValues = ValuesOf<typeof HOST_KEYS>;
+/** The power keys (src/power): optional, so hand-made entries need not name them. */
+type HostPowerFields = 'bmc' | 'bmcCipherSuite' | 'bmcPrivilege' | 'bmcSystem' | 'bmcTlsFingerprint';
+export type HostEntry = Omit<HostValues, 'loader' | HostPowerFields> &
+  Partial<Pick<HostValues, HostPowerFields>> & {
+    /** ipxe | grub | ipxe-shim; empty or absent: [boot] loader. Optional, so hand-made entries need not name it. */
+    loader?: HostValues['loader'];
+    /** Normalised lower-case colon form. */
+    mac: string;
+    /** Every key as written, for answer-file templating. */
+    vars: Record<string, string>;
+  };
 export type HostAction = HostEntry['action'];
 
 /** A [scope <name>] section: one relayed subnet's pool (server mode). */

@@ -21,6 +21,7 @@ import { requireAdmin } from './auth.ts';
 import { isPlainObject, readBody } from './body.ts';
 import { badRequest, notFound } from './errors.ts';
 import { clientAddress, macQuery, routeMac } from './request.ts';
+import { powerRoutes } from '../power/routes.ts';
 
 const PROTOCOLS: readonly EventProtocol[] = ['dhcp', 'proxydhcp', 'tftp', 'http', 'answer', 'webhook', 'admin', 'daemon'];
 const TOML_TYPE = 'application/toml; charset=utf-8';
@@ -266,6 +267,8 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     ctx.set('X-PXE-Pilot-Source', answer.rel);
     ctx.body = text;
   });
+
+  powerRoutes(router, deps, admin);
 
   router.get('/assets.json', admin, async (ctx) => {
     ctx.body = { dir: deps.profile().assets.dir, images: await listImages(deps.profile()) };

@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import type { ImageCatalogue, LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
 import type { Binding } from '../service.ts';
 import type { DaemonTelemetry } from '../metrics/telemetry.ts';
+import type { PowerControl } from '../power/control.ts';
 
 export interface ServiceStatus {
   name: string;
@@ -29,4 +30,6 @@ export interface HttpDeps {
   storeHealth?: () => StoreHealth;
   /** Metrics, the live event hub and transfer table; absent in unit tests (a private one is made). */
   telemetry?: DaemonTelemetry;
+  /** BMC power control (src/power); absent: the power routes answer 404. */
+  power?: PowerControl;
 }
