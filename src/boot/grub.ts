@@ -2,8 +2,8 @@
 // Debian 12's signed GRUB has no HTTP under Secure Boot, so kernels and initrds come over TFTP
 // from (tftp,<server>)/assets/…, the image folders TFTP serves read-only.
 import { sortImages, type InstallImage } from './catalogue.ts';
-import { defaultCmdline, productDisplayName } from './products.ts';
-import { fillCmdline, type InstallVars } from './ipxe.ts';
+import { productDisplayName } from './products.ts';
+import { installCmdline, type InstallVars } from './ipxe.ts';
 import { GRUB_MACHINE_FOLDER } from './loaders.ts';
 
 /** The TFTP folder the image folders under [assets] dir are served from. */
@@ -63,14 +63,8 @@ function baseName(path: string): string {
 /** The linux, initrd and boot lines of an image, files from (tftp,<server>); or why it cannot boot. */
 function loadLines(image: InstallImage, tftpServer: string, extraCmdline: string, vars: InstallVars): string[] | { problem: string } {
   const file = (rel: string): string => `(tftp,${tftpServer})/${TFTP_ASSETS_FOLDER}/${rel}`;
-  const template = [image.cmdline ?? defaultCmdline(image.product), extraCmdline].filter((s) => s.trim() !== '').join(' ');
-  const filled = fillCmdline(template, vars);
-  if (!filled.ok) return { problem: `cannot install ${image.profile}: ${filled.problem}` };
-  const ipxeOnly = filled.parts.find((p) => p.ipxe);
-  if (ipxeOnly)
-    return {
-      problem: `cannot install ${image.profile}: ${ipxeOnly.text} in the kernel command line is an iPXE setting, which GRUB (loader = grub) cannot expand; use pxe-pilot's placeholders (\${ip}, \${mac}, \${hostname}) or boot this machine with loader = ipxe`,
-    };
+  const filled = installCmdline(image, extraCmdline, vars, 'grub');
+  if (!filled.ok) return { problem: filled.problem };
   const args = filled.parts
     .map((p) => p.text)
     .join('')

@@ -82,6 +82,24 @@ export function fillCmdline(template: string, vars: InstallVars): FilledCmdline 
   return fillCmdlineTemplate(template.replace(/[\r\n]+/g, ' '), cmdlineValues(vars));
 }
 
+/**
+ * The kernel line an install boots with: the image's (or its product's default) and the [host]
+ * extras, filled. GRUB cannot expand iPXE's settings, so on that loader one is a problem too.
+ * The resolution checks it before it consumes an install; the renderers build from it.
+ */
+export function installCmdline(image: InstallImage, extraCmdline: string, vars: InstallVars, loader: 'ipxe' | 'grub'): FilledCmdline {
+  const template = [image.cmdline ?? defaultCmdline(image.product), extraCmdline].filter((s) => s.trim() !== '').join(' ');
+  const filled = fillCmdline(template, vars);
+  if (!filled.ok) return { ok: false, problem: `cannot install ${image.profile}: ${filled.problem}` };
+  const ipxeOnly = loader === 'grub' ? filled.parts.find((p) => p.ipxe) : undefined;
+  if (ipxeOnly)
+    return {
+      ok: false,
+      problem: `cannot install ${image.profile}: ${ipxeOnly.text} in the kernel command line is an iPXE setting, which GRUB (loader = grub) cannot expand; use pxe-pilot's placeholders (\${ip}, \${mac}, \${hostname}) or boot this machine with loader = ipxe`,
+    };
+  return filled;
+}
+
 /** The filled line as iPXE text: our values made inert, iPXE's settings kept as `${…}` for iPXE. */
 function ipxeArgs(parts: { text: string; ipxe: boolean }[]): string {
   let out = '';
@@ -109,9 +127,8 @@ function baseName(path: string): string {
  */
 export function renderInstallScript(image: InstallImage, assetBase: string, extraCmdline: string, vars: InstallVars, reason: string): string {
   const names = image.initrds.map(baseName);
-  const template = [image.cmdline ?? defaultCmdline(image.product), extraCmdline].filter((s) => s.trim() !== '').join(' ');
-  const filled = fillCmdline(template, vars);
-  if (!filled.ok) return renderRefusalScript(`cannot install ${image.profile}: ${filled.problem}`);
+  const filled = installCmdline(image, extraCmdline, vars, 'ipxe');
+  if (!filled.ok) return renderRefusalScript(filled.problem);
   const args = ipxeArgs(filled.parts);
   const encoded = (rel: string): string => rel.split('/').map(encodeURIComponent).join('/');
   // Extra images (the Proxmox ISO) come wrapped in cpio from /cpio/ so they land at /<name> in the

@@ -9,7 +9,7 @@ import type { InstallImage } from './catalogue.ts';
 import { PROFILE_NAME } from './catalogue.ts';
 import type { ClientDescription } from './client.ts';
 import type { HttpDetail, ReasonCode, TftpDetail } from './events.ts';
-import type { InstallVars } from './ipxe.ts';
+import { installCmdline, type InstallVars } from './ipxe.ts';
 import { fetchesAnswer, nextState, profileArmsInstall, type StateChange } from './lifecycle.ts';
 import { decide, type Decision, type PolicySettings } from './policy.ts';
 import type { BootPorts, ImageCatalogue, NodeRecord, NodeWrites } from './ports.ts';
@@ -110,6 +110,12 @@ async function resolveInstall(
   const image = catalogue.find(profile.assets.dir, wanted);
   const problem = imageProblem(image, profile, wanted);
   if (problem || !image) return failed('error', `${decision.reason}, but ${problem}`, 'error', wanted);
+  const vars = installVars(profile, mac, ip);
+  const cmdline = profile.hosts.get(mac)?.cmdline ?? '';
+  // A kernel line that cannot be filled is refused before the install is consumed: fixing the
+  // profile and booting again then installs, instead of finding the install already spent.
+  const line = installCmdline(image, cmdline, vars, request.event.protocol === 'tftp' ? 'grub' : 'ipxe');
+  if (!line.ok) return failed('error', `${decision.reason}, but ${line.problem}`, 'error', wanted);
   const served = nextState({ kind: 'script-served', profile: image.profile, fetchesAnswer: fetchesAnswer(image.product) }, node);
   // An installer that fetches no answer consumes the install now: served only once the store wrote
   // the consumption (once across a fleet sharing the store).
@@ -118,9 +124,8 @@ async function resolveInstall(
     if (!consumption.written) return failed('refused', `${decision.reason}, but ${consumption.reason}`, 'refused', wanted);
   }
   const consumed = served.change ? served.reason : null;
-  const cmdline = profile.hosts.get(mac)?.cmdline ?? '';
   return {
-    outcome: { tag: 'install', image, vars: installVars(profile, mac, ip), cmdline, reason: decision.reason, consumed },
+    outcome: { tag: 'install', image, vars, cmdline, reason: decision.reason, consumed },
     decision: 'install',
     recorded: consumed ? `${decision.reason}; ${consumed}` : decision.reason,
     profile: wanted,

@@ -15,6 +15,7 @@ const DEBIAN = '52:54:00:7e:00:02';
 const LOCAL = '52:54:00:7e:00:03';
 const CHANGED = '52:54:00:7e:00:04';
 const MISSING = '52:54:00:7e:00:05';
+const TYPO = '52:54:00:7e:00:06';
 const STRANGER = '52:54:00:7e:00:99';
 
 function image(profile: string, integrity: InstallImage['integrity'] = 'verified', integrityProblem?: string): InstallImage {
@@ -45,6 +46,7 @@ const hosts: HostEntry[] = [
   hostEntry(LOCAL, { action: 'local' }),
   hostEntry(CHANGED, { action: 'install', profile: 'proxmox-ve/8.4-1' }),
   hostEntry(MISSING, { action: 'install', profile: 'proxmox-ve/7.0-1' }),
+  hostEntry(TYPO, { action: 'install', profile: 'debian/13', hostname: 'deb1', cmdline: 'hostname=${hostnmae}' }),
 ];
 
 /** The store's ports, with some replaced (a store that loses a race, or cannot write). */
@@ -110,6 +112,28 @@ test('install, no answer fetch (Debian): consumed before the script is handed ou
   const local = tagged(await resolve(DEBIAN), 'local');
   assert.match(local.reason, /^install consumed: its install script was served at \d\d:\d\d:\d\d; reinstall through the admin API/);
   assert.doesNotMatch(local.reason, /answer fetched/);
+  store.close();
+});
+
+test('a kernel line that cannot be filled is an error before anything is consumed: fixed and booted again, it installs', async () => {
+  const { store, resolve, lastEvent } = lab();
+  const error = tagged(await resolve(TYPO), 'error');
+  assert.match(error.reason, /cannot install debian\/13: .*hostnmae/);
+  assert.equal(store.getNode(TYPO)?.state, 'install-pending', 'a Debian install is consumed when its script is served; none was');
+  assert.equal(lastEvent(TYPO).decision, 'error');
+  store.close();
+});
+
+test('GRUB cannot expand an iPXE setting: refused on the TFTP path before consuming, served on the iPXE path', async () => {
+  const store = Store.open(':memory:');
+  const profile = testProfile({ hosts: [hostEntry(TYPO, { action: 'install', profile: 'debian/13', cmdline: 'ip=${net0/ip}' })] });
+  const grubEvent = { protocol: 'tftp' as const, kind: 'GRUB config', detail: { client: '10.0.0.50', file: 'grub.cfg' } };
+  const grub = await resolveBoot(bootRequest(TYPO, { event: grubEvent }), profile, portsOf(store), catalogue);
+  assert.equal(tagged(grub, 'error').reason.includes('GRUB (loader = grub) cannot expand'), true, grub.reason);
+  assert.equal(store.getNode(TYPO)?.state, 'install-pending');
+  const ipxe = tagged(await resolveBoot(bootRequest(TYPO), profile, portsOf(store), catalogue), 'install');
+  assert.equal(ipxe.cmdline, 'ip=${net0/ip}');
+  assert.equal(store.getNode(TYPO)?.state, 'installing');
   store.close();
 });
 
