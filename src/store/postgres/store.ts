@@ -16,7 +16,7 @@ import { countInstalls } from '../install-counts.ts';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import type { BootEvent, NewEvent } from '../../boot/events.ts';
-import { firstSight, type NodeLifecycle, type StateChange } from '../../boot/lifecycle.ts';
+import { firstSight, seenAgain, type NodeLifecycle, type StateChange } from '../../boot/lifecycle.ts';
 import type {
   EventLog,
   EventQuery,
@@ -94,6 +94,8 @@ export class PostgresStore implements NodeStore {
   private readonly touches = new Map<string, Touch>();
   /** First sightings and admin-created nodes to insert (armed: the profile arms the first install). */
   private inserts: { touch: Touch; armed: boolean }[] = [];
+  /** Known nodes whose [host] section armed them when seen again (lifecycle.seenAgain), by MAC. */
+  private arms = new Map<string, { change: StateChange; at: number }>();
   private localBoots = new Map<string, string | null>();
   private readonly strangers: Strangers;
   /** Strangers evicted from the mirror, to delete from the shared table. */
@@ -268,7 +270,7 @@ export class PostgresStore implements NodeStore {
   // ---- queued writes ----
 
   private queued(): number {
-    return this.queuedEvents.length + this.touches.size + this.inserts.length + this.localBoots.size + this.evictions.size;
+    return this.queuedEvents.length + this.touches.size + this.inserts.length + this.arms.size + this.localBoots.size + this.evictions.size;
   }
 
   private schedule(): void {
@@ -284,12 +286,14 @@ export class PostgresStore implements NodeStore {
     if (this.flushing) return this.flushing.then(() => this.flush());
     if (this.state !== 'ok' || this.queued() === 0) return Promise.resolve();
     const inserts = this.inserts;
+    const arms = [...this.arms];
     const touches = [...this.touches.values()];
     const localBoots = [...this.localBoots];
     const events = this.queuedEvents;
     const evictions = [...this.evictions];
     this.evictions = new Set();
     this.inserts = [];
+    this.arms = new Map();
     this.touches.clear();
     this.localBoots = new Map();
     this.queuedEvents = [];
@@ -302,6 +306,8 @@ export class PostgresStore implements NodeStore {
         if (created.rowCount === 1 && armed) await writeChange(db, touch.mac, firstSight(true).change!, touch.now, this.appliance);
         if (created.rowCount !== 1) conflicts.push(touch.mac);
       }
+      // Guarded: one cancelled or armed meanwhile (here or by another appliance) is left as it is.
+      for (const [mac, { change, at }] of arms) if (!(await writeChange(db, mac, change, at, this.appliance))) conflicts.push(mac);
       if (touches.length) await db.query(TOUCH_SQL, [JSON.stringify(touches)]);
       for (const [mac, script] of localBoots) await db.query('UPDATE nodes SET local_boot = $1 WHERE mac = $2', [script, mac]);
       if (evictions.length) await db.query(EVICT_SQL, [evictions]);
@@ -315,6 +321,7 @@ export class PostgresStore implements NodeStore {
       })
       .catch((err: unknown) => {
         this.inserts = [...inserts, ...this.inserts];
+        for (const [mac, arm] of arms) if (!this.arms.has(mac)) this.arms.set(mac, arm);
         for (const t of touches) {
           const later = this.touches.get(t.mac);
           this.touches.set(t.mac, later ? mergeTouch(t, later) : t);
@@ -356,6 +363,12 @@ export class PostgresStore implements NodeStore {
       const queued = this.touches.get(mac);
       this.touches.set(mac, queued ? mergeTouch(queued, touch) : touch);
       node = overlayTouch(existing, touch);
+      // Its [host] section may have gained action=install since it was first seen: armed once, now.
+      const armed = seenAgain(existing, armedByProfile).change;
+      if (armed) {
+        this.arms.set(mac, { change: armed, at: touch.now });
+        node = { ...node, state: 'install-pending', profile: null, armedAt: touch.now, armedBy: 'profile', consumedAt: null };
+      }
     } else {
       const first = firstSight(armedByProfile);
       this.inserts.push({ touch, armed: first.change !== null });
