@@ -40,8 +40,9 @@ function sameFacts(a: NodeRecord, b: NodeRecord): boolean {
   return a.lastIp === b.lastIp && a.arch === b.arch && a.firmware === b.firmware && a.uuid === b.uuid && a.serial === b.serial && a.hostname === b.hostname;
 }
 
+/** Never installed, never armed: a cancelled install is kept, or its next sight would arm it again. */
 function isStranger(n: NodeRecord): boolean {
-  return n.state === 'seen' && n.installedAt === null;
+  return n.state === 'seen' && n.installedAt === null && n.armedAt === null;
 }
 
 export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {

@@ -119,10 +119,12 @@ export function storeContract(backend: string, open: (options?: ContractOptions)
   });
 
   check(
-    'strangers cannot grow the node table without bound: the least recently seen never-installed nodes go, installed and armed ones stay',
+    'strangers cannot grow the node table without bound: the least recently seen never-armed nodes go, installed, armed and cancelled ones stay',
     async (store, restart) => {
       await store.applyChange('02:00:00:00:00:00', { kind: 'complete', fqdn: 'keep.lab', bootMode: null, report: null });
       await store.applyChange('02:00:00:00:00:01', { kind: 'arm', profile: 'proxmox-ve/9.1-1', by: 'admin' });
+      await store.applyChange('02:00:00:00:00:02', { kind: 'arm', profile: null, by: 'admin' });
+      await store.applyChange('02:00:00:00:00:02', { kind: 'disarm', to: 'seen' });
       const stranger = (i: number): string => `06:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
       for (let i = 0; i < 300; i++) {
         store.sawNode(stranger(i), {}, false);
@@ -135,15 +137,17 @@ export function storeContract(backend: string, open: (options?: ContractOptions)
       assert.equal(store.getNode(stranger(0)), undefined, 'the least recently seen stranger is evicted');
       assert.ok(store.getNode(stranger(1)), 'a stranger seen again stays');
       assert.ok(store.getNode(stranger(329)), 'the newest stranger stays');
-      assert.equal(store.countNodesInState('seen'), 50, 'the cap holds');
+      assert.equal(store.countNodesInState('seen'), 51, 'the cap holds (the cancelled node is no stranger)');
       assert.equal(store.getNode('02:00:00:00:00:00')?.state, 'installed', 'installed nodes are never evicted');
       assert.equal(store.getNode('02:00:00:00:00:01')?.state, 'install-pending', 'armed nodes are never evicted');
-      assert.equal(store.countNodes(), 52);
+      assert.equal(store.getNode('02:00:00:00:00:02')?.state, 'seen', 'nor a cancelled install: seen again, it would be armed again');
+      assert.equal(store.countNodes(), 53);
       store = await restart();
       assert.equal(store.getNode(stranger(0)), undefined, 'an evicted stranger stays gone after a restart');
       assert.ok(store.getNode(stranger(1)));
-      assert.equal(store.countNodesInState('seen'), 50, 'the cap holds after a restart');
-      assert.equal(store.countNodes(), 52);
+      assert.equal(store.countNodesInState('seen'), 51, 'the cap holds after a restart');
+      assert.equal(store.getNode('02:00:00:00:00:02')?.state, 'seen');
+      assert.equal(store.countNodes(), 53);
     },
     { maxUnknownNodes: 50 },
   );

@@ -3,8 +3,9 @@
 // recently seen are evicted. Installed and armed nodes are never evicted.
 import type { NodeRecord } from '../../boot/ports.ts';
 
+/** Never installed, never armed: a cancelled install is kept, or its next sight would arm it again. */
 export function isStranger(n: NodeRecord): boolean {
-  return n.state === 'seen' && n.installedAt === null;
+  return n.state === 'seen' && n.installedAt === null && n.armedAt === null;
 }
 
 /** The strangers in the mirror, least recently seen first (moved to the end when seen). */
@@ -41,4 +42,4 @@ export class Strangers {
 }
 
 /** Guarded: a node armed or installed in the meantime (by any appliance) is kept. */
-export const EVICT_SQL = "DELETE FROM nodes WHERE mac = ANY($1::text[]) AND state = 'seen' AND installed_at IS NULL";
+export const EVICT_SQL = "DELETE FROM nodes WHERE mac = ANY($1::text[]) AND state = 'seen' AND installed_at IS NULL AND armed_at IS NULL";
