@@ -3,7 +3,7 @@
 // them at once, the disk within FLUSH_MS. Lifecycle changes and local-boot settings wait for the
 // disk: they are applied inside the durable group commit and show in memory once it committed,
 // so no reply can be built on a consumption a crash could still undo.
-import { firstSight, seenAgain, type NodeLifecycle, type StateChange } from '../boot/lifecycle.ts';
+import { sighted, type NodeLifecycle, type StateChange } from '../boot/lifecycle.ts';
 import type { InstallRecord, NodeDirectory, NodeRecord, NodeWrites, SightingFacts } from '../boot/ports.ts';
 import type { BatchWriter, WriteBehind } from './batch.ts';
 import type { Db } from './database.ts';
@@ -112,9 +112,9 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
   sawNode(mac: string, facts: SightingFacts, armedByProfile: boolean): NodeRecord {
     const now = this.now();
     const existing = this.nodes.get(mac);
+    // The lifecycle says whether its [host] section arms it (at first sight, or once it gained action=install).
+    const armed = sighted(existing, armedByProfile).change;
     if (existing) {
-      // Its [host] section may have gained action=install since it was first seen: armed once, now.
-      const armed = seenAgain(existing, armedByProfile).change;
       if (!armed) {
         const node = withFacts(existing, facts, now);
         const onDisk = this.lastSeenOnDisk.get(mac);
@@ -129,10 +129,9 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
       return this.changed(node);
     }
     // A profile's arm is written behind like the sighting: lost in a crash, the next boot arms it again.
-    const first = firstSight(armedByProfile);
     let node = withFacts(blankNode(mac, now), facts, now);
-    if (first.change) {
-      node = this.applied(node, first.change, now, this.installs);
+    if (armed) {
+      node = this.applied(node, armed, now, this.installs);
       for (const i of this.installs.get(mac) ?? []) this.dirtyInstalls.add(i);
     }
     this.changed(node);
@@ -227,7 +226,7 @@ export class SqliteNodes implements NodeDirectory, NodeWrites, BatchWriter {
       }
       case 'disarm':
         if (node.state !== 'install-pending') return node;
-        // armedAt stays: a machine once armed is not armed again by its [host] section (seenAgain).
+        // armedAt stays: a machine once armed is not armed again by its [host] section (lifecycle.sighted).
         return { ...node, state: change.to, profile: null };
     }
   }

@@ -12,7 +12,7 @@ export async function writeChange(db: pg.ClientBase, mac: string, change: StateC
     case 'arm': {
       await db.query(ENSURE, [mac, now]);
       // An admin arms whatever the state. A profile arms only a node never armed nor installed
-      // (lifecycle.seenAgain): another appliance's mirror may not know yet that it was cancelled.
+      // (lifecycle.sighted): another appliance's mirror may not know yet that it was cancelled.
       const armed = await db.query(
         `UPDATE nodes SET state = 'install-pending', profile = $1, armed_at = $2, armed_by = $3, consumed_at = NULL
           WHERE mac = $4 AND ($3 = 'admin' OR (state = 'seen' AND armed_at IS NULL AND installed_at IS NULL))`,

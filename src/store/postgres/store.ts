@@ -16,7 +16,7 @@ import { countInstalls } from '../install-counts.ts';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import type { BootEvent, NewEvent } from '../../boot/events.ts';
-import { firstSight, seenAgain, type NodeLifecycle, type StateChange } from '../../boot/lifecycle.ts';
+import { sighted, type NodeLifecycle, type StateChange } from '../../boot/lifecycle.ts';
 import type {
   EventLog,
   EventQuery,
@@ -92,9 +92,9 @@ export class PostgresStore implements NodeStore {
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly installs = new Map<string, InstallRecord[]>();
   private readonly touches = new Map<string, Touch>();
-  /** First sightings and admin-created nodes to insert (armed: the profile arms the first install). */
-  private inserts: { touch: Touch; armed: boolean }[] = [];
-  /** Known nodes whose [host] section armed them when seen again (lifecycle.seenAgain), by MAC. */
+  /** First sightings and admin-created nodes to insert (arm: the profile arms the first install). */
+  private inserts: { touch: Touch; arm: StateChange | null }[] = [];
+  /** Known nodes whose [host] section armed them when seen again (lifecycle.sighted), by MAC. */
   private arms = new Map<string, { change: StateChange; at: number }>();
   private localBoots = new Map<string, string | null>();
   private readonly strangers: Strangers;
@@ -301,9 +301,9 @@ export class PostgresStore implements NodeStore {
     const started = performance.now();
     this.inFlight = { inserts: new Set(inserts.map((i) => i.touch.mac)), evictions: new Set(evictions) };
     this.flushing = inTransaction(this.pool, async (db) => {
-      for (const { touch, armed } of inserts) {
+      for (const { touch, arm } of inserts) {
         const created = await db.query(INSERT_NODE_SQL, insertNodeArgs(touch));
-        if (created.rowCount === 1 && armed) await writeChange(db, touch.mac, firstSight(true).change!, touch.now, this.appliance);
+        if (created.rowCount === 1 && arm) await writeChange(db, touch.mac, arm, touch.now, this.appliance);
         if (created.rowCount !== 1) conflicts.push(touch.mac);
       }
       // Guarded: one cancelled or armed meanwhile (here or by another appliance) is left as it is.
@@ -358,22 +358,21 @@ export class PostgresStore implements NodeStore {
   sawNode(mac: string, facts: SightingFacts, armedByProfile: boolean): NodeRecord {
     const touch = toTouch(mac, this.now(), facts);
     const existing = this.nodes.get(mac);
+    // The lifecycle says whether its [host] section arms it (at first sight, or once it gained action=install).
+    const armed = sighted(existing, armedByProfile).change;
     let node: NodeRecord;
     if (existing) {
       const queued = this.touches.get(mac);
       this.touches.set(mac, queued ? mergeTouch(queued, touch) : touch);
       node = overlayTouch(existing, touch);
-      // Its [host] section may have gained action=install since it was first seen: armed once, now.
-      const armed = seenAgain(existing, armedByProfile).change;
       if (armed) {
         this.arms.set(mac, { change: armed, at: touch.now });
         node = { ...node, state: 'install-pending', profile: null, armedAt: touch.now, armedBy: 'profile', consumedAt: null };
       }
     } else {
-      const first = firstSight(armedByProfile);
-      this.inserts.push({ touch, armed: first.change !== null });
+      this.inserts.push({ touch, arm: armed });
       node = newNode(touch);
-      if (first.change) node = { ...node, state: first.state, armedAt: touch.now, armedBy: 'profile' };
+      if (armed) node = { ...node, state: 'install-pending', armedAt: touch.now, armedBy: 'profile' };
       this.evictions.delete(mac);
     }
     this.remember(node);
@@ -386,7 +385,7 @@ export class PostgresStore implements NodeStore {
     const existing = this.nodes.get(mac);
     if (existing) return existing;
     const touch = toTouch(mac, this.now(), {});
-    this.inserts.push({ touch, armed: false });
+    this.inserts.push({ touch, arm: null });
     const node = newNode(touch);
     this.evictions.delete(mac);
     this.remember(node);
