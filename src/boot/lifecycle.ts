@@ -70,6 +70,15 @@ function unchanged(node: NodeState | undefined, reason: string): Transition {
   return { change: null, to: node?.state ?? 'unknown', reason };
 }
 
+// What a sighting can say, made once: a sighting is the hot path (every DHCP packet and /boot).
+const PROFILE_ARM: StateChange = Object.freeze({ kind: 'arm', profile: null, by: 'profile' });
+const sighting = (change: StateChange | null, to: NodeLifecycle, reason: string): Transition => Object.freeze({ change, to, reason });
+const FIRST_SIGHT = sighting(null, 'seen', 'first heard from, no install armed');
+const FIRST_SIGHT_ARMS = sighting(PROFILE_ARM, 'install-pending', 'its [host] section has action=install: the first network boot installs');
+const HOST_GAINED_INSTALL = sighting(PROFILE_ARM, 'install-pending', 'its [host] section now has action=install: the next network boot installs, once');
+const ARMED_BEFORE = sighting(null, 'seen', 'was armed or installed before: the [host] action=install does not arm it again');
+const SEEN_AGAIN = new Map(NODE_LIFECYCLES.map((state) => [state, sighting(null, state, `is ${state}`)]));
+
 /**
  * A machine heard from (`node` undefined: for the first time; it is recorded as seen). Its [host]
  * section arms an install (action=install) only for a machine never armed nor installed: at first
@@ -77,16 +86,10 @@ function unchanged(node: NodeState | undefined, reason: string): Transition {
  * keeps armedAt) or installed is left as it is, so a cancel sticks and nothing installs twice.
  */
 export function sighted(node: NodeState | undefined, armedByProfile: boolean): Transition {
-  const arm: StateChange = { kind: 'arm', profile: null, by: 'profile' };
-  if (!node) {
-    return armedByProfile
-      ? { change: arm, to: 'install-pending', reason: 'its [host] section has action=install: the first network boot installs' }
-      : { change: null, to: 'seen', reason: 'first heard from, no install armed' };
-  }
-  if (!armedByProfile || node.state !== 'seen') return unchanged(node, `is ${node.state}`);
-  if (node.armedAt !== null || node.installedAt !== null)
-    return unchanged(node, 'was armed or installed before: the [host] action=install does not arm it again');
-  return { change: arm, to: 'install-pending', reason: 'its [host] section now has action=install: the next network boot installs, once' };
+  if (!node) return armedByProfile ? FIRST_SIGHT_ARMS : FIRST_SIGHT;
+  if (!armedByProfile || node.state !== 'seen') return SEEN_AGAIN.get(node.state)!;
+  if (node.armedAt !== null || node.installedAt !== null) return ARMED_BEFORE;
+  return HOST_GAINED_INSTALL;
 }
 
 /**

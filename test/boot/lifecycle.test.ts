@@ -16,6 +16,7 @@ import {
 import { decide } from '../../src/boot/policy.ts';
 import type { ClientDescription } from '../../src/boot/client.ts';
 import type { HostEntry } from '../../src/config/profile.ts';
+import { blankNode, NodeMirror } from '../../src/store/mirror.ts';
 import { hostEntry, testProfile } from '../helpers/profile.ts';
 
 const MAC = '52:54:00:12:34:56';
@@ -130,9 +131,11 @@ const VARIANTS: Partial<NodeState>[] = [null, 7].flatMap((armedAt) =>
 );
 const NOW = 1_000;
 
-/** What a store holds once the lifecycle's arm is written: pending, armed now by the profile. */
-function armedNode(before: NodeState | undefined): NodeState {
-  return { ...(before ?? node('seen')), state: 'install-pending', profile: null, armedAt: NOW, armedBy: 'profile', consumedAt: null };
+/** A boot's sighting as both stores take it (src/store/mirror.ts): the node as it leaves it. */
+function sightedNode(before: NodeState | undefined, armedByProfile: boolean): NodeState {
+  const mirror = new NodeMirror({ maxStrangers: 10, evicted: () => undefined, newInstallId: () => 1 });
+  if (before) mirror.put({ ...blankNode(MAC, 0), ...before });
+  return mirror.sight(MAC, {}, NOW, armedByProfile).node;
 }
 
 /** Whether the lifecycle consumes an install of `n`: at its answer fetch and at a script for an installer that fetches none. */
@@ -160,8 +163,9 @@ for (const [label, host] of HOSTS) {
         }
         // The node as a boot leaves it: the sighting (lifecycle.sighted) first, then the policy.
         const sight = sighted(before, profileArmsInstall(host));
-        const after = sight.change ? armedNode(before) : before;
-        assert.equal(sight.to, sight.change ? 'install-pending' : (before?.state ?? 'seen'), `${what}: sighted says the state it leaves`);
+        const after = sightedNode(before, profileArmsInstall(host));
+        assert.equal(after.state, sight.to, `${what}: the store leaves the state sighted says`);
+        if (sight.change) assert.deepEqual([after.armedAt, after.armedBy], [NOW, 'profile'], `${what}: armed now by the profile`);
         const boot = decide(client, profile, after);
         if (boot.action === 'install') assert.ok(consumes(after), `${what}: after the sighting, decide installs what the lifecycle would not consume`);
         const neverArmed = !before || (before.state === 'seen' && before.armedAt === null && before.installedAt === null);
