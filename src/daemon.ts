@@ -5,7 +5,7 @@ import { ConfigError, loadProfile, profileWarnings } from './config/load.ts';
 import type { Logger } from './log.ts';
 import type { Service } from './service.ts';
 import type { ServiceStatus } from './http/context.ts';
-import { openStore, type AppStore } from './store/postgres/open.ts';
+import { openStore, type AppStore } from './store/open.ts';
 import { HttpService } from './http/service.ts';
 import { AssetCatalogue } from './assets/catalogue-scan.ts';
 import { TftpService } from './tftp/server.ts';

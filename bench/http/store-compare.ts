@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Daemon } from '../../src/daemon.ts';
-import { openStore } from '../../src/store/postgres/open.ts';
+import { openStore } from '../../src/store/open.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { Profile } from '../../src/config/profile.ts';
 import { makeAnswerTree } from '../../test/helpers/answer-tree.ts';

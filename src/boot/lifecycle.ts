@@ -3,6 +3,7 @@
 // (NodeWrites.applyChange); none of them decides on its own when an install starts or ends.
 //
 //   seen ──armed (profile at first sight, or later while never armed; or admin)──▶ install-pending
+//     (sighted: a [host] action=install arms only a machine never armed nor installed)
 //   install-pending ──answer fetched, or script served to an installer that fetches none──▶ installing
 //   any ──installer reports success (webhook)──▶ installed
 //   install-pending ──cancelled by admin──▶ installed (when it was before) or seen
@@ -69,31 +70,30 @@ export function profileArmsInstall(host: { action: string } | undefined): boolea
   return host?.action === 'install';
 }
 
-/** The state a machine heard from for the first time starts in. */
-export function firstSight(armedByProfile: boolean): { state: NodeLifecycle; change: StateChange | null; reason: string } {
-  return armedByProfile
-    ? {
-        state: 'install-pending',
-        change: { kind: 'arm', profile: null, by: 'profile' },
-        reason: 'its [host] section has action=install: the first network boot installs',
-      }
-    : { state: 'seen', change: null, reason: 'first heard from, no install armed' };
-}
-
-/**
- * A machine heard from again. Its [host] section may have gained action=install since it was
- * first seen: it is armed then, once. A machine ever armed before (a cancelled install keeps
- * armedAt) or installed is left as it is, so a cancel sticks and nothing installs twice.
- */
-export function seenAgain(node: NodeState, armedByProfile: boolean): { change: StateChange | null; reason: string } {
-  if (!armedByProfile || node.state !== 'seen') return { change: null, reason: `is ${node.state}` };
-  if (node.armedAt !== null || node.installedAt !== null)
-    return { change: null, reason: 'was armed or installed before: the [host] action=install does not arm it again' };
-  return { change: { kind: 'arm', profile: null, by: 'profile' }, reason: 'its [host] section now has action=install: the next network boot installs, once' };
-}
-
 function unchanged(node: NodeState | undefined, reason: string): Transition {
   return { change: null, to: node?.state ?? 'unknown', reason };
+}
+
+// What a sighting can say, made once: a sighting is the hot path (every DHCP packet and /boot).
+const PROFILE_ARM: StateChange = Object.freeze({ kind: 'arm', profile: null, by: 'profile' });
+const sighting = (change: StateChange | null, to: NodeLifecycle, reason: string): Transition => Object.freeze({ change, to, reason });
+const FIRST_SIGHT = sighting(null, 'seen', 'first heard from, no install armed');
+const FIRST_SIGHT_ARMS = sighting(PROFILE_ARM, 'install-pending', 'its [host] section has action=install: the first network boot installs');
+const HOST_GAINED_INSTALL = sighting(PROFILE_ARM, 'install-pending', 'its [host] section now has action=install: the next network boot installs, once');
+const ARMED_BEFORE = sighting(null, 'seen', 'was armed or installed before: the [host] action=install does not arm it again');
+const SEEN_AGAIN = new Map(NODE_LIFECYCLES.map((state) => [state, sighting(null, state, `is ${state}`)]));
+
+/**
+ * A machine heard from (`node` undefined: for the first time; it is recorded as seen). Its [host]
+ * section arms an install (action=install) only for a machine never armed nor installed: at first
+ * sight, or later when the section gained action=install. One armed before (a cancelled install
+ * keeps armedAt) or installed is left as it is, so a cancel sticks and nothing installs twice.
+ */
+export function sighted(node: NodeState | undefined, armedByProfile: boolean): Transition {
+  if (!node) return armedByProfile ? FIRST_SIGHT_ARMS : FIRST_SIGHT;
+  if (!armedByProfile || node.state !== 'seen') return SEEN_AGAIN.get(node.state)!;
+  if (node.armedAt !== null || node.installedAt !== null) return ARMED_BEFORE;
+  return HOST_GAINED_INSTALL;
 }
 
 /**

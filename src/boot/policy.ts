@@ -44,6 +44,7 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
   const host = profile.hosts.get(client.mac);
   const local = (reason: string): Decision => ({ action: 'local', localScript: node?.localBoot ?? 'exit', reason });
 
+  // The only state the lifecycle consumes: nothing else installs (src/boot/lifecycle.ts nextState).
   if (node?.state === 'install-pending') {
     const chosen = node.profile ?? host?.profile ?? '';
     const by =
@@ -61,15 +62,25 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
   if (host) {
     switch (host.action) {
       case 'install':
+        // Not pending: what the [host] gives without the install, and why there is none.
         if (!host.profile) return { action: 'menu', reason: `host ${client.mac} has action=install but no profile in ${profile.file}` };
-        // Armed once and then cancelled by an admin (seenAgain never re-arms it): no silent install.
-        if (node?.state === 'seen' && node.armedAt !== null) {
+        if (node && node.armedAt !== null) {
           return {
             action: 'menu',
             reason: `host ${client.mac} has action=install, but its install was cancelled through the admin API; re-arm it there to install`,
           };
         }
-        return { action: 'install', profile: host.profile, reason: `host ${client.mac} has action=install, profile ${host.profile}, not installed yet` };
+        if (node && node.installedAt !== null) {
+          return {
+            action: 'menu',
+            reason: `host ${client.mac} has action=install, but it was installed at ${clock(node.installedAt)}; re-arm it through the admin API to install again`,
+          };
+        }
+        // Only a machine not heard from yet, or a store that did not ask lifecycle.sighted when it was.
+        return {
+          action: 'menu',
+          reason: `host ${client.mac} has action=install, profile ${host.profile}, but no install is armed yet: it is armed when the machine is next seen`,
+        };
       case 'local':
         return local(`host ${client.mac} has action=local`);
       case 'menu':

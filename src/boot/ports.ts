@@ -54,8 +54,9 @@ export interface NodeLookup<N extends NodeState = NodeRecord> {
 /** Every change to a node. The lifecycle (src/boot/lifecycle.ts) decides; these only write. */
 export interface NodeWrites {
   /**
-   * A machine was heard from: last-seen facts are batched (no fsync on the hot path). A node
-   * seen for the first time is created by lifecycle.firstSight(armedByProfile).
+   * A machine was heard from: last-seen facts are batched (no fsync on the hot path). Whether
+   * its [host] section arms an install (at first sight, or once it gained action=install) is
+   * lifecycle.sighted(node, armedByProfile)'s to say; the arm is written behind like the sighting.
    */
   sawNode(mac: string, facts: SightingFacts, armedByProfile: boolean): NodeRecord;
   /** The node for `mac`, created as 'seen' when the admin API names a machine not heard from yet. */

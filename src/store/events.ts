@@ -1,22 +1,11 @@
 // The event log in SQLite: record() queues into the group commit (batch.ts) with its id given at
 // once, and events() reads the table plus the queue, so a read never waits for a flush.
-import type { EventProtocol, NewEvent, ReasonCode } from '../boot/events.ts';
+import type { NewEvent } from '../boot/events.ts';
 import type { EventLog, EventQuery, StoredEvent } from '../boot/ports.ts';
 import type { BatchWriter, WriteBehind } from './batch.ts';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.ts';
-
-interface EventRow {
-  id: number;
-  time: number;
-  mac: string | null;
-  protocol: EventProtocol;
-  kind: string;
-  decision: string;
-  reason: string;
-  detail: string | null;
-  code: ReasonCode | null;
-}
+import { eventFromRow, type EventRow } from './records.ts';
 
 /** Events written between trims of the oldest past the cap. */
 const TRIM_EVERY = 1000;
@@ -26,18 +15,7 @@ function matches(e: StoredEvent, query: EventQuery): boolean {
 }
 
 function fromRow(row: EventRow): StoredEvent {
-  return {
-    id: row.id,
-    time: row.time,
-    mac: row.mac,
-    protocol: row.protocol,
-    kind: row.kind,
-    decision: row.decision,
-    reason: row.reason,
-    ...(row.code ? { code: row.code } : {}),
-    // Written by record() from the same protocol's detail type.
-    ...(row.detail ? { detail: JSON.parse(row.detail) as unknown } : {}),
-  } as StoredEvent;
+  return eventFromRow(row, typeof row.detail === 'string' ? (JSON.parse(row.detail) as unknown) : null);
 }
 
 /** A queued event as the table would give it back (no empty code or detail, the detail a copy). */

@@ -1,7 +1,8 @@
-// How a node and an install record are spelt as table rows, the same in SQLite and PostgreSQL
-// (the column names of schema version 1), and the node a machine starts as.
+// How a node, an install record and an event are spelt as table rows, the same in SQLite and
+// PostgreSQL (the column names of schema version 1).
+import type { EventProtocol, ReasonCode } from '../boot/events.ts';
 import type { NodeLifecycle } from '../boot/lifecycle.ts';
-import type { InstallRecord, NodeRecord } from '../boot/ports.ts';
+import type { InstallRecord, NodeRecord, StoredEvent } from '../boot/ports.ts';
 
 export interface NodeRow {
   mac: string;
@@ -75,27 +76,31 @@ export function installFromRow(r: InstallRow): InstallRecord {
   };
 }
 
-/** A machine heard from for the first time: seen, nothing learnt yet. */
-export function blankNode(mac: string, now: number): NodeRecord {
+export interface EventRow {
+  id: number;
+  time: number;
+  mac: string | null;
+  protocol: EventProtocol;
+  kind: string;
+  decision: string;
+  reason: string;
+  /** JSON text in SQLite, a parsed jsonb value in PostgreSQL: each store reads its own. */
+  detail: unknown;
+  code: ReasonCode | null;
+}
+
+/** The event of a row; `detail` as the store decoded it (no empty code or detail). */
+export function eventFromRow(row: EventRow, detail: unknown): StoredEvent {
   return {
-    mac,
-    hostname: null,
-    state: 'seen',
-    profile: null,
-    localBoot: null,
-    armedAt: null,
-    armedBy: null,
-    consumedAt: null,
-    installedAt: null,
-    firstSeen: now,
-    lastSeen: now,
-    lastIp: null,
-    arch: null,
-    firmware: null,
-    uuid: null,
-    serial: null,
-    fqdn: null,
-    bootMode: null,
-    installReport: null,
-  };
+    id: row.id,
+    time: row.time,
+    mac: row.mac,
+    protocol: row.protocol,
+    kind: row.kind,
+    decision: row.decision,
+    reason: row.reason,
+    ...(row.code ? { code: row.code } : {}),
+    // Written by record() from the same protocol's detail type.
+    ...(detail ? { detail } : {}),
+  } as StoredEvent;
 }

@@ -1,13 +1,15 @@
 // The SQLite state behind the ports of src/boot/ports.ts: one database file, opened and migrated
-// (database.ts), with nodes (nodes.ts), the event log (events.ts) and leases (leases.ts) on it.
+// (database.ts), with the node mirror (mirror.ts) persisted by nodes.ts, the event log
+// (events.ts) and leases (leases.ts) on it.
 // The daemon opens it and hands each transport the ports it needs; nothing outside src/store sees SQL.
 import type { BootEvent, NewEvent } from '../boot/events.ts';
-import type { NodeLifecycle, StateChange } from '../boot/lifecycle.ts';
-import type { EventQuery, InstallRecord, LeaseLog, NodeRecord, NodeStore, SightingFacts, StoredEvent } from '../boot/ports.ts';
+import type { StateChange } from '../boot/lifecycle.ts';
+import type { EventQuery, LeaseLog, NodeRecord, NodeStore, SightingFacts, StoredEvent } from '../boot/ports.ts';
 import { WriteBehind } from './batch.ts';
 import { openDatabase, type Db } from './database.ts';
 import { SqliteEventLog } from './events.ts';
 import { SqliteLeases } from './leases.ts';
+import { MirroredDirectory, type NodeMirror } from './mirror.ts';
 import { SqliteNodes } from './nodes.ts';
 
 /** Told of every event and every event-log write (metrics and the live stream); must not throw. */
@@ -27,13 +29,15 @@ export interface StoreOptions {
   now?: () => number;
 }
 
-export class Store implements NodeStore {
+/** The directory reads (NodeDirectory) are the mirror's; the writes go through nodes.ts. */
+export class Store extends MirroredDirectory implements NodeStore {
   readonly now: () => number;
   /** DHCP leases, for the DHCP server (handed to it by the daemon). */
   readonly leases: LeaseLog;
   private readonly db: Db;
   private readonly batch: WriteBehind;
   private readonly nodes: SqliteNodes;
+  protected readonly mirror: NodeMirror;
   private readonly log: SqliteEventLog;
   private observer: StoreObserver | null = null;
 
@@ -43,21 +47,19 @@ export class Store implements NodeStore {
   }
 
   private constructor(db: Db, options: StoreOptions) {
+    super();
     this.db = db;
     this.now = options.now ?? Date.now;
     this.batch = new WriteBehind(db);
     // Added first, so a batch writes node facts before the events that mention them.
     this.nodes = new SqliteNodes(db, this.batch, this.now, options.maxUnknownNodes ?? 100_000);
+    this.mirror = this.nodes.mirror;
     this.log = new SqliteEventLog(db, this.batch, this.now, options.maxEvents ?? 100_000, options.maxEventsPerMachine ?? 2_000);
     this.batch.onFlushed((seconds) => this.observer?.eventsFlushed(this.log.lastWritten, seconds));
     this.leases = new SqliteLeases(db, this.batch);
   }
 
-  // ---- NodeLookup, NodeWrites, NodeDirectory ----
-
-  getNode(mac: string): NodeRecord | undefined {
-    return this.nodes.getNode(mac);
-  }
+  // ---- NodeWrites ----
 
   sawNode(mac: string, facts: SightingFacts, armedByProfile: boolean): NodeRecord {
     return this.nodes.sawNode(mac, facts, armedByProfile);
@@ -75,30 +77,6 @@ export class Store implements NodeStore {
     return this.nodes.setLocalBoot(mac, script);
   }
 
-  listNodes(limit?: number, offset?: number): NodeRecord[] {
-    return this.nodes.listNodes(limit, offset);
-  }
-
-  countNodes(): number {
-    return this.nodes.countNodes();
-  }
-
-  listNodesInState(state: NodeLifecycle, limit?: number, offset?: number): NodeRecord[] {
-    return this.nodes.listNodesInState(state, limit, offset);
-  }
-
-  countNodesInState(state: NodeLifecycle): number {
-    return this.nodes.countNodesInState(state);
-  }
-
-  findNodeByHardware(serial: string | null, uuid: string | null): NodeRecord | undefined {
-    return this.nodes.findNodeByHardware(serial, uuid);
-  }
-
-  installHistory(mac: string): InstallRecord[] {
-    return this.nodes.installHistory(mac);
-  }
-
   // ---- EventLog ----
 
   record(event: NewEvent): void {
@@ -109,11 +87,6 @@ export class Store implements NodeStore {
   /** One observer (the daemon's telemetry) sees every event as it is recorded. */
   observe(observer: StoreObserver | null): void {
     this.observer = observer;
-  }
-
-  /** Installs consumed and completed over the kept history, for metrics. */
-  installCounts(): { consumed: number; completed: number } {
-    return this.nodes.installCounts();
   }
 
   events(query?: EventQuery): StoredEvent[] {

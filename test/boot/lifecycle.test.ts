@@ -1,8 +1,23 @@
 // The install lifecycle as a table: what happened × the node's state → the change written, the
-// state after, and the reason given.
+// state after, and the reason given; and the policy against it: for every state × [host] action
+// × armedAt/installedAt, decide answers "install" exactly for a node the lifecycle consumes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { firstSight, nextState, seenAgain, type LifecycleEvent, type NodeLifecycle, type NodeState, type StateChange } from '../../src/boot/lifecycle.ts';
+import {
+  NODE_LIFECYCLES,
+  nextState,
+  profileArmsInstall,
+  sighted,
+  type LifecycleEvent,
+  type NodeLifecycle,
+  type NodeState,
+  type StateChange,
+} from '../../src/boot/lifecycle.ts';
+import { decide } from '../../src/boot/policy.ts';
+import type { ClientDescription } from '../../src/boot/client.ts';
+import type { HostEntry } from '../../src/config/profile.ts';
+import { blankNode, NodeMirror } from '../../src/store/mirror.ts';
+import { hostEntry, testProfile } from '../helpers/profile.ts';
 
 const MAC = '52:54:00:12:34:56';
 
@@ -85,17 +100,81 @@ for (const [what, event, before, change, after, reason] of TABLE) {
   });
 }
 
-test('lifecycle: first sight arms an install only when the profile says so', () => {
-  assert.deepEqual([firstSight(true).state, firstSight(true).change], ['install-pending', { kind: 'arm', profile: null, by: 'profile' }]);
-  assert.deepEqual([firstSight(false).state, firstSight(false).change], ['seen', null]);
+test('lifecycle: a sighting arms an install only for a [host] with action=install, and only a machine never armed nor installed', () => {
+  const armByProfile = { kind: 'arm', profile: null, by: 'profile' };
+  assert.deepEqual([sighted(undefined, true).change, sighted(undefined, true).to], [armByProfile, 'install-pending'], 'at first sight');
+  assert.deepEqual([sighted(undefined, false).change, sighted(undefined, false).to], [null, 'seen']);
+  assert.deepEqual(sighted(node('seen'), true).change, armByProfile, 'later, once its [host] section gained action=install');
+  assert.match(sighted(node('seen'), true).reason, /now has action=install: the next network boot installs, once/);
+  assert.equal(sighted(node('seen'), false).change, null);
+  assert.equal(sighted(node('seen', { armedAt: 5 }), true).change, null, 'cancelled installs stay cancelled');
+  assert.equal(sighted(node('seen', { installedAt: 5 }), true).change, null);
+  for (const state of ['install-pending', 'installing', 'installed'] as const) assert.equal(sighted(node(state), true).change, null);
 });
 
-test('lifecycle: a machine seen again is armed by its [host] section only if it was never armed or installed', () => {
-  const armByProfile = { kind: 'arm', profile: null, by: 'profile' };
-  assert.deepEqual(seenAgain(node('seen'), true).change, armByProfile);
-  assert.match(seenAgain(node('seen'), true).reason, /now has action=install: the next network boot installs, once/);
-  assert.equal(seenAgain(node('seen'), false).change, null);
-  assert.equal(seenAgain(node('seen', { armedAt: 5 }), true).change, null, 'cancelled installs stay cancelled');
-  assert.equal(seenAgain(node('seen', { installedAt: 5 }), true).change, null);
-  for (const state of ['install-pending', 'installing', 'installed'] as const) assert.equal(seenAgain(node(state), true).change, null);
-});
+// ---- The policy against the lifecycle: decide answers "install" only for a node nextState consumes ----
+
+const IMAGE = 'proxmox-ve/9.1-1';
+const HOSTS: [label: string, host: HostEntry | undefined][] = [
+  ['no [host]', undefined],
+  ['[host] action=install', hostEntry(MAC, { action: 'install', profile: IMAGE })],
+  ['[host] action=install, no profile', hostEntry(MAC, { action: 'install', profile: '' })],
+  ['[host] action=local', hostEntry(MAC, { action: 'local', profile: IMAGE })],
+  ['[host] action=menu', hostEntry(MAC, { action: 'menu', profile: IMAGE })],
+];
+const STATES: (NodeLifecycle | undefined)[] = [undefined, ...NODE_LIFECYCLES];
+/** Every armedAt × installedAt × armedBy × admin profile a node may carry. */
+const VARIANTS: Partial<NodeState>[] = [null, 7].flatMap((armedAt) =>
+  [null, 9].flatMap((installedAt) =>
+    (['profile', 'admin'] as const).flatMap((armedBy) => [null, 'debian/13'].map((profile) => ({ armedAt, installedAt, armedBy, profile }))),
+  ),
+);
+const NOW = 1_000;
+
+/** A boot's sighting as both stores take it (src/store/mirror.ts): the node as it leaves it. */
+function sightedNode(before: NodeState | undefined, armedByProfile: boolean): NodeState {
+  const mirror = new NodeMirror({ maxStrangers: 10, evicted: () => undefined, newInstallId: () => 1 });
+  if (before) mirror.put({ ...blankNode(MAC, 0), ...before });
+  return mirror.sight(MAC, {}, NOW, armedByProfile).node;
+}
+
+/** Whether the lifecycle consumes an install of `n`: at its answer fetch and at a script for an installer that fetches none. */
+function consumes(n: NodeState | undefined): boolean {
+  const atAnswer = nextState(answer, n).change?.kind === 'consume';
+  const atScript = nextState(served(false), n).change?.kind === 'consume';
+  assert.equal(atAnswer, atScript, 'both consumptions agree');
+  return atAnswer;
+}
+
+for (const [label, host] of HOSTS) {
+  for (const state of STATES) {
+    test(`policy × lifecycle: ${state ?? 'unknown'} node, ${label}: decide installs exactly what nextState consumes, before and after the sighting`, () => {
+      const profile = testProfile({ hosts: host ? [host] : [] });
+      const client: ClientDescription = { mac: MAC, firmware: 'uefi', isIpxe: true };
+      for (const variant of state ? VARIANTS : [{}]) {
+        const before = state ? node(state, variant) : undefined;
+        const what = `${state ?? 'unknown'} ${JSON.stringify(variant)}`;
+        // The node as it is.
+        const d = decide(client, profile, before);
+        if (d.action === 'install') assert.ok(consumes(before), `${what}: decide installs what the lifecycle would not consume (${d.reason})`);
+        if (consumes(before)) {
+          const named = before!.profile ?? (host?.profile || null);
+          assert.equal(d.action, named ? 'install' : 'menu', `${what}: pending installs, or asks for a profile (${d.reason})`);
+        }
+        // The node as a boot leaves it: the sighting (lifecycle.sighted) first, then the policy.
+        const sight = sighted(before, profileArmsInstall(host));
+        const after = sightedNode(before, profileArmsInstall(host));
+        assert.equal(after.state, sight.to, `${what}: the store leaves the state sighted says`);
+        if (sight.change) assert.deepEqual([after.armedAt, after.armedBy], [NOW, 'profile'], `${what}: armed now by the profile`);
+        const boot = decide(client, profile, after);
+        if (boot.action === 'install') assert.ok(consumes(after), `${what}: after the sighting, decide installs what the lifecycle would not consume`);
+        const neverArmed = !before || (before.state === 'seen' && before.armedAt === null && before.installedAt === null);
+        const installs =
+          before?.state === 'install-pending' ? Boolean(before.profile ?? host?.profile) : neverArmed && host?.action === 'install' && Boolean(host.profile);
+        assert.equal(boot.action === 'install', installs, `${what}: ${boot.action} (${boot.reason})`);
+        if (before?.state === 'seen' && before.armedAt !== null && host?.action === 'install' && host.profile)
+          assert.match(boot.reason, /install was cancelled through the admin API/, `${what}: a cancel says so`);
+      }
+    });
+  }
+}

@@ -3,11 +3,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeStore } from '../../src/boot/ports.ts';
+import { decide, type BootAction } from '../../src/boot/policy.ts';
+import { nextState, profileArmsInstall, type LifecycleEvent } from '../../src/boot/lifecycle.ts';
+import type { Profile } from '../../src/config/profile.ts';
+import { hostEntry, testProfile } from '../helpers/profile.ts';
 
 export interface ContractStore extends NodeStore {
   /** Resolves once queued writes are stored (no-op where they are written at once). */
   settle(): Promise<void>;
   close(): Promise<void>;
+  /** Closes this store and opens it again on the same data (a daemon restart). */
+  reopen(): Promise<ContractStore>;
 }
 
 const MAC = '52:54:00:aa:00:01';
@@ -19,17 +25,44 @@ export interface ContractOptions {
   maxUnknownNodes?: number;
 }
 
+const IMAGE = 'proxmox-ve/9.1-1';
+/** The profile before its [host] section was written, and after it gained action = install. */
+const NO_HOST = testProfile();
+const INSTALL_HOST = testProfile({ hosts: [hostEntry(MAC, { action: 'install', profile: IMAGE })] });
+
+/** A network boot as the transports make it: the sighting, then the policy's answer. */
+function boot(store: NodeStore, profile: Profile): { action: BootAction; reason: string } {
+  const node = store.sawNode(MAC, {}, profileArmsInstall(profile.hosts.get(MAC)));
+  return decide({ mac: MAC, firmware: 'uefi', isIpxe: true }, profile, node);
+}
+
+/** What the lifecycle says `event` does to the node, written to the store; the node after it. */
+async function happen(store: NodeStore, event: LifecycleEvent): Promise<ReturnType<NodeStore['getNode']>> {
+  const change = nextState(event, store.getNode(MAC)).change;
+  assert.ok(change, `${event.kind} changes ${MAC}`);
+  return store.applyChange(MAC, change);
+}
+
+const ANSWER_FETCHED: LifecycleEvent = { kind: 'answer-fetched', hostProfile: IMAGE };
+
 export function storeContract(backend: string, open: (options?: ContractOptions) => Promise<ContractStore>, skip: false | string = false): void {
-  const check = (name: string, body: (store: ContractStore) => Promise<void>, options?: ContractOptions): void => {
+  /** `restart` closes the store and opens it again on the same data, and hands back the new one. */
+  const check = (name: string, body: (store: ContractStore, restart: () => Promise<ContractStore>) => Promise<void>, options?: ContractOptions): void => {
     test(`${backend}: ${name}`, { skip }, async () => {
-      const store = await open(options);
+      let store = await open(options);
       try {
-        await body(store);
+        await body(store, async () => {
+          await store.settle();
+          store = await store.reopen();
+          return store;
+        });
       } finally {
         await store.close();
       }
     });
   };
+
+  const actions = (store: NodeStore, profile: Profile, count: number): BootAction[] => Array.from({ length: count }, () => boot(store, profile).action);
 
   check('a machine first heard from is seen, or install-pending when its profile arms it; facts are kept', async (store) => {
     assert.equal(store.getNode(MAC), undefined);
@@ -86,10 +119,12 @@ export function storeContract(backend: string, open: (options?: ContractOptions)
   });
 
   check(
-    'strangers cannot grow the node table without bound: the least recently seen never-installed nodes go, installed and armed ones stay',
-    async (store) => {
+    'strangers cannot grow the node table without bound: the least recently seen never-armed nodes go, installed, armed and cancelled ones stay',
+    async (store, restart) => {
       await store.applyChange('02:00:00:00:00:00', { kind: 'complete', fqdn: 'keep.lab', bootMode: null, report: null });
       await store.applyChange('02:00:00:00:00:01', { kind: 'arm', profile: 'proxmox-ve/9.1-1', by: 'admin' });
+      await store.applyChange('02:00:00:00:00:02', { kind: 'arm', profile: null, by: 'admin' });
+      await store.applyChange('02:00:00:00:00:02', { kind: 'disarm', to: 'seen' });
       const stranger = (i: number): string => `06:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
       for (let i = 0; i < 300; i++) {
         store.sawNode(stranger(i), {}, false);
@@ -102,13 +137,90 @@ export function storeContract(backend: string, open: (options?: ContractOptions)
       assert.equal(store.getNode(stranger(0)), undefined, 'the least recently seen stranger is evicted');
       assert.ok(store.getNode(stranger(1)), 'a stranger seen again stays');
       assert.ok(store.getNode(stranger(329)), 'the newest stranger stays');
-      assert.equal(store.countNodesInState('seen'), 50, 'the cap holds');
+      assert.equal(store.countNodesInState('seen'), 51, 'the cap holds (the cancelled node is no stranger)');
       assert.equal(store.getNode('02:00:00:00:00:00')?.state, 'installed', 'installed nodes are never evicted');
       assert.equal(store.getNode('02:00:00:00:00:01')?.state, 'install-pending', 'armed nodes are never evicted');
-      assert.equal(store.countNodes(), 52);
+      assert.equal(store.getNode('02:00:00:00:00:02')?.state, 'seen', 'nor a cancelled install: seen again, it would be armed again');
+      assert.equal(store.countNodes(), 53);
+      store = await restart();
+      assert.equal(store.getNode(stranger(0)), undefined, 'an evicted stranger stays gone after a restart');
+      assert.ok(store.getNode(stranger(1)));
+      assert.equal(store.countNodesInState('seen'), 51, 'the cap holds after a restart');
+      assert.equal(store.getNode('02:00:00:00:00:02')?.state, 'seen');
+      assert.equal(store.countNodes(), 53);
     },
     { maxUnknownNodes: 50 },
   );
+
+  check(
+    'a [host] gaining action = install arms once: the next boot installs, a boot before the answer installs again, then local disk',
+    async (store, restart) => {
+      assert.equal(boot(store, NO_HOST).action, 'menu', 'first seen with no [host] section');
+      assert.equal(store.getNode(MAC)?.state, 'seen');
+      assert.equal(boot(store, INSTALL_HOST).action, 'install', 'its [host] section now says install');
+      assert.equal(store.getNode(MAC)?.armedBy, 'profile');
+      assert.equal(boot(store, INSTALL_HOST).action, 'install', 'still pending: the installer has not fetched its answer');
+      store = await restart();
+      assert.equal(store.getNode(MAC)?.state, 'install-pending', 'the arm survives a restart');
+      assert.equal((await happen(store, ANSWER_FETCHED))?.state, 'installing');
+      assert.deepEqual(actions(store, INSTALL_HOST, 3), ['local', 'local', 'local']);
+      store = await restart();
+      assert.deepEqual(actions(store, INSTALL_HOST, 2), ['local', 'local']);
+      assert.equal(store.installHistory(MAC).length, 1, 'armed once');
+    },
+  );
+
+  check('a cancel stays cancelled, also across a restart: the [host] gives the menu, with the reason', async (store, restart) => {
+    assert.equal(boot(store, INSTALL_HOST).action, 'install', 'its first sight arms it');
+    await store.settle();
+    assert.equal((await happen(store, { kind: 'reinstall-cancelled' }))?.state, 'seen');
+    for (let i = 0; i < 3; i++) {
+      const d = boot(store, INSTALL_HOST);
+      assert.equal(d.action, 'menu');
+      assert.match(d.reason, /install was cancelled through the admin API/);
+    }
+    store = await restart();
+    assert.deepEqual(actions(store, INSTALL_HOST, 2), ['menu', 'menu']);
+    assert.equal(store.getNode(MAC)?.state, 'seen');
+    assert.notEqual(store.getNode(MAC)?.armedAt, null, 'the cancel remembers it was armed');
+    assert.equal(store.installHistory(MAC).length, 1);
+  });
+
+  check('consumed means local disk until re-armed, installed or not, across a restart', async (store, restart) => {
+    assert.equal(boot(store, INSTALL_HOST).action, 'install');
+    assert.equal((await happen(store, ANSWER_FETCHED))?.state, 'installing');
+    assert.equal(await store.applyChange(MAC, { kind: 'consume', profile: IMAGE }), undefined, 'nothing left to consume');
+    assert.deepEqual(actions(store, INSTALL_HOST, 3), ['local', 'local', 'local']);
+    store = await restart();
+    assert.deepEqual(actions(store, INSTALL_HOST, 2), ['local', 'local']);
+    await happen(store, { kind: 'install-reported', fqdn: 'pve1.lab', bootMode: 'efi', report: null });
+    store = await restart();
+    assert.deepEqual(actions(store, INSTALL_HOST, 2), ['local', 'local']);
+    await happen(store, { kind: 'reinstall-armed', profile: null });
+    assert.equal(boot(store, INSTALL_HOST).action, 'install', 're-armed by the admin');
+  });
+
+  check('a re-arm by the admin after a cancel installs once', async (store, restart) => {
+    assert.equal(boot(store, INSTALL_HOST).action, 'install');
+    await store.settle();
+    await happen(store, { kind: 'reinstall-cancelled' });
+    assert.equal(boot(store, INSTALL_HOST).action, 'menu');
+    assert.equal((await happen(store, { kind: 'reinstall-armed', profile: null }))?.state, 'install-pending');
+    assert.equal(boot(store, INSTALL_HOST).action, 'install');
+    store = await restart();
+    assert.equal(boot(store, INSTALL_HOST).action, 'install', 'still pending after a restart: the answer was not fetched yet');
+    assert.equal((await happen(store, ANSWER_FETCHED))?.state, 'installing');
+    assert.deepEqual(actions(store, INSTALL_HOST, 3), ['local', 'local', 'local']);
+    store = await restart();
+    assert.deepEqual(actions(store, INSTALL_HOST, 2), ['local', 'local']);
+    assert.deepEqual(
+      store.installHistory(MAC).map((i) => [i.armedBy, i.consumedAt !== null]),
+      [
+        ['profile', false],
+        ['admin', true],
+      ],
+    );
+  });
 
   check('events read back newest last, by MAC and protocol', async (store) => {
     for (let i = 0; i < 5; i++) store.record({ mac: i % 2 ? MAC : OTHER, protocol: 'http', kind: 'GET /boot', decision: 'local', reason: `boot ${i}` });

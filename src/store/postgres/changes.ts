@@ -9,16 +9,19 @@ const ENSURE = `INSERT INTO nodes (mac, state, first_seen, last_seen) VALUES ($1
 /** Writes `change` for `mac`; resolves to whether it applied. The caller holds `db` and commits. */
 export async function writeChange(db: pg.ClientBase, mac: string, change: StateChange, now: number, appliance: string): Promise<boolean> {
   switch (change.kind) {
-    case 'arm':
+    case 'arm': {
       await db.query(ENSURE, [mac, now]);
-      await db.query("UPDATE nodes SET state = 'install-pending', profile = $1, armed_at = $2, armed_by = $3, consumed_at = NULL WHERE mac = $4", [
-        change.profile,
-        now,
-        change.by,
-        mac,
-      ]);
+      // An admin arms whatever the state. A profile arms only a node never armed nor installed
+      // (lifecycle.sighted): another appliance's mirror may not know yet that it was cancelled.
+      const armed = await db.query(
+        `UPDATE nodes SET state = 'install-pending', profile = $1, armed_at = $2, armed_by = $3, consumed_at = NULL
+          WHERE mac = $4 AND ($3 = 'admin' OR (state = 'seen' AND armed_at IS NULL AND installed_at IS NULL))`,
+        [change.profile, now, change.by, mac],
+      );
+      if (armed.rowCount !== 1) return false;
       await db.query('INSERT INTO installs (mac, profile, armed_at, armed_by) VALUES ($1, $2, $3, $4)', [mac, change.profile, now, change.by]);
       return true;
+    }
     case 'consume': {
       const won = await db.query(
         "UPDATE nodes SET state = 'installing', consumed_at = $1, profile = COALESCE(profile, $2) WHERE mac = $3 AND state = 'install-pending' RETURNING mac",
@@ -47,10 +50,8 @@ export async function writeChange(db: pg.ClientBase, mac: string, change: StateC
       return true;
     }
     case 'disarm': {
-      const done = await db.query(
-        "UPDATE nodes SET state = $1, armed_at = NULL, armed_by = NULL, profile = NULL WHERE mac = $2 AND state = 'install-pending'",
-        [change.to, mac],
-      );
+      // armed_at stays, as in SQLite: a cancelled install is not armed again by its [host] section.
+      const done = await db.query("UPDATE nodes SET state = $1, profile = NULL WHERE mac = $2 AND state = 'install-pending'", [change.to, mac]);
       return done.rowCount === 1;
     }
   }

@@ -1,5 +1,6 @@
 // The pg connection settings of a [store] section: the URL, the password from a file or
-// PGPASSWORD (libpq's variable, read by pg itself), TLS passed through.
+// PGPASSWORD (libpq's variable, read by pg itself), TLS passed through; and the error a write
+// gets when PostgreSQL cannot be reached.
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { Profile } from '../../config/profile.ts';
@@ -50,5 +51,15 @@ export function shownUrl(url: string): string {
     return `${u.protocol}//${u.host}${u.pathname}`;
   } catch {
     return '(invalid url)';
+  }
+}
+
+/** Thrown (rejected) when a write must reach PostgreSQL and cannot; HTTP answers it with 503. */
+export class StoreUnavailableError extends Error {
+  readonly status = 503;
+  readonly expose = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreUnavailableError';
   }
 }

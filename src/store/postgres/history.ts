@@ -3,8 +3,9 @@
 // MAC; explain's hints read what other machines did), kept in memory as a read-only EventLog, so
 // src/explain.ts reads the fleet's log through the same ports as a single appliance's.
 import type pg from 'pg';
-import type { EventProtocol, ReasonCode } from '../../boot/events.ts';
+import type { EventProtocol } from '../../boot/events.ts';
 import type { EventLog, EventQuery, NodeLookup, NodeRecord, StoredEvent } from '../../boot/ports.ts';
+import { eventFromRow, type EventRow } from '../records.ts';
 import { toNode, type NodeRow } from './rows.ts';
 
 const PROTOCOLS: readonly EventProtocol[] = ['dhcp', 'proxydhcp', 'tftp', 'http', 'answer', 'webhook', 'admin', 'daemon'];
@@ -13,31 +14,9 @@ const PER_MACHINE = 1000;
 const PER_PROTOCOL: Partial<Record<EventProtocol, number>> = { tftp: 5000 };
 const DEFAULT_PER_PROTOCOL = 2000;
 
-interface EventRow {
-  id: number;
-  time: number;
-  appliance: string;
-  mac: string | null;
-  protocol: EventProtocol;
-  kind: string;
-  decision: string;
-  reason: string;
-  detail: Record<string, unknown> | null;
-  code: ReasonCode | null;
-}
-
+/** PostgreSQL hands detail back as parsed jsonb. */
 function fromRow(row: EventRow): StoredEvent {
-  return {
-    id: row.id,
-    time: row.time,
-    mac: row.mac,
-    protocol: row.protocol,
-    kind: row.kind,
-    decision: row.decision,
-    reason: row.reason,
-    ...(row.code ? { code: row.code } : {}),
-    ...(row.detail ? { detail: row.detail } : {}),
-  } as StoredEvent;
+  return eventFromRow(row, row.detail);
 }
 
 /** A read-only snapshot: events() answers like the live log for the queries it was read for. */

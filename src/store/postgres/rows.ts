@@ -1,6 +1,7 @@
-// Rows of the PostgreSQL tables and the records of src/boot/ports.ts they become.
+// Rows of the PostgreSQL tables, the records of src/boot/ports.ts they become, and the batched
+// statements the write queue (queue.ts) runs.
 import type { NodeRecord, SightingFacts } from '../../boot/ports.ts';
-import { blankNode, installFromRow, nodeFromRow, type NodeRow } from '../records.ts';
+import { installFromRow, nodeFromRow, type NodeRow } from '../records.ts';
 
 export type { InstallRow, NodeRow } from '../records.ts';
 
@@ -11,60 +12,16 @@ export function toNode(row: NodeRow): NodeRecord {
 
 export const toInstall = installFromRow;
 
-/** A sighting as written: every fact present, null where not learnt (JSON for jsonb_to_recordset). */
+/** Last-seen facts learnt of a machine at `now`, as queued for the table. */
 export interface Touch {
   mac: string;
   now: number;
-  ip: string | null;
-  arch: number | null;
-  firmware: string | null;
-  uuid: string | null;
-  serial: string | null;
-  hostname: string | null;
+  facts: SightingFacts;
 }
 
-export function toTouch(mac: string, now: number, facts: SightingFacts): Touch {
-  return {
-    mac,
-    now,
-    ip: facts.ip ?? null,
-    arch: facts.arch ?? null,
-    firmware: facts.firmware ?? null,
-    uuid: facts.uuid ?? null,
-    serial: facts.serial ?? null,
-    hostname: facts.hostname ?? null,
-  };
-}
-
-export function mergeTouch(a: Touch, b: Touch): Touch {
-  return {
-    mac: a.mac,
-    now: b.now,
-    ip: b.ip ?? a.ip,
-    arch: b.arch ?? a.arch,
-    firmware: b.firmware ?? a.firmware,
-    uuid: b.uuid ?? a.uuid,
-    serial: b.serial ?? a.serial,
-    hostname: b.hostname ?? a.hostname,
-  };
-}
-
-/** The node as the mirror shows it once the sighting is applied. */
-export function overlayTouch(node: NodeRecord, t: Touch): NodeRecord {
-  return {
-    ...node,
-    lastSeen: t.now,
-    lastIp: t.ip ?? node.lastIp,
-    arch: t.arch ?? node.arch,
-    firmware: t.firmware ?? node.firmware,
-    uuid: t.uuid ?? node.uuid,
-    serial: t.serial ?? node.serial,
-    hostname: t.hostname ?? node.hostname,
-  };
-}
-
-export function newNode(t: Touch): NodeRecord {
-  return overlayTouch(blankNode(t.mac, t.now), t);
+/** Touches as the JSON array TOUCH_SQL reads (a fact not learnt is absent: NULL, the known value kept). */
+export function touchesJson(touches: Iterable<Touch>): string {
+  return JSON.stringify([...touches].map((t) => ({ mac: t.mac, now: t.now, ...t.facts })));
 }
 
 // Batched writes: one statement for many rows, from a JSON array.
@@ -77,8 +34,12 @@ export const INSERT_NODE_SQL = `INSERT INTO nodes (mac, hostname, state, first_s
   VALUES ($1, $2, 'seen', $3, $3, $4, $5, $6, $7, $8) ON CONFLICT (mac) DO NOTHING RETURNING mac`;
 
 export function insertNodeArgs(t: Touch): unknown[] {
-  return [t.mac, t.hostname, t.now, t.ip, t.arch, t.firmware, t.uuid, t.serial];
+  const f = t.facts;
+  return [t.mac, f.hostname ?? null, t.now, f.ip ?? null, f.arch ?? null, f.firmware ?? null, f.uuid ?? null, f.serial ?? null];
 }
+
+/** Guarded: a node armed or installed in the meantime (by any appliance) is kept. */
+export const EVICT_SQL = "DELETE FROM nodes WHERE mac = ANY($1::text[]) AND state = 'seen' AND installed_at IS NULL AND armed_at IS NULL";
 
 export const INSERT_EVENTS_SQL = `INSERT INTO events (time, appliance, mac, protocol, kind, decision, reason, detail, code)
   SELECT e.time, $2, e.mac, e.protocol, e.kind, e.decision, e.reason, e.detail, e.code

@@ -1,66 +1,33 @@
 // The PostgreSQL store: nodes, install state and history and events shared by a fleet of
-// appliances, behind the same ports as the SQLite store (src/boot/ports.ts).
+// appliances, behind the same ports as the SQLite store (src/boot/ports.ts), around the same
+// node mirror (../mirror.ts).
 //
-// Hot paths never wait on the network: every node is mirrored in memory (NodeLookup stays sync),
-// sightings and events are queued and written in batches, and the mirror follows the other
-// appliances through LISTEN/NOTIFY on node changes. Only an install consumption (and the other
-// lifecycle changes) waits for PostgreSQL: it is one conditional UPDATE, so an install is handed
-// out once across the fleet. When PostgreSQL is unreachable the store is degraded: boots go on
-// from the mirror, lifecycle changes are refused (StoreUnavailableError, HTTP 503), the queues
-// keep growing (bounded) and a timer reconnects, re-reads the nodes and writes the queues out.
+// Hot paths never wait on the network: the mirror holds every node (NodeLookup stays sync),
+// sightings and events are queued (queue.ts) and written in batches, and the mirror follows the
+// other appliances through LISTEN/NOTIFY on node changes (listen.ts). Only a lifecycle change
+// waits for PostgreSQL: it is one guarded UPDATE (changes.ts), so an install is handed out once
+// across the fleet, and the mirror then re-reads the row. When PostgreSQL is unreachable the
+// store is degraded: boots go on from the mirror, lifecycle changes are refused
+// (StoreUnavailableError, HTTP 503), the queue keeps growing (bounded) and a timer reconnects,
+// re-reads the nodes and writes the queue out.
 //
 // DHCP leases stay in this appliance's own SQLite file (leases.ts of src/store): a DHCP ACK waits
 // for a local fsync, never for the network, and keeps working when PostgreSQL is down.
-import type { StoreObserver } from '../store.ts';
-import { countInstalls } from '../install-counts.ts';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import type { BootEvent, NewEvent } from '../../boot/events.ts';
-import { firstSight, type NodeLifecycle, type StateChange } from '../../boot/lifecycle.ts';
-import type {
-  EventLog,
-  EventQuery,
-  InstallRecord,
-  LeaseLog,
-  NodeLookup,
-  NodeRecord,
-  NodeStore,
-  SightingFacts,
-  StoreHealth,
-  StoredEvent,
-} from '../../boot/ports.ts';
+import type { StateChange } from '../../boot/lifecycle.ts';
+import type { EventLog, EventQuery, LeaseLog, NodeLookup, NodeRecord, NodeStore, SightingFacts, StoreHealth, StoredEvent } from '../../boot/ports.ts';
 import type { Logger } from '../../log.ts';
+import { MirroredDirectory, NodeMirror } from '../mirror.ts';
+import type { StoreObserver } from '../store.ts';
 import { inTransaction, writeChange } from './changes.ts';
-import { clientConfig, shownUrl, StoreClient, type StoreSection } from './connect.ts';
-import { RecentEvents } from './recent-events.ts';
+import { clientConfig, shownUrl, StoreClient, StoreUnavailableError, type StoreSection } from './connect.ts';
+import { TableFollower } from './follow.ts';
 import { readHistory } from './history.ts';
-import { EVICT_SQL, Strangers } from './strangers.ts';
-import { NODE_CHANNEL, SCHEMA_VERSION, schemaVersion } from './migrations.ts';
-import {
-  INSERT_EVENTS_SQL,
-  INSERT_NODE_SQL,
-  insertNodeArgs,
-  mergeTouch,
-  newNode,
-  overlayTouch,
-  toInstall,
-  toNode,
-  toTouch,
-  TOUCH_SQL,
-  type InstallRow,
-  type NodeRow,
-  type Touch,
-} from './rows.ts';
-
-/** Thrown (rejected) when a write must reach PostgreSQL and cannot; HTTP answers it with 503. */
-export class StoreUnavailableError extends Error {
-  readonly status = 503;
-  readonly expose = true;
-  constructor(message: string) {
-    super(message);
-    this.name = 'StoreUnavailableError';
-  }
-}
+import { hangUp, listen, SchemaError } from './listen.ts';
+import { WriteQueue, writeQueued } from './queue.ts';
+import { RecentEvents } from './recent-events.ts';
 
 export interface PostgresStoreOptions {
   store: StoreSection;
@@ -82,27 +49,16 @@ export interface PostgresStoreOptions {
 
 const FLUSH_MS = 50;
 
-export class PostgresStore implements NodeStore {
+export class PostgresStore extends MirroredDirectory implements NodeStore {
   readonly leases: LeaseLog;
   readonly appliance: string;
+  protected readonly mirror: NodeMirror;
   private readonly pool: pg.Pool;
   private readonly config: pg.ClientConfig;
   private readonly now: () => number;
   private readonly logger: Logger;
-  private readonly nodes = new Map<string, NodeRecord>();
-  private readonly installs = new Map<string, InstallRecord[]>();
-  private readonly touches = new Map<string, Touch>();
-  /** First sightings and admin-created nodes to insert (armed: the profile arms the first install). */
-  private inserts: { touch: Touch; armed: boolean }[] = [];
-  private localBoots = new Map<string, string | null>();
-  private readonly strangers: Strangers;
-  /** Strangers evicted from the mirror, to delete from the shared table. */
-  private evictions = new Set<string>();
-  /** What the running flush writes: a re-read meanwhile must not take the table's old row as the truth. */
-  private inFlight: { inserts: Set<string>; evictions: Set<string> } | null = null;
-  private queuedEvents: BootEvent[] = [];
+  private readonly queue: WriteQueue;
   private readonly recent: RecentEvents;
-  private dropped = 0;
   private observer: StoreObserver | null = null;
   private listener: pg.Client | null = null;
   private state: 'ok' | 'degraded' = 'degraded';
@@ -110,10 +66,11 @@ export class PostgresStore implements NodeStore {
   private flushTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
-  private readonly refreshes = new Map<string, Promise<void>>();
+  private readonly follower: TableFollower;
   private closed = false;
 
   private constructor(private readonly options: PostgresStoreOptions) {
+    super();
     this.config = clientConfig(options.store);
     this.pool = new pg.Pool({ ...this.config, Client: StoreClient, max: options.store.poolSize, idleTimeoutMillis: 30_000 });
     // An idle client whose server went away must not take the process down.
@@ -123,22 +80,10 @@ export class PostgresStore implements NodeStore {
     this.now = options.now ?? Date.now;
     this.logger = options.logger;
     this.appliance = options.store.appliance || hostname();
-    this.strangers = new Strangers(options.maxUnknownNodes ?? 100_000);
-  }
-
-  /** Puts a node in the mirror, keeping the strangers' order; `seen`: false for a re-read, which keeps its place. */
-  private remember(node: NodeRecord, seen = true): void {
-    this.nodes.set(node.mac, node);
-    this.strangers.note(node, seen);
-  }
-
-  /** Past the cap, the least recently seen strangers leave the mirror now and the shared table at the next write. */
-  private evict(): void {
-    for (const mac of this.strangers.overflow()) {
-      this.nodes.delete(mac);
-      this.installs.delete(mac);
-      this.evictions.add(mac);
-    }
+    this.queue = new WriteQueue(options.maxQueued ?? 100_000);
+    // Install records made here (a sighting's arm) are numbered by the table once written and re-read.
+    this.mirror = new NodeMirror({ maxStrangers: options.maxUnknownNodes ?? 100_000, evicted: (mac) => this.queue.evicted(mac), newInstallId: () => 0 });
+    this.follower = new TableFollower(this.pool, this.mirror, this.queue, (reason) => this.degrade(reason));
   }
 
   /** Connects, checks the schema and loads the nodes. Unreachable: an error, or a degraded store when start_degraded. */
@@ -158,54 +103,14 @@ export class PostgresStore implements NodeStore {
     return store;
   }
 
-  /** Listener first (so no change is missed), then the schema check and a full read of the nodes, then the queues. */
+  /** Listener first (so no change is missed), then the schema check and a full read of the nodes, then the queue. */
   private async connect(): Promise<void> {
-    const listener = new StoreClient(this.config);
-    listener.on('error', (err) => this.degrade(`notification connection lost: ${err.message}`));
-    listener.on('end', () => this.degrade('notification connection closed'));
-    listener.on('notification', (n) => {
-      if (n.channel === NODE_CHANNEL && n.payload) void this.refresh(n.payload);
-    });
-    try {
-      await listener.connect();
-      const version = await schemaVersion(listener);
-      if (version !== SCHEMA_VERSION) throw new SchemaError(`schema version ${version}, this pxe-pilot needs ${SCHEMA_VERSION}: run pxe-pilot store migrate`);
-      await listener.query(`LISTEN ${NODE_CHANNEL}`);
-      await this.loadAll(listener);
-    } catch (err) {
-      listener.removeAllListeners('end');
-      await listener.end().catch(() => undefined);
-      throw err;
-    }
-    this.listener = listener;
+    const on = { changed: (mac: string) => void this.follower.reread(mac), lost: (reason: string) => this.degrade(reason) };
+    this.listener = await listen(this.config, on, (db) => this.follower.readAll(db));
     this.state = 'ok';
     this.reason = '';
-    this.logger.info({ appliance: this.appliance, nodes: this.nodes.size }, `store: PostgreSQL at ${shownUrl(this.options.store.url)} connected`);
+    this.logger.info({ appliance: this.appliance, nodes: this.mirror.countNodes() }, `store: PostgreSQL at ${shownUrl(this.options.store.url)} connected`);
     this.schedule();
-  }
-
-  private async loadAll(db: pg.ClientBase): Promise<void> {
-    const nodes = await db.query<NodeRow>('SELECT * FROM nodes');
-    const installs = await db.query<InstallRow>('SELECT * FROM installs ORDER BY id');
-    this.nodes.clear();
-    this.installs.clear();
-    this.strangers.clear();
-    // Least recently seen first, so the strangers' order is the eviction order.
-    for (const row of nodes.rows.sort((x, y) => x.last_seen - y.last_seen)) this.remember(toNode(row));
-    for (const row of installs.rows) this.historyOf(row.mac).push(toInstall(row));
-    // What this appliance learnt while away stays visible until written.
-    for (const { touch } of this.inserts) if (!this.nodes.has(touch.mac)) this.remember(newNode(touch));
-    for (const [mac, t] of this.touches) {
-      const node = this.nodes.get(mac);
-      if (node) this.remember(overlayTouch(node, t));
-    }
-    this.evict();
-  }
-
-  private historyOf(mac: string): InstallRecord[] {
-    let list = this.installs.get(mac);
-    if (!list) this.installs.set(mac, (list = []));
-    return list;
   }
 
   private degrade(reason: string): void {
@@ -215,10 +120,7 @@ export class PostgresStore implements NodeStore {
     this.reason = reason;
     const listener = this.listener;
     this.listener = null;
-    if (listener) {
-      listener.removeAllListeners('end');
-      void listener.end().catch(() => undefined);
-    }
+    if (listener) void hangUp(listener);
     this.retryTimer ??= setTimeout(() => void this.reconnect(), this.options.retryMs ?? 1000);
   }
 
@@ -227,52 +129,17 @@ export class PostgresStore implements NodeStore {
     if (this.closed || this.state === 'ok') return;
     try {
       await this.connect();
-      this.logger.info(`store: reconnected; writing ${this.queued()} queued events and node writes`);
+      this.logger.info(`store: reconnected; writing ${this.queue.size()} queued events and node writes`);
     } catch (err) {
       this.reason = `reconnecting: ${(err as Error).message}`;
       this.retryTimer ??= setTimeout(() => void this.reconnect(), this.options.retryMs ?? 1000);
     }
   }
 
-  /** Re-reads one node (and its history) after another appliance (or this one) changed it. */
-  private refresh(mac: string): Promise<void> {
-    // One at a time per MAC, so an older read never lands after a newer one.
-    const previous = this.refreshes.get(mac) ?? Promise.resolve();
-    const next = previous.then(async () => {
-      try {
-        const node = await this.pool.query<NodeRow>('SELECT * FROM nodes WHERE mac = $1', [mac]);
-        const history = await this.pool.query<InstallRow>('SELECT * FROM installs WHERE mac = $1 ORDER BY id', [mac]);
-        const row = node.rows[0];
-        const touch = this.touches.get(mac);
-        // Evicted here, its delete queued or being written: not brought back by the notice of its own insert.
-        if (this.evictions.has(mac) || this.inFlight?.evictions.has(mac)) return;
-        if (row) {
-          this.remember(touch ? overlayTouch(toNode(row), touch) : toNode(row), false);
-          this.evict();
-        } else if (!this.inFlight?.inserts.has(mac) && !this.inserts.some((i) => i.touch.mac === mac)) {
-          this.nodes.delete(mac);
-          this.strangers.forget(mac);
-        }
-        this.installs.set(mac, history.rows.map(toInstall));
-      } catch (err) {
-        this.degrade(`re-reading ${mac}: ${(err as Error).message}`);
-      }
-    });
-    this.refreshes.set(mac, next);
-    void next.then(() => {
-      if (this.refreshes.get(mac) === next) this.refreshes.delete(mac);
-    });
-    return next;
-  }
-
-  // ---- queued writes ----
-
-  private queued(): number {
-    return this.queuedEvents.length + this.touches.size + this.inserts.length + this.localBoots.size + this.evictions.size;
-  }
+  // ---- the queue ----
 
   private schedule(): void {
-    if (this.flushTimer || this.closed || this.state !== 'ok' || this.queued() === 0) return;
+    if (this.flushTimer || this.closed || this.state !== 'ok' || this.queue.size() === 0) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null;
       void this.flush();
@@ -282,104 +149,43 @@ export class PostgresStore implements NodeStore {
   /** Writes what is queued; on failure puts it back (in order) and degrades. One flush at a time. */
   private flush(): Promise<void> {
     if (this.flushing) return this.flushing.then(() => this.flush());
-    if (this.state !== 'ok' || this.queued() === 0) return Promise.resolve();
-    const inserts = this.inserts;
-    const touches = [...this.touches.values()];
-    const localBoots = [...this.localBoots];
-    const events = this.queuedEvents;
-    const evictions = [...this.evictions];
-    this.evictions = new Set();
-    this.inserts = [];
-    this.touches.clear();
-    this.localBoots = new Map();
-    this.queuedEvents = [];
-    const conflicts: string[] = [];
+    if (this.state !== 'ok' || this.queue.size() === 0) return Promise.resolve();
+    const batch = this.queue.take();
     const started = performance.now();
-    this.inFlight = { inserts: new Set(inserts.map((i) => i.touch.mac)), evictions: new Set(evictions) };
-    this.flushing = inTransaction(this.pool, async (db) => {
-      for (const { touch, armed } of inserts) {
-        const created = await db.query(INSERT_NODE_SQL, insertNodeArgs(touch));
-        if (created.rowCount === 1 && armed) await writeChange(db, touch.mac, firstSight(true).change!, touch.now, this.appliance);
-        if (created.rowCount !== 1) conflicts.push(touch.mac);
-      }
-      if (touches.length) await db.query(TOUCH_SQL, [JSON.stringify(touches)]);
-      for (const [mac, script] of localBoots) await db.query('UPDATE nodes SET local_boot = $1 WHERE mac = $2', [script, mac]);
-      if (evictions.length) await db.query(EVICT_SQL, [evictions]);
-      if (events.length)
-        await db.query(INSERT_EVENTS_SQL, [JSON.stringify(events.map((e) => ({ ...e, code: e.code ?? null, detail: e.detail ?? null }))), this.appliance]);
-    })
-      .then(() => {
-        this.observer?.eventsFlushed(events.length, (performance.now() - started) / 1000);
-        // Another appliance created these first: take its record.
-        for (const mac of conflicts) void this.refresh(mac);
+    this.flushing = inTransaction(this.pool, (db) => writeQueued(db, batch, this.appliance))
+      .then((conflicts) => {
+        this.observer?.eventsFlushed(batch.events.length, (performance.now() - started) / 1000);
+        // Another appliance wrote these first: take its record.
+        for (const mac of conflicts) void this.follower.reread(mac);
       })
       .catch((err: unknown) => {
-        this.inserts = [...inserts, ...this.inserts];
-        for (const t of touches) {
-          const later = this.touches.get(t.mac);
-          this.touches.set(t.mac, later ? mergeTouch(t, later) : t);
-        }
-        for (const [mac, script] of localBoots) if (!this.localBoots.has(mac)) this.localBoots.set(mac, script);
-        // Seen again since: no longer to delete.
-        for (const mac of evictions) if (!this.nodes.has(mac)) this.evictions.add(mac);
-        this.queuedEvents = [...events, ...this.queuedEvents];
-        this.capQueue();
+        this.queue.putBack(batch, this.mirror);
         this.degrade(`writing the queue: ${(err as Error).message}`);
       })
       .finally(() => {
-        this.inFlight = null;
+        this.queue.done();
         this.flushing = null;
         this.schedule();
       });
     return this.flushing;
   }
 
-  private capQueue(): void {
-    const max = this.options.maxQueued ?? 100_000;
-    if (this.queuedEvents.length > max) {
-      this.dropped += this.queuedEvents.length - max;
-      this.queuedEvents = this.queuedEvents.slice(-max);
-    }
-  }
-
-  // ---- NodeLookup, NodeWrites, NodeDirectory ----
-
-  getNode(mac: string): NodeRecord | undefined {
-    return this.nodes.get(mac);
-  }
+  // ---- NodeWrites ----
 
   sawNode(mac: string, facts: SightingFacts, armedByProfile: boolean): NodeRecord {
-    const touch = toTouch(mac, this.now(), facts);
-    const existing = this.nodes.get(mac);
-    let node: NodeRecord;
-    if (existing) {
-      const queued = this.touches.get(mac);
-      this.touches.set(mac, queued ? mergeTouch(queued, touch) : touch);
-      node = overlayTouch(existing, touch);
-    } else {
-      const first = firstSight(armedByProfile);
-      this.inserts.push({ touch, armed: first.change !== null });
-      node = newNode(touch);
-      if (first.change) node = { ...node, state: first.state, armedAt: touch.now, armedBy: 'profile' };
-      this.evictions.delete(mac);
-    }
-    this.remember(node);
-    this.evict();
+    const sighting = this.mirror.sight(mac, facts, this.now(), armedByProfile);
+    this.queue.sighting(sighting, facts);
     this.schedule();
-    return node;
+    return sighting.node;
   }
 
   ensureNode(mac: string): NodeRecord {
-    const existing = this.nodes.get(mac);
-    if (existing) return existing;
-    const touch = toTouch(mac, this.now(), {});
-    this.inserts.push({ touch, armed: false });
-    const node = newNode(touch);
-    this.evictions.delete(mac);
-    this.remember(node);
-    this.evict();
-    this.schedule();
-    return node;
+    const sighting = this.mirror.ensure(mac, this.now());
+    if (!sighting.before) {
+      this.queue.sighting(sighting, {});
+      this.schedule();
+    }
+    return sighting.node;
   }
 
   async applyChange(mac: string, change: StateChange): Promise<NodeRecord | undefined> {
@@ -395,69 +201,35 @@ export class PostgresStore implements NodeStore {
       throw new StoreUnavailableError(`store degraded (${this.reason})`);
     }
     // The mirror follows PostgreSQL's row, whoever won.
-    await this.refresh(mac);
-    return applied ? this.nodes.get(mac) : undefined;
+    await this.follower.reread(mac);
+    return applied ? this.mirror.getNode(mac) : undefined;
   }
 
   async reread(mac: string): Promise<NodeRecord | undefined> {
     if (this.state === 'ok') {
       // Its first sighting may still be queued: written first, so the read finds it.
       await this.flush();
-      if (this.state === 'ok') await this.refresh(mac);
+      if (this.state === 'ok') await this.follower.reread(mac);
     }
-    return this.nodes.get(mac);
+    return this.mirror.getNode(mac);
   }
 
   async setLocalBoot(mac: string, script: string | null): Promise<NodeRecord | undefined> {
-    const node = this.nodes.get(mac);
+    const node = this.mirror.getNode(mac);
     if (!node) return undefined;
     const updated = { ...node, localBoot: script };
-    this.nodes.set(mac, updated);
-    this.localBoots.set(mac, script);
+    this.mirror.put(updated, false);
+    this.queue.localBoot(mac, script);
     // Durable like applyChange: resolved once written (a degraded store keeps it queued).
     await this.flush();
     return updated;
-  }
-
-  private sorted(state?: NodeLifecycle): NodeRecord[] {
-    const all = [...this.nodes.values()];
-    return (state ? all.filter((n) => n.state === state) : all).sort((a, b) => b.lastSeen - a.lastSeen);
-  }
-
-  listNodes(limit = 1000, offset = 0): NodeRecord[] {
-    return this.sorted().slice(offset, offset + limit);
-  }
-
-  countNodes(): number {
-    return this.nodes.size;
-  }
-
-  listNodesInState(state: NodeLifecycle, limit = 1000, offset = 0): NodeRecord[] {
-    return this.sorted(state).slice(offset, offset + limit);
-  }
-
-  countNodesInState(state: NodeLifecycle): number {
-    let n = 0;
-    for (const node of this.nodes.values()) if (node.state === state) n++;
-    return n;
-  }
-
-  findNodeByHardware(serial: string | null, uuid: string | null): NodeRecord | undefined {
-    const match = (field: 'uuid' | 'serial', value: string | null): NodeRecord | undefined =>
-      value ? this.sorted().find((n) => n[field]?.toLowerCase() === value.toLowerCase()) : undefined;
-    return match('uuid', uuid) ?? match('serial', serial);
-  }
-
-  installHistory(mac: string): InstallRecord[] {
-    return [...(this.installs.get(mac) ?? [])];
   }
 
   // ---- EventLog: queued for PostgreSQL; this appliance's recent ones are kept in memory to read ----
 
   record(event: NewEvent): void {
     const stamped: BootEvent = { ...event, time: event.time ?? this.now() };
-    this.queuedEvents.push(stamped);
-    this.capQueue();
+    this.queue.event(stamped);
     this.recent.add(stamped);
     this.observer?.eventRecorded(stamped);
     this.schedule();
@@ -466,11 +238,6 @@ export class PostgresStore implements NodeStore {
   /** One observer (the daemon's telemetry) sees every event as it is recorded and every batch written. */
   observe(observer: StoreObserver | null): void {
     this.observer = observer;
-  }
-
-  /** Installs consumed and completed over the history this appliance mirrors, for metrics. */
-  installCounts(): { consumed: number; completed: number } {
-    return countInstalls(this.installs.values());
   }
 
   events(query: EventQuery = {}): StoredEvent[] {
@@ -483,7 +250,7 @@ export class PostgresStore implements NodeStore {
     try {
       // What this appliance queued belongs in the story too.
       await this.drain();
-      return await readHistory(this.pool, mac, this.nodes.get(mac));
+      return await readHistory(this.pool, mac, this.mirror.getNode(mac));
     } catch (err) {
       this.logger.warn(`explain ${mac}: reading the shared event log failed (${(err as Error).message}); showing this appliance's events`);
       return this;
@@ -499,11 +266,12 @@ export class PostgresStore implements NodeStore {
   async drain(): Promise<void> {
     await this.flush();
     if (this.flushing) await this.flushing;
-    await Promise.all([...this.refreshes.values()]);
+    await this.follower.settled();
   }
 
   health(): StoreHealth {
-    return { backend: 'postgresql', state: this.state, ...(this.reason ? { reason: this.reason } : {}), queued: this.queued(), dropped: this.dropped };
+    const { state, reason } = this;
+    return { backend: 'postgresql', state, ...(reason ? { reason } : {}), queued: this.queue.size(), dropped: this.queue.dropped };
   }
 
   async close(): Promise<void> {
@@ -513,13 +281,8 @@ export class PostgresStore implements NodeStore {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const listener = this.listener;
     this.listener = null;
-    if (listener) {
-      listener.removeAllListeners('end');
-      await listener.end().catch(() => undefined);
-    }
+    if (listener) await hangUp(listener);
     await this.pool.end().catch(() => undefined);
     this.options.closeLeases();
   }
 }
-
-class SchemaError extends Error {}

@@ -1,12 +1,12 @@
 // Which store the daemon runs on: [store] backend. SQLite is one file under [server] state_dir;
 // PostgreSQL is shared by a fleet, with this appliance's leases kept in its own SQLite file.
-import type { LeaseLog, NodeStore, StoreHealth } from '../../boot/ports.ts';
-import type { Profile } from '../../config/profile.ts';
-import type { Logger } from '../../log.ts';
-import { WriteBehind } from '../batch.ts';
-import { openDatabase } from '../database.ts';
-import { SqliteLeases } from '../leases.ts';
-import { Store, type StoreObserver } from '../store.ts';
+import type { LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
+import type { Profile } from '../config/profile.ts';
+import type { Logger } from '../log.ts';
+import { WriteBehind } from './batch.ts';
+import { openDatabase } from './database.ts';
+import { SqliteLeases } from './leases.ts';
+import { Store, type StoreObserver } from './store.ts';
 
 /** What the daemon holds: the ports, the leases, and how to flush and close. */
 export interface AppStore extends NodeStore {
@@ -21,7 +21,7 @@ export interface AppStore extends NodeStore {
 export async function openStore(profile: Profile, logger: Logger): Promise<AppStore> {
   if (profile.store.backend === 'sqlite') return Store.open(profile.server.stateDir);
   // Imported only here: a SQLite appliance never runs the PostgreSQL client (pg) nor holds its code.
-  const { PostgresStore } = await import('./store.ts');
+  const { PostgresStore } = await import('./postgres/store.ts');
   const db = openDatabase(profile.server.stateDir);
   // The leases' own group commit (nothing else writes this SQLite file).
   const batch = new WriteBehind(db);
