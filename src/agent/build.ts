@@ -127,6 +127,9 @@ export async function buildAgent(req: AgentBuildRequest): Promise<AgentBuildResu
   const progress = req.progress ?? new Progress();
   requireBuildTools();
   if (!existsSync(AGENT_INIT)) throw new AssetError(`the agent's /init is missing (${AGENT_INIT}): reinstall pxe-pilot`, 1);
+  // Refused before a minute of downloading and unpacking, not after.
+  if (!existsSync(req.assetsDir))
+    throw badInput(`the assets folder ${req.assetsDir} does not exist: create it (owned by the user pxe-pilot runs as), or give --assets DIR`);
   const scratch = await mkdtemp(join(tmpdir(), 'pxe-pilot-agent-'));
   let staging: Staging | null = null;
   try {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { spawn, execFileSync } from 'node:child_process';
-import { chownSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, chownSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,8 +15,9 @@ import { skipUnless } from '../helpers/requirements.ts';
 import { parseInventory, type Inventory } from '../../src/agent/inventory.ts';
 import { IMAGE_LIMIT, INITRD_LIMIT, type AgentContents } from '../../src/agent/build.ts';
 
-const skip = skipUnless(['root', 'runuser', 'apt-get', 'dpkg-deb', 'cpio', 'depmod', 'zstd', 'qemu-system-x86_64']);
+const skip = skipUnless(['root', 'runuser', 'apt-get', 'dpkg-deb', 'cpio', 'depmod', 'zstd', 'qemu-system-x86_64', '/usr/share/OVMF/OVMF_CODE_4M.fd']);
 const BUILD_TIMEOUT_MS = 10 * 60_000;
+const UUID = '12345678-9abc-def0-1122-334455667788';
 
 interface Run {
   code: number | null;
@@ -161,7 +162,8 @@ describe('agent image', { skip }, () => {
     assert.deepEqual(readdirSync(join(assets, 'pxe-pilot-agent')), [folder.split('/').at(-1)]);
   });
 
-  test('booted under QEMU (SeaBIOS, direct kernel boot), the agent posts an inventory equal to what QEMU was given', async () => {
+  /** Boots the image under QEMU (TCG, direct kernel boot) with a known identity; returns the one post and QEMU's output. */
+  async function bootAgent(firmware: 'seabios' | 'ovmf') {
     assert.ok(folder, 'no image was built');
     const received: { headers: Record<string, string | string[] | undefined>; body: Buffer; at: number }[] = [];
     const server: Server = createServer((req, res) => {
@@ -178,12 +180,18 @@ describe('agent image', { skip }, () => {
     const disk2 = join(dir, 'tmp', 'disk2.img');
     execFileSync('truncate', ['-s', '64M', disk1]);
     execFileSync('truncate', ['-s', '32M', disk2]);
-    const uuid = '12345678-9abc-def0-1122-334455667788';
+    const vars = join(dir, 'tmp', 'OVMF_VARS.fd');
+    const machine =
+      firmware === 'ovmf'
+        ? (copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars),
+          ['-machine', 'q35', '-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', '-drive', `if=pflash,format=raw,file=${vars}`])
+        : [];
     const started = Date.now();
     try {
       const qemu = await run(
         [
           'qemu-system-x86_64',
+          ...machine,
           '-m',
           '512',
           '-nographic',
@@ -195,7 +203,7 @@ describe('agent image', { skip }, () => {
           '-append',
           `console=ttyS0 quiet pxe_pilot.url=http://10.0.2.100:8080/inventory/52:54:00:aa:bb:01 pxe_pilot.token=tok-123`,
           '-smbios',
-          `type=1,manufacturer=Acme Labs,product=Roadrunner-9,serial=RR-0042,uuid=${uuid}`,
+          `type=1,manufacturer=Acme Labs,product=Roadrunner-9,serial=RR-0042,uuid=${UUID}`,
           '-drive',
           `file=${disk1},if=none,id=d1,format=raw`,
           '-device',
@@ -219,40 +227,55 @@ describe('agent image', { skip }, () => {
       const log = qemu.stdout + qemu.stderr;
       assert.equal(received.length, 1, `expected one post, got ${received.length}; QEMU said:\n${log.slice(-4000)}`);
       const post = received[0]!;
-      assert.equal(post.headers.authorization, 'Bearer tok-123');
-      assert.match(String(post.headers['content-type']), /^application\/json/);
-      const r = parseInventory(post.body);
-      assert.ok(r.ok, r.ok ? '' : `${r.field}: ${r.reason}\n${post.body.toString()}`);
-      const inv: Inventory = r.inventory;
-      assert.equal(inv.system.vendor, 'Acme Labs');
-      assert.equal(inv.system.product, 'Roadrunner-9');
-      assert.equal(inv.system.serial, 'RR-0042');
-      assert.equal(inv.system.uuid, uuid);
-      assert.deepEqual(inv.boot, { mode: 'bios', secureBoot: false });
-      const disks = inv.disks.map((d) => ({ size: d.sizeBytes, serial: d.serial, transport: d.transport })).sort((a, b) => a.size - b.size);
-      assert.deepEqual(disks, [
-        { size: 32 << 20, serial: 'NVMESER2', transport: 'nvme' },
-        { size: 64 << 20, serial: 'VIRTSER1', transport: 'virtio' },
-      ]);
-      assert.equal(inv.disks.find((d) => d.transport === 'nvme')?.model, 'QEMU NVMe Ctrl');
-      assert.deepEqual(inv.nics.map((n) => [n.mac, n.driver, n.link]).sort(), [
-        ['52:54:00:aa:bb:01', 'virtio_net', 'up'],
-        ['52:54:00:aa:bb:02', 'e1000', 'up'],
-      ]);
-      assert.ok(inv.cpus.threads !== null && inv.cpus.threads >= 1);
-      assert.ok(inv.memory.totalBytes !== null && inv.memory.totalBytes > 256 << 20);
-      assert.equal(
-        inv.memory.dimms.reduce((n, d) => n + d.sizeBytes, 0),
-        512 << 20,
-      );
-      assert.deepEqual(inv.missing.drivers, [], 'every QEMU NIC and disk controller has its driver');
       const agentMs = /inventory collected in (\d+) ms/.exec(log)?.[1];
       const phases = log.split('\n').filter((l) => l.includes('pxe-pilot-agent:'));
       process.stderr.write(
-        `agent under QEMU TCG: power-on to inventory received ${((post.at - started) / 1000).toFixed(1)} s; the agent's own running time ${agentMs ?? '?'} ms\n${phases.join('\n')}\n`,
+        `agent under QEMU TCG (${firmware}): power-on to inventory received ${((post.at - started) / 1000).toFixed(1)} s; the agent's own running time ${agentMs ?? '?'} ms\n${phases.join('\n')}\n`,
       );
+      return post;
     } finally {
       server.close();
     }
+  }
+
+  /** The facts QEMU was given, whatever the firmware. */
+  function assertIdentity(post: { headers: Record<string, string | string[] | undefined>; body: Buffer }): Inventory {
+    assert.equal(post.headers.authorization, 'Bearer tok-123');
+    assert.match(String(post.headers['content-type']), /^application\/json/);
+    const r = parseInventory(post.body);
+    assert.ok(r.ok, r.ok ? '' : `${r.field}: ${r.reason}\n${post.body.toString()}`);
+    const inv = r.inventory;
+    assert.equal(inv.system.vendor, 'Acme Labs');
+    assert.equal(inv.system.product, 'Roadrunner-9');
+    assert.equal(inv.system.serial, 'RR-0042');
+    assert.equal(inv.system.uuid, UUID);
+    const disks = inv.disks.map((d) => ({ size: d.sizeBytes, serial: d.serial, transport: d.transport })).sort((a, b) => a.size - b.size);
+    assert.deepEqual(disks, [
+      { size: 32 << 20, serial: 'NVMESER2', transport: 'nvme' },
+      { size: 64 << 20, serial: 'VIRTSER1', transport: 'virtio' },
+    ]);
+    assert.equal(inv.disks.find((d) => d.transport === 'nvme')?.model, 'QEMU NVMe Ctrl');
+    assert.deepEqual(inv.nics.map((n) => [n.mac, n.driver, n.link]).sort(), [
+      ['52:54:00:aa:bb:01', 'virtio_net', 'up'],
+      ['52:54:00:aa:bb:02', 'e1000', 'up'],
+    ]);
+    assert.ok(inv.cpus.threads !== null && inv.cpus.threads >= 1);
+    assert.ok(inv.memory.totalBytes !== null && inv.memory.totalBytes > 256 << 20);
+    assert.equal(
+      inv.memory.dimms.reduce((n, d) => n + d.sizeBytes, 0),
+      512 << 20,
+    );
+    assert.deepEqual(inv.missing.drivers, [], 'every QEMU NIC and disk controller has its driver');
+    return inv;
+  }
+
+  test('booted under QEMU (SeaBIOS, direct kernel boot), the agent posts an inventory equal to what QEMU was given', async () => {
+    const inv = assertIdentity(await bootAgent('seabios'));
+    assert.deepEqual(inv.boot, { mode: 'bios', secureBoot: false });
+  });
+
+  test('booted under OVMF, it reports UEFI mode and Secure Boot off', async () => {
+    const inv = assertIdentity(await bootAgent('ovmf'));
+    assert.deepEqual(inv.boot, { mode: 'uefi', secureBoot: false });
   });
 });
