@@ -10,7 +10,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AssetError, badInput } from '../assets/errors.ts';
-import { abortStaging, beginStaging, commitStaging, fileSize, filesUnder, requireFreeSpace, type Staging } from '../assets/layout.ts';
+import { abortStaging, beginStaging, commitStaging, fileSize, filesUnder, pendingPaths, requireFreeSpace, type Staging } from '../assets/layout.ts';
 import { formatImageManifest, formatSha256Sums, hashFile, type ImageManifest, type ManifestFile } from '../assets/manifest.ts';
 import { formatBytes, Progress } from '../assets/progress.ts';
 import { findOnPath, runTool } from '../assets/tools.ts';
@@ -131,6 +131,8 @@ export async function buildAgent(req: AgentBuildRequest): Promise<AgentBuildResu
   if (!existsSync(req.assetsDir))
     throw badInput(`the assets folder ${req.assetsDir} does not exist: create it (owned by the user pxe-pilot runs as), or give --assets DIR`);
   const scratch = await mkdtemp(join(tmpdir(), 'pxe-pilot-agent-'));
+  // Removed by the interrupt handler too: an unpacked kernel is about 400 MB.
+  pendingPaths.add(scratch);
   let staging: Staging | null = null;
   try {
     progress.begin('asking apt for the packages');
@@ -149,7 +151,9 @@ export async function buildAgent(req: AgentBuildRequest): Promise<AgentBuildResu
       return dir;
     };
     const kernelDir = join(scratch, 'pkg', kernel.name);
-    await progress.watchFile(`unpacking ${kernel.name} ${kernel.version}`, deb(kernel), 0, () => unpack(kernel));
+    progress.begin(`unpacking ${kernel.name} ${kernel.version}`);
+    await unpack(kernel);
+    progress.end();
     const release = kernel.name.replace(/^linux-image-/, '');
     const vmlinuz = join(kernelDir, 'boot', `vmlinuz-${release}`);
     if (!existsSync(vmlinuz)) throw badInput(`${kernel.name} ${kernel.version} has no boot/vmlinuz-${release}: not a kernel package pxe-pilot knows`);
@@ -250,6 +254,7 @@ export async function buildAgent(req: AgentBuildRequest): Promise<AgentBuildResu
     throw err;
   } finally {
     await rm(scratch, { recursive: true, force: true });
+    pendingPaths.delete(scratch);
   }
 }
 

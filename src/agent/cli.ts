@@ -37,7 +37,7 @@ export async function agentBuild({ values: v, out }: CommandContext<AgentBuildVa
     out.write(
       `built ${r.profile} in ${r.folder} (${((Date.now() - started) / 1000).toFixed(1)} s)\n` +
         `kernel ${formatBytes(kernel)}, initramfs ${formatBytes(initrd)} (${r.contents.compression}; ${formatBytes(uncompressed)} unpacked), ` +
-        `whole ${formatBytes(kernel + initrd)} (aims: initramfs under ${formatBytes(INITRD_LIMIT)}, whole under ${formatBytes(IMAGE_LIMIT)})\n` +
+        `whole ${formatBytes(kernel + initrd)} (aims: initramfs under ${INITRD_LIMIT / 1e6} MB, whole under ${IMAGE_LIMIT / 1e6} MB)\n` +
         `modules: ${r.contents.modules.length} (${r.contents.builtin.length} wanted ones built in)\n` +
         `firmware: ${r.contents.firmware.length - missingFirmware.length} files carried, ${missingFirmware.length} missing ` +
         `(for ${[...new Set(missingFirmware.map((f) => f.module))].join(', ') || 'none'}; the inventory names such devices)\n` +

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { badInput } from '../assets/errors.ts';
 import { hashFile } from '../assets/manifest.ts';
-import type { Progress } from '../assets/progress.ts';
+import { formatBytes, type Progress } from '../assets/progress.ts';
 import { ToolFailed } from '../assets/tools.ts';
 
 export interface AptPackage {
@@ -121,10 +121,15 @@ export async function fetchDebs(packages: AptPackage[], cacheDir: string, progre
     await rm(work, { recursive: true, force: true });
     await mkdir(work);
     try {
-      progress.begin(`downloading ${toDownload.map((p) => p.name).join(', ')}`, total);
-      const r = await run('apt-get', ['download', '-q', ...toDownload.map((p) => `${p.name}:${p.architecture}=${p.version}`)], work);
+      // Progress follows the largest file (the kernel, 70 MB of the 75).
+      const largest = toDownload.reduce((a, b) => (b.size > a.size ? b : a));
+      const r = await progress.watchFile(
+        `downloading ${toDownload.map((p) => p.name).join(', ')} (${formatBytes(total)})`,
+        join(work, cachedNames(largest)[1]!),
+        largest.size,
+        () => run('apt-get', ['download', '-q', ...toDownload.map((p) => `${p.name}:${p.architecture}=${p.version}`)], work),
+      );
       if (r.code !== 0) throw new ToolFailed('apt-get download', r.code, r.stderr);
-      progress.end();
       const files = await readdir(work);
       for (const p of toDownload) {
         const file = files.find((f) => cachedNames(p).includes(f));
