@@ -139,6 +139,9 @@ export async function buildAgent(req: AgentBuildRequest): Promise<AgentBuildResu
     const { kernel, tools, firmware } = await resolvePackages(req.arch);
     progress.end();
     const all = [kernel, ...tools, ...firmware];
+    const release = kernel.name.replace(/^linux-image-/, '');
+    if (!req.force && existsSync(join(req.assetsDir, AGENT_PRODUCT, release)))
+      throw badInput(`${join(req.assetsDir, AGENT_PRODUCT, release)} already exists: give --force to build it again and replace it`);
     const cacheDir = req.cacheDir ?? (await defaultCacheDir(scratch));
     const debs = await fetchDebs(all, cacheDir, progress);
     const deb = (p: AptPackage): string => debs.get(p.name)!;
@@ -154,7 +157,6 @@ export async function buildAgent(req: AgentBuildRequest): Promise<AgentBuildResu
     progress.begin(`unpacking ${kernel.name} ${kernel.version}`);
     await unpack(kernel);
     progress.end();
-    const release = kernel.name.replace(/^linux-image-/, '');
     const vmlinuz = join(kernelDir, 'boot', `vmlinuz-${release}`);
     if (!existsSync(vmlinuz)) throw badInput(`${kernel.name} ${kernel.version} has no boot/vmlinuz-${release}: not a kernel package pxe-pilot knows`);
     const modulesDir = join(kernelDir, 'lib', 'modules', release);
@@ -236,7 +238,11 @@ export async function buildAgent(req: AgentBuildRequest): Promise<AgentBuildResu
     // zstd: a third smaller than gzip for kernel modules (the kernel unpacks it, CONFIG_RD_ZSTD);
     // level 15 is within 5% of 19 at a fraction of the time on a small machine.
     await progress.watchFile('packing the initramfs (cpio, zstd)', initrd, 0, () =>
-      sh(`cd ${q(root)} && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --reproducible --quiet | zstd -q -15 -T2 > ${q(initrd)}`),
+      // One mtime for every file, sorted names, --reproducible inode numbers: the same packages
+      // and agent give the same initrd, byte for byte.
+      sh(
+        `cd ${q(root)} && find . -exec touch -h -d @0 {} + && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --reproducible --quiet | zstd -q -15 -T2 > ${q(initrd)}`,
+      ),
     );
     contents.sizes = { kernel: await fileSize(join(staging.dir, 'vmlinuz')), initrd: await fileSize(initrd), uncompressed };
     await writeFile(join(staging.dir, 'agent.json'), JSON.stringify(contents, null, 2) + '\n');

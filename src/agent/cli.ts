@@ -8,6 +8,7 @@ import { formatBytes, Progress } from '../assets/progress.ts';
 import { stopRunningTools } from '../assets/tools.ts';
 import { CliError, EXIT_FAILED, EXIT_USAGE, UsageError, type CommandContext } from '../cli/command.ts';
 import { profileFor } from '../cli/profile.ts';
+import { stopAptTools } from './debs.ts';
 import { AGENT_ARCHES, buildAgent, IMAGE_LIMIT, INITRD_LIMIT, type AgentArch } from './build.ts';
 
 export interface AgentBuildValues {
@@ -23,6 +24,7 @@ export async function agentBuild({ values: v, out }: CommandContext<AgentBuildVa
   const assetsDir = v.assets ?? profileFor(v, { offline: true }).assets.dir;
   const interrupted = (signal: string): void => {
     stopRunningTools();
+    stopAptTools();
     removePendingSync();
     process.stderr.write(`\npxe-pilot agent build: ${signal}: stopped; nothing was added\n`);
     process.exit(130);

@@ -3,10 +3,11 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { badInput } from '../assets/errors.ts';
+import { pendingPaths } from '../assets/layout.ts';
 import { hashFile } from '../assets/manifest.ts';
-import { formatBytes, type Progress } from '../assets/progress.ts';
+import type { Progress } from '../assets/progress.ts';
 import { ToolFailed } from '../assets/tools.ts';
 
 export interface AptPackage {
@@ -47,9 +48,18 @@ export function firstDependency(depends: string): string | null {
   return m ? m[1]! : null;
 }
 
+/** apt processes still running, ended (by pid) when the user interrupts. */
+const running = new Set<ChildProcess>();
+
+export function stopAptTools(): void {
+  for (const child of running) if (child.exitCode === null) child.kill('SIGTERM');
+}
+
 function run(command: string, args: string[], cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    child.on('exit', () => running.delete(child));
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -115,19 +125,16 @@ export async function fetchDebs(packages: AptPackage[], cacheDir: string, progre
     } else toDownload.push(p);
   }
   if (toDownload.length > 0) {
-    const total = toDownload.reduce((n, p) => n + p.size, 0);
     // apt-get download writes into its working folder; a private one, so that half files never mix with ours.
     const work = join(cacheDir, `.download-${process.pid}`);
     await rm(work, { recursive: true, force: true });
     await mkdir(work);
+    pendingPaths.add(work);
     try {
-      // Progress follows the largest file (the kernel, 70 MB of the 75).
+      // Progress follows the largest file (the kernel: 67 of the 70 MiB).
       const largest = toDownload.reduce((a, b) => (b.size > a.size ? b : a));
-      const r = await progress.watchFile(
-        `downloading ${toDownload.map((p) => p.name).join(', ')} (${formatBytes(total)})`,
-        join(work, cachedNames(largest)[1]!),
-        largest.size,
-        () => run('apt-get', ['download', '-q', ...toDownload.map((p) => `${p.name}:${p.architecture}=${p.version}`)], work),
+      const r = await progress.watchFile(`downloading ${toDownload.map((p) => p.name).join(', ')}`, join(work, cachedNames(largest)[1]!), largest.size, () =>
+        run('apt-get', ['download', '-q', ...toDownload.map((p) => `${p.name}:${p.architecture}=${p.version}`)], work),
       );
       if (r.code !== 0) throw new ToolFailed('apt-get download', r.code, r.stderr);
       const files = await readdir(work);
@@ -142,6 +149,7 @@ export async function fetchDebs(packages: AptPackage[], cacheDir: string, progre
       }
     } finally {
       await rm(work, { recursive: true, force: true });
+      pendingPaths.delete(work);
     }
   }
   return found;

@@ -3,6 +3,7 @@
 // posts equals the identity QEMU was given. QEMU's user-mode network is restricted: the guest
 // reaches nothing but the receiver this test runs on 127.0.0.1, through guestfwd.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { spawn, execFileSync } from 'node:child_process';
 import { copyFileSync, chownSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -160,6 +161,21 @@ describe('agent image', { skip }, () => {
     assert.match(r.stderr, /apt knows no package linux-image-amd64 for amd64/);
     assert.deepEqual(readdirSync(assets).sort(), before);
     assert.deepEqual(readdirSync(join(assets, 'pxe-pilot-agent')), [folder.split('/').at(-1)]);
+  });
+
+  test('a rebuild with --force replaces the image with the same initrd, byte for byte', async () => {
+    assert.ok(folder, 'no image was built');
+    const digest = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+    const first = digest(join(folder, 'initrd'));
+    const again = await asNobody(['agent', 'build', '--assets', assets]);
+    assert.equal(again.code, 2, 'a second build without --force must be refused');
+    assert.match(again.stderr, /already exists/);
+    const forced = await asNobody(['agent', 'build', '--assets', assets, '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(digest(join(folder, 'initrd')), first);
+    assert.deepEqual(readdirSync(join(assets, 'pxe-pilot-agent')), [folder.split('/').at(-1)], 'no partial or old folder is left');
+    const verify = await asNobody(['assets', 'verify', '--config', join(dir, 'pxe-pilot.ini')]);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });
 
   /** Boots the image under QEMU (TCG, direct kernel boot) with a known identity; returns the one post and QEMU's output. */
