@@ -38,6 +38,7 @@ const assets = () => import('./assets.ts');
 const cert = () => import('./cert.ts');
 const admin = () => import('./admin-commands.ts');
 const power = () => import('../power/command.ts');
+const agent = () => import('../agent/cli.ts');
 
 type Runner<V> = (context: CommandContext<V>) => Promise<Outcome>;
 
@@ -175,6 +176,18 @@ LAN whose DHCP server you do not own. It puts the leased address on IF while it 
     options: CONFIG_OPTIONS,
     failure: 'an image failed verification (each differing file is named)',
     run: lazy(assets, 'assetsVerify'),
+  }),
+  defineCommand({
+    name: 'agent build',
+    summary: 'the inspection agent image (Debian kernel, busybox, drivers) into the assets folder, no root',
+    options: {
+      ...CONFIG_OPTIONS,
+      arch: { type: 'string', value: 'amd64|arm64', help: 'its architecture (default amd64)' },
+      assets: { type: 'string', value: 'DIR', help: 'the assets folder (default [assets] dir of the profile)' },
+      force: { type: 'boolean', help: 'replace an agent image of the same kernel' },
+    },
+    failure: 'it failed otherwise (a download, a tool; nothing was added)',
+    run: lazy(agent, 'agentBuild'),
   }),
   defineCommand({
     name: 'cert',

@@ -1,0 +1,301 @@
+// `pxe-pilot agent build`: the inspection agent's image, made from Debian's packages as any user,
+// no root: the signed generic kernel, and an initramfs of busybox, dmidecode (with the two libc
+// files it needs), the drivers of src/agent/modules.ts, any firmware apt has for them, and the
+// agent (agent/init). The folder is <assets dir>/pxe-pilot-agent/<kernel release>/, written
+// like `assets add` writes: staged, manifested, renamed into place.
+import { createHash } from 'node:crypto';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AssetError, badInput } from '../assets/errors.ts';
+import { abortStaging, beginStaging, commitStaging, fileSize, filesUnder, pendingPaths, requireFreeSpace, type Staging } from '../assets/layout.ts';
+import { formatImageManifest, formatSha256Sums, hashFile, type ImageManifest, type ManifestFile } from '../assets/manifest.ts';
+import { formatBytes, Progress } from '../assets/progress.ts';
+import { findOnPath, runTool } from '../assets/tools.ts';
+import { aptShow, fetchDebs, firstDependency, requirePackage, type AptPackage } from './debs.ts';
+import { moduleName, parseModulesDep, selectModules, WANTED_MODULES } from './modules.ts';
+
+export const AGENT_PRODUCT = 'pxe-pilot-agent';
+export const AGENT_ARCHES = ['amd64', 'arm64'] as const;
+export type AgentArch = (typeof AGENT_ARCHES)[number];
+
+/** Size aims (issue 24): the initramfs, and kernel + initramfs together. */
+export const INITRD_LIMIT = 25_000_000;
+export const IMAGE_LIMIT = 40_000_000;
+
+/** The agent's /init, beside src/ and dist/ alike (both are one level under the project). */
+export const AGENT_INIT = fileURLToPath(new URL('../../agent/init', import.meta.url));
+
+/** Firmware packages (non-free-firmware) taken when apt knows them; most appliances do not reach that component. */
+const FIRMWARE_PACKAGES = ['firmware-bnx2x', 'firmware-qlogic', 'firmware-misc-nonfree', 'firmware-netronome'];
+
+const LIBC: Record<AgentArch, { interpreter: string; libc: string }> = {
+  amd64: { interpreter: 'lib64/ld-linux-x86-64.so.2', libc: 'lib/x86_64-linux-gnu/libc.so.6' },
+  arm64: { interpreter: 'lib/ld-linux-aarch64.so.1', libc: 'lib/aarch64-linux-gnu/libc.so.6' },
+};
+const LIBC_SOURCE: Record<AgentArch, string> = {
+  amd64: 'lib/x86_64-linux-gnu/ld-linux-x86-64.so.2',
+  arm64: 'lib/aarch64-linux-gnu/ld-linux-aarch64.so.1',
+};
+
+const TOOLS: Record<string, string> = {
+  'apt-get': 'apt',
+  'apt-cache': 'apt',
+  'dpkg-deb': 'dpkg',
+  cpio: 'cpio',
+  depmod: 'kmod',
+  modinfo: 'kmod',
+  zstd: 'zstd',
+  find: 'findutils',
+};
+
+export interface AgentBuildRequest {
+  assetsDir: string;
+  arch: AgentArch;
+  force: boolean;
+  builtBy: string;
+  /** Where .debs are kept between builds (default ~/.cache/pxe-pilot/debs). */
+  cacheDir?: string;
+  progress?: Progress;
+}
+
+/** What the image carries, written into it as agent.json and /etc/pxe-pilot-agent/contents.json. */
+export interface AgentContents {
+  schema: 1;
+  arch: AgentArch;
+  kernelRelease: string;
+  compression: 'zstd';
+  packages: { name: string; version: string; sha256: string }[];
+  /** Module names carried (wanted ones and their dependencies). */
+  modules: string[];
+  /** Wanted drivers built into the kernel (nothing to carry). */
+  builtin: string[];
+  /** Firmware files the carried modules may ask for: carried, or missing (their package is unavailable). */
+  firmware: { module: string; file: string; present: boolean }[];
+  sizes: { kernel: number; initrd: number; uncompressed: number };
+}
+
+export interface AgentBuildResult {
+  folder: string;
+  profile: string;
+  manifest: ImageManifest;
+  contents: AgentContents;
+}
+
+function requireBuildTools(): void {
+  const missing = Object.keys(TOOLS).filter((c) => !findOnPath(c));
+  if (missing.length > 0)
+    throw new AssetError(`${missing.join(', ')} not installed (not found on PATH): apt-get install ${[...new Set(missing.map((c) => TOOLS[c]))].join(' ')}`, 2);
+}
+
+/** `cd dir && bash -o pipefail -c script` with the paths quoted. */
+function sh(script: string): Promise<unknown> {
+  return runTool('bash', ['-o', 'pipefail', '-c', script]);
+}
+const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+async function defaultCacheDir(scratch: string): Promise<string> {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  const dir = join(base, 'pxe-pilot', 'debs');
+  try {
+    await mkdir(dir, { recursive: true });
+    return dir;
+  } catch {
+    // No writable home (a system account): a cache for this build only.
+    return join(scratch, 'debs');
+  }
+}
+
+/** The packages to fetch: the signed kernel the meta-package points at, busybox, dmidecode, libc, and any firmware apt has. */
+async function resolvePackages(arch: AgentArch): Promise<{ kernel: AptPackage; tools: AptPackage[]; firmware: AptPackage[] }> {
+  const meta = await requirePackage(`linux-image-${arch}`, arch);
+  const kernelName = firstDependency(meta.depends);
+  if (!kernelName) throw badInput(`linux-image-${arch} ${meta.version} names no kernel package in Depends (${meta.depends || 'empty'})`);
+  const kernel = await requirePackage(kernelName, arch);
+  const tools = [await requirePackage('busybox-static', arch), await requirePackage('dmidecode', arch), await requirePackage('libc6', arch)];
+  const firmware: AptPackage[] = [];
+  for (const name of FIRMWARE_PACKAGES) {
+    const p = await aptShow(name, arch);
+    if (p) firmware.push(p);
+  }
+  return { kernel, tools, firmware };
+}
+
+export async function buildAgent(req: AgentBuildRequest): Promise<AgentBuildResult> {
+  const progress = req.progress ?? new Progress();
+  requireBuildTools();
+  if (!existsSync(AGENT_INIT)) throw new AssetError(`the agent's /init is missing (${AGENT_INIT}): reinstall pxe-pilot`, 1);
+  // Refused before a minute of downloading and unpacking, not after.
+  if (!existsSync(req.assetsDir))
+    throw badInput(`the assets folder ${req.assetsDir} does not exist: create it (owned by the user pxe-pilot runs as), or give --assets DIR`);
+  const scratch = await mkdtemp(join(tmpdir(), 'pxe-pilot-agent-'));
+  // Removed by the interrupt handler too: an unpacked kernel is about 400 MB.
+  pendingPaths.add(scratch);
+  let staging: Staging | null = null;
+  try {
+    progress.begin('asking apt for the packages');
+    const { kernel, tools, firmware } = await resolvePackages(req.arch);
+    progress.end();
+    const all = [kernel, ...tools, ...firmware];
+    const release = kernel.name.replace(/^linux-image-/, '');
+    if (!req.force && existsSync(join(req.assetsDir, AGENT_PRODUCT, release)))
+      throw badInput(`${join(req.assetsDir, AGENT_PRODUCT, release)} already exists: give --force to build it again and replace it`);
+    const cacheDir = req.cacheDir ?? (await defaultCacheDir(scratch));
+    const debs = await fetchDebs(all, cacheDir, progress);
+    const deb = (p: AptPackage): string => debs.get(p.name)!;
+
+    // Everything is unpacked in scratch; only the chosen files go into root/.
+    const unpack = async (p: AptPackage): Promise<string> => {
+      const dir = join(scratch, 'pkg', p.name);
+      await mkdir(dir, { recursive: true });
+      await runTool('dpkg-deb', ['-x', deb(p), dir]);
+      return dir;
+    };
+    const kernelDir = join(scratch, 'pkg', kernel.name);
+    progress.begin(`unpacking ${kernel.name} ${kernel.version}`);
+    await unpack(kernel);
+    progress.end();
+    const vmlinuz = join(kernelDir, 'boot', `vmlinuz-${release}`);
+    if (!existsSync(vmlinuz)) throw badInput(`${kernel.name} ${kernel.version} has no boot/vmlinuz-${release}: not a kernel package pxe-pilot knows`);
+    const modulesDir = join(kernelDir, 'lib', 'modules', release);
+
+    progress.begin('resolving module dependencies (depmod)');
+    await runTool('depmod', ['-b', kernelDir, release]);
+    const deps = parseModulesDep(await readFile(join(modulesDir, 'modules.dep'), 'utf8'));
+    const builtinList = (await readFile(join(modulesDir, 'modules.builtin'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    const selection = selectModules(WANTED_MODULES, deps, builtinList);
+    progress.end();
+    if (selection.unknown.length > 0)
+      throw badInput(`${kernel.name} ${kernel.version} has no driver ${selection.unknown.join(', ')}: the agent would miss hardware; report this`);
+
+    const root = join(scratch, 'root');
+    const modRoot = join(root, 'lib', 'modules', release);
+    for (const rel of selection.paths) {
+      await mkdir(dirname(join(modRoot, rel)), { recursive: true });
+      await copyFile(join(modulesDir, rel), join(modRoot, rel));
+    }
+    for (const f of ['modules.builtin', 'modules.builtin.modinfo', 'modules.order']) {
+      if (existsSync(join(modulesDir, f))) await copyFile(join(modulesDir, f), join(modRoot, f));
+    }
+    await runTool('depmod', ['-b', root, release]);
+
+    // Firmware each carried module may request; carried when a firmware package apt has holds it.
+    const firmwareDirs: string[] = [];
+    for (const p of firmware) firmwareDirs.push(await unpack(p));
+    const firmwareList: AgentContents['firmware'] = [];
+    for (const rel of selection.paths) {
+      const { stdout } = await runTool('modinfo', ['-F', 'firmware', join(modRoot, rel)]);
+      for (const file of stdout.split('\n').filter(Boolean)) {
+        const source = firmwareDirs.map((d) => join(d, 'lib', 'firmware', file)).find((f) => existsSync(f));
+        if (source) {
+          await mkdir(dirname(join(root, 'lib', 'firmware', file)), { recursive: true });
+          await copyFile(source, join(root, 'lib', 'firmware', file));
+        }
+        firmwareList.push({ module: moduleName(rel), file, present: source !== undefined });
+      }
+    }
+
+    // busybox, dmidecode and the two libc files dmidecode needs.
+    const [busybox, dmidecode, libc6] = await Promise.all(tools.map(unpack));
+    await mkdir(join(root, 'bin'), { recursive: true });
+    await copyFile(join(busybox!, 'bin', 'busybox'), join(root, 'bin', 'busybox'));
+    await symlink('busybox', join(root, 'bin', 'sh'));
+    await mkdir(join(root, 'usr', 'sbin'), { recursive: true });
+    await copyFile(join(dmidecode!, 'usr', 'sbin', 'dmidecode'), join(root, 'usr', 'sbin', 'dmidecode'));
+    const { interpreter, libc } = LIBC[req.arch];
+    for (const [from, to] of [
+      [LIBC_SOURCE[req.arch], interpreter],
+      [libc, libc],
+    ] as const) {
+      await mkdir(dirname(join(root, to)), { recursive: true });
+      await copyFile(join(libc6!, from), join(root, to));
+    }
+    await copyFile(AGENT_INIT, join(root, 'init'));
+    await chmod(join(root, 'init'), 0o755);
+
+    const contents: AgentContents = {
+      schema: 1,
+      arch: req.arch,
+      kernelRelease: release,
+      compression: 'zstd',
+      packages: all.map((p) => ({ name: p.name, version: p.version, sha256: p.sha256 })),
+      modules: selection.paths.map(moduleName).sort(),
+      builtin: selection.builtin,
+      firmware: firmwareList,
+      sizes: { kernel: 0, initrd: 0, uncompressed: 0 },
+    };
+    await mkdir(join(root, 'etc', 'pxe-pilot-agent'), { recursive: true });
+    await writeFile(join(root, 'etc', 'pxe-pilot-agent', 'version'), `${req.builtBy} ${release}\n`);
+    await writeFile(join(root, 'etc', 'pxe-pilot-agent', 'contents.json'), JSON.stringify({ ...contents, sizes: undefined }, null, 2) + '\n');
+
+    staging = await beginStaging(req.assetsDir, AGENT_PRODUCT, release, req.force);
+    await requireFreeSpace(staging.productDir, IMAGE_LIMIT * 2);
+    await copyFile(vmlinuz, join(staging.dir, 'vmlinuz'));
+    const initrd = join(staging.dir, 'initrd');
+    const uncompressed = Number((await runTool('du', ['-sb', root])).stdout.split(/\s/)[0]);
+    // zstd: a third smaller than gzip for kernel modules (the kernel unpacks it, CONFIG_RD_ZSTD);
+    // level 15 is within 5% of 19 at a fraction of the time on a small machine.
+    await progress.watchFile('packing the initramfs (cpio, zstd)', initrd, 0, () =>
+      // One mtime for every file, sorted names, --reproducible inode numbers: the same packages
+      // and agent give the same initrd, byte for byte.
+      sh(
+        `cd ${q(root)} && find . -exec touch -h -d @0 {} + && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --reproducible --quiet | zstd -q -15 -T2 > ${q(initrd)}`,
+      ),
+    );
+    contents.sizes = { kernel: await fileSize(join(staging.dir, 'vmlinuz')), initrd: await fileSize(initrd), uncompressed };
+    await writeFile(join(staging.dir, 'agent.json'), JSON.stringify(contents, null, 2) + '\n');
+    if (contents.sizes.initrd > INITRD_LIMIT || contents.sizes.kernel + contents.sizes.initrd > IMAGE_LIMIT)
+      progress.info(
+        `warning: the image is over its size aims (initramfs ${formatBytes(contents.sizes.initrd)}, whole ${formatBytes(contents.sizes.kernel + contents.sizes.initrd)})`,
+      );
+
+    const manifest = await writeManifest(staging.dir, release, all, req.builtBy, progress);
+    await commitStaging(staging, req.force);
+    return { folder: staging.target, profile: manifest.profile, manifest, contents };
+  } catch (err) {
+    if (staging) await abortStaging(staging);
+    if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw badInput(`the disk is full (building in ${tmpdir()} and ${req.assetsDir}); nothing was added`);
+    throw err;
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+    pendingPaths.delete(scratch);
+  }
+}
+
+/** SHA256SUMS and image.json, as `assets add` writes them; the source is the set of packages. */
+async function writeManifest(dir: string, release: string, packages: AptPackage[], builtBy: string, progress: Progress): Promise<ImageManifest> {
+  const files: ManifestFile[] = [];
+  for (const rel of await filesUnder(dir)) {
+    const path = join(dir, rel);
+    await chmod(path, 0o644);
+    progress.begin(`checksumming ${rel}`);
+    const sha256 = await hashFile(path);
+    progress.end();
+    const st = await stat(path);
+    files.push({ path: rel, size: st.size, mtimeMs: st.mtimeMs, sha256 });
+  }
+  // The image comes from several .debs: its source digest is that of their names and digests.
+  const listing = packages.map((p) => `${p.sha256}  ${p.filename}\n`).join('');
+  const manifest: ImageManifest = {
+    schema: 1,
+    profile: `${AGENT_PRODUCT}/${release}`,
+    product: AGENT_PRODUCT,
+    displayName: 'pxe-pilot inspection agent',
+    version: release,
+    kind: 'generic',
+    source: {
+      name: `Debian packages: ${packages.map((p) => `${p.name} ${p.version}`).join(', ')}`,
+      sha256: createHash('sha256').update(listing).digest('hex'),
+      size: packages.reduce((n, p) => n + p.size, 0),
+    },
+    answerUrl: null,
+    builtAt: new Date().toISOString(),
+    builtBy,
+    files,
+  };
+  await writeFile(join(dir, 'SHA256SUMS'), formatSha256Sums(files));
+  await writeFile(join(dir, 'image.json'), formatImageManifest(manifest));
+  return manifest;
+}

@@ -1,0 +1,297 @@
+// `pxe-pilot agent build` as an unprivileged user (nobody, with its home, caches and temp files in a
+// folder of this test), the image it makes, and that image booted under QEMU: the inventory it
+// posts equals the identity QEMU was given. QEMU's user-mode network is restricted: the guest
+// reaches nothing but the receiver this test runs on 127.0.0.1, through guestfwd.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { spawn, execFileSync } from 'node:child_process';
+import { copyFileSync, chownSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliArgv } from '../helpers/cli.ts';
+import { skipUnless } from '../helpers/requirements.ts';
+import { parseInventory, type Inventory } from '../../src/agent/inventory.ts';
+import { IMAGE_LIMIT, INITRD_LIMIT, type AgentContents } from '../../src/agent/build.ts';
+
+const skip = skipUnless(['root', 'runuser', 'apt-get', 'dpkg-deb', 'cpio', 'depmod', 'zstd', 'qemu-system-x86_64', '/usr/share/OVMF/OVMF_CODE_4M.fd']);
+const BUILD_TIMEOUT_MS = 10 * 60_000;
+const UUID = '12345678-9abc-def0-1122-334455667788';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to its end (killed after `timeoutMs`), output collected. */
+function run(argv: string[], options: { timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('agent image', { skip }, () => {
+  let dir = '';
+  let assets = '';
+  let uid = 0;
+  let build: Run;
+  let folder = '';
+
+  /** `pxe-pilot <args>` as nobody, with HOME, the cache and TMPDIR in this test's folder. */
+  const asNobody = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
+    run(
+      [
+        'runuser',
+        '-u',
+        'nobody',
+        '--',
+        'env',
+        '-i',
+        `PATH=${process.env.PATH}`,
+        `HOME=${join(dir, 'home')}`,
+        `XDG_CACHE_HOME=${join(dir, 'home', '.cache')}`,
+        `TMPDIR=${join(dir, 'tmp')}`,
+        ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        ...cliArgv(args),
+      ],
+      { timeoutMs: BUILD_TIMEOUT_MS },
+    );
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pxe-pilot-agent-test-'));
+    chmodSync(dir, 0o755);
+    uid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+    for (const sub of ['home', 'tmp', 'assets']) {
+      mkdirSync(join(dir, sub));
+      chownSync(join(dir, sub), uid, uid);
+    }
+    assets = join(dir, 'assets');
+    writeFileSync(join(dir, 'pxe-pilot.ini'), `[server]\naddress = 10.9.8.7\nstate_dir = ${join(dir, 'tmp', 'state')}\n[assets]\ndir = ${assets}\n`);
+    build = await asNobody(['agent', 'build', '--assets', assets]);
+    const m = /^built (\S+) in (\S+)/m.exec(build.stdout);
+    if (m) folder = m[2]!;
+  });
+
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('an unprivileged user builds the image; it verifies and is within the size aims', async () => {
+    assert.equal(build.code, 0, `agent build failed:\n${build.stderr}\n${build.stdout}`);
+    assert.ok(folder.startsWith(join(assets, 'pxe-pilot-agent') + '/'), build.stdout);
+    process.stderr.write(`agent build (as nobody):\n${build.stdout}`);
+    const files = readdirSync(folder).sort();
+    assert.deepEqual(files, ['SHA256SUMS', 'agent.json', 'image.json', 'initrd', 'vmlinuz']);
+    const contents = JSON.parse(readFileSync(join(folder, 'agent.json'), 'utf8')) as AgentContents;
+    assert.ok(contents.sizes.initrd < INITRD_LIMIT, `initramfs ${contents.sizes.initrd} bytes`);
+    assert.ok(contents.sizes.kernel + contents.sizes.initrd < IMAGE_LIMIT, `image ${contents.sizes.kernel + contents.sizes.initrd} bytes`);
+    for (const m of ['ahci', 'nvme', 'virtio_blk', 'virtio_net', 'e1000e', 'ice', 'mlx5_core', 'megaraid_sas', 'ipmi_si', 'ipmi_devintf'])
+      assert.ok(contents.modules.includes(m), `agent.json lists no ${m}`);
+    // Firmware is named either way: carried, or missing for the inventory to report.
+    assert.ok(
+      contents.firmware.some((f) => f.module === 'bnx2x'),
+      'agent.json says nothing of bnx2x firmware',
+    );
+
+    const verify = await asNobody(['assets', 'verify', '--config', join(dir, 'pxe-pilot.ini')]);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    assert.match(verify.stdout, /^pxe-pilot-agent\/\S+: OK \(3 files\)$/m);
+    const ls = await asNobody(['assets', 'ls', '--json', '--config', join(dir, 'pxe-pilot.ini')]);
+    const rows = JSON.parse(ls.stdout) as { profile: string; integrity: string }[];
+    assert.deepEqual(
+      rows.map((r) => r.integrity),
+      ['verified'],
+    );
+  });
+
+  test('the initramfs holds /init, busybox, dmidecode with its libc, the modules and modules.dep', () => {
+    assert.ok(folder, 'no image was built');
+    const listing = execFileSync('bash', ['-o', 'pipefail', '-c', `zstd -dc '${join(folder, 'initrd')}' | cpio -t --quiet`], {
+      encoding: 'utf8',
+      maxBuffer: 16 << 20,
+    })
+      .split('\n')
+      .filter(Boolean);
+    const names = new Set(listing.map((n) => n.replace(/^\.\//, '')));
+    for (const f of [
+      'init',
+      'bin/busybox',
+      'bin/sh',
+      'usr/sbin/dmidecode',
+      'lib64/ld-linux-x86-64.so.2',
+      'lib/x86_64-linux-gnu/libc.so.6',
+      'etc/pxe-pilot-agent/contents.json',
+    ])
+      assert.ok(names.has(f), `the initramfs has no ${f}`);
+    const release = folder.split('/').at(-1)!;
+    assert.ok(names.has(`lib/modules/${release}/modules.dep`), 'no modules.dep');
+    for (const ko of [
+      'drivers/nvme/host/nvme.ko',
+      'drivers/ata/ahci.ko',
+      'drivers/net/virtio_net.ko',
+      'drivers/scsi/megaraid/megaraid_sas.ko',
+      'drivers/char/ipmi/ipmi_si.ko',
+    ])
+      assert.ok(names.has(`lib/modules/${release}/kernel/${ko}`), `the initramfs has no ${ko}`);
+  });
+
+  test('a package apt does not know is an error that names it, and nothing is added', async () => {
+    // An apt with an empty package list: every package is unknown.
+    const aptDir = join(dir, 'tmp', 'apt');
+    mkdirSync(join(aptDir, 'lists', 'partial'), { recursive: true });
+    mkdirSync(join(aptDir, 'cache'), { recursive: true });
+    writeFileSync(join(aptDir, 'apt.conf'), `Dir::State::lists "${aptDir}/lists";\nDir::Cache "${aptDir}/cache";\nDir::State::status "/dev/null";\n`);
+    chownSync(join(aptDir, 'cache'), uid, uid);
+    const before = readdirSync(assets).sort();
+    const r = await asNobody(['agent', 'build', '--assets', assets, '--force'], { APT_CONFIG: join(aptDir, 'apt.conf') });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /apt knows no package linux-image-amd64 for amd64/);
+    assert.deepEqual(readdirSync(assets).sort(), before);
+    assert.deepEqual(readdirSync(join(assets, 'pxe-pilot-agent')), [folder.split('/').at(-1)]);
+  });
+
+  test('a rebuild with --force replaces the image with the same initrd, byte for byte', async () => {
+    assert.ok(folder, 'no image was built');
+    const digest = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+    const first = digest(join(folder, 'initrd'));
+    const again = await asNobody(['agent', 'build', '--assets', assets]);
+    assert.equal(again.code, 2, 'a second build without --force must be refused');
+    assert.match(again.stderr, /already exists/);
+    const forced = await asNobody(['agent', 'build', '--assets', assets, '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(digest(join(folder, 'initrd')), first);
+    assert.deepEqual(readdirSync(join(assets, 'pxe-pilot-agent')), [folder.split('/').at(-1)], 'no partial or old folder is left');
+    const verify = await asNobody(['assets', 'verify', '--config', join(dir, 'pxe-pilot.ini')]);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  });
+
+  /** Boots the image under QEMU (TCG, direct kernel boot) with a known identity; returns the one post and QEMU's output. */
+  async function bootAgent(firmware: 'seabios' | 'ovmf') {
+    assert.ok(folder, 'no image was built');
+    const received: { headers: Record<string, string | string[] | undefined>; body: Buffer; at: number }[] = [];
+    const server: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const disk1 = join(dir, 'tmp', 'disk1.img');
+    const disk2 = join(dir, 'tmp', 'disk2.img');
+    execFileSync('truncate', ['-s', '64M', disk1]);
+    execFileSync('truncate', ['-s', '32M', disk2]);
+    const vars = join(dir, 'tmp', 'OVMF_VARS.fd');
+    const machine =
+      firmware === 'ovmf'
+        ? (copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars),
+          ['-machine', 'q35', '-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', '-drive', `if=pflash,format=raw,file=${vars}`])
+        : [];
+    const started = Date.now();
+    try {
+      const qemu = await run(
+        [
+          'qemu-system-x86_64',
+          ...machine,
+          '-m',
+          '512',
+          '-nographic',
+          '-no-reboot',
+          '-kernel',
+          join(folder, 'vmlinuz'),
+          '-initrd',
+          join(folder, 'initrd'),
+          '-append',
+          `console=ttyS0 quiet pxe_pilot.url=http://10.0.2.100:8080/inventory/52:54:00:aa:bb:01 pxe_pilot.token=tok-123`,
+          '-smbios',
+          `type=1,manufacturer=Acme Labs,product=Roadrunner-9,serial=RR-0042,uuid=${UUID}`,
+          '-drive',
+          `file=${disk1},if=none,id=d1,format=raw`,
+          '-device',
+          'virtio-blk-pci,drive=d1,serial=VIRTSER1',
+          '-drive',
+          `file=${disk2},if=none,id=d2,format=raw`,
+          '-device',
+          'nvme,drive=d2,serial=NVMESER2',
+          // restrict=on: the guest reaches nothing outside but the forwarded receiver.
+          '-netdev',
+          `user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-tcp:127.0.0.1:${port}`,
+          '-device',
+          'virtio-net-pci,netdev=n0,mac=52:54:00:aa:bb:01',
+          '-netdev',
+          'user,id=n1,restrict=on,net=10.0.3.0/24',
+          '-device',
+          'e1000,netdev=n1,mac=52:54:00:aa:bb:02',
+        ],
+        { timeoutMs: 5 * 60_000 },
+      );
+      const log = qemu.stdout + qemu.stderr;
+      assert.equal(received.length, 1, `expected one post, got ${received.length}; QEMU said:\n${log.slice(-4000)}`);
+      const post = received[0]!;
+      const agentMs = /inventory collected in (\d+) ms/.exec(log)?.[1];
+      const phases = log.split('\n').filter((l) => l.includes('pxe-pilot-agent:'));
+      process.stderr.write(
+        `agent under QEMU TCG (${firmware}): power-on to inventory received ${((post.at - started) / 1000).toFixed(1)} s; the agent's own running time ${agentMs ?? '?'} ms\n${phases.join('\n')}\n`,
+      );
+      return post;
+    } finally {
+      server.close();
+    }
+  }
+
+  /** The facts QEMU was given, whatever the firmware. */
+  function assertIdentity(post: { headers: Record<string, string | string[] | undefined>; body: Buffer }): Inventory {
+    assert.equal(post.headers.authorization, 'Bearer tok-123');
+    assert.match(String(post.headers['content-type']), /^application\/json/);
+    const r = parseInventory(post.body);
+    assert.ok(r.ok, r.ok ? '' : `${r.field}: ${r.reason}\n${post.body.toString()}`);
+    const inv = r.inventory;
+    assert.equal(inv.system.vendor, 'Acme Labs');
+    assert.equal(inv.system.product, 'Roadrunner-9');
+    assert.equal(inv.system.serial, 'RR-0042');
+    assert.equal(inv.system.uuid, UUID);
+    const disks = inv.disks.map((d) => ({ size: d.sizeBytes, serial: d.serial, transport: d.transport })).sort((a, b) => a.size - b.size);
+    assert.deepEqual(disks, [
+      { size: 32 << 20, serial: 'NVMESER2', transport: 'nvme' },
+      { size: 64 << 20, serial: 'VIRTSER1', transport: 'virtio' },
+    ]);
+    assert.equal(inv.disks.find((d) => d.transport === 'nvme')?.model, 'QEMU NVMe Ctrl');
+    assert.deepEqual(inv.nics.map((n) => [n.mac, n.driver, n.link]).sort(), [
+      ['52:54:00:aa:bb:01', 'virtio_net', 'up'],
+      ['52:54:00:aa:bb:02', 'e1000', 'up'],
+    ]);
+    assert.ok(inv.cpus.threads !== null && inv.cpus.threads >= 1);
+    assert.ok(inv.memory.totalBytes !== null && inv.memory.totalBytes > 256 << 20);
+    assert.equal(
+      inv.memory.dimms.reduce((n, d) => n + d.sizeBytes, 0),
+      512 << 20,
+    );
+    assert.deepEqual(inv.missing.drivers, [], 'every QEMU NIC and disk controller has its driver');
+    return inv;
+  }
+
+  test('booted under QEMU (SeaBIOS, direct kernel boot), the agent posts an inventory equal to what QEMU was given', async () => {
+    const inv = assertIdentity(await bootAgent('seabios'));
+    assert.deepEqual(inv.boot, { mode: 'bios', secureBoot: false });
+  });
+
+  test('booted under OVMF, it reports UEFI mode and Secure Boot off', async () => {
+    const inv = assertIdentity(await bootAgent('ovmf'));
+    assert.deepEqual(inv.boot, { mode: 'uefi', secureBoot: false });
+  });
+});
