@@ -3,14 +3,13 @@
 // compared with names read from the answers folder, never joined into a path.
 import { normaliseMac } from '../net/mac.ts';
 import { productRowOfProfile } from '../boot/products.ts';
+import { isPlaceholderSerial, isPlaceholderUuid } from '../agent/identity.ts';
 
 export type KeyRule = 'mac' | 'serial' | 'uuid';
 
 const SERIAL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PRODUCT = /^[a-z][a-z0-9-]{0,31}$/;
-// Placeholder serials firmware ships unfilled: matching a file by them would give many machines one answer.
-const JUNK_SERIALS = new Set(['0123456789', '1234567890', 'none', 'unknown', 'default', 'na', 'n-a', 'empty', 'serial']);
 
 /** A DMI serial usable as a key, trimmed; null for empty, odd characters or a vendor placeholder. */
 export function normaliseSerial(input: unknown): string | null {
@@ -18,16 +17,17 @@ export function normaliseSerial(input: unknown): string | null {
   const s = input.trim();
   // '..' cannot reach a path here (no separator gets through), but no real serial has one either.
   if (!SERIAL.test(s) || s.includes('..')) return null;
-  if (JUNK_SERIALS.has(s.toLowerCase()) || /^(.)\1*$/.test(s)) return null;
+  // A placeholder firmware ships unfilled: matching a file by it would give many machines one answer.
+  if (isPlaceholderSerial(s)) return null;
   return s;
 }
 
-/** A DMI UUID in lower-case canonical form; null for malformed, all-zero or all-F ones. */
+/** A DMI UUID in lower-case canonical form; null for malformed ones and placeholders (all 0, all F, board defaults). */
 export function normaliseUuid(input: unknown): string | null {
   if (typeof input !== 'string') return null;
   const u = input.trim().toLowerCase();
   if (!UUID.test(u)) return null;
-  if (/^[0-]+$/.test(u) || /^[f-]+$/.test(u)) return null;
+  if (isPlaceholderUuid(u)) return null;
   return u;
 }
 
