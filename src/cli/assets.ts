@@ -9,8 +9,9 @@ import { VERSION } from '../daemon.ts';
 import { addImage } from '../assets/add.ts';
 import { download } from '../assets/download.ts';
 import { AssetError } from '../assets/errors.ts';
-import { listImages, removeImage, verifyImage, type ImageRow } from '../assets/inventory.ts';
+import { listImages, listImagesWithProblems, removeImage, verifyImage, type ImageRow } from '../assets/inventory.ts';
 import { removePendingSync } from '../assets/layout.ts';
+import { daemonAccount, imageDenialsFor } from './readability.ts';
 import { formatBytes, Progress } from '../assets/progress.ts';
 import { stopRunningTools } from '../assets/tools.ts';
 import { CliError, EXIT_FAILED, EXIT_USAGE, UsageError, type CommandContext } from './command.ts';
@@ -37,7 +38,7 @@ function table(rows: ImageRow[]): string {
     r.displayName,
     r.version,
     formatBytes(r.size),
-    r.integrity === 'changed' ? `CHANGED: ${r.problem}` : r.integrity === 'verified' ? 'yes' : 'unverified',
+    r.integrity === 'changed' ? `CHANGED: ${r.problem}` : r.integrity === 'unreadable' ? `UNREADABLE: ${r.problem}` : r.integrity === 'verified' ? 'yes' : 'unverified',
     r.hosts.join(' ') || '-',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
@@ -91,10 +92,15 @@ export function assetsAdd({ values: v, operands, out }: CommandContext<AddValues
   });
 }
 
-export function assetsList({ values, out }: CommandContext<{ config?: string; json: boolean }>): Promise<number> {
+export function assetsList({ values, out, err }: CommandContext<{ config?: string; json: boolean }>): Promise<number> {
   return guarded(async () => {
     const profile = profileFor(values, { offline: true });
-    const rows = await listImages(profile);
+    const { images: found, problems } = await listImagesWithProblems(profile);
+    for (const problem of problems) err.write(`warning: ${problem}\n`);
+    // Root listing for a daemon that switches account: what that account may read is what counts.
+    const account = daemonAccount(profile);
+    const denied = account ? imageDenialsFor(profile, account, found.map((r) => r.profile)) : new Map<string, string>();
+    const rows = found.map((r): ImageRow => (denied.has(r.profile) ? { ...r, integrity: 'unreadable', problem: denied.get(r.profile)! } : r));
     if (values.json) out.write(JSON.stringify(rows, null, 2) + '\n');
     else if (rows.length === 0) out.write(`no install images under ${profile.assets.dir}: add one with pxe-pilot assets add <iso>\n`);
     else out.write(table(rows));

@@ -9,7 +9,8 @@ export async function checkConfig({ values, out, err }: CommandContext<{ config?
   const profile = profileFor(values);
   out.write(describeProfile(profile));
   const checked = await checkProfile(profile);
-  for (const w of [...profileWarnings(profile), ...assetWarnings(profile), ...checked.warnings]) err.write(`warning: ${w}\n`);
+  const { readabilityWarnings } = await import('./readability.ts');
+  for (const w of [...profileWarnings(profile), ...assetWarnings(profile), ...checked.warnings, ...readabilityWarnings(profile)]) err.write(`warning: ${w}\n`);
   if (checked.errors.length > 0)
     throw new CliError(`${checked.errors.length} problem(s) start-up or an install would trip over:\n${checked.errors.join('\n')}`, EXIT_USAGE);
   return 0;
