@@ -111,6 +111,9 @@ describe('checked as another account', { skip: asRoot }, () => {
       const { Store } = await import(${src('store/store.ts')});
       try { Store.open(${JSON.stringify(join(dir, 'state'))}); } catch (err) { out.state = err.message; }
       process.stdout.write(JSON.stringify(out));`;
+    const scratch = join(dir, 'tmp');
+    mkdirSync(scratch, { mode: 0o777 });
+    chmodSync(scratch, 0o777);
     try {
       const nobody = lookupAccount('nobody') as Account;
       const [node, ...flags] = cliArgv();
@@ -119,7 +122,8 @@ describe('checked as another account', { skip: asRoot }, () => {
         uid: nobody.uid,
         gid: nobody.gid,
         encoding: 'utf8',
-        env: { ...process.env, HOME: '/' },
+        // tsx's compile cache goes in the test's folder, not in a /tmp/tsx-<uid> left behind.
+        env: { ...process.env, HOME: '/', TMPDIR: scratch },
       });
       const out = JSON.parse(run.stdout) as Record<string, unknown> & {
         scan: { images: { profile: string; integrity: string; integrityProblem?: string }[]; problems: string[] };
