@@ -1,5 +1,5 @@
 // check-config as the daemon will run: the files it must read (state folder, install images,
-// answer files, TLS pair), checked as the account it will run as. Root outside systemd with
+// answer files, TLS pair, BMC credentials), checked as the account it will run as. Root outside systemd with
 // [server] user naming an account: that account, checked by a child process with its uid and
 // gid (src/net/readable-as.ts says why). Anyone else (systemd's ExecStartPre runs as the unit's
 // User=): this process.
@@ -54,6 +54,8 @@ export function readChecks(profile: Profile): AccessCheck[] {
   // <product>/<version>/<files>, as the catalogue and GET /assets/ read them.
   walk(profile.assets.dir, 3, checks);
   walk(profile.answers.dir, ANSWER_DEPTH, checks);
+  // BMC passwords, one file per BMC, read when a machine's power is switched.
+  if ([...profile.hosts.values()].some((h) => h.bmc)) walk(profile.power.credentialsDir, 1, checks);
   if (profile.https.enabled) {
     const pair = profile.https.cert ? { cert: profile.https.cert, key: profile.https.key } : generatedPaths(profile);
     checks.push({ path: pair.cert, need: 'file' }, { path: pair.key, need: 'file' });
@@ -72,29 +74,52 @@ function lasting(denials: Denial[], profile: Profile, account: Account | null): 
   return denials.filter((d) => !isInside(d.path, state) || (d.blockedAt !== undefined && !isInside(d.blockedAt, state)));
 }
 
-/** One line per thing to fix: a closed folder once, with how many paths under it it hides. */
-function summarise(denials: Denial[], account: string): string[] {
+/** Denials by what to fix: a closed folder once, with the paths it hides. */
+function groupByCause(denials: Denial[]): { cause: string; first: Denial; more: number }[] {
   const groups = new Map<string, Denial[]>();
   for (const d of denials) {
     const cause = d.blockedAt ?? d.path;
     groups.set(cause, [...(groups.get(cause) ?? []), d]);
   }
-  return [...groups.entries()].map(([cause, [first, ...rest]]) => {
-    const more = rest.length ? `; the same for ${rest.length} more path${rest.length === 1 ? '' : 's'} under ${cause}` : '';
-    return describeDenial(first!, account) + more;
-  });
+  return [...groups.entries()].map(([cause, [first, ...rest]]) => ({ cause, first: first!, more: rest.length }));
 }
 
-/** check-config's warnings about paths the daemon's account may not read. */
-export function readabilityWarnings(profile: Profile, account: Account | null = daemonAccount(profile)): string[] {
+const sameFor = (more: number, cause: string): string => (more ? `; the same for ${more} more path${more === 1 ? '' : 's'} under ${cause}` : '');
+
+/** An install image the account cannot read: it would fail at the machine, so check-config refuses it. */
+function imageError(profile: Profile, group: { cause: string; first: Denial; more: number }, account: string): string {
+  const { first, cause, more } = group;
+  const [product, version] = relative(resolve(profile.assets.dir), resolve(first.path)).split(sep);
+  const image = product && version ? `${product}/${version}` : null;
+  const what = image ? `${image} would fail to boot` : `no image under ${first.path} can boot`;
+  // The folder to open: the one on the way that is closed, else the image's folder (or the path itself).
+  const target = first.blockedAt ?? (image ? join(profile.assets.dir, image) : first.path);
+  return `cannot read ${first.path} as ${account} (${first.code}): ${what}; chown -R ${account}: ${target}, or chmod -R a+rX ${target}${sameFor(more, cause)}`;
+}
+
+export interface Readability {
+  /** Install images the account cannot read (an install would fail): check-config exits 2. */
+  errors: string[];
+  /** The state folder, answer files, the TLS pair and BMC credentials. */
+  warnings: string[];
+}
+
+/** What the daemon's account may not read, as check-config reports it. */
+export function readability(profile: Profile, account: Account | null = daemonAccount(profile)): Readability {
   const name = account?.name ?? currentAccountName();
   let denials: Denial[];
   try {
     denials = denialsFor(account, readChecks(profile));
   } catch (err) {
-    return [`could not check what ${name} may read: ${(err as Error).message}`];
+    return { errors: [], warnings: [`could not check what ${name} may read: ${(err as Error).message}`] };
   }
-  return summarise(lasting(denials, profile, account), name);
+  const standing = lasting(denials, profile, account);
+  const images = standing.filter((d) => isInside(d.path, profile.assets.dir));
+  const others = standing.filter((d) => !isInside(d.path, profile.assets.dir));
+  return {
+    errors: groupByCause(images).map((group) => imageError(profile, group, name)),
+    warnings: groupByCause(others).map((group) => describeDenial(group.first, name) + sameFor(group.more, group.cause)),
+  };
 }
 
 /**

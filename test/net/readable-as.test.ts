@@ -2,7 +2,7 @@
 // and the errno, with what to do; never as a missing file (issue 22: a 0700 folder on the way to
 // the images read as "has no vmlinuz and initrd").
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,8 @@ import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { describeDenial, cannotRead, denialsAs } from '../../src/net/readable-as.ts';
 import { lookupAccount, type Account } from '../../src/net/privileges.ts';
+import { readability } from '../../src/cli/readability.ts';
+import { loadProfile } from '../../src/config/load.ts';
 import { systemAccount, throwAwayName } from '../helpers/accounts.ts';
 import { cliArgv } from '../helpers/cli.ts';
 import { startLoopbackDaemon, type LoopbackDaemon } from '../helpers/loopback-daemon.ts';
@@ -161,6 +163,66 @@ describe('checked as another account', { skip: asRoot }, () => {
   });
 });
 
+describe('check-config as root, for a daemon that switches to [server] user = nobody', { skip: asRoot }, () => {
+  test('an unreadable image is an error; the way to the state folder, an answer file, the TLS key and a BMC password are warnings', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pxp-readable-'));
+    try {
+      chmodSync(dir, 0o755);
+      const closedImage = join(dir, 'assets', 'debian', '12');
+      mkdirSync(closedImage, { recursive: true });
+      writeFileSync(join(closedImage, 'vmlinuz'), 'k');
+      writeFileSync(join(closedImage, 'initrd'), 'i');
+      chmodSync(closedImage, 0o700);
+      // The state folder itself is handed to the account at start; a closed folder above it is not.
+      const closedAbove = join(dir, 'private');
+      mkdirSync(join(closedAbove, 'state'), { recursive: true, mode: 0o700 });
+      chmodSync(closedAbove, 0o700);
+      mkdirSync(join(dir, 'answers'));
+      writeFileSync(join(dir, 'answers', 'default.toml'), '[global]\n', { mode: 0o600 });
+      mkdirSync(join(dir, 'tls'));
+      writeFileSync(join(dir, 'tls', 'cert.pem'), 'c', { mode: 0o644 });
+      writeFileSync(join(dir, 'tls', 'key.pem'), 'k', { mode: 0o600 });
+      mkdirSync(join(dir, 'bmc'), { mode: 0o755 });
+      writeFileSync(join(dir, 'bmc', '10.0.1.101'), 'user = admin\npassword = x\n', { mode: 0o600 });
+      const file = join(dir, 'p.ini');
+      writeFileSync(
+        file,
+        [
+          '[server]',
+          'address = 127.0.0.1',
+          `state_dir = ${join(closedAbove, 'state')}`,
+          'user = nobody',
+          '[https]',
+          `cert = ${join(dir, 'tls', 'cert.pem')}`,
+          `key = ${join(dir, 'tls', 'key.pem')}`,
+          '[assets]',
+          `dir = ${join(dir, 'assets')}`,
+          '[answers]',
+          `dir = ${join(dir, 'answers')}`,
+          '[power]',
+          `credentials_dir = ${join(dir, 'bmc')}`,
+          '[host 52:54:00:ac:c0:03]',
+          'bmc = ipmi://10.0.1.101',
+          '',
+        ].join('\n'),
+      );
+      const found = readability(loadProfile(file, { offline: true }), lookupAccount('nobody'));
+      assert.deepEqual(found.errors, [
+        `cannot read ${closedImage} as nobody (EACCES): debian/12 would fail to boot; chown -R nobody: ${closedImage}, or chmod -R a+rX ${closedImage}; the same for 2 more paths under ${closedImage}`,
+      ]);
+      const give = (path: string, more = ''): string => `cannot read ${path} as nobody (EACCES): give that account read access${more}`;
+      assert.deepEqual(found.warnings, [
+        `cannot read and write ${join(closedAbove, 'state')} as nobody (EACCES): give that account read and write access (it cannot enter ${closedAbove}); the same for 1 more path under ${closedAbove}`,
+        give(join(dir, 'answers', 'default.toml')),
+        give(join(dir, 'bmc', '10.0.1.101')),
+        give(join(dir, 'tls', 'key.pem')),
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a daemon started as root with [server] user naming an account that cannot read an image', { skip: asRoot }, () => {
   const MAC = '52:54:00:ac:c0:01';
   const IMAGE = 'proxmox-ve/9.1-1';
@@ -220,11 +282,16 @@ describe('a daemon started as root with [server] user naming an account that can
       );
       names(explained, 'explain');
 
+      // An image its account cannot read would fail at the machine: check-config refuses it (exit 2).
       const [node2, ...args2] = cliArgv(['check-config', '--config', d.configFile]);
-      const checked = await exec(node2!, args2, { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, INVOCATION_ID: '' } });
-      const warning = checked.stderr.split('\n').find((l) => l.includes('EACCES')) ?? '';
-      names(warning, 'check-config');
-      assert.match(warning, new RegExp(`^warning: cannot read ${folder} as ${account.name} \\(EACCES\\): give that account read access`));
+      const checked = spawnSync(node2!, args2, { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, INVOCATION_ID: '' }, timeout: 60_000 });
+      assert.equal(checked.status, 2, checked.stderr);
+      const line = checked.stderr.split('\n').find((l) => l.includes(folder)) ?? checked.stderr;
+      names(line, 'check-config');
+      assert.match(
+        line,
+        new RegExp(`^cannot read ${folder} as ${account.name} \\(EACCES\\): ${IMAGE} would fail to boot; chown -R ${account.name}: ${folder}`),
+      );
     } finally {
       await daemon?.stop();
       await account.remove();
