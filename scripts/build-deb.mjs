@@ -290,7 +290,9 @@ const fill = (text) =>
     .replaceAll('@INSTALLED_SIZE@', String(installedKiB))
     .replaceAll('@NODE_NEXT_MAJOR@', String(nodeMajor + 1))
     .replaceAll('@SHLIBS@', shlibs)
-    .replaceAll('@SHIPPED_PROFILE_MD5@', shippedMd5);
+    .replaceAll('@SHIPPED_PROFILE_MD5@', shippedMd5)
+    // prerm and postrm share one shell function (debian/account-processes.sh).
+    .replaceAll('@ACCOUNT_PROCESSES@', readFileSync(join(root, 'debian/account-processes.sh'), 'utf8').trimEnd());
 writeFileSync(join(control, 'control'), fill(readFileSync(join(root, 'debian/control.in'), 'utf8')));
 for (const script of ['postinst', 'prerm', 'postrm']) {
   writeFileSync(join(control, script), fill(readFileSync(join(root, 'debian', script), 'utf8')));

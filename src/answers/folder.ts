@@ -3,6 +3,7 @@
 // the folder lists, and whatever is read must resolve (symlinks followed) inside the folder.
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import { cannotRead } from '../net/readable-as.ts';
 import { keyOfEntryName, normaliseProduct } from './names.ts';
 import { KEYED_FOLDERS, type Candidate, type SelectionRule } from './selection.ts';
 
@@ -58,37 +59,47 @@ function shared<T>(key: string, walk: () => Promise<T>): Promise<T> {
   return pending;
 }
 
-async function realFolder(path: string): Promise<string | null> {
+/** The folder's real path; null when it does not exist; why not, when this account may not look into it. */
+async function realFolder(path: string): Promise<string | null | { denied: string }> {
   try {
     return await realpath(path);
-  } catch {
-    return null;
+  } catch (err) {
+    const denied = cannotRead(path, err, 'folder');
+    return denied ? { denied } : null;
   }
 }
 
-async function listNames(path: string): Promise<string[]> {
+/** The names in a folder (none when it does not exist); why not, when this account may not list it. */
+async function listNames(path: string): Promise<string[] | { denied: string }> {
   try {
     return (await readdir(path)).sort();
-  } catch {
-    return [];
+  } catch (err) {
+    const denied = cannotRead(path, err, 'folder');
+    return denied ? { denied } : [];
   }
 }
+
+const namesOnly = (listed: string[] | { denied: string }): string[] => (Array.isArray(listed) ? listed : []);
 
 type Entry = { kind: 'file'; path: string; size: number } | { kind: 'absent' } | { kind: 'refused'; reason: string };
 
-async function resolveEntry(realRoot: string, segments: string[]): Promise<Entry> {
+// An entry this account may not read is refused, not absent: falling through to a less specific
+// answer (default.toml) would install the machine with another machine's answer.
+async function resolveEntry(root: string, realRoot: string, segments: string[]): Promise<Entry> {
   let real: string;
   try {
     real = await realpath(join(realRoot, ...segments));
-  } catch {
-    return { kind: 'absent' };
+  } catch (err) {
+    const denied = cannotRead(join(root, ...segments), err);
+    return denied ? { kind: 'refused', reason: denied } : { kind: 'absent' };
   }
   if (!real.startsWith(realRoot + sep)) return { kind: 'refused', reason: 'it resolves (through a symlink) outside [answers] dir' };
   let stats;
   try {
     stats = await stat(real);
-  } catch {
-    return { kind: 'absent' };
+  } catch (err) {
+    const denied = cannotRead(join(root, ...segments), err);
+    return denied ? { kind: 'refused', reason: denied } : { kind: 'absent' };
   }
   if (!stats.isFile()) return { kind: 'absent' };
   if (stats.size > MAX_ANSWER_BYTES) return { kind: 'refused', reason: `it is ${stats.size} bytes, over the ${MAX_ANSWER_BYTES}-byte limit for answer files` };
@@ -104,7 +115,8 @@ async function walkAnswers(root: string, layout: AnswerLayout, candidates: reado
   const realRoot = await realFolder(root);
   const tried: string[] = [];
   if (!realRoot) return { status: 'none', tried: [`${root} (does not exist)`] };
-  const listings = new Map<string, Promise<string[]>>();
+  if (typeof realRoot !== 'string') return { status: 'refused', rel: '.', reason: realRoot.denied };
+  const listings = new Map<string, Promise<string[] | { denied: string }>>();
   const leaf = layout.leaf ? [layout.leaf] : [];
 
   for (const candidate of candidates) {
@@ -116,10 +128,10 @@ async function walkAnswers(root: string, layout: AnswerLayout, candidates: reado
       const key = folder.join('/');
       if (!listings.has(key)) listings.set(key, listNames(join(realRoot, ...folder)));
       const canonical = candidate.name + layout.suffix;
+      const listed = await listings.get(key)!;
+      if (!Array.isArray(listed)) return { status: 'refused', rel: key, reason: listed.denied };
       // Any spelling of the key matches (AA-BB…, aabb.ccdd…); the canonical spelling first.
-      names = (await listings.get(key)!)
-        .filter((n) => keyOfEntryName(rule, n, layout.suffix) === candidate.key)
-        .sort((a, b) => Number(b === canonical) - Number(a === canonical));
+      names = listed.filter((n) => keyOfEntryName(rule, n, layout.suffix) === candidate.key).sort((a, b) => Number(b === canonical) - Number(a === canonical));
       if (names.length === 0) tried.push([...folder, canonical, ...leaf].join('/'));
     } else {
       folder = [...layout.base];
@@ -128,13 +140,20 @@ async function walkAnswers(root: string, layout: AnswerLayout, candidates: reado
     for (const name of names) {
       const segments = [...folder, name, ...leaf];
       const rel = segments.join('/');
-      const entry = await resolveEntry(realRoot, segments);
+      const entry = await resolveEntry(root, realRoot, segments);
       if (entry.kind === 'refused') return { status: 'refused', rel, reason: entry.reason };
       if (entry.kind === 'absent') {
         tried.push(rel);
         continue;
       }
-      const text = await readFile(entry.path, 'utf8');
+      let text: string;
+      try {
+        text = await readFile(entry.path, 'utf8');
+      } catch (err) {
+        const denied = cannotRead(join(root, ...segments), err);
+        if (denied) return { status: 'refused', rel, reason: denied };
+        throw err;
+      }
       return { status: 'found', answer: { candidate, rel, text } };
     }
   }
@@ -155,11 +174,11 @@ export interface AnswerInventory {
 export async function listAnswers(root: string, layout: AnswerLayout): Promise<AnswerInventory> {
   const inv: AnswerInventory = { macs: [], serials: [], uuids: [], products: [], default: null, ignored: [] };
   const realRoot = await realFolder(root);
-  if (!realRoot) return inv;
+  if (typeof realRoot !== 'string') return inv;
   for (const rule of ['mac', 'serial', 'uuid'] as const) {
     if (!layout.rules.includes(rule)) continue;
     const folder = [...layout.base, KEYED_FOLDERS[rule]];
-    for (const name of await listNames(join(realRoot, ...folder))) {
+    for (const name of namesOnly(await listNames(join(realRoot, ...folder)))) {
       const rel = [...folder, name].join('/');
       const key = keyOfEntryName(rule, name, layout.suffix);
       if (!key) {
@@ -175,7 +194,7 @@ export async function listAnswers(root: string, layout: AnswerLayout): Promise<A
       else inv.uuids.push({ uuid: key, file });
     }
   }
-  const top = await listNames(join(realRoot, ...layout.base));
+  const top = namesOnly(await listNames(join(realRoot, ...layout.base)));
   const defaultName = `default${layout.suffix}`;
   if (top.includes(defaultName)) inv.default = [...layout.base, defaultName].join('/') + (layout.leaf ? '/' : '');
   if (layout.rules.includes('product') && layout.suffix) {

@@ -1,10 +1,12 @@
 // Finds <product>/<version>/ folders holding vmlinuz and initrd under [assets] dir, and checks
 // each against its manifest (image.json: size and mtime per file; cheap, no hashing).
-// Cached briefly: /boot is a hot path and the folder changes rarely.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+// Cached briefly: /boot is a hot path and the folder changes rarely. A file or folder this
+// process may not read is reported as that (the path, the account, the errno), never as missing.
+import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { sortImages, type ImageIntegrity, type InstallImage } from '../boot/catalogue.ts';
+import { isOffered, PROFILE_NAME, sortImages, type ImageIntegrity, type InstallImage } from '../boot/catalogue.ts';
 import type { ImageCatalogue } from '../boot/ports.ts';
+import { cannotRead } from '../net/readable-as.ts';
 import { parseImageManifest } from './manifest.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
@@ -12,31 +14,49 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 const EXTRA_INITRD = /\.(iso|img|cpio|cpio\.gz|cpio\.zst)$/;
 const CACHE_MS = 2000;
 
-function isFile(path: string): boolean {
+/** A file as this process sees it: not there, there and readable, or there but closed to it. */
+type Presence = { kind: 'absent' } | { kind: 'readable' } | { kind: 'denied'; problem: string };
+
+function presence(path: string): Presence {
+  let isFile: boolean;
   try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
+    isFile = statSync(path).isFile();
+  } catch (err) {
+    const problem = cannotRead(path, err);
+    return problem ? { kind: 'denied', problem } : { kind: 'absent' };
+  }
+  if (!isFile) return { kind: 'absent' };
+  try {
+    accessSync(path, constants.R_OK);
+    return { kind: 'readable' };
+  } catch (err) {
+    const problem = cannotRead(path, err);
+    return problem ? { kind: 'denied', problem } : { kind: 'absent' };
   }
 }
 
-function listDirs(path: string): string[] {
+/** Sub-folder names; a folder this process may not list adds its problem and lists nothing. */
+function listDirs(path: string, problems: string[]): string[] {
   try {
     return readdirSync(path, { withFileTypes: true })
       .filter((d) => d.isDirectory() && NAME.test(d.name))
       .map((d) => d.name);
-  } catch {
+  } catch (err) {
+    const problem = cannotRead(path, err, 'folder');
+    if (problem) problems.push(problem);
     return [];
   }
 }
 
 /** Compares the folder with its image.json; no manifest = unverified (hand-made images keep working). */
 export function checkManifest(folder: string): { integrity: ImageIntegrity; problem?: string } {
+  const path = join(folder, 'image.json');
   let text: string;
   try {
-    text = readFileSync(join(folder, 'image.json'), 'utf8');
-  } catch {
-    return { integrity: 'unverified' };
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const problem = cannotRead(path, err);
+    return problem ? { integrity: 'unreadable', problem } : { integrity: 'unverified' };
   }
   const manifest = parseImageManifest(text);
   if (typeof manifest === 'string') return { integrity: 'changed', problem: `image.json is not a valid manifest (${manifest})` };
@@ -44,8 +64,9 @@ export function checkManifest(folder: string): { integrity: ImageIntegrity; prob
     let st;
     try {
       st = statSync(join(folder, f.path));
-    } catch {
-      return { integrity: 'changed', problem: `${f.path} is missing` };
+    } catch (err) {
+      const problem = cannotRead(join(folder, f.path), err);
+      return problem ? { integrity: 'unreadable', problem } : { integrity: 'changed', problem: `${f.path} is missing` };
     }
     if (st.size !== f.size) return { integrity: 'changed', problem: `${f.path} changed since it was added (size ${st.size}, manifest says ${f.size})` };
     if (st.mtimeMs !== f.mtimeMs)
@@ -57,32 +78,99 @@ export function checkManifest(folder: string): { integrity: ImageIntegrity; prob
   return { integrity: 'verified' };
 }
 
-export function scanAssets(dir: string): InstallImage[] {
-  const images: InstallImage[] = [];
-  for (const product of listDirs(dir)) {
-    for (const version of listDirs(join(dir, product))) {
-      const folder = join(dir, product, version);
-      // A version without both files is incomplete (still copying?): skip it rather than offer a broken install.
-      if (!isFile(join(folder, 'vmlinuz')) || !isFile(join(folder, 'initrd'))) continue;
-      const extras = readdirSync(folder)
-        .filter((f) => EXTRA_INITRD.test(f) && NAME.test(f) && isFile(join(folder, f)))
-        .sort();
-      let cmdline: string | null = null;
-      if (isFile(join(folder, 'cmdline'))) cmdline = readFileSync(join(folder, 'cmdline'), 'utf8').replace(/\s+/g, ' ').trim();
-      const check = checkManifest(folder);
-      images.push({
-        profile: `${product}/${version}`,
-        product,
-        version,
-        kernel: `${product}/${version}/vmlinuz`,
-        initrds: [`${product}/${version}/initrd`, ...extras.map((f) => `${product}/${version}/${f}`)],
-        cmdline,
-        integrity: check.integrity,
-        ...(check.problem ? { integrityProblem: check.problem } : {}),
-      });
+function unreadableImage(product: string, version: string, problem: string): InstallImage {
+  return {
+    profile: `${product}/${version}`,
+    product,
+    version,
+    kernel: `${product}/${version}/vmlinuz`,
+    initrds: [`${product}/${version}/initrd`],
+    cmdline: null,
+    integrity: 'unreadable',
+    integrityProblem: problem,
+  };
+}
+
+/** One version folder as an image; null when it has no vmlinuz and initrd (incomplete: still copying?). */
+function scanImage(dir: string, product: string, version: string): InstallImage | null {
+  const folder = join(dir, product, version);
+  const kernel = presence(join(folder, 'vmlinuz'));
+  const initrd = presence(join(folder, 'initrd'));
+  for (const p of [kernel, initrd]) if (p.kind === 'denied') return unreadableImage(product, version, p.problem);
+  // Without both files, skip it rather than offer a broken install.
+  if (kernel.kind === 'absent' || initrd.kind === 'absent') return null;
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch (err) {
+    return unreadableImage(product, version, cannotRead(folder, err, 'folder') ?? `cannot list ${folder}: ${(err as Error).message}`);
+  }
+  const extras: string[] = [];
+  for (const f of names.filter((n) => EXTRA_INITRD.test(n) && NAME.test(n)).sort()) {
+    const p = presence(join(folder, f));
+    if (p.kind === 'denied') return unreadableImage(product, version, p.problem);
+    if (p.kind === 'readable') extras.push(f);
+  }
+  let cmdline: string | null = null;
+  const cmdlinePath = join(folder, 'cmdline');
+  const cmdlineFile = presence(cmdlinePath);
+  if (cmdlineFile.kind === 'denied') return unreadableImage(product, version, cmdlineFile.problem);
+  if (cmdlineFile.kind === 'readable') {
+    try {
+      cmdline = readFileSync(cmdlinePath, 'utf8').replace(/\s+/g, ' ').trim();
+    } catch (err) {
+      const problem = cannotRead(cmdlinePath, err);
+      if (problem) return unreadableImage(product, version, problem);
     }
   }
-  return sortImages(images);
+  const check = checkManifest(folder);
+  return {
+    profile: `${product}/${version}`,
+    product,
+    version,
+    kernel: `${product}/${version}/vmlinuz`,
+    initrds: [`${product}/${version}/initrd`, ...extras.map((f) => `${product}/${version}/${f}`)],
+    cmdline,
+    integrity: check.integrity,
+    ...(check.problem ? { integrityProblem: check.problem } : {}),
+  };
+}
+
+export interface AssetScan {
+  images: InstallImage[];
+  /** Folders this process may not list, each as "cannot read <folder> as <account> (EACCES): …". */
+  problems: string[];
+}
+
+/** Every image under `dir`, and the folders that could not be looked into. */
+export function scanAssetFolders(dir: string): AssetScan {
+  const images: InstallImage[] = [];
+  const problems: string[] = [];
+  for (const product of listDirs(dir, problems)) {
+    for (const version of listDirs(join(dir, product), problems)) {
+      const image = scanImage(dir, product, version);
+      if (image) images.push(image);
+    }
+  }
+  return { images: sortImages(images), problems };
+}
+
+export function scanAssets(dir: string): InstallImage[] {
+  return scanAssetFolders(dir).images;
+}
+
+/**
+ * An image named in the profile but not found by the scan: unreadable when the way to its
+ * vmlinuz or initrd is closed to this process (a folder above it the scan could not list).
+ */
+function unreadableNamed(dir: string, profile: string): InstallImage | undefined {
+  if (!PROFILE_NAME.test(profile)) return undefined;
+  const [product, version] = profile.split('/') as [string, string];
+  for (const file of ['vmlinuz', 'initrd']) {
+    const p = presence(join(dir, product, version, file));
+    if (p.kind === 'denied') return unreadableImage(product, version, p.problem);
+  }
+  return undefined;
 }
 
 export class AssetCatalogue implements ImageCatalogue {
@@ -99,13 +187,14 @@ export class AssetCatalogue implements ImageCatalogue {
     return this.cached.images;
   }
 
-  /** The images the menu offers: a changed image is left out (find() still returns it, to explain why). */
+  /** The images the menu offers: a changed or unreadable image is left out (find() still returns it, to explain why). */
   images(dir: string): InstallImage[] {
-    return this.all(dir).filter((i) => i.integrity !== 'changed');
+    return this.all(dir).filter(isOffered);
   }
 
+  /** The image named `profile`; also one the scan could not see into, as 'unreadable' with its reason. */
   find(dir: string, profile: string): InstallImage | undefined {
-    return this.all(dir).find((i) => i.profile === profile);
+    return this.all(dir).find((i) => i.profile === profile) ?? unreadableNamed(dir, profile);
   }
 
   invalidate(): void {

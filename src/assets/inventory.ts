@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Profile } from '../config/profile.ts';
 import type { ImageIntegrity } from '../boot/catalogue.ts';
 import { productDisplayName } from '../boot/products.ts';
-import { scanAssets } from './catalogue-scan.ts';
+import { scanAssetFolders, scanAssets } from './catalogue-scan.ts';
 import { badInput } from './errors.ts';
 import { filesUnder } from './layout.ts';
 import { hashFile, parseImageManifest, parseSha256Sums } from './manifest.ts';
@@ -37,35 +37,46 @@ function folderBytes(folder: string, rels: string[]): number {
   }, 0);
 }
 
-export async function listImages(profile: Profile): Promise<ImageRow[]> {
+/** The manifest's facts for the listing; none when it is missing, invalid or unreadable (the row's problem says which). */
+function manifestFacts(folder: string): { builtAt: string; source: string; displayName: string } | null {
+  try {
+    const m = parseImageManifest(readFileSync(join(folder, 'image.json'), 'utf8'));
+    return typeof m === 'string' ? null : { builtAt: m.builtAt, source: m.source.name, displayName: m.displayName };
+  } catch {
+    return null;
+  }
+}
+
+export interface ImageListing {
+  images: ImageRow[];
+  /** Folders under [assets] dir that could not be looked into, naming the account and the errno. */
+  problems: string[];
+}
+
+export async function listImagesWithProblems(profile: Profile): Promise<ImageListing> {
   const rows: ImageRow[] = [];
-  for (const img of scanAssets(profile.assets.dir)) {
+  const scan = scanAssetFolders(profile.assets.dir);
+  for (const img of scan.images) {
     const folder = join(profile.assets.dir, img.product, img.version);
-    let builtAt: string | null = null;
-    let source: string | null = null;
-    let displayName = productDisplayName(img.product);
-    if (existsSync(join(folder, 'image.json'))) {
-      const m = parseImageManifest(readFileSync(join(folder, 'image.json'), 'utf8'));
-      if (typeof m !== 'string') {
-        builtAt = m.builtAt;
-        source = m.source.name;
-        displayName = m.displayName;
-      }
-    }
+    const facts = img.integrity === 'unreadable' ? null : manifestFacts(folder);
     rows.push({
       profile: img.profile,
       product: img.product,
-      displayName,
+      displayName: facts?.displayName ?? productDisplayName(img.product),
       version: img.version,
-      size: folderBytes(folder, await filesUnder(folder)),
+      size: folderBytes(folder, await filesUnder(folder).catch(() => [])),
       integrity: img.integrity ?? 'unverified',
       problem: img.integrityProblem ?? null,
       hosts: [...profile.hosts.values()].filter((h) => h.profile === img.profile).map((h) => h.mac),
-      builtAt,
-      source,
+      builtAt: facts?.builtAt ?? null,
+      source: facts?.source ?? null,
     });
   }
-  return rows;
+  return { images: rows, problems: scan.problems };
+}
+
+export async function listImages(profile: Profile): Promise<ImageRow[]> {
+  return (await listImagesWithProblems(profile)).images;
 }
 
 /** check-config warnings: images that are no longer offered, and hosts naming an image that is not there. */

@@ -13,13 +13,31 @@ export interface InstallImage {
   initrds: string[];
   /** Kernel arguments from the folder's `cmdline` file, or null for the product default. */
   cmdline: string | null;
-  /** 'verified': files match image.json (size, mtime); 'unverified': no manifest (made by hand); 'changed': not offered. */
+  /**
+   * 'verified': files match image.json (size, mtime); 'unverified': no manifest (made by hand);
+   * 'changed' and 'unreadable' (a file the daemon's account may not read): not offered.
+   */
   integrity?: ImageIntegrity;
-  /** For 'changed': which file and how, e.g. "proxmox.iso changed since it was added (size …)". */
+  /**
+   * For 'changed': which file and how, e.g. "proxmox.iso changed since it was added (size …)";
+   * for 'unreadable': which file, as whom and what to do ("cannot read …/vmlinuz as pxe-pilot (EACCES): …").
+   */
   integrityProblem?: string;
 }
 
-export type ImageIntegrity = 'verified' | 'unverified' | 'changed';
+export type ImageIntegrity = 'verified' | 'unverified' | 'changed' | 'unreadable';
+
+/** Whether the menu and /boot may offer the image. */
+export function isOffered(image: InstallImage): boolean {
+  return image.integrity !== 'changed' && image.integrity !== 'unreadable';
+}
+
+/** Why an image is not offered, with what to do: "<profile> is not offered: <problem>; <remedy>". */
+export function notOfferedReason(image: InstallImage): string {
+  // An unreadable file's problem already says what to do (give the account read access).
+  if (image.integrity === 'unreadable') return `${image.profile} is not offered: ${image.integrityProblem}`;
+  return `${image.profile} is not offered: ${image.integrityProblem}; run pxe-pilot assets verify ${image.profile}, or add the image again`;
+}
 
 /** "<product>/<version>": how [host] profile, [boot] menu_default and the admin API name an install image. */
 export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*\/[A-Za-z0-9][A-Za-z0-9._+-]*$/;

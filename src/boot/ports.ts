@@ -153,11 +153,11 @@ export type BootPorts = NodeLookup & Pick<NodeWrites, 'sawNode' | 'applyChange'>
  * the folder). Sync: served from a short cache, /boot and GRUB's configuration are hot paths.
  */
 export interface ImageCatalogue {
-  /** The images the menu offers: one whose files changed since it was added is left out. */
+  /** The images the menu offers: one whose files changed since it was added, or that the daemon's account cannot read, is left out. */
   images(dir: string): InstallImage[];
-  /** Every image, a changed one too (the console lists those with the reason they are not offered). */
+  /** Every image, a changed or unreadable one too (the console lists those with the reason they are not offered). */
   all(dir: string): InstallImage[];
-  /** One image by profile name ("<product>/<version>"), a changed one too (to say why it is not offered). */
+  /** One image by profile name ("<product>/<version>"), a changed or unreadable one too (to say why it is not offered). */
   find(dir: string, profile: string): InstallImage | undefined;
   /** Forgets what was read (a reload): the next call reads the folder again. */
   invalidate(): void;

@@ -6,7 +6,7 @@
 // before the script that depends on it leaves) and the event. No HTTP, sockets or SQL here: the
 // store is reached through the ports (src/boot/ports.ts).
 import type { InstallImage } from './catalogue.ts';
-import { PROFILE_NAME } from './catalogue.ts';
+import { isOffered, notOfferedReason, PROFILE_NAME } from './catalogue.ts';
 import type { ClientDescription } from './client.ts';
 import type { HttpDetail, ReasonCode, TftpDetail } from './events.ts';
 import { installCmdline, type InstallVars } from './ipxe.ts';
@@ -88,9 +88,7 @@ interface Resolved {
 /** Why an image cannot be served, or null when it can. */
 function imageProblem(image: InstallImage | undefined, profile: BootSettings, name: string): string | null {
   if (!image) return `${profile.assets.dir}/${name} has no vmlinuz and initrd`;
-  if (image.integrity === 'changed')
-    return `${image.profile} is not offered: ${image.integrityProblem}; run pxe-pilot assets verify ${image.profile}, or add the image again`;
-  return null;
+  return isOffered(image) ? null : notOfferedReason(image);
 }
 
 function failed(tag: 'refused' | 'error', reason: string, decision: string = tag, profile?: string): Resolved {

@@ -9,8 +9,9 @@ import { VERSION } from '../daemon.ts';
 import { addImage } from '../assets/add.ts';
 import { download } from '../assets/download.ts';
 import { AssetError } from '../assets/errors.ts';
-import { listImages, removeImage, verifyImage, type ImageRow } from '../assets/inventory.ts';
+import { listImages, listImagesWithProblems, removeImage, verifyImage, type ImageRow } from '../assets/inventory.ts';
 import { removePendingSync } from '../assets/layout.ts';
+import { daemonAccount, imageDenialsFor } from './readability.ts';
 import { formatBytes, Progress } from '../assets/progress.ts';
 import { stopRunningTools } from '../assets/tools.ts';
 import { CliError, EXIT_FAILED, EXIT_USAGE, UsageError, type CommandContext } from './command.ts';
@@ -30,16 +31,15 @@ interface AddValues {
   sha256sums?: string;
 }
 
+function verifiedColumn(r: ImageRow): string {
+  if (r.integrity === 'changed') return `CHANGED: ${r.problem}`;
+  if (r.integrity === 'unreadable') return `UNREADABLE: ${r.problem}`;
+  return r.integrity === 'verified' ? 'yes' : 'unverified';
+}
+
 function table(rows: ImageRow[]): string {
   const head = ['PROFILE', 'PRODUCT', 'VERSION', 'SIZE', 'VERIFIED', 'HOSTS'];
-  const body = rows.map((r) => [
-    r.profile,
-    r.displayName,
-    r.version,
-    formatBytes(r.size),
-    r.integrity === 'changed' ? `CHANGED: ${r.problem}` : r.integrity === 'verified' ? 'yes' : 'unverified',
-    r.hosts.join(' ') || '-',
-  ]);
+  const body = rows.map((r) => [r.profile, r.displayName, r.version, formatBytes(r.size), verifiedColumn(r), r.hosts.join(' ') || '-']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [head, ...body].map((cols) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
@@ -91,10 +91,16 @@ export function assetsAdd({ values: v, operands, out }: CommandContext<AddValues
   });
 }
 
-export function assetsList({ values, out }: CommandContext<{ config?: string; json: boolean }>): Promise<number> {
+export function assetsList({ values, out, err }: CommandContext<{ config?: string; json: boolean }>): Promise<number> {
   return guarded(async () => {
     const profile = profileFor(values, { offline: true });
-    const rows = await listImages(profile);
+    const { images: found, problems } = await listImagesWithProblems(profile);
+    for (const problem of problems) err.write(`warning: ${problem}\n`);
+    // Root listing for a daemon that switches account: what that account may read is what counts.
+    const account = daemonAccount(profile);
+    const names = found.map((r) => r.profile);
+    const denied = account ? imageDenialsFor(profile, account, names) : new Map<string, string>();
+    const rows = found.map((r): ImageRow => (denied.has(r.profile) ? { ...r, integrity: 'unreadable', problem: denied.get(r.profile)! } : r));
     if (values.json) out.write(JSON.stringify(rows, null, 2) + '\n');
     else if (rows.length === 0) out.write(`no install images under ${profile.assets.dir}: add one with pxe-pilot assets add <iso>\n`);
     else out.write(table(rows));

@@ -9,8 +9,11 @@ export async function checkConfig({ values, out, err }: CommandContext<{ config?
   const profile = profileFor(values);
   out.write(describeProfile(profile));
   const checked = await checkProfile(profile);
-  for (const w of [...profileWarnings(profile), ...assetWarnings(profile), ...checked.warnings]) err.write(`warning: ${w}\n`);
-  if (checked.errors.length > 0)
-    throw new CliError(`${checked.errors.length} problem(s) start-up or an install would trip over:\n${checked.errors.join('\n')}`, EXIT_USAGE);
+  // Read as the account the daemon will run as ([server] user when started as root).
+  const { readability } = await import('./readability.ts');
+  const readable = readability(profile);
+  const errors = [...checked.errors, ...readable.errors];
+  for (const w of [...profileWarnings(profile), ...assetWarnings(profile), ...checked.warnings, ...readable.warnings]) err.write(`warning: ${w}\n`);
+  if (errors.length > 0) throw new CliError(`${errors.length} problem(s) start-up or an install would trip over:\n${errors.join('\n')}`, EXIT_USAGE);
   return 0;
 }

@@ -23,7 +23,13 @@ export async function explainCommand({ values, operands, out }: CommandContext<{
 
 export async function explainFromProfile(profile: Profile, mac: string, options: ExplainOptions = {}): Promise<string> {
   if (profile.store.backend === 'sqlite') {
-    const store = Store.open(profile.server.stateDir);
+    let store: Store;
+    try {
+      store = Store.open(profile.server.stateDir);
+    } catch (err) {
+      // "cannot read and write … as <account> (EACCES): …" from the store, or SQLite's own reason.
+      throw new CliError((err as Error).message, EXIT_FAILED, { cause: err });
+    }
     try {
       return explainMac(store, mac, options);
     } finally {

@@ -1,8 +1,7 @@
 // check-config's deeper checks: what a valid profile allows but start-up or an install then
 // trips over. Errors make check-config exit 2; warnings are printed and it exits 0.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { checkCmdline, describeCmdlineProblems } from '../boot/cmdline.ts';
 import type { InstallImage } from '../boot/catalogue.ts';
 import type { Profile } from './profile.ts';
@@ -107,71 +106,6 @@ export function menuDefaultWarning(profile: Profile, images: InstallImage[]): st
   return `[boot] menu_default = ${name}: no such image under ${profile.assets.dir} (pxe-pilot assets ls lists them), so the menu's timeout takes local disk; add the image or name one that is there`;
 }
 
-export interface ServiceAccount {
-  name: string;
-  uid: number;
-  /** Primary and supplementary groups. */
-  gids: number[];
-}
-
-/** The account the daemon serves files as: [server] user, else pxe-pilot; null when root or absent. */
-export async function serviceAccount(profile: Profile): Promise<ServiceAccount | null> {
-  const name = profile.server.user || 'pxe-pilot';
-  if (name === 'root') return null;
-  const { lookupAccount } = await import('../net/privileges.ts');
-  const account = lookupAccount(name);
-  if (!account || account.uid === 0) return null;
-  let gids = [account.gid];
-  try {
-    gids = execFileSync('id', ['-G', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })
-      .trim()
-      .split(/\s+/)
-      .map(Number)
-      .filter((n) => Number.isInteger(n));
-  } catch {
-    // the primary group alone
-  }
-  return { name: account.name, uid: account.uid, gids };
-}
-
-/** Whether the permission bits let the account read the file (and search every folder above it); ACLs are not read. */
-export function accountCanRead(path: string, account: ServiceAccount): boolean {
-  const allows = (p: string, bit: number): boolean => {
-    const st = statSync(p);
-    if (account.uid === 0) return true;
-    const shift = st.uid === account.uid ? 6 : account.gids.includes(st.gid) ? 3 : 0;
-    return ((st.mode >> shift) & bit) !== 0;
-  };
-  const full = resolve(path);
-  for (let dir = dirname(full); ; dir = dirname(dir)) {
-    if (!allows(dir, 1)) return false;
-    if (dir === dirname(dir)) break;
-  }
-  return allows(full, 4);
-}
-
-/** Image files the service account could not read: the install would fail at the machine. */
-export function unreadableAssetErrors(profile: Profile, images: InstallImage[], account: ServiceAccount): string[] {
-  const errors: string[] = [];
-  for (const img of images) {
-    const folder = join(profile.assets.dir, img.profile);
-    const files = [img.kernel, ...img.initrds].map((rel) => join(profile.assets.dir, rel));
-    for (const extra of ['cmdline', 'image.json']) if (existsSync(join(folder, extra))) files.push(join(folder, extra));
-    const bad = files.filter((f) => {
-      try {
-        return !accountCanRead(f, account);
-      } catch {
-        return false; // gone since the scan
-      }
-    });
-    for (const f of bad)
-      errors.push(
-        `cannot read ${f} as ${account.name} (EACCES): ${img.profile} would fail to boot; chown -R ${account.name}: ${folder}, or chmod -R a+rX ${folder}`,
-      );
-  }
-  return errors;
-}
-
 /** A URL as shown in messages: scheme, host or socket, database; never a user or a password. */
 function shownStoreUrl(url: string): string {
   return url.replace(/\/\/[^@/?]*@/, '//').replace(/([?&])(password|user)=[^&]*&?/g, '$1');
@@ -218,8 +152,6 @@ export async function checkProfile(profile: Profile): Promise<CheckResult> {
   errors.push(...(await answerTemplateErrors(profile)));
   const menu = menuDefaultWarning(profile, images);
   if (menu) warnings.push(menu);
-  const account = await serviceAccount(profile);
-  if (account) errors.push(...unreadableAssetErrors(profile, images, account));
   const schema = await storeSchemaProblem(profile);
   if (schema.error) errors.push(schema.error);
   if (schema.warning) warnings.push(schema.warning);

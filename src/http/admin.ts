@@ -16,7 +16,7 @@ import { listAnswers, nocloudLayout, PRESEED_LAYOUT, PROXMOX_LAYOUT } from '../a
 import { normaliseProduct, normaliseSerial, normaliseUuid, proxmoxProductOfProfile } from '../answers/names.ts';
 import type { HttpDeps } from './context.ts';
 import { fillAnswer, locateAnswer } from './answers.ts';
-import { listImages } from '../assets/inventory.ts';
+import { listImagesWithProblems } from '../assets/inventory.ts';
 import { requireAdmin } from './auth.ts';
 import { isPlainObject, readBody } from './body.ts';
 import { badRequest, notFound } from './errors.ts';
@@ -271,6 +271,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
   powerRoutes(router, deps, admin);
 
   router.get('/assets.json', admin, async (ctx) => {
-    ctx.body = { dir: deps.profile().assets.dir, images: await listImages(deps.profile()) };
+    const { images, problems } = await listImagesWithProblems(deps.profile());
+    ctx.body = { dir: deps.profile().assets.dir, images, problems };
   });
 }

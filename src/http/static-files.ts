@@ -1,10 +1,11 @@
 // Serving files from one folder: HEAD, Content-Length, single Range (206/416), ETag,
 // Last-Modified; no listing, and nothing outside the folder (symlinks included). The body goes
 // with sendfile(2) on plain HTTP (file-send.ts) and is streamed where that cannot work (TLS).
-import { createReadStream, type Stats } from 'node:fs';
-import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
-import { sep } from 'node:path';
+import { constants, createReadStream, type Stats } from 'node:fs';
+import { access, open, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import type { Context } from 'koa';
+import { cannotRead } from '../net/readable-as.ts';
 import { HttpError } from './errors.ts';
 import { canSendFile, sendFileBody, type FileBodyPart } from './file-send.ts';
 
@@ -18,21 +19,31 @@ export async function resolveInside(root: string, relPath: string): Promise<{ pa
     // Decoded already by the router: reject anything that is not a plain name.
     if (s === '.' || s === '..' || !SEGMENT.test(s)) throw new HttpError(400, `path segment ${JSON.stringify(s).slice(0, 60)} is not allowed`);
   }
+  // A file the daemon's account may not read is a 403 that says so, never "no such file".
+  const denied = (path: string, err: unknown): HttpError | null => {
+    const problem = cannotRead(path, err);
+    return problem ? new HttpError(403, problem) : null;
+  };
   let realRoot: string;
   try {
     realRoot = await realpath(root);
-  } catch {
-    throw new HttpError(404, `folder ${root} does not exist on the server`);
+  } catch (err) {
+    throw denied(root, err) ?? new HttpError(404, `folder ${root} does not exist on the server`);
   }
   let real: string;
   try {
     real = await realpath(`${realRoot}${sep}${segments.join(sep)}`);
-  } catch {
-    throw new HttpError(404, `no such file: ${segments.join('/')}`);
+  } catch (err) {
+    throw denied(join(root, ...segments), err) ?? new HttpError(404, `no such file: ${segments.join('/')}`);
   }
   if (!real.startsWith(realRoot + sep)) throw new HttpError(404, `no such file: ${segments.join('/')}`);
   const stats = await stat(real);
   if (!stats.isFile()) throw new HttpError(404, `no such file: ${segments.join('/')}`);
+  try {
+    await access(real, constants.R_OK);
+  } catch (err) {
+    throw denied(join(root, ...segments), err) ?? err;
+  }
   return { path: real, stats };
 }
 

@@ -3,10 +3,11 @@
 // by its SHA-256 fingerprint (Proxmox: ISO or DHCP option 251), so no CA is involved.
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Profile } from '../config/profile.ts';
+import { cannotRead } from '../net/readable-as.ts';
 
 export interface TlsMaterial {
   cert: Buffer;
@@ -38,6 +39,8 @@ function readPem(file: string, what: string, key: string): Buffer {
   try {
     return readFileSync(file);
   } catch (err) {
+    const denied = cannotRead(file, err);
+    if (denied) throw new TlsError(`the ${what}: ${denied}`);
     throw new TlsError(
       `cannot read the ${what} ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'}); fix [https] ${key}, or remove both cert and key to use a generated certificate`,
     );
@@ -123,6 +126,18 @@ function generate(profile: Profile): TlsMaterial {
   return readPair(paths.cert, paths.key, 'generated');
 }
 
+/** Whether the file is there; one the account may not even look at is an error, never "missing". */
+function present(file: string): boolean {
+  try {
+    statSync(file);
+    return true;
+  } catch (err) {
+    const denied = cannotRead(file, err);
+    if (denied) throw new TlsError(`the generated certificate: ${denied}`);
+    return false;
+  }
+}
+
 /**
  * The certificate to serve: the operator's, else the one in the state folder, else a new one.
  * A state folder holding only half a pair is an error, never a silent new certificate: the
@@ -131,8 +146,8 @@ function generate(profile: Profile): TlsMaterial {
 export function loadCertificate(profile: Profile, options: { generate: boolean } = { generate: true }): TlsMaterial {
   if (profile.https.cert) return readPair(profile.https.cert, profile.https.key, 'profile');
   const paths = generatedPaths(profile);
-  const haveCert = existsSync(paths.cert);
-  const haveKey = existsSync(paths.key);
+  const haveCert = present(paths.cert);
+  const haveKey = present(paths.key);
   if (haveCert && haveKey) return readPair(paths.cert, paths.key, 'state');
   if (haveCert || haveKey) {
     const missing = haveCert ? paths.key : paths.cert;

@@ -2,6 +2,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { cannotRead, denialHere, describeDenial } from '../net/readable-as.ts';
 import { migrate } from './migrations.ts';
 
 export type Db = Database.Database;
@@ -10,8 +11,15 @@ export type Db = Database.Database;
 export function openDatabase(stateDir: string): Db {
   let path = ':memory:';
   if (stateDir !== ':memory:') {
-    mkdirSync(stateDir, { recursive: true });
+    // A folder this account may not use is said as that (path, account, errno), not as SQLite's "unable to open database file".
+    try {
+      mkdirSync(stateDir, { recursive: true });
+    } catch (err) {
+      throw new Error(cannotRead(stateDir, err, 'state folder') ?? `cannot create the state folder ${stateDir}: ${(err as Error).message}`, { cause: err });
+    }
     path = join(stateDir, 'pxe-pilot.sqlite');
+    const denial = denialHere({ path: stateDir, need: 'state folder' }) ?? denialHere({ path, need: 'state file' });
+    if (denial) throw new Error(describeDenial(denial));
   }
   const db = new Database(path);
   db.pragma('journal_mode = WAL');

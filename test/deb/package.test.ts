@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { inCI, skipUnless } from '../helpers/requirements.ts';
+import { processesOf } from '../helpers/accounts.ts';
 import { collectOutput, waitFor } from '../helpers/netns.ts';
 import { repoRoot } from '../helpers/standin.ts';
 
@@ -40,22 +41,78 @@ async function ok(cmd: string, args: string[], env: Record<string, string> = {})
   return r.stdout;
 }
 
-const installed = async (): Promise<boolean> => (await sh('dpkg-query', ['-W', '-f=${Status}', 'pxe-pilot'])).stdout.includes('install ok installed');
 const userExists = async (): Promise<boolean> => (await sh('getent', ['passwd', 'pxe-pilot'])).code === 0;
+const groupExists = async (): Promise<boolean> => (await sh('getent', ['group', 'pxe-pilot'])).code === 0;
+const dpkgKnows = async (): Promise<boolean> => (await sh('dpkg-query', ['-W', 'pxe-pilot'])).code === 0;
+
+/** What of the package's footprint is on this host: found before the test (`found`), checked after it. */
+interface Footprint {
+  package: boolean;
+  account: boolean;
+  group: boolean;
+  state: boolean;
+  profileFolder: boolean;
+  enabled: boolean;
+}
+
+async function footprint(): Promise<Footprint> {
+  return {
+    package: await dpkgKnows(),
+    account: await userExists(),
+    group: await groupExists(),
+    state: existsSync(STATE),
+    profileFolder: existsSync('/etc/pxe-pilot'),
+    enabled: existsSync(WANTS),
+  };
+}
+
+const FOOTPRINT_NAMES: Record<keyof Footprint, string> = {
+  package: 'the pxe-pilot package',
+  account: 'the pxe-pilot account',
+  group: 'the pxe-pilot group',
+  state: STATE,
+  profileFolder: '/etc/pxe-pilot',
+  enabled: WANTS,
+};
 
 /** Why this host cannot run the test without touching an operator's pxe-pilot; false when it can. */
-async function hostInUse(): Promise<false | string> {
-  if ((await sh('dpkg-query', ['-W', 'pxe-pilot'])).code === 0) return 'a pxe-pilot package is already on this host';
-  if (await userExists()) return 'a pxe-pilot user already exists on this host';
-  if (existsSync(STATE) || existsSync('/etc/pxe-pilot')) return `${STATE} or /etc/pxe-pilot already exists on this host`;
-  return false;
+function hostInUse(found: Footprint): false | string {
+  const present = (Object.keys(found) as (keyof Footprint)[]).filter((k) => found[k]).map((k) => FOOTPRINT_NAMES[k]);
+  return present.length ? `already on this host: ${present.join(', ')}` : false;
 }
 
 const needs = skipUnless(['root', 'dpkg-deb', 'dpkg-shlibdeps', 'help2man', 'lintian', 'apt-get', 'systemd-analyze', 'setpriv', 'strip']);
 let skip: false | string = needs;
+const found = await footprint();
 if (!skip) {
-  skip = await hostInUse();
+  skip = hostInUse(found);
   if (skip && inCI) throw new Error(`CI must not skip: ${skip}`);
+}
+
+/** Waits (bounded) until the process is gone from /proc: exited and reaped. */
+async function waitGone(pid: number, what: string): Promise<void> {
+  await waitFor(`${what} (pid ${pid}) to exit`, () => !existsSync(`/proc/${pid}`), 15_000, 50);
+}
+
+/** Waits (bounded) until no process runs as the pxe-pilot account; names them when some stay. */
+async function noAccountProcesses(): Promise<void> {
+  const uid = Number((await ok('getent', ['passwd', 'pxe-pilot'])).split(':')[2]);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const left = processesOf(uid);
+    if (left.length === 0) return;
+    if (Date.now() > deadline) {
+      const named = left.map((pid) => {
+        try {
+          return `${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`;
+        } catch {
+          return `${pid}`;
+        }
+      });
+      throw new Error(`processes of the pxe-pilot account still run after 15 s: ${named.join('; ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
@@ -77,6 +134,8 @@ describe('Debian package', { skip }, () => {
   const work = mkdtempSync(join(tmpdir(), 'pxp-deb-'));
   let createdPolicy = false;
   let daemon: ChildProcess | null = null;
+  /** Every process this test started as the account, by pid: each must be gone before remove and purge. */
+  const started = new Set<number>();
   const debs = { release: '', again: '', upgrade: '' };
   let httpPort = 0;
 
@@ -98,19 +157,75 @@ describe('Debian package', { skip }, () => {
     ]);
   });
 
+  // Everything the test made goes, also when it failed, and only that (the host had none of it
+  // before: hostInUse). What cannot be undone fails the run, naming it.
   after(async () => {
-    if (daemon && daemon.exitCode === null) daemon.kill('SIGKILL');
-    if (await installed()) await sh('dpkg', ['--purge', 'pxe-pilot']);
-    else if ((await sh('dpkg-query', ['-W', 'pxe-pilot'])).code === 0) await sh('dpkg', ['--purge', 'pxe-pilot']);
-    // Whatever a failed purge left behind (this host had none of it before the test).
-    if (await userExists()) await sh('userdel', ['pxe-pilot']);
-    if ((await sh('getent', ['group', 'pxe-pilot'])).code === 0) await sh('groupdel', ['pxe-pilot']);
-    rmSync(STATE, { recursive: true, force: true });
-    rmSync('/etc/pxe-pilot', { recursive: true, force: true });
-    rmSync(WANTS, { force: true });
-    if (createdPolicy) rmSync(POLICY, { force: true });
-    rmSync(work, { recursive: true, force: true });
+    const problems: string[] = [];
+    const undo = async (what: string, action: () => Promise<void> | void): Promise<void> => {
+      try {
+        await action();
+      } catch (err) {
+        problems.push(`${what}: ${(err as Error).message}`);
+      }
+    };
+    for (const pid of started) {
+      await undo(`ending pid ${pid}, started by this test`, async () => {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        await waitGone(pid, 'a process this test started');
+      });
+    }
+    if (!found.package)
+      await undo('dpkg --purge pxe-pilot', async () => {
+        if (!(await dpkgKnows())) return;
+        const r = await sh('dpkg', ['--purge', 'pxe-pilot']);
+        if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+      });
+    // Whatever a failed purge left behind.
+    if (!found.account) await undo('userdel pxe-pilot', async () => void ((await userExists()) && (await ok('userdel', ['pxe-pilot']))));
+    if (!found.group) await undo('groupdel pxe-pilot', async () => void ((await groupExists()) && (await ok('groupdel', ['pxe-pilot']))));
+    if (!found.state) await undo(`rm -r ${STATE}`, () => rmSync(STATE, { recursive: true, force: true }));
+    if (!found.profileFolder) await undo('rm -r /etc/pxe-pilot', () => rmSync('/etc/pxe-pilot', { recursive: true, force: true }));
+    if (!found.enabled) await undo(`rm ${WANTS}`, () => rmSync(WANTS, { force: true }));
+    if (createdPolicy) await undo(`rm ${POLICY}`, () => rmSync(POLICY, { force: true }));
+    await undo(`rm -r ${work}`, () => rmSync(work, { recursive: true, force: true }));
+    const now = await footprint();
+    for (const k of Object.keys(now) as (keyof Footprint)[]) if (now[k] && !found[k]) problems.push(`${FOOTPRINT_NAMES[k]} is still there`);
+    if (problems.length) throw new Error(`the package test could not leave the host as it found it:\n${problems.join('\n')}`);
   });
+
+  /** A process as the pxe-pilot account, as the service or an operator would start one; tracked by pid. */
+  function spawnAsAccount(argv: string[]): ChildProcess {
+    const child = spawn('setpriv', ['--reuid=pxe-pilot', '--regid=pxe-pilot', '--init-groups', '--', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid === undefined) throw new Error(`setpriv ${argv.join(' ')} did not start`);
+    started.add(child.pid);
+    return child;
+  }
+
+  /** Ends a process this test started (SIGTERM, SIGKILL after 10 s) and waits until /proc has no trace of it. */
+  async function endStarted(child: ChildProcess, what: string): Promise<void> {
+    const pid = child.pid!;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await waitGone(pid, what);
+    started.delete(pid);
+  }
+
+  /** Waits (bounded) until every process this test started has exited, by pid. */
+  async function allStartedGone(): Promise<void> {
+    for (const pid of started) {
+      await waitGone(pid, 'a process this test started');
+      started.delete(pid);
+    }
+  }
 
   /** The installed daemon as the service user, on loopback with unprivileged ports, DHCP off. */
   async function startInstalledDaemon(): Promise<void> {
@@ -123,31 +238,29 @@ describe('Debian package', { skip }, () => {
         `[tftp]\nport = ${tftpPort}\nbind = 127.0.0.1\nroot = ${work}\n[dhcp]\nmode = off\n`,
       { mode: 0o644 },
     );
-    daemon = spawn('setpriv', ['--reuid=pxe-pilot', '--regid=pxe-pilot', '--init-groups', '--', '/usr/bin/pxe-pilot', '--config', profile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    daemon = spawnAsAccount(['/usr/bin/pxe-pilot', '--config', profile]);
     const output = collectOutput(daemon);
     const child = daemon;
-    await waitFor(
-      'the installed pxe-pilot to answer GET /health',
-      async () => {
-        if (child.exitCode !== null) throw new Error(`pxe-pilot exited with ${child.exitCode}:\n${output.text()}`);
-        const r = await fetch(`http://127.0.0.1:${httpPort}/health`).catch(() => null);
-        return r?.status === 200;
-      },
-      20_000,
-      100,
-    );
+    try {
+      await waitFor(
+        'the installed pxe-pilot to answer GET /health',
+        async () => {
+          if (child.exitCode !== null) throw new Error(`pxe-pilot exited with ${child.exitCode}:\n${output.text()}`);
+          const r = await fetch(`http://127.0.0.1:${httpPort}/health`).catch(() => null);
+          return r?.status === 200;
+        },
+        20_000,
+        100,
+      );
+    } catch (err) {
+      // A daemon that did not come up is ended before the failure is reported.
+      await stopDaemon();
+      throw err;
+    }
   }
 
   async function stopDaemon(): Promise<void> {
-    const child = daemon;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    if (daemon) await endStarted(daemon, 'the installed pxe-pilot');
     daemon = null;
   }
 
@@ -246,6 +359,9 @@ describe('Debian package', { skip }, () => {
   });
 
   test('remove keeps the state, the profile and the user; purge deletes them', async () => {
+    // userdel refuses an account with a running process: every daemon started above is gone first.
+    await allStartedGone();
+    await noAccountProcesses();
     await ok('apt-get', ['remove', '-y', 'pxe-pilot']);
     assert.ok(!existsSync('/usr/bin/pxe-pilot'));
     assert.ok(!existsSync('/usr/lib/pxe-pilot'));
@@ -253,6 +369,8 @@ describe('Debian package', { skip }, () => {
     assert.ok(existsSync(PROFILE), 'remove deleted the profile');
     assert.ok(await userExists(), 'remove deleted the user');
 
+    await allStartedGone();
+    await noAccountProcesses();
     await ok('apt-get', ['purge', '-y', 'pxe-pilot']);
     assert.ok(!existsSync(STATE), `purge left ${STATE}`);
     assert.ok(!existsSync('/etc/pxe-pilot'), 'purge left /etc/pxe-pilot');
@@ -260,5 +378,38 @@ describe('Debian package', { skip }, () => {
     assert.notEqual((await sh('getent', ['group', 'pxe-pilot'])).code, 0, 'purge left the group');
     assert.ok(!existsSync(WANTS), 'purge left the service enabled');
     assert.notEqual((await sh('dpkg-query', ['-W', 'pxe-pilot'])).code, 0, 'dpkg still knows pxe-pilot');
+  });
+
+  test('a process of the account still running: remove and purge name it and what finishes the job, and end nothing', async () => {
+    await ok('apt-get', ['install', '-y', '--no-install-recommends', debs.release]);
+    // As an operator's hand-started daemon would be: running as the account, not the service.
+    const uid = Number((await ok('getent', ['passwd', 'pxe-pilot'])).split(':')[2]);
+    const standIn = spawnAsAccount(['sleep', '600']);
+    const pid = standIn.pid!;
+    const command = (): string => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+    await waitFor('the stand-in to run as pxe-pilot', () => processesOf(uid).includes(pid) && command() === 'sleep 600');
+    const alive = (): boolean => existsSync(`/proc/${pid}`) && standIn.exitCode === null && standIn.signalCode === null;
+
+    const removed = await sh('dpkg', ['--remove', 'pxe-pilot']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stderr, new RegExp(`still running as the pxe-pilot account[^\\n]*\\n  ${pid}: sleep 600\\n`), removed.stderr);
+    assert.ok(alive(), 'remove ended a process it did not start');
+
+    const purged = await sh('dpkg', ['--purge', 'pxe-pilot']);
+    assert.equal(purged.code, 0, purged.stderr);
+    assert.match(purged.stderr, /purge kept the account and group pxe-pilot: processes of that account are still running/, purged.stderr);
+    assert.match(purged.stderr, new RegExp(`\\n  ${pid}: sleep 600\\n`), purged.stderr);
+    assert.match(purged.stderr, /finish the purge with: userdel pxe-pilot; groupdel pxe-pilot/, purged.stderr);
+    assert.ok(alive(), 'purge ended a process it did not start');
+    assert.ok(await userExists(), 'purge removed an account that still has processes');
+    assert.ok(!existsSync(STATE), `purge left ${STATE}`);
+    assert.ok(!existsSync('/etc/pxe-pilot'), 'purge left /etc/pxe-pilot');
+    assert.ok(!(await dpkgKnows()), 'dpkg still knows pxe-pilot');
+
+    // The operator stops it, then runs what the purge named.
+    await endStarted(standIn, 'the stand-in');
+    await ok('userdel', ['pxe-pilot']);
+    if (await groupExists()) await ok('groupdel', ['pxe-pilot']);
+    assert.ok(!(await userExists()) && !(await groupExists()), 'the named commands did not finish the job');
   });
 });
