@@ -14,6 +14,8 @@ export interface HostSection {
   profile?: string;
   cmdline?: string;
   loader?: 'ipxe' | 'grub' | 'ipxe-shim';
+  /** ipmi://…, redfish://… or wol (docs/power.md). */
+  bmc?: string;
 }
 
 /** INI sections as key → value; host sections separately (their header carries the MAC). */

@@ -32,6 +32,8 @@ const NO_TOKEN_REASON = /admin API: no \[http\] admin_token is configured, so it
 const BODIES: Record<string, string> = {
   'POST /nodes/:mac/reinstall': JSON.stringify({ profile: IMAGE }),
   'PUT /nodes/:mac/local-boot': JSON.stringify({ script: 'sanboot --no-describe --drive 0x80' }),
+  // Wake-on-LAN (the machine's bmc below): the magic packet stays on the lab's veth.
+  'POST /nodes/:mac/power': JSON.stringify({ action: 'on' }),
 };
 
 interface Answer {
@@ -118,12 +120,14 @@ describe('the shipped profile without an admin token, reached from another machi
     spec = {
       sections: {
         ...shipped,
-        server: { ...shipped.server, address: lan.server, state_dir: join(dir, 'state') },
+        // The interface only for Wake-on-LAN, which the power routes send on; DHCP stays off.
+        server: { ...shipped.server, address: lan.server, interface: 'eth0', state_dir: join(dir, 'state') },
         tftp: { ...shipped.tftp, root: join(dir, 'tftp') },
         answers: { ...shipped.answers, dir: join(dir, 'answers') },
         assets: { ...shipped.assets, dir: join(dir, 'assets') },
       },
-      hosts: [{ mac: MAC, hostname: 'web1', action: 'local' }],
+      // A power control with no credentials to set up, so the power routes answer too.
+      hosts: [{ mac: MAC, hostname: 'web1', action: 'local', bmc: 'wol' }],
     };
     pilot = await PxePilot.start(lab, 'srv', { configFile: join(dir, 'pxe-pilot.ini'), spec, baseUrl: LOOPBACK[0]!, adminToken: '' });
     // The machine boots once from the network, so there is a node the refused requests could change.
