@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { magicPacket, magicPacketTarget } from '../../src/power/wol.ts';
 import { NetLab, collectOutput, waitFor } from '../helpers/netns.ts';
 import { skipUnless } from '../helpers/requirements.ts';
-import { PxePilot, type HostSection } from '../helpers/daemon.ts';
+import { PxePilot } from '../helpers/daemon.ts';
 
 const TOKEN = 'wol-test-admin-token-4c1f9a';
 const SEND_WOL = fileURLToPath(new URL('../fixtures/power/send-wol.ts', import.meta.url));
@@ -64,7 +64,7 @@ test(
             dhcp: { mode: 'off' },
             power: { credentials_dir: join(dir, 'bmc') },
           },
-          hosts: [{ mac: MAC, bmc: 'wol' } as HostSection],
+          hosts: [{ mac: MAC, bmc: 'wol' }],
         },
       });
       const power = (action: string) =>
