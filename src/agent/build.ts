@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AssetError, badInput } from '../assets/errors.ts';
 import { abortStaging, beginStaging, commitStaging, fileSize, filesUnder, pendingPaths, requireFreeSpace, type Staging } from '../assets/layout.ts';
-import { formatImageManifest, formatSha256Sums, hashFile, type ImageManifest, type ManifestFile } from '../assets/manifest.ts';
+import { hashFile, writeImageManifest, type ImageManifest, type ManifestFile } from '../assets/manifest.ts';
 import { formatBytes, Progress } from '../assets/progress.ts';
 import { findOnPath, runTool } from '../assets/tools.ts';
 import { aptShow, fetchDebs, firstDependency, requirePackage, type AptPackage } from './debs.ts';
@@ -295,7 +295,6 @@ async function writeManifest(dir: string, release: string, packages: AptPackage[
     builtBy,
     files,
   };
-  await writeFile(join(dir, 'SHA256SUMS'), formatSha256Sums(files));
-  await writeFile(join(dir, 'image.json'), formatImageManifest(manifest));
+  await writeImageManifest(dir, manifest);
   return manifest;
 }

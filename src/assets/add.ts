@@ -1,12 +1,12 @@
 // `pxe-pilot assets add`: turns an installer ISO or netboot tarball into <assets dir>/<product>/<version>/
 // with vmlinuz, initrd, extras, a manifest, and nothing half-written on any failure.
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { badInput } from './errors.ts';
 import { listIsoFiles, readIsoText, sourceShape } from './iso.ts';
 import { abortStaging, beginStaging, commitStaging, fileSize, filesUnder, requireFreeSpace, type Staging } from './layout.ts';
-import { formatImageManifest, formatSha256Sums, hashFile, type ImageManifest, type ManifestFile } from './manifest.ts';
+import { hashFile, writeImageManifest, type ImageManifest, type ManifestFile } from './manifest.ts';
 import { Progress } from './progress.ts';
 import { extractTarMember, listTar } from './tarball.ts';
 import { requireTools } from './tools.ts';
@@ -78,8 +78,7 @@ async function writeManifest(
     builtBy,
     files,
   };
-  await writeFile(join(dir, 'SHA256SUMS'), formatSha256Sums(files));
-  await writeFile(join(dir, 'image.json'), formatImageManifest(manifest));
+  await writeImageManifest(dir, manifest);
   return manifest;
 }
 

@@ -2,7 +2,8 @@
 // hand) and image.json (what it is, where it came from, and each file's size and mtime for the
 // cheap check at start-up). The formatters and parsers are pure; hashing streams.
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { IMAGE_KINDS, type ImageKind } from '../boot/products.ts';
 
 export interface ManifestFile {
@@ -133,4 +134,10 @@ export async function hashFile(path: string, onBytes?: (done: number) => void): 
     await fh.close();
   }
   return hash.digest('hex');
+}
+
+/** Writes an image folder's SHA256SUMS and image.json (into the staging folder, before its rename). */
+export async function writeImageManifest(dir: string, manifest: ImageManifest): Promise<void> {
+  await writeFile(join(dir, 'SHA256SUMS'), formatSha256Sums(manifest.files));
+  await writeFile(join(dir, 'image.json'), formatImageManifest(manifest));
 }
