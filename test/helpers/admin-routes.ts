@@ -3,10 +3,9 @@
 // the list from here, so a route added later is covered without anyone remembering to.
 import type Router from '@koa/router';
 import { createHttpApp } from '../../src/http/app.ts';
-import { AssetCatalogue } from '../../src/assets/catalogue-scan.ts';
-import { silentLogger } from '../../src/log.ts';
 import { Store } from '../../src/store/store.ts';
 import { testProfile } from './profile.ts';
+import { testHttpDeps } from './http.ts';
 
 export interface AdminRoute {
   method: string;
@@ -42,16 +41,8 @@ export function adminRoutes(): AdminRoute[] {
   const store = Store.open(':memory:');
   try {
     const profile = testProfile();
-    const app = createHttpApp({
-      profile: () => profile,
-      store,
-      leases: store.leases,
-      logger: silentLogger(),
-      services: () => [],
-      catalogue: new AssetCatalogue(),
-      startedAt: Date.now(),
-      version: 'test',
-    });
+    // Routes are only listed, never asked: no service is behind /health.
+    const app = createHttpApp({ ...testHttpDeps(profile, store, () => undefined as never), profile: () => profile, services: () => [] });
     const routers = app.middleware.map((m) => (m as { router?: Router }).router).filter((r): r is Router => r !== undefined);
     if (routers.length !== 1) throw new Error(`expected the app to mount one router, found ${routers.length}`);
     const routes: AdminRoute[] = [];
