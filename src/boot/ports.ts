@@ -10,6 +10,7 @@
 import type { BootEvent, EventProtocol, EventSink } from './events.ts';
 import type { InstallImage } from './catalogue.ts';
 import type { NodeLifecycle, NodeState, StateChange } from './lifecycle.ts';
+import type { Inventory } from '../agent/inventory.ts';
 
 export interface NodeRecord extends NodeState {
   hostname: string | null;
@@ -23,6 +24,48 @@ export interface NodeRecord extends NodeState {
   fqdn: string | null;
   bootMode: string | null;
   installReport: unknown;
+  /** What the inspection agent last reported; absent or null: never inspected. */
+  inventory?: NodeInventory | null;
+  /** An operator's (or a rule's) enrolment, kept in the store; absent or null: none. */
+  enrolment?: Enrolment | null;
+}
+
+/** The inventory a node keeps (docs/inventory.md), with the agent session that delivered it. */
+export interface NodeInventory {
+  document: Inventory;
+  /** ms since the epoch, stamped by the store. */
+  reportedAt: number;
+  /** The agent session (one boot of the agent) that posted it: a second post in it is a 409. */
+  session: string;
+}
+
+/**
+ * An enrolment: what a discovered machine gets, decided at run time, not in the INI. A [host]
+ * section beats it; it beats a [rule]. Kept in the store, so every appliance of a fleet sees it.
+ */
+export interface Enrolment {
+  hostname: string | null;
+  /** An image (install) or disk image (deploy) name, as `profile` in a [host]. */
+  profile: string | null;
+  action: 'install' | 'local' | 'menu' | 'inspect' | 'deploy' | 'wipe';
+  /** A BMC URL as `bmc` in a [host] (src/power/bmc-url.ts), or null. */
+  bmc: string | null;
+  /** ms since the epoch. */
+  enrolledAt: number;
+  /** 'admin' (CLI, API, dashboard) or 'rule NAME'. */
+  enrolledBy: string;
+}
+
+/**
+ * Per-boot agent sessions (docs/inventory.md): minted when the agent's boot script or GRUB
+ * configuration is served, handed to the agent on its kernel command line, valid for that
+ * machine and that boot only, and expiring. They authenticate everything the agent reports.
+ */
+export interface AgentSessions {
+  /** A new session for `mac`; the token goes on the agent's kernel line. */
+  mint(mac: string): { token: string; session: string; expiresAt: number };
+  /** Whether `token` is a live session for `mac`; the reason when not (for the 403 body). */
+  check(mac: string, token: string): { ok: true; session: string } | { ok: false; reason: string };
 }
 
 export interface InstallRecord {
