@@ -9,7 +9,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cachedFilePath, RemoteImageCache } from '../../src/assets/remote-cache.ts';
+import { cachedFilePath, CombinedCatalogue, RemoteImageCache } from '../../src/assets/remote-cache.ts';
+import { AssetCatalogue } from '../../src/assets/catalogue-scan.ts';
 import { parseProfile } from '../../src/config/load.ts';
 import type { Profile } from '../../src/config/profile.ts';
 import { remoteCacheDir } from '../../src/config/images.ts';
@@ -122,7 +123,9 @@ test('cached files are served over HTTP (/remote/<sha256>/<name>) and TFTP (remo
     profile.http.port = 0;
     profile.tftp.bind = '127.0.0.1';
     profile.tftp.port = 0;
-    const service: HttpService = new HttpService(testHttpDeps(profile, store, () => service));
+    const deps = testHttpDeps(profile, store, () => service);
+    deps.catalogue = new CombinedCatalogue(new AssetCatalogue(), () => cache.images(state, profile.images.values()));
+    const service: HttpService = new HttpService(deps);
     http = service;
     await http.start();
     const base = `http://127.0.0.1:${http.port}`;
@@ -137,6 +140,12 @@ test('cached files are served over HTTP (/remote/<sha256>/<name>) and TFTP (remo
     assert.match(await unpinned.text(), /no \[image\] section pins k with SHA-256 0{64}/);
     const otherName = await fetch(`${base}/remote/${sha(KERNEL)}/vmlinuz`);
     assert.equal(otherName.status, 404);
+    // The console's Images page lists it (loopback: no admin token set).
+    const images = (await (await fetch(`${base}/images`)).json()) as { images: { profile: string; remote: boolean; integrity: string }[] };
+    assert.deepEqual(
+      images.images.map((i) => [i.profile, i.remote, i.integrity]),
+      [['rack/remote', true, 'verified']],
+    );
 
     tftp = new TftpService({ profile, logger: silentLogger(), events: { record: () => undefined }, stopGraceMs: 200 });
     await tftp.start();

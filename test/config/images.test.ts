@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { ConfigError, describeProfile, parseProfile, type InterfaceAddress } from '../../src/config/load.ts';
 import { imageSectionLines, remoteImageChecks } from '../../src/config/images.ts';
 import { remoteFileName } from '../../src/boot/catalogue.ts';
+import { defaultInstallProblem, menuDefaultWarning } from '../../src/config/checks.ts';
 
 const ifaces: InterfaceAddress[] = [{ name: 'br0', address: '10.77.0.1', netmask: '255.255.255.0', internal: false }];
 const opts = { interfaces: ifaces, interfaceExists: (n: string) => n === 'br0' };
@@ -212,4 +213,15 @@ test('property: the cache file name of any URL is one safe path segment', () => 
       assert.notEqual(name, '..');
     }),
   );
+});
+
+test('check-config: default_install must name an image folder or an [image] section; menu_default may name an [image]', () => {
+  const p = parseProfile(SERVER + UBUNTU + '[boot]\ndefault_install = debian/13\nmenu_default = ubuntu/24.04-remote\n', FILE, opts);
+  assert.match(
+    defaultInstallProblem(p, []) ?? '',
+    /\[boot\] default_install = debian\/13: no image folder under .* and no \[image debian\/13\] section; a reinstall that names no profile would stop at an error/,
+  );
+  assert.equal(menuDefaultWarning(p, []), null);
+  p.boot.defaultInstall = 'ubuntu/24.04-remote';
+  assert.equal(defaultInstallProblem(p, []), null);
 });
