@@ -16,6 +16,8 @@ export interface PolicySettings extends ServerAddress {
   /** The profile file, named in reasons. */
   file: string;
   hosts: ReadonlyMap<string, { action: 'install' | 'local' | 'menu'; profile: string; loader?: LoaderName | '' }>;
+  /** Remote images ([image] sections) by name: when their install is consumed, for the words. */
+  images?: ReadonlyMap<string, { consumedAt: 'script' | 'answer' }>;
   boot: Record<NonNullable<ArchInfo['bootKey']>, string> & {
     unknown: 'menu' | 'local' | 'ignore';
     defaultAction: 'menu' | 'local';
@@ -61,7 +63,10 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
     return { action: 'install', profile: named, reason: `${by}, profile ${named}` };
   }
   if (node?.state === 'installing') {
-    return local(`${consumedWords(node.profile ?? host?.profile)} at ${clock(node.consumedAt ?? 0)}; reinstall through the admin API to install again`);
+    const consumed = node.profile ?? host?.profile;
+    return local(
+      `${consumedWords(consumed, undefined, profile.images?.get(consumed ?? '')?.consumedAt)} at ${clock(node.consumedAt ?? 0)}; reinstall through the admin API to install again`,
+    );
   }
   if (node?.state === 'installed') {
     return local(`installed at ${clock(node.installedAt ?? node.consumedAt ?? 0)}; reinstall through the admin API to install again`);

@@ -178,3 +178,13 @@ test('[boot] default_install: a reinstall that names no profile installs it; wit
     store.close();
   }
 });
+
+test('after a remote image is consumed, the reason says how, by its own consumed_at', async () => {
+  const { store, resolve } = setup(`[host ${ARMED}]\naction = install\nprofile = standin/remote\n`);
+  tagged(await resolve(ARMED), 'install');
+  await store.applyChange(ARMED, { kind: 'consume', profile: 'standin/remote' });
+  assert.match(tagged(await resolve(ARMED), 'local').reason, /^install consumed: answer fetched at /);
+  tagged(await resolve(MAC), 'install');
+  assert.match(tagged(await resolve(MAC), 'local').reason, /^install consumed: its install script was served at /);
+  store.close();
+});
