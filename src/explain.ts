@@ -103,6 +103,7 @@ const LABELS: Record<EventProtocol, string> = {
   webhook: 'Webhook',
   admin: 'Admin',
   daemon: 'Daemon',
+  agent: 'Agent',
 };
 
 // How far back TFTP events are searched for this machine's IPs (TFTP names no MAC).
