@@ -61,8 +61,7 @@ export function inventoryChanges(before: Inventory, after: Inventory): string[] 
   sys('serial', 'serial');
   sys('uuid', 'UUID');
   out.push(...diskChanges(before.disks, after.disks));
-  if (before.memory.totalBytes !== after.memory.totalBytes)
-    out.push(`memory ${shown(before.memory.totalBytes)} → ${shown(after.memory.totalBytes)} bytes`);
+  if (before.memory.totalBytes !== after.memory.totalBytes) out.push(`memory ${shown(before.memory.totalBytes)} → ${shown(after.memory.totalBytes)} bytes`);
   const dimms = (inv: Inventory): number => inv.memory.dimms.length;
   if (dimms(before) !== dimms(after)) out.push(`DIMMs ${dimms(before)} → ${dimms(after)}`);
   const cpu = (inv: Inventory): string => `${shown(inv.cpus.sockets)} sockets, ${shown(inv.cpus.cores)} cores, ${shown(inv.cpus.threads)} threads`;

@@ -48,7 +48,17 @@ export function createHttpApp(deps: HttpDeps): Koa {
 
   const router = new Router();
   parseMacParams(router);
-  for (const register of [healthRoutes, bootRoutes, assetRoutes, initrdCpioRoutes, answerRoutes, adminRoutes, installerRoutes, inventoryRoutes, operatorConsole.routes])
+  for (const register of [
+    healthRoutes,
+    bootRoutes,
+    assetRoutes,
+    initrdCpioRoutes,
+    answerRoutes,
+    adminRoutes,
+    installerRoutes,
+    inventoryRoutes,
+    operatorConsole.routes,
+  ])
     register(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));

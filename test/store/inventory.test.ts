@@ -17,7 +17,14 @@ import { pgStoreSection, quietLogger } from '../helpers/pg-store.ts';
 import { inventoryDoc } from '../helpers/inventory-doc.ts';
 
 const MAC = '52:54:00:1e:00:01';
-const ENROLMENT: Enrolment = { hostname: 'rr-0042', profile: 'proxmox-ve/9.1-1', action: 'install', bmc: null, enrolledAt: 1_700_000_000_000, enrolledBy: 'admin' };
+const ENROLMENT: Enrolment = {
+  hostname: 'rr-0042',
+  profile: 'proxmox-ve/9.1-1',
+  action: 'install',
+  bmc: null,
+  enrolledAt: 1_700_000_000_000,
+  enrolledBy: 'admin',
+};
 
 type Opened = NodeStore & { agentSessions: AgentSessions; close(): void | Promise<void> };
 

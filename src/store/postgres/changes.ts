@@ -75,7 +75,12 @@ export async function writeInventory(
   const held = await db.query<NodeRow>('SELECT * FROM nodes WHERE mac = $1 FOR UPDATE', [mac]);
   const row = held.rows[0]!;
   if (row.inventory_session === session) return { duplicate: true, previous: null };
-  await db.query('UPDATE nodes SET inventory = $1::jsonb, inventory_at = $2, inventory_session = $3 WHERE mac = $4', [JSON.stringify(document), now, session, mac]);
+  await db.query('UPDATE nodes SET inventory = $1::jsonb, inventory_at = $2, inventory_session = $3 WHERE mac = $4', [
+    JSON.stringify(document),
+    now,
+    session,
+    mac,
+  ]);
   return { duplicate: false, previous: inventoryOf(row, row.inventory) };
 }
 
