@@ -1,7 +1,7 @@
 // Per-boot sessions of the inspection agent (AgentSessions of src/boot/ports.ts, docs/inventory.md).
 // A session is minted when the agent's boot is served and its token goes on the kernel line; a new
 // mint for the same MAC (a new boot) replaces the earlier one. Only the token's SHA-256 is kept;
-// a check compares hashes in constant time. A session lasts AGENT_SESSION_MS after its last use,
+// a check compares hashes in constant time. A session lasts [agent] session_minutes after its last use,
 // so an agent that waits and polls keeps its session while it is up, and a lost token dies.
 // The book lives in memory (check is sync: it runs on every report); the store persists it (the
 // SQLite file here, the shared table in postgres/) and a fleet's appliances follow each other's.
@@ -10,7 +10,7 @@ import type { AgentSessions } from '../boot/ports.ts';
 import type { BatchWriter, WriteBehind } from './batch.ts';
 import type { Db } from './database.ts';
 
-/** Two hours: an agent boots, reports and powers off in minutes; a waiting agent renews it by polling. */
+/** The default ([agent] session_minutes): an agent boots, reports and powers off in minutes; a waiting agent renews it by polling. */
 export const AGENT_SESSION_MS = 2 * 60 * 60 * 1000;
 
 /** One MAC's live session as stored. */

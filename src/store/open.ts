@@ -21,7 +21,8 @@ export interface AppStore extends NodeStore {
 }
 
 export async function openStore(profile: Profile, logger: Logger): Promise<AppStore> {
-  if (profile.store.backend === 'sqlite') return Store.open(profile.server.stateDir);
+  const agentSessionMs = profile.agent.sessionMinutes * 60_000;
+  if (profile.store.backend === 'sqlite') return Store.open(profile.server.stateDir, { agentSessionMs });
   // Imported only here: a SQLite appliance never runs the PostgreSQL client (pg) nor holds its code.
   const { PostgresStore } = await import('./postgres/store.ts');
   const db = openDatabase(profile.server.stateDir);
@@ -32,5 +33,11 @@ export async function openStore(profile: Profile, logger: Logger): Promise<AppSt
     batch.close();
     db.close();
   };
-  return PostgresStore.open({ store: profile.store, logger: logger.child({ service: 'store' }), leases: new SqliteLeases(db, batch), closeLeases });
+  return PostgresStore.open({
+    store: profile.store,
+    logger: logger.child({ service: 'store' }),
+    leases: new SqliteLeases(db, batch),
+    closeLeases,
+    agentSessionMs,
+  });
 }

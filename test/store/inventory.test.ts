@@ -14,6 +14,9 @@ import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { skipUnlessPostgres, startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { pgStoreSection, quietLogger } from '../helpers/pg-store.ts';
 import { inventoryDoc } from '../helpers/inventory-doc.ts';
+import { testProfile } from '../helpers/profile.ts';
+import { openStore } from '../../src/store/open.ts';
+import { silentLogger } from '../../src/log.ts';
 import { ENROLMENT, inventoryCases, MAC, type Backend } from './inventory-contract.ts';
 
 const pgSkip = skipUnlessPostgres();
@@ -126,4 +129,17 @@ describe('a fleet sees inventories, enrolments and agent sessions at once', { sk
       await b.close();
     }
   });
+});
+
+test('[agent] session_minutes is how long a session minted by the daemon’s store lasts', async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'pxp-inventory-'));
+  dirs.push(stateDir);
+  const store = await openStore(testProfile({ server: { stateDir }, agent: { sessionMinutes: 5 } }), silentLogger());
+  try {
+    const before = Date.now();
+    const { expiresAt } = store.agentSessions.mint(MAC);
+    assert.ok(expiresAt >= before + 5 * 60_000 && expiresAt <= Date.now() + 5 * 60_000, `expires ${expiresAt - before} ms after the mint`);
+  } finally {
+    await store.close();
+  }
 });
