@@ -147,6 +147,7 @@ function addressesOf(node: NodeRecord | undefined, events: StoredEvent[]): Set<s
       case 'http':
       case 'answer':
       case 'webhook':
+      case 'agent':
         add(text(e.detail?.ip));
         break;
       case 'proxydhcp':

@@ -87,6 +87,8 @@ describe('POST /inventory/<mac>', () => {
 
     const stored = agentEvents(h).find((e) => e.kind === 'inventory');
     assert.match(stored?.reason ?? '', /inventory stored \(first inventory\): Acme Roadrunner-9, serial RR-0042/);
+    const explained = await (await fetch(`${h.base}/nodes/${MAC}/explain`)).text();
+    assert.match(explained, /^.*Agent.*inventory stored \(first inventory\).*$/m, 'explain tells the report');
   });
 
   test('a later inspection that differs is stored (200) with an event naming what changed', async () => {
