@@ -7,10 +7,10 @@ import { relativeTime, table, type Style } from './format.ts';
 const s = (v: unknown): string => (v === null || v === undefined || v === '' ? '-' : typeof v === 'string' ? v : JSON.stringify(v));
 
 /** The enrolment lines ("-" when none). */
-export function describeEnrolment(e: (Omit<Enrolment, 'enrolledAt'> & { enrolledAt: string }) | null | undefined): string[] {
+export function describeEnrolment(e: Enrolment | null | undefined): string[] {
   if (!e) return ['  enrolment   -'];
   const what = `${e.action}${e.profile ? ` ${e.profile}` : ''} as ${s(e.hostname)}`;
-  return [`  enrolment   ${what}${e.bmc ? `, BMC ${e.bmc}` : ''} (by ${e.enrolledBy}, ${relativeTime(e.enrolledAt)})`];
+  return [`  enrolment   ${what}${e.bmc ? `, BMC ${e.bmc}` : ''} (by ${e.enrolledBy}, ${relativeTime(new Date(e.enrolledAt).toISOString())})`];
 }
 
 /** The inventory: identity, CPUs and memory as lines, then disks and NICs as tables. */

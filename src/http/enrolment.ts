@@ -62,9 +62,9 @@ export function isDiscovered(node: NodeRecord, host: HostEntry | undefined): boo
   return Boolean(node.inventory) && host === undefined && !node.enrolment;
 }
 
-/** The enrolment as the API shows it: times in ISO 8601. */
-export function enrolmentJson(e: Enrolment | null | undefined) {
-  return e ? { ...e, enrolledAt: new Date(e.enrolledAt).toISOString() } : null;
+/** The enrolment as the API shows it: as stored, `enrolledAt` in ms like the inventory's `reportedAt` (the contract's shape). */
+export function enrolmentJson(e: Enrolment | null | undefined): Enrolment | null {
+  return e ?? null;
 }
 
 export interface EnrolmentRouteHelpers {

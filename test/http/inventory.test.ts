@@ -226,6 +226,7 @@ describe('enrolment through the API and the CLI', () => {
     assert.equal(enrolment.hostname, 'rr-0042');
     assert.equal(enrolment.action, 'install');
     assert.equal(enrolment.enrolledBy, 'admin');
+    assert.equal(typeof enrolment.enrolledAt, 'number', 'ms since the epoch, like the inventory’s reportedAt');
     assert.match(String(enrolment.bmc), /^ipmi:\/\/10\.0\.0\.5/);
     assert.equal(enrolled.body.discovered, false);
     assert.equal(enrolled.body.state, 'seen', 'enrolling alone arms nothing');
