@@ -95,9 +95,17 @@ export class Daemon {
           storeHealth: () => this.store.health?.() ?? { backend: 'sqlite', state: 'ok' },
           telemetry: this.telemetry,
           power: this.power,
+          agentSessions: this.store.agentSessions,
         });
       case 'tftp':
-        return new TftpService({ ...deps, events: this.store, nodes: this.store, catalogue: this.catalogue, telemetry: this.telemetry });
+        return new TftpService({
+          ...deps,
+          events: this.store,
+          nodes: this.store,
+          catalogue: this.catalogue,
+          telemetry: this.telemetry,
+          agentSessions: this.store.agentSessions,
+        });
       case 'dhcp':
         return new DhcpServerService({ ...deps, leases: this.store.leases });
       case 'proxydhcp':

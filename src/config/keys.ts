@@ -170,6 +170,13 @@ export const PROFILE_KEYS = {
     poll_seconds: key(wholeNumber(0, 86400), 60, 'Seconds between power-state polls of each [host] with a bmc; 0: never polled.'),
     timeout_seconds: key(wholeNumber(1, 300), 10, 'Seconds one BMC call may take before the BMC is reported unreachable.'),
   },
+  agent: {
+    session_minutes: key(
+      wholeNumber(5, 10080),
+      120,
+      "Minutes an inspection agent's session (the token on its kernel line) lasts after its last use; read at start (docs/inventory.md).",
+    ),
+  },
 };
 
 /** The keys of a [host <mac>] section; the INI documents them in its commented example. */
