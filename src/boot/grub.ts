@@ -93,6 +93,23 @@ export function renderGrubInstall(image: InstallImage, tftpServer: string, extra
   ].join('\n');
 }
 
+/** The inspection agent through GRUB (Secure Boot: shim → GRUB → Debian's signed kernel), files over TFTP. */
+export function renderGrubInspect(image: InstallImage, tftpServer: string, cmdline: string, reason: string): string {
+  const file = (rel: string): string => `(tftp,${tftpServer})/${TFTP_ASSETS_FOLDER}/${rel}`;
+  const args = cmdline.split(/\s+/).filter((a) => a !== '');
+  return [
+    `# ${grubComment(reason)}`,
+    say(`inspecting with ${image.profile}: ${reason}`),
+    `linux ${[file(image.kernel), ...args].map(grubWord).join(' ')}`,
+    `initrd ${grubWord(file(image.initrds[0]!))}`,
+    'boot',
+    say(`could not load ${image.profile}; returning to the firmware`),
+    'sleep 5',
+    'exit',
+    '',
+  ].join('\n');
+}
+
 export interface GrubMenuOptions {
   /** 'local', 'shell' or a profile name; GRUB has no shell entry ('c' opens its command line), so shell means local. */
   defaultItem: string;

@@ -12,6 +12,9 @@ import { defaultsOf, fieldName, HOST_KEYS, HOST_VARIABLE, PROFILE_KEYS, sectionK
 import type { HostEntry, Profile } from './profile.ts';
 import { checkScopes, describeScopes, readScopes, reservationScope, SCOPE_PREFIX } from './scopes.ts';
 import { powerProblems } from '../power/config-check.ts';
+import { isIdentityHostSection, MENU_PREFIX, readIdentityHosts, readMenus, readRules, RULE_PREFIX } from './rules.ts';
+import { formatComparison } from '../boot/match.ts';
+import { formatInstallDisk } from '../boot/rules.ts';
 
 export { profileWarnings } from './warnings.ts';
 export type { InterfaceAddress } from './interfaces.ts';
@@ -125,6 +128,9 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   for (const section of SECTIONS) v.readKeys(sections[section] ?? {}, section, PROFILE_KEYS[section], p[section]);
   p.server.addressSource = p.server.address ? 'profile' : 'interface';
   readHosts(doc, p, v);
+  readIdentityHosts(doc, p, v);
+  readRules(doc, p, v);
+  readMenus(doc, p, v);
   readScopes(doc, p, v);
   resolveAddress(p, v, options);
   checkDhcp(p, v, options);
@@ -144,9 +150,14 @@ function knownSections(doc: Raw, v: Validator): Partial<Record<SectionName, Raw>
       v.problem('(top)', name, value, 'keys must be inside a section such as [server]');
       continue;
     }
-    if (name.startsWith('host ') || name.startsWith(SCOPE_PREFIX)) continue;
+    if (name.startsWith('host ') || name.startsWith(SCOPE_PREFIX) || name.startsWith(RULE_PREFIX) || name.startsWith(MENU_PREFIX)) continue;
     if (!Object.hasOwn(PROFILE_KEYS, name)) {
-      v.problem(name, '', '', `unknown section; known sections: ${SECTIONS.map((s) => `[${s}]`).join(' ')} [host <mac>] and [scope <name>]`);
+      v.problem(
+        name,
+        '',
+        '',
+        `unknown section; known sections: ${SECTIONS.map((s) => `[${s}]`).join(' ')} [host <mac>] [host serial:<serial>] [host uuid:<uuid>] [rule <name>] [menu <name>] and [scope <name>]`,
+      );
       continue;
     }
     const section = name as SectionName;
@@ -162,7 +173,7 @@ function knownSections(doc: Raw, v: Validator): Partial<Record<SectionName, Raw>
 /** [host <mac>] sections, by the HOST_KEYS table, plus x_ variables. */
 function readHosts(doc: Raw, p: Profile, v: Validator): void {
   for (const [section, value] of Object.entries(doc)) {
-    if (!section.startsWith('host ') || typeof value !== 'object' || value === null) continue;
+    if (!section.startsWith('host ') || isIdentityHostSection(section) || typeof value !== 'object' || value === null) continue;
     const macText = section.slice(5).trim();
     const raw = value as Raw;
     const nested = Object.values(raw).some((x) => typeof x === 'object' && x !== null);
@@ -301,10 +312,56 @@ export function describeProfile(p: Profile): string {
     }
   }
   lines.push(...describeScopes(p));
+  lines.push(...describeRules(p));
   for (const h of p.hosts.values()) {
     lines.push(`[host ${h.mac}]`);
     for (const [k, val] of Object.entries(h.vars)) lines.push(`${k} = ${val}`);
     if (!('action' in h.vars)) lines.push(`action = ${h.action}   ; from [boot] default_action`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** [host serial/uuid], [rule] and [menu] sections as check-config prints them. */
+function describeRules(p: Profile): string[] {
+  const lines: string[] = [];
+  for (const h of p.identityHosts.values()) {
+    lines.push(`[${h.section}]`, `action = ${h.action}`);
+    for (const [k, val] of [
+      ['profile', h.profile],
+      ['hostname', h.hostname],
+      ['cmdline', h.cmdline],
+    ] as const)
+      if (val) lines.push(`${k} = ${val}`);
+    if (h.inspectFirst) lines.push('inspect_first = true');
+  }
+  for (const r of p.rules) {
+    lines.push(`[rule ${r.name}]   ; from ${r.file}`);
+    const w = r.when;
+    for (const [k, g] of [
+      ['vendor', w.vendor],
+      ['product', w.product],
+      ['serial', w.serial],
+      ['disk_model', w.diskModel],
+      ['lldp_switch', w.lldpSwitch],
+      ['lldp_port', w.lldpPort],
+    ] as const)
+      if (g) lines.push(`${k} = ${g.source}`);
+    for (const [k, c] of [
+      ['cpu_threads', w.cpuThreads],
+      ['memory_gb', w.memoryGb],
+      ['disk_count', w.diskCount],
+      ['nic_speed_gbps', w.nicSpeedGbps],
+    ] as const)
+      if (c) lines.push(`${k} = ${formatComparison(c)}`);
+    if (r.action) lines.push(`action = ${r.action}`);
+    if (r.profile) lines.push(`profile = ${r.profile}`);
+    if (r.hostname) lines.push(`hostname = ${r.hostname}`);
+    if (r.installDisk) lines.push(`install_disk = ${formatInstallDisk(r.installDisk)}`);
+    if (r.menu) lines.push(`menu = ${r.menu}`);
+  }
+  for (const m of p.menus.values()) {
+    lines.push(`[menu ${m.name}]`, `entries = ${m.entries.map((g) => g.source).join(', ')}`);
+    if (m.default) lines.push(`default = ${m.default}`);
+  }
+  return lines;
 }
