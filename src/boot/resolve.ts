@@ -193,7 +193,7 @@ function withReported(node: NodeRecord | undefined, client: ClientDescription): 
 
 function censusFrom(ports: BootPorts): IdentityCensus | undefined {
   const list = ports.listNodes;
-  return list ? censusOf(() => list.call(ports)) : undefined;
+  return list ? censusOf(() => list.call(ports, Number.MAX_SAFE_INTEGER)) : undefined;
 }
 
 /** The [menu NAME] of the decision, and the images it lists (every offered image without one). */

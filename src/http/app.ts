@@ -5,6 +5,7 @@ import Router from '@koa/router';
 import type { HttpDeps } from './context.ts';
 import { HttpError } from './errors.ts';
 import { bootRoutes } from './boot.ts';
+import { agentNextRoutes } from './agent-next.ts';
 import { assetRoutes } from './assets.ts';
 import { healthRoutes } from './health.ts';
 import { answerRoutes } from './answers.ts';
@@ -47,7 +48,17 @@ export function createHttpApp(deps: HttpDeps): Koa {
 
   const router = new Router();
   parseMacParams(router);
-  for (const register of [healthRoutes, bootRoutes, assetRoutes, initrdCpioRoutes, answerRoutes, adminRoutes, installerRoutes, operatorConsole.routes])
+  for (const register of [
+    healthRoutes,
+    bootRoutes,
+    agentNextRoutes,
+    assetRoutes,
+    initrdCpioRoutes,
+    answerRoutes,
+    adminRoutes,
+    installerRoutes,
+    operatorConsole.routes,
+  ])
     register(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));

@@ -16,6 +16,7 @@ import {
 } from '../boot/ipxe.ts';
 import type { MenuSpec } from '../boot/rules.ts';
 import type { HttpDeps } from './context.ts';
+import { bootPortsOf } from './agent-next.ts';
 import { badRequest } from './errors.ts';
 import { clientAddress, macQuery } from './request.ts';
 
@@ -70,7 +71,7 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
     const platform = query(ctx, 'platform', 16);
     const client = describeIpxeClient({ mac, ip, buildarch, platform, uuid: query(ctx, 'uuid'), serial: query(ctx, 'serial') });
     const detail = { ip, ...(buildarch ? { buildarch } : {}), ...(platform ? { platform } : {}) };
-    const outcome = await resolveBoot({ client, event: { protocol: 'http', kind: 'GET /boot', detail } }, profile, deps.store, deps.catalogue);
+    const outcome = await resolveBoot({ client, event: { protocol: 'http', kind: 'GET /boot', detail } }, profile, bootPortsOf(deps), deps.catalogue);
     ctx.type = IPXE_TYPE;
     ctx.body = renderOutcome(outcome, profile, mac);
   });

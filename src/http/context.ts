@@ -1,7 +1,7 @@
 // What every HTTP route needs, handed in by the daemon.
 import type { Profile } from '../config/profile.ts';
 import type { Logger } from '../log.ts';
-import type { ImageCatalogue, LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
+import type { AgentSessions, ImageCatalogue, LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
 import type { Binding } from '../service.ts';
 import type { DaemonTelemetry } from '../metrics/telemetry.ts';
 import type { PowerControl } from '../power/control.ts';
@@ -30,6 +30,8 @@ export interface HttpDeps {
   storeHealth?: () => StoreHealth;
   /** Metrics, the live event hub and transfer table; absent in unit tests (a private one is made). */
   telemetry?: DaemonTelemetry;
+  /** The inspection agent's per-boot sessions; absent: the store's own, when it keeps them (else no inspection). */
+  agents?: AgentSessions;
   /** BMC power control (src/power); absent: the power routes answer 404. */
   power?: PowerControl;
 }
