@@ -335,7 +335,7 @@ function describeRules(p: Profile): string[] {
     if (h.inspectFirst) lines.push('inspect_first = true');
   }
   for (const r of p.rules) {
-    lines.push(`[rule ${r.name}]   ; from ${r.file}`);
+    lines.push(`; from ${r.file}`, `[rule ${r.name}]`);
     const w = r.when;
     for (const [k, g] of [
       ['vendor', w.vendor],
