@@ -13,7 +13,7 @@ export function inventoryValues(inventory: Inventory): Map<string, string> {
       out.set(`${path}.count`, String(value.length));
       value.forEach((v, i) => walk(v, `${path}.${i}`));
     } else if (typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
-    else out.set(path, String(value));
+    else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out.set(path, String(value));
   };
   walk(inventory, '');
   const short = productShort(inventory.system.vendor, inventory.system.product);
