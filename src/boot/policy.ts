@@ -102,7 +102,7 @@ function inspectOrAfter(
 export function decide(client: ClientDescription, profile: PolicySettings, node: SettingsNode | undefined, census?: IdentityCensus): Decision {
   const settings = settingsFor(client.mac, node, profile, census);
   const macHost = profile.hosts.get(client.mac);
-  const where = settings.from ? `[${settings.from.replace(/^\[|\]$/g, '')}]` : '';
+  const where = settings.source === 'enrolment' ? 'its enrolment' : settings.from ? `[${settings.from.replace(/^\[|\]$/g, '')}]` : '';
   const local = (reason: string): Decision => ({ action: 'local', localScript: node?.localBoot ?? 'exit', reason, settings });
   const menu = (reason: string): Decision => ({ action: 'menu', reason, settings, ...(settings.menu ? { menu: settings.menu } : {}) });
 
@@ -142,6 +142,11 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
         if (node && node.installedAt !== null) {
           return menu(`${named} has action=install, but it was installed at ${clock(node.installedAt)}; re-arm it through the admin API to install again`);
         }
+        // An enrolment arms only when asked to (enrol --install, or the reinstall route).
+        if (settings.source === 'enrolment')
+          return menu(
+            `${named} has action=install, profile ${settings.profile}, but no install is armed: enrol it with --install, or reinstall it through the admin API`,
+          );
         // Only a machine not heard from yet, or a store that did not ask lifecycle.sighted when it was.
         return menu(`${named} has action=install, profile ${settings.profile}, but no install is armed yet: it is armed when the machine is next seen`);
       case 'local':

@@ -283,3 +283,15 @@ default = debian/12
   );
   nodes.close();
 });
+
+test('an enrolment with action = install does not arm by itself: the menu says how to arm it', async () => {
+  const { resolve, report, nodes } = lab('');
+  nodes.store.sawNode(MAC, {}, false);
+  report(MAC);
+  nodes.enrolments.set(MAC, { hostname: 'db1', profile: 'debian/12', action: 'install', bmc: null, enrolledAt: Date.now(), enrolledBy: 'admin' });
+  const menu = tagged(await resolve(), 'menu');
+  assert.match(menu.reason, /^its enrolment has action=install, profile debian\/12, but no install is armed: enrol it with --install/);
+  assert.equal(nodes.getNode(MAC)?.state, 'seen');
+  assert.equal(nodes.getNode(MAC)?.hostname, 'db1', "the enrolment's host name is recorded");
+  nodes.close();
+});

@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { compare, COMPARATORS, formatComparison, globMatches, parseComparison, parseGlob } from '../../src/boot/match.ts';
+import { formatInstallDisk } from '../../src/boot/rules.ts';
+import { parseInstallDisk } from '../../src/config/rules.ts';
 
 const plainText = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => !/[*?\x00-\x1f]/.test(s) && s.trim() !== '' && s === s.trim());
 
@@ -92,4 +94,24 @@ test('any text parses to a comparison or a problem naming the syntax, never thro
     }),
   );
   for (const bad of ['', '>=', '=> 4', '>= -1', '>= 1e3', 'sixteen', '>= 16 GB']) assert.equal(parseComparison(bad).ok, false, bad);
+});
+
+test('install_disk: any text is a choice or a problem, never throws; a choice reads back from its spelling', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string({ maxLength: 60 }),
+        fc.constantFrom('smallest-ssd', 'largest'),
+        plainText.map((t) => `serial:${t}`),
+        plainText.map((t) => `model:${t}*`),
+      ),
+      (text) => {
+        const parsed = parseInstallDisk(text);
+        if (!parsed.ok) return;
+        const again = parseInstallDisk(formatInstallDisk(parsed.choice));
+        assert.ok(again.ok);
+        assert.equal(formatInstallDisk(again.choice), formatInstallDisk(parsed.choice));
+      },
+    ),
+  );
 });
