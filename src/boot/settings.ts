@@ -46,7 +46,8 @@ export type SettingsNode = NodeState & Partial<Pick<NodeRecord, 'serial' | 'uuid
 
 /** Which machines (by MAC) are known with an identity: a value two machines share selects nothing. */
 export interface IdentityCensus {
-  macsWith(kind: 'serial' | 'uuid', value: string): string[];
+  /** The other machines known with this value: not `mac`, nor a NIC of the same machine (its inventory lists both). */
+  macsWith(kind: 'serial' | 'uuid', value: string, mac: string): string[];
 }
 
 export type SettingsSource = 'host' | 'enrolment' | 'rule' | 'none';
@@ -89,13 +90,16 @@ export function nodeIdentity(node: Partial<Pick<NodeRecord, 'serial' | 'uuid' | 
 /** A census over the known nodes (the store's directory); computed only when an identity section applies. */
 export function censusOf(nodes: () => Iterable<Partial<Pick<NodeRecord, 'mac' | 'serial' | 'uuid' | 'inventory'>>>): IdentityCensus {
   return {
-    macsWith(kind, value) {
+    macsWith(kind, value, mac) {
       const out: string[] = [];
       const wanted = kind === 'uuid' ? value : value.toLowerCase();
       for (const n of nodes()) {
+        if (!n.mac || n.mac === mac) continue;
+        // A second NIC of the same machine shares its identity: its inventory names this MAC too.
+        if (n.inventory?.document.nics.some((nic) => nic.mac === mac)) continue;
         const id = nodeIdentity(n);
         const values = kind === 'uuid' ? id.uuids : id.serials.map((s) => s.toLowerCase());
-        if (n.mac && values.includes(wanted)) out.push(n.mac);
+        if (values.includes(wanted)) out.push(n.mac);
       }
       return out;
     },
@@ -157,7 +161,8 @@ function identityHost(
       passedOver.push(`[${host.section}]: ${c.kind} ${c.value} is a placeholder many machines report, so it selects nothing`);
       continue;
     }
-    const others = (census?.macsWith(c.kind, c.value) ?? []).filter((m) => m !== mac);
+    const ownNics = new Set(node?.inventory?.document.nics.map((n) => n.mac) ?? []);
+    const others = (census?.macsWith(c.kind, c.value, mac) ?? []).filter((m) => !ownNics.has(m));
     if (others.length > 0) {
       passedOver.push(`[${host.section}]: ${c.kind} ${c.value} is shared with ${others.slice(0, 3).join(', ')}, so it selects nothing`);
       continue;

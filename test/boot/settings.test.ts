@@ -11,7 +11,7 @@ import { fillHostname } from '../../src/boot/inventory-values.ts';
 import { parseInstallDisk } from '../../src/config/rules.ts';
 import { parseProfile } from '../../src/config/load.ts';
 import type { Inventory } from '../../src/agent/inventory.ts';
-import { testDisk, testInventory } from '../helpers/inventory.ts';
+import { testDisk, testInventory, testNic } from '../helpers/inventory.ts';
 
 const MAC = '52:54:00:5e:00:01';
 const OTHER = '52:54:00:5e:00:02';
@@ -132,6 +132,19 @@ test('a UUID or serial two machines share selects nothing, and the reason says s
     `[host uuid:${UUID}]: uuid ${UUID} is shared with ${OTHER}, so it selects nothing`,
     `[host serial:RR-0042]: serial RR-0042 is shared with ${OTHER}, so it selects nothing`,
   ]);
+  // Two NICs of one machine are one machine: its inventory lists both.
+  const twoNics = testInventory({ nics: [testNic('eth0', MAC), testNic('eth1', OTHER)] });
+  const nic1 = inspected(twoNics);
+  const nic2 = { ...node({ serial: 'RR-0042' }), mac: OTHER };
+  assert.equal(
+    settingsFor(
+      MAC,
+      nic1,
+      p,
+      censusOf(() => [nic1, nic2]),
+    ).from,
+    `host uuid:${UUID}`,
+  );
   // Alone, the same machine is selected.
   assert.equal(
     settingsFor(
