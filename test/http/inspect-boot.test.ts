@@ -3,7 +3,7 @@
 // file of it that changed is not, and the script says why.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpService } from '../../src/http/service.ts';
@@ -84,15 +84,13 @@ describe('GET /boot with [boot] unknown = inspect', () => {
 
   test('an agent image whose file changed is not served, and the script says why', async () => {
     const initrd = join(agentDir, 'initrd');
-    const { atime, mtime } = statSync(initrd);
     writeFileSync(initrd, 'tampered initrd bytes');
     const reload = () => service.reload(testProfile({ http: { bind: '127.0.0.1', port: service.port }, assets: { dir: root }, boot: { unknown: 'inspect' } }));
     reload();
     const minted = sessions.minted.length;
     const script = await (await fetch(`${base}/boot?mac=52:54:00:ad:00:02`)).text();
-    // Put the image back as it was built, for the other tests.
-    writeFileSync(initrd, 'initrd bytes');
-    utimesSync(initrd, atime, mtime);
+    // Build the image again, for the other tests.
+    agentDir = await agentImage(root);
     reload();
     assert.match(
       script,
