@@ -8,6 +8,7 @@ import type { ClientDescription } from '../../src/boot/client.ts';
 import type { BootPorts, ImageCatalogue } from '../../src/boot/ports.ts';
 import { resolveBoot, type BootOutcome, type BootRequest } from '../../src/boot/resolve.ts';
 import { agentNext } from '../../src/boot/agent-next.ts';
+import { decideBootFile } from '../../src/boot/policy.ts';
 import { renderInspectScript } from '../../src/boot/ipxe.ts';
 import { renderGrubInspect } from '../../src/boot/grub.ts';
 import { parseProfile } from '../../src/config/load.ts';
@@ -294,4 +295,11 @@ test('an enrolment with action = install does not arm by itself: the menu says h
   assert.equal(nodes.getNode(MAC)?.state, 'seen');
   assert.equal(nodes.getNode(MAC)?.hostname, 'db1', "the enrolment's host name is recorded");
   nodes.close();
+});
+
+test('DHCP and ProxyDHCP point a machine to inspect at its loader like any other (only ignore stays silent)', () => {
+  const profile = profileOf('[boot]\nunknown = inspect\n');
+  const reply = decideBootFile({ mac: MAC, firmware: 'uefi', isIpxe: false, arch: 7 }, profile, undefined);
+  assert.equal(reply.action, 'boot');
+  assert.equal(reply.bootFile, 'snponly.efi');
 });
