@@ -16,6 +16,7 @@ import { listAnswers, nocloudLayout, PRESEED_LAYOUT, PROXMOX_LAYOUT } from '../a
 import { normaliseProduct, normaliseSerial, normaliseUuid, proxmoxProductOfProfile } from '../answers/names.ts';
 import type { HttpDeps } from './context.ts';
 import { fillAnswer, locateAnswer } from './answers.ts';
+import { nodeSettingsView } from './node-settings.ts';
 import { listImagesWithProblems } from '../assets/inventory.ts';
 import { requireAdmin } from './auth.ts';
 import { isPlainObject, readBody } from './body.ts';
@@ -186,7 +187,8 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
   });
 
   router.get('/nodes/:mac', admin, (ctx) => {
-    ctx.body = nodeDetail(routeMac(ctx));
+    const mac = routeMac(ctx);
+    ctx.body = { ...nodeDetail(mac), ...nodeSettingsView(deps.profile(), deps.store, mac) };
   });
 
   router.post('/nodes/:mac/reinstall', admin, async (ctx) => {
@@ -258,7 +260,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     // A fleet's store reads what every appliance recorded; a single appliance's log is all of it.
     const source = (await deps.store.history?.(mac)) ?? deps.store;
     ctx.type = 'text/plain; charset=utf-8';
-    ctx.body = explainMac(source, mac, { limit, dhcp: dhcpFacts(deps.profile()) });
+    ctx.body = explainMac(source, mac, { limit, dhcp: dhcpFacts(deps.profile()), settings: deps.profile() });
   });
 
   router.get('/events', admin, (ctx) => {
@@ -300,6 +302,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
       answer,
       { mac, ip: node?.lastIp ?? null, hostname: node?.hostname ?? null, serial, uuid, product, server: answerBase(profile) },
       'answer',
+      deps.store,
     );
     ctx.type = TOML_TYPE;
     ctx.set('X-PXE-Pilot-Source', answer.rel);
