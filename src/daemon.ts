@@ -15,6 +15,7 @@ import { loadCertificate, namesAddress, type TlsMaterial } from './http/tls.ts';
 import { DaemonTelemetry } from './metrics/telemetry.ts';
 import { scrapeSources } from './metrics/sources.ts';
 import { PowerControl } from './power/control.ts';
+import { Reinstalls } from './power/reinstall.ts';
 import { registerPowerMetrics } from './power/metrics.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -44,6 +45,7 @@ export class Daemon {
   private tls: TlsMaterial | null = null;
   readonly telemetry = new DaemonTelemetry();
   readonly power: PowerControl;
+  readonly reinstalls: Reinstalls;
 
   private constructor(
     private profile: Profile,
@@ -52,6 +54,7 @@ export class Daemon {
   ) {
     this.power = new PowerControl({ profile: () => this.profile, store, logger: logger.child({ service: 'power' }) });
     registerPowerMetrics(this.telemetry.registry, this.power);
+    this.reinstalls = new Reinstalls({ profile: () => this.profile, store, power: this.power, logger: logger.child({ service: 'reinstall' }) });
   }
 
   static async start(profile: Profile, logger: Logger): Promise<Daemon> {
@@ -88,6 +91,7 @@ export class Daemon {
           storeHealth: () => this.store.health?.() ?? { backend: 'sqlite', state: 'ok' },
           telemetry: this.telemetry,
           power: this.power,
+          reinstalls: this.reinstalls,
         });
       case 'tftp':
         return new TftpService({ ...deps, events: this.store, nodes: this.store, catalogue: this.catalogue, telemetry: this.telemetry });

@@ -5,6 +5,7 @@ import type { ImageCatalogue, LeaseLog, NodeStore, StoreHealth } from '../boot/p
 import type { Binding } from '../service.ts';
 import type { DaemonTelemetry } from '../metrics/telemetry.ts';
 import type { PowerControl } from '../power/control.ts';
+import type { Reinstalls } from '../power/reinstall.ts';
 
 export interface ServiceStatus {
   name: string;
@@ -32,4 +33,6 @@ export interface HttpDeps {
   telemetry?: DaemonTelemetry;
   /** BMC power control (src/power); absent: the power routes answer 404. */
   power?: PowerControl;
+  /** reinstall --now (src/power/reinstall.ts); absent: those routes answer 404. */
+  reinstalls?: Reinstalls;
 }
