@@ -12,6 +12,7 @@ import { firmwareFiles, qemuBinary } from '../helpers/qemu.ts';
 import { buildStandin, repoRoot, standinSays, standinTools } from '../helpers/standin.ts';
 import { waitFor } from '../helpers/netns.ts';
 import type { PxePilot } from '../helpers/daemon.ts';
+import { installedAt } from './power-timing.ts';
 import { adminToken, answerFor, BootLab, lan, lanNs, pilotBase, standinProfile, type InstallHost } from './lab.ts';
 import { ipmiDeviceArgs, prepareBmcMachine, startLabIpmiSim, type BmcMachine } from './bmc-machine.ts';
 
@@ -32,10 +33,10 @@ before(async () => {
   const standin = await buildStandin();
   lab = await BootLab.create('pwr');
   await lab.startRouter({ kind: 'router-advertisements-only' });
-  await lab.net.addTap(lanNs, 'tap1', lan.bridge);
+  await lab.net.addTap(lanNs, 'tapbmc', lan.bridge);
   const dir = lab.path(host.hostname);
   await mkdir(dir, { recursive: true });
-  machine = await prepareBmcMachine(lab.net, { name: host.hostname, mac: host.mac, tap: 'tap1', workDir: dir, extraArgs: ipmiDeviceArgs });
+  machine = await prepareBmcMachine(lab.net, { name: host.hostname, mac: host.mac, tap: 'tapbmc', workDir: dir, extraArgs: ipmiDeviceArgs });
   await startLabIpmiSim(lab.net, machine as BmcMachine & { script: string }, BMC_USER, BMC_PASSWORD);
   const credentials = lab.path('bmc');
   await mkdir(credentials, { mode: 0o700 });
@@ -94,7 +95,7 @@ test(
     assert.equal(machine.running(), true, 'ipmi_sim powered the machine on (chassis_control started QEMU)');
 
     await waitFor('the machine to be installed (the webhook)', async () => (await pilot!.nodeState(host.mac)) === 'installed', INSTALL_MS, 1000);
-    const installed = Date.now();
+    const installed = await installedAt(pilot, host.mac);
     await machine.waitForSerial('the stand-in to reboot', standinSays.rebooting, 60_000);
     const rebootAt = machine.serial().lastIndexOf(standinSays.rebooting);
     await machine.waitForSerial('the machine to boot its disk after the reboot', 'Booting from Hard Disk', 120_000, rebootAt);
