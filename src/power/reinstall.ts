@@ -97,10 +97,9 @@ export class Reinstalls {
     this.jobs.set(job.id, job);
     for (const old of [...this.jobs.keys()].slice(0, Math.max(0, this.jobs.size - KEPT_JOBS))) this.jobs.delete(old);
     const armedBefore = new Map<string, boolean>();
-    for (const run of job.machines) {
-      armedBefore.set(run.mac, this.deps.store.getNode(run.mac)?.state === 'install-pending');
-      await this.arm(run, by.ip);
-    }
+    for (const run of job.machines) armedBefore.set(run.mac, this.deps.store.getNode(run.mac)?.state === 'install-pending');
+    // Armed together: the store's group commit writes them in one transaction.
+    await Promise.all(job.machines.map((run) => this.arm(run, by.ip)));
     void this.powerAll(job, armedBefore, by.ip).catch((err: unknown) => this.deps.logger.error({ err }, 'reinstall: the power steps failed unexpectedly'));
     return job;
   }

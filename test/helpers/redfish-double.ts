@@ -46,7 +46,15 @@ export interface RedfishMachine {
 }
 
 export async function startRedfishDouble(
-  options: { user?: string; password?: string; address?: string; port?: number; machine?: RedfishMachine } = {},
+  options: {
+    user?: string;
+    password?: string;
+    address?: string;
+    port?: number;
+    machine?: RedfishMachine;
+    /** Shows BootSourceOverrideMode but answers 400 to a PATCH naming it, as some iLOs do. */
+    modeReadOnly?: boolean;
+  } = {},
 ): Promise<RedfishDouble> {
   const dir = mkdtempSync(join(tmpdir(), 'pxe-redfish-'));
   try {
@@ -161,6 +169,7 @@ export async function startRedfishDouble(
         return error(res, 400, 'bad BootSourceOverrideEnabled');
       if (target === null || (target !== undefined && !TARGETS.includes(target))) return error(res, 400, 'bad BootSourceOverrideTarget');
       if (mode === null || (mode !== undefined && !MODES.includes(mode))) return error(res, 400, 'bad BootSourceOverrideMode');
+      if (mode !== undefined && options.modeReadOnly) return error(res, 400, 'BootSourceOverrideMode is read-only');
       if (enabled !== undefined) state.boot.enabled = enabled;
       if (target !== undefined) state.boot.target = target;
       if (mode !== undefined) state.boot.mode = mode;
