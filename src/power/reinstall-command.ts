@@ -5,7 +5,7 @@
 // machine's BMC failed.
 import { macArgument } from '../cli/arguments.ts';
 import { AdminClient, resolveTarget } from '../cli/client.ts';
-import { configFileOf, EXIT_FAILED, UsageError, type CommandContext } from '../cli/command.ts';
+import { CliError, configFileOf, EXIT_FAILED, UsageError, type CommandContext } from '../cli/command.ts';
 import { styleFor } from '../cli/format.ts';
 import type { ReinstallAnswer } from './reinstall-routes.ts';
 import type { ReinstallStep } from './reinstall.ts';
@@ -74,7 +74,9 @@ export async function nodeReinstallNow({ values, operands, out, err }: CommandCo
     const deadline = Date.now() + WAIT_LIMIT_MS;
     while (!job.finished && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      job = { ...(await client.json<ReinstallAnswer>('GET', started.progress)), skipped: started.skipped };
+      const [now] = (await client.json<{ reinstalls: ReinstallAnswer[] }>('GET', started.progress)).reinstalls;
+      if (!now) throw new CliError(`the daemon no longer knows reinstall ${started.id} (it restarted?): pxe-pilot explain <mac> says what happened`);
+      job = { ...now, skipped: started.skipped };
       show(job);
     }
   }

@@ -1,12 +1,12 @@
 // The admin API of `reinstall --now`: POST /nodes/<mac>/reinstall {"now": true} (through
 // src/http/admin.ts), POST /nodes/reinstall {"macs": […] | "rule": "NAME", "now": true} for
-// many, and GET /reinstalls/<id> for the steps as they happen. 202: the machines are armed,
+// many, and GET /reinstalls?id=<id> for the steps as they happen. 202: the machines are armed,
 // their power steps run in the background.
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { HttpDeps } from '../http/context.ts';
 import { isPlainObject, readBody } from '../http/body.ts';
-import { badRequest, HttpError, notFound } from '../http/errors.ts';
+import { badRequest, notFound } from '../http/errors.ts';
 import { clientAddress } from '../http/request.ts';
 import { chosenProfile } from '../http/profile-choice.ts';
 import type { ReinstallJob, ReinstallRequest } from './reinstall.ts';
@@ -24,7 +24,7 @@ export interface ReinstallAnswer extends ReinstallJob {
 }
 
 function answer(job: ReinstallJob, skipped: ReinstallAnswer['skipped'] = []): ReinstallAnswer {
-  return { ...job, progress: `/reinstalls/${job.id}`, skipped };
+  return { ...job, progress: `/reinstalls?id=${job.id}`, skipped };
 }
 
 /** Arms the machines and starts their power steps; refuses all (400, nothing armed) when one cannot be powered. */
@@ -83,10 +83,11 @@ export function reinstallRoutes(router: Router, deps: HttpDeps, admin: Middlewar
     ctx.body = { ...started, skipped };
   });
 
-  router.get('/reinstalls/:id', admin, (ctx) => {
-    const id = ctx.params.id ?? '';
-    const job = deps.reinstalls?.job(id);
-    if (!job) throw new HttpError(404, `no reinstall ${id}: it finished long ago, or the daemon restarted since`);
-    ctx.body = answer(job);
+  // The jobs this daemon still keeps, newest first; ?id= narrows to one (an empty list when it is
+  // gone: finished long ago, or the daemon restarted since).
+  router.get('/reinstalls', admin, (ctx) => {
+    const id = typeof ctx.query.id === 'string' ? ctx.query.id : undefined;
+    const jobs = deps.reinstalls?.jobs() ?? [];
+    ctx.body = { reinstalls: jobs.filter((job) => id === undefined || job.id === id).map((job) => answer(job)) };
   });
 }

@@ -42,6 +42,8 @@ export interface MachineRun {
   bmc: string;
   profile: string | null;
   state: MachineRunState;
+  /** When its power steps started (ISO), or null while it waits its turn. */
+  startedAt: string | null;
   steps: ReinstallStep[];
 }
 
@@ -59,11 +61,11 @@ export interface ReinstallRequest {
   profile: string | null;
 }
 
-/** Jobs kept for GET /reinstalls/<id>: the newest, so a long-running daemon does not grow. */
+/** Jobs kept for GET /reinstalls: the newest, so a long-running daemon does not grow. */
 const KEPT_JOBS = 100;
 
 export class Reinstalls {
-  private readonly jobs = new Map<string, ReinstallJob>();
+  private readonly kept = new Map<string, ReinstallJob>();
 
   constructor(private readonly deps: ReinstallDeps) {}
 
@@ -79,8 +81,9 @@ export class Reinstalls {
     return null;
   }
 
-  job(id: string): ReinstallJob | undefined {
-    return this.jobs.get(id);
+  /** The jobs kept, newest first. */
+  jobs(): ReinstallJob[] {
+    return [...this.kept.values()].reverse();
   }
 
   /**
@@ -92,10 +95,17 @@ export class Reinstalls {
       id: randomUUID(),
       startedAt: new Date().toISOString(),
       finished: false,
-      machines: requests.map((r) => ({ mac: r.mac, bmc: this.deps.profile().hosts.get(r.mac)?.bmc ?? '', profile: r.profile, state: 'waiting', steps: [] })),
+      machines: requests.map((r) => ({
+        mac: r.mac,
+        bmc: this.deps.profile().hosts.get(r.mac)?.bmc ?? '',
+        profile: r.profile,
+        state: 'waiting',
+        startedAt: null,
+        steps: [],
+      })),
     };
-    this.jobs.set(job.id, job);
-    for (const old of [...this.jobs.keys()].slice(0, Math.max(0, this.jobs.size - KEPT_JOBS))) this.jobs.delete(old);
+    this.kept.set(job.id, job);
+    for (const old of [...this.kept.keys()].slice(0, Math.max(0, this.kept.size - KEPT_JOBS))) this.kept.delete(old);
     const armedBefore = new Map<string, boolean>();
     for (const run of job.machines) armedBefore.set(run.mac, this.deps.store.getNode(run.mac)?.state === 'install-pending');
     // Armed together: the store's group commit writes them in one transaction.
@@ -145,6 +155,7 @@ export class Reinstalls {
 
   private async powerOne(run: MachineRun, wasArmed: boolean, ip: string): Promise<void> {
     run.state = 'running';
+    run.startedAt = new Date().toISOString();
     const wol = run.bmc === 'wol';
     const done = new Set<string>();
     let result: PowerResult;
