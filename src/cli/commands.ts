@@ -78,12 +78,18 @@ const ASSETS_ADD_OPTIONS = {
   initrd: { type: 'string', value: 'PATH', multiple: true, help: 'an initrd inside it, with --kernel' },
   sha256: { type: 'string', value: 'HEX', help: "a download's SHA-256" },
   sha256sums: { type: 'string', value: 'URL', help: 'a SHA256SUMS file that lists the download' },
+  kind: { type: 'string', value: 'disk-image', help: 'a raw disk image (.raw, .raw.gz, .raw.xz, .raw.zst) for the agent to deploy' },
 } as const satisfies OptionTable;
 
 const EVENTS_OPTIONS = {
   mac: { type: 'string', value: 'M', help: "only this machine's events" },
   limit: { type: 'string', value: 'N', help: 'the last N events' },
   follow: { type: 'boolean', short: 'f', help: 'then print each new event as it happens, until interrupted' },
+} as const satisfies OptionTable;
+
+const NODES_LIST_OPTIONS = {
+  state: { type: 'string', value: 'S', help: `only the machines in state S: ${NODE_LIFECYCLES.join(', ')}` },
+  discovered: { type: 'boolean', help: 'only the discovered machines: inspected, and no [host] section or enrolment gives them settings' },
 } as const satisfies OptionTable;
 
 type DaemonClientOptions = typeof DAEMON_CLIENT_OPTIONS;
@@ -151,8 +157,8 @@ LAN whose DHCP server you do not own. It puts the leased address on IF while it 
   }),
   defineCommand({
     name: 'assets add',
-    summary: 'an install image from an ISO, a tarball, a netboot folder or a download',
-    operands: [{ name: 'SOURCE', help: 'file.iso, file.tar.gz, a netboot folder or an http(s):// URL' }],
+    summary: 'an install image from an ISO, a tarball, a netboot folder or a download; or a disk image (--kind disk-image)',
+    operands: [{ name: 'SOURCE', help: 'file.iso, file.tar.gz, a netboot folder, disk.raw[.gz|.xz|.zst] or an http(s):// URL' }],
     options: ASSETS_ADD_OPTIONS,
     failure: 'it failed otherwise (an interrupted download: run it again to resume)',
     run: lazy(assets, 'assetsAdd'),
@@ -199,10 +205,30 @@ LAN whose DHCP server you do not own. It puts the leased address on IF while it 
   askDaemon({
     name: 'nodes',
     summary: 'every machine, as a table',
-    options: { state: { type: 'string', value: 'S', help: `only the machines in state S: ${NODE_LIFECYCLES.join(', ')}` } },
+    options: NODES_LIST_OPTIONS,
     run: lazy(admin, 'nodesList'),
   }),
-  askDaemon({ name: 'nodes show', summary: 'one machine: state, installs, recent events', operands: [MAC], run: lazy(admin, 'nodeShow') }),
+  askDaemon({ name: 'nodes ls', summary: 'every machine, as a table (as `nodes`)', options: NODES_LIST_OPTIONS, run: lazy(admin, 'nodesList') }),
+  askDaemon({
+    name: 'nodes show',
+    summary: 'one machine: state, enrolment, inventory (disks and NICs), installs, recent events',
+    operands: [MAC],
+    run: lazy(admin, 'nodeShow'),
+  }),
+  askDaemon({
+    name: 'nodes enrol',
+    summary: 'enrol a machine (kept in the store): its host name, image and action',
+    operands: [MAC],
+    options: {
+      hostname: { type: 'string', value: 'H', help: 'its host name (required)' },
+      profile: { type: 'string', value: 'P', help: 'the image to install (product/version); required for --action install' },
+      action: { type: 'string', value: 'A', help: 'install (default), local, menu or inspect' },
+      bmc: { type: 'string', value: 'URL', help: 'its BMC, e.g. ipmi://10.0.0.5 or redfish://bmc1.lab.example' },
+      install: { type: 'boolean', help: 'also arm the install now, as `nodes reinstall` does' },
+    },
+    run: lazy(admin, 'nodeEnrol'),
+  }),
+  askDaemon({ name: 'nodes unenrol', summary: 'remove its enrolment', operands: [MAC], run: lazy(admin, 'nodeUnenrol') }),
   askDaemon({
     name: 'nodes reinstall',
     summary: 'arm a reinstall at its next network boot; --now also boots it from the network through its BMC',

@@ -1,7 +1,7 @@
 // What every HTTP route needs, handed in by the daemon.
 import type { Profile } from '../config/profile.ts';
 import type { Logger } from '../log.ts';
-import type { ImageCatalogue, LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
+import type { AgentSessions, ImageCatalogue, LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
 import type { Binding } from '../service.ts';
 import type { DaemonTelemetry } from '../metrics/telemetry.ts';
 import type { PowerControl } from '../power/control.ts';
@@ -35,4 +35,6 @@ export interface HttpDeps {
   power?: PowerControl;
   /** reinstall --now (src/power/reinstall.ts); absent: those routes answer 404. */
   reinstalls?: Reinstalls;
+  /** Per-boot agent sessions: minted when the agent's boot is served, checked by POST /inventory; absent: the agent routes answer 403. */
+  agentSessions?: AgentSessions;
 }
