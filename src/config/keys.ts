@@ -172,9 +172,10 @@ export const PROFILE_KEYS = {
   },
   power: {
     credentials_dir: key(path, '/etc/pxe-pilot/bmc', 'Folder of BMC credentials: one file per BMC (host, or host:port), or default; mode 600 (docs/power.md).'),
-    max_parallel: key(wholeNumber(1, 256), 8, 'BMC calls in flight at once, over all machines.'),
+    max_parallel: key(wholeNumber(1, 256), 8, 'BMC calls in flight at once, over all machines; also the machines a reinstall --now of many powers at once.'),
     poll_seconds: key(wholeNumber(0, 86400), 60, 'Seconds between power-state polls of each [host] with a bmc; 0: never polled.'),
     timeout_seconds: key(wholeNumber(1, 300), 10, 'Seconds one BMC call may take before the BMC is reported unreachable.'),
+    start_pause_seconds: key(wholeNumber(0, 600), 5, 'Seconds between two machines powered by one reinstall --now of many, so a rack does not start at once.'),
   },
   agent: {
     session_minutes: key(
