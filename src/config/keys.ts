@@ -58,6 +58,11 @@ export const PROFILE_KEYS = {
     bind: key(ipv4, '0.0.0.0', 'IPv4 address HTTP listens on; 0.0.0.0: all.'),
     admin_token: key(secret(16), '', 'Bearer token for the admin API (at least 16 characters; openssl rand -hex 24).'),
     metrics_allow: key(cidrList, [], 'CIDR blocks whose Prometheus may scrape /metrics without the admin token (loopback always may), comma-separated.'),
+    legacy_api: key(
+      oneOf(['', 'aayusharyan', 'wisherops']),
+      '',
+      "Also serves an earlier pxe-pilot's API in its own shapes (docs/migrating.md): aayusharyan | wisherops; empty: off.",
+    ),
   },
   https: {
     enabled: key(flag, true, 'Serves everything over HTTPS too, so installers can fetch answers they can verify. true | false'),

@@ -14,6 +14,7 @@ import { installerRoutes } from './installers.ts';
 import { parseMacParams } from './request.ts';
 import { consoleHttp } from './console.ts';
 import { foldRequestSlashes } from './slashes.ts';
+import { legacyApi } from './legacy/index.ts';
 
 /** Paths iPXE or an installer fetches: errors there are text/plain, elsewhere JSON. */
 function wantsText(path: string): boolean {
@@ -45,6 +46,8 @@ export function createHttpApp(deps: HttpDeps): Koa {
     }
   });
 
+  // An earlier pxe-pilot's API, when [http] legacy_api names one (src/http/legacy).
+  app.use(legacyApi(deps));
   const router = new Router();
   parseMacParams(router);
   for (const register of [healthRoutes, bootRoutes, assetRoutes, initrdCpioRoutes, answerRoutes, adminRoutes, installerRoutes, operatorConsole.routes])
