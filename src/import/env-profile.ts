@@ -49,8 +49,10 @@ export function profileFromEnvironment(source: EnvSource): EnvProfile {
   const used = new Set<string>();
   const get = (name: string): string | undefined => {
     const v = vars.get(name)?.trim();
-    if (v !== undefined) used.add(name);
-    return v === '' ? undefined : v;
+    if (v === undefined || used.has(name)) return v || undefined;
+    used.add(name);
+    if (v === '') notCarried.push(`${name} is empty: that project then used its default, and so does this profile`);
+    return v || undefined;
   };
   const set = (section: string, key: string, value: string, comment: string): void => {
     // Both projects' TFTP switches, say: the later one wins, and says what it replaced.
@@ -69,20 +71,20 @@ export function profileFromEnvironment(source: EnvSource): EnvProfile {
   // ---- WisherOps: PXE_PILOT_* ----
   if (wisherops) {
     const answers = hostPath(get('PXE_PILOT_ANSWERS_DIR') ?? '/answers', source.mounts);
-    if (vars.has('PXE_PILOT_ANSWERS_DIR') || answers.via)
+    if (vars.get('PXE_PILOT_ANSWERS_DIR') || answers.via)
       set(
         'answers',
         'dir',
         answers.path,
-        `from PXE_PILOT_ANSWERS_DIR=${vars.get('PXE_PILOT_ANSWERS_DIR') ?? '/answers (its default)'}${answers.via}; check it with pxe-pilot import --from-answers`,
+        `from PXE_PILOT_ANSWERS_DIR=${vars.get('PXE_PILOT_ANSWERS_DIR') || '/answers (its default)'}${answers.via}; check it with pxe-pilot import --from-answers`,
       );
     const assets = hostPath(get('PXE_PILOT_ASSETS_DIR') ?? '/assets', source.mounts);
-    if (vars.has('PXE_PILOT_ASSETS_DIR') || assets.via)
+    if (vars.get('PXE_PILOT_ASSETS_DIR') || assets.via)
       set(
         'assets',
         'dir',
         assets.path,
-        `from PXE_PILOT_ASSETS_DIR=${vars.get('PXE_PILOT_ASSETS_DIR') ?? '/assets (its default)'}${assets.via}; same layout, <product>/<version>/`,
+        `from PXE_PILOT_ASSETS_DIR=${vars.get('PXE_PILOT_ASSETS_DIR') || '/assets (its default)'}${assets.via}; same layout, <product>/<version>/`,
       );
     const port = get('PXE_PILOT_PORT') ?? '8080';
     if (portOf(port) === null) skip('PXE_PILOT_PORT', 'not a port number');
@@ -91,7 +93,7 @@ export function profileFromEnvironment(source: EnvSource): EnvProfile {
         'http',
         'also_listen',
         `:${port}`,
-        `from PXE_PILOT_PORT=${vars.get('PXE_PILOT_PORT') ?? '8080 (its default)'}: ISOs built for the earlier server post to http://<host>:${port}/answer; ` +
+        `from PXE_PILOT_PORT=${vars.get('PXE_PILOT_PORT') || '8080 (its default)'}: ISOs built for the earlier server post to http://<host>:${port}/answer; ` +
           'answers over plain HTTP also need [answers] plain_http_from (see docs/migrating.md), or rebuild those ISOs with pxe-pilot assets add',
       );
     const level = get('PXE_PILOT_LOG_LEVEL');

@@ -162,14 +162,14 @@ class Reader {
       const rest = line.text.slice(colon + 1).trim();
       this.i++;
       if (rest !== '') {
-        map[key] = this.inline(rest, line, indent);
+        setKey(map, key, this.inline(rest, line, indent));
         continue;
       }
       const child = this.next();
-      if (child && child.indent > indent) map[key] = this.block(child.indent);
+      if (child && child.indent > indent) setKey(map, key, this.block(child.indent));
       // A sequence may sit at its key's own indentation.
-      else if (child && child.indent === indent && isSequenceItem(child.text)) map[key] = this.sequence(indent);
-      else map[key] = null;
+      else if (child && child.indent === indent && isSequenceItem(child.text)) setKey(map, key, this.sequence(indent));
+      else setKey(map, key, null);
     }
     const stray = this.next();
     if (stray && stray.indent > indent) throw new YamlError(stray.number, 'unexpected indentation');
@@ -209,6 +209,11 @@ class Reader {
     const text = header.startsWith('>') ? parts.join(' ').replace(/ ?\n ?/g, '\n') : parts.join('\n');
     return header.includes('-') ? text : `${text}\n`;
   }
+}
+
+/** A key of the file is data: `__proto__` is a key like any other, never the object's prototype. */
+function setKey(map: { [key: string]: YamlValue }, key: string, value: YamlValue): void {
+  Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function quoted(text: string, lineNumber: number): { value: string; length: number } {
@@ -328,7 +333,7 @@ class Flow {
         value = this.value(true);
       }
       if (Object.prototype.hasOwnProperty.call(map, key)) throw new YamlError(this.line, `key ${JSON.stringify(key)} given twice`);
-      map[key] = value;
+      setKey(map, key, value);
       this.space();
       if (this.text[this.i] === ',') this.i++;
       else if (this.text[this.i] !== '}') throw new YamlError(this.line, 'expected , or } in a {..} map (a flow map must end on its line)');
