@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startLoopbackDaemon, TOKEN, type LoopbackDaemon } from '../helpers/loopback-daemon.ts';
+import { cliArgv } from '../helpers/cli.ts';
+
+const run = promisify(execFile);
 
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 const NATIVE = { ...AUTH, 'x-pxe-pilot-api': 'native' };
@@ -87,6 +92,15 @@ describe('legacy_api = aayusharyan', () => {
     assert.match(String(missing.json.error), /script/);
     assert.deepEqual((await call(d, 'DELETE', `/nodes/${MAC}/local-boot-config`)).json, { mac: MAC, local_boot_script: null });
     assert.doesNotMatch((await call(d, 'GET', `/boot?mac=${MAC}`)).text, /sanboot/);
+  });
+
+  test("pxe-pilot's own CLI still gets the native shapes on the shared paths", async () => {
+    await call(d, 'POST', '/nodes/52:54:00:cc:00:01/reinstall');
+    const [node, ...args] = cliArgv(['nodes', '--config', d.configFile, '--json']);
+    const { stdout } = await run(node!, args, { encoding: 'utf8', env: { ...process.env, PXE_PILOT_URL: '', PXE_PILOT_TOKEN: '' } });
+    const listed = JSON.parse(stdout) as { total: number; nodes: { mac: string; state: string }[] };
+    assert.equal(typeof listed.total, 'number');
+    assert.equal(listed.nodes.find((n) => n.mac === '52:54:00:cc:00:01')?.state, 'install-pending');
   });
 
   test('bad MACs are 400 with an error, a missing or wrong token 401, and hostile bodies never a 500', async () => {

@@ -285,6 +285,21 @@ test('--from-answers lists the literal {{ to escape, copies the WisherOps folder
   }
 });
 
+test('an import into the SQLite store of a running daemon is refused (exit 1), and nothing is written', async () => {
+  const daemon = await startLoopbackDaemon();
+  try {
+    const seed = join(dir, 'running.yml');
+    writeFileSync(seed, 'nodes:\n  - mac: "aa:bb:cc:dd:ee:77"\n');
+    const r = await pxePilot(['import', '--config', daemon.configFile, '--from-seed', seed]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /a pxe-pilot daemon answers on 127\.0\.0\.1:\d+: stop it first/);
+    const nodes = (await (await fetch(`${daemon.base}/nodes`, { headers: { authorization: `Bearer ${daemon.token}` } })).json()) as { total: number };
+    assert.equal(nodes.total, 0);
+  } finally {
+    await daemon.stop();
+  }
+});
+
 test('a second source, or --arm-reinstall without machines to import, is a usage error (exit 2)', async () => {
   const two = await pxePilot(['import', '--from-env', '--from-seed', 'x.yml']);
   assert.equal(two.code, 2);
