@@ -66,6 +66,11 @@ export const PROFILE_KEYS = {
       [],
       'More plain-HTTP listeners serving the same routes, [address]:port, comma-separated (:8080: on bind); for ISOs that have http://host:8080/answer baked in.',
     ),
+    legacy_api: key(
+      oneOf(['', 'aayusharyan', 'wisherops']),
+      '',
+      "Also serves an earlier pxe-pilot's API in its own shapes (docs/migrating.md): aayusharyan | wisherops; empty: off.",
+    ),
   },
   https: {
     enabled: key(flag, true, 'Serves everything over HTTPS too, so installers can fetch answers they can verify. true | false'),
