@@ -92,7 +92,7 @@ export const CONFIG_OPTIONS = {
     type: 'string',
     multiple: true,
     value: 'SECTION.KEY=VALUE',
-    help: 'override one key of the profile, validated as in the file; repeatable ("host MAC.KEY=VALUE" for a [host])',
+    help: 'override one key of the profile, validated as in the file ("host MAC.KEY=VALUE" for a [host])',
     shared: true,
   },
 } as const satisfies OptionTable;
