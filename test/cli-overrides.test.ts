@@ -42,6 +42,7 @@ test('check-config and explain take --set; a wrong one is exit 2 naming the flag
   const ok = await pxePilot(['check-config', '--config', file, '--set', 'http.port=8081', '--set', 'host 52:54:00:00:00:01.hostname=pve1']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /^\[http\]\nport = 8081$/m);
+  assert.ok(ok.stdout.includes(`# with the drop-ins ${join(dir, 'conf.d/rack1.ini')}\n`), ok.stdout);
   assert.match(ok.stdout, /^\[host 52:54:00:00:00:01\]\naction = local\nhostname = pve1$/m);
   const bad = await pxePilot(['check-config', '--config', file, '--set', 'http.port=abc']);
   assert.equal(bad.code, 2);

@@ -137,6 +137,7 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   v.problems.push(...sources.problems);
   const doc = sources.doc;
   const p = defaultProfile(file);
+  if (sources.dropIns.length > 0) p.dropIns = sources.dropIns;
   const sections = knownSections(doc, v);
   for (const section of SECTIONS) v.readKeys(sections[section] ?? {}, section, PROFILE_KEYS[section], p[section]);
   p.server.addressSource = p.server.address ? 'profile' : 'interface';
@@ -306,6 +307,7 @@ export function loadProfile(file: string, options: LoadOptions = {}): Profile {
 /** The effective profile as INI-like text, for check-config (secrets hidden). */
 export function describeProfile(p: Profile): string {
   const lines = [`# effective profile from ${p.file}`];
+  if (p.dropIns?.length) lines.push(`# with the drop-ins ${p.dropIns.join(', ')}`);
   for (const section of SECTIONS) {
     lines.push(`[${section}]`);
     const values = p[section] as Record<string, unknown>;
