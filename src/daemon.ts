@@ -190,10 +190,10 @@ export class Daemon {
   }
 
   /** SIGHUP: an invalid new profile keeps the old one running and says why. */
-  async reload(file: string): Promise<boolean> {
+  async reload(file: string, overrides: readonly string[] = []): Promise<boolean> {
     let next: Profile;
     try {
-      next = loadProfile(file);
+      next = loadProfile(file, { overrides });
     } catch (err) {
       if (err instanceof ConfigError) {
         this.logger.error({ problems: err.problems }, `reload refused, the running profile stays: ${err.message}`);

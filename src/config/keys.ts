@@ -18,6 +18,7 @@ import {
   oneOf,
   path,
   plainHttpFrom,
+  pathPatterns,
   postgresUrl,
   PROFILE_NAME,
   secret,
@@ -55,6 +56,7 @@ export const PROFILE_KEYS = {
       '',
       'Account to run as after binding, when started as root outside systemd; empty: stay who it was started as.',
     ),
+    include: key(pathPatterns, [], 'Drop-in files whose [host], [rule], [image] and [scope] sections join the profile, e.g. conf.d/*.ini; comma-separated.'),
   },
   http: {
     port: key(port, 80, 'TCP port for boot scripts, kernels and initrds, answers and the admin API.'),
