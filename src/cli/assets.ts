@@ -8,7 +8,7 @@ import { loadCertificate, TlsError } from '../http/tls.ts';
 import { VERSION } from '../daemon.ts';
 import { addImage } from '../assets/add.ts';
 import { addDiskImage, diskImageFormat } from '../assets/disk-image.ts';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { download } from '../assets/download.ts';
 import { AssetError } from '../assets/errors.ts';
 import { listImages, listImagesWithProblems, removeImage, verifyImage, type ImageRow } from '../assets/inventory.ts';
@@ -202,6 +202,8 @@ async function guarded(work: () => Promise<number>): Promise<number> {
 
 /** A qcow2 or other virtual disk given without --kind: say how to make a raw image of it, not "neither ISO nor tar". */
 async function refuseVirtualDiskFormats(source: string): Promise<void> {
+  // Folders (netboot trees) and missing paths are addImage's to judge.
+  if (!(await stat(source).catch(() => null))?.isFile()) return;
   const fh = await open(source, 'r').catch(() => null);
   if (!fh) return;
   const head = Buffer.alloc(512);
