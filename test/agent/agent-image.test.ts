@@ -273,7 +273,8 @@ describe('agent image', { skip }, () => {
           '-initrd',
           join(folder, 'initrd'),
           '-append',
-          `console=ttyS0 quiet pxe_pilot.url=http://10.0.2.100:8080/ pxe_pilot.token=tok-123 ${options.append ?? ''}`,
+          // no_timer_check: a loaded TCG host can fail the kernel's IO-APIC timer check and panic.
+          `console=ttyS0 quiet no_timer_check pxe_pilot.url=http://10.0.2.100:8080/ pxe_pilot.token=tok-123 ${options.append ?? ''}`,
           '-smbios',
           `type=1,manufacturer=Acme Labs,product=Roadrunner-9,serial=RR-0042,uuid=${UUID}`,
           '-drive',
