@@ -4,7 +4,7 @@
 // that namespace, is ended by its pid with the lab, and the chroot folder it makes (/run/lldpd) is
 // removed afterwards when it was not there before.
 import { existsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import type { ChildProcess } from 'node:child_process';
 import { collectOutput, waitFor } from '../helpers/netns.ts';
 import { lan, lanNs, type BootLab } from './lab.ts';
@@ -34,7 +34,11 @@ export async function startLldpNeighbour(lab: BootLab): Promise<LldpNeighbour> {
   await lab.net.addNamespace(switchNs);
   await lab.net.attachToBridge(lanNs, lan.bridge, 'sw-port', switchNs, neighbour.portId, null);
   await lab.net.exec(lanNs, ['ip', 'link', 'set', 'dev', lan.bridge, 'type', 'bridge', 'group_fwd_mask', String(0x4000)]);
-  const config = lab.path('lldpd.conf');
+  // lldpd's configuring lldpcli runs as _lldpd: its socket and configuration are in a folder that
+  // account can reach (the lab's own folder is private: traverse only is opened).
+  await chmod(lab.workDir, 0o711);
+  await mkdir(lab.path('lldpd'), { mode: 0o755 });
+  const config = lab.path('lldpd', 'lldpd.conf');
   await writeFile(
     config,
     [
@@ -45,19 +49,25 @@ export async function startLldpNeighbour(lab: BootLab): Promise<LldpNeighbour> {
       '',
     ].join('\n'),
   );
-  const socket = lab.path('lldpd.socket');
+  const socket = lab.path('lldpd', 'lldpd.socket');
   const lldpd = lab.net.spawn(switchNs, ['lldpd', '-d', '-I', neighbour.portId, '-u', socket, '-O', config]);
   const out = collectOutput(lldpd);
+  let shown = '';
   try {
-    await waitFor('lldpd to send on the switch port', async () => {
-      if (lldpd.exitCode !== null) throw new Error(`lldpd exited: ${out.text()}`);
-      const r = await lab.net.exec(switchNs, ['lldpcli', '-u', socket, 'show', 'interfaces'], { allowFail: true });
-      return r.stdout.includes(neighbour.portDescription);
-    });
+    await waitFor(
+      'lldpd to send on the switch port',
+      async () => {
+        if (lldpd.exitCode !== null) throw new Error(`lldpd exited: ${out.text()}`);
+        const r = await lab.net.exec(switchNs, ['lldpcli', '-u', socket, 'show', 'interfaces'], { allowFail: true });
+        shown = r.stdout + r.stderr;
+        return r.stdout.includes(neighbour.portDescription);
+      },
+      30_000,
+    );
   } catch (err) {
     await lab.net.stop(lldpd);
     await cleanUp();
-    throw err;
+    throw new Error(`${(err as Error).message}\nlldpcli: ${shown}\nlldpd: ${out.text().slice(-2000)}`);
   }
   return { lldpd, log: out.text, cleanUp };
 }
