@@ -232,6 +232,8 @@ describe('agent image', { skip }, () => {
         if (req.method === 'POST') res.writeHead(201, { 'content-type': 'application/json' }).end('{"stored":true,"changes":[]}');
         else {
           const next = nexts.shift() ?? 'poweroff';
+          // 'drop': the server is gone; the connection closes without an answer.
+          if (next === 'drop') return void req.socket.destroy();
           res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ next, reason: `the test says ${next}`, pollSeconds: 1 }));
         }
       });
@@ -380,15 +382,23 @@ describe('agent image', { skip }, () => {
   });
 
   test('booted under OVMF, it reports UEFI mode and Secure Boot off, posts for the BOOTIF NIC, and reboots as told', async () => {
-    const { post, received, log } = await bootAgent('ovmf', { nexts: ['reboot'], append: 'BOOTIF=01-52-54-00-AA-BB-02' });
+    const { post, received, log } = await bootAgent('ovmf', { nexts: ['drop', 'reboot'], append: 'BOOTIF=01-52-54-00-AA-BB-02' });
     const inv = assertIdentity(post);
     assert.deepEqual(inv.boot, { mode: 'uefi', secureBoot: false });
     assert.equal(inv.bmc, null, 'no IPMI device, no BMC');
     assert.equal(post.url, '/inventory/52:54:00:aa:bb:02');
     assert.deepEqual(
       received.filter((r) => r.method === 'GET').map((r) => r.url),
-      ['/agent/52:54:00:aa:bb:02/next'],
+      ['/agent/52:54:00:aa:bb:02/next', '/agent/52:54:00:aa:bb:02/next'],
+      'a request without an answer is asked again',
     );
     assert.match(log, /reboot: Restarting system/);
+  });
+
+  test('a server that stops answering is asked 10 times in a row, then the machine powers off', async () => {
+    const { received, log } = await bootAgent('seabios', { nexts: Array<string>(12).fill('drop') });
+    assert.equal(received.filter((r) => r.method === 'GET').length, 10);
+    assert.match(log, /did not answer \S+ 10 times in a row; powering off/);
+    assert.match(log, /reboot: Power down/);
   });
 });
