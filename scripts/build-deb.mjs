@@ -130,8 +130,8 @@ if (testMigration) {
   writeFileSync(holder, readFileSync(holder, 'utf8') + extra);
 }
 
-// agent/init: the inspection agent's /init, which `pxe-pilot agent build` puts into its initramfs.
-for (const file of ['package.json', 'package-lock.json', 'bin/pxe-pilot.mjs', 'agent/init']) {
+// agent/init and agent/lldp.awk: the inspection agent's /init and its LLDP decoder, which `pxe-pilot agent build` puts into its initramfs.
+for (const file of ['package.json', 'package-lock.json', 'bin/pxe-pilot.mjs', 'agent/init', 'agent/lldp.awk']) {
   mkdirSync(dirname(join(app, file)), { recursive: true });
   copyFileSync(join(root, file), join(app, file));
 }

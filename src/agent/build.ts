@@ -1,7 +1,7 @@
 // `pxe-pilot agent build`: the inspection agent's image, made from Debian's packages as any user,
-// no root: the signed generic kernel, and an initramfs of busybox, dmidecode (with the two libc
-// files it needs), the drivers of src/agent/modules.ts, any firmware apt has for them, and the
-// agent (agent/init). The folder is <assets dir>/pxe-pilot-agent/<kernel release>/, written
+// no root: the signed generic kernel, and an initramfs of busybox, the programs of
+// src/agent/programs.ts (dmidecode, tcpdump, ipmitool) with exactly the libraries they load, the
+// drivers of src/agent/modules.ts, any firmware apt has for them, and the agent (agent/init). The folder is <assets dir>/pxe-pilot-agent/<kernel release>/, written
 // like `assets add` writes: staged, manifested, renamed into place.
 import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
@@ -16,6 +16,7 @@ import { formatBytes, Progress } from '../assets/progress.ts';
 import { findOnPath, runTool } from '../assets/tools.ts';
 import { aptShow, fetchDebs, firstDependency, requirePackage, type AptPackage } from './debs.ts';
 import { moduleName, parseModulesDep, selectModules, WANTED_MODULES } from './modules.ts';
+import { CARRIED_PROGRAMS, carryPrograms } from './programs.ts';
 
 export const AGENT_PRODUCT = 'pxe-pilot-agent';
 export const AGENT_ARCHES = ['amd64', 'arm64'] as const;
@@ -27,15 +28,18 @@ export const IMAGE_LIMIT = 40_000_000;
 
 /** The agent's /init, beside src/ and dist/ alike (both are one level under the project). */
 export const AGENT_INIT = fileURLToPath(new URL('../../agent/init', import.meta.url));
+/** The agent's LLDP decoder (busybox awk), /lib/pxe-pilot/lldp.awk in the image. */
+export const AGENT_LLDP_AWK = fileURLToPath(new URL('../../agent/lldp.awk', import.meta.url));
 
 /** Firmware packages (non-free-firmware) taken when apt knows them; most appliances do not reach that component. */
 const FIRMWARE_PACKAGES = ['firmware-bnx2x', 'firmware-qlogic', 'firmware-misc-nonfree', 'firmware-netronome'];
 
-const LIBC: Record<AgentArch, { interpreter: string; libc: string }> = {
-  amd64: { interpreter: 'lib64/ld-linux-x86-64.so.2', libc: 'lib/x86_64-linux-gnu/libc.so.6' },
-  arm64: { interpreter: 'lib/ld-linux-aarch64.so.1', libc: 'lib/aarch64-linux-gnu/libc.so.6' },
+/** The dynamic loader's path in the image (the programs' PT_INTERP), and where libc6 has it. */
+const INTERPRETER: Record<AgentArch, string> = {
+  amd64: 'lib64/ld-linux-x86-64.so.2',
+  arm64: 'lib/ld-linux-aarch64.so.1',
 };
-const LIBC_SOURCE: Record<AgentArch, string> = {
+const INTERPRETER_SOURCE: Record<AgentArch, string> = {
   amd64: 'lib/x86_64-linux-gnu/ld-linux-x86-64.so.2',
   arm64: 'lib/aarch64-linux-gnu/ld-linux-aarch64.so.1',
 };
@@ -68,6 +72,9 @@ export interface AgentContents {
   kernelRelease: string;
   compression: 'zstd';
   packages: { name: string; version: string; sha256: string }[];
+  /** The programs the agent runs besides busybox, and the shared libraries they load (file names in lib/<triplet>/). */
+  programs: { path: string; package: string; purpose: string }[];
+  libraries: string[];
   /** Module names carried (wanted ones and their dependencies). */
   modules: string[];
   /** Wanted drivers built into the kernel (nothing to carry). */
@@ -108,13 +115,14 @@ async function defaultCacheDir(scratch: string): Promise<string> {
   }
 }
 
-/** The packages to fetch: the signed kernel the meta-package points at, busybox, dmidecode, libc, and any firmware apt has. */
+/** The packages to fetch first: the signed kernel the meta-package points at, busybox, the programs' packages, libc, and any firmware apt has. */
 async function resolvePackages(arch: AgentArch): Promise<{ kernel: AptPackage; tools: AptPackage[]; firmware: AptPackage[] }> {
   const meta = await requirePackage(`linux-image-${arch}`, arch);
   const kernelName = firstDependency(meta.depends);
   if (!kernelName) throw badInput(`linux-image-${arch} ${meta.version} names no kernel package in Depends (${meta.depends || 'empty'})`);
   const kernel = await requirePackage(kernelName, arch);
-  const tools = [await requirePackage('busybox-static', arch), await requirePackage('dmidecode', arch), await requirePackage('libc6', arch)];
+  const tools: AptPackage[] = [];
+  for (const name of ['busybox-static', 'libc6', ...CARRIED_PROGRAMS.map((p) => p.pkg)]) tools.push(await requirePackage(name, arch));
   const firmware: AptPackage[] = [];
   for (const name of FIRMWARE_PACKAGES) {
     const p = await aptShow(name, arch);
@@ -126,7 +134,7 @@ async function resolvePackages(arch: AgentArch): Promise<{ kernel: AptPackage; t
 export async function buildAgent(req: AgentBuildRequest): Promise<AgentBuildResult> {
   const progress = req.progress ?? new Progress();
   requireBuildTools();
-  if (!existsSync(AGENT_INIT)) throw new AssetError(`the agent's /init is missing (${AGENT_INIT}): reinstall pxe-pilot`, 1);
+  for (const file of [AGENT_INIT, AGENT_LLDP_AWK]) if (!existsSync(file)) throw new AssetError(`the agent's ${file} is missing: reinstall pxe-pilot`, 1);
   // Refused before a minute of downloading and unpacking, not after.
   if (!existsSync(req.assetsDir))
     throw badInput(`the assets folder ${req.assetsDir} does not exist: create it (owned by the user pxe-pilot runs as), or give --assets DIR`);
@@ -197,23 +205,48 @@ export async function buildAgent(req: AgentBuildRequest): Promise<AgentBuildResu
       }
     }
 
-    // busybox, dmidecode and the two libc files dmidecode needs.
-    const [busybox, dmidecode, libc6] = await Promise.all(tools.map(unpack));
+    // busybox, and the programs with exactly the libraries they load (their DT_NEEDED closure).
+    const unpacked = new Map<string, { pkg: AptPackage; dir: string }>();
+    for (const p of tools) unpacked.set(p.name, { pkg: p, dir: await unpack(p) });
     await mkdir(join(root, 'bin'), { recursive: true });
-    await copyFile(join(busybox!, 'bin', 'busybox'), join(root, 'bin', 'busybox'));
+    await copyFile(join(unpacked.get('busybox-static')!.dir, 'bin', 'busybox'), join(root, 'bin', 'busybox'));
     await symlink('busybox', join(root, 'bin', 'sh'));
-    await mkdir(join(root, 'usr', 'sbin'), { recursive: true });
-    await copyFile(join(dmidecode!, 'usr', 'sbin', 'dmidecode'), join(root, 'usr', 'sbin', 'dmidecode'));
-    const { interpreter, libc } = LIBC[req.arch];
-    for (const [from, to] of [
-      [LIBC_SOURCE[req.arch], interpreter],
-      [libc, libc],
-    ] as const) {
-      await mkdir(dirname(join(root, to)), { recursive: true });
-      await copyFile(join(libc6!, from), join(root, to));
-    }
+    const { libraries } = await carryPrograms(CARRIED_PROGRAMS, {
+      arch: req.arch,
+      root,
+      unpacked,
+      unpack: async (names) => {
+        progress.begin(`fetching the libraries' packages ${names.join(', ')}`);
+        const more: AptPackage[] = [];
+        for (const name of names) more.push(await requirePackage(name, req.arch));
+        const files = await fetchDebs(more, cacheDir, progress);
+        for (const p of more) debs.set(p.name, files.get(p.name)!);
+        all.push(...more);
+        const out = [];
+        for (const p of more) out.push({ pkg: p, dir: await unpack(p) });
+        progress.end();
+        return out;
+      },
+    });
+    const interpreter = INTERPRETER[req.arch];
+    await mkdir(dirname(join(root, interpreter)), { recursive: true });
+    await copyFile(join(unpacked.get('libc6')!.dir, INTERPRETER_SOURCE[req.arch]), join(root, interpreter));
     await copyFile(AGENT_INIT, join(root, 'init'));
     await chmod(join(root, 'init'), 0o755);
+    await mkdir(join(root, 'lib', 'pxe-pilot'), { recursive: true });
+    await copyFile(AGENT_LLDP_AWK, join(root, 'lib', 'pxe-pilot', 'lldp.awk'));
+    // tcpdump and ipmitool look accounts up by name (-Z root); glibc reads these files without NSS modules.
+    await mkdir(join(root, 'etc'), { recursive: true });
+    await writeFile(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/:/bin/sh\n');
+    await writeFile(join(root, 'etc', 'group'), 'root:x:0:\n');
+    // ipmitool warns on every run without IANA's enterprise numbers (ipmitool's package has the
+    // 5 MB list); it names vendors with them, which `lan print` does not need: the list's header
+    // and first entry only.
+    await mkdir(join(root, 'usr', 'share', 'misc'), { recursive: true });
+    await writeFile(
+      join(root, 'usr', 'share', 'misc', 'enterprise-numbers.txt'),
+      '0\n  Reserved\n    Internet Assigned Numbers Authority\n      iana&iana.org\n',
+    );
 
     const contents: AgentContents = {
       schema: 1,
@@ -221,6 +254,8 @@ export async function buildAgent(req: AgentBuildRequest): Promise<AgentBuildResu
       kernelRelease: release,
       compression: 'zstd',
       packages: all.map((p) => ({ name: p.name, version: p.version, sha256: p.sha256 })),
+      programs: CARRIED_PROGRAMS.map((p) => ({ path: p.path, package: p.pkg, purpose: p.purpose })),
+      libraries,
       modules: selection.paths.map(moduleName).sort(),
       builtin: selection.builtin,
       firmware: firmwareList,

@@ -41,6 +41,7 @@ export async function agentBuild({ values: v, out }: CommandContext<AgentBuildVa
         `kernel ${formatBytes(kernel)}, initramfs ${formatBytes(initrd)} (${r.contents.compression}; ${formatBytes(uncompressed)} unpacked), ` +
         `whole ${formatBytes(kernel + initrd)} (aims: initramfs under ${INITRD_LIMIT / 1e6} MB, whole under ${IMAGE_LIMIT / 1e6} MB)\n` +
         `modules: ${r.contents.modules.length} (${r.contents.builtin.length} wanted ones built in)\n` +
+        `programs: ${r.contents.programs.map((p) => p.path.split('/').at(-1)).join(', ')}, with the ${r.contents.libraries.length} libraries they load\n` +
         `firmware: ${r.contents.firmware.length - missingFirmware.length} files carried, ${missingFirmware.length} missing ` +
         `(for ${[...new Set(missingFirmware.map((f) => f.module))].join(', ') || 'none'}; the inventory names such devices)\n` +
         `contents: ${r.folder}/agent.json; check by hand: cd ${r.folder} && sha256sum -c SHA256SUMS\n`,

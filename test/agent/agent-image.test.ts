@@ -1,7 +1,9 @@
 // `pxe-pilot agent build` as an unprivileged user (nobody, with its home, caches and temp files in a
 // folder of this test), the image it makes, and that image booted under QEMU: the inventory it
-// posts equals the identity QEMU was given. QEMU's user-mode network is restricted: the guest
-// reaches nothing but the receiver this test runs on 127.0.0.1, through guestfwd.
+// posts equals the identity QEMU was given, its BMC (OpenIPMI's ipmi_sim, reached in-band through
+// QEMU's ipmi-bmc-extern) included, and it does what the server's next step says. QEMU's user-mode
+// network is restricted: the guest reaches nothing but the server this test runs on 127.0.0.1,
+// through guestfwd (one `busybox nc` per connection).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
@@ -13,10 +15,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliArgv } from '../helpers/cli.ts';
 import { skipUnless } from '../helpers/requirements.ts';
+import { startIpmiSim, type IpmiSim } from '../helpers/ipmi-sim.ts';
 import { parseInventory, type Inventory } from '../../src/agent/inventory.ts';
 import { IMAGE_LIMIT, INITRD_LIMIT, type AgentContents } from '../../src/agent/build.ts';
 
-const skip = skipUnless(['root', 'runuser', 'apt-get', 'dpkg-deb', 'cpio', 'depmod', 'zstd', 'qemu-system-x86_64', '/usr/share/OVMF/OVMF_CODE_4M.fd']);
+const skip = skipUnless([
+  'root',
+  'runuser',
+  'apt-get',
+  'dpkg-deb',
+  'cpio',
+  'depmod',
+  'zstd',
+  'qemu-system-x86_64',
+  '/usr/share/OVMF/OVMF_CODE_4M.fd',
+  'busybox',
+  'ipmi_sim',
+  'ipmitool',
+]);
 const BUILD_TIMEOUT_MS = 10 * 60_000;
 const UUID = '12345678-9abc-def0-1122-334455667788';
 
@@ -100,6 +116,14 @@ describe('agent image', { skip }, () => {
     assert.ok(contents.sizes.kernel + contents.sizes.initrd < IMAGE_LIMIT, `image ${contents.sizes.kernel + contents.sizes.initrd} bytes`);
     for (const m of ['ahci', 'nvme', 'virtio_blk', 'virtio_net', 'e1000e', 'ice', 'mlx5_core', 'megaraid_sas', 'ipmi_si', 'ipmi_devintf'])
       assert.ok(contents.modules.includes(m), `agent.json lists no ${m}`);
+    assert.deepEqual(
+      contents.programs.map((p) => p.path),
+      ['usr/sbin/dmidecode', 'usr/bin/tcpdump', 'usr/bin/ipmitool'],
+    );
+    // Exactly the libraries the three programs load (their DT_NEEDED closure), nothing more.
+    for (const lib of ['libc.so.6', 'libpcap.so.0.8', 'libcrypto.so.3', 'libfreeipmi.so.17', 'libreadline.so.8'])
+      assert.ok(contents.libraries.includes(lib), `no ${lib}`);
+    assert.ok(!contents.libraries.includes('libgcc_s.so.1'), 'libgcc_s is in libc6 Depends but no program loads it');
     // Firmware is named either way: carried, or missing for the inventory to report.
     assert.ok(
       contents.firmware.some((f) => f.module === 'bnx2x'),
@@ -134,6 +158,11 @@ describe('agent image', { skip }, () => {
       'lib64/ld-linux-x86-64.so.2',
       'lib/x86_64-linux-gnu/libc.so.6',
       'etc/pxe-pilot-agent/contents.json',
+      'usr/bin/tcpdump',
+      'usr/bin/ipmitool',
+      'lib/pxe-pilot/lldp.awk',
+      'lib/x86_64-linux-gnu/libpcap.so.0.8',
+      'lib/x86_64-linux-gnu/libfreeipmi.so.17',
     ])
       assert.ok(names.has(f), `the initramfs has no ${f}`);
     const release = folder.split('/').at(-1)!;
@@ -178,16 +207,35 @@ describe('agent image', { skip }, () => {
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });
 
-  /** Boots the image under QEMU (TCG, direct kernel boot) with a known identity; returns the one post and QEMU's output. */
-  async function bootAgent(firmware: 'seabios' | 'ovmf') {
+  interface Request {
+    method: string;
+    url: string;
+    headers: Record<string, string | string[] | undefined>;
+    body: Buffer;
+    at: number;
+  }
+
+  /**
+   * Boots the image under QEMU (TCG, direct kernel boot) with a known identity and a BMC, against
+   * a server that stores the inventory (201) and answers GET /agent/<mac>/next with `nexts` in
+   * turn; returns every request and QEMU's output.
+   */
+  async function bootAgent(firmware: 'seabios' | 'ovmf', options: { nexts: string[]; append?: string; bmc?: IpmiSim }) {
     assert.ok(folder, 'no image was built');
-    const received: { headers: Record<string, string | string[] | undefined>; body: Buffer; at: number }[] = [];
+    const received: Request[] = [];
+    const nexts = [...options.nexts];
     const server: Server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        received.push({ headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
-        res.writeHead(202).end();
+        received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
+        if (req.method === 'POST') res.writeHead(201, { 'content-type': 'application/json' }).end('{"stored":true,"changes":[]}');
+        else {
+          const next = nexts.shift() ?? 'poweroff';
+          // 'drop': the server is gone; the connection closes without an answer.
+          if (next === 'drop') return void req.socket.destroy();
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ next, reason: `the test says ${next}`, pollSeconds: 1 }));
+        }
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -202,6 +250,16 @@ describe('agent image', { skip }, () => {
         ? (copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars),
           ['-machine', 'q35', '-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', '-drive', `if=pflash,format=raw,file=${vars}`])
         : [];
+    const bmc = options.bmc
+      ? [
+          '-chardev',
+          `socket,id=ipmi0,host=127.0.0.1,port=${options.bmc.vmPort},reconnect=10`,
+          '-device',
+          'ipmi-bmc-extern,id=bmc0,chardev=ipmi0',
+          '-device',
+          'isa-ipmi-kcs,bmc=bmc0',
+        ]
+      : [];
     const started = Date.now();
     try {
       const qemu = await run(
@@ -217,7 +275,8 @@ describe('agent image', { skip }, () => {
           '-initrd',
           join(folder, 'initrd'),
           '-append',
-          `console=ttyS0 quiet pxe_pilot.url=http://10.0.2.100:8080/inventory/52:54:00:aa:bb:01 pxe_pilot.token=tok-123`,
+          // no_timer_check: a loaded TCG host can fail the kernel's IO-APIC timer check and panic.
+          `console=ttyS0 quiet no_timer_check pxe_pilot.url=http://10.0.2.100:8080/ pxe_pilot.token=tok-123 ${options.append ?? ''}`,
           '-smbios',
           `type=1,manufacturer=Acme Labs,product=Roadrunner-9,serial=RR-0042,uuid=${UUID}`,
           '-drive',
@@ -228,34 +287,37 @@ describe('agent image', { skip }, () => {
           `file=${disk2},if=none,id=d2,format=raw`,
           '-device',
           'nvme,drive=d2,serial=NVMESER2',
-          // restrict=on: the guest reaches nothing outside but the forwarded receiver.
+          // restrict=on: the guest reaches nothing outside but the forwarded server.
           '-netdev',
-          `user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-tcp:127.0.0.1:${port}`,
+          `user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-cmd:busybox nc 127.0.0.1 ${port}`,
           '-device',
           'virtio-net-pci,netdev=n0,mac=52:54:00:aa:bb:01',
           '-netdev',
           'user,id=n1,restrict=on,net=10.0.3.0/24',
           '-device',
           'e1000,netdev=n1,mac=52:54:00:aa:bb:02',
+          ...bmc,
         ],
         { timeoutMs: 5 * 60_000 },
       );
       const log = qemu.stdout + qemu.stderr;
-      assert.equal(received.length, 1, `expected one post, got ${received.length}; QEMU said:\n${log.slice(-4000)}`);
-      const post = received[0]!;
-      const agentMs = /inventory collected in (\d+) ms/.exec(log)?.[1];
+      const posts = received.filter((r) => r.method === 'POST');
+      assert.equal(posts.length, 1, `expected one post, got ${posts.length}; QEMU said:\n${log.slice(-4000)}`);
+      const post = posts[0]!;
+      const timings = /timings \(ms after \/init started, itself (\d+) ms after the kernel\): .*collected=(\d+) posted=(\d+)/.exec(log);
       const phases = log.split('\n').filter((l) => l.includes('pxe-pilot-agent:'));
       process.stderr.write(
-        `agent under QEMU TCG (${firmware}): power-on to inventory received ${((post.at - started) / 1000).toFixed(1)} s; the agent's own running time ${agentMs ?? '?'} ms\n${phases.join('\n')}\n`,
+        `agent under QEMU TCG (${firmware}): power-on to inventory received ${((post.at - started) / 1000).toFixed(1)} s; ` +
+          `kernel to /init ${timings?.[1] ?? '?'} ms; the agent's own running time to the post ${timings?.[3] ?? '?'} ms\n${phases.join('\n')}\n`,
       );
-      return post;
+      return { post, received, log };
     } finally {
       server.close();
     }
   }
 
   /** The facts QEMU was given, whatever the firmware. */
-  function assertIdentity(post: { headers: Record<string, string | string[] | undefined>; body: Buffer }): Inventory {
+  function assertIdentity(post: Request): Inventory {
     assert.equal(post.headers.authorization, 'Bearer tok-123');
     assert.match(String(post.headers['content-type']), /^application\/json/);
     const r = parseInventory(post.body);
@@ -285,13 +347,58 @@ describe('agent image', { skip }, () => {
     return inv;
   }
 
-  test('booted under QEMU (SeaBIOS, direct kernel boot), the agent posts an inventory equal to what QEMU was given', async () => {
-    const inv = assertIdentity(await bootAgent('seabios'));
-    assert.deepEqual(inv.boot, { mode: 'bios', secureBoot: false });
+  test('booted under QEMU (SeaBIOS, direct kernel boot), the agent posts an inventory equal to what QEMU was given, its BMC too, then waits and powers off as told', async () => {
+    const bmc = await startIpmiSim();
+    try {
+      // The BMC's LAN address, set as an operator would over the network; the agent reads it in-band.
+      const lan = (args: string[]) =>
+        execFileSync('ipmitool', ['-I', 'lanplus', '-H', '127.0.0.1', '-p', String(bmc.port), '-U', bmc.user, '-E', '-C', '3', 'lan', 'set', '1', ...args], {
+          env: { ...process.env, IPMI_PASSWORD: bmc.password },
+          stdio: 'ignore',
+        });
+      lan(['ipsrc', 'static']);
+      lan(['ipaddr', '10.0.9.101']);
+      lan(['macaddr', '52:54:00:b3:c0:01']);
+      const { post, received, log } = await bootAgent('seabios', { nexts: ['wait', 'poweroff'], bmc });
+      const inv = assertIdentity(post);
+      assert.deepEqual(inv.boot, { mode: 'bios', secureBoot: false });
+      assert.deepEqual(inv.bmc, { ip: '10.0.9.101', mac: '52:54:00:b3:c0:01' });
+      // No BOOTIF: the boot NIC is the first with an address; the post and the polls name it.
+      const mac = post.url.replace('/inventory/', '');
+      assert.ok(['52:54:00:aa:bb:01', '52:54:00:aa:bb:02'].includes(mac), post.url);
+      const polls = received.filter((r) => r.method === 'GET');
+      assert.deepEqual(
+        polls.map((r) => [r.url, r.headers.authorization]),
+        [
+          [`/agent/${mac}/next`, 'Bearer tok-123'],
+          [`/agent/${mac}/next`, 'Bearer tok-123'],
+        ],
+      );
+      assert.ok(polls[1]!.at - polls[0]!.at >= 1000, 'wait: it asked again after pollSeconds');
+      assert.match(log, /reboot: Power down/);
+    } finally {
+      await bmc.stop();
+    }
   });
 
-  test('booted under OVMF, it reports UEFI mode and Secure Boot off', async () => {
-    const inv = assertIdentity(await bootAgent('ovmf'));
+  test('booted under OVMF, it reports UEFI mode and Secure Boot off, posts for the BOOTIF NIC, and reboots as told', async () => {
+    const { post, received, log } = await bootAgent('ovmf', { nexts: ['drop', 'reboot'], append: 'BOOTIF=01-52-54-00-AA-BB-02' });
+    const inv = assertIdentity(post);
     assert.deepEqual(inv.boot, { mode: 'uefi', secureBoot: false });
+    assert.equal(inv.bmc, null, 'no IPMI device, no BMC');
+    assert.equal(post.url, '/inventory/52:54:00:aa:bb:02');
+    assert.deepEqual(
+      received.filter((r) => r.method === 'GET').map((r) => r.url),
+      ['/agent/52:54:00:aa:bb:02/next', '/agent/52:54:00:aa:bb:02/next'],
+      'a request without an answer is asked again',
+    );
+    assert.match(log, /reboot: Restarting system/);
+  });
+
+  test('a server that stops answering is asked 10 times in a row, then the machine powers off', async () => {
+    const { received, log } = await bootAgent('seabios', { nexts: Array<string>(12).fill('drop') });
+    assert.equal(received.filter((r) => r.method === 'GET').length, 10);
+    assert.match(log, /did not answer \S+ 10 times in a row; powering off/);
+    assert.match(log, /reboot: Power down/);
   });
 });

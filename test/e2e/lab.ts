@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { chmod, copyFile, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectOutput, NetLab, waitFor } from '../helpers/netns.ts';
-import { startMachine, type Firmware, type Machine } from '../helpers/qemu.ts';
+import { startMachine, type Firmware, type Machine, type MachineSpec } from '../helpers/qemu.ts';
 import { PxePilot, renderIni, type HostSection } from '../helpers/daemon.ts';
 import { addAssetWithCli, buildStandinProxmoxIso } from '../helpers/standin-iso.ts';
 import { cliArgv } from '../helpers/cli.ts';
@@ -30,6 +30,11 @@ export interface MachineRequest {
   farLan?: boolean;
   /** The LAN its tap joins (BootLab.addLan first); default: the lab's own "lan". */
   lan?: LanSpec;
+  /** A full SMBIOS type 1 identity (see MachineSpec.smbios). */
+  smbios?: MachineSpec['smbios'];
+  disks?: MachineSpec['disks'];
+  /** MACs of more NICs, each on its own tap on the same bridge. */
+  moreNicMacs?: string[];
 }
 
 /** The LAN behind a DHCP relay (addFarLanBehindRelay): the relay routes between it and the boot LAN. */
@@ -170,6 +175,8 @@ export interface PilotSetup {
   loader?: 'ipxe' | 'grub' | 'ipxe-shim';
   /** More [host] sections, written as they are (e.g. a host with its own loader or profile). */
   extraHosts?: HostSection[];
+  /** More [boot] keys, such as { unknown: 'inspect' }. */
+  boot?: Record<string, string | number>;
 }
 
 /** Hard link when possible (same file system, no copy), else a copy; pxe-pilot serves no symlinks. */
@@ -347,6 +354,7 @@ export class BootLab {
           menu_default: 'local',
           menu_timeout: setup.menuTimeoutSeconds ?? 3,
           ...(setup.loader ? { loader: setup.loader } : {}),
+          ...setup.boot,
         },
         answers: (setup.https ? { dir: answers, require_tls: true } : { dir: answers }) as Record<string, string | number | boolean>,
         assets: { dir: assets },
@@ -409,7 +417,13 @@ export class BootLab {
     const tap = `tap${this.tapCount}`;
     const [ns, bridge] = req.farLan ? [farNs, farLan.bridge] : [req.lan?.ns ?? lanNs, req.lan?.bridge ?? lan.bridge];
     await this.net.addTap(ns, tap, bridge);
-    const machine = await startMachine(this.net, { ...req, tap, ns, workDir: this.workDir });
+    const moreNics: { mac: string; tap: string }[] = [];
+    for (const mac of req.moreNicMacs ?? []) {
+      this.tapCount += 1;
+      moreNics.push({ mac, tap: `tap${this.tapCount}` });
+      await this.net.addTap(ns, `tap${this.tapCount}`, bridge);
+    }
+    const machine = await startMachine(this.net, { ...req, moreNics, tap, ns, workDir: this.workDir });
     this.machines.push(machine);
     return machine;
   }

@@ -13,6 +13,8 @@ export interface IpmiSim {
   dir: string;
   user: string;
   password: string;
+  /** TCP port on 127.0.0.1 where ipmi_sim waits for a QEMU machine's ipmi-bmc-extern (its in-band interface). */
+  vmPort: number;
   /** What chassis_control was last told: power "0" | "1", boot device such as "pxe". */
   power(): string;
   boot(): string;
@@ -137,5 +139,5 @@ export async function startIpmiSim(options: { user?: string; password?: string }
     await stop();
     throw err;
   }
-  return { port, dir, user, password, power: () => read('power'), boot: () => read('boot'), calls: () => read('calls'), stop };
+  return { port, dir, user, password, vmPort: serialPort, power: () => read('power'), boot: () => read('boot'), calls: () => read('calls'), stop };
 }

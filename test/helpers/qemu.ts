@@ -88,6 +88,12 @@ export interface MachineSpec {
   serial?: string;
   /** SMBIOS type 1 UUID (also what iPXE sees as ${uuid}). */
   uuid?: string;
+  /** SMBIOS type 1 in full (replaces `serial`'s product): what an inspection must read back. */
+  smbios?: { manufacturer: string; product: string; serial: string; uuid: string };
+  /** Disks (raw files), each with the serial its controller reports. */
+  disks?: { file: string; serial: string; bus: 'virtio' | 'nvme' }[];
+  /** More NICs, each on its own tap (already on a bridge) in `ns`; they do not boot. */
+  moreNics?: { mac: string; tap: string }[];
 }
 
 /** Command line for one machine. Pure, so the tests can read what a machine is. */
@@ -115,8 +121,24 @@ export function qemuArgs(spec: MachineSpec, serialLog: string, varsFile: string)
     '-device',
     nic.join(','),
   ];
+  (spec.moreNics ?? []).forEach((n, i) => {
+    args.push('-netdev', `tap,id=n${i + 1},ifname=${n.tap},script=no,downscript=no`, '-device', `e1000,netdev=n${i + 1},mac=${n.mac}`);
+  });
+  (spec.disks ?? []).forEach((d, i) => {
+    args.push(
+      '-drive',
+      `file=${d.file},if=none,id=disk${i},format=raw`,
+      '-device',
+      `${d.bus === 'nvme' ? 'nvme' : 'virtio-blk-pci'},drive=disk${i},serial=${d.serial}`,
+    );
+  });
   if (spec.uuid) args.push('-uuid', spec.uuid);
-  if (spec.serial) args.push('-smbios', `type=1,serial=${spec.serial},product=pxe-pilot-lab`);
+  if (spec.smbios) {
+    const { manufacturer, product, serial, uuid } = spec.smbios;
+    // QEMU's option syntax: a comma inside a value is written twice.
+    const v = (x: string): string => x.replace(/,/g, ',,');
+    args.push('-smbios', `type=1,manufacturer=${v(manufacturer)},product=${v(product)},serial=${v(serial)},uuid=${uuid}`);
+  } else if (spec.serial) args.push('-smbios', `type=1,serial=${spec.serial},product=pxe-pilot-lab`);
   args.push(...firmwareArgs(spec.firmware, varsFile));
   return args;
 }
