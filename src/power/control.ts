@@ -203,11 +203,13 @@ export class PowerControl {
       if (result) return result;
       given = true;
       const known = view();
+      // Said as any unreachable BMC is, also when the call still hanging is an earlier one (the poller's).
+      const since = new Date().toISOString();
       const message =
         known.error?.failure === 'unreachable'
           ? `${known.error.message}; ${action} was not sent`
-          : `an earlier call to this BMC has not finished within ${timeoutMs / 1000} s; ${action} was not sent`;
-      return { ...known, action, ok: false, message, error: known.error ?? { failure: 'unreachable', message, since: new Date().toISOString() } };
+          : `BMC unreachable since ${since} (an earlier call to this BMC has not finished within ${timeoutMs / 1000} s); ${action} was not sent`;
+      return { ...known, action, ok: false, message, error: known.error ?? { failure: 'unreachable', message, since } };
     } finally {
       clearTimeout(timer);
       const settled = (): void => {
