@@ -191,7 +191,7 @@ async function render() {
   };
   try {
     const content = await (pages[page] || machinesPage)();
-    view.replaceChildren(...content.filter(Boolean));
+    view.replaceChildren(...content.flat(Infinity).filter(Boolean));
     problem('');
   } catch (err) {
     problem(err.message);

@@ -170,9 +170,8 @@ function powerPanel(mac, label, known) {
   const show = (v) => {
     state.replaceChildren(h('span', { class: `state power-${v.error ? 'error' : v.state}` }, v.state));
     detail.replaceChildren(
-      `BMC ${v.bmc}; `,
-      v.checkedAt ? `read ${ago(v.checkedAt)}` : 'not read yet',
-      v.error ? h('div', { class: 'error', id: 'power-error' }, v.error.message) : null,
+      h('span', {}, `BMC ${v.bmc}; `, v.checkedAt ? `read ${ago(v.checkedAt)}` : 'not read yet'),
+      h('div', { class: 'error', id: 'power-error', hidden: !v.error }, v.error ? v.error.message : ''),
     );
   };
   if (!known)
