@@ -1,5 +1,5 @@
 // The Machines page: every machine with its hardware in a line (GET /machines), the discovered
-// ones (GET /nodes?state=discovered), power, enrol and unenrol, and "reinstall now" for a selection.
+// ones (GET /nodes says which), power, enrol and unenrol, and "reinstall now" for a selection.
 import { h, api, page, ago, size, stateBadge, table, confirmed } from './ui.js';
 
 const STATES = ['seen', 'install-pending', 'installing', 'installed'];
@@ -35,7 +35,7 @@ export const switchPortText = (p) => (p ? `${p.systemName || p.chassisId || '?'}
  * before it sends PUT /nodes/<mac>/enrolment; `done` runs after the store took it.
  */
 export function enrolForm(mac, images, current, done) {
-  const hostname = h('input', { id: 'enrol-hostname', name: 'hostname', value: current.hostname || '', placeholder: 'rack1-node7', size: 24 });
+  const hostname = h('input', { id: 'enrol-hostname', name: 'hostname', value: current.hostname || '', placeholder: 'rack1-node7', size: 24, required: true });
   const profile = h(
     'select',
     { id: 'enrol-profile', name: 'profile' },
@@ -97,15 +97,15 @@ function summarise(result) {
 }
 
 export async function machinesPage() {
-  const [all, status, readout, images, discovered] = await Promise.all([
+  const [all, status, readout, images] = await Promise.all([
     api('GET', '/nodes?limit=10000'),
     api('GET', '/status'),
     api('GET', '/machines'),
     api('GET', '/images'),
-    api('GET', '/nodes?state=discovered&limit=10000').catch((err) => ({ error: err.message, nodes: [], total: null })),
   ]);
   const lines = new Map(readout.machines.map((m) => [m.mac, m]));
-  const isDiscovered = new Set(discovered.nodes.map((n) => n.mac));
+  // Inspected, and nothing gives it settings yet: the server says so per node.
+  const isDiscovered = new Set(all.nodes.filter((n) => n.discovered === true).map((n) => n.mac));
   const nodesByMac = new Map(all.nodes.map((n) => [n.mac, n]));
   for (const mac of selected) if (!nodesByMac.has(mac)) selected.delete(mac);
 
@@ -123,7 +123,7 @@ export async function machinesPage() {
     );
   const counts = h('div', { class: 'counts' }, [
     ...STATES.map((s) => countCard(s, status.nodes[s] ?? 0)),
-    countCard('discovered', discovered.total, discovered.error ? `not known: ${discovered.error}` : 'inspected, and nothing gives them settings yet'),
+    countCard('discovered', isDiscovered.size, 'inspected, and nothing gives them settings yet'),
   ]);
   const search = h('input', {
     type: 'search',
