@@ -205,7 +205,7 @@ function powerPanel(mac, label, known) {
 
 function enrolmentPanel(node, images) {
   const e = node.enrolment;
-  const label = node.hostname || node.mac;
+  const label = node.hostname || (node.enrolment && node.enrolment.hostname) || node.mac;
   return h(
     'section',
     { class: 'panel', id: 'enrolment' },
@@ -238,7 +238,7 @@ export async function machinePage(mac) {
     api('GET', `/machines?mac=${encodeURIComponent(mac)}`),
   ]);
   const line = readout.machines[0] || null;
-  const label = node.hostname || node.mac;
+  const label = node.hostname || (node.enrolment && node.enrolment.hostname) || node.mac;
   const act = (what, method, path, body) => confirmed(`${what} for ${label}?`, () => api(method, path, body)).then((r) => r && page.render());
   const profile = h(
     'select',

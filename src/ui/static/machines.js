@@ -27,7 +27,7 @@ export function powerCell(power) {
 }
 
 const cpuText = (cpu) => (cpu && cpu.threads ? `${cpu.threads} threads` : cpu ? '?' : '-');
-const diskText = (disks) => (disks.length ? `${disks.length}: ${disks.map((d) => size(d.sizeBytes)).join(', ')}` : '-');
+const diskText = (disks) => (disks.length ? `${disks.length}, ${size(disks.reduce((sum, d) => sum + d.sizeBytes, 0))}` : '-');
 export const switchPortText = (p) => (p ? `${p.systemName || p.chassisId || '?'} ${p.portId || p.portDescription || '?'}` : '-');
 
 /**
@@ -141,7 +141,7 @@ export async function machinesPage() {
   const reinstall = h('button', { id: 'reinstall-selected', class: 'danger', type: 'button' });
   const notice = h('div', { id: 'reinstall-result', class: 'muted' });
   const dialog = h('dialog', { id: 'enrol-dialog' });
-  const body = h('div', { class: 'scroll' });
+  const body = h('div', { class: 'scroll machines' });
   const drawSelection = () => {
     reinstall.textContent = `Reinstall now (${selected.size})`;
     reinstall.disabled = selected.size === 0;
@@ -173,24 +173,7 @@ export async function machinesPage() {
       rows.length === 0
         ? h('p', { class: 'muted' }, all.nodes.length === 0 ? 'No machine has booted from pxe-pilot yet.' : 'No machine matches.')
         : table(
-            [
-              '',
-              'State',
-              'Hostname',
-              'MAC',
-              'Last IP',
-              'Power',
-              'Vendor',
-              'Model',
-              'Serial',
-              'CPU',
-              'Memory',
-              'Disks',
-              'Switch port',
-              'Profile',
-              'Last seen',
-              '',
-            ],
+            ['', '', 'State', 'Hostname', 'MAC', 'Power', 'Vendor', 'Model', 'Serial', 'CPU', 'Memory', 'Disks', 'Switch port', 'Profile', 'Last seen'],
             rows.map((n) => {
               const line = lines.get(n.mac) || { serial: null, disks: [], power: null };
               const stop = (ev) => ev.stopPropagation();
@@ -207,21 +190,20 @@ export async function machinesPage() {
                 attrs: { class: 'link', 'data-mac': n.mac, onclick: () => (location.hash = `#/machine/${n.mac}`) },
                 cells: [
                   h('td', { onclick: stop }, pick),
+                  h('td', { onclick: stop }, action),
                   h('span', {}, stateBadge(n.state), isDiscovered.has(n.mac) ? [' ', stateBadge('discovered')] : null),
                   n.hostname || '-',
                   h('span', { class: 'mono' }, n.mac),
-                  n.lastIp || '-',
                   h('td', { class: 'power-cell' }, powerCell(line.power)),
                   line.vendor || '-',
                   line.product || '-',
                   h('td', { class: 'serial' }, identity(line.serial)),
                   h('td', { title: (line.cpu && line.cpu.model) || '' }, cpuText(line.cpu)),
                   line.memoryBytes === null || line.memoryBytes === undefined ? '-' : size(line.memoryBytes),
-                  diskText(line.disks),
+                  h('td', { title: line.disks.map((d) => `${d.name} ${size(d.sizeBytes)}${d.model ? ` ${d.model}` : ''}`).join(', ') }, diskText(line.disks)),
                   h('td', { class: 'switch-port' }, switchPortText(line.switchPort)),
                   n.profile || '-',
                   ago(n.lastSeen),
-                  h('td', { onclick: stop }, action),
                 ],
               };
             }),

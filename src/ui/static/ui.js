@@ -63,7 +63,8 @@ export function size(n) {
   if (n < 1024) return `${n} B`;
   if (n < 1048576) return `${(n / 1024).toFixed(1)} KiB`;
   if (n < 1073741824) return `${(n / 1048576).toFixed(1)} MiB`;
-  return `${(n / 1073741824).toFixed(2)} GiB`;
+  if (n < 1099511627776) return `${(n / 1073741824).toFixed(2)} GiB`;
+  return `${(n / 1099511627776).toFixed(2)} TiB`;
 }
 
 export const stateBadge = (s) => h('span', { class: `state state-${s}` }, s);
