@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { isOffered, PROFILE_NAME, sortImages, type ImageIntegrity, type InstallImage } from '../boot/catalogue.ts';
 import type { ImageCatalogue } from '../boot/ports.ts';
 import { cannotRead } from '../net/readable-as.ts';
-import { parseImageManifest } from './manifest.ts';
+import { parseImageManifest, type DiskImageFacts } from './manifest.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 /** Extra images loaded after `initrd`, e.g. the prepared Proxmox ISO. */
@@ -136,8 +136,41 @@ function scanImage(dir: string, product: string, version: string): InstallImage 
   };
 }
 
+/** A disk image folder (kind disk-image): deployed by the agent, never booted itself. */
+export interface DiskImageEntry {
+  profile: string;
+  product: string;
+  version: string;
+  disk: DiskImageFacts;
+  integrity: ImageIntegrity;
+  integrityProblem?: string;
+}
+
+/** One version folder as a disk image; null when its image.json says it is none. */
+function scanDiskImage(dir: string, product: string, version: string): DiskImageEntry | null {
+  const folder = join(dir, product, version);
+  let manifest;
+  try {
+    manifest = parseImageManifest(readFileSync(join(folder, 'image.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+  if (typeof manifest === 'string' || !manifest.disk) return null;
+  const check = checkManifest(folder);
+  return {
+    profile: `${product}/${version}`,
+    product,
+    version,
+    disk: manifest.disk,
+    integrity: check.integrity,
+    ...(check.problem ? { integrityProblem: check.problem } : {}),
+  };
+}
+
 export interface AssetScan {
   images: InstallImage[];
+  /** The disk images (`assets add --kind disk-image`), apart: no menu boots one. */
+  diskImages: DiskImageEntry[];
   /** Folders this process may not list, each as "cannot read <folder> as <account> (EACCES): …". */
   problems: string[];
 }
@@ -145,14 +178,17 @@ export interface AssetScan {
 /** Every image under `dir`, and the folders that could not be looked into. */
 export function scanAssetFolders(dir: string): AssetScan {
   const images: InstallImage[] = [];
+  const diskImages: DiskImageEntry[] = [];
   const problems: string[] = [];
   for (const product of listDirs(dir, problems)) {
     for (const version of listDirs(join(dir, product), problems)) {
       const image = scanImage(dir, product, version);
+      const disk = image ? null : scanDiskImage(dir, product, version);
       if (image) images.push(image);
+      if (disk) diskImages.push(disk);
     }
   }
-  return { images: sortImages(images), problems };
+  return { images: sortImages(images), diskImages, problems };
 }
 
 export function scanAssets(dir: string): InstallImage[] {

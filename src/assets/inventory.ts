@@ -14,6 +14,8 @@ import type { Progress } from './progress.ts';
 
 export interface ImageRow {
   profile: string;
+  /** install: a kernel and initrd a machine boots; disk-image: written onto a disk by the agent. */
+  kind: 'install' | 'disk-image';
   product: string;
   displayName: string;
   version: string;
@@ -61,11 +63,29 @@ export async function listImagesWithProblems(profile: Profile): Promise<ImageLis
     const facts = img.integrity === 'unreadable' ? null : manifestFacts(folder);
     rows.push({
       profile: img.profile,
+      kind: 'install',
       product: img.product,
       displayName: facts?.displayName ?? productDisplayName(img.product),
       version: img.version,
       size: folderBytes(folder, await filesUnder(folder).catch(() => [])),
       integrity: img.integrity ?? 'unverified',
+      problem: img.integrityProblem ?? null,
+      hosts: [...profile.hosts.values()].filter((h) => h.profile === img.profile).map((h) => h.mac),
+      builtAt: facts?.builtAt ?? null,
+      source: facts?.source ?? null,
+    });
+  }
+  for (const img of scan.diskImages) {
+    const folder = join(profile.assets.dir, img.product, img.version);
+    const facts = manifestFacts(folder);
+    rows.push({
+      profile: img.profile,
+      kind: 'disk-image',
+      product: img.product,
+      displayName: facts?.displayName ?? img.product,
+      version: img.version,
+      size: folderBytes(folder, await filesUnder(folder).catch(() => [])),
+      integrity: img.integrity,
       problem: img.integrityProblem ?? null,
       hosts: [...profile.hosts.values()].filter((h) => h.profile === img.profile).map((h) => h.mac),
       builtAt: facts?.builtAt ?? null,

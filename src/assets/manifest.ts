@@ -28,6 +28,32 @@ export interface ImageManifest {
   builtAt: string;
   builtBy: string;
   files: ManifestFile[];
+  /** A disk image (kind disk-image) only: the file the agent writes and what it decompresses to. */
+  disk?: DiskImageFacts;
+}
+
+/** What a deploy needs of a disk image, measured once by `assets add`. */
+export interface DiskImageFacts {
+  /** The file in the image folder: disk.raw, disk.raw.gz, disk.raw.xz or disk.raw.zst. */
+  file: string;
+  compression: 'none' | 'gzip' | 'xz' | 'zstd';
+  /** Bytes once decompressed: what the target disk must hold at least. */
+  sizeBytes: number;
+  /** SHA-256 of the file as kept (compressed): what the agent checks of what it received. */
+  sha256: string;
+}
+
+const COMPRESSIONS: readonly string[] = ['none', 'gzip', 'xz', 'zstd'];
+
+/** The disk facts of image.json, or a reason they are not valid. */
+function parseDiskFacts(v: unknown): DiskImageFacts | string {
+  const d = v as Record<string, unknown>;
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) return 'disk must be an object';
+  if (typeof d.file !== 'string' || !isManifestPath(d.file)) return 'disk.file must be a file name in the folder';
+  if (typeof d.compression !== 'string' || !COMPRESSIONS.includes(d.compression)) return `disk.compression must be one of ${COMPRESSIONS.join(', ')}`;
+  if (!Number.isSafeInteger(d.sizeBytes) || (d.sizeBytes as number) <= 0) return 'disk.sizeBytes must be a positive whole number';
+  if (typeof d.sha256 !== 'string' || !HEX64.test(d.sha256)) return 'disk.sha256 must be 64 lower-case hex digits';
+  return { file: d.file, compression: d.compression as DiskImageFacts['compression'], sizeBytes: d.sizeBytes as number, sha256: d.sha256 };
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -93,6 +119,14 @@ export function parseImageManifest(text: string): ImageManifest | string {
     if (typeof e.sha256 !== 'string' || !HEX64.test(e.sha256)) return `files entry ${e.path}: sha256 must be 64 lower-case hex digits`;
     files.push({ path: e.path, size: e.size as number, mtimeMs: e.mtimeMs, sha256: e.sha256 });
   }
+  let disk: DiskImageFacts | undefined;
+  if (o.kind === 'disk-image' || o.disk !== undefined) {
+    if (o.kind !== 'disk-image') return 'disk is only for kind disk-image';
+    const parsed = parseDiskFacts(o.disk);
+    if (typeof parsed === 'string') return parsed;
+    if (!files.some((f) => f.path === parsed.file && f.sha256 === parsed.sha256)) return `disk.file ${parsed.file} is not among the files with that sha256`;
+    disk = parsed;
+  }
   return {
     schema: 1,
     profile: o.profile as string,
@@ -105,6 +139,7 @@ export function parseImageManifest(text: string): ImageManifest | string {
     builtAt: o.builtAt as string,
     builtBy: o.builtBy as string,
     files,
+    ...(disk ? { disk } : {}),
   };
 }
 

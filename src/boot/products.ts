@@ -14,7 +14,7 @@ export type ConsumedAt =
   | 'report';
 
 /** How `assets add` made an image folder (image.json `kind`). */
-export const IMAGE_KINDS = ['proxmox', 'ubuntu-live', 'netboot', 'generic'] as const;
+export const IMAGE_KINDS = ['proxmox', 'ubuntu-live', 'netboot', 'generic', 'disk-image'] as const;
 export type ImageKind = (typeof IMAGE_KINDS)[number];
 
 export interface ProductRow {

@@ -7,6 +7,8 @@ import { answerBase } from '../boot/urls.ts';
 import { loadCertificate, TlsError } from '../http/tls.ts';
 import { VERSION } from '../daemon.ts';
 import { addImage } from '../assets/add.ts';
+import { addDiskImage, diskImageFormat } from '../assets/disk-image.ts';
+import { open } from 'node:fs/promises';
 import { download } from '../assets/download.ts';
 import { AssetError } from '../assets/errors.ts';
 import { listImages, listImagesWithProblems, removeImage, verifyImage, type ImageRow } from '../assets/inventory.ts';
@@ -29,6 +31,7 @@ interface AddValues {
   initrd: string[];
   sha256?: string;
   sha256sums?: string;
+  kind?: string;
 }
 
 function verifiedColumn(r: ImageRow): string {
@@ -38,8 +41,8 @@ function verifiedColumn(r: ImageRow): string {
 }
 
 function table(rows: ImageRow[]): string {
-  const head = ['PROFILE', 'PRODUCT', 'VERSION', 'SIZE', 'VERIFIED', 'HOSTS'];
-  const body = rows.map((r) => [r.profile, r.displayName, r.version, formatBytes(r.size), verifiedColumn(r), r.hosts.join(' ') || '-']);
+  const head = ['PROFILE', 'KIND', 'PRODUCT', 'VERSION', 'SIZE', 'VERIFIED', 'HOSTS'];
+  const body = rows.map((r) => [r.profile, r.kind, r.displayName, r.version, formatBytes(r.size), verifiedColumn(r), r.hosts.join(' ') || '-']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   return [head, ...body].map((cols) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
@@ -48,6 +51,13 @@ export function assetsAdd({ values: v, operands, out }: CommandContext<AddValues
   return guarded(async () => {
     const target = operands[0]!;
     if (v.initrd.length > 0 && !v.kernel) throw new UsageError('--initrd goes with --kernel');
+    if (v.kind !== undefined && v.kind !== 'disk-image')
+      throw new UsageError(`--kind ${v.kind}: the only kind given by hand is disk-image; installers are recognised`);
+    const diskImage = v.kind === 'disk-image';
+    if (diskImage && (v.kernel || v['answer-url'] || v['cert-fingerprint'] || v['answer-token']))
+      throw new UsageError(
+        '--kind disk-image takes no --kernel, --initrd, --answer-url, --cert-fingerprint or --answer-token: a disk image boots no installer',
+      );
     const profile = profileFor(v, { offline: true });
     const progress = new Progress();
     let source = target;
@@ -58,6 +68,26 @@ export function assetsAdd({ values: v, operands, out }: CommandContext<AddValues
     } else if (v.sha256 || v.sha256sums) {
       throw new UsageError('--sha256 and --sha256sums check downloads; for a local file compare with sha256sum yourself');
     }
+    if (diskImage) {
+      const added = await addDiskImage({
+        source,
+        assetsDir: profile.assets.dir,
+        ...(v.product ? { product: v.product } : {}),
+        ...(v.version ? { version: v.version } : {}),
+        force: v.force,
+        builtBy: `pxe-pilot ${VERSION}`,
+        owned: downloaded !== null,
+        progress,
+      });
+      const d = added.manifest.disk!;
+      out.write(
+        `added disk image ${added.manifest.profile} in ${added.folder}\n` +
+          `file: ${d.file} (${d.compression === 'none' ? 'not compressed' : d.compression}), ${d.sizeBytes} bytes once written, sha256 ${d.sha256}\n` +
+          `check by hand: cd ${added.folder} && sha256sum -c SHA256SUMS\n`,
+      );
+      return 0;
+    }
+    await refuseVirtualDiskFormats(source);
     const answerUrl = v['answer-url'] ?? (profile.server.address ? `${answerBase(profile)}/answer` : null);
     // This server's own https:// URL is pinned by its own certificate (made now if there is none
     // yet, as `pxe-pilot cert` does), so the installer can verify it without a CA.
@@ -168,6 +198,23 @@ async function guarded(work: () => Promise<number>): Promise<number> {
     process.off('SIGINT', interrupted);
     process.off('SIGTERM', interrupted);
   }
+}
+
+/** A qcow2 or other virtual disk given without --kind: say how to make a raw image of it, not "neither ISO nor tar". */
+async function refuseVirtualDiskFormats(source: string): Promise<void> {
+  const fh = await open(source, 'r').catch(() => null);
+  if (!fh) return;
+  const head = Buffer.alloc(512);
+  try {
+    await fh.read(head, 0, 512, 0);
+  } finally {
+    await fh.close();
+  }
+  const format = diskImageFormat(head);
+  if (!format.ok && format.format !== 'bzip2')
+    throw new UsageError(
+      `${source} is a ${format.format} virtual disk: to deploy it, convert it (qemu-img convert -f ${format.format} -O raw ${source} disk.raw && zstd -T0 --rm disk.raw) and add disk.raw.zst with --kind disk-image --product P --version V`,
+    );
 }
 
 /** The SHA-256 fingerprint of this server's HTTPS certificate; a certificate problem is a message, exit 2. */

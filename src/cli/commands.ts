@@ -77,6 +77,7 @@ const ASSETS_ADD_OPTIONS = {
   initrd: { type: 'string', value: 'PATH', multiple: true, help: 'an initrd inside it, with --kernel' },
   sha256: { type: 'string', value: 'HEX', help: "a download's SHA-256" },
   sha256sums: { type: 'string', value: 'URL', help: 'a SHA256SUMS file that lists the download' },
+  kind: { type: 'string', value: 'disk-image', help: 'a raw disk image (.raw, .raw.gz, .raw.xz, .raw.zst) for the agent to deploy' },
 } as const satisfies OptionTable;
 
 const EVENTS_OPTIONS = {
@@ -150,8 +151,8 @@ LAN whose DHCP server you do not own. It puts the leased address on IF while it 
   }),
   defineCommand({
     name: 'assets add',
-    summary: 'an install image from an ISO, a tarball, a netboot folder or a download',
-    operands: [{ name: 'SOURCE', help: 'file.iso, file.tar.gz, a netboot folder or an http(s):// URL' }],
+    summary: 'an install image from an ISO, a tarball, a netboot folder or a download; or a disk image (--kind disk-image)',
+    operands: [{ name: 'SOURCE', help: 'file.iso, file.tar.gz, a netboot folder, disk.raw[.gz|.xz|.zst] or an http(s):// URL' }],
     options: ASSETS_ADD_OPTIONS,
     failure: 'it failed otherwise (an interrupted download: run it again to resume)',
     run: lazy(assets, 'assetsAdd'),

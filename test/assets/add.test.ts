@@ -175,7 +175,7 @@ describe('assets add', { skip }, () => {
       const add = await cli(['assets', 'add', iso, '--config', hosts.ini]);
       assert.equal(add.code, 0, add.stderr);
       const ls = await cli(['assets', 'ls', '--config', hosts.ini]);
-      assert.match(ls.stdout, /proxmox-ve\/9\.1-1\s+Proxmox VE\s+9\.1-1\s+\S+ \S+\s+yes\s+52:54:00:aa:bb:01/);
+      assert.match(ls.stdout, /proxmox-ve\/9\.1-1\s+install\s+Proxmox VE\s+9\.1-1\s+\S+ \S+\s+yes\s+52:54:00:aa:bb:01/);
       const refused = await cli(['assets', 'rm', 'proxmox-ve/9.1-1', '--config', hosts.ini]);
       assert.equal(refused.code, 2);
       assert.match(refused.stderr, /named by \[host\] 52:54:00:aa:bb:01/);

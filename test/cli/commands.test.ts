@@ -104,6 +104,7 @@ test('flags stand anywhere, also before the command words; values arrive typed',
         initrd: ['a', 'b'],
         sha256: undefined,
         sha256sums: undefined,
+        kind: undefined,
       },
     },
   ]);

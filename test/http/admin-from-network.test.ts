@@ -185,6 +185,34 @@ describe('the shipped profile without an admin token, reached from another machi
     }
   });
 
+  test('a console session logged in on loopback is refused from the network, the cookie copied as it is', async () => {
+    for (const [index, base] of NETWORK.entries()) {
+      const login = await fromLoopback(LOOPBACK[index]!, '/ui/login', { method: 'POST', body: '' });
+      assert.equal(login.status, 303, login.body);
+      const cookie = /pxe_pilot_session=[^;]+/.exec(login.headers['set-cookie'] ?? '')?.[0];
+      assert.ok(cookie, `a session cookie on loopback (${login.headers['set-cookie']})`);
+      const session = await fromLoopback(LOOPBACK[index]!, '/ui/session', { headers: [`Cookie: ${cookie}`] });
+      assert.equal(session.status, 200, `the session works on loopback: ${session.body}`);
+      const csrf = String(json(session).csrf);
+
+      const before = await snapshot();
+      const page = await request('cli', `${base}/ui/`, { headers: [`Cookie: ${cookie}`, ...SPOOFED] });
+      assert.equal(page.status, 302, `${base}/ui/ with the loopback cookie: ${page.body}`);
+      assert.equal(page.headers.location, '/ui/login');
+      assert.equal((await request('cli', `${base}/ui/session`, { headers: [`Cookie: ${cookie}`] })).status, 401);
+      const nodes = await request('cli', `${base}/nodes`, { headers: [`Cookie: ${cookie}`] });
+      assert.equal(nodes.status, 403, nodes.body);
+      assert.match(String(json(nodes).error), NO_TOKEN_REASON);
+      const arm = await request('cli', `${base}/nodes/${MAC}/reinstall`, {
+        method: 'POST',
+        body: BODIES['POST /nodes/:mac/reinstall']!,
+        headers: [`Cookie: ${cookie}`, `X-CSRF-Token: ${csrf}`],
+      });
+      assert.equal(arm.status, 403, arm.body);
+      assert.deepEqual(await snapshot(), before, 'nothing changed');
+    }
+  });
+
   test('from loopback in the same namespace every admin route, the console and /metrics answer', async () => {
     // The same reinstall the network could not send arms from here: the test above could fail.
     const armed = await fromLoopback(LOOPBACK[0]!, `/nodes/${MAC}/reinstall`, { method: 'POST', body: BODIES['POST /nodes/:mac/reinstall']! });

@@ -83,7 +83,7 @@ export function uiRoutes(router: Router, deps: HttpDeps, sessions: SessionStore)
       html(ctx, loginPage({ tokenConfigured: true, error: 'Wrong token.' }), 401);
       return;
     }
-    setSessionCookie(ctx, sessions.create());
+    setSessionCookie(ctx, sessions.create({ loopbackOnly: !expected }));
     ctx.status = 303;
     ctx.redirect('/ui/');
   });

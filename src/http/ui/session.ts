@@ -4,6 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { tokensEqual } from '../auth.ts';
+import { isLoopback } from '../../net/address.ts';
+import { clientAddress } from '../request.ts';
 
 export const SESSION_COOKIE = 'pxe_pilot_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -15,6 +17,11 @@ export interface Session {
   id: string;
   csrf: string;
   expiresAt: number;
+  /**
+   * Logged in without a token (none is configured, so only loopback may log in): the cookie is
+   * honoured from loopback only, or a copy of it would open the console to the network.
+   */
+  loopbackOnly: boolean;
 }
 
 export class SessionStore {
@@ -22,10 +29,15 @@ export class SessionStore {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  create(): Session {
+  create(options: { loopbackOnly: boolean }): Session {
     // Oldest first in a Map: past the cap, the oldest login goes.
     while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
-    const session = { id: randomBytes(32).toString('base64url'), csrf: randomBytes(24).toString('base64url'), expiresAt: this.now() + SESSION_TTL_MS };
+    const session = {
+      id: randomBytes(32).toString('base64url'),
+      csrf: randomBytes(24).toString('base64url'),
+      expiresAt: this.now() + SESSION_TTL_MS,
+      loopbackOnly: options.loopbackOnly,
+    };
     this.sessions.set(session.id, session);
     return session;
   }
@@ -46,8 +58,11 @@ export class SessionStore {
   }
 }
 
+/** The request's live session; a token-less (loopback-only) session is none from any other address. */
 export function sessionOf(ctx: Context, sessions: SessionStore): Session | null {
-  return sessions.find(ctx.cookies.get(SESSION_COOKIE));
+  const s = sessions.find(ctx.cookies.get(SESSION_COOKIE));
+  if (s?.loopbackOnly && !isLoopback(clientAddress(ctx))) return null;
+  return s;
 }
 
 export function setSessionCookie(ctx: Context, session: Session | null): void {
