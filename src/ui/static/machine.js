@@ -1,7 +1,7 @@
 // A machine's page: its facts and where its settings come from, its enrolment, its power with the
 // BMC's actions, the actions on its install, the inventory the agent reported, and its timeline.
 import { h, api, page, problem, ago, size, when, stateBadge, clock, table, facts, confirmed } from './ui.js';
-import { identity, enrolForm, unenrol, switchPortText } from './machines.js';
+import { identity, enrolForm, unenrol, switchPortText, reinstallProgress } from './machines.js';
 
 const yesNo = (b) => (b === null || b === undefined ? '-' : b ? 'yes' : 'no');
 const joined = (...parts) => parts.filter((p) => p !== null && p !== undefined && p !== '').join(' ') || '-';
@@ -297,17 +297,18 @@ export async function machinePage(mac) {
               id: 'reinstall-now',
               disabled: !(line && line.power),
               title: line && line.power ? 'arm, set the next boot to the network, power-cycle' : 'needs a BMC',
-              onclick: () =>
-                act(
-                  `Reinstall now${profile.value ? ` with ${profile.value}` : ''}: arm, boot from the network once and power-cycle`,
-                  'POST',
-                  `/nodes/${node.mac}/reinstall`,
-                  withProfile({ now: true }),
-                ),
+              onclick: async () => {
+                const question = `Reinstall ${label} now${profile.value ? ` with ${profile.value}` : ''}? It is armed, set to boot from the network once, and power-cycled.`;
+                const job = await confirmed(question, () => api('POST', `/nodes/${node.mac}/reinstall`, withProfile({ now: true })));
+                if (!job) return;
+                await page.render();
+                document.getElementById('reinstall-progress')?.replaceChildren(reinstallProgress(job));
+              },
             },
             'Reinstall now',
           ),
         ),
+        h('div', { id: 'reinstall-progress' }),
         h(
           'div',
           { class: 'actions' },

@@ -75,25 +75,58 @@ export function unenrol(mac, label) {
   return confirmed(`Unenrol ${label}? Its settings then come from a [host] section or a rule, if any.`, () => api('DELETE', `/nodes/${mac}/enrolment`));
 }
 
+/**
+ * The steps of a "reinstall now" as they happen (GET /reinstalls/<id>: armed → next boot from the
+ * network → power), read every second until the power steps are over or the page changes.
+ */
+export function reinstallProgress(job) {
+  const list = h('ul', { class: 'reinstall-progress', id: 'reinstall-progress-list' });
+  const draw = (j) =>
+    list.replaceChildren(
+      ...j.machines.map((m) =>
+        h(
+          'li',
+          { 'data-mac': m.mac, 'data-state': m.state },
+          h('span', { class: 'mono' }, m.mac),
+          ` ${m.state}: `,
+          m.steps.length
+            ? m.steps.map((st) => h('span', { class: st.ok ? '' : 'error' }, st.message)).flatMap((x, i) => (i ? [' → ', x] : [x]))
+            : 'waiting its turn',
+        ),
+      ),
+      ...(j.skipped || []).map((sk) =>
+        h('li', { 'data-mac': sk.mac, 'data-state': 'skipped' }, h('span', { class: 'mono' }, sk.mac), ` skipped: ${sk.reason}`),
+      ),
+    );
+  draw(job);
+  if (!job.finished && job.progress) {
+    const timer = setInterval(async () => {
+      if (!list.isConnected) return clearInterval(timer);
+      try {
+        const now = await api('GET', job.progress);
+        draw(now);
+        if (now.finished) clearInterval(timer);
+      } catch (err) {
+        clearInterval(timer);
+        list.append(h('li', { class: 'error' }, err.message));
+      }
+    }, 1000);
+  }
+  return list;
+}
+
 /** The many-machine "reinstall now": one confirmation that says how many machines. */
-async function reinstallSelected(nodesByMac, notice) {
+async function reinstallSelected(nodesByMac) {
   const macs = [...selected];
   const names = macs.map((m) => nodesByMac.get(m)?.hostname || m);
   const question = `Reinstall ${macs.length} machine${macs.length === 1 ? '' : 's'} now (${names.join(', ')})? Each is armed, set to boot from the network once, and power-cycled.`;
-  const result = await confirmed(question, () => api('POST', '/nodes/reinstall', { macs, now: true }));
-  if (!result) return;
+  const job = await confirmed(question, () => api('POST', '/nodes/reinstall', { macs, now: true }));
+  if (!job) return;
   selected.clear();
   await page.render();
-  notice().replaceChildren(`Reinstall started for ${macs.length} machine${macs.length === 1 ? '' : 's'}: `, h('span', {}, summarise(result)));
-}
-
-/** What a reinstall-now answer says, in a line (its exact shape is the power API's). */
-function summarise(result) {
-  if (typeof result === 'string') return result;
-  if (result && typeof result.message === 'string') return result.message;
-  const list = result && (result.machines || result.results || result.started);
-  if (Array.isArray(list)) return list.map((r) => `${r.mac}: ${r.message || (r.steps || []).join(' → ') || r.state || 'started'}`).join('; ');
-  return JSON.stringify(result);
+  document
+    .getElementById('reinstall-result')
+    ?.replaceChildren(h('h2', {}, `Reinstall now: ${macs.length} machine${macs.length === 1 ? '' : 's'}`), reinstallProgress(job));
 }
 
 export async function machinesPage() {
@@ -139,14 +172,14 @@ export async function machinesPage() {
     [...STATES, 'discovered'].map((s) => h('option', { value: s, selected: machineFilter.state === s }, s)),
   );
   const reinstall = h('button', { id: 'reinstall-selected', class: 'danger', type: 'button' });
-  const notice = h('div', { id: 'reinstall-result', class: 'muted' });
+  const notice = h('div', { id: 'reinstall-result' });
   const dialog = h('dialog', { id: 'enrol-dialog' });
   const body = h('div', { class: 'scroll machines' });
   const drawSelection = () => {
     reinstall.textContent = `Reinstall now (${selected.size})`;
     reinstall.disabled = selected.size === 0;
   };
-  reinstall.addEventListener('click', () => reinstallSelected(nodesByMac, () => document.getElementById('reinstall-result') || notice));
+  reinstall.addEventListener('click', () => reinstallSelected(nodesByMac));
 
   const openEnrol = (n, line) => {
     dialog.replaceChildren(
