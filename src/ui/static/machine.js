@@ -231,6 +231,16 @@ function enrolmentPanel(node, images) {
   );
 }
 
+/** This page's last "reinstall now": its steps as they happen, then the page drawn again (the state changed). */
+let lastJob = null;
+function lastJobView(mac) {
+  if (!lastJob || !lastJob.machines.some((m) => m.mac === mac)) return null;
+  return reinstallProgress(lastJob, (now) => {
+    lastJob = now;
+    if (now.finished) void page.render();
+  });
+}
+
 export async function machinePage(mac) {
   const [node, images, readout] = await Promise.all([
     api('GET', `/nodes/${encodeURIComponent(mac)}`),
@@ -301,14 +311,14 @@ export async function machinePage(mac) {
                 const question = `Reinstall ${label} now${profile.value ? ` with ${profile.value}` : ''}? It is armed, set to boot from the network once, and power-cycled.`;
                 const job = await confirmed(question, () => api('POST', `/nodes/${node.mac}/reinstall`, withProfile({ now: true })));
                 if (!job) return;
+                lastJob = job;
                 await page.render();
-                document.getElementById('reinstall-progress')?.replaceChildren(reinstallProgress(job));
               },
             },
             'Reinstall now',
           ),
         ),
-        h('div', { id: 'reinstall-progress' }),
+        h('div', { id: 'reinstall-progress' }, lastJobView(node.mac)),
         h(
           'div',
           { class: 'actions' },

@@ -77,9 +77,10 @@ export function unenrol(mac, label) {
 
 /**
  * The steps of a "reinstall now" as they happen (GET /reinstalls/<id>: armed → next boot from the
- * network → power), read every second until the power steps are over or the page changes.
+ * network → power), read every second until the power steps are over or the page changes;
+ * `changed` gets each newer reading.
  */
-export function reinstallProgress(job) {
+export function reinstallProgress(job, changed = () => undefined) {
   const list = h('ul', { class: 'reinstall-progress', id: 'reinstall-progress-list' });
   const draw = (j) =>
     list.replaceChildren(
@@ -106,6 +107,7 @@ export function reinstallProgress(job) {
         const now = await api('GET', job.progress);
         draw(now);
         if (now.finished) clearInterval(timer);
+        changed({ ...now, progress: job.progress, skipped: job.skipped });
       } catch (err) {
         clearInterval(timer);
         list.append(h('li', { class: 'error' }, err.message));
@@ -115,6 +117,9 @@ export function reinstallProgress(job) {
   return list;
 }
 
+/** The last "reinstall now" of a selection, shown above the list until hidden. */
+let lastJob = null;
+
 /** The many-machine "reinstall now": one confirmation that says how many machines. */
 async function reinstallSelected(nodesByMac) {
   const macs = [...selected];
@@ -123,10 +128,26 @@ async function reinstallSelected(nodesByMac) {
   const job = await confirmed(question, () => api('POST', '/nodes/reinstall', { macs, now: true }));
   if (!job) return;
   selected.clear();
+  lastJob = job;
   await page.render();
-  document
-    .getElementById('reinstall-result')
-    ?.replaceChildren(h('h2', {}, `Reinstall now: ${macs.length} machine${macs.length === 1 ? '' : 's'}`), reinstallProgress(job));
+}
+
+/** The last reinstall's steps; once its power steps are over the list is drawn again (states changed). */
+function lastJobView() {
+  if (!lastJob) return null;
+  const n = lastJob.machines.length;
+  return [
+    h(
+      'h2',
+      {},
+      `Reinstall now: ${n} machine${n === 1 ? '' : 's'} `,
+      h('button', { type: 'button', id: 'reinstall-hide', onclick: () => ((lastJob = null), page.render()) }, 'Hide'),
+    ),
+    reinstallProgress(lastJob, (now) => {
+      lastJob = now;
+      if (now.finished) void page.render();
+    }),
+  ];
 }
 
 export async function machinesPage() {
@@ -172,7 +193,7 @@ export async function machinesPage() {
     [...STATES, 'discovered'].map((s) => h('option', { value: s, selected: machineFilter.state === s }, s)),
   );
   const reinstall = h('button', { id: 'reinstall-selected', class: 'danger', type: 'button' });
-  const notice = h('div', { id: 'reinstall-result' });
+  const notice = h('div', { id: 'reinstall-result' }, lastJobView());
   const dialog = h('dialog', { id: 'enrol-dialog' });
   const body = h('div', { class: 'scroll machines' });
   const drawSelection = () => {
