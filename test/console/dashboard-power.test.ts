@@ -26,6 +26,8 @@ let hanging: Server;
 const sockets: Socket[] = [];
 let power: PowerDaemon;
 let browser: { context: BrowserContext; close: () => Promise<void> };
+/** Console errors and uncaught exceptions of every page (each test checks its own). */
+const errors: string[] = [];
 
 before(async () => {
   if (skip) return;
@@ -68,6 +70,9 @@ async function loggedInPage(): Promise<{ page: Page; asked: string[]; answer: { 
   const asked: string[] = [];
   const answer = { accept: true };
   const bodies: string[] = [];
+  // A CSP refusal or a script error shows in the console: none is allowed.
+  page.on('console', (m) => void (m.type() === 'error' && !m.text().startsWith('Failed to load resource') && errors.push(m.text())));
+  page.on('pageerror', (err) => errors.push(err.message));
   page.on('dialog', (d) => {
     asked.push(d.message());
     void (answer.accept ? d.accept() : d.dismiss());
@@ -137,6 +142,7 @@ test(
     await waitText(page, `tr[data-mac="${MAC}"] .power-cell`, 'on');
     for (const body of [...bodies, await page.content()]) assert.ok(!body.includes(redfish.password), 'the BMC password reached the page');
     await page.close();
+    assert.deepEqual(errors.splice(0), [], 'no console error (CSP refusal, script error)');
   },
 );
 
@@ -162,4 +168,5 @@ test('a BMC that never answers: "BMC unreachable since …" on the machine page 
   await shot(page, 'machines-power');
   for (const body of [...bodies, await page.content()]) assert.ok(!body.includes(HANGING_PASSWORD), 'the BMC password reached the page');
   await page.close();
+  assert.deepEqual(errors.splice(0), [], 'no console error (CSP refusal, script error)');
 });
