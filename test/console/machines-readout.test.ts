@@ -8,6 +8,7 @@ import type { Inventory } from '../../src/agent/inventory.ts';
 import type { NodeRecord } from '../../src/boot/ports.ts';
 import type { PowerView } from '../../src/power/control.ts';
 import { machineLines } from '../../src/http/ui/machines.ts';
+import { startHttp } from '../helpers/http.ts';
 
 const DOC = JSON.parse(readFileSync(new URL('../fixtures/inventory/acme-rr9.json', import.meta.url), 'utf8')) as Inventory;
 
@@ -93,4 +94,30 @@ test('the same UUID reported by two machines is shared; the power state is what 
   assert.equal(lines[0]!.serial.flag, null);
   assert.equal(lines[0]!.power, null);
   assert.deepEqual(lines[1]!.power, { bmc: 'ipmi://10.0.1.102', state: 'on', checkedAt: '2026-12-07T05:01:00.000Z', error: null });
+});
+
+test('GET /machines: admin only, every node or one with ?mac=, a bad MAC refused with a reason', async () => {
+  const token = 'machines-readout-token-0123456789';
+  const http = await startHttp({ http: { adminToken: token } });
+  try {
+    for (const mac of ['52:54:00:00:00:0a', '52:54:00:00:00:0b']) await (await fetch(`${http.base}/boot?mac=${mac}`)).arrayBuffer();
+    const get = async (path: string, auth = true) => {
+      const res = await fetch(`${http.base}${path}`, { headers: auth ? { authorization: `Bearer ${token}` } : {} });
+      return { status: res.status, body: (await res.json()) as { machines?: { mac: string; inspected: boolean }[]; error?: string } };
+    };
+    assert.equal((await get('/machines', false)).status, 401);
+    const all = await get('/machines');
+    assert.deepEqual(all.body.machines?.map((m) => m.mac).sort(), ['52:54:00:00:00:0a', '52:54:00:00:00:0b']);
+    assert.ok(all.body.machines?.every((m) => !m.inspected));
+    const one = await get('/machines?mac=52-54-00-00-00-0B');
+    assert.deepEqual(
+      one.body.machines?.map((m) => m.mac),
+      ['52:54:00:00:00:0b'],
+    );
+    const bad = await get('/machines?mac=52:54:00:zz');
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error ?? '', /mac/i);
+  } finally {
+    await http.stop();
+  }
 });
