@@ -8,6 +8,7 @@ import type { ServiceStatus } from './http/context.ts';
 import { openStore, type AppStore } from './store/open.ts';
 import { HttpService } from './http/service.ts';
 import { AssetCatalogue } from './assets/catalogue-scan.ts';
+import { CombinedCatalogue, RemoteImageCache } from './assets/remote-cache.ts';
 import { TftpService } from './tftp/server.ts';
 import { DhcpServerService } from './dhcp/server.ts';
 import { ProxyDhcpService } from './proxydhcp/service.ts';
@@ -25,7 +26,7 @@ type ServiceName = 'http' | 'tftp' | 'dhcp' | 'proxydhcp';
 function bindingKey(name: ServiceName, p: Profile): string | null {
   switch (name) {
     case 'http':
-      return `${p.http.bind}:${p.http.port}:${p.https.enabled ? p.https.port : '-'}`;
+      return `${p.http.bind}:${p.http.port}:${p.https.enabled ? p.https.port : '-'}:${p.http.alsoListen.join(',')}`;
     case 'tftp':
       return p.tftp.enabled ? `${p.tftp.bind}:${p.tftp.port}` : null;
     case 'dhcp':
@@ -39,7 +40,9 @@ const ORDER: ServiceName[] = ['http', 'tftp', 'dhcp', 'proxydhcp'];
 
 export class Daemon {
   private readonly running = new Map<ServiceName, { service: Service; key: string }>();
-  private readonly catalogue = new AssetCatalogue();
+  /** Pinned files of [image] sections, fetched into <state_dir> in the background. */
+  readonly remoteImages: RemoteImageCache;
+  private readonly catalogue: CombinedCatalogue;
   private readonly startedAt = Date.now();
   private tls: TlsMaterial | null = null;
   readonly telemetry = new DaemonTelemetry();
@@ -51,6 +54,8 @@ export class Daemon {
     private readonly logger: Logger,
   ) {
     this.power = new PowerControl({ profile: () => this.profile, store, logger: logger.child({ service: 'power' }) });
+    this.remoteImages = new RemoteImageCache({ logger: logger.child({ service: 'images' }) });
+    this.catalogue = new CombinedCatalogue(new AssetCatalogue(), () => this.remoteImages.images(this.profile.server.stateDir, this.profile.images.values()));
     registerPowerMetrics(this.telemetry.registry, this.power);
   }
 
@@ -64,6 +69,8 @@ export class Daemon {
       daemon.tls = daemon.loadTls(profile);
       for (const name of ORDER) await daemon.ensure(name);
       daemon.power.schedule();
+      // After the caller has switched to [server] user, so the cache belongs to the account that serves it.
+      setImmediate(() => daemon.remoteImages.sync(daemon.profile.server.stateDir, daemon.profile.images.values()));
     } catch (err) {
       await daemon.stop();
       throw err;
@@ -88,9 +95,17 @@ export class Daemon {
           storeHealth: () => this.store.health?.() ?? { backend: 'sqlite', state: 'ok' },
           telemetry: this.telemetry,
           power: this.power,
+          agentSessions: this.store.agentSessions,
         });
       case 'tftp':
-        return new TftpService({ ...deps, events: this.store, nodes: this.store, catalogue: this.catalogue, telemetry: this.telemetry });
+        return new TftpService({
+          ...deps,
+          events: this.store,
+          nodes: this.store,
+          catalogue: this.catalogue,
+          telemetry: this.telemetry,
+          agentSessions: this.store.agentSessions,
+        });
       case 'dhcp':
         return new DhcpServerService({ ...deps, leases: this.store.leases });
       case 'proxydhcp':
@@ -195,6 +210,7 @@ export class Daemon {
       return false;
     }
     this.power.schedule();
+    this.remoteImages.sync(next.server.stateDir, next.images.values());
     for (const warning of profileWarnings(next)) this.logger.warn(warning);
     this.store.record({ mac: null, protocol: 'daemon', kind: 'reload', decision: 'reloaded', reason: this.summary() });
     this.logger.info(`reloaded ${file}: ${this.summary()}`);

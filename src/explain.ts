@@ -103,6 +103,7 @@ const LABELS: Record<EventProtocol, string> = {
   webhook: 'Webhook',
   admin: 'Admin',
   daemon: 'Daemon',
+  agent: 'Agent',
 };
 
 // How far back TFTP events are searched for this machine's IPs (TFTP names no MAC).
@@ -146,6 +147,7 @@ function addressesOf(node: NodeRecord | undefined, events: StoredEvent[]): Set<s
       case 'http':
       case 'answer':
       case 'webhook':
+      case 'agent':
         add(text(e.detail?.ip));
         break;
       case 'proxydhcp':

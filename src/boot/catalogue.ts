@@ -23,19 +23,43 @@ export interface InstallImage {
    * for 'unreadable': which file, as whom and what to do ("cannot read …/vmlinuz as pxe-pilot (EACCES): …").
    */
   integrityProblem?: string;
+  /**
+   * A remote image ([image NAME] in the profile): its files are URLs on another host. Then
+   * `kernel` and `initrds` hold those URLs (for display), and the renderers read this instead.
+   */
+  remote?: RemoteSource;
 }
 
-export type ImageIntegrity = 'verified' | 'unverified' | 'changed' | 'unreadable';
+/** One file of a remote image: the URL, and its SHA-256 when pinned (fetched, checked and served by us). */
+export interface RemoteFile {
+  url: string;
+  sha256: string | null;
+}
+
+export interface RemoteSource {
+  kernel: RemoteFile;
+  initrds: RemoteFile[];
+  /** When its install is consumed ([image] consumed_at): the product table does not know remote images. */
+  consumedAt: 'script' | 'answer';
+}
+
+/**
+ * 'verified': files match image.json (size, mtime), or every file of a remote image is pinned and
+ * in the cache, checked; 'unverified': no manifest (made by hand), or a remote image with an
+ * unpinned URL (handed to iPXE as it is); 'changed', 'unreadable' (a file the daemon's account
+ * may not read) and 'unfetched' (a pinned file not in the cache yet, or whose fetch failed): not offered.
+ */
+export type ImageIntegrity = 'verified' | 'unverified' | 'changed' | 'unreadable' | 'unfetched';
 
 /** Whether the menu and /boot may offer the image. */
 export function isOffered(image: InstallImage): boolean {
-  return image.integrity !== 'changed' && image.integrity !== 'unreadable';
+  return image.integrity !== 'changed' && image.integrity !== 'unreadable' && image.integrity !== 'unfetched';
 }
 
 /** Why an image is not offered, with what to do: "<profile> is not offered: <problem>; <remedy>". */
 export function notOfferedReason(image: InstallImage): string {
   // An unreadable file's problem already says what to do (give the account read access).
-  if (image.integrity === 'unreadable') return `${image.profile} is not offered: ${image.integrityProblem}`;
+  if (image.integrity === 'unreadable' || image.integrity === 'unfetched') return `${image.profile} is not offered: ${image.integrityProblem}`;
   return `${image.profile} is not offered: ${image.integrityProblem}; run pxe-pilot assets verify ${image.profile}, or add the image again`;
 }
 
@@ -61,4 +85,25 @@ export function compareVersionsDesc(a: string, b: string): number {
 
 export function sortImages(images: InstallImage[]): InstallImage[] {
   return [...images].sort((x, y) => productDisplayName(x.product).localeCompare(productDisplayName(y.product)) || compareVersionsDesc(x.version, y.version));
+}
+
+/** The folder (HTTP /remote/…, TFTP remote/…) pinned remote files are served from, by SHA-256. */
+export const REMOTE_FOLDER = 'remote';
+
+/** The file name a URL is kept and served under: its last path segment, made safe ("file" when it has none). */
+export function remoteFileName(url: string): string {
+  const path = url.replace(/[?#].*$/, '').replace(/^[a-z]+:\/\/[^/]*/i, '');
+  let last = path.split('/').filter(Boolean).pop() ?? '';
+  try {
+    last = decodeURIComponent(last);
+  } catch {
+    // kept as written
+  }
+  const safe = last.replace(/[^A-Za-z0-9._+-]/g, '_').replace(/^[._]+/, '');
+  return safe === '' ? 'file' : safe;
+}
+
+/** Where a pinned file is served below our base: remote/<sha256>/<name>. */
+export function remoteServedPath(file: RemoteFile & { sha256: string }): string {
+  return `${REMOTE_FOLDER}/${file.sha256}/${remoteFileName(file.url)}`;
 }

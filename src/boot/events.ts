@@ -1,6 +1,6 @@
 // The event every protocol records for each decision, and the sink it records into.
 
-export type EventProtocol = 'dhcp' | 'proxydhcp' | 'tftp' | 'http' | 'answer' | 'webhook' | 'admin' | 'daemon';
+export type EventProtocol = 'dhcp' | 'proxydhcp' | 'tftp' | 'http' | 'answer' | 'webhook' | 'admin' | 'daemon' | 'agent';
 
 /**
  * A reason a program can read, beside the sentence for a person. Only reasons something acts on
@@ -102,6 +102,18 @@ export interface AdminDetail {
   ip?: string;
 }
 
+/** What the inspection agent reported (POST /inventory/<mac>, GET /agent/<mac>/next): `ip` is the machine's. */
+export interface AgentDetail {
+  ip?: string;
+  /** The agent session (one boot of the agent). */
+  session?: string;
+  status?: number;
+  /** What a later inventory changed, one entry per change. */
+  changes?: string[];
+  /** The refused document's first wrong field. */
+  field?: string;
+}
+
 export interface EventDetails {
   dhcp: DhcpDetail;
   proxydhcp: ProxyDhcpDetail;
@@ -111,6 +123,7 @@ export interface EventDetails {
   webhook: WebhookDetail;
   admin: AdminDetail;
   daemon: Record<string, never>;
+  agent: AgentDetail;
 }
 
 interface EventBase {

@@ -5,9 +5,9 @@ import { sortImages, type InstallImage } from './catalogue.ts';
 import { productDisplayName } from './products.ts';
 import { installCmdline, type InstallVars } from './ipxe.ts';
 import { GRUB_MACHINE_FOLDER } from './loaders.ts';
+import { imageFiles } from './image-files.ts';
 
-/** The TFTP folder the image folders under [assets] dir are served from. */
-export const TFTP_ASSETS_FOLDER = 'assets';
+export { TFTP_ASSETS_FOLDER } from './tftp-folders.ts';
 
 /** One GRUB word, single-quoted: no variable expansion, no line break, no command chaining. */
 export function grubWord(value: string): string {
@@ -53,25 +53,20 @@ function grubComment(text: string): string {
   return text.replace(/[\r\n]+/g, ' ');
 }
 
-/** Extra images (the Proxmox ISO) GRUB wraps in cpio itself (newc:) so they appear as /<name>. */
-const WRAPPED_EXTRA = /\.(iso|img)$/;
-
-function baseName(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
-}
-
 /** The linux, initrd and boot lines of an image, files from (tftp,<server>); or why it cannot boot. */
 function loadLines(image: InstallImage, tftpServer: string, extraCmdline: string, vars: InstallVars): string[] | { problem: string } {
-  const file = (rel: string): string => `(tftp,${tftpServer})/${TFTP_ASSETS_FOLDER}/${rel}`;
   const filled = installCmdline(image, extraCmdline, vars, 'grub');
   if (!filled.ok) return { problem: filled.problem };
+  const files = imageFiles(image, 'grub', { assetBase: '', tftpServer }, vars);
+  if (!files.ok) return { problem: files.problem };
   const args = filled.parts
     .map((p) => p.text)
     .join('')
     .split(/\s+/)
     .filter((a) => a !== '');
-  const initrds = image.initrds.map((rel, i) => (i > 0 && WRAPPED_EXTRA.test(rel) ? `newc:${baseName(rel)}:${file(rel)}` : file(rel)));
-  return [`linux ${[file(image.kernel), ...args].map(grubWord).join(' ')}`, `initrd ${initrds.map(grubWord).join(' ')}`, 'boot'];
+  // Extra images (the Proxmox ISO) GRUB wraps in cpio itself (newc:) so they appear as /<name>.
+  const initrds = files.initrds.map((f) => (f.wrap ? `newc:${f.name}:${f.location}` : f.location));
+  return [`linux ${[files.kernel.location, ...args].map(grubWord).join(' ')}`, `initrd ${initrds.map(grubWord).join(' ')}`, 'boot'];
 }
 
 /**

@@ -2,6 +2,7 @@
 import { sortImages, type InstallImage } from './catalogue.ts';
 import { defaultCmdline, productDisplayName } from './products.ts';
 import { fillCmdlineTemplate, type CmdlineValues, type FilledCmdline } from './cmdline.ts';
+import { imageFiles } from './image-files.ts';
 
 /** Makes a value safe to paste into an iPXE line: no variable expansion, no line breaks, no command chaining. */
 export function ipxeText(value: string): string {
@@ -88,7 +89,9 @@ export function fillCmdline(template: string, vars: InstallVars): FilledCmdline 
  * The resolution checks it before it consumes an install; the renderers build from it.
  */
 export function installCmdline(image: InstallImage, extraCmdline: string, vars: InstallVars, loader: 'ipxe' | 'grub'): FilledCmdline {
-  const template = [image.cmdline ?? defaultCmdline(image.product), extraCmdline].filter((s) => s.trim() !== '').join(' ');
+  const template = [image.remote ? (image.cmdline ?? '') : (image.cmdline ?? defaultCmdline(image.product)), extraCmdline]
+    .filter((s) => s.trim() !== '')
+    .join(' ');
   const filled = fillCmdline(template, vars);
   if (!filled.ok) return { ok: false, problem: `cannot install ${image.profile}: ${filled.problem}` };
   const ipxeOnly = loader === 'grub' ? filled.parts.find((p) => p.ipxe) : undefined;
@@ -114,32 +117,23 @@ function ipxeArgs(parts: { text: string; ipxe: boolean }[]): string {
   return out.replace(/\s+/g, ' ').trim();
 }
 
-/** Extras that are plain files (not cpio archives themselves): served wrapped so they appear as /<name>. */
-const WRAPPED_EXTRA = /\.(iso|img)$/;
-
-function baseName(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
-}
-
 /**
  * kernel + named initrds + boot. Every initrd gets a name and the kernel line names it
  * (initrd=<name>): UEFI iPXE builds as old as Debian's only hand named initrds to the EFI stub.
  */
 export function renderInstallScript(image: InstallImage, assetBase: string, extraCmdline: string, vars: InstallVars, reason: string): string {
-  const names = image.initrds.map(baseName);
   const filled = installCmdline(image, extraCmdline, vars, 'ipxe');
   if (!filled.ok) return renderRefusalScript(filled.problem);
+  const files = imageFiles(image, 'ipxe', { assetBase, tftpServer: '' }, vars);
+  if (!files.ok) return renderRefusalScript(files.problem);
   const args = ipxeArgs(filled.parts);
-  const encoded = (rel: string): string => rel.split('/').map(encodeURIComponent).join('/');
-  // Extra images (the Proxmox ISO) come wrapped in cpio from /cpio/ so they land at /<name> in the
-  // initramfs on BIOS and UEFI alike (see src/boot/cpio.ts); kernel and initrd come as they are.
-  const url = (rel: string, i = 0): string => (i > 0 && WRAPPED_EXTRA.test(rel) ? `${vars.server}/cpio/${encoded(rel)}` : `${assetBase}/${encoded(rel)}`);
+  const names = files.initrds.map((f) => f.name);
   const lines = [
     '#!ipxe',
     `echo pxe-pilot: installing ${image.profile}: ${ipxeText(reason)}`,
     'imgfree',
-    `kernel ${url(image.kernel)} ${names.map((n) => `initrd=${n}`).join(' ')}${args ? ' ' + args : ''} || goto failed`,
-    ...image.initrds.map((rel, i) => `initrd --name ${names[i]} ${url(rel, i)} || goto failed`),
+    `kernel ${files.kernel.location} ${names.map((n) => `initrd=${n}`).join(' ')}${args ? ' ' + args : ''} || goto failed`,
+    ...files.initrds.map((f) => `initrd --name ${f.name} ${f.location} || goto failed`),
     'boot || goto failed',
     ':failed',
     `echo pxe-pilot: could not load ${image.profile}; returning to the firmware`,

@@ -16,6 +16,8 @@ export interface PolicySettings extends ServerAddress {
   /** The profile file, named in reasons. */
   file: string;
   hosts: ReadonlyMap<string, { action: 'install' | 'local' | 'menu'; profile: string; loader?: LoaderName | '' }>;
+  /** Remote images ([image] sections) by name: when their install is consumed, for the words. */
+  images?: ReadonlyMap<string, { consumedAt: 'script' | 'answer' }>;
   boot: Record<NonNullable<ArchInfo['bootKey']>, string> & {
     unknown: 'menu' | 'local' | 'ignore';
     defaultAction: 'menu' | 'local';
@@ -23,6 +25,8 @@ export interface PolicySettings extends ServerAddress {
     menuTimeout: number;
     /** What UEFI PXE machines load (absent: ipxe). */
     loader?: LoaderName;
+    /** The image a reinstall that names no profile installs; empty or absent: such a reinstall gets the menu. */
+    defaultInstall?: string;
   };
 }
 
@@ -46,14 +50,23 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
 
   // The only state the lifecycle consumes: nothing else installs (src/boot/lifecycle.ts nextState).
   if (node?.state === 'install-pending') {
-    const chosen = node.profile ?? host?.profile ?? '';
+    const named = node.profile || host?.profile || '';
     const by =
       node.armedBy === 'admin' ? `reinstall flag set by admin at ${clock(node.armedAt ?? 0)}` : `host ${client.mac} has action=install in ${profile.file}`;
-    if (!chosen) return { action: 'menu', reason: `${by}, but no profile is named: set profile in [host ${client.mac}] or in the reinstall request` };
-    return { action: 'install', profile: chosen, reason: `${by}, profile ${chosen}` };
+    const fallback = profile.boot.defaultInstall ?? '';
+    if (!named && fallback) return { action: 'install', profile: fallback, reason: `${by}, no profile named: [boot] default_install = ${fallback}` };
+    if (!named)
+      return {
+        action: 'menu',
+        reason: `${by}, but no profile is named: set profile in [host ${client.mac}], in the reinstall request, or [boot] default_install`,
+      };
+    return { action: 'install', profile: named, reason: `${by}, profile ${named}` };
   }
   if (node?.state === 'installing') {
-    return local(`${consumedWords(node.profile ?? host?.profile)} at ${clock(node.consumedAt ?? 0)}; reinstall through the admin API to install again`);
+    const consumed = node.profile ?? host?.profile;
+    return local(
+      `${consumedWords(consumed, undefined, profile.images?.get(consumed ?? '')?.consumedAt)} at ${clock(node.consumedAt ?? 0)}; reinstall through the admin API to install again`,
+    );
   }
   if (node?.state === 'installed') {
     return local(`installed at ${clock(node.installedAt ?? node.consumedAt ?? 0)}; reinstall through the admin API to install again`);

@@ -121,7 +121,18 @@ export interface NodeWrites {
    * already authoritative. Resolves to the node as stored (the known one if it cannot be read).
    */
   reread?(mac: string): Promise<NodeRecord | undefined>;
+  /**
+   * Stores what the agent reported in `session` as the node's inventory (creating the node when
+   * needed), durable like applyChange. Guarded: a second inventory of the same session writes
+   * nothing and resolves `{ duplicate: true }` (HTTP 409). `previous`: the inventory it replaced.
+   */
+  setInventory(mac: string, document: Inventory, session: string): Promise<InventoryWrite>;
+  /** Sets (null: removes) the node's enrolment, durable like applyChange; undefined when there is no such node. */
+  setEnrolment(mac: string, enrolment: Enrolment | null): Promise<NodeRecord | undefined>;
 }
+
+/** What NodeWrites.setInventory did. */
+export type InventoryWrite = { duplicate: false; node: NodeRecord; previous: NodeInventory | null } | { duplicate: true; node: NodeRecord };
 
 /** The operator's view of the node table (admin API, answers by hardware). */
 export interface NodeDirectory extends NodeLookup {

@@ -83,9 +83,11 @@ const CONSUMED_WORDS: Record<ConsumedAt, string> = {
 /**
  * How an install of `profile` was consumed, for a reason: "install consumed: answer fetched"
  * (Proxmox), "install consumed: its install script was served" (installers that fetch no answer).
- * Without a profile the product is not known: "install consumed".
+ * Without a profile the product is not known: "install consumed". `consumedAt`: a remote image's own.
  */
-export function consumedWords(profile: string | null | undefined, rows: readonly ProductRow[] = PRODUCT_ROWS): string {
+export function consumedWords(profile: string | null | undefined, rows: readonly ProductRow[] = PRODUCT_ROWS, consumedAt?: ConsumedAt): string {
+  // A remote image ([image] consumed_at) says itself when its install is consumed.
+  if (profile && consumedAt) return `install consumed: ${CONSUMED_WORDS[consumedAt]}`;
   const row = productRowOfProfile(profile, rows);
   return row ? `install consumed: ${CONSUMED_WORDS[row.consumedAt]}` : 'install consumed';
 }

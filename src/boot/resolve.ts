@@ -10,6 +10,7 @@ import { isOffered, notOfferedReason, PROFILE_NAME } from './catalogue.ts';
 import type { ClientDescription } from './client.ts';
 import type { HttpDetail, ReasonCode, TftpDetail } from './events.ts';
 import { installCmdline, type InstallVars } from './ipxe.ts';
+import { imageFiles } from './image-files.ts';
 import { fetchesAnswer, nextState, profileArmsInstall, type StateChange } from './lifecycle.ts';
 import { decide, type Decision, type PolicySettings } from './policy.ts';
 import type { BootPorts, ImageCatalogue, NodeRecord, NodeWrites } from './ports.ts';
@@ -19,7 +20,7 @@ type PolicyHost = PolicySettings['hosts'] extends ReadonlyMap<string, infer H> ?
 
 /** What the resolution reads of the profile (src/config's Profile satisfies it). */
 export interface BootSettings extends Omit<PolicySettings, 'hosts'>, TlsAddress {
-  hosts: ReadonlyMap<string, PolicyHost & { hostname: string; cmdline: string }>;
+  hosts: ReadonlyMap<string, PolicyHost & { hostname: string; cmdline: string; ip?: string }>;
   assets: { dir: string };
 }
 
@@ -50,7 +51,9 @@ export type BootOutcome =
 /** The values an install's kernel line is filled with. */
 export function installVars(profile: BootSettings, mac: string, ip: string): InstallVars {
   const answers = answerBase(profile);
-  return { mac, ip, hostname: profile.hosts.get(mac)?.hostname ?? '', server: httpBase(profile), answerUrl: `${answers}/answer`, answerServer: answers };
+  // ${ip}: the [host] reservation when there is one (as docs/answer-files.md says), else the request's address.
+  const host = profile.hosts.get(mac);
+  return { mac, ip: host?.ip || ip, hostname: host?.hostname ?? '', server: httpBase(profile), answerUrl: `${answers}/answer`, answerServer: answers };
 }
 
 export type Consumption = { written: true } | { written: false; lost: boolean; reason: string };
@@ -87,7 +90,7 @@ interface Resolved {
 
 /** Why an image cannot be served, or null when it can. */
 function imageProblem(image: InstallImage | undefined, profile: BootSettings, name: string): string | null {
-  if (!image) return `${profile.assets.dir}/${name} has no vmlinuz and initrd`;
+  if (!image) return `${profile.assets.dir}/${name} has no vmlinuz and initrd, and no [image ${name}] section names it`;
   return isOffered(image) ? null : notOfferedReason(image);
 }
 
@@ -112,9 +115,14 @@ async function resolveInstall(
   const cmdline = profile.hosts.get(mac)?.cmdline ?? '';
   // A kernel line that cannot be filled is refused before the install is consumed: fixing the
   // profile and booting again then installs, instead of finding the install already spent.
-  const line = installCmdline(image, cmdline, vars, request.event.protocol === 'tftp' ? 'grub' : 'ipxe');
+  const loader = request.event.protocol === 'tftp' ? 'grub' : 'ipxe';
+  const line = installCmdline(image, cmdline, vars, loader);
   if (!line.ok) return failed('error', `${decision.reason}, but ${line.problem}`, 'error', wanted);
-  const served = nextState({ kind: 'script-served', profile: image.profile, fetchesAnswer: fetchesAnswer(image.product) }, node);
+  // So is a remote file the loader cannot fetch (an unpinned URL under GRUB), or an unfillable URL.
+  const files = imageFiles(image, loader, { assetBase: '', tftpServer: '' }, vars);
+  if (!files.ok) return failed('error', `${decision.reason}, but ${files.problem}`, 'error', wanted);
+  const answers = image.remote ? image.remote.consumedAt !== 'script' : fetchesAnswer(image.product);
+  const served = nextState({ kind: 'script-served', profile: image.profile, fetchesAnswer: answers }, node);
   // An installer that fetches no answer consumes the install now: served only once the store wrote
   // the consumption (once across a fleet sharing the store).
   if (served.change) {

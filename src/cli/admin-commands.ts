@@ -4,6 +4,8 @@ import { macArgument, wholeNumber } from './arguments.ts';
 import { AdminClient, resolveTarget } from './client.ts';
 import { configFileOf, UsageError, type CommandContext, type Output } from './command.ts';
 import { duration, relativeTime, styleFor, table, type Style } from './format.ts';
+import { describeEnrolment, describeInventory } from './node-inventory.ts';
+import { HOSTNAME } from '../config/values.ts';
 
 const STATES: readonly string[] = NODE_LIFECYCLES;
 
@@ -61,9 +63,12 @@ function eventLine(e: EventJson, style: Style): string {
   return `${style.dim(t)}  ${(e.mac ?? '-').padEnd(17)}  ${e.protocol.padEnd(9)} ${e.kind.slice(0, 28).padEnd(28)} ${style.state(e.decision)}: ${e.reason}\n`;
 }
 
-export async function nodesList(context: CommandContext<DaemonValues & { state?: string }>): Promise<number> {
-  const { state } = context.values;
-  if (state !== undefined && !STATES.includes(state)) throw new UsageError(`--state must be one of ${STATES.join(', ')}, not ${JSON.stringify(state)}`);
+export async function nodesList(context: CommandContext<DaemonValues & { state?: string; discovered?: boolean }>): Promise<number> {
+  const { discovered } = context.values;
+  if (discovered && context.values.state !== undefined) throw new UsageError('give --state or --discovered, not both');
+  const state = discovered ? 'discovered' : context.values.state;
+  if (!discovered && state !== undefined && !STATES.includes(state))
+    throw new UsageError(`--state must be one of ${STATES.join(', ')}, not ${JSON.stringify(state)}`);
   const { client, style, out, json, print } = session(context);
   const r = await client.json<{ total: number; nodes: NodeJson[] }>('GET', `/nodes${state ? `?state=${state}` : ''}`);
   if (json) return print(r);
@@ -74,7 +79,7 @@ export async function nodesList(context: CommandContext<DaemonValues & { state?:
       style,
     ),
   );
-  out.write(style.dim(`${r.total} node${r.total === 1 ? '' : 's'}${state ? ` in state ${state}` : ''}\n`));
+  out.write(style.dim(`${r.total} node${r.total === 1 ? '' : 's'}${discovered ? ' discovered' : state ? ` in state ${state}` : ''}\n`));
   return 0;
 }
 
@@ -97,6 +102,26 @@ export function nodeReinstall(context: CommandContext<DaemonValues & { profile?:
   if (profile !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(profile))
     throw new UsageError(`--profile must be <product>/<version>, e.g. proxmox-ve/9.1-1, not ${JSON.stringify(profile)}`);
   return nodeRequest(context, 'POST', '/reinstall', profile ? { profile } : {});
+}
+
+const ENROL_ACTIONS = ['install', 'local', 'menu', 'inspect'];
+
+export function nodeEnrol(
+  context: CommandContext<DaemonValues & { hostname?: string; profile?: string; action?: string; bmc?: string; install: boolean }>,
+): Promise<number> {
+  const { hostname, profile, bmc, install } = context.values;
+  const action = context.values.action ?? 'install';
+  if (hostname === undefined || !HOSTNAME.test(hostname)) throw new UsageError('enrol needs --hostname H, a host name such as pve1 or pve1.lab.example');
+  if (!ENROL_ACTIONS.includes(action)) throw new UsageError(`--action must be one of ${ENROL_ACTIONS.join(', ')}, not ${JSON.stringify(action)}`);
+  if (profile !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(profile))
+    throw new UsageError(`--profile must be <product>/<version>, e.g. proxmox-ve/9.1-1, not ${JSON.stringify(profile)}`);
+  if (action === 'install' && profile === undefined) throw new UsageError('enrol with --action install (the default) needs --profile P, the image to install');
+  if (install && action !== 'install') throw new UsageError(`--install arms an install, but --action is ${action}`);
+  return nodeRequest(context, 'PUT', '/enrolment', { hostname, profile: profile ?? null, action, ...(bmc ? { bmc } : {}), ...(install ? { install } : {}) });
+}
+
+export function nodeUnenrol(context: CommandContext<DaemonValues>): Promise<number> {
+  return nodeRequest(context, 'DELETE', '/enrolment');
 }
 
 export function nodeCancel(context: CommandContext<DaemonValues>): Promise<number> {
@@ -205,6 +230,9 @@ function describeNode(n: Record<string, unknown>, style: Style): string {
     `  armed       ${n.armedAt ? `${relativeTime(n.armedAt as string)} by ${s(n.armedBy)}` : '-'}`,
     `  installed   ${n.installedAt ? `${relativeTime(n.installedAt as string)} as ${s(n.fqdn)}` : '-'}`,
     `  local boot  ${s(n.localBoot ?? 'exit (default)')}`,
+    ...(n.discovered === true ? ['  discovered  yes: inspected, and no [host] section or enrolment gives it settings'] : []),
+    ...describeEnrolment(n.enrolment as Parameters<typeof describeEnrolment>[0]),
+    ...describeInventory(n.inventory as Parameters<typeof describeInventory>[0], style),
   ];
   const installs =
     (n.installs as

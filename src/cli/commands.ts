@@ -86,6 +86,11 @@ const EVENTS_OPTIONS = {
   follow: { type: 'boolean', short: 'f', help: 'then print each new event as it happens, until interrupted' },
 } as const satisfies OptionTable;
 
+const NODES_LIST_OPTIONS = {
+  state: { type: 'string', value: 'S', help: `only the machines in state S: ${NODE_LIFECYCLES.join(', ')}` },
+  discovered: { type: 'boolean', help: 'only the discovered machines: inspected, and no [host] section or enrolment gives them settings' },
+} as const satisfies OptionTable;
+
 type DaemonClientOptions = typeof DAEMON_CLIENT_OPTIONS;
 
 /** A row of the commands that ask the running daemon: they share its flags and what exit 1 means. */
@@ -199,10 +204,30 @@ LAN whose DHCP server you do not own. It puts the leased address on IF while it 
   askDaemon({
     name: 'nodes',
     summary: 'every machine, as a table',
-    options: { state: { type: 'string', value: 'S', help: `only the machines in state S: ${NODE_LIFECYCLES.join(', ')}` } },
+    options: NODES_LIST_OPTIONS,
     run: lazy(admin, 'nodesList'),
   }),
-  askDaemon({ name: 'nodes show', summary: 'one machine: state, installs, recent events', operands: [MAC], run: lazy(admin, 'nodeShow') }),
+  askDaemon({ name: 'nodes ls', summary: 'every machine, as a table (as `nodes`)', options: NODES_LIST_OPTIONS, run: lazy(admin, 'nodesList') }),
+  askDaemon({
+    name: 'nodes show',
+    summary: 'one machine: state, enrolment, inventory (disks and NICs), installs, recent events',
+    operands: [MAC],
+    run: lazy(admin, 'nodeShow'),
+  }),
+  askDaemon({
+    name: 'nodes enrol',
+    summary: 'enrol a machine (kept in the store): its host name, image and action',
+    operands: [MAC],
+    options: {
+      hostname: { type: 'string', value: 'H', help: 'its host name (required)' },
+      profile: { type: 'string', value: 'P', help: 'the image to install (product/version); required for --action install' },
+      action: { type: 'string', value: 'A', help: 'install (default), local, menu or inspect' },
+      bmc: { type: 'string', value: 'URL', help: 'its BMC, e.g. ipmi://10.0.0.5 or redfish://bmc1.lab.example' },
+      install: { type: 'boolean', help: 'also arm the install now, as `nodes reinstall` does' },
+    },
+    run: lazy(admin, 'nodeEnrol'),
+  }),
+  askDaemon({ name: 'nodes unenrol', summary: 'remove its enrolment', operands: [MAC], run: lazy(admin, 'nodeUnenrol') }),
   askDaemon({
     name: 'nodes reinstall',
     summary: 'arm a reinstall at its next network boot',

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { checkCmdline, describeCmdlineProblems } from '../boot/cmdline.ts';
 import type { InstallImage } from '../boot/catalogue.ts';
 import type { Profile } from './profile.ts';
+import { remoteImageChecks } from './images.ts';
 
 export interface CheckResult {
   errors: string[];
@@ -102,8 +103,15 @@ export function stateDirError(profile: Profile): string | null {
 /** [boot] menu_default names an image that is not there: the menu then takes local disk. */
 export function menuDefaultWarning(profile: Profile, images: InstallImage[]): string | null {
   const name = profile.boot.menuDefault;
-  if (name === 'local' || name === 'shell' || images.some((i) => i.profile === name)) return null;
+  if (name === 'local' || name === 'shell' || images.some((i) => i.profile === name) || profile.images.has(name)) return null;
   return `[boot] menu_default = ${name}: no such image under ${profile.assets.dir} (pxe-pilot assets ls lists them), so the menu's timeout takes local disk; add the image or name one that is there`;
+}
+
+/** [boot] default_install must name an image that is there: a reinstall without a profile would otherwise fail at boot. */
+export function defaultInstallProblem(profile: Profile, folderImages: InstallImage[]): string | null {
+  const name = profile.boot.defaultInstall;
+  if (!name || profile.images.has(name) || folderImages.some((i) => i.profile === name)) return null;
+  return `${profile.file}: [boot] default_install = ${name}: no image folder under ${profile.assets.dir} and no [image ${name}] section; a reinstall that names no profile would stop at an error: add the image, or name one that is there (pxe-pilot assets ls)`;
 }
 
 /** A URL as shown in messages: scheme, host or socket, database; never a user or a password. */
@@ -152,6 +160,14 @@ export async function checkProfile(profile: Profile): Promise<CheckResult> {
   errors.push(...(await answerTemplateErrors(profile)));
   const menu = menuDefaultWarning(profile, images);
   if (menu) warnings.push(menu);
+  const remote = remoteImageChecks(
+    profile,
+    images.map((i) => i.profile),
+  );
+  errors.push(...remote.errors);
+  warnings.push(...remote.warnings);
+  const fallback = defaultInstallProblem(profile, images);
+  if (fallback) errors.push(fallback);
   const schema = await storeSchemaProblem(profile);
   if (schema.error) errors.push(schema.error);
   if (schema.warning) warnings.push(schema.warning);

@@ -6,9 +6,9 @@ import type { Profile } from './profile.ts';
 export function defaultProfile(file = '(defaults)'): Profile {
   const sections = Object.fromEntries(Object.keys(PROFILE_KEYS).map((name) => [name, defaultsOf(PROFILE_KEYS[name as SectionName])])) as Omit<
     Profile,
-    'file' | 'hosts' | 'scopes'
+    'file' | 'hosts' | 'scopes' | 'images'
   >;
   sections.server.addressSource = 'interface';
   sections.https.fingerprint = '';
-  return { file, ...sections, hosts: new Map(), scopes: new Map() };
+  return { file, ...sections, hosts: new Map(), scopes: new Map(), images: new Map() };
 }

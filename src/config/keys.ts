@@ -9,6 +9,7 @@ import {
   HOSTNAME,
   httpUrl,
   ipv4,
+  listenList,
   ipv4List,
   ipv4Network,
   matching,
@@ -16,6 +17,7 @@ import {
   netmask,
   oneOf,
   path,
+  plainHttpFrom,
   postgresUrl,
   PROFILE_NAME,
   secret,
@@ -58,6 +60,11 @@ export const PROFILE_KEYS = {
     bind: key(ipv4, '0.0.0.0', 'IPv4 address HTTP listens on; 0.0.0.0: all.'),
     admin_token: key(secret(16), '', 'Bearer token for the admin API (at least 16 characters; openssl rand -hex 24).'),
     metrics_allow: key(cidrList, [], 'CIDR blocks whose Prometheus may scrape /metrics without the admin token (loopback always may), comma-separated.'),
+    also_listen: key(
+      listenList,
+      [],
+      'More plain-HTTP listeners serving the same routes, [address]:port, comma-separated (:8080: on bind); for ISOs that have http://host:8080/answer baked in.',
+    ),
   },
   https: {
     enabled: key(flag, true, 'Serves everything over HTTPS too, so installers can fetch answers they can verify. true | false'),
@@ -116,12 +123,22 @@ export const PROFILE_KEYS = {
     ),
     menu_default: key(menuEntry, 'local', 'Menu entry taken when the timeout runs out: local | shell | <product>/<version>'),
     menu_timeout: key(wholeNumber(0, 3600), 10, 'Seconds the menu waits before taking menu_default.'),
+    default_install: key(
+      matching(PROFILE_NAME, 'expected <product>/<version>, an image folder or [image] section, such as ubuntu/24.04'),
+      '',
+      'Image a reinstall that names no profile installs (admin API, [host] without profile); empty: such a reinstall gets the menu.',
+    ),
   },
   answers: {
     dir: key(path, '/var/lib/pxe-pilot/answers', 'Folder of answer files; see docs/answer-files.md.'),
     token: key(secret(), '', 'Token that fetching answers and reporting installs need.'),
     allow: key(cidrList, [], 'CIDR blocks allowed to fetch answers, comma-separated; empty: anyone.'),
     require_tls: key(flag, true, 'Refuse answers, the webhook, NoCloud and preseed over plain HTTP (403: use HTTPS). Not written: as [https] enabled.'),
+    plain_http_from: key(
+      plainHttpFrom,
+      [],
+      'Allowed over plain HTTP although require_tls is on: CIDR blocks and installers (proxmox, nocloud, preseed), comma-separated; each alone allows.',
+    ),
   },
   assets: {
     dir: key(path, '/var/lib/pxe-pilot/assets', 'Folder of install images: <product>/<version>/vmlinuz and initrd.'),
@@ -152,6 +169,13 @@ export const PROFILE_KEYS = {
     max_parallel: key(wholeNumber(1, 256), 8, 'BMC calls in flight at once, over all machines.'),
     poll_seconds: key(wholeNumber(0, 86400), 60, 'Seconds between power-state polls of each [host] with a bmc; 0: never polled.'),
     timeout_seconds: key(wholeNumber(1, 300), 10, 'Seconds one BMC call may take before the BMC is reported unreachable.'),
+  },
+  agent: {
+    session_minutes: key(
+      wholeNumber(5, 10080),
+      120,
+      "Minutes an inspection agent's session (the token on its kernel line) lasts after its last use; read at start (docs/inventory.md).",
+    ),
   },
 };
 

@@ -12,6 +12,8 @@ import { defaultsOf, fieldName, HOST_KEYS, HOST_VARIABLE, PROFILE_KEYS, sectionK
 import type { HostEntry, Profile } from './profile.ts';
 import { checkScopes, describeScopes, readScopes, reservationScope, SCOPE_PREFIX } from './scopes.ts';
 import { powerProblems } from '../power/config-check.ts';
+import { describeImages, IMAGE_PREFIX, readImages } from './images.ts';
+import { checkAlsoListen } from './plain-http.ts';
 
 export { profileWarnings } from './warnings.ts';
 export type { InterfaceAddress } from './interfaces.ts';
@@ -126,10 +128,12 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   p.server.addressSource = p.server.address ? 'profile' : 'interface';
   readHosts(doc, p, v);
   readScopes(doc, p, v);
+  readImages(text, p, v);
   resolveAddress(p, v, options);
   checkDhcp(p, v, options);
   checkScopes(p, v);
   checkTls(p, v, sections.answers ?? {});
+  checkAlsoListen(p, v);
   checkStore(p, v);
   for (const problem of powerProblems(p, options.offline === true)) v.problem(problem.section, problem.key, problem.value, problem.message);
   if (v.problems.length) throw new ConfigError(v.problems);
@@ -144,9 +148,14 @@ function knownSections(doc: Raw, v: Validator): Partial<Record<SectionName, Raw>
       v.problem('(top)', name, value, 'keys must be inside a section such as [server]');
       continue;
     }
-    if (name.startsWith('host ') || name.startsWith(SCOPE_PREFIX)) continue;
+    if (name.startsWith('host ') || name.startsWith(SCOPE_PREFIX) || name.startsWith(IMAGE_PREFIX)) continue;
     if (!Object.hasOwn(PROFILE_KEYS, name)) {
-      v.problem(name, '', '', `unknown section; known sections: ${SECTIONS.map((s) => `[${s}]`).join(' ')} [host <mac>] and [scope <name>]`);
+      v.problem(
+        name,
+        '',
+        '',
+        `unknown section; known sections: ${SECTIONS.map((s) => `[${s}]`).join(' ')} [host <mac>], [scope <name>] and [image <product>/<version>]`,
+      );
       continue;
     }
     const section = name as SectionName;
@@ -301,6 +310,7 @@ export function describeProfile(p: Profile): string {
     }
   }
   lines.push(...describeScopes(p));
+  lines.push(...describeImages(p));
   for (const h of p.hosts.values()) {
     lines.push(`[host ${h.mac}]`);
     for (const [k, val] of Object.entries(h.vars)) lines.push(`${k} = ${val}`);

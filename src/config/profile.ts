@@ -1,6 +1,7 @@
 // The typed, validated profile. Everything downstream reads this, never the INI text.
 
 import type { HOST_KEYS, ProfileKeys, SCOPE_KEYS, ValuesOf } from './keys.ts';
+import type { RemoteImageEntry } from './images.ts';
 
 // The section types follow the key table in keys.ts (state_dir → stateDir); the table's doc
 // line says what each field means.
@@ -55,4 +56,6 @@ export interface Profile extends Sections {
   hosts: Map<string, HostEntry>;
   /** [scope <name>] sections, by name, in file order. */
   scopes: Map<string, ScopeEntry>;
+  /** [image <product>/<version>] sections: remote images, by name, in file order. */
+  images: Map<string, RemoteImageEntry>;
 }

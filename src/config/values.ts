@@ -198,3 +198,50 @@ export const postgresUrl: ValueType<string> = {
   },
   format: (value) => String(value),
 };
+
+/** The installers `[answers] plain_http_from` can name, by the routes they fetch from. */
+export const PLAIN_HTTP_INSTALLERS = ['proxmox', 'nocloud', 'preseed'] as const;
+
+/**
+ * CIDR blocks and installer names (proxmox, nocloud, preseed), separated by commas or spaces:
+ * who may fetch answers over plain HTTP although [answers] require_tls is on.
+ */
+export const plainHttpFrom: ValueType<string[]> = {
+  parse(v, ctx) {
+    return items(v).filter((item) => {
+      if ((PLAIN_HTTP_INSTALLERS as readonly string[]).includes(item.toLowerCase())) return true;
+      try {
+        ipaddr.parseCIDR(item);
+        return true;
+      } catch {
+        ctx.report(`expected a CIDR block such as 10.0.0.0/24, or an installer: ${PLAIN_HTTP_INSTALLERS.join(', ')}`, item);
+        return false;
+      }
+    });
+  },
+  format: list,
+};
+
+/**
+ * More plain-HTTP listeners, `[address]:port` separated by commas or spaces (`:8080`: on
+ * [http] bind). Kept as written; the port from 1 to 65535.
+ */
+export const listenList: ValueType<string[]> = {
+  parse(v, ctx) {
+    return items(v).filter((item) => {
+      const m = /^(\d{1,3}(?:\.\d{1,3}){3})?:(\d{1,5})$/.exec(item);
+      if (!m || (m[1] !== undefined && !ipaddr.IPv4.isValidFourPartDecimal(m[1])) || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+        ctx.report('expected [address]:port such as :8080 or 10.0.0.2:8080', item);
+        return false;
+      }
+      return true;
+    });
+  },
+  format: list,
+};
+
+/** An `also_listen` item as address and port; `:8080` takes `bind`. */
+export function listenAddress(item: string, bind: string): { address: string; port: number } {
+  const colon = item.lastIndexOf(':');
+  return { address: item.slice(0, colon) || bind, port: Number(item.slice(colon + 1)) };
+}

@@ -22,8 +22,9 @@ import { isPlainObject, readBody } from './body.ts';
 import { badRequest, notFound } from './errors.ts';
 import { clientAddress, macQuery, routeMac } from './request.ts';
 import { powerRoutes } from '../power/routes.ts';
+import { enrolmentJson, enrolmentRoutes, isDiscovered } from './enrolment.ts';
 
-const PROTOCOLS: readonly EventProtocol[] = ['dhcp', 'proxydhcp', 'tftp', 'http', 'answer', 'webhook', 'admin', 'daemon'];
+const PROTOCOLS: readonly EventProtocol[] = ['dhcp', 'proxydhcp', 'tftp', 'http', 'answer', 'webhook', 'admin', 'daemon', 'agent'];
 const TOML_TYPE = 'application/toml; charset=utf-8';
 const RECENT_EVENTS = 50;
 
@@ -72,7 +73,31 @@ function nodeSummary(node: NodeRecord, host: HostEntry | undefined) {
     firmware: node.firmware,
     installedAt: iso(node.installedAt),
     fqdn: node.fqdn,
+    discovered: isDiscovered(node, host),
+    hardware: hardwareSummary(node),
   };
+}
+
+/** What a list shows of an inspected machine: who it is, its size, and the switch port of its first NIC with a neighbour. */
+function hardwareSummary(node: NodeRecord) {
+  const inv = node.inventory?.document;
+  if (!inv) return null;
+  const lldp = inv.nics.find((n) => n.lldp)?.lldp ?? null;
+  return {
+    vendor: inv.system.vendor,
+    product: inv.system.product,
+    serial: inv.system.serial,
+    cpuThreads: inv.cpus.threads,
+    memoryBytes: inv.memory.totalBytes,
+    disks: inv.disks.length,
+    diskBytes: inv.disks.reduce((sum, d) => sum + d.sizeBytes, 0),
+    switchPort: lldp ? [lldp.systemName ?? lldp.chassisId, lldp.portId ?? lldp.portDescription].filter((x) => x).join(' ') || null : null,
+  };
+}
+
+/** The stored inventory as the API shows it (reportedAt in ms, as the contract has it). */
+function inventoryJson(node: NodeRecord) {
+  return node.inventory ? { document: node.inventory.document, reportedAt: node.inventory.reportedAt, session: node.inventory.session } : null;
 }
 
 function installJson(i: InstallRecord) {
@@ -104,6 +129,9 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
         fqdn: null,
         localBoot: null,
         host: { action: h.action, profile: h.profile || null, hostname: h.hostname || null },
+        inventory: null,
+        enrolment: null,
+        discovered: false,
         installs: [],
         events: recentEvents(mac),
       };
@@ -119,6 +147,9 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
       serial: node.serial,
       localBoot: node.localBoot,
       host: h ? { action: h.action, profile: h.profile || null, hostname: h.hostname || null } : null,
+      inventory: inventoryJson(node),
+      enrolment: enrolmentJson(node.enrolment),
+      discovered: isDiscovered(node, h),
       installs: deps.store.installHistory(mac).map(installJson),
       events: recentEvents(mac),
       installReport: node.installReport,
@@ -141,7 +172,14 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     const limit = intQuery(ctx, 'limit', 1000, 1, 10_000);
     const offset = intQuery(ctx, 'offset', 0, 0, 1e9);
     const state = stringQuery(ctx, 'state');
-    if (state !== undefined && !(NODE_LIFECYCLES as readonly string[]).includes(state)) throw badRequest(`state must be one of ${NODE_LIFECYCLES.join(', ')}`);
+    if (state === 'discovered') {
+      // Inspected machines nothing gives settings yet: a filter over the mirror, not a lifecycle state.
+      const discovered = deps.store.listNodes(deps.store.countNodes()).filter((n) => isDiscovered(n, host(n.mac)));
+      ctx.body = { total: discovered.length, offset, nodes: discovered.slice(offset, offset + limit).map((n) => nodeSummary(n, host(n.mac))) };
+      return;
+    }
+    if (state !== undefined && !(NODE_LIFECYCLES as readonly string[]).includes(state))
+      throw badRequest(`state must be one of ${NODE_LIFECYCLES.join(', ')}, or discovered`);
     const nodes = state ? deps.store.listNodesInState(state as NodeLifecycle, limit, offset) : deps.store.listNodes(limit, offset);
     const total = state ? deps.store.countNodesInState(state as NodeLifecycle) : deps.store.countNodes();
     ctx.body = { total, offset, nodes: nodes.map((n) => nodeSummary(n, host(n.mac))) };
@@ -269,6 +307,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
   });
 
   powerRoutes(router, deps, admin);
+  enrolmentRoutes(router, deps, { admin, nodeDetail, recordAdmin });
 
   router.get('/assets.json', admin, async (ctx) => {
     const { images, problems } = await listImagesWithProblems(deps.profile());

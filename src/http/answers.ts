@@ -4,7 +4,7 @@ import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import ipaddr from 'ipaddr.js';
 import type { Profile } from '../config/profile.ts';
-import { answerBase, httpsBase } from '../boot/urls.ts';
+import { answerBase } from '../boot/urls.ts';
 import { nextState, profileArmsInstall, type NodeLifecycle } from '../boot/lifecycle.ts';
 import { consumeInstall } from '../boot/resolve.ts';
 import type { NodeRecord } from '../boot/ports.ts';
@@ -19,6 +19,7 @@ import { readJson } from './body.ts';
 import { badRequest, HttpError, notFound } from './errors.ts';
 import { AnswerTemplateError, recordErrors } from './error-events.ts';
 import { clientAddress } from './request.ts';
+import { askedUrl, macOfPath, plainHttpAllowed, plainHttpRefusal } from './plain-http.ts';
 
 const TOML_TYPE = 'application/toml; charset=utf-8';
 const WEBHOOK_BODY_LIMIT = 256 * 1024;
@@ -56,9 +57,9 @@ export function requireAnswerClient(deps: HttpDeps, options: { token: boolean; p
   return async function answerClient(ctx: Context, next: Next): Promise<void> {
     const { answers } = deps.profile();
     const from = clientAddress(ctx);
-    const refuse = (err: HttpError): never => {
+    const refuse = (err: HttpError, mac: string | null = null): never => {
       deps.store.record({
-        mac: null,
+        mac,
         protocol: options.protocol,
         kind: `${ctx.method} ${ctx.path}`,
         decision: 'refused',
@@ -69,8 +70,10 @@ export function requireAnswerClient(deps: HttpDeps, options: { token: boolean; p
       throw err;
     };
     // Before anything else: a refused plain request must not even learn whether an answer exists.
-    if (answers.requireTls && !ctx.secure)
-      refuse(new HttpError(403, `answers are served over HTTPS only ([answers] require_tls): use ${httpsBase(deps.profile())}${ctx.path}`));
+    if (answers.requireTls && !ctx.secure && !plainHttpAllowed(answers.plainHttpFrom, ctx.path, from)) {
+      const about = await refusedRequestFacts(ctx);
+      refuse(new HttpError(403, plainHttpRefusal(deps.profile(), askedUrl(ctx, ctx.req.socket.localPort, deps.profile()), from, about.isoVersion)), about.mac);
+    }
     if (!addressAllowed(from, answers.allow)) refuse(new HttpError(403, `${from} is not in [answers] allow (${answers.allow.join(', ')})`));
     if (options.token && answers.token) {
       const given = bearerToken(ctx) ?? queryToken(ctx);
@@ -84,6 +87,22 @@ export function requireAnswerClient(deps: HttpDeps, options: { token: boolean; p
     }
     await next();
   };
+}
+
+/**
+ * The machine and ISO a refused plain-HTTP request is about, so that its event is the machine's
+ * (explain shows it) and the 403 names the ISO: the path's MAC (NoCloud, preseed), or the answer
+ * request's first NIC and ISO version. Read only to word the refusal; nothing is served.
+ */
+async function refusedRequestFacts(ctx: Context): Promise<{ mac: string | null; isoVersion: string | null }> {
+  const mac = macOfPath(ctx.path);
+  if (mac || ctx.method !== 'POST' || ctx.path !== '/answer') return { mac, isoVersion: null };
+  try {
+    const parsed = parseAnswerRequest(await readJson(ctx, 'answer request'));
+    return parsed.ok ? { mac: parsed.value.macs[0] ?? null, isoVersion: parsed.value.isoVersion } : { mac: null, isoVersion: null };
+  } catch {
+    return { mac: null, isoVersion: null };
+  }
 }
 
 /** The first answer that matches; 404 saying what was tried, or 403 when an entry escapes the folder. */

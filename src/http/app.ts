@@ -11,6 +11,7 @@ import { answerRoutes } from './answers.ts';
 import { adminRoutes } from './admin.ts';
 import { initrdCpioRoutes } from './initrd-cpio.ts';
 import { installerRoutes } from './installers.ts';
+import { inventoryRoutes } from './inventory.ts';
 import { parseMacParams } from './request.ts';
 import { consoleHttp } from './console.ts';
 import { foldRequestSlashes } from './slashes.ts';
@@ -47,7 +48,17 @@ export function createHttpApp(deps: HttpDeps): Koa {
 
   const router = new Router();
   parseMacParams(router);
-  for (const register of [healthRoutes, bootRoutes, assetRoutes, initrdCpioRoutes, answerRoutes, adminRoutes, installerRoutes, operatorConsole.routes])
+  for (const register of [
+    healthRoutes,
+    bootRoutes,
+    assetRoutes,
+    initrdCpioRoutes,
+    answerRoutes,
+    adminRoutes,
+    installerRoutes,
+    inventoryRoutes,
+    operatorConsole.routes,
+  ])
     register(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));

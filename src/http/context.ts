@@ -1,7 +1,7 @@
 // What every HTTP route needs, handed in by the daemon.
 import type { Profile } from '../config/profile.ts';
 import type { Logger } from '../log.ts';
-import type { ImageCatalogue, LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
+import type { AgentSessions, ImageCatalogue, LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
 import type { Binding } from '../service.ts';
 import type { DaemonTelemetry } from '../metrics/telemetry.ts';
 import type { PowerControl } from '../power/control.ts';
@@ -32,4 +32,6 @@ export interface HttpDeps {
   telemetry?: DaemonTelemetry;
   /** BMC power control (src/power); absent: the power routes answer 404. */
   power?: PowerControl;
+  /** Per-boot agent sessions: minted when the agent's boot is served, checked by POST /inventory; absent: the agent routes answer 403. */
+  agentSessions?: AgentSessions;
 }

@@ -10,6 +10,7 @@ import type { HttpDeps } from './context.ts';
 import type { TlsMaterial } from './tls.ts';
 import { capConnections, ClientLimits, limitRequests, type LimitSettings } from './limits.ts';
 import { sendFileUnavailable } from './file-send.ts';
+import { listenAddress } from '../config/values.ts';
 
 export interface HttpServiceDeps extends Omit<HttpDeps, 'profile'> {
   profile: Profile;
@@ -41,6 +42,8 @@ export class HttpService implements Service {
   readonly name = 'http';
   private server: Server | null = null;
   private secure: TlsServer | null = null;
+  /** [http] also_listen: more plain listeners with the same routes. */
+  private extra: { server: Server; address: string }[] = [];
   private profile: Profile;
   /** Shared by both listeners: a client's budget is the same over HTTP and HTTPS. */
   readonly limits: ClientLimits;
@@ -71,6 +74,18 @@ export class HttpService implements Service {
     const { bind, port } = this.profile.http;
     await listen(server, bind, port, 'http', '[http] port');
     this.server = server;
+    for (const item of this.profile.http.alsoListen) {
+      const at = listenAddress(item, bind);
+      const another = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler);
+      this.harden(another);
+      try {
+        await listen(another, at.address, at.port, 'http', '[http] also_listen');
+      } catch (err) {
+        await this.stop();
+        throw err;
+      }
+      this.extra.push({ server: another, address: at.address });
+    }
     const material = this.profile.https.enabled ? (this.deps.tls?.() ?? null) : null;
     if (!material) return;
     const secure = createTlsServer({ cert: material.cert, key: material.key, maxHeaderSize: MAX_HEADER_BYTES, handshakeTimeout: 10_000 }, handler);
@@ -85,9 +100,10 @@ export class HttpService implements Service {
   }
 
   async stop(): Promise<void> {
-    const servers = [this.server, this.secure].filter((s): s is Server | TlsServer => s !== null);
+    const servers = [this.server, this.secure, ...this.extra.map((e) => e.server)].filter((s): s is Server | TlsServer => s !== null);
     this.server = null;
     this.secure = null;
+    this.extra = [];
     this.deps.telemetry?.hub.closeAll();
     await Promise.all(
       servers.map(
@@ -114,6 +130,7 @@ export class HttpService implements Service {
     const out: Binding[] = [];
     if (this.server) out.push({ protocol: 'tcp', address: this.profile.http.bind, port: this.port });
     if (this.secure) out.push({ protocol: 'tcp', address: this.profile.http.bind, port: this.securePort! });
+    for (const e of this.extra) out.push({ protocol: 'tcp', address: e.address, port: portOf(e.server)! });
     return out;
   }
 

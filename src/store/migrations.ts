@@ -79,6 +79,23 @@ export const MIGRATIONS: Migration[] = [
     version: 3,
     sql: `ALTER TABLE events ADD COLUMN code TEXT;`,
   },
+  // Issue 24: what the inspection agent reported, the enrolment, and the agent sessions (src/store/agent-sessions.ts).
+  {
+    version: 4,
+    sql: `
+      ALTER TABLE nodes ADD COLUMN inventory TEXT;
+      ALTER TABLE nodes ADD COLUMN inventory_at INTEGER;
+      ALTER TABLE nodes ADD COLUMN inventory_session TEXT;
+      ALTER TABLE nodes ADD COLUMN enrolment TEXT;
+      CREATE TABLE agent_sessions (
+        mac        TEXT PRIMARY KEY,
+        session    TEXT NOT NULL,
+        token_hash TEXT NOT NULL,
+        minted_at  INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies the migrations newer than the database's user_version, each in its own transaction. */

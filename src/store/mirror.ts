@@ -31,6 +31,8 @@ export function blankNode(mac: string, now: number): NodeRecord {
     fqdn: null,
     bootMode: null,
     installReport: null,
+    inventory: null,
+    enrolment: null,
   };
 }
 
@@ -55,9 +57,12 @@ export function mergeFacts(earlier: SightingFacts, later: SightingFacts): Sighti
   return merged;
 }
 
-/** Never armed and never installed: a cancelled install is kept, or its next sight would arm it again. */
+/**
+ * Never armed, never installed, never inspected nor enrolled: a cancelled install is kept, or its
+ * next sight would arm it again; an inspected or enrolled machine is what discovery is for.
+ */
 export function isStranger(n: NodeRecord): boolean {
-  return n.state === 'seen' && n.installedAt === null && n.armedAt === null;
+  return n.state === 'seen' && n.installedAt === null && n.armedAt === null && !n.inventory && !n.enrolment;
 }
 
 /**

@@ -2,10 +2,12 @@
 // from memory (the row shapes are in records.ts, shared with PostgreSQL).
 import type { InstallRecord, NodeRecord } from '../boot/ports.ts';
 import type { Db } from './database.ts';
-import { installFromRow, nodeFromRow, type InstallRow, type NodeRow } from './records.ts';
+import { installFromRow, inventoryColumns, nodeFromRow, type InstallRow, type NodeRow } from './records.ts';
+
+const fromJson = (text: unknown): unknown => (typeof text === 'string' ? (JSON.parse(text) as unknown) : null);
 
 function toNode(row: NodeRow): NodeRecord {
-  return nodeFromRow(row, typeof row.install_report === 'string' ? (JSON.parse(row.install_report) as unknown) : null);
+  return nodeFromRow(row, { installReport: fromJson(row.install_report), inventory: fromJson(row.inventory), enrolment: fromJson(row.enrolment) });
 }
 
 function toRow(n: NodeRecord): NodeRow {
@@ -29,6 +31,7 @@ function toRow(n: NodeRecord): NodeRow {
     fqdn: n.fqdn,
     boot_mode: n.bootMode,
     install_report: n.installReport === null || n.installReport === undefined ? null : JSON.stringify(n.installReport),
+    ...inventoryColumns(n),
   };
 }
 
@@ -53,6 +56,10 @@ const NODE_COLUMNS = [
   'fqdn',
   'boot_mode',
   'install_report',
+  'inventory',
+  'inventory_at',
+  'inventory_session',
+  'enrolment',
 ];
 const INSTALL_COLUMNS = ['mac', 'profile', 'armed_at', 'armed_by', 'consumed_at', 'installed_at', 'fqdn'];
 

@@ -4,16 +4,31 @@
 // inside the durable group commit and show in memory once it committed, so no reply can be
 // built on a consumption a crash could still undo.
 import type { StateChange } from '../boot/lifecycle.ts';
-import type { InstallRecord, NodeRecord, NodeWrites, SightingFacts } from '../boot/ports.ts';
+import type { Inventory } from '../agent/inventory.ts';
+import type { Enrolment, InstallRecord, InventoryWrite, NodeInventory, NodeRecord, NodeWrites, SightingFacts } from '../boot/ports.ts';
 import type { BatchWriter, WriteBehind } from './batch.ts';
 import type { Db } from './database.ts';
-import { applyChange, NodeMirror } from './mirror.ts';
+import { applyChange, blankNode, NodeMirror } from './mirror.ts';
 import { NodeRows } from './node-rows.ts';
 
-/** A write that waits for the disk: a lifecycle change or a local-boot setting. */
-type DurableWhat = { mac: string } & ({ kind: 'change'; change: StateChange } | { kind: 'local-boot'; script: string | null });
-/** `applied` is set in the commit: false for a guarded change that found nothing to change. */
-type DurableWrite = DurableWhat & { at: number; applied?: boolean; resolve: (node: NodeRecord | undefined) => void; reject: (err: unknown) => void };
+/** A write that waits for the disk: a lifecycle change, a local-boot setting, an inventory, an enrolment. */
+type DurableWhat = { mac: string } & (
+  | { kind: 'change'; change: StateChange }
+  | { kind: 'local-boot'; script: string | null }
+  | { kind: 'inventory'; document: Inventory; session: string }
+  | { kind: 'enrolment'; enrolment: Enrolment | null }
+);
+/**
+ * `applied` is set in the commit: false for a guarded change that found nothing to change (an
+ * inventory of a session that already delivered one; `previous`: the inventory it replaced).
+ */
+type DurableWrite = DurableWhat & {
+  at: number;
+  applied?: boolean;
+  previous?: NodeInventory | null;
+  resolve: (node: NodeRecord | undefined) => void;
+  reject: (err: unknown) => void;
+};
 
 /**
  * A sighting that changes nothing but the time reaches the disk at most this often (memory is
@@ -98,11 +113,30 @@ export class SqliteNodes implements NodeWrites, BatchWriter {
     return this.queue({ kind: 'local-boot', mac, script });
   }
 
+  async setInventory(mac: string, document: Inventory, session: string): Promise<InventoryWrite> {
+    const { write, done } = this.queueWrite({ kind: 'inventory', mac, document, session });
+    const node = await done;
+    // The node exists either way: created by this write, or holding the session's first inventory.
+    if (!write.applied) return { duplicate: true, node: node ?? this.mirror.getNode(mac)! };
+    return { duplicate: false, node: node!, previous: write.previous ?? null };
+  }
+
+  setEnrolment(mac: string, enrolment: Enrolment | null): Promise<NodeRecord | undefined> {
+    return this.queue({ kind: 'enrolment', mac, enrolment });
+  }
+
   private queue(write: DurableWhat): Promise<NodeRecord | undefined> {
-    return new Promise((resolve, reject) => {
-      this.queued.push({ ...write, at: this.now(), resolve, reject });
+    return this.queueWrite(write).done;
+  }
+
+  private queueWrite(what: DurableWhat): { write: DurableWrite; done: Promise<NodeRecord | undefined> } {
+    let write!: DurableWrite;
+    const done = new Promise<NodeRecord | undefined>((resolve, reject) => {
+      write = { ...what, at: this.now(), resolve, reject };
+      this.queued.push(write);
       this.batch.scheduleDurable();
     });
+    return { write, done };
   }
 
   /** Marks every node whose last-seen time the disk has not caught up with (before closing). */
@@ -127,6 +161,19 @@ export class SqliteNodes implements NodeWrites, BatchWriter {
       if (w.kind === 'local-boot') {
         if (node) staged.nodes.set(w.mac, { ...node, localBoot: w.script });
         w.applied = node !== undefined;
+        continue;
+      }
+      if (w.kind === 'enrolment') {
+        if (node) staged.nodes.set(w.mac, { ...node, enrolment: w.enrolment });
+        w.applied = node !== undefined;
+        continue;
+      }
+      if (w.kind === 'inventory') {
+        // One inventory per agent session: a second (a replay, or two posts racing) writes nothing.
+        w.applied = node?.inventory?.session !== w.session;
+        if (!w.applied) continue;
+        w.previous = node?.inventory ?? null;
+        staged.nodes.set(w.mac, { ...(node ?? blankNode(w.mac, w.at)), inventory: { document: w.document, reportedAt: w.at, session: w.session } });
         continue;
       }
       const history = staged.installs.get(w.mac) ?? this.mirror.historyOf(w.mac);

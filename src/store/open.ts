@@ -1,6 +1,6 @@
 // Which store the daemon runs on: [store] backend. SQLite is one file under [server] state_dir;
 // PostgreSQL is shared by a fleet, with this appliance's leases kept in its own SQLite file.
-import type { LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
+import type { AgentSessions, LeaseLog, NodeStore, StoreHealth } from '../boot/ports.ts';
 import type { Profile } from '../config/profile.ts';
 import type { Logger } from '../log.ts';
 import { WriteBehind } from './batch.ts';
@@ -11,6 +11,8 @@ import { Store, type StoreObserver } from './store.ts';
 /** What the daemon holds: the ports, the leases, and how to flush and close. */
 export interface AppStore extends NodeStore {
   readonly leases: LeaseLog;
+  /** Per-boot sessions of the inspection agent (src/store/agent-sessions.ts). */
+  readonly agentSessions: AgentSessions;
   flushEvents(): void;
   close(): void | Promise<void>;
   /** The daemon's telemetry: every event recorded, every batch written. */
@@ -19,7 +21,8 @@ export interface AppStore extends NodeStore {
 }
 
 export async function openStore(profile: Profile, logger: Logger): Promise<AppStore> {
-  if (profile.store.backend === 'sqlite') return Store.open(profile.server.stateDir);
+  const agentSessionMs = profile.agent.sessionMinutes * 60_000;
+  if (profile.store.backend === 'sqlite') return Store.open(profile.server.stateDir, { agentSessionMs });
   // Imported only here: a SQLite appliance never runs the PostgreSQL client (pg) nor holds its code.
   const { PostgresStore } = await import('./postgres/store.ts');
   const db = openDatabase(profile.server.stateDir);
@@ -30,5 +33,11 @@ export async function openStore(profile: Profile, logger: Logger): Promise<AppSt
     batch.close();
     db.close();
   };
-  return PostgresStore.open({ store: profile.store, logger: logger.child({ service: 'store' }), leases: new SqliteLeases(db, batch), closeLeases });
+  return PostgresStore.open({
+    store: profile.store,
+    logger: logger.child({ service: 'store' }),
+    leases: new SqliteLeases(db, batch),
+    closeLeases,
+    agentSessionMs,
+  });
 }

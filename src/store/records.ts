@@ -2,7 +2,8 @@
 // PostgreSQL (the column names of schema version 1).
 import type { EventProtocol, ReasonCode } from '../boot/events.ts';
 import type { NodeLifecycle } from '../boot/lifecycle.ts';
-import type { InstallRecord, NodeRecord, StoredEvent } from '../boot/ports.ts';
+import type { Enrolment, InstallRecord, NodeInventory, NodeRecord, StoredEvent } from '../boot/ports.ts';
+import type { Inventory } from '../agent/inventory.ts';
 
 export interface NodeRow {
   mac: string;
@@ -25,6 +26,26 @@ export interface NodeRow {
   boot_mode: string | null;
   /** JSON text in SQLite, a parsed jsonb value in PostgreSQL: each store reads its own. */
   install_report: unknown;
+  /** The inventory document (JSON text in SQLite, jsonb in PostgreSQL), when and in which agent session it came. */
+  inventory: unknown;
+  inventory_at: number | null;
+  inventory_session: string | null;
+  /** The enrolment (JSON text in SQLite, jsonb in PostgreSQL). */
+  enrolment: unknown;
+}
+
+/** A row's JSON columns, decoded by the store that read it. */
+export interface DecodedColumns {
+  installReport: unknown;
+  inventory: unknown;
+  enrolment: unknown;
+}
+
+/** The inventory of a row: all three columns, or none. */
+export function inventoryOf(row: NodeRow, document: unknown): NodeInventory | null {
+  if (document === null || document === undefined || row.inventory_at === null || row.inventory_session === null) return null;
+  // Written by setInventory from a parsed document.
+  return { document: document as Inventory, reportedAt: Number(row.inventory_at), session: row.inventory_session };
 }
 
 export interface InstallRow {
@@ -38,8 +59,8 @@ export interface InstallRow {
   fqdn: string | null;
 }
 
-/** The record of a row; `installReport` as the store decoded it. */
-export function nodeFromRow(row: NodeRow, installReport: unknown): NodeRecord {
+/** The record of a row; its JSON columns as the store decoded them. */
+export function nodeFromRow(row: NodeRow, decoded: DecodedColumns): NodeRecord {
   return {
     mac: row.mac,
     hostname: row.hostname,
@@ -59,7 +80,20 @@ export function nodeFromRow(row: NodeRow, installReport: unknown): NodeRecord {
     serial: row.serial,
     fqdn: row.fqdn,
     bootMode: row.boot_mode,
-    installReport: installReport ?? null,
+    installReport: decoded.installReport ?? null,
+    inventory: inventoryOf(row, decoded.inventory),
+    // Written by setEnrolment from a validated enrolment.
+    enrolment: (decoded.enrolment ?? null) as Enrolment | null,
+  };
+}
+
+/** The inventory and enrolment of a record as row columns, JSON as text (SQLite; PostgreSQL casts the text to jsonb). */
+export function inventoryColumns(n: NodeRecord): Pick<NodeRow, 'inventory' | 'inventory_at' | 'inventory_session' | 'enrolment'> {
+  return {
+    inventory: n.inventory ? JSON.stringify(n.inventory.document) : null,
+    inventory_at: n.inventory?.reportedAt ?? null,
+    inventory_session: n.inventory?.session ?? null,
+    enrolment: n.enrolment ? JSON.stringify(n.enrolment) : null,
   };
 }
 

@@ -4,7 +4,9 @@
 // The daemon opens it and hands each transport the ports it needs; nothing outside src/store sees SQL.
 import type { BootEvent, NewEvent } from '../boot/events.ts';
 import type { StateChange } from '../boot/lifecycle.ts';
-import type { EventQuery, LeaseLog, NodeRecord, NodeStore, SightingFacts, StoredEvent } from '../boot/ports.ts';
+import type { Inventory } from '../agent/inventory.ts';
+import type { AgentSessions, Enrolment, EventQuery, InventoryWrite, LeaseLog, NodeRecord, NodeStore, SightingFacts, StoredEvent } from '../boot/ports.ts';
+import { SqliteAgentSessions } from './agent-sessions.ts';
 import { WriteBehind } from './batch.ts';
 import { openDatabase, type Db } from './database.ts';
 import { SqliteEventLog } from './events.ts';
@@ -27,6 +29,8 @@ export interface StoreOptions {
   maxEventsPerMachine?: number;
   /** Injected clock for tests. */
   now?: () => number;
+  /** How long an agent session lasts after its last use (default AGENT_SESSION_MS). */
+  agentSessionMs?: number;
 }
 
 /** The directory reads (NodeDirectory) are the mirror's; the writes go through nodes.ts. */
@@ -39,6 +43,8 @@ export class Store extends MirroredDirectory implements NodeStore {
   private readonly nodes: SqliteNodes;
   protected readonly mirror: NodeMirror;
   private readonly log: SqliteEventLog;
+  /** Per-boot sessions of the inspection agent, kept in the same file. */
+  readonly agentSessions: AgentSessions;
   private observer: StoreObserver | null = null;
 
   /** Opens (creating) `<stateDir>/pxe-pilot.sqlite`, or an in-memory store for ':memory:'. */
@@ -57,6 +63,7 @@ export class Store extends MirroredDirectory implements NodeStore {
     this.log = new SqliteEventLog(db, this.batch, this.now, options.maxEvents ?? 100_000, options.maxEventsPerMachine ?? 2_000);
     this.batch.onFlushed((seconds) => this.observer?.eventsFlushed(this.log.lastWritten, seconds));
     this.leases = new SqliteLeases(db, this.batch);
+    this.agentSessions = new SqliteAgentSessions(db, this.batch, this.now, options.agentSessionMs);
   }
 
   // ---- NodeWrites ----
@@ -75,6 +82,14 @@ export class Store extends MirroredDirectory implements NodeStore {
 
   setLocalBoot(mac: string, script: string | null): Promise<NodeRecord | undefined> {
     return this.nodes.setLocalBoot(mac, script);
+  }
+
+  setInventory(mac: string, document: Inventory, session: string): Promise<InventoryWrite> {
+    return this.nodes.setInventory(mac, document, session);
+  }
+
+  setEnrolment(mac: string, enrolment: Enrolment | null): Promise<NodeRecord | undefined> {
+    return this.nodes.setEnrolment(mac, enrolment);
   }
 
   // ---- EventLog ----

@@ -4,7 +4,7 @@
 import type { Profile } from '../config/profile.ts';
 import { FileProvider, MemorySource, type FileSource } from './files.ts';
 import { machineGrubConfig } from './grub-config.ts';
-import type { BootPorts, ImageCatalogue } from '../boot/ports.ts';
+import type { AgentSessions, BootPorts, ImageCatalogue } from '../boot/ports.ts';
 import { toNetascii } from './netascii.ts';
 import { ErrorCode, type RequestPacket } from './packet.ts';
 import { planSource } from './sources.ts';
@@ -22,6 +22,8 @@ export interface SourceOpenerDeps {
   nodes?: BootPorts | undefined;
   /** The install images GRUB's configuration loads. */
   catalogue?: ImageCatalogue | undefined;
+  /** Per-boot agent sessions, minted when GRUB's configuration boots the inspection agent. */
+  agentSessions?: AgentSessions | undefined;
 }
 
 export class SourceOpener {

@@ -15,7 +15,7 @@ import { ReadTransfer, type Peer, type TransferEnd } from './transfer.ts';
 import { TransferSocket } from './pump.ts';
 import { RateLimitedNotices } from './notices.ts';
 import { SourceOpener } from './opener.ts';
-import type { BootPorts, ImageCatalogue } from '../boot/ports.ts';
+import type { AgentSessions, BootPorts, ImageCatalogue } from '../boot/ports.ts';
 import { nullTelemetry, type Telemetry } from '../metrics/telemetry.ts';
 
 export interface TftpServiceDeps {
@@ -30,6 +30,8 @@ export interface TftpServiceDeps {
   nodes?: BootPorts;
   /** The install images GRUB's configuration loads. */
   catalogue?: ImageCatalogue;
+  /** Per-boot agent sessions, minted when GRUB's configuration boots the inspection agent. */
+  agentSessions?: AgentSessions;
 }
 
 /** What the server turned away or dropped, and its transfers in flight (read by tests and bench/tftp). */
@@ -101,7 +103,7 @@ export class TftpService implements Service {
     this.events = deps.events;
     this.telemetry = deps.telemetry ?? nullTelemetry;
     this.stopGraceMs = deps.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
-    this.sources = new SourceOpener({ root: deps.profile.tftp.root, nodes: deps.nodes, catalogue: deps.catalogue });
+    this.sources = new SourceOpener({ root: deps.profile.tftp.root, nodes: deps.nodes, catalogue: deps.catalogue, agentSessions: deps.agentSessions });
     this.notices = new RateLimitedNotices(this.logger);
   }
 

@@ -6,6 +6,8 @@ import type { Profile } from '../config/profile.ts';
 import { classifySignedPath, signedFileOnDisk, type SignedChain } from '../boot/loaders.ts';
 import { renderGrubBootstrap, TFTP_ASSETS_FOLDER } from '../boot/grub.ts';
 import { checkRequestPath } from './path.ts';
+import { REMOTE_FOLDER } from '../boot/catalogue.ts';
+import { isPinnedRemoteFile, remoteCacheDir } from '../config/images.ts';
 import { virtualFile } from './virtual.ts';
 
 /** Files shim asks for beside GRUB; "not found" is the normal answer, not worth a warning. */
@@ -55,5 +57,11 @@ export function planSource(filename: string, profile: Profile): SourcePlan {
   if (signed.underChain)
     return { kind: 'refused', notFound: true, reason: 'file not found (only the signed shim, GRUB and its configuration are served here)' };
   if (segments[0] === TFTP_ASSETS_FOLDER && segments.length > 1) return { kind: 'file', root: profile.assets.dir, segments: segments.slice(1) };
+  // Pinned remote files, for GRUB (no HTTP under Secure Boot): only what the profile pins, once fetched.
+  if (segments[0] === REMOTE_FOLDER && segments.length === 3) {
+    if (!isPinnedRemoteFile(profile, segments[1]!, segments[2]!))
+      return { kind: 'refused', notFound: true, reason: `no [image] section pins ${segments[2]} with SHA-256 ${segments[1]}` };
+    return { kind: 'file', root: remoteCacheDir(profile.server.stateDir), segments: segments.slice(1) };
+  }
   return { kind: 'file', root: profile.tftp.root, segments };
 }

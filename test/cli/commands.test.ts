@@ -129,7 +129,10 @@ test('what a user can get wrong on the command line: exit 2, what to fix, the us
     [['--confg', 'x.ini'], /^pxe-pilot: unknown flag --confg; did you mean --config\?$/m],
     [['store'], /^pxe-pilot store: missing subcommand: migrate or copy$/m],
     [['store', 'vacuum'], /^pxe-pilot store: unknown subcommand "vacuum": one of migrate or copy$/m],
-    [['nodes', 'frob', '52:54:00:12:34:56'], /^pxe-pilot nodes: unknown subcommand "frob": one of show, reinstall, cancel, local-boot or power$/m],
+    [
+      ['nodes', 'frob', '52:54:00:12:34:56'],
+      /^pxe-pilot nodes: unknown subcommand "frob": one of ls, show, enrol, unenrol, reinstall, cancel, local-boot or power$/m,
+    ],
     [['explain'], /^pxe-pilot explain: missing MAC: a MAC address, e\.g\. 52:54:00:12:34:56$/m],
     [['check-config', 'extra'], /^pxe-pilot check-config: unexpected "extra": check-config takes no operands$/m],
     [['nodes', 'local-boot', '52:54:00:12:34:56', 'exit', 'more'], /^pxe-pilot nodes local-boot: unexpected "more"$/m],

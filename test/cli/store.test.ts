@@ -12,6 +12,7 @@ import { Store } from '../../src/store/store.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { skipUnlessPostgres, startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { SCHEMA_VERSION } from '../../src/store/postgres/migrations.ts';
+import { inventoryDoc } from '../helpers/inventory-doc.ts';
 
 const run = promisify(execFile);
 const skip = skipUnlessPostgres();
@@ -55,6 +56,9 @@ test("store migrate creates the schema once; store copy moves one appliance's hi
   single.sawNode('52:54:00:c0:00:01', { ip: '10.0.0.5', serial: 'SN1' }, true);
   await single.applyChange('52:54:00:c0:00:01', { kind: 'consume', profile: 'proxmox-ve/9.1-1' });
   await single.applyChange('52:54:00:c0:00:01', { kind: 'complete', fqdn: 'pve1.lab', bootMode: 'efi', report: { ok: 1 } });
+  await single.setInventory('52:54:00:c0:00:01', inventoryDoc(), 'agent-session-1');
+  const enrolment = { hostname: 'pve1', profile: 'proxmox-ve/9.1-1', action: 'install' as const, bmc: null, enrolledAt: 1, enrolledBy: 'admin' };
+  await single.setEnrolment('52:54:00:c0:00:01', enrolment);
   for (let i = 0; i < 30; i++) single.record({ mac: '52:54:00:c0:00:01', protocol: 'http', kind: 'GET /boot', decision: 'local', reason: `boot ${i}` });
   single.close();
 
@@ -66,6 +70,14 @@ test("store migrate creates the schema once; store copy moves one appliance's hi
   try {
     const node = (await db.query<{ state: string; fqdn: string; install_report: unknown }>('SELECT state, fqdn, install_report FROM nodes')).rows[0]!;
     assert.deepEqual(node, { state: 'installed', fqdn: 'pve1.lab', install_report: { ok: 1 } });
+    const inspected = (
+      await db.query<{ inventory: unknown; inventory_session: string; enrolment: unknown }>('SELECT inventory, inventory_session, enrolment FROM nodes')
+    ).rows[0]!;
+    assert.deepEqual(
+      inspected,
+      { inventory: inventoryDoc(), inventory_session: 'agent-session-1', enrolment },
+      'the inventory and enrolment are copied as JSON',
+    );
     assert.equal((await db.query("SELECT 1 FROM events WHERE appliance = 'boot-old'")).rowCount, 30);
     // New rows after the copy do not collide with the copied ids.
     await db.query("INSERT INTO installs (mac) VALUES ('52:54:00:c0:00:02')");

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { defaultProfile } from '../../src/config/defaults.ts';
 import { HOST_KEYS, PROFILE_KEYS, sectionKeys, type SectionName } from '../../src/config/keys.ts';
 import { describeProfile, parseProfile } from '../../src/config/load.ts';
+import { IMAGE_KEYS } from '../../src/config/images.ts';
 
 const SHIPPED = 'etc/pxe-pilot.ini';
 const text = readFileSync(SHIPPED, 'utf8');
@@ -59,11 +60,24 @@ test('each key of the shipped profile shows its default, with its doc line in th
 
 test('the commented [host] example documents every host key with its doc line', () => {
   const example = new Map<string, string>();
-  for (const line of text.slice(text.indexOf('; [host ')).split('\n')) {
+  const start = text.indexOf('; [host ');
+  for (const line of text.slice(start, text.indexOf('\n\n', start)).split('\n')) {
     const m = /^; ([a-z0-9_]+) = .*?\s; (.*)$/.exec(line);
     if (m) example.set(m[1]!, m[2]!);
   }
   for (const [name, spec] of Object.entries(HOST_KEYS)) assert.equal(example.get(name), spec.doc, `[host …] ${name} in ${SHIPPED}`);
+});
+
+test('the commented [image] example documents every image key with its doc line, and reads as a valid section', () => {
+  const start = text.indexOf('; [image ');
+  assert.ok(start > 0, `${SHIPPED} has no commented [image …] example`);
+  const block = text.slice(start, text.indexOf('\n\n', start)).split('\n');
+  const example = new Map<string, string>();
+  for (const line of block) {
+    const m = /^; ([a-z0-9_]+) = .*?\s; (.*)$/.exec(line);
+    if (m) example.set(m[1]!, m[2]!);
+  }
+  for (const [name, doc] of Object.entries(IMAGE_KEYS)) assert.equal(example.get(name), doc, `[image …] ${name} in ${SHIPPED}`);
 });
 
 test('parsing the shipped profile gives the default profile (apart from the address found on the host)', () => {

@@ -24,6 +24,8 @@ export const README_ADMIN_ROUTES: readonly string[] = [
   'DELETE /nodes/:mac/reinstall',
   'PUT /nodes/:mac/local-boot',
   'DELETE /nodes/:mac/local-boot',
+  'PUT /nodes/:mac/enrolment',
+  'DELETE /nodes/:mac/enrolment',
   'GET /nodes/:mac/explain',
   'GET /events',
   'GET /events/stream',

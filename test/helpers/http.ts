@@ -17,6 +17,7 @@ export function testHttpDeps(profile: Profile, store: Store, service: () => Http
     catalogue: new AssetCatalogue(),
     startedAt: Date.now(),
     version: 'test',
+    agentSessions: store.agentSessions,
   };
 }
 

@@ -34,6 +34,7 @@ const BODIES: Record<string, string> = {
   'PUT /nodes/:mac/local-boot': JSON.stringify({ script: 'sanboot --no-describe --drive 0x80' }),
   // Wake-on-LAN (the machine's bmc below): the magic packet stays on the lab's veth.
   'POST /nodes/:mac/power': JSON.stringify({ action: 'on' }),
+  'PUT /nodes/:mac/enrolment': JSON.stringify({ hostname: 'web1', action: 'local' }),
 };
 
 interface Answer {

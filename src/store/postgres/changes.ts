@@ -3,6 +3,9 @@
 // conditional UPDATE, so of two appliances racing for the same machine exactly one gets a row back.
 import type pg from 'pg';
 import type { StateChange } from '../../boot/lifecycle.ts';
+import type { Inventory } from '../../agent/inventory.ts';
+import type { Enrolment, NodeInventory } from '../../boot/ports.ts';
+import { inventoryOf, type NodeRow } from '../records.ts';
 
 const ENSURE = `INSERT INTO nodes (mac, state, first_seen, last_seen) VALUES ($1, 'seen', $2, $2) ON CONFLICT (mac) DO NOTHING`;
 
@@ -55,6 +58,36 @@ export async function writeChange(db: pg.ClientBase, mac: string, change: StateC
       return done.rowCount === 1;
     }
   }
+}
+
+/**
+ * Stores an inventory delivered in `session`, guarded like a consume: the row is locked, and a
+ * session that already delivered one (here or on another appliance) writes nothing.
+ */
+export async function writeInventory(
+  db: pg.ClientBase,
+  mac: string,
+  document: Inventory,
+  session: string,
+  now: number,
+): Promise<{ duplicate: boolean; previous: NodeInventory | null }> {
+  await db.query(ENSURE, [mac, now]);
+  const held = await db.query<NodeRow>('SELECT * FROM nodes WHERE mac = $1 FOR UPDATE', [mac]);
+  const row = held.rows[0]!;
+  if (row.inventory_session === session) return { duplicate: true, previous: null };
+  await db.query('UPDATE nodes SET inventory = $1::jsonb, inventory_at = $2, inventory_session = $3 WHERE mac = $4', [
+    JSON.stringify(document),
+    now,
+    session,
+    mac,
+  ]);
+  return { duplicate: false, previous: inventoryOf(row, row.inventory) };
+}
+
+/** Sets or removes a node's enrolment; resolves to whether the node exists. */
+export async function writeEnrolment(db: pg.ClientBase, mac: string, enrolment: Enrolment | null): Promise<boolean> {
+  const done = await db.query('UPDATE nodes SET enrolment = $1::jsonb WHERE mac = $2', [enrolment ? JSON.stringify(enrolment) : null, mac]);
+  return done.rowCount === 1;
 }
 
 /** Runs `work` in a transaction on a client of `pool`. */

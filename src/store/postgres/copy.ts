@@ -1,6 +1,7 @@
 // `pxe-pilot store copy`: one appliance's SQLite history (nodes, install history, events) into an
 // empty, migrated PostgreSQL database, so a single appliance grows into a fleet without losing
-// it. Leases are not copied: they stay with the appliance that handed them out (its own file).
+// it. Leases are not copied: they stay with the appliance that handed them out (its own file);
+// nor are agent sessions (each lasts one boot of the agent).
 import Database from 'better-sqlite3';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { inTransaction } from './changes.ts';
 import { SCHEMA_VERSION, schemaVersion } from './migrations.ts';
 
 const CHUNK = 2000;
+
+const fromJson = (text: unknown): unknown => (typeof text === 'string' ? (JSON.parse(text) as unknown) : null);
 
 export interface CopyProgress {
   (table: string, copied: number, total: number): void;
@@ -38,7 +41,8 @@ export async function copySqliteToPostgres(file: string, pool: pg.Pool, applianc
         [
           'nodes',
           'SELECT * FROM nodes',
-          (r) => ({ ...r, install_report: typeof r.install_report === 'string' ? (JSON.parse(r.install_report) as unknown) : null }),
+          // JSON text in SQLite, jsonb here (a file of an older schema has no inventory nor enrolment: NULL).
+          (r) => ({ ...r, install_report: fromJson(r.install_report), inventory: fromJson(r.inventory), enrolment: fromJson(r.enrolment) }),
         ],
         ['installs', 'SELECT * FROM installs ORDER BY id', (r) => r],
         [

@@ -3,6 +3,7 @@
 // queued and has not written yet (queue.ts) is laid over the rows, so the mirror never goes back.
 import type pg from 'pg';
 import type { NodeMirror } from '../mirror.ts';
+import { sessionFromRow, type AgentSessionBook, type SessionDbRow } from '../agent-sessions.ts';
 import type { WriteQueue } from './queue.ts';
 import { toInstall, toNode, type InstallRow, type NodeRow } from './rows.ts';
 
@@ -16,7 +17,17 @@ export class TableFollower {
     private readonly queue: WriteQueue,
     /** A read failed: PostgreSQL is away. */
     private readonly failed: (reason: string) => void,
+    /** The agent sessions, which follow the shared table the same way. */
+    private readonly sessions?: AgentSessionBook,
   ) {}
+
+  private async readSessions(db: pg.ClientBase | pg.Pool, mac?: string): Promise<void> {
+    if (!this.sessions) return;
+    const rows = mac
+      ? await db.query<SessionDbRow>('SELECT * FROM agent_sessions WHERE mac = $1', [mac])
+      : await db.query<SessionDbRow>('SELECT * FROM agent_sessions WHERE expires_at > $1', [Date.now()]);
+    for (const r of rows.rows) this.sessions.put(sessionFromRow(r));
+  }
 
   /** Every node and install record, on the connection being set up. */
   async readAll(db: pg.ClientBase): Promise<void> {
@@ -27,6 +38,7 @@ export class TableFollower {
     // Least recently seen first, so the strangers' order is the eviction order.
     for (const row of nodes.rows) this.mirror.put(toNode(row));
     this.queue.replay(this.mirror);
+    await this.readSessions(db);
   }
 
   /** Reads one node and its history again; a failure is reported, not thrown. */
@@ -35,6 +47,7 @@ export class TableFollower {
       try {
         const node = await this.pool.query<NodeRow>('SELECT * FROM nodes WHERE mac = $1', [mac]);
         const history = await this.pool.query<InstallRow>('SELECT * FROM installs WHERE mac = $1 ORDER BY id', [mac]);
+        await this.readSessions(this.pool, mac);
         const row = node.rows[0];
         // Evicted here, its delete queued or being written: not brought back by the notice of its own insert.
         if (this.queue.evicting(mac)) return;

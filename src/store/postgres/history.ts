@@ -8,7 +8,7 @@ import type { EventLog, EventQuery, NodeLookup, NodeRecord, StoredEvent } from '
 import { eventFromRow, type EventRow } from '../records.ts';
 import { toNode, type NodeRow } from './rows.ts';
 
-const PROTOCOLS: readonly EventProtocol[] = ['dhcp', 'proxydhcp', 'tftp', 'http', 'answer', 'webhook', 'admin', 'daemon'];
+const PROTOCOLS: readonly EventProtocol[] = ['dhcp', 'proxydhcp', 'tftp', 'http', 'answer', 'webhook', 'admin', 'daemon', 'agent'];
 /** At least what explain asks for: 1000 events of the machine, 5000 TFTP transfers, 2000 of other protocols. */
 const PER_MACHINE = 1000;
 const PER_PROTOCOL: Partial<Record<EventProtocol, number>> = { tftp: 5000 };

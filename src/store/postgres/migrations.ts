@@ -36,6 +36,21 @@ const MIGRATIONS: string[] = [
      EXECUTE FUNCTION pxe_pilot_node_changed();`,
   // 2: explain reads the newest events of each protocol across the fleet (src/store/postgres/history.ts).
   `CREATE INDEX events_protocol ON events (protocol, id);`,
+  // 3 (issue 24): the inspection agent's inventory, the enrolment, and the agent sessions; an
+  // inventory or an enrolment decides a boot too, and a session minted on one appliance must be
+  // known to the one the agent reports to, so both are announced.
+  `ALTER TABLE nodes ADD COLUMN inventory jsonb, ADD COLUMN inventory_at bigint, ADD COLUMN inventory_session text, ADD COLUMN enrolment jsonb;
+   CREATE TABLE agent_sessions (
+     mac text PRIMARY KEY, session text NOT NULL, token_hash text NOT NULL, minted_at bigint NOT NULL, expires_at bigint NOT NULL);
+   DROP TRIGGER nodes_changed ON nodes;
+   CREATE TRIGGER nodes_changed AFTER UPDATE ON nodes FOR EACH ROW
+     WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.profile IS DISTINCT FROM NEW.profile
+       OR OLD.local_boot IS DISTINCT FROM NEW.local_boot OR OLD.armed_at IS DISTINCT FROM NEW.armed_at
+       OR OLD.installed_at IS DISTINCT FROM NEW.installed_at OR OLD.consumed_at IS DISTINCT FROM NEW.consumed_at
+       OR OLD.inventory_at IS DISTINCT FROM NEW.inventory_at OR OLD.inventory_session IS DISTINCT FROM NEW.inventory_session
+       OR OLD.enrolment IS DISTINCT FROM NEW.enrolment)
+     EXECUTE FUNCTION pxe_pilot_node_changed();
+   CREATE TRIGGER agent_sessions_changed AFTER INSERT OR UPDATE ON agent_sessions FOR EACH ROW EXECUTE FUNCTION pxe_pilot_node_changed();`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -7,7 +7,7 @@ export type { InstallRow, NodeRow } from '../records.ts';
 
 /** PostgreSQL hands install_report back as parsed jsonb. */
 export function toNode(row: NodeRow): NodeRecord {
-  return nodeFromRow(row, row.install_report);
+  return nodeFromRow(row, { installReport: row.install_report, inventory: row.inventory, enrolment: row.enrolment });
 }
 
 export const toInstall = installFromRow;
@@ -39,7 +39,8 @@ export function insertNodeArgs(t: Touch): unknown[] {
 }
 
 /** Guarded: a node armed or installed in the meantime (by any appliance) is kept. */
-export const EVICT_SQL = "DELETE FROM nodes WHERE mac = ANY($1::text[]) AND state = 'seen' AND installed_at IS NULL AND armed_at IS NULL";
+export const EVICT_SQL =
+  "DELETE FROM nodes WHERE mac = ANY($1::text[]) AND state = 'seen' AND installed_at IS NULL AND armed_at IS NULL AND inventory IS NULL AND enrolment IS NULL";
 
 export const INSERT_EVENTS_SQL = `INSERT INTO events (time, appliance, mac, protocol, kind, decision, reason, detail, code)
   SELECT e.time, $2, e.mac, e.protocol, e.kind, e.decision, e.reason, e.detail, e.code

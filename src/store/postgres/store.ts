@@ -17,11 +17,26 @@ import { hostname } from 'node:os';
 import pg from 'pg';
 import type { BootEvent, NewEvent } from '../../boot/events.ts';
 import type { StateChange } from '../../boot/lifecycle.ts';
-import type { EventLog, EventQuery, LeaseLog, NodeLookup, NodeRecord, NodeStore, SightingFacts, StoreHealth, StoredEvent } from '../../boot/ports.ts';
+import type { Inventory } from '../../agent/inventory.ts';
+import type {
+  AgentSessions,
+  Enrolment,
+  EventLog,
+  EventQuery,
+  InventoryWrite,
+  LeaseLog,
+  NodeLookup,
+  NodeRecord,
+  NodeStore,
+  SightingFacts,
+  StoreHealth,
+  StoredEvent,
+} from '../../boot/ports.ts';
+import { AgentSessionBook, type AgentSessionRow } from '../agent-sessions.ts';
 import type { Logger } from '../../log.ts';
 import { MirroredDirectory, NodeMirror } from '../mirror.ts';
 import type { StoreObserver } from '../store.ts';
-import { inTransaction, writeChange } from './changes.ts';
+import { inTransaction, writeChange, writeEnrolment, writeInventory } from './changes.ts';
 import { clientConfig, shownUrl, StoreClient, StoreUnavailableError, type StoreSection } from './connect.ts';
 import { TableFollower } from './follow.ts';
 import { readHistory } from './history.ts';
@@ -45,7 +60,14 @@ export interface PostgresStoreOptions {
   maxUnknownNodes?: number;
   /** Milliseconds between reconnection attempts. */
   retryMs?: number;
+  /** How long an agent session lasts after its last use (default AGENT_SESSION_MS). */
+  agentSessionMs?: number;
 }
+
+// A later mint or renewal of the same MAC wins, whatever order the appliances' writes arrive in.
+const UPSERT_SESSION_SQL = `INSERT INTO agent_sessions (mac, session, token_hash, minted_at, expires_at) VALUES ($1, $2, $3, $4, $5)
+  ON CONFLICT (mac) DO UPDATE SET session = excluded.session, token_hash = excluded.token_hash, minted_at = excluded.minted_at, expires_at = excluded.expires_at
+  WHERE agent_sessions.minted_at < excluded.minted_at OR (agent_sessions.minted_at = excluded.minted_at AND agent_sessions.expires_at < excluded.expires_at)`;
 
 const FLUSH_MS = 50;
 
@@ -68,6 +90,9 @@ export class PostgresStore extends MirroredDirectory implements NodeStore {
   private flushing: Promise<void> | null = null;
   private readonly follower: TableFollower;
   private closed = false;
+  /** Per-boot agent sessions: in memory, written to the shared table at once (in order), followed from the others. */
+  readonly agentSessions: AgentSessions;
+  private sessionWrites: Promise<void> = Promise.resolve();
 
   private constructor(private readonly options: PostgresStoreOptions) {
     super();
@@ -83,7 +108,24 @@ export class PostgresStore extends MirroredDirectory implements NodeStore {
     this.queue = new WriteQueue(options.maxQueued ?? 100_000);
     // Install records made here (a sighting's arm) are numbered by the table once written and re-read.
     this.mirror = new NodeMirror({ maxStrangers: options.maxUnknownNodes ?? 100_000, evicted: (mac) => this.queue.evicted(mac), newInstallId: () => 0 });
-    this.follower = new TableFollower(this.pool, this.mirror, this.queue, (reason) => this.degrade(reason));
+    const sessions = new AgentSessionBook(this.now, (row) => this.writeSession(row), options.agentSessionMs);
+    this.agentSessions = sessions;
+    this.follower = new TableFollower(this.pool, this.mirror, this.queue, (reason) => this.degrade(reason), sessions);
+  }
+
+  /**
+   * A session minted or renewed here, written at once so the appliance the agent reports to knows
+   * it (its notice makes the others read it). Not written while degraded: it still works here.
+   */
+  private writeSession(row: AgentSessionRow): void {
+    this.sessionWrites = this.sessionWrites.then(async () => {
+      if (this.state !== 'ok') return;
+      try {
+        await this.pool.query(UPSERT_SESSION_SQL, [row.mac, row.session, row.tokenHash, row.mintedAt, row.expiresAt]);
+      } catch (err) {
+        this.logger.warn(`agent session of ${row.mac}: not written to PostgreSQL (${(err as Error).message}); it is known on this appliance only`);
+      }
+    });
   }
 
   /** Connects, checks the schema and loads the nodes. Unreachable: an error, or a degraded store when start_degraded. */
@@ -205,6 +247,44 @@ export class PostgresStore extends MirroredDirectory implements NodeStore {
     return applied ? this.mirror.getNode(mac) : undefined;
   }
 
+  private ensureWritable(): void {
+    if (this.state !== 'ok') throw new StoreUnavailableError(`store degraded (${this.reason})`);
+  }
+
+  async setInventory(mac: string, document: Inventory, session: string): Promise<InventoryWrite> {
+    this.ensureWritable();
+    // The node's first sighting may still be queued: it must exist before it changes.
+    await this.flush();
+    this.ensureWritable();
+    let outcome: Awaited<ReturnType<typeof writeInventory>>;
+    try {
+      outcome = await inTransaction(this.pool, (db) => writeInventory(db, mac, document, session, this.now()));
+    } catch (err) {
+      this.degrade(`writing the inventory of ${mac}: ${(err as Error).message}`);
+      throw new StoreUnavailableError(`store degraded (${this.reason})`);
+    }
+    await this.follower.reread(mac);
+    const node = this.mirror.getNode(mac);
+    // Written, but not read back: PostgreSQL went away in between.
+    if (!node) throw new StoreUnavailableError(`store degraded (${this.reason})`);
+    return outcome.duplicate ? { duplicate: true, node } : { duplicate: false, node, previous: outcome.previous };
+  }
+
+  async setEnrolment(mac: string, enrolment: Enrolment | null): Promise<NodeRecord | undefined> {
+    this.ensureWritable();
+    await this.flush();
+    this.ensureWritable();
+    let found: boolean;
+    try {
+      found = await inTransaction(this.pool, (db) => writeEnrolment(db, mac, enrolment));
+    } catch (err) {
+      this.degrade(`writing the enrolment of ${mac}: ${(err as Error).message}`);
+      throw new StoreUnavailableError(`store degraded (${this.reason})`);
+    }
+    await this.follower.reread(mac);
+    return found ? this.mirror.getNode(mac) : undefined;
+  }
+
   async reread(mac: string): Promise<NodeRecord | undefined> {
     if (this.state === 'ok') {
       // Its first sighting may still be queued: written first, so the read finds it.
@@ -266,6 +346,7 @@ export class PostgresStore extends MirroredDirectory implements NodeStore {
   async drain(): Promise<void> {
     await this.flush();
     if (this.flushing) await this.flushing;
+    await this.sessionWrites;
     await this.follower.settled();
   }
 

@@ -87,7 +87,7 @@ async function imagesPage() {
   return [
     h('h1', {}, 'Images'),
     h('p', { class: 'muted' }, `Under ${r.dir}`),
-    r.images.length || r.changed.length
+    r.images.length || r.changed.length || (r.unfetched ?? []).length
       ? table(
           ['Profile', 'Verified', 'Kernel', 'Initrds', 'Used by'],
           [
@@ -96,7 +96,16 @@ async function imagesPage() {
                 h('b', {}, i.profile),
                 h(
                   'span',
-                  { class: `integrity-${i.integrity}`, title: i.integrity === 'verified' ? 'the files match image.json' : 'no image.json: made by hand' },
+                  {
+                    class: `integrity-${i.integrity}`,
+                    title: i.remote
+                      ? i.integrity === 'verified'
+                        ? 'remote image: every file pinned, fetched and checked'
+                        : 'remote image: an unpinned URL is handed to iPXE as it is'
+                      : i.integrity === 'verified'
+                        ? 'the files match image.json'
+                        : 'no image.json: made by hand',
+                  },
                   i.integrity === 'verified' ? 'yes' : 'unverified',
                 ),
                 h('span', { class: 'mono' }, i.kernel),
@@ -107,6 +116,10 @@ async function imagesPage() {
             // Not offered to machines until checked (pxe-pilot assets verify) or added again.
             ...r.changed.map((c) => ({
               cells: [h('b', {}, c.profile), h('td', { class: 'wrap integrity-changed' }, `CHANGED: ${c.problem}; not offered`), '-', '-', '-'],
+            })),
+            // Remote images whose pinned files are not fetched and checked yet.
+            ...(r.unfetched ?? []).map((c) => ({
+              cells: [h('b', {}, c.profile), h('td', { class: 'wrap integrity-changed' }, `NOT FETCHED: ${c.problem}; not offered yet`), '-', '-', '-'],
             })),
           ],
         )

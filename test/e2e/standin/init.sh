@@ -20,6 +20,8 @@ finish() {
 }
 
 say "init started, kernel $(uname -r)"
+# What pxe-pilot filled in (${mac} and the like): the tests read it back.
+say "kernel command line: $(cat /proc/cmdline)"
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net; do
   insmod "/lib/modules/$m.ko" || say "insmod $m failed"
 done

@@ -1,0 +1,62 @@
+// The enrolment request parser (PUT /nodes/<mac>/enrolment): total over any JSON, every refusal
+// says why, and what it accepts is what was asked.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { ENROL_ACTIONS, parseEnrolmentRequest } from '../../src/http/enrolment.ts';
+
+test('any JSON is accepted or refused with a reason; it never throws', () => {
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 4 }), (v) => {
+      const r = parseEnrolmentRequest(v);
+      if (!r.ok) assert.match(r.error, /^enrolment: \S/);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
+
+test('a valid request round-trips: the hostname, profile, action and install asked for', () => {
+  const request = fc.record(
+    {
+      hostname: fc.array(label, { minLength: 1, maxLength: 3 }).map((l) => l.join('.')),
+      profile: fc.tuple(label, label).map(([p, v]) => `${p}/${v}`),
+      action: fc.constantFrom(...ENROL_ACTIONS),
+      install: fc.boolean(),
+    },
+    { requiredKeys: ['hostname', 'profile'] },
+  );
+  fc.assert(
+    fc.property(request, (body) => {
+      const r = parseEnrolmentRequest(body);
+      const action = body.action ?? 'install';
+      if (body.install === true && action !== 'install') {
+        assert.ok(!r.ok && /install: true arms an install/.test(r.error));
+        return;
+      }
+      assert.ok(r.ok, !r.ok ? r.error : '');
+      assert.deepEqual(r.value, { hostname: body.hostname, profile: body.profile, action, bmc: null, install: body.install === true });
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('any value put in any key of a valid request is accepted or refused with a reason', () => {
+  const keys = fc.constantFrom('hostname', 'profile', 'action', 'bmc', 'install', 'other');
+  fc.assert(
+    fc.property(keys, fc.jsonValue({ maxDepth: 2 }), (key, value) => {
+      const r = parseEnrolmentRequest({ hostname: 'h1', profile: 'proxmox-ve/9.1-1', action: 'install', [key]: value });
+      if (!r.ok) assert.match(r.error, /^enrolment: \S/);
+      else assert.equal(r.value.hostname.length > 0, true);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+test('a BMC URL is accepted through the power module’s parser and refused with its reason', () => {
+  const ok = parseEnrolmentRequest({ hostname: 'h1', action: 'local', bmc: 'redfish://bmc1.lab.example' });
+  assert.ok(ok.ok && ok.value.bmc?.startsWith('redfish://bmc1.lab.example'));
+  const bad = parseEnrolmentRequest({ hostname: 'h1', action: 'local', bmc: 'ftp://x' });
+  assert.ok(!bad.ok && /^enrolment: bmc: /.test(bad.error));
+});
