@@ -16,6 +16,7 @@ import { loadCertificate, namesAddress, type TlsMaterial } from './http/tls.ts';
 import { DaemonTelemetry } from './metrics/telemetry.ts';
 import { scrapeSources } from './metrics/sources.ts';
 import { PowerControl } from './power/control.ts';
+import { Reinstalls } from './power/reinstall.ts';
 import { registerPowerMetrics } from './power/metrics.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -47,6 +48,7 @@ export class Daemon {
   private tls: TlsMaterial | null = null;
   readonly telemetry = new DaemonTelemetry();
   readonly power: PowerControl;
+  readonly reinstalls: Reinstalls;
 
   private constructor(
     private profile: Profile,
@@ -57,6 +59,7 @@ export class Daemon {
     this.remoteImages = new RemoteImageCache({ logger: logger.child({ service: 'images' }) });
     this.catalogue = new CombinedCatalogue(new AssetCatalogue(), () => this.remoteImages.images(this.profile.server.stateDir, this.profile.images.values()));
     registerPowerMetrics(this.telemetry.registry, this.power);
+    this.reinstalls = new Reinstalls({ profile: () => this.profile, store, power: this.power, logger: logger.child({ service: 'reinstall' }) });
   }
 
   static async start(profile: Profile, logger: Logger): Promise<Daemon> {
@@ -95,6 +98,7 @@ export class Daemon {
           storeHealth: () => this.store.health?.() ?? { backend: 'sqlite', state: 'ok' },
           telemetry: this.telemetry,
           power: this.power,
+          reinstalls: this.reinstalls,
           agentSessions: this.store.agentSessions,
         });
       case 'tftp':

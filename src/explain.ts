@@ -7,6 +7,8 @@ import { SIGNED_CHAINS } from './boot/loaders.ts';
 import type { EventLog, NodeLookup, NodeRecord, StoredEvent } from './boot/ports.ts';
 
 /** What explain reads: the event log and the node table. */
+import { settingsFor, type SettingsProfile } from './boot/settings.ts';
+
 export type ExplainSource = EventLog & NodeLookup;
 
 export interface ExplainOptions {
@@ -16,6 +18,8 @@ export interface ExplainOptions {
   now?: number;
   /** What the profile says about DHCP: with mode off, hints speak of the router's DHCP server. */
   dhcp?: DhcpFacts;
+  /** The profile's [host], [rule] sections: says where the machine's settings come from, and why earlier rules did not match. */
+  settings?: SettingsProfile;
 }
 
 /** What the router's DHCP must send when pxe-pilot answers no DHCP itself. */
@@ -348,6 +352,17 @@ export function machineEvents(store: ExplainSource, mac: string, limit: number, 
   return { timeline, tftpAddresses: tftp.length ? [...ips] : [] };
 }
 
+/** Where the machine's settings come from, and why each [host serial/uuid] or earlier [rule] did not apply. */
+export function describeSettings(mac: string, node: NodeRecord | undefined, profile: SettingsProfile): string[] {
+  const settings = settingsFor(mac, node, profile);
+  const lines = [`Settings: ${settings.source === 'none' ? 'none' : `from ${settings.from}`}: ${settings.reason}.`];
+  for (const why of settings.passedOver) lines.push(`  not ${why}`);
+  if (settings.hostnameProblem) lines.push(`  hostname: ${settings.hostnameProblem}`);
+  if (node?.inventory) lines.push(`Inspected at ${day(node.inventory.reportedAt)} ${clock(node.inventory.reportedAt)}.`);
+  else if ((profile.rules ?? []).length > 0) lines.push('Not inspected: no [rule] can match it until it is (rules match on the inventory).');
+  return lines;
+}
+
 export function explainMac(store: ExplainSource, mac: string, options: ExplainOptions = {}): string {
   const limit = Math.max(1, Math.min(options.limit ?? 50, 1000));
   const now = options.now ?? Date.now();
@@ -357,6 +372,7 @@ export function explainMac(store: ExplainSource, mac: string, options: ExplainOp
   const out: string[] = [`${mac}`];
   if (node) out.push(...describeNode(node, now));
   else out.push('Not in the node table (it keeps the machines pxe-pilot has answered or an admin has named).');
+  if (options.settings) out.push(...describeSettings(mac, node, options.settings));
 
   if (timeline.length === 0) {
     out.push('', `Nothing was heard from ${mac}${node ? ' in the recorded events' : ''}.`);

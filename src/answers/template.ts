@@ -1,6 +1,8 @@
 // Answer-file templating: {{name}} placeholders, filled completely or not at all.
 // An unknown or valueless placeholder is an error with its line, never a half-filled answer.
 import type { HostEntry } from '../config/profile.ts';
+import type { Inventory } from '../agent/inventory.ts';
+import { inventoryValues } from '../boot/inventory-values.ts';
 
 export interface TemplateError {
   line: number;
@@ -108,6 +110,39 @@ export function templateValues(facts: RequestFacts, host: HostEntry | undefined)
     else if (!values[name]) {
       delete values[name];
       missing[name] = why;
+    }
+  }
+  return { values, missing };
+}
+
+/** What an answer may know of the machine's inspection: its inventory, and the install disk chosen from it. */
+export interface InventoryFacts {
+  inventory: Inventory | null;
+  /** The install_disk of its settings: the device path, why none fits, or null when no install_disk is set. */
+  installDisk: { path: string } | { problem: string } | null;
+}
+
+/**
+ * The {{inventory.<path>}} and {{install_disk}} values a template uses. A fact the machine does not
+ * have (not inspected, a null fact, no disk fits) is missing with the reason, so the answer is
+ * refused rather than rendered with a blank.
+ */
+export function inventoryTemplateValues(text: string, facts: InventoryFacts): { values: Record<string, string>; missing: Record<string, string> } {
+  const values: Record<string, string> = {};
+  const missing: Record<string, string> = {};
+  const known = facts.inventory ? inventoryValues(facts.inventory) : null;
+  for (const { name } of scanTemplate(text).uses) {
+    if (name === 'install_disk') {
+      const disk = facts.installDisk;
+      if (!facts.inventory) missing[name] = 'the machine has not been inspected yet (boot it with action = inspect, or inspect_first = true)';
+      else if (disk === null) missing[name] = 'no install_disk is set for this machine: set install_disk in the [rule] that matches it';
+      else if ('problem' in disk) missing[name] = disk.problem;
+      else values[name] = disk.path;
+    } else if (name.startsWith('inventory.')) {
+      const path = name.slice('inventory.'.length);
+      if (!known) missing[name] = 'the machine has not been inspected yet (boot it with action = inspect, or inspect_first = true)';
+      else if (known.has(path)) values[name] = known.get(path)!;
+      else missing[name] = `the inventory has no ${path} (a fact the machine did not give, or a path the schema does not have; docs/inventory.md)`;
     }
   }
   return { values, missing };

@@ -6,6 +6,7 @@ import { productDisplayName } from './products.ts';
 import { installCmdline, type InstallVars } from './ipxe.ts';
 import { GRUB_MACHINE_FOLDER } from './loaders.ts';
 import { imageFiles } from './image-files.ts';
+import { TFTP_ASSETS_FOLDER } from './tftp-folders.ts';
 
 export { TFTP_ASSETS_FOLDER } from './tftp-folders.ts';
 
@@ -81,6 +82,23 @@ export function renderGrubInstall(image: InstallImage, tftpServer: string, extra
     `# ${grubComment(reason)}`,
     say(`installing ${image.profile}: ${reason}`),
     ...load,
+    say(`could not load ${image.profile}; returning to the firmware`),
+    'sleep 5',
+    'exit',
+    '',
+  ].join('\n');
+}
+
+/** The inspection agent through GRUB (Secure Boot: shim → GRUB → Debian's signed kernel), files over TFTP. */
+export function renderGrubInspect(image: InstallImage, tftpServer: string, cmdline: string, reason: string): string {
+  const file = (rel: string): string => `(tftp,${tftpServer})/${TFTP_ASSETS_FOLDER}/${rel}`;
+  const args = cmdline.split(/\s+/).filter((a) => a !== '');
+  return [
+    `# ${grubComment(reason)}`,
+    say(`inspecting with ${image.profile}: ${reason}`),
+    `linux ${[file(image.kernel), ...args].map(grubWord).join(' ')}`,
+    `initrd ${grubWord(file(image.initrds[0]!))}`,
+    'boot',
     say(`could not load ${image.profile}; returning to the firmware`),
     'sleep 5',
     'exit',

@@ -144,6 +144,27 @@ export function renderInstallScript(image: InstallImage, assetBase: string, extr
   return lines.join('\n');
 }
 
+/**
+ * The inspection agent: its kernel (with the agent's URL and session token) and initrd. The
+ * line is ours alone (no template): the token is made inert like any value.
+ */
+export function renderInspectScript(image: InstallImage, assetBase: string, cmdline: string, reason: string): string {
+  const encoded = (rel: string): string => `${assetBase}/${rel.split('/').map(encodeURIComponent).join('/')}`;
+  return [
+    '#!ipxe',
+    `echo pxe-pilot: inspecting with ${image.profile}: ${ipxeText(reason)}`,
+    'imgfree',
+    `kernel ${encoded(image.kernel)} initrd=initrd ${ipxeText(cmdline)} || goto failed`,
+    `initrd --name initrd ${encoded(image.initrds[0]!)} || goto failed`,
+    'boot || goto failed',
+    ':failed',
+    `echo pxe-pilot: could not load ${image.profile}; returning to the firmware`,
+    'sleep 5',
+    'exit',
+    '',
+  ].join('\n');
+}
+
 export interface MenuOptions {
   mac: string;
   httpBase: string;

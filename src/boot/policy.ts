@@ -5,21 +5,27 @@ import { archInfo, archLabel, isRaspberryPi, type ArchInfo, type ClientDescripti
 import type { NodeState } from './lifecycle.ts';
 import { consumedWords } from './products.ts';
 import { signedBootFile, signedChainFor, type LoaderName } from './loaders.ts';
+import { settingsFor, type HostSettings, type IdentityCensus, type NodeSettings, type SettingsNode, type SettingsProfile } from './settings.ts';
 
-export type BootAction = 'install' | 'local' | 'menu' | 'ignore';
+export type BootAction = 'install' | 'local' | 'menu' | 'inspect' | 'ignore';
+
+export const AFTER_INSPECT = ['poweroff', 'local', 'wait'] as const;
+export type AfterInspect = (typeof AFTER_INSPECT)[number];
 
 /**
  * What the policy reads of the profile. src/config's Profile satisfies it; the policy names only
  * what it uses, so src/boot depends on nothing above it.
  */
-export interface PolicySettings extends ServerAddress {
+export interface PolicySettings extends ServerAddress, SettingsProfile {
   /** The profile file, named in reasons. */
   file: string;
-  hosts: ReadonlyMap<string, { action: 'install' | 'local' | 'menu'; profile: string; loader?: LoaderName | '' }>;
+  hosts: ReadonlyMap<string, HostSettings & { profile: string; loader?: LoaderName | '' }>;
   /** Remote images ([image] sections) by name: when their install is consumed, for the words. */
   images?: ReadonlyMap<string, { consumedAt: 'script' | 'answer' }>;
   boot: Record<NonNullable<ArchInfo['bootKey']>, string> & {
-    unknown: 'menu' | 'local' | 'ignore';
+    unknown: 'menu' | 'local' | 'ignore' | 'inspect';
+    /** What an inspected machine does once it reported (absent: poweroff). */
+    afterInspect?: AfterInspect;
     defaultAction: 'menu' | 'local';
     menuDefault: string;
     menuTimeout: number;
@@ -36,34 +42,96 @@ export interface Decision {
   profile?: string;
   /** For local: the iPXE script (default `exit`). */
   localScript?: string;
+  /** For menu: the [menu NAME] the machine's settings name (absent: the default menu). */
+  menu?: string;
   reason: string;
+  /** The settings the decision read, and where they come from. */
+  settings?: NodeSettings;
 }
 
 function clock(ms: number): string {
   return new Date(ms).toISOString().slice(11, 19);
 }
 
-/** What a machine boots: install, local disk, menu, or no answer at all. */
-export function decide(client: ClientDescription, profile: PolicySettings, node: NodeState | undefined): Decision {
-  const host = profile.hosts.get(client.mac);
-  const local = (reason: string): Decision => ({ action: 'local', localScript: node?.localBoot ?? 'exit', reason });
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * Whether an install-armed machine with inspect_first is inspected before it installs: its
+ * inventory is missing or older than the arm. Once a fresh inventory arrives it installs.
+ */
+export function inspectsFirst(node: SettingsNode, settings: NodeSettings): boolean {
+  if (node.state !== 'install-pending' || !settings.inspectFirst) return false;
+  const reported = node.inventory?.reportedAt ?? null;
+  return reported === null || reported < (node.armedAt ?? 0);
+}
+
+/**
+ * When the machine's current inspection request was made: an enrolment asking for one counts from
+ * its time; a [host], rule or [boot] unknown = inspect asks once (null: any inventory answers it).
+ */
+function inspectionRequestedAt(settings: NodeSettings, node: SettingsNode | undefined): number | null {
+  return settings.source === 'enrolment' ? (node?.enrolment?.enrolledAt ?? null) : null;
+}
+
+/**
+ * What an inspection request gives: the agent, unless an inventory arrived since the request; then
+ * [boot] after_inspect, so that the machine is never inspected in a loop.
+ */
+function inspectOrAfter(
+  node: SettingsNode | undefined,
+  settings: NodeSettings,
+  profile: PolicySettings,
+  why: string,
+  local: (r: string) => Decision,
+): Decision {
+  const inventory = node?.inventory ?? null;
+  const requestedAt = inspectionRequestedAt(settings, node);
+  if (!inventory || (requestedAt !== null && inventory.reportedAt < requestedAt)) {
+    const since = inventory ? `its inventory of ${stamp(inventory.reportedAt)} is older than the request` : 'it has not been inspected';
+    return { action: 'inspect', reason: `${why}: ${since}; booting the inspection agent`, settings };
+  }
+  const after = profile.boot.afterInspect ?? 'poweroff';
+  const then =
+    after === 'local'
+      ? ''
+      : after === 'poweroff'
+        ? ' (it powered off after reporting; enrol it or add a [rule] to give it settings)'
+        : ' (nothing gave it settings while the agent waited; enrol it or add a [rule])';
+  return local(`${why}; inspected at ${stamp(inventory.reportedAt)}; [boot] after_inspect = ${after}${then}`);
+}
+
+/** What a machine boots: install, inspect, local disk, menu, or no answer at all. */
+export function decide(client: ClientDescription, profile: PolicySettings, node: SettingsNode | undefined, census?: IdentityCensus): Decision {
+  const settings = settingsFor(client.mac, node, profile, census);
+  const macHost = profile.hosts.get(client.mac);
+  const where = settings.source === 'enrolment' ? 'its enrolment' : settings.from ? `[${settings.from.replace(/^\[|\]$/g, '')}]` : '';
+  const local = (reason: string): Decision => ({ action: 'local', localScript: node?.localBoot ?? 'exit', reason, settings });
+  const menu = (reason: string): Decision => ({ action: 'menu', reason, settings, ...(settings.menu ? { menu: settings.menu } : {}) });
 
   // The only state the lifecycle consumes: nothing else installs (src/boot/lifecycle.ts nextState).
   if (node?.state === 'install-pending') {
-    const named = node.profile || host?.profile || '';
+    const named = node.profile || settings.profile || '';
     const by =
-      node.armedBy === 'admin' ? `reinstall flag set by admin at ${clock(node.armedAt ?? 0)}` : `host ${client.mac} has action=install in ${profile.file}`;
+      node.armedBy === 'admin'
+        ? `reinstall flag set by admin at ${clock(node.armedAt ?? 0)}`
+        : macHost
+          ? `host ${client.mac} has action=install in ${profile.file}`
+          : `${settings.reason} has action=install`;
     const fallback = profile.boot.defaultInstall ?? '';
-    if (!named && fallback) return { action: 'install', profile: fallback, reason: `${by}, no profile named: [boot] default_install = ${fallback}` };
-    if (!named)
-      return {
-        action: 'menu',
-        reason: `${by}, but no profile is named: set profile in [host ${client.mac}], in the reinstall request, or [boot] default_install`,
-      };
-    return { action: 'install', profile: named, reason: `${by}, profile ${named}` };
+    const chosen = named || fallback;
+    if (!chosen) return menu(`${by}, but no profile is named: set profile in [host ${client.mac}], in the reinstall request, or [boot] default_install`);
+    const what = named ? `profile ${chosen}` : `no profile named: [boot] default_install = ${chosen}`;
+    if (inspectsFirst(node, settings)) {
+      const inv = node.inventory;
+      const why = inv ? `its inventory of ${stamp(inv.reportedAt)} is older than the arm` : 'it has not been inspected';
+      return { action: 'inspect', reason: `${by}, ${what}, inspect_first = true: ${why}; inspecting, then installing`, settings };
+    }
+    return { action: 'install', profile: chosen, reason: `${by}, ${what}`, settings };
   }
   if (node?.state === 'installing') {
-    const consumed = node.profile ?? host?.profile;
+    const consumed = node.profile ?? settings.profile;
     return local(
       `${consumedWords(consumed, undefined, profile.images?.get(consumed ?? '')?.consumedAt)} at ${clock(node.consumedAt ?? 0)}; reinstall through the admin API to install again`,
     );
@@ -72,44 +140,50 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
     return local(`installed at ${clock(node.installedAt ?? node.consumedAt ?? 0)}; reinstall through the admin API to install again`);
   }
 
-  if (host) {
-    switch (host.action) {
+  if (settings.source !== 'none' && settings.action) {
+    const named = macHost ? `host ${client.mac}` : where;
+    switch (settings.action) {
       case 'install':
-        // Not pending: what the [host] gives without the install, and why there is none.
-        if (!host.profile) return { action: 'menu', reason: `host ${client.mac} has action=install but no profile in ${profile.file}` };
+        // Not pending: what the settings give without the install, and why there is none.
+        if (!settings.profile) return menu(`${named} has action=install but no profile (${settings.reason})`);
         if (node && node.armedAt !== null) {
-          return {
-            action: 'menu',
-            reason: `host ${client.mac} has action=install, but its install was cancelled through the admin API; re-arm it there to install`,
-          };
+          return menu(`${named} has action=install, but its install was cancelled through the admin API; re-arm it there to install`);
         }
         if (node && node.installedAt !== null) {
-          return {
-            action: 'menu',
-            reason: `host ${client.mac} has action=install, but it was installed at ${clock(node.installedAt)}; re-arm it through the admin API to install again`,
-          };
+          return menu(`${named} has action=install, but it was installed at ${clock(node.installedAt)}; re-arm it through the admin API to install again`);
         }
+        // An enrolment arms only when asked to (enrol --install, or the reinstall route).
+        if (settings.source === 'enrolment')
+          return menu(
+            `${named} has action=install, profile ${settings.profile}, but no install is armed: enrol it with --install, or reinstall it through the admin API`,
+          );
         // Only a machine not heard from yet, or a store that did not ask lifecycle.sighted when it was.
-        return {
-          action: 'menu',
-          reason: `host ${client.mac} has action=install, profile ${host.profile}, but no install is armed yet: it is armed when the machine is next seen`,
-        };
+        return menu(`${named} has action=install, profile ${settings.profile}, but no install is armed yet: it is armed when the machine is next seen`);
       case 'local':
-        return local(`host ${client.mac} has action=local`);
+        return local(macHost ? `host ${client.mac} has action=local` : `${settings.reason}: action=local`);
       case 'menu':
-        return { action: 'menu', reason: `host ${client.mac} has action=menu` };
+        return menu(macHost ? `host ${client.mac} has action=menu` : `${settings.reason}: action=menu`);
+      case 'inspect':
+        return inspectOrAfter(node, settings, profile, macHost ? `host ${client.mac} has action=inspect` : `${settings.reason}: action=inspect`, local);
     }
   }
+  if (settings.source !== 'none') {
+    // A rule (or enrolment) that names no action: [boot] default_action, as a [host] without one.
+    return profile.boot.defaultAction === 'local' ? local(`${settings.reason}; [boot] default_action = local`) : menu(`${settings.reason}: menu`);
+  }
 
+  const passed = settings.passedOver.length ? ` (${settings.passedOver.join('; ')})` : '';
   switch (profile.boot.unknown) {
     case 'ignore':
-      return { action: 'ignore', reason: `${client.mac} has no [host] section and [boot] unknown = ignore` };
+      return { action: 'ignore', reason: `${client.mac} has no [host] section and [boot] unknown = ignore${passed}`, settings };
     case 'local':
-      return local(`${client.mac} has no [host] section; [boot] unknown = local`);
+      return local(`${client.mac} has no [host] section; [boot] unknown = local${passed}`);
+    case 'inspect':
+      return inspectOrAfter(node, settings, profile, `${client.mac} has ${settings.reason}; [boot] unknown = inspect${passed}`, local);
     case 'menu':
       return profile.boot.defaultAction === 'local'
-        ? local(`${client.mac} has no [host] section; [boot] default_action = local`)
-        : { action: 'menu', reason: `${client.mac} has no [host] section: menu, default ${profile.boot.menuDefault} after ${profile.boot.menuTimeout} s` };
+        ? local(`${client.mac} has no [host] section; [boot] default_action = local${passed}`)
+        : menu(`${client.mac} has no [host] section: menu, default ${profile.boot.menuDefault} after ${profile.boot.menuTimeout} s${passed}`);
   }
 }
 

@@ -200,7 +200,14 @@ export interface LeaseLog {
  * What resolving a boot (src/boot/resolve.ts) needs of the store, over any transport: the node,
  * its sighting and its consumption, the fleet's re-read, the event.
  */
-export type BootPorts = NodeLookup & Pick<NodeWrites, 'sawNode' | 'applyChange'> & Partial<Pick<NodeWrites, 'reread'>> & EventSink;
+export type BootPorts = NodeLookup &
+  Pick<NodeWrites, 'sawNode' | 'applyChange'> &
+  Partial<Pick<NodeWrites, 'reread'>> &
+  EventSink &
+  /** Minting the agent's session when its boot is served; a store without them cannot inspect (the outcome says so). */
+  Partial<AgentSessions> &
+  /** The known nodes, read only when a [host serial:…]/[host uuid:…] section applies (a shared value selects nothing). */
+  Partial<Pick<NodeDirectory, 'listNodes'>>;
 
 /**
  * The install images under [assets] dir, for every transport (src/assets/catalogue-scan.ts scans

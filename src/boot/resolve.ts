@@ -6,7 +6,7 @@
 // before the script that depends on it leaves) and the event. No HTTP, sockets or SQL here: the
 // store is reached through the ports (src/boot/ports.ts).
 import type { InstallImage } from './catalogue.ts';
-import { isOffered, notOfferedReason, PROFILE_NAME } from './catalogue.ts';
+import { compareVersionsDesc, isOffered, notOfferedReason, PROFILE_NAME } from './catalogue.ts';
 import type { ClientDescription } from './client.ts';
 import type { HttpDetail, ReasonCode, TftpDetail } from './events.ts';
 import { installCmdline, type InstallVars } from './ipxe.ts';
@@ -14,6 +14,9 @@ import { imageFiles } from './image-files.ts';
 import { fetchesAnswer, nextState, profileArmsInstall, type StateChange } from './lifecycle.ts';
 import { decide, type Decision, type PolicySettings } from './policy.ts';
 import type { BootPorts, ImageCatalogue, NodeRecord, NodeWrites } from './ports.ts';
+import { censusOf, settingsFor, type IdentityCensus, type NodeSettings, type SettingsNode } from './settings.ts';
+import type { MenuSpec } from './rules.ts';
+import { globMatches } from './match.ts';
 import { answerBase, httpBase, type TlsAddress } from './urls.ts';
 
 type PolicyHost = PolicySettings['hosts'] extends ReadonlyMap<string, infer H> ? H : never;
@@ -21,6 +24,7 @@ type PolicyHost = PolicySettings['hosts'] extends ReadonlyMap<string, infer H> ?
 /** What the resolution reads of the profile (src/config's Profile satisfies it). */
 export interface BootSettings extends Omit<PolicySettings, 'hosts'>, TlsAddress {
   hosts: ReadonlyMap<string, PolicyHost & { hostname: string; cmdline: string; ip?: string }>;
+  menus?: ReadonlyMap<string, MenuSpec>;
   assets: { dir: string };
 }
 
@@ -41,19 +45,57 @@ export type BootOutcome =
   | { tag: 'install'; image: InstallImage; vars: InstallVars; cmdline: string; reason: string; consumed: string | null }
   /** Boot from the local disk, through `script` (iPXE; `exit` unless an admin set one). */
   | { tag: 'local'; script: string; reason: string }
-  /** The boot menu of `images`; GRUB's menu loads them itself, with `vars` and `cmdline`. */
-  | { tag: 'menu'; images: InstallImage[]; vars: InstallVars; cmdline: string; reason: string }
+  /** The boot menu of `images`; GRUB's menu loads them itself, with `vars` and `cmdline`. `menu`: the [menu NAME] chosen by the machine's settings. */
+  | { tag: 'menu'; images: InstallImage[]; vars: InstallVars; cmdline: string; reason: string; menu?: MenuSpec }
+  /** Boot the inspection agent `image` with `cmdline` (its URL and this boot's session token). */
+  | { tag: 'inspect'; image: InstallImage; cmdline: string; reason: string }
   /** Nothing to boot: the profile ignores this machine, or the install cannot be consumed now. */
   | { tag: 'refused'; reason: string }
   /** The install image is missing or its files changed since it was added. */
   | { tag: 'error'; reason: string };
 
 /** The values an install's kernel line is filled with. */
-export function installVars(profile: BootSettings, mac: string, ip: string): InstallVars {
+export function installVars(profile: BootSettings, mac: string, ip: string, settings?: NodeSettings): InstallVars {
   const answers = answerBase(profile);
-  // ${ip}: the [host] reservation when there is one (as docs/answer-files.md says), else the request's address.
   const host = profile.hosts.get(mac);
-  return { mac, ip: host?.ip || ip, hostname: host?.hostname ?? '', server: httpBase(profile), answerUrl: `${answers}/answer`, answerServer: answers };
+  const hostname = host?.hostname || settings?.hostname || '';
+  const missing = !hostname && settings?.hostnameProblem ? { hostnameMissing: settings.hostnameProblem } : {};
+  // ${ip}: the [host] reservation when there is one (as docs/answer-files.md says), else the request's address.
+  return { mac, ip: host?.ip || ip, hostname, ...missing, server: httpBase(profile), answerUrl: `${answers}/answer`, answerServer: answers };
+}
+
+/** The folder `pxe-pilot agent build` writes the inspection agent into, under [assets] dir. */
+export const AGENT_PRODUCT = 'pxe-pilot-agent';
+
+/** The agent image for this client: the newest build of its architecture; or why none can boot. */
+export function agentImage(catalogue: ImageCatalogue, dir: string, arm64: boolean): { ok: true; image: InstallImage } | { ok: false; problem: string } {
+  const builds = catalogue.all(dir).filter((i) => i.product === AGENT_PRODUCT);
+  const arch = arm64 ? 'arm64' : 'amd64';
+  const mine = builds.filter((i) => i.version.endsWith(`-${arch}`)).sort((a, b) => compareVersionsDesc(a.version, b.version));
+  const image = mine[0];
+  if (!image) {
+    const others = builds.length ? ` (there is ${builds.map((b) => b.profile).join(', ')}, not for ${arch})` : '';
+    return {
+      ok: false,
+      problem: `there is no inspection agent for ${arch} under ${dir}/${AGENT_PRODUCT}${others}: run pxe-pilot agent build${arm64 ? ' --arch arm64' : ''}`,
+    };
+  }
+  if (!isOffered(image))
+    return {
+      ok: false,
+      problem: `the inspection agent ${notOfferedReason(image).replace(/run pxe-pilot assets verify .*$/, 'rebuild it with pxe-pilot agent build --force')}`,
+    };
+  if (image.integrity !== 'verified')
+    return {
+      ok: false,
+      problem: `the inspection agent ${image.profile} has no manifest (SHA256SUMS, image.json), so its files cannot be checked: rebuild it with pxe-pilot agent build --force`,
+    };
+  return { ok: true, image };
+}
+
+/** The agent's kernel line: where to report, this boot's session token, the NIC that booted. */
+export function agentCmdline(server: string, mac: string, token: string): string {
+  return `pxe_pilot.url=${server} pxe_pilot.token=${token} BOOTIF=01-${mac.replace(/:/g, '-')}`;
 }
 
 export type Consumption = { written: true } | { written: false; lost: boolean; reason: string };
@@ -111,8 +153,8 @@ async function resolveInstall(
   const image = catalogue.find(profile.assets.dir, wanted);
   const problem = imageProblem(image, profile, wanted);
   if (problem || !image) return failed('error', `${decision.reason}, but ${problem}`, 'error', wanted);
-  const vars = installVars(profile, mac, ip);
-  const cmdline = profile.hosts.get(mac)?.cmdline ?? '';
+  const vars = installVars(profile, mac, ip, decision.settings);
+  const cmdline = decision.settings?.cmdline ?? profile.hosts.get(mac)?.cmdline ?? '';
   // A kernel line that cannot be filled is refused before the install is consumed: fixing the
   // profile and booting again then installs, instead of finding the install already spent.
   const loader = request.event.protocol === 'tftp' ? 'grub' : 'ipxe';
@@ -138,29 +180,92 @@ async function resolveInstall(
   };
 }
 
+/** The node as the policy reads it, with the identity this request reported (before the sighting records it). */
+function withReported(node: NodeRecord | undefined, client: ClientDescription): SettingsNode | undefined {
+  if (!node) {
+    if (!client.uuid && !client.serial) return undefined;
+    const blank = {
+      mac: client.mac,
+      state: 'seen' as const,
+      profile: null,
+      localBoot: null,
+      armedAt: null,
+      armedBy: null,
+      consumedAt: null,
+      installedAt: null,
+    };
+    return { ...blank, uuid: client.uuid ?? null, serial: client.serial ?? null };
+  }
+  return { ...node, uuid: client.uuid ?? node.uuid, serial: client.serial ?? node.serial };
+}
+
+function censusFrom(ports: BootPorts): IdentityCensus | undefined {
+  const list = ports.listNodes;
+  return list ? censusOf(() => list.call(ports, Number.MAX_SAFE_INTEGER)) : undefined;
+}
+
+/** The [menu NAME] of the decision, and the images it lists (every offered image without one). */
+function menuImages(profile: BootSettings, catalogue: ImageCatalogue, name: string | undefined): { images: InstallImage[]; menu?: MenuSpec; note: string } {
+  const all = catalogue.images(profile.assets.dir).filter((i) => i.product !== AGENT_PRODUCT);
+  if (!name) return { images: all, note: '' };
+  const menu = profile.menus?.get(name);
+  if (!menu) return { images: all, note: `; [menu ${name}] is not in the profile: the default menu` };
+  return { images: all.filter((i) => menu.entries.some((g) => globMatches(g, i.profile))), menu, note: `; [menu ${name}]` };
+}
+
+async function resolveInspect(request: BootRequest, profile: BootSettings, ports: BootPorts, catalogue: ImageCatalogue, decision: Decision): Promise<Resolved> {
+  const { mac } = request.client;
+  const arm64 = request.client.arch === 11 || request.client.arch === 13 || request.client.buildarch === 'arm64';
+  const agent = agentImage(catalogue, profile.assets.dir, arm64);
+  if (!agent.ok) return failed('error', `${decision.reason}, but ${agent.problem}`);
+  if (!ports.mint) return failed('error', `${decision.reason}, but this store keeps no agent sessions, so the agent could not report`);
+  let token: string;
+  try {
+    token = ports.mint(mac).token;
+  } catch (err) {
+    return failed('error', `${decision.reason}, but no agent session could be started (${(err as Error).message})`);
+  }
+  const outcome: BootOutcome = { tag: 'inspect', image: agent.image, cmdline: agentCmdline(httpBase(profile), mac, token), reason: decision.reason };
+  return { outcome, decision: 'inspect', recorded: `${decision.reason} (${agent.image.profile})`, profile: agent.image.profile };
+}
+
 /** The policy's answer for a machine that asks what to boot. */
 async function resolveDecision(request: BootRequest, profile: BootSettings, ports: BootPorts, catalogue: ImageCatalogue): Promise<Resolved> {
   const { client } = request;
   const { mac } = client;
-  const host = profile.hosts.get(mac);
-  const facts = { ip: client.ip, firmware: client.firmware, uuid: client.uuid, serial: client.serial, hostname: host?.hostname || undefined };
-  let node = ports.sawNode(mac, facts, profileArmsInstall(host));
-  let decision = decide(client, profile, node);
+  const census = censusFrom(ports);
+  // Settings by MAC, serial/UUID, enrolment or rule: the [host] or rule with action = install arms on sight.
+  const before: NodeSettings = settingsFor(mac, withReported(ports.getNode(mac), client), profile, census);
+  const armsOnSight = before.action === 'install' && (before.source === 'host' || before.source === 'rule');
+  const hostname = profile.hosts.get(mac)?.hostname || before.hostname || undefined;
+  const facts = { ip: client.ip, firmware: client.firmware, uuid: client.uuid, serial: client.serial, hostname };
+  let node = ports.sawNode(mac, facts, armsOnSight);
+  let decision = decide(client, profile, node, census);
   if (decision.action === 'install' && ports.reread) {
     // A fleet's store: another appliance may have consumed or cancelled it a moment ago.
     node = (await ports.reread(mac)) ?? node;
-    decision = decide(client, profile, node);
+    decision = decide(client, profile, node, census);
   }
   const { reason } = decision;
+  const settings = decision.settings;
   switch (decision.action) {
     case 'install':
       return resolveInstall(request, profile, ports, catalogue, node, decision);
+    case 'inspect':
+      return resolveInspect(request, profile, ports, catalogue, decision);
     case 'local':
       return { outcome: { tag: 'local', script: decision.localScript ?? 'exit', reason }, decision: 'local', recorded: reason };
     case 'menu': {
-      const images = catalogue.images(profile.assets.dir);
-      const outcome: BootOutcome = { tag: 'menu', images, vars: installVars(profile, mac, client.ip ?? ''), cmdline: host?.cmdline ?? '', reason };
-      return { outcome, decision: 'menu', recorded: reason };
+      const chosen = menuImages(profile, catalogue, decision.menu);
+      const outcome: BootOutcome = {
+        tag: 'menu',
+        images: chosen.images,
+        vars: installVars(profile, mac, client.ip ?? '', settings),
+        cmdline: settings?.cmdline ?? '',
+        reason: `${reason}${chosen.note}`,
+        ...(chosen.menu ? { menu: chosen.menu } : {}),
+      };
+      return { outcome, decision: 'menu', recorded: `${reason}${chosen.note}` };
     }
     case 'ignore':
       return failed('refused', reason, 'ignore');

@@ -38,6 +38,7 @@ const assets = () => import('./assets.ts');
 const cert = () => import('./cert.ts');
 const admin = () => import('./admin-commands.ts');
 const power = () => import('../power/command.ts');
+const reinstall = () => import('../power/reinstall-command.ts');
 const agent = () => import('../agent/cli.ts');
 
 type Runner<V> = (context: CommandContext<V>) => Promise<Outcome>;
@@ -230,10 +231,17 @@ LAN whose DHCP server you do not own. It puts the leased address on IF while it 
   askDaemon({ name: 'nodes unenrol', summary: 'remove its enrolment', operands: [MAC], run: lazy(admin, 'nodeUnenrol') }),
   askDaemon({
     name: 'nodes reinstall',
-    summary: 'arm a reinstall at its next network boot',
-    operands: [MAC],
-    options: { profile: { type: 'string', value: 'P', help: 'install this image (product/version) instead of its [host] profile' } },
-    run: lazy(admin, 'nodeReinstall'),
+    summary: 'arm a reinstall at its next network boot; --now also boots it from the network through its BMC',
+    operands: [{ ...MAC, optional: true }],
+    options: {
+      profile: { type: 'string', value: 'P', help: 'install this image (product/version) instead of its [host] profile' },
+      now: { type: 'boolean', help: 'now: next boot from the network, once, then power cycle (or on) through its bmc; waits for those steps' },
+      macs: { type: 'string', value: 'A,B,…', help: 'with --now: these machines, at most [power] max_parallel at once' },
+      all: { type: 'boolean', help: 'with --now --rule NAME: every machine the rule matches' },
+      rule: { type: 'string', value: 'NAME', help: 'with --now --all: the machines [rule NAME] matches' },
+      'no-wait': { type: 'boolean', help: 'with --now: return once armed, leave the power steps to the daemon' },
+    },
+    run: lazy(reinstall, 'nodeReinstall'),
   }),
   askDaemon({ name: 'nodes cancel', summary: 'cancel an armed reinstall', operands: [MAC], run: lazy(admin, 'nodeCancel') }),
   askDaemon({

@@ -17,7 +17,7 @@ export async function explainCommand({ values, operands, out }: CommandContext<{
   // Only the state folder matters here: do not insist that [server] interface exists.
   const profile = profileFor(values, { offline: true });
   const dhcp = dhcpFacts(profile);
-  out.write(await explainFromProfile(profile, mac, limit === undefined ? { dhcp } : { limit, dhcp }));
+  out.write(await explainFromProfile(profile, mac, limit === undefined ? { dhcp, settings: profile } : { limit, dhcp, settings: profile }));
   return 0;
 }
 

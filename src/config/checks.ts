@@ -75,7 +75,8 @@ export async function answerTemplateErrors(profile: Profile): Promise<string[]> 
     }
     const { uses, errors: syntax } = scanTemplate(text);
     const unknown = uses
-      .filter((u) => !known.has(u.name))
+      // {{inventory.…}} and {{install_disk}} depend on the machine: refused per request when it lacks them.
+      .filter((u) => !known.has(u.name) && u.name !== 'install_disk' && !u.name.startsWith('inventory.'))
       .map((u) => ({
         line: u.line,
         column: u.column,

@@ -26,6 +26,7 @@ import {
   type ValueType,
 } from './values.ts';
 import { LOADER_NAMES } from '../boot/loaders.ts';
+import { AFTER_INSPECT } from '../boot/policy.ts';
 import { bmcUrl, tlsFingerprint } from '../power/config-values.ts';
 import { IPMI_PRIVILEGES, REDFISH_SYSTEM } from '../power/bmc-url.ts';
 
@@ -117,9 +118,14 @@ export const PROFILE_KEYS = {
     ),
     default_action: key(oneOf(['menu', 'local']), 'menu', 'What a [host] without an action gets: menu | local'),
     unknown: key(
-      oneOf(['menu', 'local', 'ignore']),
+      oneOf(['menu', 'local', 'ignore', 'inspect']),
       'menu',
-      'What a machine without a [host] section gets: menu (then default_action applies) | local | ignore (no answer at all)',
+      'What a machine without a [host] section gets: menu (then default_action applies) | local | ignore (no answer at all) | inspect (the inspection agent, once)',
+    ),
+    after_inspect: key(
+      oneOf(AFTER_INSPECT),
+      'poweroff',
+      'What an inspected machine does once it reported: poweroff | local (reboots, then boots from its disk) | wait (the agent polls until an enrolment, rule or arm gives it something)',
     ),
     menu_default: key(menuEntry, 'local', 'Menu entry taken when the timeout runs out: local | shell | <product>/<version>'),
     menu_timeout: key(wholeNumber(0, 3600), 10, 'Seconds the menu waits before taking menu_default.'),
@@ -166,9 +172,10 @@ export const PROFILE_KEYS = {
   },
   power: {
     credentials_dir: key(path, '/etc/pxe-pilot/bmc', 'Folder of BMC credentials: one file per BMC (host, or host:port), or default; mode 600 (docs/power.md).'),
-    max_parallel: key(wholeNumber(1, 256), 8, 'BMC calls in flight at once, over all machines.'),
+    max_parallel: key(wholeNumber(1, 256), 8, 'BMC calls in flight at once, over all machines; also the machines a reinstall --now of many powers at once.'),
     poll_seconds: key(wholeNumber(0, 86400), 60, 'Seconds between power-state polls of each [host] with a bmc; 0: never polled.'),
     timeout_seconds: key(wholeNumber(1, 300), 10, 'Seconds one BMC call may take before the BMC is reported unreachable.'),
+    start_pause_seconds: key(wholeNumber(0, 600), 5, 'Seconds between two machines powered by one reinstall --now of many, so a rack does not start at once.'),
   },
   agent: {
     session_minutes: key(
@@ -184,9 +191,14 @@ export const HOST_KEYS = {
   hostname: key(matching(HOSTNAME, 'expected a host name such as pve1 or pve1.lab.example'), '', 'host name, for answer templates'),
   ip: key(ipv4, '', 'reservation, in server mode'),
   // The loader replaces this default with [boot] default_action.
-  action: key(oneOf(['install', 'local', 'menu']), 'menu', 'install (once) | local | menu; empty: [boot] default_action'),
+  action: key(
+    oneOf(['install', 'local', 'menu', 'inspect']),
+    'menu',
+    'install (once) | local | menu | inspect (the agent, once); empty: [boot] default_action',
+  ),
   profile: key(matching(PROFILE_NAME, 'expected <product>/<version>, a folder under [assets] dir, such as proxmox-ve/9.1-1'), '', 'folder under [assets] dir'),
   cmdline: key(text, '', 'extra kernel arguments'),
+  inspect_first: key(flag, false, 'an armed install first boots the inspection agent when the inventory is older than the arm'),
   // Empty: [boot] loader decides (src/boot/policy.ts loaderFor).
   loader: key(oneOf(['', ...LOADER_NAMES]), '', 'ipxe | grub | ipxe-shim; empty: [boot] loader'),
   bmc: key(bmcUrl, '', 'power control: ipmi://HOST[:PORT] | redfish://HOST[:PORT] | redfish+http://HOST[:PORT] | wol'),
@@ -209,6 +221,37 @@ export const SCOPE_KEYS = {
   dns: key(ipv4List, [], 'DNS servers, comma-separated; empty: [dhcp] dns'),
   domain: key(matching(HOSTNAME, 'expected a DNS domain such as lab.example'), '', 'DNS domain; empty: [dhcp] domain'),
 };
+
+/**
+ * The keys of a [rule <name>] section: conditions on the inventory (every one written must hold),
+ * then what the rule gives the machines it matches. Read by src/config/rules.ts.
+ */
+export const RULE_KEYS = {
+  vendor: key(text, '', 'system vendor glob (* any text, ? one character; case-insensitive)'),
+  product: key(text, '', 'system product glob'),
+  serial: key(text, '', 'system serial glob'),
+  cpu_threads: key(text, '', 'comparison: >= 16, < 4, = 2, != 8'),
+  memory_gb: key(text, '', 'comparison over the installed memory in GiB'),
+  disk_count: key(text, '', 'comparison over the non-removable disks'),
+  disk_model: key(text, '', 'glob: some non-removable disk has a model matching it'),
+  nic_speed_gbps: key(text, '', 'comparison: some NIC links at this speed'),
+  lldp_switch: key(text, '', "glob over the LLDP neighbour's system name (or chassis id)"),
+  lldp_port: key(text, '', "glob over the LLDP neighbour's port id or description"),
+  action: key(oneOf(['install', 'local', 'menu', 'inspect']), 'menu', 'install (armed once, never-installed machines) | local | menu | inspect'),
+  profile: key(matching(PROFILE_NAME, 'expected <product>/<version>, a folder under [assets] dir, such as proxmox-ve/9.1-1'), '', 'folder under [assets] dir'),
+  hostname: key(text, '', 'template over the inventory, e.g. {{system.product_short}}-{{system.serial}}'),
+  install_disk: key(text, '', 'smallest-ssd | largest | serial:X | model:GLOB ({{install_disk}} in answers)'),
+  menu: key(text, '', 'a [menu NAME] these machines see instead of the default menu'),
+};
+
+/** The keys of a [menu <name>] section. */
+export const MENU_KEYS = {
+  entries: key(text, '', 'images these machines see: <product>/<version> or globs (debian/*), comma-separated'),
+  default: key(text, '', 'entry taken after [boot] menu_timeout: local | shell | <product>/<version>; empty: [boot] menu_default'),
+};
+
+/** The keys a [host serial:X] / [host uuid:U] section may have: what boots, never DHCP-time choices (those stay keyed by MAC). */
+export const IDENTITY_HOST_KEYS = ['hostname', 'action', 'profile', 'cmdline', 'inspect_first'] as const;
 
 /** A scope's name: letters, digits, - and _ (a dot would split the INI section name). */
 export const SCOPE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;

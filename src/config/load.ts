@@ -14,6 +14,9 @@ import { checkScopes, describeScopes, readScopes, reservationScope, SCOPE_PREFIX
 import { powerProblems } from '../power/config-check.ts';
 import { describeImages, IMAGE_PREFIX, readImages } from './images.ts';
 import { checkAlsoListen } from './plain-http.ts';
+import { isIdentityHostSection, MENU_PREFIX, readIdentityHosts, readMenus, readRules, RULE_PREFIX } from './rules.ts';
+import { formatComparison } from '../boot/match.ts';
+import { formatInstallDisk } from '../boot/rules.ts';
 
 export { profileWarnings } from './warnings.ts';
 export type { InterfaceAddress } from './interfaces.ts';
@@ -127,6 +130,9 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   for (const section of SECTIONS) v.readKeys(sections[section] ?? {}, section, PROFILE_KEYS[section], p[section]);
   p.server.addressSource = p.server.address ? 'profile' : 'interface';
   readHosts(doc, p, v);
+  readIdentityHosts(doc, p, v);
+  readRules(doc, p, v);
+  readMenus(doc, p, v);
   readScopes(doc, p, v);
   readImages(text, p, v);
   resolveAddress(p, v, options);
@@ -148,13 +154,13 @@ function knownSections(doc: Raw, v: Validator): Partial<Record<SectionName, Raw>
       v.problem('(top)', name, value, 'keys must be inside a section such as [server]');
       continue;
     }
-    if (name.startsWith('host ') || name.startsWith(SCOPE_PREFIX) || name.startsWith(IMAGE_PREFIX)) continue;
+    if (name.startsWith('host ') || name.startsWith(SCOPE_PREFIX) || name.startsWith(IMAGE_PREFIX) || name.startsWith(RULE_PREFIX) || name.startsWith(MENU_PREFIX)) continue;
     if (!Object.hasOwn(PROFILE_KEYS, name)) {
       v.problem(
         name,
         '',
         '',
-        `unknown section; known sections: ${SECTIONS.map((s) => `[${s}]`).join(' ')} [host <mac>], [scope <name>] and [image <product>/<version>]`,
+        `unknown section; known sections: ${SECTIONS.map((s) => `[${s}]`).join(' ')} [host <mac>] [host serial:<serial>] [host uuid:<uuid>] [rule <name>] [menu <name>] [scope <name>] and [image <product>/<version>]`,
       );
       continue;
     }
@@ -171,7 +177,7 @@ function knownSections(doc: Raw, v: Validator): Partial<Record<SectionName, Raw>
 /** [host <mac>] sections, by the HOST_KEYS table, plus x_ variables. */
 function readHosts(doc: Raw, p: Profile, v: Validator): void {
   for (const [section, value] of Object.entries(doc)) {
-    if (!section.startsWith('host ') || typeof value !== 'object' || value === null) continue;
+    if (!section.startsWith('host ') || isIdentityHostSection(section) || typeof value !== 'object' || value === null) continue;
     const macText = section.slice(5).trim();
     const raw = value as Raw;
     const nested = Object.values(raw).some((x) => typeof x === 'object' && x !== null);
@@ -310,6 +316,7 @@ export function describeProfile(p: Profile): string {
     }
   }
   lines.push(...describeScopes(p));
+  lines.push(...describeRules(p));
   lines.push(...describeImages(p));
   for (const h of p.hosts.values()) {
     lines.push(`[host ${h.mac}]`);
@@ -317,4 +324,49 @@ export function describeProfile(p: Profile): string {
     if (!('action' in h.vars)) lines.push(`action = ${h.action}   ; from [boot] default_action`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** [host serial/uuid], [rule] and [menu] sections as check-config prints them. */
+function describeRules(p: Profile): string[] {
+  const lines: string[] = [];
+  for (const h of p.identityHosts.values()) {
+    lines.push(`[${h.section}]`, `action = ${h.action}`);
+    for (const [k, val] of [
+      ['profile', h.profile],
+      ['hostname', h.hostname],
+      ['cmdline', h.cmdline],
+    ] as const)
+      if (val) lines.push(`${k} = ${val}`);
+    if (h.inspectFirst) lines.push('inspect_first = true');
+  }
+  for (const r of p.rules) {
+    lines.push(`; from ${r.file}`, `[rule ${r.name}]`);
+    const w = r.when;
+    for (const [k, g] of [
+      ['vendor', w.vendor],
+      ['product', w.product],
+      ['serial', w.serial],
+      ['disk_model', w.diskModel],
+      ['lldp_switch', w.lldpSwitch],
+      ['lldp_port', w.lldpPort],
+    ] as const)
+      if (g) lines.push(`${k} = ${g.source}`);
+    for (const [k, c] of [
+      ['cpu_threads', w.cpuThreads],
+      ['memory_gb', w.memoryGb],
+      ['disk_count', w.diskCount],
+      ['nic_speed_gbps', w.nicSpeedGbps],
+    ] as const)
+      if (c) lines.push(`${k} = ${formatComparison(c)}`);
+    if (r.action) lines.push(`action = ${r.action}`);
+    if (r.profile) lines.push(`profile = ${r.profile}`);
+    if (r.hostname) lines.push(`hostname = ${r.hostname}`);
+    if (r.installDisk) lines.push(`install_disk = ${formatInstallDisk(r.installDisk)}`);
+    if (r.menu) lines.push(`menu = ${r.menu}`);
+  }
+  for (const m of p.menus.values()) {
+    lines.push(`[menu ${m.name}]`, `entries = ${m.entries.map((g) => g.source).join(', ')}`);
+    if (m.default) lines.push(`default = ${m.default}`);
+  }
+  return lines;
 }

@@ -2,6 +2,8 @@
 
 import type { HOST_KEYS, ProfileKeys, SCOPE_KEYS, ValuesOf } from './keys.ts';
 import type { RemoteImageEntry } from './images.ts';
+import type { IdentityHost } from '../boot/settings.ts';
+import type { MenuSpec, RuleSpec } from '../boot/rules.ts';
 
 // The section types follow the key table in keys.ts (state_dir → stateDir); the table's doc
 // line says what each field means.
@@ -28,7 +30,7 @@ export type LogLevel = ServerSection['logLevel'];
 
 type HostValues = ValuesOf<typeof HOST_KEYS>;
 /** The power keys (src/power): optional, so hand-made entries need not name them. */
-type HostPowerFields = 'bmc' | 'bmcCipherSuite' | 'bmcPrivilege' | 'bmcSystem' | 'bmcTlsFingerprint';
+type HostPowerFields = 'bmc' | 'bmcCipherSuite' | 'bmcPrivilege' | 'bmcSystem' | 'bmcTlsFingerprint' | 'inspectFirst';
 export type HostEntry = Omit<HostValues, 'loader' | HostPowerFields> &
   Partial<Pick<HostValues, HostPowerFields>> & {
     /** ipxe | grub | ipxe-shim; empty or absent: [boot] loader. Optional, so hand-made entries need not name it. */
@@ -58,4 +60,10 @@ export interface Profile extends Sections {
   scopes: Map<string, ScopeEntry>;
   /** [image <product>/<version>] sections: remote images, by name, in file order. */
   images: Map<string, RemoteImageEntry>;
+  /** [host serial:X] and [host uuid:U] sections, keyed "serial:<lower-case>" and "uuid:<normal form>". */
+  identityHosts: Map<string, IdentityHost>;
+  /** [rule <name>] sections in profile order (the main file, then included files in name order). */
+  rules: RuleSpec[];
+  /** [menu <name>] sections, by name. */
+  menus: Map<string, MenuSpec>;
 }

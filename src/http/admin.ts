@@ -6,7 +6,6 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { NODE_LIFECYCLES, nextState, type NodeLifecycle } from '../boot/lifecycle.ts';
 import type { EventProtocol } from '../boot/events.ts';
-import { PROFILE_NAME } from '../boot/catalogue.ts';
 import type { InstallRecord, NodeRecord } from '../boot/ports.ts';
 import { answerBase } from '../boot/urls.ts';
 import { dhcpFacts, explainMac, machineEvents } from '../explain.ts';
@@ -16,12 +15,15 @@ import { listAnswers, nocloudLayout, PRESEED_LAYOUT, PROXMOX_LAYOUT } from '../a
 import { normaliseProduct, normaliseSerial, normaliseUuid, proxmoxProductOfProfile } from '../answers/names.ts';
 import type { HttpDeps } from './context.ts';
 import { fillAnswer, locateAnswer } from './answers.ts';
+import { nodeSettingsView } from './node-settings.ts';
 import { listImagesWithProblems } from '../assets/inventory.ts';
 import { requireAdmin } from './auth.ts';
 import { isPlainObject, readBody } from './body.ts';
 import { badRequest, notFound } from './errors.ts';
 import { clientAddress, macQuery, routeMac } from './request.ts';
 import { powerRoutes } from '../power/routes.ts';
+import { reinstallNow, reinstallRoutes } from '../power/reinstall-routes.ts';
+import { chosenProfile } from './profile-choice.ts';
 import { enrolmentJson, enrolmentRoutes, isDiscovered } from './enrolment.ts';
 
 const PROTOCOLS: readonly EventProtocol[] = ['dhcp', 'proxydhcp', 'tftp', 'http', 'answer', 'webhook', 'admin', 'daemon', 'agent'];
@@ -186,26 +188,25 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
   });
 
   router.get('/nodes/:mac', admin, (ctx) => {
-    ctx.body = nodeDetail(routeMac(ctx));
+    const mac = routeMac(ctx);
+    ctx.body = { ...nodeDetail(mac), ...nodeSettingsView(deps.profile(), deps.store, mac) };
   });
 
   router.post('/nodes/:mac/reinstall', admin, async (ctx) => {
     const mac = routeMac(ctx);
     const body = await optionalJsonObject(ctx, 'reinstall request');
-    const unknownKeys = Object.keys(body).filter((k) => k !== 'profile');
+    const unknownKeys = Object.keys(body).filter((k) => k !== 'profile' && k !== 'now');
     if (unknownKeys.length)
-      throw badRequest(`reinstall request: unknown key ${unknownKeys.map((k) => JSON.stringify(k)).join(', ')}; expected {"profile": "<product>/<version>"}`);
-    let profile: string | null = null;
-    if (body.profile !== undefined && body.profile !== null) {
-      if (typeof body.profile !== 'string' || !PROFILE_NAME.test(body.profile))
-        throw badRequest('profile must be "<product>/<version>", e.g. "proxmox-ve/9.1-1"');
-      const { assets } = deps.profile();
-      // A typo here would only show at the machine's console; refuse it now.
-      if (!deps.catalogue.find(assets.dir, body.profile)) {
-        const have = deps.catalogue.images(assets.dir).map((i) => i.profile);
-        throw badRequest(`no install image ${body.profile} under ${assets.dir} (available: ${have.join(', ') || 'none'})`);
-      }
-      profile = body.profile;
+      throw badRequest(
+        `reinstall request: unknown key ${unknownKeys.map((k) => JSON.stringify(k)).join(', ')}; expected {"profile": "<product>/<version>", "now": true}`,
+      );
+    if (body.now !== undefined && typeof body.now !== 'boolean') throw badRequest('reinstall request: now must be true or false');
+    const profile = chosenProfile(deps, body.profile);
+    // now: arm, set the next boot to the network and power-cycle through its BMC (src/power/reinstall.ts).
+    if (body.now === true) {
+      ctx.status = 202;
+      ctx.body = await reinstallNow(deps, [{ mac, profile }], clientAddress(ctx));
+      return;
     }
     const chosen = profile ?? (host(mac)?.profile || null);
     const armed = nextState({ kind: 'reinstall-armed', profile }, deps.store.getNode(mac));
@@ -258,7 +259,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     // A fleet's store reads what every appliance recorded; a single appliance's log is all of it.
     const source = (await deps.store.history?.(mac)) ?? deps.store;
     ctx.type = 'text/plain; charset=utf-8';
-    ctx.body = explainMac(source, mac, { limit, dhcp: dhcpFacts(deps.profile()) });
+    ctx.body = explainMac(source, mac, { limit, dhcp: dhcpFacts(deps.profile()), settings: deps.profile() });
   });
 
   router.get('/events', admin, (ctx) => {
@@ -300,6 +301,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
       answer,
       { mac, ip: node?.lastIp ?? null, hostname: node?.hostname ?? null, serial, uuid, product, server: answerBase(profile) },
       'answer',
+      deps.store,
     );
     ctx.type = TOML_TYPE;
     ctx.set('X-PXE-Pilot-Source', answer.rel);
@@ -307,6 +309,7 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
   });
 
   powerRoutes(router, deps, admin);
+  reinstallRoutes(router, deps, admin);
   enrolmentRoutes(router, deps, { admin, nodeDetail, recordAdmin });
 
   router.get('/assets.json', admin, async (ctx) => {

@@ -7,10 +7,12 @@ import type { Profile } from '../config/profile.ts';
 import { answerBase } from '../boot/urls.ts';
 import { nextState, profileArmsInstall, type NodeLifecycle } from '../boot/lifecycle.ts';
 import { consumeInstall } from '../boot/resolve.ts';
-import type { NodeRecord } from '../boot/ports.ts';
+import type { NodeLookup, NodeRecord } from '../boot/ports.ts';
 import { answerCandidates, type MachineIdentity } from '../answers/selection.ts';
 import { findAnswer, PROXMOX_LAYOUT, type AnswerLayout, type FoundAnswer } from '../answers/folder.ts';
-import { describeTemplateErrors, renderTemplate, templateValues, type RequestFacts } from '../answers/template.ts';
+import { describeTemplateErrors, inventoryTemplateValues, renderTemplate, templateValues, type RequestFacts } from '../answers/template.ts';
+import { settingsFor } from '../boot/settings.ts';
+import { chooseInstallDisk } from '../boot/rules.ts';
 import { parseAnswerRequest, parseInstallReport } from '../answers/proxmox.ts';
 import { pickMachineMac, type NicFacts } from '../answers/machine.ts';
 import type { HttpDeps } from './context.ts';
@@ -114,9 +116,20 @@ export async function locateAnswer(profile: Profile, layout: AnswerLayout, ident
 }
 
 /** Fills the placeholders completely, or throws AnswerTemplateError naming file, line and column. */
-export function fillAnswer(profile: Profile, answer: FoundAnswer, facts: RequestFacts, what: string): string {
+export function fillAnswer(profile: Profile, answer: FoundAnswer, facts: RequestFacts, what: string, nodes?: NodeLookup): string {
   const host = facts.mac ? profile.hosts.get(facts.mac) : undefined;
   const { values, missing } = templateValues(facts, host);
+  // {{inventory.…}} and {{install_disk}}: from the machine's inventory and its settings' install_disk.
+  const node = facts.mac ? nodes?.getNode(facts.mac) : undefined;
+  const inventory = node?.inventory?.document ?? null;
+  const choice = facts.mac ? settingsFor(facts.mac, node, profile).installDisk : null;
+  const disk = choice && inventory ? chooseInstallDisk(choice, inventory) : null;
+  const fromInventory = inventoryTemplateValues(answer.text, {
+    inventory,
+    installDisk: disk === null ? null : disk.ok ? { path: disk.path } : { problem: disk.reason },
+  });
+  Object.assign(values, fromInventory.values);
+  Object.assign(missing, fromInventory.missing);
   const rendered = renderTemplate(answer.text, values, missing);
   if (!rendered.ok) throw new AnswerTemplateError(`${what} template error: ${describeTemplateErrors(answer.rel, rendered.errors)}`);
   return rendered.text;
@@ -153,6 +166,7 @@ export function answerRoutes(router: Router, deps: HttpDeps): void {
       answer,
       { mac, ip, hostname, serial: req.serial, uuid: req.uuid, product: req.product, server: answerBase(profile) },
       'answer',
+      deps.store,
     );
 
     let before: NodeRecord | undefined;

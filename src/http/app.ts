@@ -5,6 +5,7 @@ import Router from '@koa/router';
 import type { HttpDeps } from './context.ts';
 import { HttpError } from './errors.ts';
 import { bootRoutes } from './boot.ts';
+import { agentNextRoutes } from './agent-next.ts';
 import { assetRoutes } from './assets.ts';
 import { healthRoutes } from './health.ts';
 import { answerRoutes } from './answers.ts';
@@ -51,6 +52,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
   for (const register of [
     healthRoutes,
     bootRoutes,
+    agentNextRoutes,
     assetRoutes,
     initrdCpioRoutes,
     answerRoutes,

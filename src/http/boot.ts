@@ -4,9 +4,19 @@ import type { Context } from 'koa';
 import type { Profile } from '../config/profile.ts';
 import { httpBase } from '../boot/urls.ts';
 import { describeIpxeClient } from '../boot/client.ts';
-import { resolveBoot, type BootOutcome } from '../boot/resolve.ts';
-import { renderBootstrapScript, renderInstallScript, renderLocalScript, renderMenu, renderRefusalScript, type MenuOptions } from '../boot/ipxe.ts';
+import { AGENT_PRODUCT, resolveBoot, type BootOutcome } from '../boot/resolve.ts';
+import {
+  renderBootstrapScript,
+  renderInspectScript,
+  renderInstallScript,
+  renderLocalScript,
+  renderMenu,
+  renderRefusalScript,
+  type MenuOptions,
+} from '../boot/ipxe.ts';
+import type { MenuSpec } from '../boot/rules.ts';
 import type { HttpDeps } from './context.ts';
+import { bootPortsOf } from './agent-next.ts';
 import { badRequest } from './errors.ts';
 import { clientAddress, macQuery } from './request.ts';
 
@@ -31,15 +41,18 @@ function renderOutcome(outcome: BootOutcome, profile: Profile, mac: string): str
     case 'local':
       return renderLocalScript(outcome.reason, outcome.script);
     case 'menu':
-      return renderMenu(outcome.images, menuOptions(profile, mac, outcome.reason));
+      return renderMenu(outcome.images, menuOptions(profile, mac, outcome.reason, outcome.menu));
+    case 'inspect':
+      return renderInspectScript(outcome.image, assetBase(profile), outcome.cmdline, outcome.reason);
     case 'refused':
     case 'error':
       return renderRefusalScript(outcome.reason);
   }
 }
 
-function menuOptions(profile: Profile, mac: string, reason: string): MenuOptions {
-  return { mac, httpBase: httpBase(profile), defaultItem: profile.boot.menuDefault, timeoutSeconds: profile.boot.menuTimeout, reason };
+/** A [menu NAME] may name its own default entry; else [boot] menu_default. */
+function menuOptions(profile: Profile, mac: string, reason: string, menu?: MenuSpec): MenuOptions {
+  return { mac, httpBase: httpBase(profile), defaultItem: menu?.default || profile.boot.menuDefault, timeoutSeconds: profile.boot.menuTimeout, reason };
 }
 
 export function bootRoutes(router: Router, deps: HttpDeps): void {
@@ -58,7 +71,7 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
     const platform = query(ctx, 'platform', 16);
     const client = describeIpxeClient({ mac, ip, buildarch, platform, uuid: query(ctx, 'uuid'), serial: query(ctx, 'serial') });
     const detail = { ip, ...(buildarch ? { buildarch } : {}), ...(platform ? { platform } : {}) };
-    const outcome = await resolveBoot({ client, event: { protocol: 'http', kind: 'GET /boot', detail } }, profile, deps.store, deps.catalogue);
+    const outcome = await resolveBoot({ client, event: { protocol: 'http', kind: 'GET /boot', detail } }, profile, bootPortsOf(deps), deps.catalogue);
     ctx.type = IPXE_TYPE;
     ctx.body = renderOutcome(outcome, profile, mac);
   });
@@ -87,6 +100,9 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
       // keep iPXE's variable
     }
     ctx.type = IPXE_TYPE;
-    ctx.body = renderMenu(deps.catalogue.images(profile.assets.dir), menuOptions(profile, mac, 'menu requested directly'));
+    ctx.body = renderMenu(
+      deps.catalogue.images(profile.assets.dir).filter((i) => i.product !== AGENT_PRODUCT),
+      menuOptions(profile, mac, 'menu requested directly'),
+    );
   });
 }

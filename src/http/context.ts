@@ -5,6 +5,7 @@ import type { AgentSessions, ImageCatalogue, LeaseLog, NodeStore, StoreHealth } 
 import type { Binding } from '../service.ts';
 import type { DaemonTelemetry } from '../metrics/telemetry.ts';
 import type { PowerControl } from '../power/control.ts';
+import type { Reinstalls } from '../power/reinstall.ts';
 
 export interface ServiceStatus {
   name: string;
@@ -32,6 +33,8 @@ export interface HttpDeps {
   telemetry?: DaemonTelemetry;
   /** BMC power control (src/power); absent: the power routes answer 404. */
   power?: PowerControl;
+  /** reinstall --now (src/power/reinstall.ts); absent: those routes answer 404. */
+  reinstalls?: Reinstalls;
   /** Per-boot agent sessions: minted when the agent's boot is served, checked by POST /inventory; absent: the agent routes answer 403. */
   agentSessions?: AgentSessions;
 }

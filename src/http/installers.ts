@@ -51,7 +51,7 @@ export function installerRoutes(router: Router, deps: HttpDeps): void {
     let source: string;
     try {
       const answer = await locateAnswer(profile, layout, identity, what);
-      text = fillAnswer(profile, answer, facts, what);
+      text = fillAnswer(profile, answer, facts, what, deps.store);
       source = answer.rel;
       reason = `served ${answer.rel} (matched ${answer.candidate.why})`;
     } catch (err) {

@@ -51,6 +51,15 @@ interface Known {
 
 export type PowerListener = (mac: string, view: PowerView) => void;
 
+/** Who asks: a person through the API or CLI, the poller, or a reinstall (which records its own steps). */
+export interface PowerCaller {
+  who: 'admin' | 'poll' | 'reinstall';
+  ip?: string;
+}
+
+/** Told as each step of a call is done, so a reinstall can record each as its own event. */
+export type PowerStepListener = (step: 'network-boot' | 'power', message: string) => void;
+
 /** A counting semaphore: at most `limit()` calls run at once. */
 class Gate {
   private running = 0;
@@ -159,7 +168,7 @@ export class PowerControl {
    * "poll"); `networkBoot` first sets the next boot to the network, once. Never throws for a BMC's
    * failure: the result says what happened. Throws PowerError('unsupported') for a machine without a bmc.
    */
-  async run(mac: string, action: PowerAction, by: { who: 'admin' | 'poll'; ip?: string }, networkBoot = false): Promise<PowerResult> {
+  async run(mac: string, action: PowerAction, by: PowerCaller, networkBoot = false, onStep?: PowerStepListener): Promise<PowerResult> {
     const host = this.deps.profile().hosts.get(mac);
     if (!host?.bmc) throw new PowerError('unsupported', `${mac} has no bmc: add bmc = ipmi://… | redfish://… | wol to its [host ${mac}] section`);
     const view = (): PowerView => this.view(mac)!;
@@ -185,7 +194,7 @@ export class PowerControl {
     const previous = this.busy.get(mac) ?? Promise.resolve();
     const call = previous
       .catch(() => undefined)
-      .then(() => this.gate.run(() => (given ? Promise.resolve(null) : this.call(host, action, by, networkBoot, null))));
+      .then(() => this.gate.run(() => (given ? Promise.resolve(null) : this.call(host, action, by, networkBoot, null, onStep))));
     this.busy.set(mac, call);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs + 1000)));
@@ -212,9 +221,10 @@ export class PowerControl {
   private async call(
     host: HostEntry,
     action: PowerAction,
-    by: { who: 'admin' | 'poll'; ip?: string },
+    by: PowerCaller,
     networkBoot: boolean,
     superseded: AbortSignal | null,
+    onStep?: PowerStepListener,
   ): Promise<PowerResult> {
     const { mac } = host;
     const timeoutSeconds = this.deps.profile().power.timeoutSeconds;
@@ -227,14 +237,19 @@ export class PowerControl {
     let ok = true;
     try {
       const driver = this.driverFor(host);
-      if (networkBoot) steps.push(await driver.bootFromNetwork(firmwareOf(this.deps.store.getNode(mac)), signal));
+      if (networkBoot) {
+        steps.push(await driver.bootFromNetwork(firmwareOf(this.deps.store.getNode(mac)), signal));
+        onStep?.('network-boot', steps.at(-1)!);
+      }
       if (action === 'cycle' && (await driver.status(signal)) === 'off') {
         // A cycle of a machine that is off does nothing on many BMCs: it is powered on instead, as MAAS does.
         await driver.change('on', signal);
         steps.push('power on (it was off)');
+        onStep?.('power', steps.at(-1)!);
       } else if (action !== 'status') {
         await driver.change(action, signal);
         steps.push(`power ${action}`);
+        onStep?.('power', steps.at(-1)!);
       }
       const state = await driver.status(signal);
       k.state = state;
@@ -259,14 +274,18 @@ export class PowerControl {
     const view = this.view(mac)!;
     const message = steps.join('; ');
     const bmc = host.bmc ?? '';
-    // The poller says a change of state or of failure only, so a dead BMC is one event, not one a minute.
-    const changed = by.who !== 'poll' || before?.failure !== k.error?.failure || (ok && this.lastRecorded.get(mac) !== view.state);
-    if (changed) {
-      this.lastRecorded.set(mac, view.state);
+    // The poller and a status read say a change of state or of failure only, so a dead BMC is one
+    // event, not one a minute, and a page that reads the state does not fill the log. A reinstall
+    // records its own steps.
+    const quiet = by.who === 'poll' || action === 'status';
+    const changed = !quiet || before?.failure !== k.error?.failure || (ok && this.lastRecorded.get(mac) !== view.state);
+    if (by.who !== 'reinstall' && changed) {
       const reason =
         by.who === 'poll'
           ? `power poll of ${bmc}: ${message}`
-          : `power ${action}${networkBoot ? ' with the next boot from the network' : ''} asked by admin through ${bmc}: ${message}`;
+          : action === 'status'
+            ? `power state read by admin through ${bmc}: ${message}`
+            : `power ${action}${networkBoot ? ' with the next boot from the network' : ''} asked by admin through ${bmc}: ${message}`;
       if (by.who === 'poll') this.deps.store.record({ mac, protocol: 'daemon', kind: 'power poll', decision: ok ? view.state : k.error!.failure, reason });
       else
         this.deps.store.record({
@@ -279,7 +298,11 @@ export class PowerControl {
         });
       if (ok) this.deps.logger.info({ mac, bmc }, reason);
       else this.deps.logger.warn({ mac, bmc, failure: k.error!.failure }, reason);
+    } else if (by.who === 'reinstall') {
+      if (ok) this.deps.logger.info({ mac, bmc }, `reinstall through ${bmc}: ${message}`);
+      else this.deps.logger.warn({ mac, bmc, failure: k.error!.failure }, `reinstall through ${bmc}: ${message}`);
     }
+    if (changed) this.lastRecorded.set(mac, view.state);
     for (const listener of this.listeners) listener(mac, view);
     return { ...view, action, ok, message };
   }

@@ -171,6 +171,9 @@ export class RedfishDriver implements PowerDriver {
 
   async bootFromNetwork(firmware: BootFirmware, signal: AbortSignal): Promise<string> {
     // One retry: another client may change the system between our read and our PATCH (412).
+    // Some BMCs (iLO) show BootSourceOverrideMode but refuse a PATCH naming it (400): then once
+    // more without it, leaving the mode to the machine's own setting.
+    let withMode = true;
     for (let attempt = 0; ; attempt++) {
       const { path, reply } = await this.readSystem(signal);
       const boot = isObject(reply.body.Boot) ? reply.body.Boot : {};
@@ -178,10 +181,15 @@ export class RedfishDriver implements PowerDriver {
       const modes = boot['BootSourceOverrideMode@Redfish.AllowableValues'];
       const mode = firmware === 'uefi' ? 'UEFI' : firmware === 'bios' ? 'Legacy' : null;
       // The mode is sent only where the BMC shows it has one, and allows ours.
-      if (mode && 'BootSourceOverrideMode' in boot && (!Array.isArray(modes) || modes.includes(mode))) override.BootSourceOverrideMode = mode;
+      if (withMode && mode && 'BootSourceOverrideMode' in boot && (!Array.isArray(modes) || modes.includes(mode))) override.BootSourceOverrideMode = mode;
       const patched = await this.request('PATCH', path, signal, { Boot: override }, reply.etag ? { 'If-Match': reply.etag } : {});
       if (patched.status === 412 && attempt === 0) continue;
+      if (patched.status === 400 && override.BootSourceOverrideMode && attempt < 2) {
+        withMode = false;
+        continue;
+      }
       if (patched.status < 200 || patched.status > 299) throw RedfishDriver.failed('setting the boot override', patched);
+      if (!withMode && mode) return `next boot from the network, once (the BMC refused BootSourceOverrideMode ${mode}: the machine's own mode)`;
       return `next boot from the network, once${override.BootSourceOverrideMode ? ` (${override.BootSourceOverrideMode})` : ''}`;
     }
   }

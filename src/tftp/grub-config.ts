@@ -4,7 +4,7 @@
 import type { Profile } from '../config/profile.ts';
 import type { BootPorts, ImageCatalogue } from '../boot/ports.ts';
 import { resolveBoot } from '../boot/resolve.ts';
-import { renderGrubInstall, renderGrubLocal, renderGrubMenu, renderGrubRefusal } from '../boot/grub.ts';
+import { renderGrubInspect, renderGrubInstall, renderGrubLocal, renderGrubMenu, renderGrubRefusal } from '../boot/grub.ts';
 import type { SignedChain } from '../boot/loaders.ts';
 
 export interface GrubConfigRequest {
@@ -30,8 +30,11 @@ export async function machineGrubConfig(req: GrubConfigRequest, profile: Profile
     case 'menu': {
       const { images, reason, cmdline, vars } = outcome;
       const { menuDefault, menuTimeout } = profile.boot;
-      return renderGrubMenu(images, { defaultItem: menuDefault, timeoutSeconds: menuTimeout, reason, tftpServer, extraCmdline: cmdline, vars });
+      const defaultItem = outcome.menu?.default || menuDefault;
+      return renderGrubMenu(images, { defaultItem, timeoutSeconds: menuTimeout, reason, tftpServer, extraCmdline: cmdline, vars });
     }
+    case 'inspect':
+      return renderGrubInspect(outcome.image, tftpServer, outcome.cmdline, outcome.reason);
     case 'refused':
     case 'error':
       return renderGrubRefusal(outcome.reason);

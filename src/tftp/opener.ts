@@ -4,6 +4,7 @@
 import type { Profile } from '../config/profile.ts';
 import { FileProvider, MemorySource, type FileSource } from './files.ts';
 import { machineGrubConfig } from './grub-config.ts';
+import { composeBootPorts } from '../boot/boot-ports.ts';
 import type { AgentSessions, BootPorts, ImageCatalogue } from '../boot/ports.ts';
 import { toNetascii } from './netascii.ts';
 import { ErrorCode, type RequestPacket } from './packet.ts';
@@ -69,7 +70,8 @@ export class SourceOpener {
         const { nodes, catalogue } = this.deps;
         if (!nodes || !catalogue)
           return { ok: false, code: ErrorCode.FILE_NOT_FOUND, message: 'file not found', reason: 'no node store for GRUB configurations' };
-        const text = await machineGrubConfig({ mac: plan.mac, ip: clientAddress, file: filename, chain: plan.chain }, profile, nodes, catalogue);
+        const ports = composeBootPorts(nodes, this.deps.agentSessions);
+        const text = await machineGrubConfig({ mac: plan.mac, ip: clientAddress, file: filename, chain: plan.chain }, profile, ports, catalogue);
         return { ok: true, source: new MemorySource(Buffer.from(text, 'utf8')) };
       }
       case 'file': {

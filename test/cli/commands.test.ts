@@ -80,7 +80,9 @@ test('--help lists the values a flag takes, from the lists the commands check ag
   for (const format of LOG_FORMATS) assert.ok(daemon.includes(format), `run --help names ${format}`);
   const nodes = (await dry(['nodes', '--help'])).stdout;
   for (const state of NODE_LIFECYCLES) assert.ok(nodes.includes(state), `nodes --help names ${state}`);
-  for (const sub of ['show', 'reinstall', 'cancel', 'local-boot']) assert.ok(nodes.includes(`pxe-pilot nodes ${sub} MAC`), sub);
+  for (const sub of ['show', 'cancel', 'local-boot']) assert.ok(nodes.includes(`pxe-pilot nodes ${sub} MAC`), sub);
+  // reinstall takes a MAC, or --macs / --all --rule with --now.
+  assert.ok(nodes.includes('pxe-pilot nodes reinstall [MAC]'), 'reinstall');
   const configHelp = COMMANDS.filter((c) => 'config' in c.options);
   for (const c of configHelp)
     assert.ok((await dry([...wordsOf(c), '--help'])).stdout.includes(DEFAULT_CONFIG_FILE), `${c.name} --help names the default profile`);

@@ -157,3 +157,20 @@ test('check-config says when the PostgreSQL schema is not migrated, and what to 
   assert.equal(migrated.code, 0, migrated.stderr);
   assert.doesNotMatch(migrated.stderr, /schema/);
 });
+
+test('check-config refuses DHCP-time keys in a [host serial:…] section, naming them, and a rule naming a missing menu', async () => {
+  const file = lab('[host serial:RR-0042]\naction = local\nip = 10.0.0.9\nloader = grub\n[rule big]\ncpu_threads = >= 16\nmenu = gpu\n');
+  const r = await checkConfig(file);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(
+    r.stderr,
+    /\[host serial:RR-0042\] ip, loader = "10\.0\.0\.9, grub": DHCP-time and power keys stay keyed by MAC .*: move ip, loader to a \[host <mac>\] section/,
+  );
+  assert.match(r.stderr, /\[rule big\] menu = "gpu": no \[menu gpu\] section/);
+});
+
+test('check-config accepts {{inventory.…}} and {{install_disk}} in answer templates: they are checked per machine', async () => {
+  const file = lab('', (dir) => writeFileSync(join(dir, 'answers', 'default.toml'), 'disk = "{{install_disk}}"\nvendor = "{{inventory.system.vendor}}"\n'));
+  const r = await checkConfig(file);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+});

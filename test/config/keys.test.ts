@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { defaultProfile } from '../../src/config/defaults.ts';
-import { HOST_KEYS, PROFILE_KEYS, sectionKeys, type SectionName } from '../../src/config/keys.ts';
+import { HOST_KEYS, MENU_KEYS, PROFILE_KEYS, RULE_KEYS, sectionKeys, type SectionName } from '../../src/config/keys.ts';
 import { describeProfile, parseProfile } from '../../src/config/load.ts';
 import { IMAGE_KEYS } from '../../src/config/images.ts';
 
@@ -58,26 +58,51 @@ test('each key of the shipped profile shows its default, with its doc line in th
   }
 });
 
-test('the commented [host] example documents every host key with its doc line', () => {
+/** The `; key = value ; doc` lines of the commented example starting at `header`, up to the blank line ending it. */
+function exampleDocs(header: string): Map<string, string> {
+  const start = text.indexOf(header);
+  assert.ok(start >= 0, `${SHIPPED} has no commented ${header}`);
+  const block = text.slice(start).split('\n\n')[0]!;
   const example = new Map<string, string>();
-  const start = text.indexOf('; [host ');
-  for (const line of text.slice(start, text.indexOf('\n\n', start)).split('\n')) {
+  for (const line of block.split('\n')) {
     const m = /^; ([a-z0-9_]+) = .*?\s; (.*)$/.exec(line);
     if (m) example.set(m[1]!, m[2]!);
   }
+  return example;
+}
+
+test('the commented [host] example documents every host key with its doc line', () => {
+  const example = exampleDocs('; [host 52:');
   for (const [name, spec] of Object.entries(HOST_KEYS)) assert.equal(example.get(name), spec.doc, `[host …] ${name} in ${SHIPPED}`);
 });
 
-test('the commented [image] example documents every image key with its doc line, and reads as a valid section', () => {
-  const start = text.indexOf('; [image ');
-  assert.ok(start > 0, `${SHIPPED} has no commented [image …] example`);
-  const block = text.slice(start, text.indexOf('\n\n', start)).split('\n');
-  const example = new Map<string, string>();
-  for (const line of block) {
-    const m = /^; ([a-z0-9_]+) = .*?\s; (.*)$/.exec(line);
-    if (m) example.set(m[1]!, m[2]!);
-  }
+test('the commented [image] example documents every image key with its doc line', () => {
+  const example = exampleDocs('; [image ');
   for (const [name, doc] of Object.entries(IMAGE_KEYS)) assert.equal(example.get(name), doc, `[image …] ${name} in ${SHIPPED}`);
+});
+
+test('the commented [rule] and [menu] examples document every key with its doc line, and parse', () => {
+  const rule = exampleDocs('; [rule ');
+  for (const [name, spec] of Object.entries(RULE_KEYS)) assert.equal(rule.get(name), spec.doc, `[rule …] ${name} in ${SHIPPED}`);
+  const menu = exampleDocs('; [menu ');
+  for (const [name, spec] of Object.entries(MENU_KEYS)) assert.equal(menu.get(name), spec.doc, `[menu …] ${name} in ${SHIPPED}`);
+  // The examples, uncommented (their trailing docs dropped), are a valid profile.
+  const start = text.indexOf('; A machine can also be named');
+  const examples = text
+    .slice(start, text.indexOf('; One section per subnet'))
+    .split('\n')
+    .filter((l) => /^; (\[|[a-z_]+ =)/.test(l))
+    .map((l) =>
+      l
+        .slice(2)
+        .replace(/\s+;\s.*$/, '')
+        .replace(/^serial =\s*$/, ''),
+    )
+    .join('\n');
+  const parsed = parseProfile(examples, SHIPPED, opts);
+  assert.equal(parsed.rules.length, 1);
+  assert.equal(parsed.menus.get('gpu')?.entries.length, 2);
+  assert.equal(parsed.identityHosts.size, 2);
 });
 
 test('parsing the shipped profile gives the default profile (apart from the address found on the host)', () => {

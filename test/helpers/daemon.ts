@@ -16,6 +16,8 @@ export interface HostSection {
   loader?: 'ipxe' | 'grub' | 'ipxe-shim';
   /** ipmi://…, redfish://… or wol (docs/power.md). */
   bmc?: string;
+  /** The Redfish BMC's certificate, pinned. */
+  bmc_tls_fingerprint?: string;
 }
 
 /** INI sections as key → value; host sections separately (their header carries the MAC). */

@@ -35,7 +35,27 @@ const RESET_TYPES = ['On', 'ForceOn', 'ForceOff', 'GracefulShutdown', 'GracefulR
 const TARGETS = ['None', 'Pxe', 'Hdd', 'Cd', 'Usb', 'BiosSetup'];
 const MODES = ['Legacy', 'UEFI'];
 
-export async function startRedfishDouble(options: { user?: string; password?: string } = {}): Promise<RedfishDouble> {
+/**
+ * A real machine behind the double (test/e2e/redfish-machine.ts drives QEMU through QMP): its
+ * power is read from it, and Reset and the boot override act on it.
+ */
+export interface RedfishMachine {
+  power(): Promise<'On' | 'Off'>;
+  /** ResetType as the double accepted it; `bootOnce`: the override to honour at this start (Once + Pxe). */
+  reset(type: string, bootOnce: 'Pxe' | null): Promise<void>;
+}
+
+export async function startRedfishDouble(
+  options: {
+    user?: string;
+    password?: string;
+    address?: string;
+    port?: number;
+    machine?: RedfishMachine;
+    /** Shows BootSourceOverrideMode but answers 400 to a PATCH naming it, as some iLOs do. */
+    modeReadOnly?: boolean;
+  } = {},
+): Promise<RedfishDouble> {
   const dir = mkdtempSync(join(tmpdir(), 'pxe-redfish-'));
   try {
     execFileSync(
@@ -104,7 +124,8 @@ export async function startRedfishDouble(options: { user?: string; password?: st
 
   const authorised = (req: IncomingMessage): boolean => req.headers.authorization === `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
-  const handle = (req: IncomingMessage, res: ServerResponse, body: string): void => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, body: string): Promise<void> => {
+    if (options.machine) state.power = await options.machine.power();
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
     if (method === 'GET' && path === '/redfish') return send(res, 200, { v1: '/redfish/v1/' });
@@ -148,6 +169,7 @@ export async function startRedfishDouble(options: { user?: string; password?: st
         return error(res, 400, 'bad BootSourceOverrideEnabled');
       if (target === null || (target !== undefined && !TARGETS.includes(target))) return error(res, 400, 'bad BootSourceOverrideTarget');
       if (mode === null || (mode !== undefined && !MODES.includes(mode))) return error(res, 400, 'bad BootSourceOverrideMode');
+      if (mode !== undefined && options.modeReadOnly) return error(res, 400, 'BootSourceOverrideMode is read-only');
       if (enabled !== undefined) state.boot.enabled = enabled;
       if (target !== undefined) state.boot.target = target;
       if (mode !== undefined) state.boot.mode = mode;
@@ -158,7 +180,13 @@ export async function startRedfishDouble(options: { user?: string; password?: st
       const type = String(data.ResetType);
       if (!RESET_TYPES.includes(type)) return error(res, 400, `ResetType ${type} is not allowed`);
       state.resets.push(type);
-      if (type === 'ForceOff' || type === 'GracefulShutdown') state.power = 'Off';
+      if (options.machine) {
+        // A Once override is taken by the next boot this reset starts, then falls back to Disabled.
+        const once = state.boot.enabled === 'Once' && state.boot.target === 'Pxe' && type !== 'ForceOff' && type !== 'GracefulShutdown';
+        await options.machine.reset(type, once ? 'Pxe' : null);
+        if (once) state.boot = { ...state.boot, enabled: 'Disabled', target: 'None' };
+        state.power = await options.machine.power();
+      } else if (type === 'ForceOff' || type === 'GracefulShutdown') state.power = 'Off';
       else state.power = 'On';
       state.etag++;
       return send(res, 204);
@@ -170,11 +198,16 @@ export async function startRedfishDouble(options: { user?: string; password?: st
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      handle(req, res, Buffer.concat(chunks).toString('utf8'));
-      log.push(`${req.method} ${req.url} ${res.statusCode}`);
+      handle(req, res, Buffer.concat(chunks).toString('utf8')).then(
+        () => log.push(`${req.method} ${req.url} ${res.statusCode}`),
+        (err: unknown) => {
+          error(res, 500, `the machine behind the double failed: ${(err as Error).message}`);
+          log.push(`${req.method} ${req.url} 500`);
+        },
+      );
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.address ?? '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   return {
     port,

@@ -96,6 +96,7 @@ export const standinSays = {
   answerEnd: 'standin: answer end',
   webhookDelivered: 'standin: webhook delivered',
   poweringOff: 'standin: powering off',
+  rebooting: 'standin: rebooting',
 } as const;
 
 /** The TOML between the stand-in's answer markers in a serial log, or null. */

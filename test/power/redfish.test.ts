@@ -186,3 +186,28 @@ test(
     }
   },
 );
+
+test(
+  'a BMC that shows BootSourceOverrideMode but refuses a PATCH naming it (some iLOs): the override is set without the mode',
+  { skip, timeout: 60_000 },
+  async () => {
+    const d = await startRedfishDouble({ modeReadOnly: true });
+    let power: Awaited<ReturnType<typeof startPowerDaemon>> | undefined;
+    try {
+      power = await startPowerDaemon({
+        power: ['timeout_seconds = 3', 'poll_seconds = 0'],
+        credentials: [[`127.0.0.1:${d.port}`, d.user, d.password]],
+        hosts: [`[host ${MAC}]`, `bmc = redfish://127.0.0.1:${d.port}`, `bmc_tls_fingerprint = ${d.fingerprint}`].join('\n'),
+      });
+      d.state.boot.mode = 'Legacy';
+      await fetch(`${power.daemon.base}/boot?mac=${MAC}&arch=x86_64&platform=efi`);
+      const cycle = await power.api('POST', `/nodes/${MAC}/power`, { action: 'on', networkBoot: true });
+      assert.equal(cycle.json.ok, true, cycle.text);
+      assert.match(String(cycle.json.message), /next boot from the network, once \(the BMC refused BootSourceOverrideMode UEFI: the machine's own mode\)/);
+      assert.deepEqual(d.state.boot, { enabled: 'Once', target: 'Pxe', mode: 'Legacy' });
+    } finally {
+      await power?.stop();
+      await d.stop();
+    }
+  },
+);

@@ -13,8 +13,14 @@ mount -t sysfs sysfs /sys
 
 say() { echo "standin: $*"; }
 finish() {
-  say "powering off ($1)"
   sync
+  # A real installer reboots into the installed system; standin.reboot on the kernel line does that
+  # (the BMC tests: the machine's next boot is its disk). Without it, it powers off.
+  if grep -qw standin.reboot /proc/cmdline && [ "$1" = "installation done" ]; then
+    say "rebooting ($1)"
+    reboot -f
+  fi
+  say "powering off ($1)"
   poweroff -f
   sleep 30
 }
