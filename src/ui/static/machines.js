@@ -76,7 +76,7 @@ export function unenrol(mac, label) {
 }
 
 /**
- * The steps of a "reinstall now" as they happen (GET /reinstalls/<id>: armed → next boot from the
+ * The steps of a "reinstall now" as they happen (its `progress` URL: armed → next boot from the
  * network → power), read every second until the power steps are over or the page changes;
  * `changed` gets each newer reading.
  */
@@ -104,7 +104,10 @@ export function reinstallProgress(job, changed = () => undefined) {
     const timer = setInterval(async () => {
       if (!list.isConnected) return clearInterval(timer);
       try {
-        const now = await api('GET', job.progress);
+        // GET /reinstalls?id=… answers {"reinstalls": [the job]}.
+        const read = await api('GET', job.progress);
+        const now = Array.isArray(read.reinstalls) ? read.reinstalls[0] : read;
+        if (!now) throw new Error(`reinstall ${job.id} is no longer known (the daemon restarted?)`);
         draw(now);
         if (now.finished) clearInterval(timer);
         changed({ ...now, progress: job.progress, skipped: job.skipped });
