@@ -141,6 +141,7 @@ test(
     assert.ok(platform.includes('10.0.1.107') && platform.includes('2 / 32 / 64'), platform);
     assert.match((await page.textContent('main')) ?? '', /firmware qed\/qed_init_values_zipped-8\.59\.1\.0\.bin: not in the agent/);
     assert.equal(await page.textContent('#identity-serial'), 'RR-0042');
+    assert.equal(await page.getAttribute('#settings-from', 'data-source'), 'none', 'nothing gives a discovered machine settings');
     await shot(page, 'machine-inventory');
     assert.deepEqual(asked, [], 'reading asks nothing');
     await page.close();
@@ -171,6 +172,7 @@ test('enrol from the Machines list and the machine page, a refusal shown, unenro
   await page.click(`tr[data-mac="${MAC}"] td:nth-child(3)`);
   await page.waitForSelector('#enrolment #unenrol');
   assert.match((await page.textContent('#enrolment')) ?? '', /rack3-node1/);
+  assert.equal(await page.getAttribute('#settings-from', 'data-source'), 'enrolment');
   await page.click('#unenrol');
   await page.waitForSelector('#not-enrolled');
   assert.equal(asked.at(-1), 'Unenrol rack3-node1? Its settings then come from a [host] section or a rule, if any.');

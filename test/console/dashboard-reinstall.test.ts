@@ -62,8 +62,18 @@ after(async () => {
   await redfish?.stop();
 });
 
+/** Every answer any page got, to grep for the BMC passwords. */
+const bodies: string[] = [];
+const PASSWORDS = () => [redfish.password, 'hanging-pw-3b7a-reinstall'];
+
 async function loggedInPage(): Promise<{ page: Page; asked: string[]; answer: { accept: boolean } }> {
   const page = await browser.context.newPage();
+  page.on('response', (r) => {
+    void r.text().then(
+      (t) => bodies.push(t),
+      () => undefined,
+    );
+  });
   const asked: string[] = [];
   const answer = { accept: true };
   // A CSP refusal or a script error shows in the console: none is allowed.
@@ -133,6 +143,8 @@ test(
     assert.equal(await page.textContent(`tr[data-mac="${HANGING_MAC}"] .power-cell`), 'unreachable');
     assert.ok(await page.$(`#reinstall-result li[data-mac="${HANGING_MAC}"][data-state="failed"]`), 'the steps stay shown');
     await page.screenshot({ path: join(artifacts, 'machines-reinstall-now.png'), fullPage: true });
+    for (const body of [...bodies, await page.content()])
+      for (const secret of PASSWORDS()) assert.ok(!body.includes(secret), 'a BMC password reached the page');
     await page.close();
     assert.deepEqual(errors.splice(0), [], 'no console error (CSP refusal, script error)');
   },
