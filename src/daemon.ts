@@ -16,6 +16,7 @@ import { loadCertificate, namesAddress, type TlsMaterial } from './http/tls.ts';
 import { DaemonTelemetry } from './metrics/telemetry.ts';
 import { scrapeSources } from './metrics/sources.ts';
 import { PowerControl } from './power/control.ts';
+import { matchRule } from './boot/rules.ts';
 import { Reinstalls } from './power/reinstall.ts';
 import { registerPowerMetrics } from './power/metrics.ts';
 
@@ -59,7 +60,17 @@ export class Daemon {
     this.remoteImages = new RemoteImageCache({ logger: logger.child({ service: 'images' }) });
     this.catalogue = new CombinedCatalogue(new AssetCatalogue(), () => this.remoteImages.images(this.profile.server.stateDir, this.profile.images.values()));
     registerPowerMetrics(this.telemetry.registry, this.power);
-    this.reinstalls = new Reinstalls({ profile: () => this.profile, store, power: this.power, logger: logger.child({ service: 'reinstall' }) });
+    this.reinstalls = new Reinstalls({
+      profile: () => this.profile,
+      store,
+      power: this.power,
+      logger: logger.child({ service: 'reinstall' }),
+      // `reinstall --all --rule NAME`: the machines whose inventory [rule NAME] matches, as the boot decision reads it.
+      rules: (name) => {
+        const rule = this.profile.rules.find((r) => r.name === name);
+        return rule ? (node) => matchRule(rule, node.inventory?.document ?? null).matched : null;
+      },
+    });
   }
 
   static async start(profile: Profile, logger: Logger): Promise<Daemon> {
@@ -179,10 +190,10 @@ export class Daemon {
   }
 
   /** SIGHUP: an invalid new profile keeps the old one running and says why. */
-  async reload(file: string): Promise<boolean> {
+  async reload(file: string, overrides: readonly string[] = []): Promise<boolean> {
     let next: Profile;
     try {
-      next = loadProfile(file);
+      next = loadProfile(file, { overrides });
     } catch (err) {
       if (err instanceof ConfigError) {
         this.logger.error({ problems: err.problems }, `reload refused, the running profile stays: ${err.message}`);

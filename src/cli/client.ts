@@ -42,7 +42,13 @@ export class AdminClient {
   constructor(readonly target: Target) {}
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { accept: 'application/json', ...(this.target.token ? { authorization: `Bearer ${this.target.token}` } : {}), ...extra };
+    // The native shapes also where [http] legacy_api serves an earlier API on the same paths.
+    return {
+      accept: 'application/json',
+      'x-pxe-pilot-api': 'native',
+      ...(this.target.token ? { authorization: `Bearer ${this.target.token}` } : {}),
+      ...extra,
+    };
   }
 
   async request(method: string, path: string, body?: unknown): Promise<Response> {

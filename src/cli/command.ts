@@ -88,6 +88,13 @@ export const HELP_OPTIONS = { help: { type: 'boolean', short: 'h', help: 'this h
 
 export const CONFIG_OPTIONS = {
   config: { type: 'string', short: 'c', value: 'FILE', help: `the profile (default ${DEFAULT_CONFIG_FILE})`, shared: true },
+  set: {
+    type: 'string',
+    multiple: true,
+    value: 'SECTION.KEY=VALUE',
+    help: 'override one key of the profile, validated as in the file ("host MAC.KEY=VALUE" for a [host])',
+    shared: true,
+  },
 } as const satisfies OptionTable;
 
 export const JSON_OPTIONS = { json: { type: 'boolean', help: 'machine-readable output (JSON)', shared: true } } as const satisfies OptionTable;

@@ -40,6 +40,7 @@ const admin = () => import('./admin-commands.ts');
 const power = () => import('../power/command.ts');
 const reinstall = () => import('../power/reinstall-command.ts');
 const agent = () => import('../agent/cli.ts');
+const importing = () => import('../import/command.ts');
 
 type Runner<V> = (context: CommandContext<V>) => Promise<Outcome>;
 
@@ -79,6 +80,18 @@ const ASSETS_ADD_OPTIONS = {
   sha256: { type: 'string', value: 'HEX', help: "a download's SHA-256" },
   sha256sums: { type: 'string', value: 'URL', help: 'a SHA256SUMS file that lists the download' },
   kind: { type: 'string', value: 'disk-image', help: 'a raw disk image (.raw, .raw.gz, .raw.xz, .raw.zst) for the agent to deploy' },
+} as const satisfies OptionTable;
+
+const IMPORT_OPTIONS = {
+  ...CONFIG_OPTIONS,
+  'from-env': { type: 'boolean', help: "an earlier pxe-pilot's variables: FILE (.env or compose file), or this process's environment" },
+  'from-db': { type: 'string', value: 'pxe.db', help: "the aayusharyan pxe-pilot's database: its machines into the profile's store" },
+  'from-seed': { type: 'string', value: 'seed.yml', help: "its seed file: the machines it lists into the profile's store" },
+  'from-answers': { type: 'string', value: 'DIR', help: 'a WisherOps answers folder (default.toml, hosts/<mac>.toml), checked as templates' },
+  write: { type: 'string', value: 'PATH', help: 'write the profile (--from-env) or the answers (--from-answers, a folder) instead of printing' },
+  force: { type: 'boolean', help: 'with --write: replace files that are there' },
+  'arm-reinstall': { type: 'boolean', help: 'arm the machines whose reinstall flag was set (asks first)' },
+  yes: { type: 'boolean', help: 'with --arm-reinstall: do not ask (for scripts)' },
 } as const satisfies OptionTable;
 
 const EVENTS_OPTIONS = {
@@ -195,6 +208,17 @@ LAN whose DHCP server you do not own. It puts the leased address on IF while it 
     },
     failure: 'it failed otherwise (a download, a tool; nothing was added)',
     run: lazy(agent, 'agentBuild'),
+  }),
+  defineCommand({
+    name: 'import',
+    summary: "an earlier pxe-pilot's settings, machines or answers (docs/migrating.md)",
+    operands: [{ name: 'FILE', optional: true, help: 'with --from-env: an .env or docker compose file' }],
+    options: IMPORT_OPTIONS,
+    details: `One source per run. Nothing is written when the source has a problem (exit 2). The
+reinstall flags of imported machines are listed, not armed: that server never cleared them.
+Re-running an import is safe: machines already there keep their state.`,
+    failure: 'the store or a file could not be written (the message names it)',
+    run: lazy(importing, 'importCommand'),
   }),
   defineCommand({
     name: 'cert',

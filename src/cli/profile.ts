@@ -4,9 +4,9 @@ import { ConfigError, loadProfile, type LoadOptions } from '../config/load.ts';
 import type { Profile } from '../config/profile.ts';
 import { CliError, configFileOf, EXIT_USAGE } from './command.ts';
 
-export function profileFor(values: { readonly config?: string | undefined }, options: LoadOptions = {}): Profile {
+export function profileFor(values: { readonly config?: string | undefined; readonly set?: readonly string[] | undefined }, options: LoadOptions = {}): Profile {
   try {
-    return loadProfile(configFileOf(values), options);
+    return loadProfile(configFileOf(values), { ...options, overrides: values.set ?? [] });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // The default file unreadable: say how to name another one.

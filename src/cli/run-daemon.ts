@@ -9,7 +9,7 @@ import { currentFacts, dropAfterBind, planDrop } from '../net/privileges.ts';
 import { CliError, configFileOf, EXIT_FAILED, EXIT_USAGE, UsageError, type CommandContext, type Outcome } from './command.ts';
 import { profileFor } from './profile.ts';
 
-export async function runDaemon(context: CommandContext<{ config?: string; 'log-format'?: string; version: boolean }>): Promise<Outcome> {
+export async function runDaemon(context: CommandContext<{ config?: string; set: string[]; 'log-format'?: string; version: boolean }>): Promise<Outcome> {
   const { values, out } = context;
   if (values.version) {
     out.write(`pxe-pilot ${VERSION}\n`);
@@ -20,11 +20,12 @@ export async function runDaemon(context: CommandContext<{ config?: string; 'log-
     throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, not ${JSON.stringify(format)}`);
   const file = configFileOf(values);
   const profile = profileFor(values);
-  await start(file, profile, format as LogFormat);
+  // SIGHUP re-reads the files (and their drop-ins); the command line's overrides still apply.
+  await start(file, values.set, profile, format as LogFormat);
   return 'running';
 }
 
-async function start(file: string, profile: Profile, format: LogFormat): Promise<void> {
+async function start(file: string, overrides: readonly string[], profile: Profile, format: LogFormat): Promise<void> {
   const logger = createLogger(profile.server.logLevel, format);
   // Decided before binding, so a wrong [server] user stops us before any socket opens.
   const privileges = planDrop(profile.server.user, currentFacts());
@@ -63,7 +64,7 @@ async function start(file: string, profile: Profile, format: LogFormat): Promise
   let reloading = Promise.resolve(true);
   process.on('SIGHUP', () => {
     reloading = reloading
-      .then(() => daemon.reload(file))
+      .then(() => daemon.reload(file, overrides))
       .catch((err: unknown) => {
         logger.error({ err }, 'reload failed');
         return false;

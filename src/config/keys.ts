@@ -18,6 +18,7 @@ import {
   oneOf,
   path,
   plainHttpFrom,
+  pathPatterns,
   postgresUrl,
   PROFILE_NAME,
   secret,
@@ -55,6 +56,7 @@ export const PROFILE_KEYS = {
       '',
       'Account to run as after binding, when started as root outside systemd; empty: stay who it was started as.',
     ),
+    include: key(pathPatterns, [], 'Drop-in files whose [host], [rule], [image] and [scope] sections join the profile, e.g. conf.d/*.ini; comma-separated.'),
   },
   http: {
     port: key(port, 80, 'TCP port for boot scripts, kernels and initrds, answers and the admin API.'),
@@ -65,6 +67,11 @@ export const PROFILE_KEYS = {
       listenList,
       [],
       'More plain-HTTP listeners serving the same routes, [address]:port, comma-separated (:8080: on bind); for ISOs that have http://host:8080/answer baked in.',
+    ),
+    legacy_api: key(
+      oneOf(['', 'aayusharyan', 'wisherops']),
+      '',
+      "Also serves an earlier pxe-pilot's API in its own shapes (docs/migrating.md): aayusharyan | wisherops; empty: off.",
     ),
   },
   https: {

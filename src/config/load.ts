@@ -3,7 +3,6 @@
 // is in keys.ts; this file walks the INI against that table and checks keys against each other.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import ini from 'ini';
 import ipaddr from 'ipaddr.js';
 import { normaliseMac } from '../net/mac.ts';
 import { defaultProfile } from './defaults.ts';
@@ -17,11 +16,13 @@ import { checkAlsoListen } from './plain-http.ts';
 import { isIdentityHostSection, MENU_PREFIX, readIdentityHosts, readMenus, readRules, RULE_PREFIX } from './rules.ts';
 import { formatComparison } from '../boot/match.ts';
 import { formatInstallDisk } from '../boot/rules.ts';
+import { gatherSources, type ProfileSources } from './sources.ts';
 
 export { profileWarnings } from './warnings.ts';
 export type { InterfaceAddress } from './interfaces.ts';
 
 export interface ConfigProblem {
+  /** The file, or the command-line flag (`--set …`) that wrote the value. */
   file: string;
   section: string;
   key: string;
@@ -30,6 +31,8 @@ export interface ConfigProblem {
 }
 
 export function formatProblem(p: ConfigProblem): string {
+  // A flag is its own "where": `--set http.port=abc: expected …`.
+  if (p.file.startsWith('--set ')) return `${p.file}: ${p.message}`;
   const where = p.key ? `[${p.section}] ${p.key} = ${JSON.stringify(p.value)}` : `[${p.section}]`;
   return `${p.file}: ${where}: ${p.message}`;
 }
@@ -50,6 +53,8 @@ export interface LoadOptions {
    * consulted, so it works from another network namespace or before the VLAN is up.
    */
   offline?: boolean;
+  /** `--set SECTION.KEY=VALUE` texts (without the flag), applied over the files in order. */
+  overrides?: readonly string[];
 }
 
 type Raw = Record<string, unknown>;
@@ -64,12 +69,21 @@ function shownValue(value: unknown): string {
 class Validator {
   readonly problems: ConfigProblem[] = [];
   readonly baseDir: string;
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    private readonly sources: ProfileSources,
+  ) {
     this.baseDir = dirname(resolve(file));
   }
 
+  /** Records a problem against the file or flag that wrote the section and key. */
   problem(section: string, key: string, value: unknown, message: string): void {
-    this.problems.push({ file: this.file, section, key, value: shownValue(value), message });
+    this.problems.push({ file: this.sources.originOf(section, key), section, key, value: shownValue(value), message });
+  }
+
+  /** Where the first section of a host was written. */
+  originOfHost(mac: string): string {
+    return this.sources.originOf(`host ${mac}`, '');
   }
 
   /** The key's value as written, parsed; undefined when it is absent or wrong (the default stands). */
@@ -118,14 +132,17 @@ function checkStore(p: Profile, v: Validator): void {
 
 /** Parses and validates INI text; throws ConfigError listing every problem. */
 export function parseProfile(text: string, file: string, options: LoadOptions = {}): Profile {
-  const v = new Validator(file);
-  let doc: Raw;
+  let sources: ProfileSources;
   try {
-    doc = ini.parse(text);
+    sources = gatherSources(text, file, options.overrides);
   } catch (err) {
     throw new ConfigError([{ file, section: '', key: '', value: '', message: `not an INI file: ${(err as Error).message}` }]);
   }
+  const v = new Validator(file, sources);
+  v.problems.push(...sources.problems);
+  const doc = sources.doc;
   const p = defaultProfile(file);
+  if (sources.dropIns.length > 0) p.dropIns = sources.dropIns;
   const sections = knownSections(doc, v);
   for (const section of SECTIONS) v.readKeys(sections[section] ?? {}, section, PROFILE_KEYS[section], p[section]);
   p.server.addressSource = p.server.address ? 'profile' : 'interface';
@@ -135,6 +152,12 @@ export function parseProfile(text: string, file: string, options: LoadOptions = 
   readMenus(doc, p, v);
   readScopes(doc, p, v);
   readImages(text, p, v);
+  // [image] sections of drop-ins, each problem named with its drop-in file.
+  for (const dropIn of sources.dropInTexts) {
+    readImages(dropIn.text, p, {
+      problem: (section, key, value, message) => v.problems.push({ file: dropIn.file, section, key, value: shownValue(value), message }),
+    });
+  }
   resolveAddress(p, v, options);
   checkDhcp(p, v, options);
   checkScopes(p, v);
@@ -154,7 +177,14 @@ function knownSections(doc: Raw, v: Validator): Partial<Record<SectionName, Raw>
       v.problem('(top)', name, value, 'keys must be inside a section such as [server]');
       continue;
     }
-    if (name.startsWith('host ') || name.startsWith(SCOPE_PREFIX) || name.startsWith(IMAGE_PREFIX) || name.startsWith(RULE_PREFIX) || name.startsWith(MENU_PREFIX)) continue;
+    if (
+      name.startsWith('host ') ||
+      name.startsWith(SCOPE_PREFIX) ||
+      name.startsWith(IMAGE_PREFIX) ||
+      name.startsWith(RULE_PREFIX) ||
+      name.startsWith(MENU_PREFIX)
+    )
+      continue;
     if (!Object.hasOwn(PROFILE_KEYS, name)) {
       v.problem(
         name,
@@ -192,7 +222,7 @@ function readHosts(doc: Raw, p: Profile, v: Validator): void {
       continue;
     }
     if (p.hosts.has(mac)) {
-      v.problem(section, '', '', `a second section for ${mac}`);
+      v.problem(section, '', '', `a second section for ${mac}, also in ${v.originOfHost(mac)}`);
       continue;
     }
     for (const key of Object.keys(raw)) {
@@ -305,6 +335,7 @@ export function loadProfile(file: string, options: LoadOptions = {}): Profile {
 /** The effective profile as INI-like text, for check-config (secrets hidden). */
 export function describeProfile(p: Profile): string {
   const lines = [`# effective profile from ${p.file}`];
+  if (p.dropIns?.length) lines.push(`# with the drop-ins ${p.dropIns.join(', ')}`);
   for (const section of SECTIONS) {
     lines.push(`[${section}]`);
     const values = p[section] as Record<string, unknown>;

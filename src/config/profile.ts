@@ -52,6 +52,8 @@ type Sections = { [S in keyof ProfileKeys]: ValuesOf<ProfileKeys[S]> };
 export interface Profile extends Sections {
   /** Path of the INI file this profile came from (for messages). */
   file: string;
+  /** The drop-in files [server] include added, in the order their sections joined. */
+  dropIns?: string[];
   server: ServerSection;
   https: HttpsSection;
   /** Keyed by normalised MAC. */

@@ -163,6 +163,15 @@ export const path: ValueType<string> = {
   format: plain,
 };
 
+/**
+ * File patterns separated by commas or spaces, each relative to the profile's folder; wildcards
+ * (* ? [..]) in the file name only (src/config/include.ts reads them).
+ */
+export const pathPatterns: ValueType<string[]> = {
+  parse: (v, ctx) => items(v).map((pattern) => resolve(ctx.baseDir, pattern)),
+  format: list,
+};
+
 /** A file under [tftp] root: no absolute path, no "..". */
 export const bootFile: ValueType<string> = {
   parse(v, ctx) {

@@ -2,7 +2,7 @@
 // per-boot session token (never the fleet-wide answer token); the answer is src/boot/agent-next.ts's.
 import type Router from '@koa/router';
 import { agentNext } from '../boot/agent-next.ts';
-import type { AgentSessions, BootPorts, NodeStore } from '../boot/ports.ts';
+import type { AgentSessions, BootPorts } from '../boot/ports.ts';
 import { censusOf } from '../boot/settings.ts';
 import { composeBootPorts } from '../boot/boot-ports.ts';
 import { bearerToken } from './auth.ts';

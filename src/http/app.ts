@@ -16,6 +16,7 @@ import { inventoryRoutes } from './inventory.ts';
 import { parseMacParams } from './request.ts';
 import { consoleHttp } from './console.ts';
 import { foldRequestSlashes } from './slashes.ts';
+import { legacyApi } from './legacy/index.ts';
 
 /** Paths iPXE or an installer fetches: errors there are text/plain, elsewhere JSON. */
 function wantsText(path: string): boolean {
@@ -47,6 +48,8 @@ export function createHttpApp(deps: HttpDeps): Koa {
     }
   });
 
+  // An earlier pxe-pilot's API, when [http] legacy_api names one (src/http/legacy).
+  app.use(legacyApi(deps));
   const router = new Router();
   parseMacParams(router);
   for (const register of [

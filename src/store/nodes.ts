@@ -10,13 +10,15 @@ import type { BatchWriter, WriteBehind } from './batch.ts';
 import type { Db } from './database.ts';
 import { applyChange, blankNode, NodeMirror } from './mirror.ts';
 import { NodeRows } from './node-rows.ts';
+import { mergeImported, type ImportedNode, type ImportOutcome } from './import-nodes.ts';
 
-/** A write that waits for the disk: a lifecycle change, a local-boot setting, an inventory, an enrolment. */
+/** A write that waits for the disk: a lifecycle change, a local-boot setting, an inventory, an enrolment, an imported node. */
 type DurableWhat = { mac: string } & (
   | { kind: 'change'; change: StateChange }
   | { kind: 'local-boot'; script: string | null }
   | { kind: 'inventory'; document: Inventory; session: string }
   | { kind: 'enrolment'; enrolment: Enrolment | null }
+  | { kind: 'import'; imported: ImportedNode; result: { outcome: ImportOutcome } }
 );
 /**
  * `applied` is set in the commit: false for a guarded change that found nothing to change (an
@@ -125,6 +127,13 @@ export class SqliteNodes implements NodeWrites, BatchWriter {
     return this.queue({ kind: 'enrolment', mac, enrolment });
   }
 
+  /** A node brought in by `pxe-pilot import` (import-nodes.ts), durable like a lifecycle change. */
+  async importNode(imported: ImportedNode): Promise<ImportOutcome> {
+    const result: { outcome: ImportOutcome } = { outcome: 'unchanged' };
+    await this.queue({ kind: 'import', mac: imported.mac, imported, result });
+    return result.outcome;
+  }
+
   private queue(write: DurableWhat): Promise<NodeRecord | undefined> {
     return this.queueWrite(write).done;
   }
@@ -158,6 +167,13 @@ export class SqliteNodes implements NodeWrites, BatchWriter {
     this.staged = staged;
     for (const w of staged.writes) {
       const node = staged.nodes.get(w.mac) ?? this.mirror.getNode(w.mac);
+      if (w.kind === 'import') {
+        const merged = mergeImported(node, w.imported, w.at);
+        w.result.outcome = merged.outcome;
+        if (merged.outcome !== 'unchanged') staged.nodes.set(w.mac, merged.node);
+        w.applied = true;
+        continue;
+      }
       if (w.kind === 'local-boot') {
         if (node) staged.nodes.set(w.mac, { ...node, localBoot: w.script });
         w.applied = node !== undefined;

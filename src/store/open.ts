@@ -7,9 +7,10 @@ import { WriteBehind } from './batch.ts';
 import { openDatabase } from './database.ts';
 import { SqliteLeases } from './leases.ts';
 import { Store, type StoreObserver } from './store.ts';
+import type { NodeImports } from './import-nodes.ts';
 
 /** What the daemon holds: the ports, the leases, and how to flush and close. */
-export interface AppStore extends NodeStore {
+export interface AppStore extends NodeStore, NodeImports {
   readonly leases: LeaseLog;
   /** Per-boot sessions of the inspection agent (src/store/agent-sessions.ts). */
   readonly agentSessions: AgentSessions;

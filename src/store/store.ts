@@ -13,6 +13,7 @@ import { SqliteEventLog } from './events.ts';
 import { SqliteLeases } from './leases.ts';
 import { MirroredDirectory, type NodeMirror } from './mirror.ts';
 import { SqliteNodes } from './nodes.ts';
+import type { ImportedNode, ImportOutcome, NodeImports } from './import-nodes.ts';
 
 /** Told of every event and every event-log write (metrics and the live stream); must not throw. */
 export interface StoreObserver {
@@ -34,7 +35,7 @@ export interface StoreOptions {
 }
 
 /** The directory reads (NodeDirectory) are the mirror's; the writes go through nodes.ts. */
-export class Store extends MirroredDirectory implements NodeStore {
+export class Store extends MirroredDirectory implements NodeStore, NodeImports {
   readonly now: () => number;
   /** DHCP leases, for the DHCP server (handed to it by the daemon). */
   readonly leases: LeaseLog;
@@ -90,6 +91,13 @@ export class Store extends MirroredDirectory implements NodeStore {
 
   setEnrolment(mac: string, enrolment: Enrolment | null): Promise<NodeRecord | undefined> {
     return this.nodes.setEnrolment(mac, enrolment);
+  }
+
+  // ---- NodeImports (pxe-pilot import) ----
+
+  async importNodes(nodes: readonly ImportedNode[]): Promise<Map<string, ImportOutcome>> {
+    const outcomes = await Promise.all(nodes.map((n) => this.nodes.importNode(n)));
+    return new Map(nodes.map((n, i) => [n.mac, outcomes[i]!]));
   }
 
   // ---- EventLog ----

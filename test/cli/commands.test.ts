@@ -96,6 +96,7 @@ test('flags stand anywhere, also before the command words; values arrive typed',
       operands: ['x.iso'],
       values: {
         config: '/p.ini',
+        set: [],
         product: undefined,
         version: '9.1',
         'answer-url': undefined,
@@ -118,8 +119,13 @@ test('flags stand anywhere, also before the command words; values arrive typed',
   const version = await dry(['--version']);
   assert.equal(version.ran[0]?.name, DEFAULT_COMMAND);
   assert.equal(version.ran[0]?.values.version, true);
-  const daemon = await dry(['--config', '/p.ini', '--log-format', 'json']);
-  assert.deepEqual(daemon.ran[0]?.values, { config: '/p.ini', 'log-format': 'json', version: false });
+  const daemon = await dry(['--config', '/p.ini', '--set', 'http.port=8081', '--log-format', 'json', '--set', 'host 52:54:00:12:34:56.action=local']);
+  assert.deepEqual(daemon.ran[0]?.values, {
+    config: '/p.ini',
+    set: ['http.port=8081', 'host 52:54:00:12:34:56.action=local'],
+    'log-format': 'json',
+    version: false,
+  });
   const follow = await dry(['events', '-f', '--limit', '5', '--', '-not-a-flag']);
   assert.equal(follow.code, 2, 'events takes no operands, also after --');
   assert.match(follow.stderr, /unexpected "-not-a-flag"/);

@@ -3,12 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NodeStore } from '../../src/boot/ports.ts';
+import type { NodeImports } from '../../src/store/import-nodes.ts';
 import { decide, type BootAction } from '../../src/boot/policy.ts';
 import { nextState, profileArmsInstall, type LifecycleEvent } from '../../src/boot/lifecycle.ts';
 import type { Profile } from '../../src/config/profile.ts';
 import { hostEntry, testProfile } from '../helpers/profile.ts';
 
-export interface ContractStore extends NodeStore {
+export interface ContractStore extends NodeStore, NodeImports {
   /** Resolves once queued writes are stored (no-op where they are written at once). */
   settle(): Promise<void>;
   close(): Promise<void>;
@@ -240,5 +241,35 @@ export function storeContract(backend: string, open: (options?: ContractOptions)
       store.events({ sinceId: last.id }).map((e) => e.reason),
       ['later'],
     );
+  });
+
+  check('an imported machine keeps its first and last sight and its script across a restart; importing again changes nothing', async (store, restart) => {
+    const first = Date.UTC(2025, 10, 2, 8, 15);
+    const last = Date.UTC(2026, 4, 21, 23, 0, 0, 250);
+    const imported = [
+      { mac: MAC, firstSeen: first, lastSeen: last, localBoot: 'sanboot --no-describe --drive 0x80' },
+      { mac: OTHER, firstSeen: null, lastSeen: null, localBoot: null },
+    ];
+    assert.deepEqual(
+      [...(await store.importNodes(imported))],
+      [
+        [MAC, 'added'],
+        [OTHER, 'added'],
+      ],
+    );
+    store = await restart();
+    const node = store.getNode(MAC)!;
+    assert.deepEqual([node.state, node.firstSeen, node.lastSeen, node.localBoot], ['seen', first, last, 'sanboot --no-describe --drive 0x80']);
+    assert.equal(store.getNode(OTHER)!.state, 'seen');
+    assert.deepEqual([...(await store.importNodes(imported)).values()], ['unchanged', 'unchanged']);
+    // A machine known here keeps what it has: its later sight and the script set here.
+    await store.setLocalBoot(MAC, 'exit');
+    assert.deepEqual(
+      [...(await store.importNodes([{ mac: MAC, firstSeen: first - 1000, lastSeen: last - 1000, localBoot: 'sanboot --keep' }])).values()],
+      ['updated'],
+    );
+    const merged = store.getNode(MAC)!;
+    assert.deepEqual([merged.firstSeen, merged.lastSeen, merged.localBoot], [first - 1000, last, 'exit']);
+    assert.equal(store.countNodesInState('install-pending'), 0, 'an import arms nothing');
   });
 }

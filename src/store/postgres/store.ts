@@ -37,6 +37,8 @@ import type { Logger } from '../../log.ts';
 import { MirroredDirectory, NodeMirror } from '../mirror.ts';
 import type { StoreObserver } from '../store.ts';
 import { inTransaction, writeChange, writeEnrolment, writeInventory } from './changes.ts';
+import type { ImportedNode, ImportOutcome, NodeImports } from '../import-nodes.ts';
+import { upsertImported } from './import.ts';
 import { clientConfig, shownUrl, StoreClient, StoreUnavailableError, type StoreSection } from './connect.ts';
 import { TableFollower } from './follow.ts';
 import { readHistory } from './history.ts';
@@ -71,7 +73,7 @@ const UPSERT_SESSION_SQL = `INSERT INTO agent_sessions (mac, session, token_hash
 
 const FLUSH_MS = 50;
 
-export class PostgresStore extends MirroredDirectory implements NodeStore {
+export class PostgresStore extends MirroredDirectory implements NodeStore, NodeImports {
   readonly leases: LeaseLog;
   readonly appliance: string;
   protected readonly mirror: NodeMirror;
@@ -283,6 +285,16 @@ export class PostgresStore extends MirroredDirectory implements NodeStore {
     }
     await this.follower.reread(mac);
     return found ? this.mirror.getNode(mac) : undefined;
+  }
+
+  // ---- NodeImports (pxe-pilot import) ----
+
+  async importNodes(nodes: readonly ImportedNode[]): Promise<Map<string, ImportOutcome>> {
+    if (this.state !== 'ok') throw new StoreUnavailableError(`store degraded (${this.reason})`);
+    await this.flush();
+    const outcomes = await inTransaction(this.pool, (db) => upsertImported(db, nodes, this.now()));
+    for (const n of nodes) await this.follower.reread(n.mac);
+    return outcomes;
   }
 
   async reread(mac: string): Promise<NodeRecord | undefined> {
