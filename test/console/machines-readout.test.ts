@@ -9,6 +9,7 @@ import type { NodeRecord } from '../../src/boot/ports.ts';
 import type { PowerView } from '../../src/power/control.ts';
 import { machineLines } from '../../src/http/ui/machines.ts';
 import { startHttp } from '../helpers/http.ts';
+import { censusOf } from '../../src/boot/settings.ts';
 
 const DOC = JSON.parse(readFileSync(new URL('../fixtures/inventory/acme-rr9.json', import.meta.url), 'utf8')) as Inventory;
 
@@ -120,4 +121,27 @@ test('GET /machines: admin only, every node or one with ?mac=, a bad MAC refused
   } finally {
     await http.stop();
   }
+});
+
+test('shared is said as the selection counts it (censusOf); a UUID seen in DHCP is shown in the normal form', () => {
+  // The fixture's inventory lists NICs 52:54:00:ee:20:01 and :02; the second NIC's node only has what DHCP and iPXE said.
+  const nodes = [
+    node('52:54:00:ee:20:01', { inventory: () => undefined }),
+    node('52:54:00:ee:20:02', { uuid: '78563412-bc9a-f0de-1122-334455667788', serial: 'RR-0042' }),
+    node('52:54:00:ee:20:03', { inventory: (d) => ((d.system.serial = 'OTHER-1'), (d.nics = [])) }),
+  ];
+  const lines = machineLines(nodes, () => null);
+  const census = censusOf(() => nodes);
+  for (const line of lines)
+    for (const kind of ['serial', 'uuid'] as const) {
+      const fact = line[kind];
+      if (fact.value === null || fact.flag === 'placeholder') continue;
+      assert.equal(fact.flag === 'shared', census.macsWith(kind, fact.value, line.mac).length > 0, `${line.mac} ${kind} ${fact.value}`);
+    }
+  // Option 97 carries the stored bytes: swapped back to the normal form; the serial is the first machine's own (its
+  // inventory names this MAC), so not another machine's.
+  assert.equal(lines[1]!.uuid.value, '12345678-9abc-def0-1122-334455667788');
+  assert.equal(lines[1]!.serial.flag, null);
+  // The third machine reports the same UUID as the first: a UUID two machines share.
+  assert.equal(lines[2]!.uuid.flag, 'shared');
 });

@@ -6,7 +6,8 @@ import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { NodeRecord } from '../../boot/ports.ts';
 import type { LldpNeighbour } from '../../agent/inventory.ts';
-import { isPlaceholderSerial, isPlaceholderUuid, uuidNormalForm } from '../../agent/identity.ts';
+import { isPlaceholderSerial, isPlaceholderUuid } from '../../agent/identity.ts';
+import { nodeIdentity } from '../../boot/settings.ts';
 import type { PowerView } from '../../power/control.ts';
 import type { HttpDeps } from '../context.ts';
 import { macQuery } from '../request.ts';
@@ -41,43 +42,55 @@ export interface MachineLine {
 
 const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
-/** The UUID and serial a machine reports: the inventory's when it has one, else what DHCP or iPXE said. */
+/**
+ * The UUID and serial a machine is known by, as the boot decision reads them (nodeIdentity of
+ * src/boot/settings.ts: the inventory's first, a sighted UUID brought to the normal form).
+ */
 function identityOf(node: NodeRecord): { uuid: string | null; serial: string | null } {
-  const system = node.inventory?.document.system;
-  return { uuid: system ? system.uuid : node.uuid, serial: system ? system.serial : node.serial };
+  const id = nodeIdentity(node);
+  return { uuid: id.uuids[0] ?? null, serial: id.serials[0] ?? null };
 }
 
 const serialKey = (s: string): string => s.trim().toLowerCase();
 
-/** Counts of each UUID (normal form) and serial over all machines: a value two share is no identity. */
-function sharedCounts(nodes: readonly NodeRecord[]): { uuids: Map<string, number>; serials: Map<string, number> } {
-  const uuids = new Map<string, number>();
-  const serials = new Map<string, number>();
+/**
+ * Which machines report each UUID and serial. As the selection counts them (censusOf of
+ * src/boot/settings.ts), a second NIC of the same machine (its inventory names this MAC) is not
+ * another machine. One pass over the nodes, so a large fleet's list stays linear.
+ */
+function sharedWith(nodes: readonly NodeRecord[]): (kind: 'uuid' | 'serial', value: string, mac: string) => number {
+  const holders = { uuid: new Map<string, NodeRecord[]>(), serial: new Map<string, NodeRecord[]>() };
+  const add = (map: Map<string, NodeRecord[]>, key: string, node: NodeRecord): void => {
+    const list = map.get(key);
+    if (list) {
+      if (!list.includes(node)) list.push(node);
+    } else map.set(key, [node]);
+  };
   for (const n of nodes) {
-    const { uuid, serial } = identityOf(n);
-    const u = uuid === null ? null : uuidNormalForm(uuid);
-    if (u !== null) uuids.set(u, (uuids.get(u) ?? 0) + 1);
-    if (serial !== null && serial.trim() !== '') serials.set(serialKey(serial), (serials.get(serialKey(serial)) ?? 0) + 1);
+    const id = nodeIdentity(n);
+    for (const u of id.uuids) add(holders.uuid, u, n);
+    for (const s of id.serials) add(holders.serial, serialKey(s), n);
   }
-  return { uuids, serials };
+  return (kind, value, mac) =>
+    (holders[kind].get(kind === 'uuid' ? value : serialKey(value)) ?? []).filter(
+      (n) => n.mac !== mac && !n.inventory?.document.nics.some((nic) => nic.mac === mac),
+    ).length;
 }
 
 const usable = (value: string | null): IdentityFact => ({ value, flag: null, reason: null });
 
-function uuidFact(uuid: string | null, counts: Map<string, number>): IdentityFact {
+function uuidFact(uuid: string | null, others: number): IdentityFact {
   if (uuid === null) return usable(null);
   if (isPlaceholderUuid(uuid)) return { value: uuid, flag: 'placeholder', reason: 'a placeholder UUID that boards ship with: it selects nothing' };
-  const shared = counts.get(uuidNormalForm(uuid)!) ?? 1;
-  if (shared > 1) return { value: uuid, flag: 'shared', reason: `${shared} machines report this UUID: it selects nothing` };
+  if (others > 0) return { value: uuid, flag: 'shared', reason: `${others + 1} machines report this UUID: it selects nothing` };
   return usable(uuid);
 }
 
-function serialFact(serial: string | null, counts: Map<string, number>): IdentityFact {
+function serialFact(serial: string | null, others: number): IdentityFact {
   if (serial === null) return usable(null);
   if (isPlaceholderSerial(serial))
     return { value: serial, flag: 'placeholder', reason: 'a placeholder serial that vendors leave in the firmware: it selects nothing' };
-  const shared = counts.get(serialKey(serial)) ?? 1;
-  if (shared > 1) return { value: serial, flag: 'shared', reason: `${shared} machines report this serial: it selects nothing` };
+  if (others > 0) return { value: serial, flag: 'shared', reason: `${others + 1} machines report this serial: it selects nothing` };
   return usable(serial);
 }
 
@@ -90,7 +103,7 @@ function switchPortOf(node: NodeRecord): MachineLine['switchPort'] {
 
 /** One line per node, in the order given. Pure but for `power`, which reads what is known. */
 export function machineLines(nodes: readonly NodeRecord[], power: (mac: string) => PowerView | null): MachineLine[] {
-  const counts = sharedCounts(nodes);
+  const others = sharedWith(nodes);
   return nodes.map((node) => {
     const doc = node.inventory?.document ?? null;
     const identity = identityOf(node);
@@ -101,8 +114,8 @@ export function machineLines(nodes: readonly NodeRecord[], power: (mac: string) 
       reportedAt: iso(node.inventory?.reportedAt),
       vendor: doc?.system.vendor ?? null,
       product: doc?.system.product ?? null,
-      serial: serialFact(identity.serial, counts.serials),
-      uuid: uuidFact(identity.uuid, counts.uuids),
+      serial: serialFact(identity.serial, identity.serial === null ? 0 : others('serial', identity.serial, node.mac)),
+      uuid: uuidFact(identity.uuid, identity.uuid === null ? 0 : others('uuid', identity.uuid, node.mac)),
       cpu: doc ? { ...doc.cpus } : null,
       memoryBytes: doc?.memory.totalBytes ?? null,
       disks: (doc?.disks ?? []).map((d) => ({ name: d.name, sizeBytes: d.sizeBytes, model: d.model, transport: d.transport })),
