@@ -1,5 +1,5 @@
 // The operator's console on the HTTP side, in one place for the app to mount: request metrics,
-// /metrics, the live event stream, transfers, leases, images, status.
+// /metrics, the live event stream, transfers, leases, images, status, the machines read-out.
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { HttpDeps } from './context.ts';
@@ -11,6 +11,7 @@ import { eventStreamRoutes } from './events-stream.ts';
 import { consoleRoutes } from './console-routes.ts';
 import { SessionStore, sessionAuth } from './ui/session.ts';
 import { uiRoutes } from './ui/routes.ts';
+import { machinesRoutes } from './ui/machines.ts';
 
 export function consoleHttp(deps: HttpDeps): { middleware: Middleware; routes: (router: Router, deps: HttpDeps) => void } {
   const telemetry = deps.telemetry ?? new DaemonTelemetry({ processMetrics: false });
@@ -24,6 +25,7 @@ export function consoleHttp(deps: HttpDeps): { middleware: Middleware; routes: (
       metricsRoutes(router, deps, telemetry);
       eventStreamRoutes(router, admin, telemetry);
       consoleRoutes(router, deps, admin, telemetry);
+      machinesRoutes(router, deps, admin);
       uiRoutes(router, deps, sessions);
     },
   };

@@ -13,6 +13,9 @@ import { SessionStore, sessionOf, setSessionCookie } from './session.ts';
 const STATIC_DIR = new URL('../../ui/static/', import.meta.url);
 const FILES: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
+  'ui.js': 'text/javascript; charset=utf-8',
+  'machines.js': 'text/javascript; charset=utf-8',
+  'machine.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
 };
