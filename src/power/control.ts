@@ -6,7 +6,8 @@
 import { statSync } from 'node:fs';
 import type { Profile, HostEntry } from '../config/profile.ts';
 import type { EventSink } from '../boot/events.ts';
-import type { NodeLookup, NodeRecord } from '../boot/ports.ts';
+import type { NodeDirectory, NodeLookup, NodeRecord } from '../boot/ports.ts';
+import { defaultsOf, HOST_KEYS } from '../config/keys.ts';
 import type { Logger } from '../log.ts';
 import { parseBmc } from './bmc-url.ts';
 import { readCredentials } from './credentials.ts';
@@ -17,10 +18,15 @@ import { WolDriver } from './wol.ts';
 
 export interface PowerDeps {
   profile: () => Profile;
-  store: NodeLookup<NodeRecord> & EventSink;
+  store: NodeLookup<NodeRecord> & EventSink & Partial<Pick<NodeDirectory, 'listNodes'>>;
   logger: Logger;
   /** Where ipmitool is (tests); default: on PATH. */
   ipmitool?: string;
+}
+
+/** A [host] entry for a machine known only by its enrolment: the [host] keys' defaults. */
+function enrolledHostDefaults(): Omit<HostEntry, 'mac' | 'bmc'> {
+  return { ...defaultsOf(HOST_KEYS), action: 'menu', vars: {} };
 }
 
 /** What is known of one machine's power, as the API and the metrics show it. */
@@ -112,7 +118,26 @@ export class PowerControl {
 
   /** The hosts that name a bmc, by MAC. */
   hosts(): HostEntry[] {
-    return [...this.deps.profile().hosts.values()].filter((h) => h.bmc);
+    const fromProfile = [...this.deps.profile().hosts.values()].filter((h) => h.bmc);
+    const named = new Set(fromProfile.map((h) => h.mac));
+    const enrolled = (this.deps.store.listNodes?.(Number.MAX_SAFE_INTEGER) ?? [])
+      .filter((n) => !named.has(n.mac) && n.enrolment?.bmc)
+      .map((n) => this.hostOf(n.mac)!)
+      .filter(Boolean);
+    return [...fromProfile, ...enrolled];
+  }
+
+  /**
+   * The machine's power settings: its [host] section when that names a bmc, else its enrolment's
+   * bmc (an enrolment made at the dashboard or by the agent's created BMC user) with the
+   * defaults of the [host] keys.
+   */
+  hostOf(mac: string): HostEntry | undefined {
+    const host = this.deps.profile().hosts.get(mac);
+    if (host?.bmc) return host;
+    const bmc = this.deps.store.getNode(mac)?.enrolment?.bmc;
+    if (!bmc) return host;
+    return { ...enrolledHostDefaults(), ...(host ?? {}), mac, bmc };
   }
 
   private driverFor(host: HostEntry): PowerDriver {
@@ -151,7 +176,7 @@ export class PowerControl {
   }
 
   view(mac: string): PowerView | null {
-    const host = this.deps.profile().hosts.get(mac);
+    const host = this.hostOf(mac);
     if (!host?.bmc) return null;
     const k = this.known.get(mac);
     return {
@@ -169,8 +194,9 @@ export class PowerControl {
    * failure: the result says what happened. Throws PowerError('unsupported') for a machine without a bmc.
    */
   async run(mac: string, action: PowerAction, by: PowerCaller, networkBoot = false, onStep?: PowerStepListener): Promise<PowerResult> {
-    const host = this.deps.profile().hosts.get(mac);
-    if (!host?.bmc) throw new PowerError('unsupported', `${mac} has no bmc: add bmc = ipmi://… | redfish://… | wol to its [host ${mac}] section`);
+    const host = this.hostOf(mac);
+    if (!host?.bmc)
+      throw new PowerError('unsupported', `${mac} has no bmc: add bmc = ipmi://… | redfish://… | wol to its [host ${mac}] section, or to its enrolment`);
     const view = (): PowerView => this.view(mac)!;
     if (by.who === 'poll') {
       // A poll gives way: it is skipped while anything else talks to this BMC, and ended when a person asks.

@@ -76,8 +76,9 @@ export class Reinstalls {
 
   /** Why a machine cannot be reinstalled now, or null. */
   refusal(mac: string): string | null {
-    const host = this.deps.profile().hosts.get(mac);
-    if (!host?.bmc) return `${mac} has no bmc, so it cannot be powered from here: add bmc = ipmi://… | redfish://… | wol to its [host ${mac}] section`;
+    const host = this.deps.power.hostOf(mac);
+    if (!host?.bmc)
+      return `${mac} has no bmc, so it cannot be powered from here: add bmc = ipmi://… | redfish://… | wol to its [host ${mac}] section, or to its enrolment`;
     return null;
   }
 
@@ -97,7 +98,7 @@ export class Reinstalls {
       finished: false,
       machines: requests.map((r) => ({
         mac: r.mac,
-        bmc: this.deps.profile().hosts.get(r.mac)?.bmc ?? '',
+        bmc: this.deps.power.hostOf(r.mac)?.bmc ?? '',
         profile: r.profile,
         state: 'waiting',
         startedAt: null,

@@ -139,3 +139,29 @@ test('ipmi_sim driven by pxe-pilot: status, on, off, cycle, next boot from the n
     await sim.stop();
   }
 });
+
+test('a machine whose BMC is named by its enrolment, not a [host] section, is powered through it', { skip, timeout: 120_000 }, async () => {
+  const sim = await startIpmiSim();
+  const ENROLLED = '52:54:00:aa:00:07';
+  let power: Awaited<ReturnType<typeof startPowerDaemon>> | undefined;
+  try {
+    power = await startPowerDaemon({ power: ['timeout_seconds = 3'], credentials: [[`127.0.0.1:${sim.port}`, sim.user, sim.password]], hosts: '' });
+    const api = power.api;
+    await fetch(`${power.daemon.base}/boot?mac=${ENROLLED}`);
+    const before = await api('GET', `/nodes/${ENROLLED}/power`);
+    assert.equal(before.status, 404, 'no bmc yet');
+    assert.match(String(before.json.error), /or to its enrolment/);
+    const enrol = await api('PUT', `/nodes/${ENROLLED}/enrolment`, { hostname: 'rack1-07', action: 'local', bmc: `ipmi://127.0.0.1:${sim.port}` });
+    assert.equal(enrol.status, 200, enrol.text);
+    const on = await api('POST', `/nodes/${ENROLLED}/power`, { action: 'on' });
+    assert.equal(on.json.ok, true, on.text);
+    assert.equal(on.json.state, 'on');
+    assert.equal(sim.power(), '1', 'ipmi_sim was told to power on');
+    const cli = await power.cli(['nodes', 'power', ENROLLED, 'status']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, new RegExp(`^${ENROLLED} \\(ipmi://127\\.0\\.0\\.1:${sim.port}\\): power is on$`, 'm'));
+  } finally {
+    await power?.stop();
+    await sim.stop();
+  }
+});
