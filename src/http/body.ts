@@ -5,9 +5,18 @@ import { HttpError } from './errors.ts';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
-export async function readBody(ctx: Context, limit = DEFAULT_BODY_LIMIT): Promise<Buffer> {
+/**
+ * The body, refused past `limit` bytes (declared or sent) with `tooLarge.status` (400 by default;
+ * 413 where the client should learn its document is too large) and `tooLarge.what` in the reason.
+ */
+export async function readBody(
+  ctx: Context,
+  limit = DEFAULT_BODY_LIMIT,
+  tooLarge: { status: 400 | 413; what: string } = { status: 400, what: 'request body' },
+): Promise<Buffer> {
   const declared = Number(ctx.get('content-length') || NaN);
-  if (Number.isFinite(declared) && declared > limit) throw new HttpError(400, `request body of ${declared} bytes is over the limit of ${limit} bytes`);
+  if (Number.isFinite(declared) && declared > limit)
+    throw new HttpError(tooLarge.status, `${tooLarge.what} of ${declared} bytes is over the limit of ${limit} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req) {
@@ -15,7 +24,7 @@ export async function readBody(ctx: Context, limit = DEFAULT_BODY_LIMIT): Promis
     size += buf.length;
     if (size > limit) {
       ctx.req.resume();
-      throw new HttpError(400, `request body is over the limit of ${limit} bytes`);
+      throw new HttpError(tooLarge.status, `${tooLarge.what} is over the limit of ${limit} bytes`);
     }
     chunks.push(buf);
   }

@@ -9,26 +9,9 @@ import { inventoryChanges } from '../agent/inventory-changes.ts';
 import type { AgentDetail } from '../boot/events.ts';
 import type { HttpDeps } from './context.ts';
 import { bearerToken } from './auth.ts';
+import { readBody } from './body.ts';
 import { HttpError } from './errors.ts';
 import { clientAddress, routeMac } from './request.ts';
-
-/** The body, refused with 413 past `limit` bytes (declared or sent). */
-async function readLimited(ctx: Context, limit: number): Promise<Buffer> {
-  const declared = Number(ctx.get('content-length') || NaN);
-  if (Number.isFinite(declared) && declared > limit) throw new HttpError(413, `inventory of ${declared} bytes is over the limit of ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) {
-      ctx.req.resume();
-      throw new HttpError(413, `inventory is over the limit of ${limit} bytes`);
-    }
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
-}
 
 /** A short description of what was reported, for the event. */
 function summary(inv: Inventory): string {
@@ -57,7 +40,7 @@ export function inventoryRoutes(router: Router, deps: HttpDeps): void {
     const { session } = checked;
     let raw: Buffer;
     try {
-      raw = await readLimited(ctx, MAX_INVENTORY_BYTES);
+      raw = await readBody(ctx, MAX_INVENTORY_BYTES, { status: 413, what: 'inventory' });
     } catch (err) {
       if (err instanceof HttpError) refuse(ctx, err.status, err.message, { session });
       throw err;
