@@ -11,7 +11,7 @@ import type { ClientDescription } from './client.ts';
 import type { HttpDetail, ReasonCode, TftpDetail } from './events.ts';
 import { installCmdline, type InstallVars } from './ipxe.ts';
 import { imageFiles } from './image-files.ts';
-import { fetchesAnswer, nextState, profileArmsInstall, type StateChange } from './lifecycle.ts';
+import { fetchesAnswer, nextState, type StateChange } from './lifecycle.ts';
 import { decide, type Decision, type PolicySettings } from './policy.ts';
 import type { BootPorts, ImageCatalogue, NodeRecord, NodeWrites } from './ports.ts';
 import { censusOf, settingsFor, type IdentityCensus, type NodeSettings, type SettingsNode } from './settings.ts';
