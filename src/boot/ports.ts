@@ -54,6 +54,10 @@ export interface Enrolment {
   enrolledAt: number;
   /** 'admin' (CLI, API, dashboard) or 'rule NAME'. */
   enrolledBy: string;
+  /** The operator asked the inspection agent to create a BMC user (docs/power.md); absent: no. */
+  createBmcUser?: boolean;
+  /** What came of it: when, and null or why it failed; absent: not yet (the agent is asked). */
+  bmcUser?: { at: number; error: string | null };
 }
 
 /**

@@ -107,9 +107,10 @@ export function nodeReinstall(context: CommandContext<DaemonValues & { profile?:
 const ENROL_ACTIONS = ['install', 'local', 'menu', 'inspect'];
 
 export function nodeEnrol(
-  context: CommandContext<DaemonValues & { hostname?: string; profile?: string; action?: string; bmc?: string; install: boolean }>,
+  context: CommandContext<DaemonValues & { hostname?: string; profile?: string; action?: string; bmc?: string; install: boolean; 'create-bmc-user'?: boolean }>,
 ): Promise<number> {
   const { hostname, profile, bmc, install } = context.values;
+  const createBmcUser = context.values['create-bmc-user'] === true;
   const action = context.values.action ?? 'install';
   if (hostname === undefined || !HOSTNAME.test(hostname)) throw new UsageError('enrol needs --hostname H, a host name such as pve1 or pve1.lab.example');
   if (!ENROL_ACTIONS.includes(action)) throw new UsageError(`--action must be one of ${ENROL_ACTIONS.join(', ')}, not ${JSON.stringify(action)}`);
@@ -117,7 +118,15 @@ export function nodeEnrol(
     throw new UsageError(`--profile must be <product>/<version>, e.g. proxmox-ve/9.1-1, not ${JSON.stringify(profile)}`);
   if (action === 'install' && profile === undefined) throw new UsageError('enrol with --action install (the default) needs --profile P, the image to install');
   if (install && action !== 'install') throw new UsageError(`--install arms an install, but --action is ${action}`);
-  return nodeRequest(context, 'PUT', '/enrolment', { hostname, profile: profile ?? null, action, ...(bmc ? { bmc } : {}), ...(install ? { install } : {}) });
+  if (createBmcUser && bmc) throw new UsageError('give --bmc or --create-bmc-user, not both: the created user sets the bmc');
+  return nodeRequest(context, 'PUT', '/enrolment', {
+    hostname,
+    profile: profile ?? null,
+    action,
+    ...(bmc ? { bmc } : {}),
+    ...(install ? { install } : {}),
+    ...(createBmcUser ? { createBmcUser } : {}),
+  });
 }
 
 export function nodeUnenrol(context: CommandContext<DaemonValues>): Promise<number> {

@@ -10,7 +10,17 @@ const s = (v: unknown): string => (v === null || v === undefined || v === '' ? '
 export function describeEnrolment(e: Enrolment | null | undefined): string[] {
   if (!e) return ['  enrolment   -'];
   const what = `${e.action}${e.profile ? ` ${e.profile}` : ''} as ${s(e.hostname)}`;
-  return [`  enrolment   ${what}${e.bmc ? `, BMC ${e.bmc}` : ''} (by ${e.enrolledBy}, ${relativeTime(new Date(e.enrolledAt).toISOString())})`];
+  const lines = [`  enrolment   ${what}${e.bmc ? `, BMC ${e.bmc}` : ''} (by ${e.enrolledBy}, ${relativeTime(new Date(e.enrolledAt).toISOString())})`];
+  if (e.createBmcUser) {
+    const when = e.bmcUser ? relativeTime(new Date(e.bmcUser.at).toISOString()) : '';
+    const state = !e.bmcUser
+      ? 'asked: the inspection agent creates it at its next poll'
+      : e.bmcUser.error
+        ? `failed ${when}: ${e.bmcUser.error}`
+        : `created ${when}`;
+    lines.push(`  bmc user    ${state}`);
+  }
+  return lines;
 }
 
 /** The inventory: identity, CPUs and memory as lines, then disks and NICs as tables. */

@@ -183,6 +183,11 @@ export const PROFILE_KEYS = {
     poll_seconds: key(wholeNumber(0, 86400), 60, 'Seconds between power-state polls of each [host] with a bmc; 0: never polled.'),
     timeout_seconds: key(wholeNumber(1, 300), 10, 'Seconds one BMC call may take before the BMC is reported unreachable.'),
     start_pause_seconds: key(wholeNumber(0, 600), 5, 'Seconds between two machines powered by one reinstall --now of many, so a rack does not start at once.'),
+    create_bmc_user: key(
+      flag,
+      false,
+      'Let the inspection agent create a pxe-pilot BMC user with a random password when an enrolment asks for it (--create-bmc-user); the daemon writes its credentials file.',
+    ),
   },
   agent: {
     session_minutes: key(

@@ -26,9 +26,11 @@ export interface EnrolmentRequest {
   bmc: string | null;
   /** Also arm the install now. */
   install: boolean;
+  /** Have the inspection agent create a BMC user (needs [power] create_bmc_user and an in-band BMC). */
+  createBmcUser: boolean;
 }
 
-const KEYS = ['hostname', 'profile', 'action', 'bmc', 'install'];
+const KEYS = ['hostname', 'profile', 'action', 'bmc', 'install', 'createBmcUser'];
 
 /** The body of PUT /nodes/<mac>/enrolment, or why not. Pure and total. */
 export function parseEnrolmentRequest(body: unknown): { ok: true; value: EnrolmentRequest } | { ok: false; error: string } {
@@ -36,7 +38,7 @@ export function parseEnrolmentRequest(body: unknown): { ok: true; value: Enrolme
   if (!isPlainObject(body)) return no('expected a JSON object {"hostname": "h", "profile": "<product>/<version>", "action": "install"}');
   const unknown = Object.keys(body).filter((k) => !KEYS.includes(k));
   if (unknown.length) return no(`unknown key ${unknown.map((k) => JSON.stringify(k).slice(0, 40)).join(', ')}; expected ${KEYS.join(', ')}`);
-  const { hostname, profile, action, bmc, install } = body;
+  const { hostname, profile, action, bmc, install, createBmcUser } = body;
   if (typeof hostname !== 'string' || !HOSTNAME.test(hostname)) return no('hostname must be a host name such as pve1 or pve1.lab.example');
   if (profile !== undefined && profile !== null && (typeof profile !== 'string' || !PROFILE_NAME.test(profile)))
     return no('profile must be "<product>/<version>", e.g. "proxmox-ve/9.1-1"');
@@ -54,7 +56,17 @@ export function parseEnrolmentRequest(body: unknown): { ok: true; value: Enrolme
     if (!parsed.ok) return no(`bmc: ${parsed.error}`);
     bmcUrl = formatBmc(parsed.value);
   }
-  return { ok: true, value: { hostname, profile: image, action: enrolAction, bmc: bmcUrl, install: install === true } };
+  if (createBmcUser !== undefined && typeof createBmcUser !== 'boolean') return no('createBmcUser must be true or false');
+  if (createBmcUser === true && bmcUrl !== null) return no('give bmc or createBmcUser, not both: the created user sets the bmc');
+  return { ok: true, value: { hostname, profile: image, action: enrolAction, bmc: bmcUrl, install: install === true, createBmcUser: createBmcUser === true } };
+}
+
+/** Why an enrolment may not ask the agent for a BMC user, or null when it may. */
+export function bmcUserRefusal(allowed: boolean, node: NodeRecord): string | null {
+  if (!allowed) return '[power] create_bmc_user = false: set it to true to let the inspection agent create BMC users';
+  if (!node.inventory) return 'the machine has not been inspected: its inventory must show an in-band BMC first';
+  if (!node.inventory.document.bmc) return 'its inventory shows no in-band BMC (bmc: null): the agent found no IPMI interface to create the user through';
+  return null;
 }
 
 /** Inspected, and no [host] section nor enrolment gives it settings (the rules add theirs). */
@@ -87,6 +99,10 @@ export function enrolmentRoutes(router: Router, deps: HttpDeps, { admin, nodeDet
       const have = deps.catalogue.images(assets.dir).map((i) => i.profile);
       throw badRequest(`enrolment: no install image ${request.profile} under ${assets.dir} (available: ${have.join(', ') || 'none'})`);
     }
+    if (request.createBmcUser) {
+      const refused = bmcUserRefusal(deps.profile().power.createBmcUser, node);
+      if (refused) throw badRequest(`enrolment: createBmcUser: ${refused}`);
+    }
     const enrolment: Enrolment = {
       hostname: request.hostname,
       profile: request.profile,
@@ -94,10 +110,12 @@ export function enrolmentRoutes(router: Router, deps: HttpDeps, { admin, nodeDet
       bmc: request.bmc,
       enrolledAt: Date.now(),
       enrolledBy: 'admin',
+      ...(request.createBmcUser ? { createBmcUser: true } : {}),
     };
     await deps.store.setEnrolment(mac, enrolment);
     const what = `${request.action}${request.profile ? ` ${request.profile}` : ''} as ${request.hostname}`;
-    recordAdmin(ctx, mac, 'enrolled', `enrolled by admin: ${what}${request.bmc ? `, BMC ${request.bmc}` : ''}`);
+    const bmcWords = request.bmc ? `, BMC ${request.bmc}` : request.createBmcUser ? ', the inspection agent to create a BMC user' : '';
+    recordAdmin(ctx, mac, 'enrolled', `enrolled by admin: ${what}${bmcWords}`);
     if (request.install) {
       const armed = nextState({ kind: 'reinstall-armed', profile: request.profile }, deps.store.getNode(mac));
       if (armed.change) await deps.store.applyChange(mac, armed.change);

@@ -24,6 +24,7 @@ test('a valid request round-trips: the hostname, profile, action and install ask
       profile: fc.tuple(label, label).map(([p, v]) => `${p}/${v}`),
       action: fc.constantFrom(...ENROL_ACTIONS),
       install: fc.boolean(),
+      createBmcUser: fc.boolean(),
     },
     { requiredKeys: ['hostname', 'profile'] },
   );
@@ -36,14 +37,31 @@ test('a valid request round-trips: the hostname, profile, action and install ask
         return;
       }
       assert.ok(r.ok, !r.ok ? r.error : '');
-      assert.deepEqual(r.value, { hostname: body.hostname, profile: body.profile, action, bmc: null, install: body.install === true });
+      assert.deepEqual(r.value, {
+        hostname: body.hostname,
+        profile: body.profile,
+        action,
+        bmc: null,
+        install: body.install === true,
+        createBmcUser: body.createBmcUser === true,
+      });
     }),
     { numRuns: 500 },
   );
 });
 
+test('createBmcUser: a boolean, and not beside a bmc (the created user sets it)', () => {
+  const base = { hostname: 'rr1', action: 'local' };
+  const yes = parseEnrolmentRequest({ ...base, createBmcUser: true });
+  assert.ok(yes.ok && yes.value.createBmcUser);
+  const both = parseEnrolmentRequest({ ...base, createBmcUser: true, bmc: 'ipmi://10.0.0.5' });
+  assert.ok(!both.ok && /give bmc or createBmcUser, not both/.test(both.error));
+  const text = parseEnrolmentRequest({ ...base, createBmcUser: 'true' });
+  assert.ok(!text.ok && /createBmcUser must be true or false/.test(text.error));
+});
+
 test('any value put in any key of a valid request is accepted or refused with a reason', () => {
-  const keys = fc.constantFrom('hostname', 'profile', 'action', 'bmc', 'install', 'other');
+  const keys = fc.constantFrom('hostname', 'profile', 'action', 'bmc', 'install', 'createBmcUser', 'other');
   fc.assert(
     fc.property(keys, fc.jsonValue({ maxDepth: 2 }), (key, value) => {
       const r = parseEnrolmentRequest({ hostname: 'h1', profile: 'proxmox-ve/9.1-1', action: 'install', [key]: value });

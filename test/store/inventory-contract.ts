@@ -12,6 +12,9 @@ export const ENROLMENT: Enrolment = {
   bmc: null,
   enrolledAt: 1_700_000_000_000,
   enrolledBy: 'admin',
+  // The agent-created BMC user's request and outcome are kept with it (docs/power.md).
+  createBmcUser: true,
+  bmcUser: { at: 1_700_000_100_000, error: null },
 };
 
 export type Opened = NodeStore & { agentSessions: AgentSessions; close(): void | Promise<void> };
