@@ -146,7 +146,7 @@ describe('checked as another account', { skip: asRoot }, () => {
         byProfile.get('closedfile/1')?.integrityProblem,
         `cannot read ${dir}/closedfile/1/vmlinuz as nobody (EACCES): give that account read access`,
       );
-      assert.deepEqual(out.hidden, { images: [], problems: [`cannot read ${hidden} as nobody (EACCES): give that account read access`] });
+      assert.deepEqual(out.hidden, { images: [], diskImages: [], problems: [`cannot read ${hidden} as nobody (EACCES): give that account read access`] });
       assert.equal(out.hiddenFind?.integrity, 'unreadable', 'an image behind a folder the scan cannot list is "unreadable", not missing');
       assert.match(out.hiddenFind?.integrityProblem ?? '', new RegExp(`^cannot read ${hidden}/proxmox-ve/9\\.1-1/vmlinuz as nobody \\(EACCES\\)`));
       // Refused, not a fall-through to default.toml: that would install the machine with another's answer.
