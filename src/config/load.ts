@@ -234,7 +234,7 @@ function readHosts(doc: Raw, p: Profile, v: Validator): void {
     const entry: HostEntry = { mac, ...defaultsOf(HOST_KEYS), action: p.boot.defaultAction, vars: {} };
     v.readKeys(raw, section, HOST_KEYS, entry);
     // A wrongly written profile has its own problem already.
-    if (entry.action === 'install' && !entry.profile && !raw.profile)
+    if ((entry.action === 'install' || entry.action === 'deploy') && !entry.profile && !raw.profile)
       v.problem(section, 'profile', '', 'action = install needs a profile, such as proxmox-ve/9.1-1');
     for (const [k, val] of Object.entries(raw)) if (typeof val === 'string' || typeof val === 'boolean') entry.vars[k] = String(val);
     p.hosts.set(mac, entry);

@@ -6,6 +6,7 @@ import type { HttpDeps } from './context.ts';
 import { HttpError } from './errors.ts';
 import { bootRoutes } from './boot.ts';
 import { agentNextRoutes } from './agent-next.ts';
+import { agentDeployRoutes } from './agent-deploy.ts';
 import { assetRoutes } from './assets.ts';
 import { healthRoutes } from './health.ts';
 import { answerRoutes } from './answers.ts';
@@ -56,6 +57,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
     healthRoutes,
     bootRoutes,
     agentNextRoutes,
+    agentDeployRoutes,
     assetRoutes,
     initrdCpioRoutes,
     answerRoutes,
