@@ -206,6 +206,13 @@ export const HOST_KEYS = {
   profile: key(matching(PROFILE_NAME, 'expected <product>/<version>, a folder under [assets] dir, such as proxmox-ve/9.1-1'), '', 'folder under [assets] dir'),
   cmdline: key(text, '', 'extra kernel arguments'),
   inspect_first: key(flag, false, 'an armed install first boots the inspection agent when the inventory is older than the arm'),
+  // A deployed disk image's network-config (src/deploy/network-keys.ts checks them); all empty: DHCP on the boot NIC.
+  net_address: key(text, '', 'deploy: static address with its prefix, e.g. 10.0.1.21/24; empty: DHCP'),
+  net_gateway: key(text, '', 'deploy: default gateway'),
+  net_dns: key(text, '', 'deploy: name servers, comma-separated'),
+  net_bond: key(text, '', 'deploy: NICs (names or MACs) bonded with LACP as bond0, comma-separated'),
+  net_vlan: key(text, '', 'deploy: VLAN id the address goes on'),
+  net_mtu: key(text, '', 'deploy: MTU of the links'),
   // Empty: [boot] loader decides (src/boot/policy.ts loaderFor).
   loader: key(oneOf(['', ...LOADER_NAMES]), '', 'ipxe | grub | ipxe-shim; empty: [boot] loader'),
   bmc: key(bmcUrl, '', 'power control: ipmi://HOST[:PORT] | redfish://HOST[:PORT] | redfish+http://HOST[:PORT] | wol'),

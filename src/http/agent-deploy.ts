@@ -70,6 +70,16 @@ function deployedImage(deps: HttpDeps, mac: string, node: NodeRecord | undefined
   return { image: deps.catalogue.findDiskImage?.(profile.assets.dir, name), name };
 }
 
+/** The session of this boot's agent on `mac`, or 403 with the reason (nothing recorded, nothing changed). */
+export function agentSession(ctx: Context, deps: Pick<HttpDeps, 'agentSessions'>): string {
+  const token = bearerToken(ctx);
+  if (!deps.agentSessions) throw new HttpError(403, 'this store keeps no agent sessions');
+  if (token === null) throw new HttpError(403, 'the agent session token is missing: send Authorization: Bearer <pxe_pilot.token>');
+  const checked = deps.agentSessions.check(routeMac(ctx), token);
+  if (!checked.ok) throw new HttpError(403, checked.reason);
+  return checked.session;
+}
+
 export function agentDeployRoutes(router: Router, deps: HttpDeps): void {
   const lastProgress = new Map<string, { at: number; phase: string }>();
 
@@ -77,16 +87,7 @@ export function agentDeployRoutes(router: Router, deps: HttpDeps): void {
     deps.store.record({ mac: routeMac(ctx), protocol: 'agent', kind, decision, reason, detail: { ip: clientAddress(ctx), ...detail } });
   }
 
-  /** The session of this boot's agent, or 403 with the reason (nothing recorded, nothing changed). */
-  function session(ctx: Context): string {
-    const mac = routeMac(ctx);
-    const token = bearerToken(ctx);
-    if (!deps.agentSessions) throw new HttpError(403, 'this store keeps no agent sessions');
-    if (token === null) throw new HttpError(403, 'the agent session token is missing: send Authorization: Bearer <pxe_pilot.token>');
-    const checked = deps.agentSessions.check(mac, token);
-    if (!checked.ok) throw new HttpError(403, checked.reason);
-    return checked.session;
-  }
+  const session = (ctx: Context): string => agentSession(ctx, deps);
 
   /** Writes a failed deploy (deploy-failed, with the reason), then says so. */
   async function fail(mac: string, reason: string, report: Record<string, unknown>): Promise<string> {

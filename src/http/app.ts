@@ -7,6 +7,7 @@ import { HttpError } from './errors.ts';
 import { bootRoutes } from './boot.ts';
 import { agentNextRoutes } from './agent-next.ts';
 import { agentDeployRoutes } from './agent-deploy.ts';
+import { agentSeedRoutes } from './agent-seed.ts';
 import { assetRoutes } from './assets.ts';
 import { healthRoutes } from './health.ts';
 import { answerRoutes } from './answers.ts';
@@ -58,6 +59,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
     bootRoutes,
     agentNextRoutes,
     agentDeployRoutes,
+    agentSeedRoutes,
     assetRoutes,
     initrdCpioRoutes,
     answerRoutes,

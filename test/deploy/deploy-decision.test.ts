@@ -14,6 +14,8 @@ import { deployPlan } from '../../src/boot/deploy-plan.ts';
 import type { DiskImage } from '../../src/boot/catalogue.ts';
 import { agentCmdline } from '../../src/boot/resolve.ts';
 import { Store } from '../../src/store/store.ts';
+import { NETWORK_KEYS, readNetworkKeys } from '../../src/deploy/network-keys.ts';
+import { renderNetworkConfig } from '../../src/deploy/seed.ts';
 import { hostEntry, testProfile } from '../helpers/profile.ts';
 import { testDisk, testInventory } from '../helpers/inventory.ts';
 
@@ -138,4 +140,19 @@ test('the store keeps deploy-failed and its reason across a reopen, and an admin
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('property: the net_* keys never throw; any value is read or refused naming one of them', () => {
+  const value = fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('10.0.1.21/24', '10.0.1.1', '42', '9000', 'eno1,eno2', ''));
+  fc.assert(
+    fc.property(
+      fc.record({ netAddress: value, netGateway: value, netDns: value, netBond: value, netVlan: value, netMtu: value }, { requiredKeys: [] }),
+      (keys) => {
+        const read = readNetworkKeys(keys);
+        if (read.ok) return renderNetworkConfig({ ...read.settings, bond: [] }, [], '02:00:00:00:00:01').ok;
+        return (Object.values(NETWORK_KEYS) as string[]).includes(read.key) && NETWORK_KEYS[read.field] === read.key && read.reason.length > 0;
+      },
+    ),
+    { numRuns: 500 },
+  );
 });
