@@ -114,14 +114,14 @@ describe('agent image', { skip }, () => {
     const contents = JSON.parse(readFileSync(join(folder, 'agent.json'), 'utf8')) as AgentContents;
     assert.ok(contents.sizes.initrd < INITRD_LIMIT, `initramfs ${contents.sizes.initrd} bytes`);
     assert.ok(contents.sizes.kernel + contents.sizes.initrd < IMAGE_LIMIT, `image ${contents.sizes.kernel + contents.sizes.initrd} bytes`);
-    for (const m of ['ahci', 'nvme', 'virtio_blk', 'virtio_net', 'e1000e', 'ice', 'mlx5_core', 'megaraid_sas', 'ipmi_si', 'ipmi_devintf'])
+    for (const m of ['ahci', 'nvme', 'virtio_blk', 'virtio_net', 'e1000e', 'ice', 'mlx5_core', 'megaraid_sas', 'ipmi_si', 'ipmi_devintf', 'ext4', 'xfs'])
       assert.ok(contents.modules.includes(m), `agent.json lists no ${m}`);
     assert.deepEqual(
       contents.programs.map((p) => p.path),
-      ['usr/sbin/dmidecode', 'usr/bin/tcpdump', 'usr/bin/ipmitool'],
+      ['usr/sbin/dmidecode', 'usr/bin/tcpdump', 'usr/bin/ipmitool', 'usr/bin/zstd'],
     );
-    // Exactly the libraries the three programs load (their DT_NEEDED closure), nothing more.
-    for (const lib of ['libc.so.6', 'libpcap.so.0.8', 'libcrypto.so.3', 'libfreeipmi.so.17', 'libreadline.so.8'])
+    // Exactly the libraries the programs load (their DT_NEEDED closure), nothing more.
+    for (const lib of ['libc.so.6', 'libpcap.so.0.8', 'libcrypto.so.3', 'libfreeipmi.so.17', 'libreadline.so.8', 'libzstd.so.1'])
       assert.ok(contents.libraries.includes(lib), `no ${lib}`);
     assert.ok(!contents.libraries.includes('libgcc_s.so.1'), 'libgcc_s is in libc6 Depends but no program loads it');
     // Firmware is named either way: carried, or missing for the inventory to report.
@@ -161,6 +161,9 @@ describe('agent image', { skip }, () => {
       'usr/bin/tcpdump',
       'usr/bin/ipmitool',
       'lib/pxe-pilot/lldp.awk',
+      'lib/pxe-pilot-agent/deploy',
+      'usr/bin/zstd',
+      'lib/x86_64-linux-gnu/libzstd.so.1',
       'lib/x86_64-linux-gnu/libpcap.so.0.8',
       'lib/x86_64-linux-gnu/libfreeipmi.so.17',
     ])
@@ -173,6 +176,8 @@ describe('agent image', { skip }, () => {
       'drivers/net/virtio_net.ko',
       'drivers/scsi/megaraid/megaraid_sas.ko',
       'drivers/char/ipmi/ipmi_si.ko',
+      'fs/ext4/ext4.ko',
+      'fs/xfs/xfs.ko',
     ])
       assert.ok(names.has(`lib/modules/${release}/kernel/${ko}`), `the initramfs has no ${ko}`);
   });
