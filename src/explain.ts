@@ -198,6 +198,17 @@ function describeNode(node: NodeRecord, now: number): string[] {
     case 'installed':
       state = `installed${node.installedAt ? ` at ${day(node.installedAt)} ${clock(node.installedAt)}` : ''}${node.fqdn ? ` as ${node.fqdn}` : ''}; network boots go to the local disk`;
       break;
+    case 'deploy-failed': {
+      // The agent's report: what failed and, on a digest mismatch, both digests.
+      const report = node.installReport as { reason?: unknown; expected?: unknown; received?: unknown } | null;
+      const why = typeof report?.reason === 'string' ? report.reason : 'no reason kept';
+      const digests =
+        typeof report?.expected === 'string' && typeof report.received === 'string' && report.expected !== report.received
+          ? ` (expected sha256 ${report.expected}, received ${report.received})`
+          : '';
+      state = `deploy failed${node.profile ? ` (${node.profile})` : ''}: ${why}${why.includes('expected sha256') ? '' : digests}; network boots go to the local disk until it is re-armed`;
+      break;
+    }
     default:
       state = 'seen (no install armed)';
   }

@@ -28,7 +28,14 @@ export const NETWORK_MODULES = ['e1000e', 'igb', 'ixgbe', 'i40e', 'ice', 'tg3', 
 /** The BMC, and the UEFI variables (Secure Boot state); virtio_pci is the bus QEMU's virtio devices sit on. */
 export const PLATFORM_MODULES = ['ipmi_si', 'ipmi_devintf', 'efivarfs', 'virtio_pci'] as const;
 
-export const WANTED_MODULES: readonly string[] = [...STORAGE_MODULES, ...NETWORK_MODULES, ...PLATFORM_MODULES];
+/**
+ * The root filesystems of deployed images, mounted to write the cloud-init seed (modules in
+ * Debian's kernel), and the crc32c the metadata checksums of both need: the kernel asks for it by
+ * its crypto alias, which modules.dep does not list.
+ */
+export const FILESYSTEM_MODULES = ['ext4', 'xfs', 'crc32c_generic'] as const;
+
+export const WANTED_MODULES: readonly string[] = [...STORAGE_MODULES, ...NETWORK_MODULES, ...PLATFORM_MODULES, ...FILESYSTEM_MODULES];
 
 /** The name modprobe knows a module by: file name without .ko[.xz|.zst|.gz], '-' as '_'. */
 export function moduleName(path: string): string {

@@ -22,7 +22,14 @@ export const CARRIED_PROGRAMS: readonly CarriedProgram[] = [
   { pkg: 'dmidecode', path: 'usr/sbin/dmidecode', purpose: 'DIMMs (SMBIOS type 17)' },
   { pkg: 'tcpdump', path: 'usr/bin/tcpdump', purpose: 'LLDP frames (ethertype 0x88cc) captured on each NIC that is up' },
   { pkg: 'ipmitool', path: 'usr/bin/ipmitool', purpose: "the BMC's address through /dev/ipmi0 (lan print)" },
+  // busybox has gzip and xz, not zstd: Debian's, with the libraries it loads.
+  { pkg: 'zstd', path: 'usr/bin/zstd', purpose: 'decompresses .zst disk images as the deploy writes them' },
 ];
+
+/** Whether a package name is a shared library's package: lib…, and zlib's (zlib1g, which zstd loads). */
+export function isLibraryPackage(name: string): boolean {
+  return name.startsWith('lib') || name === 'zlib1g';
+}
 
 /** Debian's multiarch triplet: where libraries are, and where the image keeps them. */
 export const TRIPLET: Record<string, string> = { amd64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' };
@@ -109,7 +116,7 @@ export async function carryPrograms(programs: readonly CarriedProgram[], req: Pr
       while (!source) {
         const next = new Set<string>();
         for (const { pkg } of req.unpacked.values())
-          for (const name of dependencyNames(pkg.depends)) if (name.startsWith('lib') && !req.unpacked.has(name)) next.add(name);
+          for (const name of dependencyNames(pkg.depends)) if (isLibraryPackage(name) && !req.unpacked.has(name)) next.add(name);
         if (next.size === 0) throw badInput(`${by} needs ${soname}, which no package it depends on holds`);
         for (const u of await req.unpack([...next].sort())) req.unpacked.set(u.pkg.name, u);
         source = await findLibrary(soname);

@@ -4,7 +4,7 @@
 // process may not read is reported as that (the path, the account, the errno), never as missing.
 import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isOffered, PROFILE_NAME, sortImages, type ImageIntegrity, type InstallImage } from '../boot/catalogue.ts';
+import { isOffered, PROFILE_NAME, sortImages, type DiskImage, type ImageIntegrity, type InstallImage } from '../boot/catalogue.ts';
 import type { ImageCatalogue } from '../boot/ports.ts';
 import { cannotRead } from '../net/readable-as.ts';
 import { parseImageManifest, type DiskImageFacts } from './manifest.ts';
@@ -142,6 +142,8 @@ export interface DiskImageEntry {
   product: string;
   version: string;
   disk: DiskImageFacts;
+  /** Size of the file as kept (compressed), from the manifest. */
+  compressedBytes: number;
   integrity: ImageIntegrity;
   integrityProblem?: string;
 }
@@ -162,6 +164,7 @@ function scanDiskImage(dir: string, product: string, version: string): DiskImage
     product,
     version,
     disk: manifest.disk,
+    compressedBytes: manifest.files.find((f) => f.path === manifest.disk!.file)?.size ?? 0,
     integrity: check.integrity,
     ...(check.problem ? { integrityProblem: check.problem } : {}),
   };
@@ -209,8 +212,22 @@ function unreadableNamed(dir: string, profile: string): InstallImage | undefined
   return undefined;
 }
 
+/** A scanned disk image folder as the boot side reads it. */
+export function diskImageOf(entry: DiskImageEntry): DiskImage {
+  return {
+    profile: entry.profile,
+    path: `${entry.product}/${entry.version}/${entry.disk.file}`,
+    compression: entry.disk.compression,
+    sha256: entry.disk.sha256,
+    compressedBytes: entry.compressedBytes,
+    sizeBytes: entry.disk.sizeBytes,
+    integrity: entry.integrity,
+    ...(entry.integrityProblem ? { integrityProblem: entry.integrityProblem } : {}),
+  };
+}
+
 export class AssetCatalogue implements ImageCatalogue {
-  private cached: { dir: string; at: number; images: InstallImage[] } | null = null;
+  private cached: { dir: string; at: number; images: InstallImage[]; disks: DiskImageEntry[] } | null = null;
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -218,9 +235,16 @@ export class AssetCatalogue implements ImageCatalogue {
   all(dir: string): InstallImage[] {
     const t = this.now();
     if (!this.cached || this.cached.dir !== dir || t - this.cached.at > CACHE_MS) {
-      this.cached = { dir, at: t, images: scanAssets(dir) };
+      const scan = scanAssetFolders(dir);
+      this.cached = { dir, at: t, images: scan.images, disks: scan.diskImages };
     }
     return this.cached.images;
+  }
+
+  findDiskImage(dir: string, profile: string): DiskImage | undefined {
+    this.all(dir);
+    const entry = this.cached?.disks.find((d) => d.profile === profile);
+    return entry ? diskImageOf(entry) : undefined;
   }
 
   /** The images the menu offers: a changed or unreadable image is left out (find() still returns it, to explain why). */

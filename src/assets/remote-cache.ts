@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { remoteFileName, type InstallImage, type RemoteFile } from '../boot/catalogue.ts';
+import { remoteFileName, type DiskImage, type InstallImage, type RemoteFile } from '../boot/catalogue.ts';
 import type { ImageCatalogue } from '../boot/ports.ts';
 import { isOffered, sortImages } from '../boot/catalogue.ts';
 import { remoteCacheDir, type RemoteImageEntry } from '../config/images.ts';
@@ -159,6 +159,10 @@ export class CombinedCatalogue implements ImageCatalogue {
 
   find(dir: string, profile: string): InstallImage | undefined {
     return this.remote().find((i) => i.profile === profile) ?? this.folders.find(dir, profile);
+  }
+
+  findDiskImage(dir: string, profile: string): DiskImage | undefined {
+    return this.folders.findDiskImage?.(dir, profile);
   }
 
   invalidate(): void {

@@ -30,6 +30,21 @@ export interface InstallImage {
   remote?: RemoteSource;
 }
 
+/** A disk image (`assets add --kind disk-image`) as a deploy needs it: never booted, written by the agent. */
+export interface DiskImage {
+  profile: string;
+  /** The file under [assets] dir the agent streams, e.g. "debian-cloud/12/disk.raw.zst". */
+  path: string;
+  compression: 'none' | 'gzip' | 'xz' | 'zstd';
+  /** SHA-256 of the file as kept (compressed), and its size: what the agent receives. */
+  sha256: string;
+  compressedBytes: number;
+  /** Bytes once decompressed: the least a target disk must hold. */
+  sizeBytes: number;
+  integrity: ImageIntegrity;
+  integrityProblem?: string;
+}
+
 /** One file of a remote image: the URL, and its SHA-256 when pinned (fetched, checked and served by us). */
 export interface RemoteFile {
   url: string;

@@ -112,6 +112,16 @@ export interface AgentDetail {
   changes?: string[];
   /** The refused document's first wrong field. */
   field?: string;
+  /** A deploy: the disk image, the target, and progress as the agent reported it. */
+  profile?: string;
+  device?: string;
+  phase?: string;
+  bytes?: number;
+  total?: number;
+  mbps?: number;
+  /** A deploy's digests: the manifest's and what the agent computed of what it received. */
+  expected?: string;
+  received?: string;
 }
 
 export interface EventDetails {

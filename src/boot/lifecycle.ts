@@ -7,10 +7,13 @@
 //   install-pending ──answer fetched, or script served to an installer that fetches none──▶ installing
 //   any ──installer reports success (webhook)──▶ installed
 //   install-pending ──cancelled by admin──▶ installed (when it was before) or seen
+//   install-pending ──deploy: the agent fetched its plan──▶ installing
+//   installing (or install-pending: refused before writing) ──deploy failed──▶ deploy-failed
+//   deploy-failed ──armed by admin──▶ install-pending (never by itself: no loop)
 import { PRODUCT_ROWS, productRow, type ProductRow } from './products.ts';
 
 /** Every state a node can be in, in lifecycle order (admin filters, metrics, the CLI). */
-export const NODE_LIFECYCLES = ['seen', 'install-pending', 'installing', 'installed'] as const;
+export const NODE_LIFECYCLES = ['seen', 'install-pending', 'installing', 'installed', 'deploy-failed'] as const;
 export type NodeLifecycle = (typeof NODE_LIFECYCLES)[number];
 
 /** What the store knows of a machine, as the policy and the lifecycle need it. */
@@ -40,14 +43,20 @@ export type LifecycleEvent =
   /** An admin armed a (re)install, with a profile or none (then the [host] profile or the menu). */
   | { kind: 'reinstall-armed'; profile: string | null }
   /** An admin cancelled a pending install. */
-  | { kind: 'reinstall-cancelled' };
+  | { kind: 'reinstall-cancelled' }
+  /** The agent fetched the plan of a disk image deploy: the one-shot install is spent now. */
+  | { kind: 'deploy-plan-fetched'; profile: string }
+  /** The agent reported the deploy's end (or the plan was refused before anything was written). */
+  | { kind: 'deploy-reported'; ok: boolean; reason: string; report: unknown };
 
 /** A state change for the store to write, stamped with its own clock. */
 export type StateChange =
   | { kind: 'arm'; profile: string | null; by: 'profile' | 'admin' }
   | { kind: 'consume'; profile: string | null }
   | { kind: 'complete'; fqdn: string | null; bootMode: string | null; report: unknown }
-  | { kind: 'disarm'; to: 'seen' | 'installed' };
+  | { kind: 'disarm'; to: 'seen' | 'installed' }
+  /** A deploy failed: the node waits in deploy-failed, with the reason kept in its report, until re-armed. */
+  | { kind: 'fail'; reason: string; report: unknown };
 
 export interface Transition {
   /** null: nothing to write. */
@@ -67,7 +76,7 @@ export function fetchesAnswer(product: string, rows: readonly ProductRow[] = PRO
 
 /** Whether the profile arms a first install for this host (a node never installed yet). */
 export function profileArmsInstall(host: { action: string } | undefined): boolean {
-  return host?.action === 'install';
+  return host?.action === 'install' || host?.action === 'deploy';
 }
 
 function unchanged(node: NodeState | undefined, reason: string): Transition {
@@ -135,5 +144,27 @@ export function nextState(event: LifecycleEvent, node: NodeState | undefined): T
       const to = node.installedAt !== null ? 'installed' : 'seen';
       return { change: { kind: 'disarm', to }, to, reason: `back to ${to}` };
     }
+    case 'deploy-plan-fetched':
+      if (node?.state !== 'install-pending') return unchanged(node, `is ${node ? node.state : 'not known'}, not install-pending: no deploy is armed`);
+      return {
+        change: { kind: 'consume', profile: event.profile },
+        to: 'installing',
+        reason: `deploy of ${event.profile} consumed: the agent fetched its plan; its next network boot goes to local disk`,
+      };
+    case 'deploy-reported':
+      if (node?.state !== 'installing' && node?.state !== 'install-pending')
+        return unchanged(node, `is ${node ? node.state : 'not known'}, not deploying: the report changes nothing`);
+      if (event.ok) {
+        return {
+          change: { kind: 'complete', fqdn: null, bootMode: null, report: event.report },
+          to: 'installed',
+          reason: `deployed (${event.reason}): next network boot goes to local disk`,
+        };
+      }
+      return {
+        change: { kind: 'fail', reason: event.reason, report: event.report },
+        to: 'deploy-failed',
+        reason: `deploy failed: ${event.reason}; next network boot goes to local disk, reinstall through the admin API to try again`,
+      };
   }
 }

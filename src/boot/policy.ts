@@ -102,12 +102,20 @@ function inspectOrAfter(
   return local(`${why}; inspected at ${stamp(inventory.reportedAt)}; [boot] after_inspect = ${after}${then}`);
 }
 
+/** "deploy of P failed at T: reason", from what the store kept of the failure (its install report). */
+export function deployFailureWords(node: SettingsNode & { installReport?: unknown }): string {
+  const report = node.installReport as { reason?: unknown } | null | undefined;
+  const why = typeof report?.reason === 'string' ? `: ${report.reason}` : '';
+  return `deploy${node.profile ? ` of ${node.profile}` : ''} failed (consumed at ${clock(node.consumedAt ?? 0)})${why}`;
+}
+
 /** What a machine boots: install, inspect, local disk, menu, or no answer at all. */
 export function decide(client: ClientDescription, profile: PolicySettings, node: SettingsNode | undefined, census?: IdentityCensus): Decision {
   const settings = settingsFor(client.mac, node, profile, census);
   const macHost = profile.hosts.get(client.mac);
   const where = settings.source === 'enrolment' ? 'its enrolment' : settings.from ? `[${settings.from.replace(/^\[|\]$/g, '')}]` : '';
   const local = (reason: string): Decision => ({ action: 'local', localScript: node?.localBoot ?? 'exit', reason, settings });
+  const act = settings.action === 'deploy' ? 'deploy' : 'install';
   const menu = (reason: string): Decision => ({ action: 'menu', reason, settings, ...(settings.menu ? { menu: settings.menu } : {}) });
 
   // The only state the lifecycle consumes: nothing else installs (src/boot/lifecycle.ts nextState).
@@ -117,8 +125,8 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
       node.armedBy === 'admin'
         ? `reinstall flag set by admin at ${clock(node.armedAt ?? 0)}`
         : macHost
-          ? `host ${client.mac} has action=install in ${profile.file}`
-          : `${settings.reason} has action=install`;
+          ? `host ${client.mac} has action=${act} in ${profile.file}`
+          : `${settings.reason} has action=${act}`;
     const fallback = profile.boot.defaultInstall ?? '';
     const chosen = named || fallback;
     if (!chosen) return menu(`${by}, but no profile is named: set profile in [host ${client.mac}], in the reinstall request, or [boot] default_install`);
@@ -136,6 +144,10 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
       `${consumedWords(consumed, undefined, profile.images?.get(consumed ?? '')?.consumedAt)} at ${clock(node.consumedAt ?? 0)}; reinstall through the admin API to install again`,
     );
   }
+  if (node?.state === 'deploy-failed') {
+    // Never a loop: the failed deploy waits for a person, who reads the reason and re-arms it.
+    return local(`${deployFailureWords(node)}; reinstall through the admin API to deploy again`);
+  }
   if (node?.state === 'installed') {
     return local(`installed at ${clock(node.installedAt ?? node.consumedAt ?? 0)}; reinstall through the admin API to install again`);
   }
@@ -144,21 +156,22 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
     const named = macHost ? `host ${client.mac}` : where;
     switch (settings.action) {
       case 'install':
+      case 'deploy':
         // Not pending: what the settings give without the install, and why there is none.
-        if (!settings.profile) return menu(`${named} has action=install but no profile (${settings.reason})`);
+        if (!settings.profile) return menu(`${named} has action=${act} but no profile (${settings.reason})`);
         if (node && node.armedAt !== null) {
-          return menu(`${named} has action=install, but its install was cancelled through the admin API; re-arm it there to install`);
+          return menu(`${named} has action=${act}, but its install was cancelled through the admin API; re-arm it there to install`);
         }
         if (node && node.installedAt !== null) {
-          return menu(`${named} has action=install, but it was installed at ${clock(node.installedAt)}; re-arm it through the admin API to install again`);
+          return menu(`${named} has action=${act}, but it was installed at ${clock(node.installedAt)}; re-arm it through the admin API to install again`);
         }
         // An enrolment arms only when asked to (enrol --install, or the reinstall route).
         if (settings.source === 'enrolment')
           return menu(
-            `${named} has action=install, profile ${settings.profile}, but no install is armed: enrol it with --install, or reinstall it through the admin API`,
+            `${named} has action=${act}, profile ${settings.profile}, but no install is armed: enrol it with --install, or reinstall it through the admin API`,
           );
         // Only a machine not heard from yet, or a store that did not ask lifecycle.sighted when it was.
-        return menu(`${named} has action=install, profile ${settings.profile}, but no install is armed yet: it is armed when the machine is next seen`);
+        return menu(`${named} has action=${act}, profile ${settings.profile}, but no install is armed yet: it is armed when the machine is next seen`);
       case 'local':
         return local(macHost ? `host ${client.mac} has action=local` : `${settings.reason}: action=local`);
       case 'menu':

@@ -8,7 +8,7 @@
 // Meant to stay sync, served from memory: NodeLookup.getNode, sawNode and EventSink.record (hot
 // paths: a DHCP reply and /boot must not wait on a round trip; sightings and events only queue).
 import type { BootEvent, EventProtocol, EventSink } from './events.ts';
-import type { InstallImage } from './catalogue.ts';
+import type { DiskImage, InstallImage } from './catalogue.ts';
 import type { NodeLifecycle, NodeState, StateChange } from './lifecycle.ts';
 import type { Inventory } from '../agent/inventory.ts';
 
@@ -224,6 +224,8 @@ export interface ImageCatalogue {
   all(dir: string): InstallImage[];
   /** One image by profile name ("<product>/<version>"), a changed or unreadable one too (to say why it is not offered). */
   find(dir: string, profile: string): InstallImage | undefined;
+  /** A disk image by profile name (deploy); absent or undefined: no such disk image. */
+  findDiskImage?(dir: string, profile: string): DiskImage | undefined;
   /** Forgets what was read (a reload): the next call reads the folder again. */
   invalidate(): void;
 }

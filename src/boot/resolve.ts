@@ -5,13 +5,13 @@
 // install is handed out, the image's integrity, the consumption of the one-shot install (written
 // before the script that depends on it leaves) and the event. No HTTP, sockets or SQL here: the
 // store is reached through the ports (src/boot/ports.ts).
-import type { InstallImage } from './catalogue.ts';
+import type { DiskImage, InstallImage } from './catalogue.ts';
 import { compareVersionsDesc, isOffered, notOfferedReason, PROFILE_NAME } from './catalogue.ts';
 import type { ClientDescription } from './client.ts';
 import type { HttpDetail, ReasonCode, TftpDetail } from './events.ts';
 import { installCmdline, type InstallVars } from './ipxe.ts';
 import { imageFiles } from './image-files.ts';
-import { fetchesAnswer, nextState, type StateChange } from './lifecycle.ts';
+import { fetchesAnswer, nextState, profileArmsInstall, type StateChange } from './lifecycle.ts';
 import { decide, type Decision, type PolicySettings } from './policy.ts';
 import type { BootPorts, ImageCatalogue, NodeRecord, NodeWrites } from './ports.ts';
 import { censusOf, settingsFor, type IdentityCensus, type NodeSettings, type SettingsNode } from './settings.ts';
@@ -93,9 +93,10 @@ export function agentImage(catalogue: ImageCatalogue, dir: string, arm64: boolea
   return { ok: true, image };
 }
 
-/** The agent's kernel line: where to report, this boot's session token, the NIC that booted. */
-export function agentCmdline(server: string, mac: string, token: string): string {
-  return `pxe_pilot.url=${server} pxe_pilot.token=${token} BOOTIF=01-${mac.replace(/:/g, '-')}`;
+/** The agent's kernel line: where to report, this boot's session token, the NIC that booted; `deploy`: it writes a disk image. */
+export function agentCmdline(server: string, mac: string, token: string, mode: 'inspect' | 'deploy' = 'inspect'): string {
+  const deploy = mode === 'deploy' ? ' pxe_pilot.mode=deploy' : '';
+  return `pxe_pilot.url=${server} pxe_pilot.token=${token} BOOTIF=01-${mac.replace(/:/g, '-')}${deploy}`;
 }
 
 export type Consumption = { written: true } | { written: false; lost: boolean; reason: string };
@@ -213,7 +214,14 @@ function menuImages(profile: BootSettings, catalogue: ImageCatalogue, name: stri
   return { images: all.filter((i) => menu.entries.some((g) => globMatches(g, i.profile))), menu, note: `; [menu ${name}]` };
 }
 
-async function resolveInspect(request: BootRequest, profile: BootSettings, ports: BootPorts, catalogue: ImageCatalogue, decision: Decision): Promise<Resolved> {
+async function resolveInspect(
+  request: BootRequest,
+  profile: BootSettings,
+  ports: BootPorts,
+  catalogue: ImageCatalogue,
+  decision: Decision,
+  deploy?: DiskImage,
+): Promise<Resolved> {
   const { mac } = request.client;
   const arm64 = request.client.arch === 11 || request.client.arch === 13 || request.client.buildarch === 'arm64';
   const agent = agentImage(catalogue, profile.assets.dir, arm64);
@@ -225,8 +233,34 @@ async function resolveInspect(request: BootRequest, profile: BootSettings, ports
   } catch (err) {
     return failed('error', `${decision.reason}, but no agent session could be started (${(err as Error).message})`);
   }
-  const outcome: BootOutcome = { tag: 'inspect', image: agent.image, cmdline: agentCmdline(httpBase(profile), mac, token), reason: decision.reason };
+  const cmdline = agentCmdline(httpBase(profile), mac, token, deploy ? 'deploy' : 'inspect');
+  const outcome: BootOutcome = { tag: 'inspect', image: agent.image, cmdline, reason: decision.reason };
+  if (deploy) {
+    // The install stays armed until the agent fetches its plan (GET /agent/<mac>/deploy) and consumes it.
+    return { outcome, decision: 'deploy', recorded: `${decision.reason}: the agent (${agent.image.profile}) writes the disk image`, profile: deploy.profile };
+  }
   return { outcome, decision: 'inspect', recorded: `${decision.reason} (${agent.image.profile})`, profile: agent.image.profile };
+}
+
+/** Why a disk image cannot be deployed now, or null. */
+export function diskImageProblem(image: DiskImage): string | null {
+  if (image.integrity === 'changed' || image.integrity === 'unreadable')
+    return `disk image ${image.profile} is not offered: ${image.integrityProblem ?? image.integrity}; run pxe-pilot assets verify ${image.profile}`;
+  return null;
+}
+
+/** A decided install whose profile is a disk image boots the agent in deploy mode; or why it cannot. */
+async function resolveDeploy(
+  request: BootRequest,
+  profile: BootSettings,
+  ports: BootPorts,
+  catalogue: ImageCatalogue,
+  decision: Decision,
+  image: DiskImage,
+): Promise<Resolved> {
+  const problem = diskImageProblem(image);
+  if (problem) return failed('error', `${decision.reason}, but ${problem}`, 'error', image.profile);
+  return resolveInspect(request, profile, ports, catalogue, { ...decision, reason: `${decision.reason}: deploying disk image ${image.profile}` }, image);
 }
 
 /** The policy's answer for a machine that asks what to boot. */
@@ -236,7 +270,7 @@ async function resolveDecision(request: BootRequest, profile: BootSettings, port
   const census = censusFrom(ports);
   // Settings by MAC, serial/UUID, enrolment or rule: the [host] or rule with action = install arms on sight.
   const before: NodeSettings = settingsFor(mac, withReported(ports.getNode(mac), client), profile, census);
-  const armsOnSight = before.action === 'install' && (before.source === 'host' || before.source === 'rule');
+  const armsOnSight = profileArmsInstall({ action: before.action ?? '' }) && (before.source === 'host' || before.source === 'rule');
   const hostname = profile.hosts.get(mac)?.hostname || before.hostname || undefined;
   const facts = { ip: client.ip, firmware: client.firmware, uuid: client.uuid, serial: client.serial, hostname };
   let node = ports.sawNode(mac, facts, armsOnSight);
@@ -249,8 +283,18 @@ async function resolveDecision(request: BootRequest, profile: BootSettings, port
   const { reason } = decision;
   const settings = decision.settings;
   switch (decision.action) {
-    case 'install':
+    case 'install': {
+      const disk = catalogue.findDiskImage?.(profile.assets.dir, decision.profile!);
+      if (disk) return resolveDeploy(request, profile, ports, catalogue, decision, disk);
+      if (settings?.action === 'deploy' && decision.profile === settings.profile)
+        return failed(
+          'error',
+          `${reason}, but ${decision.profile} is not a disk image under ${profile.assets.dir}: add one with pxe-pilot assets add FILE --kind disk-image`,
+          'error',
+          decision.profile,
+        );
       return resolveInstall(request, profile, ports, catalogue, node, decision);
+    }
     case 'inspect':
       return resolveInspect(request, profile, ports, catalogue, decision);
     case 'local':

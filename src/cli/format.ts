@@ -12,6 +12,7 @@ const STATE_COLOURS: Record<string, number> = {
   installed: 32,
   installing: 33,
   'install-pending': 36,
+  'deploy-failed': 31,
   seen: 37,
   served: 32,
   error: 31,

@@ -204,13 +204,20 @@ export const HOST_KEYS = {
   ip: key(ipv4, '', 'reservation, in server mode'),
   // The loader replaces this default with [boot] default_action.
   action: key(
-    oneOf(['install', 'local', 'menu', 'inspect']),
+    oneOf(['install', 'deploy', 'local', 'menu', 'inspect']),
     'menu',
-    'install (once) | local | menu | inspect (the agent, once); empty: [boot] default_action',
+    'install (once) | deploy (a disk image, once) | local | menu | inspect (the agent, once); empty: [boot] default_action',
   ),
   profile: key(matching(PROFILE_NAME, 'expected <product>/<version>, a folder under [assets] dir, such as proxmox-ve/9.1-1'), '', 'folder under [assets] dir'),
   cmdline: key(text, '', 'extra kernel arguments'),
   inspect_first: key(flag, false, 'an armed install first boots the inspection agent when the inventory is older than the arm'),
+  // A deployed disk image's network-config (src/deploy/network-keys.ts checks them); all empty: DHCP on the boot NIC.
+  net_address: key(text, '', 'deploy: static address with its prefix, e.g. 10.0.1.21/24; empty: DHCP'),
+  net_gateway: key(text, '', 'deploy: default gateway'),
+  net_dns: key(text, '', 'deploy: name servers, comma-separated'),
+  net_bond: key(text, '', 'deploy: NICs (names or MACs) bonded with LACP as bond0, comma-separated'),
+  net_vlan: key(text, '', 'deploy: VLAN id the address goes on'),
+  net_mtu: key(text, '', 'deploy: MTU of the links'),
   // Empty: [boot] loader decides (src/boot/policy.ts loaderFor).
   loader: key(oneOf(['', ...LOADER_NAMES]), '', 'ipxe | grub | ipxe-shim; empty: [boot] loader'),
   bmc: key(bmcUrl, '', 'power control: ipmi://HOST[:PORT] | redfish://HOST[:PORT] | redfish+http://HOST[:PORT] | wol'),
@@ -249,7 +256,11 @@ export const RULE_KEYS = {
   nic_speed_gbps: key(text, '', 'comparison: some NIC links at this speed'),
   lldp_switch: key(text, '', "glob over the LLDP neighbour's system name (or chassis id)"),
   lldp_port: key(text, '', "glob over the LLDP neighbour's port id or description"),
-  action: key(oneOf(['install', 'local', 'menu', 'inspect']), 'menu', 'install (armed once, never-installed machines) | local | menu | inspect'),
+  action: key(
+    oneOf(['install', 'deploy', 'local', 'menu', 'inspect']),
+    'menu',
+    'install (armed once, never-installed machines) | deploy (a disk image, armed once) | local | menu | inspect',
+  ),
   profile: key(matching(PROFILE_NAME, 'expected <product>/<version>, a folder under [assets] dir, such as proxmox-ve/9.1-1'), '', 'folder under [assets] dir'),
   hostname: key(text, '', 'template over the inventory, e.g. {{system.product_short}}-{{system.serial}}'),
   install_disk: key(text, '', 'smallest-ssd | largest | serial:X | model:GLOB ({{install_disk}} in answers)'),

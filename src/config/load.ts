@@ -1,6 +1,7 @@
 // Reads the INI profile and validates every key before anything binds. Each problem is
 // reported once, naming file, section, key and value; the caller exits 2. What each key takes
 // is in keys.ts; this file walks the INI against that table and checks keys against each other.
+import { readNetworkKeys } from '../deploy/network-keys.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
@@ -234,8 +235,10 @@ function readHosts(doc: Raw, p: Profile, v: Validator): void {
     const entry: HostEntry = { mac, ...defaultsOf(HOST_KEYS), action: p.boot.defaultAction, vars: {} };
     v.readKeys(raw, section, HOST_KEYS, entry);
     // A wrongly written profile has its own problem already.
-    if (entry.action === 'install' && !entry.profile && !raw.profile)
+    if ((entry.action === 'install' || entry.action === 'deploy') && !entry.profile && !raw.profile)
       v.problem(section, 'profile', '', 'action = install needs a profile, such as proxmox-ve/9.1-1');
+    const network = readNetworkKeys(entry);
+    if (!network.ok) v.problem(section, network.key, entry[network.field] ?? '', network.reason);
     for (const [k, val] of Object.entries(raw)) if (typeof val === 'string' || typeof val === 'boolean') entry.vars[k] = String(val);
     p.hosts.set(mac, entry);
   }

@@ -30,7 +30,20 @@ export type LogLevel = ServerSection['logLevel'];
 
 type HostValues = ValuesOf<typeof HOST_KEYS>;
 /** The power keys (src/power): optional, so hand-made entries need not name them. */
-type HostPowerFields = 'bmc' | 'bmcCipherSuite' | 'bmcPrivilege' | 'bmcSystem' | 'bmcTlsFingerprint' | 'inspectFirst';
+// Optional, so hand-made entries (tests, imports) need not name them.
+type HostPowerFields =
+  | 'bmc'
+  | 'bmcCipherSuite'
+  | 'bmcPrivilege'
+  | 'bmcSystem'
+  | 'bmcTlsFingerprint'
+  | 'inspectFirst'
+  | 'netAddress'
+  | 'netGateway'
+  | 'netDns'
+  | 'netBond'
+  | 'netVlan'
+  | 'netMtu';
 export type HostEntry = Omit<HostValues, 'loader' | HostPowerFields> &
   Partial<Pick<HostValues, HostPowerFields>> & {
     /** ipxe | grub | ipxe-shim; empty or absent: [boot] loader. Optional, so hand-made entries need not name it. */

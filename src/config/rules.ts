@@ -101,7 +101,7 @@ export function readRules(doc: Raw, p: Profile, v: RuleProblemSink): void {
     v.readKeys(raw, section, { action: RULE_KEYS.action, profile: RULE_KEYS.profile }, values);
     if (raw.action !== undefined && values.action) rule.action = values.action;
     if (values.profile) rule.profile = values.profile;
-    if (rule.action === 'install' && !rule.profile && raw.profile === undefined)
+    if ((rule.action === 'install' || rule.action === 'deploy') && !rule.profile && raw.profile === undefined)
       v.problem(section, 'profile', '', 'action = install needs a profile, such as debian/12');
     const hostname = text(raw, 'hostname');
     if (hostname) {
@@ -218,7 +218,7 @@ export function readIdentityHosts(doc: Raw, p: Profile, v: RuleProblemSink): voi
     };
     const keys = Object.fromEntries(IDENTITY_HOST_KEYS.map((k) => [k, HOST_KEYS[k]]));
     v.readKeys(raw, section, keys, entry);
-    if (entry.action === 'install' && !entry.profile && raw.profile === undefined)
+    if ((entry.action === 'install' || entry.action === 'deploy') && !entry.profile && raw.profile === undefined)
       v.problem(section, 'profile', '', 'action = install needs a profile, such as proxmox-ve/9.1-1');
     p.identityHosts.set(key, entry);
   }

@@ -7,6 +7,8 @@ import { HttpError } from './errors.ts';
 import { bootRoutes } from './boot.ts';
 import { agentNextRoutes } from './agent-next.ts';
 import { bmcUserRoutes } from './bmc-user.ts';
+import { agentDeployRoutes } from './agent-deploy.ts';
+import { agentSeedRoutes } from './agent-seed.ts';
 import { assetRoutes } from './assets.ts';
 import { healthRoutes } from './health.ts';
 import { answerRoutes } from './answers.ts';
@@ -58,6 +60,8 @@ export function createHttpApp(deps: HttpDeps): Koa {
     bootRoutes,
     agentNextRoutes,
     bmcUserRoutes,
+    agentDeployRoutes,
+    agentSeedRoutes,
     assetRoutes,
     initrdCpioRoutes,
     answerRoutes,

@@ -106,6 +106,11 @@ export function applyChange(
       const done = { state: 'installed' as const, installedAt: now, fqdn: change.fqdn, bootMode: change.bootMode, installReport: change.report ?? null };
       return { node: { ...(node ?? blankNode(mac, now)), ...done }, history: list };
     }
+    case 'fail': {
+      // Only a deploy under way (or refused before it wrote) fails; the install record stays open.
+      if (node?.state !== 'installing' && node?.state !== 'install-pending') return undefined;
+      return { node: { ...node, state: 'deploy-failed', installReport: change.report ?? null }, history: list };
+    }
     case 'disarm':
       if (node?.state !== 'install-pending') return undefined;
       // armedAt stays: a machine once armed is not armed again by its [host] section (lifecycle.sighted).

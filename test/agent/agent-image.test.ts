@@ -32,6 +32,8 @@ const skip = skipUnless([
   'busybox',
   'ipmi_sim',
   'ipmitool',
+  'mke2fs',
+  'debugfs',
 ]);
 const BUILD_TIMEOUT_MS = 10 * 60_000;
 const UUID = '12345678-9abc-def0-1122-334455667788';
@@ -114,14 +116,14 @@ describe('agent image', { skip }, () => {
     const contents = JSON.parse(readFileSync(join(folder, 'agent.json'), 'utf8')) as AgentContents;
     assert.ok(contents.sizes.initrd < INITRD_LIMIT, `initramfs ${contents.sizes.initrd} bytes`);
     assert.ok(contents.sizes.kernel + contents.sizes.initrd < IMAGE_LIMIT, `image ${contents.sizes.kernel + contents.sizes.initrd} bytes`);
-    for (const m of ['ahci', 'nvme', 'virtio_blk', 'virtio_net', 'e1000e', 'ice', 'mlx5_core', 'megaraid_sas', 'ipmi_si', 'ipmi_devintf'])
+    for (const m of ['ahci', 'nvme', 'virtio_blk', 'virtio_net', 'e1000e', 'ice', 'mlx5_core', 'megaraid_sas', 'ipmi_si', 'ipmi_devintf', 'ext4', 'xfs'])
       assert.ok(contents.modules.includes(m), `agent.json lists no ${m}`);
     assert.deepEqual(
       contents.programs.map((p) => p.path),
-      ['usr/sbin/dmidecode', 'usr/bin/tcpdump', 'usr/bin/ipmitool'],
+      ['usr/sbin/dmidecode', 'usr/bin/tcpdump', 'usr/bin/ipmitool', 'usr/bin/zstd'],
     );
-    // Exactly the libraries the three programs load (their DT_NEEDED closure), nothing more.
-    for (const lib of ['libc.so.6', 'libpcap.so.0.8', 'libcrypto.so.3', 'libfreeipmi.so.17', 'libreadline.so.8'])
+    // Exactly the libraries the programs load (their DT_NEEDED closure), nothing more.
+    for (const lib of ['libc.so.6', 'libpcap.so.0.8', 'libcrypto.so.3', 'libfreeipmi.so.17', 'libreadline.so.8', 'libzstd.so.1'])
       assert.ok(contents.libraries.includes(lib), `no ${lib}`);
     assert.ok(!contents.libraries.includes('libgcc_s.so.1'), 'libgcc_s is in libc6 Depends but no program loads it');
     // Firmware is named either way: carried, or missing for the inventory to report.
@@ -161,6 +163,9 @@ describe('agent image', { skip }, () => {
       'usr/bin/tcpdump',
       'usr/bin/ipmitool',
       'lib/pxe-pilot/lldp.awk',
+      'lib/pxe-pilot-agent/deploy',
+      'usr/bin/zstd',
+      'lib/x86_64-linux-gnu/libzstd.so.1',
       'lib/x86_64-linux-gnu/libpcap.so.0.8',
       'lib/x86_64-linux-gnu/libfreeipmi.so.17',
     ])
@@ -173,6 +178,8 @@ describe('agent image', { skip }, () => {
       'drivers/net/virtio_net.ko',
       'drivers/scsi/megaraid/megaraid_sas.ko',
       'drivers/char/ipmi/ipmi_si.ko',
+      'fs/ext4/ext4.ko',
+      'fs/xfs/xfs.ko',
     ])
       assert.ok(names.has(`lib/modules/${release}/kernel/${ko}`), `the initramfs has no ${ko}`);
   });
@@ -400,5 +407,144 @@ describe('agent image', { skip }, () => {
     assert.equal(received.filter((r) => r.method === 'GET').length, 10);
     assert.match(log, /did not answer \S+ 10 times in a row; powering off/);
     assert.match(log, /reboot: Power down/);
+  });
+
+  /** A whole-disk raw image without root: an MBR with one Linux partition at 1 MiB holding an ext4 made with mke2fs -d. */
+  function smallDiskImage(work: string): { raw: Buffer; partStart: number; partBytes: number } {
+    const tree = join(work, 'rootfs');
+    mkdirSync(join(tree, 'etc'), { recursive: true });
+    writeFileSync(join(tree, 'etc', 'os-release'), 'NAME="deploy test"\n');
+    const fs = join(work, 'root.ext4');
+    const partBytes = 20 << 20;
+    execFileSync('mke2fs', ['-q', '-F', '-t', 'ext4', '-d', tree, fs, `${partBytes >> 10}`], { stdio: 'ignore' });
+    const partStart = 1 << 20;
+    const raw = Buffer.alloc(partStart + partBytes + (1 << 20));
+    readFileSync(fs).copy(raw, partStart);
+    // The partition entry: type 0x83 (Linux), first sector 2048, length in sectors; then the 0x55aa signature.
+    const entry = 446;
+    raw[entry + 4] = 0x83;
+    raw.writeUInt32LE(partStart / 512, entry + 8);
+    raw.writeUInt32LE(partBytes / 512, entry + 12);
+    raw[510] = 0x55;
+    raw[511] = 0xaa;
+    return { raw, partStart, partBytes };
+  }
+
+  test('in deploy mode under QEMU, it streams the planned .raw.zst onto the disk, writes the cloud-init seed into its ext4 root, reports and reboots', async () => {
+    assert.ok(folder, 'no image was built');
+    const work = join(dir, 'tmp', 'deploy');
+    mkdirSync(work, { recursive: true });
+    const image = smallDiskImage(work);
+    writeFileSync(join(work, 'disk.raw'), image.raw);
+    execFileSync('zstd', ['-q', '-f', join(work, 'disk.raw'), '-o', join(work, 'disk.raw.zst')]);
+    const zst = readFileSync(join(work, 'disk.raw.zst'));
+    const sha256 = createHash('sha256').update(zst).digest('hex');
+    const received: Request[] = [];
+    const MAC = '52:54:00:aa:bb:01';
+    const seed: Record<string, string> = {
+      'meta-data': '{"instance-id": "i-1", "local-hostname": "web1"}\n',
+      'user-data': '#cloud-config\nhostname: web1\n',
+      'network-config': '{"network": {"version": 2}}\n',
+    };
+    const server: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const url = req.url ?? '';
+        received.push({ method: req.method ?? '', url, headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
+        const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+        if (url === '/disk.raw.zst') {
+          const from = Number(/^bytes=(\d+)-$/.exec(String(req.headers.range ?? ''))?.[1] ?? NaN);
+          if (!Number.isSafeInteger(from) || from > zst.length) return void res.writeHead(416).end();
+          res.writeHead(206, { 'content-range': `bytes ${from}-${zst.length - 1}/${zst.length}`, 'content-length': String(zst.length - from) });
+          return void res.end(zst.subarray(from));
+        }
+        if (url === `/agent/${MAC}/deploy`)
+          return json(200, {
+            url: 'http://10.0.2.100:8080/disk.raw.zst',
+            sha256,
+            compressedBytes: zst.length,
+            sizeBytes: image.raw.length,
+            compression: 'zstd',
+            device: '/dev/vda',
+            reason: 'the test plans /dev/vda',
+          });
+        const part = /^\/agent\/[^/]+\/seed\/(.+)$/.exec(url)?.[1];
+        if (part && seed[part]) return void res.writeHead(200, { 'content-type': 'text/plain' }).end(seed[part]);
+        if (url === `/agent/${MAC}/progress`) return json(202, { recorded: true });
+        if (req.method === 'POST') return json(201, { stored: true, changes: [] });
+        json(404, { error: `no ${url} in this test` });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const disk = join(work, 'target.img');
+    execFileSync('truncate', ['-s', '64M', disk]);
+    const vars = join(work, 'OVMF_VARS.fd');
+    copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
+    const started = Date.now();
+    let log: string;
+    try {
+      const qemu = await run(
+        [
+          'qemu-system-x86_64',
+          '-machine',
+          'q35',
+          '-drive',
+          'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
+          '-drive',
+          `if=pflash,format=raw,file=${vars}`,
+          '-m',
+          '512',
+          '-nographic',
+          '-no-reboot',
+          '-kernel',
+          join(folder, 'vmlinuz'),
+          '-initrd',
+          join(folder, 'initrd'),
+          '-append',
+          `console=ttyS0 quiet no_timer_check pxe_pilot.url=http://10.0.2.100:8080/ pxe_pilot.token=tok-123 BOOTIF=01-52-54-00-aa-bb-01 pxe_pilot.mode=deploy`,
+          '-drive',
+          `file=${disk},if=none,id=d1,format=raw`,
+          '-device',
+          'virtio-blk-pci,drive=d1,serial=TARGET1',
+          '-netdev',
+          `user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-cmd:busybox nc 127.0.0.1 ${port}`,
+          '-device',
+          'virtio-net-pci,netdev=n0,mac=52:54:00:aa:bb:01',
+        ],
+        { timeoutMs: 5 * 60_000 },
+      );
+      log = qemu.stdout + qemu.stderr;
+    } finally {
+      server.close();
+    }
+    const phases = log.split('\n').filter((l) => l.includes('pxe-pilot-agent:'));
+    process.stderr.write(`agent deploy under QEMU TCG (ovmf): ${((Date.now() - started) / 1000).toFixed(1)} s power-on to reboot\n${phases.join('\n')}\n`);
+    const results = received.filter((r) => r.url === `/agent/${MAC}/deploy-result`);
+    assert.equal(results.length, 1, `no deploy result; QEMU said:\n${log.slice(-4000)}`);
+    const result = JSON.parse(results[0]!.body.toString()) as { ok: boolean; sha256: string; reason: string };
+    assert.equal(result.ok, true, result.reason);
+    assert.equal(result.sha256, sha256);
+    assert.match(result.reason, /written to \/dev\/vda and verified .* cloud-init seed on \/dev\/vda1/);
+    assert.equal(results[0]!.headers.authorization, 'Bearer tok-123');
+    const phasesPosted = received.filter((r) => r.url === `/agent/${MAC}/progress`).map((r) => (JSON.parse(r.body.toString()) as { phase: string }).phase);
+    for (const phase of ['download', 'verify', 'seed', 'reboot']) assert.ok(phasesPosted.includes(phase), `no ${phase} progress in ${phasesPosted.join(', ')}`);
+    assert.match(log, /reboot: Restarting system/);
+    // The disk holds the image: the partition table as written, and the seed inside its root.
+    const written = readFileSync(disk);
+    assert.ok(written.subarray(0, 512).equals(image.raw.subarray(0, 512)), 'the partition table is the image’s');
+    writeFileSync(join(work, 'part.ext4'), written.subarray(image.partStart, image.partStart + image.partBytes));
+    for (const [name, text] of Object.entries(seed)) {
+      const cat = execFileSync('debugfs', ['-R', `cat /var/lib/cloud/seed/nocloud/${name}`, join(work, 'part.ext4')], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      assert.equal(cat, text, `seed ${name}`);
+    }
+    assert.equal(
+      execFileSync('debugfs', ['-R', 'cat /etc/os-release', join(work, 'part.ext4')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+      'NAME="deploy test"\n',
+    );
   });
 });

@@ -165,7 +165,7 @@ test('a value the command refuses is exit 2 with what to fix, before anything is
   const url = ['--url', 'http://127.0.0.1:9'];
   const cases: [string[], RegExp][] = [
     [['nodes', 'show', 'not-a-mac', ...url], /^pxe-pilot nodes show: "not-a-mac" is not a MAC address/m],
-    [['nodes', '--state', 'sleeping', ...url], /--state must be one of seen, install-pending, installing, installed, not "sleeping"/],
+    [['nodes', '--state', 'sleeping', ...url], /--state must be one of seen, install-pending, installing, installed, deploy-failed, not "sleeping"/],
     [['nodes', 'reinstall', '52:54:00:12:34:56', '--profile', 'debian', ...url], /--profile must be <product>\/<version>/],
     [['nodes', 'local-boot', '52:54:00:12:34:56', ...url], /local-boot takes one iPXE command \(quote it\) or --clear/],
     [['events', '--limit', 'lots', ...url], /--limit "lots": give a whole number from 1 to 99999/],

@@ -88,7 +88,7 @@ vendor = y
     `${FILE}: [rule bad] memory_gb = ">= -4": expected a comparison`,
     `${FILE}: [rule bad] product = "": expected a pattern such as Dell*`,
     `${FILE}: [rule bad] install_disk = "biggest": expected smallest-ssd, largest, serial:<disk serial> or model:<glob>`,
-    `${FILE}: [rule bad] action = "reboot": expected one of install, local, menu, inspect`,
+    `${FILE}: [rule bad] action = "reboot": expected one of install, deploy, local, menu, inspect`,
     `${FILE}: [rule bad] colour = "red": unknown key; [rule …] takes vendor, product`,
     `${FILE}: [rule bad] menu = "nowhere": no [menu nowhere] section`,
     `${FILE}: [rule empty]: a rule needs at least one condition`,

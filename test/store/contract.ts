@@ -111,6 +111,22 @@ export function storeContract(backend: string, open: (options?: ContractOptions)
     assert.equal(store.installHistory(MAC).length, 2);
   });
 
+  check(
+    'a failed deploy is kept as deploy-failed with its report, across a restart; only a deploy under way can fail; an admin re-arms it',
+    async (store, restart) => {
+      store.sawNode(MAC, {}, true);
+      await happen(store, { kind: 'deploy-plan-fetched', profile: 'cloud/1' });
+      const report = { ok: false, reason: 'digest mismatch', expected: 'a'.repeat(64), received: 'b'.repeat(64) };
+      assert.equal((await happen(store, { kind: 'deploy-reported', ok: false, reason: 'digest mismatch', report }))?.state, 'deploy-failed');
+      store = await restart();
+      assert.equal(store.getNode(MAC)?.state, 'deploy-failed');
+      assert.deepEqual(store.getNode(MAC)?.installReport, report);
+      assert.equal(store.countNodesInState('deploy-failed'), 1);
+      assert.equal(await store.applyChange(MAC, { kind: 'fail', reason: 'again', report: null }), undefined, 'a failed deploy does not fail twice');
+      assert.equal((await store.applyChange(MAC, { kind: 'arm', profile: 'cloud/1', by: 'admin' }))?.state, 'install-pending');
+    },
+  );
+
   check('a local-boot script is kept per node; an unknown node has none to set', async (store) => {
     store.ensureNode(MAC);
     assert.equal((await store.setLocalBoot(MAC, 'sanboot --no-describe --drive 0x80'))?.localBoot, 'sanboot --no-describe --drive 0x80');

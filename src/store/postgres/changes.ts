@@ -52,6 +52,13 @@ export async function writeChange(db: pg.ClientBase, mac: string, change: StateC
       else await db.query('INSERT INTO installs (mac, installed_at, fqdn) VALUES ($1, $2, $3)', [mac, now, change.fqdn]);
       return true;
     }
+    case 'fail': {
+      const failed = await db.query(
+        "UPDATE nodes SET state = 'deploy-failed', install_report = $1 WHERE mac = $2 AND state IN ('installing', 'install-pending')",
+        [JSON.stringify(change.report ?? null), mac],
+      );
+      return failed.rowCount === 1;
+    }
     case 'disarm': {
       // armed_at stays, as in SQLite: a cancelled install is not armed again by its [host] section.
       const done = await db.query("UPDATE nodes SET state = $1, profile = NULL WHERE mac = $2 AND state = 'install-pending'", [change.to, mac]);
