@@ -10,7 +10,7 @@ import { repoRoot } from './standin.ts';
 export interface HostSection {
   mac: string;
   hostname?: string;
-  action?: 'install' | 'local' | 'menu';
+  action?: 'install' | 'deploy' | 'local' | 'menu' | 'inspect';
   profile?: string;
   cmdline?: string;
   loader?: 'ipxe' | 'grub' | 'ipxe-shim';

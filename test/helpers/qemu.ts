@@ -129,7 +129,9 @@ export function qemuArgs(spec: MachineSpec, serialLog: string, varsFile: string)
       '-drive',
       `file=${d.file},if=none,id=disk${i},format=raw`,
       '-device',
-      `${d.bus === 'nvme' ? 'nvme' : 'virtio-blk-pci'},drive=disk${i},serial=${d.serial}`,
+      // After the NIC in the boot order, as a rack machine is set up: OVMF drops from its boot
+      // order any device the fw_cfg order leaves out, so a disk without an index never boots.
+      `${d.bus === 'nvme' ? 'nvme' : 'virtio-blk-pci'},drive=disk${i},serial=${d.serial},bootindex=${i + 2}`,
     );
   });
   if (spec.uuid) args.push('-uuid', spec.uuid);
