@@ -13,19 +13,29 @@ export function ipxeText(value: string): string {
 }
 
 /**
+ * The last line of a top-level script that hands the machine back to its firmware, to try its next
+ * boot device (the local disk). On UEFI the status must be an error: EDK2-based firmware (OVMF, and
+ * most servers' as Dell and Lenovo report) ends its boot loop at an option that returns success
+ * and shows its boot manager instead of booting the disk. A chained script's `exit` only ends that
+ * script (its status becomes the `chain` command's), so the scripts /boot serves end with a plain
+ * `exit` and the bootstrap, the top level, hands back.
+ */
+export const HAND_BACK_TO_FIRMWARE = 'iseq ${platform} efi && exit 1 || exit';
+
+/**
  * The bootstrap every iPXE fetches first (HTTP /boot.ipxe, TFTP boot.ipxe / autoexec.ipxe):
- * asks the policy for the script of the NIC that booted (${mac}, not always net0);
- * if the server is unreachable, `exit` hands back to the firmware so it tries the next boot device.
+ * asks the policy for the script of the NIC that booted (${mac}, not always net0). When that script
+ * returns (local disk, a refusal) or the server is unreachable, it hands back to the firmware.
  */
 export function renderBootstrapScript(httpBase: string): string {
   return [
     '#!ipxe',
-    "# pxe-pilot bootstrap: ask for this machine's script; on failure return to the firmware.",
+    "# pxe-pilot bootstrap: ask for this machine's script; when it returns, or on failure, return to the firmware.",
     `chain --autofree ${httpBase}/boot?mac=\${mac:hexhyp}&arch=\${buildarch}&platform=\${platform}&uuid=\${uuid}&serial=\${serial:uristring} || goto unreachable`,
-    'exit',
+    HAND_BACK_TO_FIRMWARE,
     ':unreachable',
     `echo pxe-pilot: ${httpBase} did not answer; returning to the firmware`,
-    'exit',
+    HAND_BACK_TO_FIRMWARE,
     '',
   ].join('\n');
 }

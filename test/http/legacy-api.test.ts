@@ -47,7 +47,10 @@ describe('legacy_api = aayusharyan', () => {
     assert.equal((await call(d, 'GET', '/health', { headers: NATIVE })).json.status, 'ok');
     const chain = await call(d, 'GET', '/chain');
     assert.equal(chain.status, 200);
-    assert.match(chain.text, /^#!ipxe\nchain http:\/\/127\.0\.0\.1:\d+\/boot\?mac=\$\{mac\} \|\| goto fallback\n:fallback\n(echo .*\n)exit\n$/);
+    assert.match(
+      chain.text,
+      /^#!ipxe\nchain http:\/\/127\.0\.0\.1:\d+\/boot\?mac=\$\{mac\} \|\| goto fallback\n:fallback\n(echo .*\n)iseq \$\{platform\} efi && exit 1 \|\| exit\n$/,
+    );
   });
 
   test('reinstall arms the node through the lifecycle and GET /nodes reads the flag from its state, times in ISO 8601', async () => {

@@ -7,6 +7,7 @@ import type { Context } from 'koa';
 import { nextState } from '../../boot/lifecycle.ts';
 import type { NodeRecord } from '../../boot/ports.ts';
 import { httpBase } from '../../boot/urls.ts';
+import { HAND_BACK_TO_FIRMWARE } from '../../boot/ipxe.ts';
 import { requireAdmin } from '../auth.ts';
 import { isPlainObject, readBody } from '../body.ts';
 import type { HttpDeps } from '../context.ts';
@@ -37,7 +38,7 @@ export function legacyChainScript(base: string): string {
     `chain ${base}/boot?mac=\${mac} || goto fallback`,
     ':fallback',
     'echo pxe-pilot: boot server unavailable, continuing with the next boot device',
-    'exit',
+    HAND_BACK_TO_FIRMWARE,
     '',
   ].join('\n');
 }
