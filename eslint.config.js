@@ -63,6 +63,7 @@ export default defineConfig(
         EventSource: 'readonly',
         setInterval: 'readonly',
         clearInterval: 'readonly',
+        setTimeout: 'readonly',
       },
     },
   },

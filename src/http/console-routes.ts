@@ -1,15 +1,30 @@
-// Admin read-outs the console (dashboard and CLI) needs beside the admin API: transfers in flight,
-// DHCP leases, install images and who uses them, and the daemon's status with its warnings.
+// Admin read-outs the console (dashboard and CLI) needs beside the admin API: transfers and deploys
+// in flight, DHCP leases, install images and who uses them, and the daemon's status with its warnings.
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { HttpDeps } from './context.ts';
 import type { DaemonTelemetry } from '../metrics/telemetry.ts';
 import { profileWarnings } from '../config/load.ts';
 import { nodeCounts } from '../metrics/sources.ts';
+import { deployProgress } from '../live/deploys.ts';
+import { parseMac } from './request.ts';
 
 export function consoleRoutes(router: Router, deps: HttpDeps, admin: Middleware, telemetry: DaemonTelemetry): void {
   router.get('/transfers', admin, (ctx) => {
     ctx.body = { transfers: telemetry.transfers.list().map((t) => ({ ...t, startedAt: new Date(t.startedAt).toISOString() })) };
+  });
+
+  // Deploys under way (the Live and machine pages), from the agents' progress events; ?mac= for one.
+  router.get('/deploys', admin, (ctx) => {
+    const now = Date.now();
+    const only = typeof ctx.query.mac === 'string' ? parseMac(ctx.query.mac) : null;
+    const nodes = only ? [deps.store.getNode(only)].filter((n) => n !== null && n !== undefined) : deps.store.listNodesInState('installing', 1000);
+    ctx.body = {
+      deploys: nodes
+        .map((n) => deployProgress(n, deps.store.events({ mac: n.mac, protocol: 'agent', limit: 200 }), now))
+        .filter((d) => d !== null)
+        .map((d) => ({ ...d, at: new Date(d.at).toISOString() })),
+    };
   });
 
   router.get('/leases', admin, (ctx) => {

@@ -5,57 +5,17 @@
 // next boot is local either way (never a loop). A disk too small is refused before anything is written.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpService } from '../../src/http/service.ts';
 import { Store } from '../../src/store/store.ts';
-import { hashFile, writeImageManifest, type DiskImageFacts } from '../../src/assets/manifest.ts';
+import { AGENT_RELEASE, deployAssets, GIB } from '../helpers/deploy-assets.ts';
 import { testHttpDeps } from '../helpers/http.ts';
 import { hostEntry, testProfile } from '../helpers/profile.ts';
 import { MemoryAgentSessions } from '../helpers/agent-sessions.ts';
 import { testDisk, testInventory } from '../helpers/inventory.ts';
 import type { Profile } from '../../src/config/profile.ts';
-
-const RELEASE = '6.1.0-57-amd64';
-const GIB = 1024 ** 3;
-
-async function manifestOf(dir: string, profile: string, kind: 'generic' | 'disk-image', paths: string[], disk?: Omit<DiskImageFacts, 'sha256'>): Promise<void> {
-  const files = [];
-  for (const path of paths) {
-    const st = statSync(join(dir, path));
-    files.push({ path, size: st.size, mtimeMs: st.mtimeMs, sha256: await hashFile(join(dir, path)) });
-  }
-  const [product, version] = profile.split('/') as [string, string];
-  await writeImageManifest(dir, {
-    schema: 1,
-    profile,
-    product,
-    displayName: product,
-    version,
-    kind,
-    source: { name: 'test', sha256: '0'.repeat(64), size: 0 },
-    answerUrl: null,
-    builtAt: new Date().toISOString(),
-    builtBy: 'test',
-    files,
-    ...(disk ? { disk: { ...disk, sha256: files[0]!.sha256 } } : {}),
-  });
-}
-
-/** The agent as `agent build` lays it out, and a 40 GiB disk image kept as .raw.zst. */
-async function assets(root: string): Promise<{ sha256: string; bytes: number }> {
-  const agent = join(root, 'pxe-pilot-agent', RELEASE);
-  mkdirSync(agent, { recursive: true });
-  writeFileSync(join(agent, 'vmlinuz'), 'kernel bytes');
-  writeFileSync(join(agent, 'initrd'), 'initrd bytes');
-  await manifestOf(agent, `pxe-pilot-agent/${RELEASE}`, 'generic', ['vmlinuz', 'initrd']);
-  const disk = join(root, 'cloud', '1');
-  mkdirSync(disk, { recursive: true });
-  writeFileSync(join(disk, 'disk.raw.zst'), 'compressed image bytes');
-  await manifestOf(disk, 'cloud/1', 'disk-image', ['disk.raw.zst'], { file: 'disk.raw.zst', compression: 'zstd', sizeBytes: 40 * GIB });
-  return { sha256: await hashFile(join(disk, 'disk.raw.zst')), bytes: statSync(join(disk, 'disk.raw.zst')).size };
-}
 
 describe('deploying a disk image', () => {
   const root = mkdtempSync(join(tmpdir(), 'pxp-deploy-'));
@@ -71,7 +31,7 @@ describe('deploying a disk image', () => {
   let image: { sha256: string; bytes: number };
 
   before(async () => {
-    image = await assets(root);
+    image = await deployAssets(root);
     store = Store.open(':memory:');
     const deploy = { action: 'deploy' as const, profile: 'cloud/1' };
     profile = testProfile({
@@ -112,7 +72,7 @@ describe('deploying a disk image', () => {
   test('action = deploy boots the agent in deploy mode; the plan names the image and the smallest disk that holds it, and consumes the install', async () => {
     const script = await boot(BIG);
     assert.match(script, /pxe_pilot\.mode=deploy/);
-    assert.match(script, new RegExp(`pxe-pilot-agent/${RELEASE}/vmlinuz`));
+    assert.match(script, new RegExp(`pxe-pilot-agent/${AGENT_RELEASE}/vmlinuz`));
     assert.equal(store.getNode(BIG)?.state, 'install-pending', 'the boot alone does not spend the deploy');
     assert.match(store.events({ mac: BIG }).at(-1)?.reason ?? '', /deploying disk image cloud\/1/);
     const token = tokenIn(script);

@@ -1,6 +1,6 @@
 // pxe-pilot dashboard: plain JavaScript modules, no framework, everything from the daemon.
 // Reads the admin API with the session cookie; changes carry the session's CSRF token (ui.js).
-import { h, api, page, problem, setCsrf, ago, size, clock, table } from './ui.js';
+import { h, api, page, problem, setCsrf, ago, size, clock, table, progressBar, deployTable } from './ui.js';
 import { machinesPage } from './machines.js';
 import { machinePage } from './machine.js';
 
@@ -10,6 +10,7 @@ let cleanup = [];
 async function livePage() {
   const list = h('ol', { class: 'timeline events', id: 'live-events' });
   const transfers = h('div', { id: 'transfers' }, h('p', { class: 'muted' }, 'No transfer in flight.'));
+  const deploys = h('div', { id: 'deploys' }, h('p', { class: 'muted' }, 'No deploy under way.'));
   const stream = new EventSource('/events/stream');
   stream.addEventListener('boot-event', (m) => {
     const e = JSON.parse(m.data);
@@ -38,30 +39,21 @@ async function livePage() {
   stream.onerror = () => (state.textContent = 'reconnecting…');
   const poll = async () => {
     try {
-      const r = await api('GET', '/transfers');
+      const [r, d] = await Promise.all([api('GET', '/transfers'), api('GET', '/deploys')]);
+      deploys.replaceChildren(d.deploys.length === 0 ? h('p', { class: 'muted' }, 'No deploy under way.') : deployTable(d.deploys));
       transfers.replaceChildren(
         r.transfers.length === 0
           ? h('p', { class: 'muted' }, 'No transfer in flight.')
           : table(
               ['Protocol', 'Client', 'File', 'Progress', 'Bytes', 'Rate'],
               r.transfers.map((t) => {
-                const pct = t.size ? Math.min(100, Math.floor((100 * t.bytes) / t.size)) : 0;
                 return {
                   attrs: { 'data-file': t.file },
                   cells: [
                     t.protocol.toUpperCase(),
                     t.client,
                     h('span', { class: 'mono' }, t.file),
-                    h(
-                      'span',
-                      {},
-                      h(
-                        'span',
-                        { class: 'progress', role: 'progressbar', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100 },
-                        h('span', { width: `${pct}%` }),
-                      ),
-                      ` ${pct}%`,
-                    ),
+                    progressBar(t.bytes, t.size),
                     `${size(t.bytes)} / ${size(t.size)}`,
                     `${size(t.rate)}/s`,
                   ],
@@ -79,7 +71,15 @@ async function livePage() {
     () => stream.close(),
     () => clearInterval(timer),
   );
-  return [h('h1', {}, 'Live ', state), h('h2', {}, 'Transfers in flight'), transfers, h('h2', {}, 'Events as they happen'), list];
+  return [
+    h('h1', {}, 'Live ', state),
+    h('h2', {}, 'Deploys under way'),
+    deploys,
+    h('h2', {}, 'Transfers in flight'),
+    transfers,
+    h('h2', {}, 'Events as they happen'),
+    list,
+  ];
 }
 
 async function imagesPage() {

@@ -1,6 +1,6 @@
 // A machine's page: its facts and where its settings come from, its enrolment, its power with the
 // BMC's actions, the actions on its install, the inventory the agent reported, and its timeline.
-import { h, api, page, problem, ago, size, when, stateBadge, clock, table, facts, confirmed } from './ui.js';
+import { h, api, page, problem, ago, size, when, stateBadge, clock, table, facts, confirmed, deployTable } from './ui.js';
 import { identity, enrolForm, unenrol, switchPortText, reinstallProgress } from './machines.js';
 
 const yesNo = (b) => (b === null || b === undefined ? '-' : b ? 'yes' : 'no');
@@ -241,6 +241,26 @@ function lastJobView(mac) {
   });
 }
 
+/** This machine's deploy while it is under way, asked again every 2 s until the page is left. */
+function deploySection(mac) {
+  const body = h('div', { id: 'deploy-progress' });
+  const section = h('section', { id: 'deploy', hidden: true }, h('h2', {}, 'Deploy under way'), body);
+  const poll = async () => {
+    if (!section.isConnected && section.dataset.polled) return;
+    section.dataset.polled = '1';
+    try {
+      const r = await api('GET', `/deploys?mac=${encodeURIComponent(mac)}`);
+      section.hidden = r.deploys.length === 0;
+      body.replaceChildren(r.deploys.length ? deployTable(r.deploys) : '');
+    } catch {
+      // The Timeline below still shows the progress events.
+    }
+    setTimeout(poll, 2000);
+  };
+  setTimeout(poll, 0);
+  return section;
+}
+
 export async function machinePage(mac) {
   const [node, images, readout] = await Promise.all([
     api('GET', `/nodes/${encodeURIComponent(mac)}`),
@@ -351,6 +371,7 @@ export async function machinePage(mac) {
       powerPanel(node.mac, label, line && line.power),
       enrolmentPanel(node, images),
     ),
+    deploySection(node.mac),
     inventorySection(node.inventory || null),
     h('h2', {}, 'Timeline'),
     h('p', { class: 'muted' }, 'DHCP → TFTP → HTTP → answer → webhook, oldest first, each with the reason pxe-pilot gave.'),

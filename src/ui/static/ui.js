@@ -122,3 +122,34 @@ export async function confirmed(question, change) {
     return null;
   }
 }
+
+/** A progress bar with its percentage, as the Live page draws transfers. */
+export function progressBar(done, total) {
+  const pct = total ? Math.min(100, Math.floor((100 * done) / total)) : 0;
+  return h(
+    'span',
+    {},
+    h('span', { class: 'progress', role: 'progressbar', 'aria-valuenow': pct, 'aria-valuemin': 0, 'aria-valuemax': 100 }, h('span', { width: `${pct}%` })),
+    ` ${pct}%`,
+  );
+}
+
+/** Deploys under way (GET /deploys): the machine, the image, the phase, the bytes and the rate the agent reported. */
+export function deployTable(deploys) {
+  return table(
+    ['Machine', 'Image', 'Disk', 'Phase', 'Progress', 'Bytes', 'Rate', 'Said'],
+    deploys.map((d) => ({
+      attrs: { 'data-mac': d.mac },
+      cells: [
+        h('a', { href: `#/machine/${encodeURIComponent(d.mac)}`, class: 'mono' }, d.mac),
+        d.profile || '-',
+        d.device || '-',
+        h('span', { class: 'phase' }, d.phase),
+        progressBar(d.bytes, d.total),
+        `${size(d.bytes)} / ${size(d.total)}`,
+        `${d.mbps.toFixed(1)} MB/s`,
+        ago(d.at),
+      ],
+    })),
+  );
+}
