@@ -9,8 +9,16 @@ import { NODE_LIFECYCLES } from '../../src/boot/lifecycle.ts';
 
 const MAC = '52:54:00:aa:00:01';
 let id = 0;
-const agent = (time: number, kind: string, decision: string, detail: Record<string, unknown> = {}, mac = MAC): StoredEvent =>
-  ({ id: ++id, time, mac, protocol: 'agent', kind, decision, reason: '', detail });
+const agent = (time: number, kind: string, decision: string, detail: Record<string, unknown> = {}, mac = MAC): StoredEvent => ({
+  id: ++id,
+  time,
+  mac,
+  protocol: 'agent',
+  kind,
+  decision,
+  reason: '',
+  detail,
+});
 const plan = (t: number) => agent(t, 'GET /agent/deploy', 'deploy', { profile: 'cloud/1', device: '/dev/vda' });
 const progress = (t: number, phase: string, bytes: number) => agent(t, 'deploy-progress', phase, { phase, bytes, total: 100, mbps: 12.5 });
 const installing = { mac: MAC, state: 'installing' as const };
