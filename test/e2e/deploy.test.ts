@@ -36,113 +36,133 @@ interface NodeView {
   install?: { report?: { ok?: boolean; reason?: string } | null } | null;
 }
 
-describe('deploying a disk image under OVMF: streamed, seeded, booted from its disk; a tampered image refused', { skip, concurrency: false, timeout: 2_400_000 }, () => {
-  let lab: BootLab | undefined;
-  let pilot: PxePilot | undefined;
-  let image: DeployDiskImage | undefined;
-  let goodDigest = '';
-  let tamperedDigest = '';
+describe(
+  'deploying a disk image under OVMF: streamed, seeded, booted from its disk; a tampered image refused',
+  { skip, concurrency: false, timeout: 2_400_000 },
+  () => {
+    let lab: BootLab | undefined;
+    let pilot: PxePilot | undefined;
+    let image: DeployDiskImage | undefined;
+    let goodDigest = '';
+    let tamperedDigest = '';
 
-  before(
-    async () => {
-      const agent = await buildAgentImage();
-      const standin = await buildStandin();
-      lab = await BootLab.create('depl');
-      await lab.startRouter({ kind: 'router-advertisements-only' });
-      await installAgentImage(agent, lab.path('assets'));
-      image = buildDeployDiskImage(agent, lab.path('disk-image'));
-      pilot = await lab.startPxePilot({
-        mode: 'server',
-        standin,
-        installHosts: [],
-        uefiLoader: 'snponly.efi',
-        extraHosts: [good, tampered].map((h) => ({ mac: h.mac, hostname: h.hostname, action: 'deploy', profile: h.profile })),
-      });
-      // As a user would: the image added with the CLI, kept compressed.
-      for (const version of ['1', '2'])
-        await addAssetWithCli(image.zst, pilot.configFile, ['--kind', 'disk-image', '--product', 'deploy-test', '--version', version]);
-      const kept = (version: string): string => join(lab!.path('assets'), 'deploy-test', version, 'disk.raw.zst');
-      goodDigest = createHash('sha256').update(readFileSync(kept('1'))).digest('hex');
-      // One byte changed in the middle of version 2, its size and mtime kept: only a full digest sees it.
-      const file = kept('2');
-      const st = statSync(file);
-      const fd = openSync(file, 'r+');
-      try {
-        const at = Math.floor(st.size / 2);
-        const byte = Buffer.alloc(1);
-        readSync(fd, byte, 0, 1, at);
-        byte[0] = byte[0]! ^ 0xff;
-        writeSync(fd, byte, 0, 1, at);
-      } finally {
-        closeSync(fd);
-      }
-      utimesSync(file, st.atime, st.mtime);
-      tamperedDigest = createHash('sha256').update(readFileSync(file)).digest('hex');
-    },
-    { timeout: 15 * 60_000 },
-  );
-  after(async () => {
-    await lab?.destroy();
-  });
-
-  /** A blank disk, the machine on it network-booting until the agent powers it off or reboots it. */
-  async function deployOnto(h: typeof good, diskBytes: number): Promise<{ disk: string; serial: string }> {
-    const disk = lab!.path(`${h.hostname}-disk.img`);
-    execFileSync('truncate', ['-s', String(diskBytes), disk]);
-    const machine = await lab!.bootMachine({ name: `${h.hostname}-deploy`, firmware: 'uefi', mac: h.mac, disks: [{ file: disk, serial: `DISK-${h.hostname}`, bus: 'virtio' }] });
-    const serial = await untilOff(machine, 'the agent to start in deploy mode', /pxe-pilot-agent: \/init started/, 600_000);
-    return { disk, serial };
-  }
-
-  async function untilOff(machine: Machine, what: string, pattern: RegExp | string, timeoutMs: number): Promise<string> {
-    try {
-      await machine.waitForSerial(what, pattern, timeoutMs);
-      await machine.waitForPowerOff(timeoutMs);
-    } finally {
-      await machine.stop();
-    }
-    return plainSerial(await machine.serial());
-  }
-
-  test('the agent writes and seeds the image; the node is installed; the next power-on boots the disk with its own host name', async () => {
-    if (!lab || !pilot || !image) throw new Error('the lab did not start');
-    const started = Date.now();
-    const { disk, serial } = await deployOnto(good, 256 * MiB);
-    const deploySeconds = (Date.now() - started) / 1000;
-    assert.match(serial, /pxe-pilot-agent: .*written to \/dev\/vda and verified/, agentLines(serial));
-    await waitFor('the deploy to be reported', async () => (await pilot!.admin<NodeView>(`/nodes/${good.mac}`)).body?.state === 'installed', 60_000);
-    const events = await pilot.events(good.mac);
-    const phases = new Set(events.filter((e) => e.kind === 'deploy-progress').map((e) => String((e.detail as { phase?: string } | undefined)?.phase)));
-    for (const phase of ['download', 'verify', 'seed']) assert.ok(phases.has(phase), `no ${phase} progress event: ${[...phases].join(', ')}`);
-    // The disk holds the image's partition table as written (the first sector and the GPT header).
-    const written = readFileSync(disk);
-    const raw = readFileSync(image.raw);
-    assert.ok(written.subarray(0, 1024).equals(raw.subarray(0, 1024)), 'the protective MBR and GPT header are the image’s');
-
-    const local = await lab.bootMachine({ name: `${good.hostname}-local`, firmware: 'uefi', mac: good.mac, disks: [{ file: disk, serial: `DISK-${good.hostname}`, bus: 'virtio' }] });
-    const booted = await untilOff(local, 'the deployed system to boot from its disk', DEPLOYED_MARKER, 420_000);
-    const localSeconds = (Date.now() - started) / 1000 - deploySeconds;
-    assert.match(booted, new RegExp(`${DEPLOYED_MARKER.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${good.hostname}\\b`), booted.slice(-3000));
-    const explained = await pilot.admin<unknown>(`/nodes/${good.mac}/explain`);
-    assert.match(explained.text, /local/i, explained.text.slice(0, 2000));
-    process.stderr.write(
-      `deploy under OVMF (TCG): power-on to deployed and rebooting ${deploySeconds.toFixed(1)} s for a ${(image.sizeBytes / MiB).toFixed(0)} MiB image ` +
-        `(${(readFileSync(image.zst).length / MiB).toFixed(1)} MiB zstd); the next power-on to the deployed system's marker ${localSeconds.toFixed(1)} s\n${agentLines(serial)}\n`,
+    before(
+      async () => {
+        const agent = await buildAgentImage();
+        const standin = await buildStandin();
+        lab = await BootLab.create('depl');
+        await lab.startRouter({ kind: 'router-advertisements-only' });
+        await installAgentImage(agent, lab.path('assets'));
+        image = buildDeployDiskImage(agent, lab.path('disk-image'));
+        pilot = await lab.startPxePilot({
+          mode: 'server',
+          standin,
+          installHosts: [],
+          uefiLoader: 'snponly.efi',
+          extraHosts: [good, tampered].map((h) => ({ mac: h.mac, hostname: h.hostname, action: 'deploy', profile: h.profile })),
+        });
+        // As a user would: the image added with the CLI, kept compressed.
+        for (const version of ['1', '2'])
+          await addAssetWithCli(image.zst, pilot.configFile, ['--kind', 'disk-image', '--product', 'deploy-test', '--version', version]);
+        const kept = (version: string): string => join(lab!.path('assets'), 'deploy-test', version, 'disk.raw.zst');
+        goodDigest = createHash('sha256')
+          .update(readFileSync(kept('1')))
+          .digest('hex');
+        // One byte changed in the middle of version 2, its size and mtime kept: only a full digest sees it.
+        const file = kept('2');
+        const st = statSync(file);
+        const fd = openSync(file, 'r+');
+        try {
+          const at = Math.floor(st.size / 2);
+          const byte = Buffer.alloc(1);
+          readSync(fd, byte, 0, 1, at);
+          byte[0] = byte[0]! ^ 0xff;
+          writeSync(fd, byte, 0, 1, at);
+        } finally {
+          closeSync(fd);
+        }
+        utimesSync(file, st.atime, st.mtime);
+        tamperedDigest = createHash('sha256').update(readFileSync(file)).digest('hex');
+      },
+      { timeout: 15 * 60_000 },
     );
-  });
+    after(async () => {
+      await lab?.destroy();
+    });
 
-  test('an image changed after it was added is refused by its digest; its disk has no partition table left; explain names both digests', async () => {
-    if (!lab || !pilot || !image) throw new Error('the lab did not start');
-    const { disk, serial } = await deployOnto(tampered, 256 * MiB);
-    await waitFor('the failed deploy to be reported', async () => (await pilot!.admin<NodeView>(`/nodes/${tampered.mac}`)).body?.state === 'deploy-failed', 60_000);
-    const written = readFileSync(disk);
-    const zero = Buffer.alloc(MiB);
-    assert.ok(written.subarray(0, MiB).equals(zero), `the first MiB (MBR, GPT header) is zeroed:\n${agentLines(serial)}`);
-    assert.ok(written.subarray(written.length - MiB).equals(zero), 'the last MiB (the backup GPT) is zeroed');
-    const explained = await pilot.admin<unknown>(`/nodes/${tampered.mac}/explain`);
-    assert.match(explained.text, new RegExp(`digest mismatch: expected sha256 ${goodDigest}, received ${tamperedDigest}`), explained.text.slice(0, 3000));
-    assert.notEqual(goodDigest, tamperedDigest);
-    // Kept for a look by hand when the lab is kept (PXP_E2E_KEEP=1).
-    if (process.env.PXP_E2E_KEEP) await cp(disk, `${disk}.after`);
-  });
-});
+    /** A blank disk, the machine on it network-booting until the agent powers it off or reboots it. */
+    async function deployOnto(h: typeof good, diskBytes: number): Promise<{ disk: string; serial: string }> {
+      const disk = lab!.path(`${h.hostname}-disk.img`);
+      execFileSync('truncate', ['-s', String(diskBytes), disk]);
+      const machine = await lab!.bootMachine({
+        name: `${h.hostname}-deploy`,
+        firmware: 'uefi',
+        mac: h.mac,
+        disks: [{ file: disk, serial: `DISK-${h.hostname}`, bus: 'virtio' }],
+      });
+      const serial = await untilOff(machine, 'the agent to start in deploy mode', /pxe-pilot-agent: \/init started/, 600_000);
+      return { disk, serial };
+    }
+
+    async function untilOff(machine: Machine, what: string, pattern: RegExp | string, timeoutMs: number): Promise<string> {
+      try {
+        await machine.waitForSerial(what, pattern, timeoutMs);
+        await machine.waitForPowerOff(timeoutMs);
+      } finally {
+        await machine.stop();
+      }
+      return plainSerial(await machine.serial());
+    }
+
+    test('the agent writes and seeds the image; the node is installed; the next power-on boots the disk with its own host name', async () => {
+      if (!lab || !pilot || !image) throw new Error('the lab did not start');
+      const started = Date.now();
+      const { disk, serial } = await deployOnto(good, 256 * MiB);
+      const deploySeconds = (Date.now() - started) / 1000;
+      assert.match(serial, /pxe-pilot-agent: .*written to \/dev\/vda and verified/, agentLines(serial));
+      await waitFor('the deploy to be reported', async () => (await pilot!.admin<NodeView>(`/nodes/${good.mac}`)).body?.state === 'installed', 60_000);
+      const events = await pilot.events(good.mac);
+      const phases = new Set(events.filter((e) => e.kind === 'deploy-progress').map((e) => String((e.detail as { phase?: string } | undefined)?.phase)));
+      for (const phase of ['download', 'verify', 'seed']) assert.ok(phases.has(phase), `no ${phase} progress event: ${[...phases].join(', ')}`);
+      // The disk holds the image's partition table as written (the first sector and the GPT header).
+      const written = readFileSync(disk);
+      const raw = readFileSync(image.raw);
+      assert.ok(written.subarray(0, 1024).equals(raw.subarray(0, 1024)), 'the protective MBR and GPT header are the image’s');
+
+      const local = await lab.bootMachine({
+        name: `${good.hostname}-local`,
+        firmware: 'uefi',
+        mac: good.mac,
+        disks: [{ file: disk, serial: `DISK-${good.hostname}`, bus: 'virtio' }],
+      });
+      const booted = await untilOff(local, 'the deployed system to boot from its disk', DEPLOYED_MARKER, 420_000);
+      const localSeconds = (Date.now() - started) / 1000 - deploySeconds;
+      assert.match(booted, new RegExp(`${DEPLOYED_MARKER.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${good.hostname}\\b`), booted.slice(-3000));
+      const explained = await pilot.admin<unknown>(`/nodes/${good.mac}/explain`);
+      assert.match(explained.text, /local/i, explained.text.slice(0, 2000));
+      process.stderr.write(
+        `deploy under OVMF (TCG): power-on to deployed and rebooting ${deploySeconds.toFixed(1)} s for a ${(image.sizeBytes / MiB).toFixed(0)} MiB image ` +
+          `(${(readFileSync(image.zst).length / MiB).toFixed(1)} MiB zstd); the next power-on to the deployed system's marker ${localSeconds.toFixed(1)} s\n${agentLines(serial)}\n`,
+      );
+    });
+
+    test('an image changed after it was added is refused by its digest; its disk has no partition table left; explain names both digests', async () => {
+      if (!lab || !pilot || !image) throw new Error('the lab did not start');
+      const { disk, serial } = await deployOnto(tampered, 256 * MiB);
+      await waitFor(
+        'the failed deploy to be reported',
+        async () => (await pilot!.admin<NodeView>(`/nodes/${tampered.mac}`)).body?.state === 'deploy-failed',
+        60_000,
+      );
+      const written = readFileSync(disk);
+      const zero = Buffer.alloc(MiB);
+      assert.ok(written.subarray(0, MiB).equals(zero), `the first MiB (MBR, GPT header) is zeroed:\n${agentLines(serial)}`);
+      assert.ok(written.subarray(written.length - MiB).equals(zero), 'the last MiB (the backup GPT) is zeroed');
+      const explained = await pilot.admin<unknown>(`/nodes/${tampered.mac}/explain`);
+      assert.match(explained.text, new RegExp(`digest mismatch: expected sha256 ${goodDigest}, received ${tamperedDigest}`), explained.text.slice(0, 3000));
+      assert.notEqual(goodDigest, tamperedDigest);
+      // Kept for a look by hand when the lab is kept (PXP_E2E_KEEP=1).
+      if (process.env.PXP_E2E_KEEP) await cp(disk, `${disk}.after`);
+    });
+  },
+);

@@ -110,7 +110,8 @@ export function buildDeployDiskImage(agent: AgentImage, work: string): DeployDis
   const espBytes = Math.ceil((espPayload * 1.1 + 4 * MiB) / MiB) * MiB;
   const esp = join(work, 'esp.img');
   sh('mkfs.vfat', ['-C', '-n', 'ESP', esp, String(espBytes / 1024)]);
-  const mtools = (cmd: string, args: string[]): string => execFileSync(cmd, ['-i', esp, ...args], { encoding: 'utf8', env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
+  const mtools = (cmd: string, args: string[]): string =>
+    execFileSync(cmd, ['-i', esp, ...args], { encoding: 'utf8', env: { ...process.env, MTOOLS_SKIP_CHECK: '1' } });
   mtools('mmd', ['::/EFI', '::/EFI/BOOT']);
   mtools('mcopy', [efi, '::/EFI/BOOT/BOOTX64.EFI']);
   mtools('mcopy', [join(agent.folder, 'vmlinuz'), '::/vmlinuz']);
