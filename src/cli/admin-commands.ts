@@ -104,7 +104,7 @@ export function nodeReinstall(context: CommandContext<DaemonValues & { profile?:
   return nodeRequest(context, 'POST', '/reinstall', profile ? { profile } : {});
 }
 
-const ENROL_ACTIONS = ['install', 'local', 'menu', 'inspect'];
+const ENROL_ACTIONS = ['install', 'local', 'menu', 'inspect', 'wipe'];
 
 export function nodeEnrol(
   context: CommandContext<DaemonValues & { hostname?: string; profile?: string; action?: string; bmc?: string; install: boolean; 'create-bmc-user'?: boolean }>,
