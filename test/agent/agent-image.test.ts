@@ -120,7 +120,7 @@ describe('agent image', { skip }, () => {
       assert.ok(contents.modules.includes(m), `agent.json lists no ${m}`);
     assert.deepEqual(
       contents.programs.map((p) => p.path),
-      ['usr/sbin/dmidecode', 'usr/bin/tcpdump', 'usr/bin/ipmitool', 'usr/bin/zstd'],
+      ['usr/sbin/dmidecode', 'usr/bin/tcpdump', 'usr/bin/ipmitool', 'usr/bin/zstd', 'usr/sbin/wipefs'],
     );
     // Exactly the libraries the programs load (their DT_NEEDED closure), nothing more.
     for (const lib of ['libc.so.6', 'libpcap.so.0.8', 'libcrypto.so.3', 'libfreeipmi.so.17', 'libreadline.so.8', 'libzstd.so.1'])
@@ -164,6 +164,9 @@ describe('agent image', { skip }, () => {
       'usr/bin/ipmitool',
       'lib/pxe-pilot/lldp.awk',
       'lib/pxe-pilot-agent/deploy',
+      'lib/pxe-pilot-agent/wipe',
+      'usr/sbin/wipefs',
+      'lib/x86_64-linux-gnu/libblkid.so.1',
       'usr/bin/zstd',
       'lib/x86_64-linux-gnu/libzstd.so.1',
       'lib/x86_64-linux-gnu/libpcap.so.0.8',
