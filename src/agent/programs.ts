@@ -2,7 +2,8 @@
 // for the BMC), each with exactly the shared libraries it loads: the closure of their DT_NEEDED
 // names, looked up in the unpacked packages. A library not found in what is unpacked is looked up
 // in the library packages those packages depend on, one layer at a time, so only the packages
-// that hold a needed library are fetched.
+// that hold a needed library are fetched. Pre-Depends count as Depends: util-linux names its
+// libraries (libblkid1, libsmartcols1) there.
 import { lstat, mkdir, readFile, readlink, copyFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
@@ -121,7 +122,8 @@ export async function carryPrograms(programs: readonly CarriedProgram[], req: Pr
       while (!source) {
         const next = new Set<string>();
         for (const { pkg } of req.unpacked.values())
-          for (const name of dependencyNames(pkg.depends)) if (isLibraryPackage(name) && !req.unpacked.has(name)) next.add(name);
+          for (const name of dependencyNames([pkg.depends, pkg.preDepends ?? ''].join(',')))
+            if (isLibraryPackage(name) && !req.unpacked.has(name)) next.add(name);
         if (next.size === 0) throw badInput(`${by} needs ${soname}, which no package it depends on holds`);
         for (const u of await req.unpack([...next].sort())) req.unpacked.set(u.pkg.name, u);
         source = await findLibrary(soname);
