@@ -130,8 +130,9 @@ if (testMigration) {
   writeFileSync(holder, readFileSync(holder, 'utf8') + extra);
 }
 
-// agent/init and agent/lldp.awk: the inspection agent's /init and its LLDP decoder, which `pxe-pilot agent build` puts into its initramfs.
-for (const file of ['package.json', 'package-lock.json', 'bin/pxe-pilot.mjs', 'agent/init', 'agent/lldp.awk']) {
+// agent/init, agent/lldp.awk, agent/deploy and agent/wipe: the inspection agent's /init, its LLDP decoder, its disk image
+// writer and its release wipe, which `pxe-pilot agent build` puts into its initramfs.
+for (const file of ['package.json', 'package-lock.json', 'bin/pxe-pilot.mjs', 'agent/init', 'agent/lldp.awk', 'agent/deploy', 'agent/wipe']) {
   mkdirSync(dirname(join(app, file)), { recursive: true });
   copyFileSync(join(root, file), join(app, file));
 }

@@ -209,8 +209,20 @@ function describeNode(node: NodeRecord, now: number): string[] {
       state = `deploy failed${node.profile ? ` (${node.profile})` : ''}: ${why}${why.includes('expected sha256') ? '' : digests}; network boots go to the local disk until it is re-armed`;
       break;
     }
-    default:
-      state = 'seen (no install armed)';
+    case 'wipe-pending':
+      state = `wipe pending, armed by ${node.armedBy ?? 'unknown'}${node.armedAt ? ` at ${day(node.armedAt)} ${clock(node.armedAt)}` : ''}: the next network boot wipes its disks, once`;
+      break;
+    case 'wiping':
+      state = `wiping: the wipe was consumed${node.consumedAt ? ` at ${clock(node.consumedAt)}` : ''}, no result yet; further network boots go to the local disk`;
+      break;
+    default: {
+      // A released machine keeps its wipe report: how each disk was cleared, or why not.
+      const report = node.installReport as { wipe?: unknown; ok?: unknown; reason?: unknown } | null;
+      state =
+        report?.wipe === true && typeof report.reason === 'string'
+          ? `seen (no install armed); released by a wipe that ${report.ok === true ? `cleared ${report.reason}` : `failed: ${report.reason}`}`
+          : 'seen (no install armed)';
+    }
   }
   lines.push(`State: ${state}.`);
   return lines;

@@ -30,6 +30,7 @@ export const IMAGE_LIMIT = 40_000_000;
 export const AGENT_INIT = fileURLToPath(new URL('../../agent/init', import.meta.url));
 /** The agent's disk image writer (busybox sh), /lib/pxe-pilot-agent/deploy in the image. */
 export const AGENT_DEPLOY = fileURLToPath(new URL('../../agent/deploy', import.meta.url));
+export const AGENT_WIPE = fileURLToPath(new URL('../../agent/wipe', import.meta.url));
 /** The agent's LLDP decoder (busybox awk), /lib/pxe-pilot/lldp.awk in the image. */
 export const AGENT_LLDP_AWK = fileURLToPath(new URL('../../agent/lldp.awk', import.meta.url));
 
@@ -240,6 +241,8 @@ export async function buildAgent(req: AgentBuildRequest): Promise<AgentBuildResu
     // The disk image writer, where it sources itself again for each connection (agent/deploy DEPLOY_SCRIPT).
     await mkdir(join(root, 'lib', 'pxe-pilot-agent'), { recursive: true });
     await copyFile(AGENT_DEPLOY, join(root, 'lib', 'pxe-pilot-agent', 'deploy'));
+    // The release wipe (agent/wipe), sourced by /init in wipe mode.
+    await copyFile(AGENT_WIPE, join(root, 'lib', 'pxe-pilot-agent', 'wipe'));
     // tcpdump and ipmitool look accounts up by name (-Z root); glibc reads these files without NSS modules.
     await mkdir(join(root, 'etc'), { recursive: true });
     await writeFile(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/:/bin/sh\n');

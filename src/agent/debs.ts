@@ -15,6 +15,8 @@ export interface AptPackage {
   version: string;
   architecture: string;
   depends: string;
+  /** Pre-Depends: where essential packages (util-linux) name their libraries; absent: none. */
+  preDepends?: string;
   /** The pool file name, e.g. busybox-static_1.35.0-4+deb12u1+b1_amd64.deb (no epoch). */
   filename: string;
   size: number;
@@ -39,7 +41,17 @@ export function parseAptRecord(text: string): AptPackage | null {
   const sha256 = fields.get('SHA256');
   const size = Number(fields.get('Size'));
   if (!name || !version || !architecture || !filename || !sha256 || !/^[0-9a-f]{64}$/.test(sha256) || !Number.isSafeInteger(size)) return null;
-  return { name, version, architecture, depends: fields.get('Depends') ?? '', filename: filename.slice(filename.lastIndexOf('/') + 1), size, sha256 };
+  const preDepends = fields.get('Pre-Depends');
+  return {
+    name,
+    version,
+    architecture,
+    depends: fields.get('Depends') ?? '',
+    ...(preDepends ? { preDepends } : {}),
+    filename: filename.slice(filename.lastIndexOf('/') + 1),
+    size,
+    sha256,
+  };
 }
 
 /** The first package a Depends field names: `linux-image-6.1.0-57-amd64 (= 6.1.192-3)` → its name. */

@@ -2,7 +2,8 @@
 // for the BMC), each with exactly the shared libraries it loads: the closure of their DT_NEEDED
 // names, looked up in the unpacked packages. A library not found in what is unpacked is looked up
 // in the library packages those packages depend on, one layer at a time, so only the packages
-// that hold a needed library are fetched.
+// that hold a needed library are fetched. Pre-Depends count as Depends: util-linux names its
+// libraries (libblkid1, libsmartcols1) there.
 import { lstat, mkdir, readFile, readlink, copyFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
@@ -16,6 +17,8 @@ export interface CarriedProgram {
   path: string;
   /** Why the agent has it (agent.json). */
   purpose: string;
+  /** Where else the package may hold it (before /usr was merged: sbin/…); copied to `path` in the image. */
+  alsoAt?: readonly string[];
 }
 
 export const CARRIED_PROGRAMS: readonly CarriedProgram[] = [
@@ -24,6 +27,8 @@ export const CARRIED_PROGRAMS: readonly CarriedProgram[] = [
   { pkg: 'ipmitool', path: 'usr/bin/ipmitool', purpose: "the BMC's address through /dev/ipmi0 (lan print)" },
   // busybox has gzip and xz, not zstd: Debian's, with the libraries it loads.
   { pkg: 'zstd', path: 'usr/bin/zstd', purpose: 'decompresses .zst disk images as the deploy writes them' },
+  // busybox has blkdiscard, not wipefs: util-linux's (Debian 12 keeps it in /sbin, later releases in /usr/sbin).
+  { pkg: 'util-linux', path: 'usr/sbin/wipefs', alsoAt: ['sbin/wipefs'], purpose: 'erases every signature of each disk before a release (wipe mode)' },
 ];
 
 /** Whether a package name is a shared library's package: lib…, and zlib's (zlib1g, which zstd loads). */
@@ -98,7 +103,8 @@ export async function carryPrograms(programs: readonly CarriedProgram[], req: Pr
   for (const p of programs) {
     const entry = req.unpacked.get(p.pkg);
     if (!entry) throw badInput(`${p.pkg} is not unpacked`);
-    const source = await resolveInPackage(entry.dir, p.path);
+    let source = await resolveInPackage(entry.dir, p.path);
+    for (const other of p.alsoAt ?? []) source ??= await resolveInPackage(entry.dir, other);
     if (!source) throw badInput(`${p.pkg} ${entry.pkg.version} has no ${p.path}`);
     const target = join(req.root, p.path);
     await mkdir(dirname(target), { recursive: true });
@@ -116,7 +122,8 @@ export async function carryPrograms(programs: readonly CarriedProgram[], req: Pr
       while (!source) {
         const next = new Set<string>();
         for (const { pkg } of req.unpacked.values())
-          for (const name of dependencyNames(pkg.depends)) if (isLibraryPackage(name) && !req.unpacked.has(name)) next.add(name);
+          for (const name of dependencyNames([pkg.depends, pkg.preDepends ?? ''].join(',')))
+            if (isLibraryPackage(name) && !req.unpacked.has(name)) next.add(name);
         if (next.size === 0) throw badInput(`${by} needs ${soname}, which no package it depends on holds`);
         for (const u of await req.unpack([...next].sort())) req.unpacked.set(u.pkg.name, u);
         source = await findLibrary(soname);

@@ -39,6 +39,7 @@ export function agentNext(mac: string, node: SettingsNode | undefined, profile: 
   const client: ClientDescription = { mac, firmware: 'unknown', isIpxe: true };
   const decision = decide(client, profile, node, census);
   if (decision.action === 'install') return step('reboot', `${decision.reason}: rebooting into the install now, whatever [boot] after_inspect says`);
+  if (decision.wipe) return step('reboot', `${decision.reason}: rebooting into the wipe now, whatever [boot] after_inspect says`);
   const after = profile.boot.afterInspect ?? 'poweroff';
   const at = new Date(node.inventory.reportedAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
   switch (after) {

@@ -10,10 +10,14 @@
 //   install-pending ──deploy: the agent fetched its plan──▶ installing
 //   installing (or install-pending: refused before writing) ──deploy failed──▶ deploy-failed
 //   deploy-failed ──armed by admin──▶ install-pending (never by itself: no loop)
+//   any ──wipe armed by admin (nodes release --wipe)──▶ wipe-pending
+//   wipe-pending (or seen, when its settings have action = wipe) ──agent served in wipe mode──▶ wiping
+//   wiping ──the agent reported its wipe──▶ seen (install state and enrolment cleared, inventory kept)
+//   any ──released by admin (nodes release)──▶ seen (the same, nothing wiped)
 import { PRODUCT_ROWS, productRow, type ProductRow } from './products.ts';
 
 /** Every state a node can be in, in lifecycle order (admin filters, metrics, the CLI). */
-export const NODE_LIFECYCLES = ['seen', 'install-pending', 'installing', 'installed', 'deploy-failed'] as const;
+export const NODE_LIFECYCLES = ['seen', 'install-pending', 'installing', 'installed', 'deploy-failed', 'wipe-pending', 'wiping'] as const;
 export type NodeLifecycle = (typeof NODE_LIFECYCLES)[number];
 
 /** What the store knows of a machine, as the policy and the lifecycle need it. */
@@ -47,7 +51,15 @@ export type LifecycleEvent =
   /** The agent fetched the plan of a disk image deploy: the one-shot install is spent now. */
   | { kind: 'deploy-plan-fetched'; profile: string }
   /** The agent reported the deploy's end (or the plan was refused before anything was written). */
-  | { kind: 'deploy-reported'; ok: boolean; reason: string; report: unknown };
+  | { kind: 'deploy-reported'; ok: boolean; reason: string; report: unknown }
+  /** An admin armed a wipe (nodes release --wipe). */
+  | { kind: 'wipe-armed' }
+  /** An admin released the machine: unenrolled, its install state cleared, nothing wiped. */
+  | { kind: 'released' }
+  /** The agent was served in wipe mode: the wipe is spent now (`by`: who asked for it). */
+  | { kind: 'wipe-served'; by: 'profile' | 'admin'; since: number | null }
+  /** The agent reported its wipe; `ok`: every disk cleared; `reason`: what failed, or a summary. */
+  | { kind: 'wipe-reported'; ok: boolean; reason: string; report: unknown };
 
 /** A state change for the store to write, stamped with its own clock. */
 export type StateChange =
@@ -56,7 +68,21 @@ export type StateChange =
   | { kind: 'complete'; fqdn: string | null; bootMode: string | null; report: unknown }
   | { kind: 'disarm'; to: 'seen' | 'installed' }
   /** A deploy failed: the node waits in deploy-failed, with the reason kept in its report, until re-armed. */
-  | { kind: 'fail'; reason: string; report: unknown };
+  | { kind: 'fail'; reason: string; report: unknown }
+  /** A wipe armed by an admin: the next network boot gets the agent in wipe mode. */
+  | { kind: 'arm-wipe' }
+  /**
+   * The wipe is spent: from wipe-pending, or from seen when the machine's settings ask for a wipe
+   * (`by` 'profile'; armedAt is stamped then, so the same settings never wipe it again): only a
+   * node never armed, or armed before `since` (an enrolment's time), is consumed so.
+   */
+  | { kind: 'consume-wipe'; by: 'profile' | 'admin'; since: number | null }
+  /**
+   * Back to seen: profile, consumption, installation and enrolment cleared, inventory and armedAt
+   * kept (so a [host] action does not arm it again); `report` is kept as the install report.
+   * `wiped`: only a node in wiping is released (the agent's result).
+   */
+  | { kind: 'release'; wiped: boolean; report: unknown };
 
 export interface Transition {
   /** null: nothing to write. */
@@ -165,6 +191,31 @@ export function nextState(event: LifecycleEvent, node: NodeState | undefined): T
         change: { kind: 'fail', reason: event.reason, report: event.report },
         to: 'deploy-failed',
         reason: `deploy failed: ${event.reason}; next network boot goes to local disk, reinstall through the admin API to try again`,
+      };
+    case 'wipe-armed':
+      return { change: { kind: 'arm-wipe' }, to: 'wipe-pending', reason: 'wipe armed: the next network boot wipes its disks, once' };
+    case 'released':
+      return {
+        change: { kind: 'release', wiped: false, report: null },
+        to: 'seen',
+        reason: `released${node ? ` from ${node.state}` : ''}: unenrolled, install state cleared, inventory kept`,
+      };
+    case 'wipe-served':
+      if (node?.state !== 'wipe-pending' && !(event.by === 'profile' && (node === undefined || node.state === 'seen')))
+        return unchanged(node, `is ${node ? node.state : 'not known'}, not wipe-pending: no wipe is armed`);
+      return {
+        change: { kind: 'consume-wipe', by: event.by, since: event.since },
+        to: 'wiping',
+        reason: 'wipe consumed: the agent wipes the disks, then powers off',
+      };
+    case 'wipe-reported':
+      if (node?.state !== 'wiping') return unchanged(node, `is ${node ? node.state : 'not known'}, not wiping: no wipe is armed, the result changes nothing`);
+      return {
+        change: { kind: 'release', wiped: true, report: event.report },
+        to: 'seen',
+        reason: event.ok
+          ? `wiped (${event.reason}): released, unenrolled, inventory kept`
+          : `wipe failed: ${event.reason}; released all the same (not armed again), inventory kept`,
       };
   }
 }

@@ -47,6 +47,11 @@ export interface Decision {
   reason: string;
   /** The settings the decision read, and where they come from. */
   settings?: NodeSettings;
+  /**
+   * For inspect: the agent boots in wipe mode, and serving it consumes the wipe (`by` who asked;
+   * `since`: an enrolment's time, after which an earlier arm does not count).
+   */
+  wipe?: { by: 'profile' | 'admin'; since: number | null };
 }
 
 function clock(ms: number): string {
@@ -148,6 +153,20 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
     // Never a loop: the failed deploy waits for a person, who reads the reason and re-arms it.
     return local(`${deployFailureWords(node)}; reinstall through the admin API to deploy again`);
   }
+  if (node?.state === 'wipe-pending') {
+    return {
+      action: 'inspect',
+      wipe: { by: 'admin', since: null },
+      reason: `wipe armed by admin at ${clock(node.armedAt ?? 0)} (nodes release --wipe): booting the inspection agent in wipe mode`,
+      settings,
+    };
+  }
+  if (node?.state === 'wiping') {
+    // Never a loop: a wipe whose agent never reported is not handed out again.
+    return local(
+      `wipe consumed at ${clock(node.consumedAt ?? 0)} and no result reported yet; pxe-pilot nodes release ${client.mac} to release it, --wipe to wipe again`,
+    );
+  }
   if (node?.state === 'installed') {
     return local(`installed at ${clock(node.installedAt ?? node.consumedAt ?? 0)}; reinstall through the admin API to install again`);
   }
@@ -178,6 +197,19 @@ export function decide(client: ClientDescription, profile: PolicySettings, node:
         return menu(macHost ? `host ${client.mac} has action=menu` : `${settings.reason}: action=menu`);
       case 'inspect':
         return inspectOrAfter(node, settings, profile, macHost ? `host ${client.mac} has action=inspect` : `${settings.reason}: action=inspect`, local);
+      case 'wipe': {
+        // Once: a machine never armed (an enrolment: not armed since it was enrolled); never one installed.
+        const since = settings.source === 'enrolment' ? (node?.enrolment?.enrolledAt ?? null) : null;
+        const why = macHost ? `host ${client.mac} has action=wipe` : `${settings.reason}: action=wipe`;
+        const armedAt = node?.armedAt ?? null;
+        if (armedAt !== null && (since === null || armedAt >= since))
+          return local(
+            `${why}, but it was armed or wiped at ${clock(armedAt)}: a wipe is done once; pxe-pilot nodes release ${client.mac} --wipe to wipe it again`,
+          );
+        if (node?.installedAt != null)
+          return local(`${why}, but it was installed at ${clock(node.installedAt)}: pxe-pilot nodes release ${client.mac} --wipe to wipe it`);
+        return { action: 'inspect', wipe: { by: 'profile', since }, reason: `${why}: booting the inspection agent in wipe mode, once`, settings };
+      }
     }
   }
   if (settings.source !== 'none') {

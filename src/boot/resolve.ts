@@ -94,9 +94,9 @@ export function agentImage(catalogue: ImageCatalogue, dir: string, arm64: boolea
 }
 
 /** The agent's kernel line: where to report, this boot's session token, the NIC that booted; `deploy`: it writes a disk image. */
-export function agentCmdline(server: string, mac: string, token: string, mode: 'inspect' | 'deploy' = 'inspect'): string {
-  const deploy = mode === 'deploy' ? ' pxe_pilot.mode=deploy' : '';
-  return `pxe_pilot.url=${server} pxe_pilot.token=${token} BOOTIF=01-${mac.replace(/:/g, '-')}${deploy}`;
+export function agentCmdline(server: string, mac: string, token: string, mode: 'inspect' | 'deploy' | 'wipe' = 'inspect'): string {
+  const tail = mode === 'inspect' ? '' : ` pxe_pilot.mode=${mode}`;
+  return `pxe_pilot.url=${server} pxe_pilot.token=${token} BOOTIF=01-${mac.replace(/:/g, '-')}${tail}`;
 }
 
 export type Consumption = { written: true } | { written: false; lost: boolean; reason: string };
@@ -233,8 +233,16 @@ async function resolveInspect(
   } catch (err) {
     return failed('error', `${decision.reason}, but no agent session could be started (${(err as Error).message})`);
   }
-  const cmdline = agentCmdline(httpBase(profile), mac, token, deploy ? 'deploy' : 'inspect');
+  const cmdline = agentCmdline(httpBase(profile), mac, token, deploy ? 'deploy' : decision.wipe ? 'wipe' : 'inspect');
   const outcome: BootOutcome = { tag: 'inspect', image: agent.image, cmdline, reason: decision.reason };
+  if (decision.wipe) {
+    // The wipe is spent before the agent leaves (written first), so it runs once: its next boot is local.
+    const served = nextState({ kind: 'wipe-served', ...decision.wipe }, ports.getNode(mac));
+    if (!served.change) return failed('refused', `${decision.reason}, but ${mac} ${served.reason}`);
+    const consumption = await consumeInstall(ports, mac, served.change);
+    if (!consumption.written) return failed('refused', `${decision.reason}, but ${consumption.reason.replace('install', 'wipe')}`);
+    return { outcome, decision: 'wipe', recorded: `${decision.reason} (${agent.image.profile}); ${served.reason}`, profile: agent.image.profile };
+  }
   if (deploy) {
     // The install stays armed until the agent fetches its plan (GET /agent/<mac>/deploy) and consumes it.
     return { outcome, decision: 'deploy', recorded: `${decision.reason}: the agent (${agent.image.profile}) writes the disk image`, profile: deploy.profile };

@@ -4,7 +4,7 @@
 import type { Disk, Inventory } from '../agent/inventory.ts';
 import { compare, formatComparison, globMatches, type Comparison, type Glob } from './match.ts';
 
-export const RULE_ACTIONS = ['install', 'deploy', 'local', 'menu', 'inspect'] as const;
+export const RULE_ACTIONS = ['install', 'deploy', 'local', 'menu', 'inspect', 'wipe'] as const;
 export type RuleAction = (typeof RULE_ACTIONS)[number];
 
 export interface RuleConditions {

@@ -14,7 +14,7 @@ import type { NodeRecord } from './ports.ts';
 import { fillHostname } from './inventory-values.ts';
 import { matchRule, type InstallDiskChoice, type MenuSpec, type RuleSpec } from './rules.ts';
 
-export type HostActionName = 'install' | 'deploy' | 'local' | 'menu' | 'inspect';
+export type HostActionName = 'install' | 'deploy' | 'local' | 'menu' | 'inspect' | 'wipe';
 
 /** A [host] section as the policy reads it (by MAC, serial or UUID). */
 export interface HostSettings {
@@ -175,8 +175,8 @@ function identityHost(
 function fromEnrolment(node: SettingsNode, passedOver: string[]): NodeSettings | null {
   const e = node.enrolment;
   if (!e) return null;
-  const known = ['install', 'deploy', 'local', 'menu', 'inspect'] as const;
-  const action = (known as readonly string[]).includes(e.action) ? (e.action as HostActionName) : null;
+  const known = ['install', 'deploy', 'local', 'menu', 'inspect', 'wipe'] as const;
+  const action = (known as readonly string[]).includes(e.action) ? e.action : null;
   const at = new Date(e.enrolledAt).toISOString().replace('.000Z', 'Z');
   const note = action ? '' : `; action ${e.action} is not one this version boots: menu`;
   return {

@@ -104,7 +104,7 @@ export function nodeReinstall(context: CommandContext<DaemonValues & { profile?:
   return nodeRequest(context, 'POST', '/reinstall', profile ? { profile } : {});
 }
 
-const ENROL_ACTIONS = ['install', 'local', 'menu', 'inspect'];
+const ENROL_ACTIONS = ['install', 'local', 'menu', 'inspect', 'wipe'];
 
 export function nodeEnrol(
   context: CommandContext<DaemonValues & { hostname?: string; profile?: string; action?: string; bmc?: string; install: boolean; 'create-bmc-user'?: boolean }>,
@@ -131,6 +131,11 @@ export function nodeEnrol(
 
 export function nodeUnenrol(context: CommandContext<DaemonValues>): Promise<number> {
   return nodeRequest(context, 'DELETE', '/enrolment');
+}
+
+/** Release: unenrol and clear its install state (inventory kept); --wipe: first wipe its disks, once, at its next network boot. */
+export function nodeRelease(context: CommandContext<DaemonValues & { wipe: boolean }>): Promise<number> {
+  return nodeRequest(context, 'POST', '/release', context.values.wipe ? { wipe: true } : {});
 }
 
 export function nodeCancel(context: CommandContext<DaemonValues>): Promise<number> {
@@ -229,6 +234,13 @@ export async function statusCommand(context: CommandContext<DaemonValues>): Prom
   return 0;
 }
 
+/** The last wipe's report (src/http/agent-wipe.ts), kept until the next install or release. */
+function describeWipe(report: unknown): string[] {
+  const r = report as { wipe?: unknown; ok?: unknown; reason?: unknown } | null | undefined;
+  if (r?.wipe !== true || typeof r.reason !== 'string') return [];
+  return [`  last wipe   ${r.ok === true ? `cleared ${r.reason}` : `FAILED: ${r.reason}`}`];
+}
+
 function describeNode(n: Record<string, unknown>, style: Style): string {
   // Values come from the API's JSON: strings as they are, numbers, booleans and objects as JSON.
   const s = (v: unknown): string => (v === null || v === undefined || v === '' ? '-' : typeof v === 'string' ? v : JSON.stringify(v));
@@ -240,6 +252,7 @@ function describeNode(n: Record<string, unknown>, style: Style): string {
     `  installed   ${n.installedAt ? `${relativeTime(n.installedAt as string)} as ${s(n.fqdn)}` : '-'}`,
     `  local boot  ${s(n.localBoot ?? 'exit (default)')}`,
     ...(n.discovered === true ? ['  discovered  yes: inspected, and no [host] section or enrolment gives it settings'] : []),
+    ...describeWipe(n.installReport),
     ...describeEnrolment(n.enrolment as Parameters<typeof describeEnrolment>[0]),
     ...describeInventory(n.inventory as Parameters<typeof describeInventory>[0], style),
   ];

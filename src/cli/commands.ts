@@ -246,7 +246,7 @@ Re-running an import is safe: machines already there keep their state.`,
     options: {
       hostname: { type: 'string', value: 'H', help: 'its host name (required)' },
       profile: { type: 'string', value: 'P', help: 'the image to install (product/version); required for --action install' },
-      action: { type: 'string', value: 'A', help: 'install (default), local, menu or inspect' },
+      action: { type: 'string', value: 'A', help: 'install (default), local, menu, inspect or wipe' },
       bmc: { type: 'string', value: 'URL', help: 'its BMC, e.g. ipmi://10.0.0.5 or redfish://bmc1.lab.example' },
       install: { type: 'boolean', help: 'also arm the install now, as `nodes reinstall` does' },
       'create-bmc-user': {
@@ -272,6 +272,18 @@ Re-running an import is safe: machines already there keep their state.`,
     run: lazy(reinstall, 'nodeReinstall'),
   }),
   askDaemon({ name: 'nodes cancel', summary: 'cancel an armed reinstall', operands: [MAC], run: lazy(admin, 'nodeCancel') }),
+  askDaemon({
+    name: 'nodes release',
+    summary: 'release a machine: unenrol it and clear its install state (inventory kept); --wipe first wipes its disks at its next network boot',
+    operands: [MAC],
+    options: {
+      wipe: {
+        type: 'boolean',
+        help: 'arm a wipe, once: its next network boot runs the agent, which clears every non-removable disk (wipefs, then discard where the disk can), reports, and powers off; then it is released',
+      },
+    },
+    run: lazy(admin, 'nodeRelease'),
+  }),
   askDaemon({
     name: 'nodes local-boot',
     summary: 'what its local boot runs (iPXE), or back to "exit"',

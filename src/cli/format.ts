@@ -13,6 +13,8 @@ const STATE_COLOURS: Record<string, number> = {
   installing: 33,
   'install-pending': 36,
   'deploy-failed': 31,
+  'wipe-pending': 35,
+  wiping: 35,
   seen: 37,
   served: 32,
   error: 31,

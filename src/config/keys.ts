@@ -204,9 +204,9 @@ export const HOST_KEYS = {
   ip: key(ipv4, '', 'reservation, in server mode'),
   // The loader replaces this default with [boot] default_action.
   action: key(
-    oneOf(['install', 'deploy', 'local', 'menu', 'inspect']),
+    oneOf(['install', 'deploy', 'local', 'menu', 'inspect', 'wipe']),
     'menu',
-    'install (once) | deploy (a disk image, once) | local | menu | inspect (the agent, once); empty: [boot] default_action',
+    'install (once) | deploy (a disk image, once) | local | menu | inspect (the agent, once) | wipe (the agent clears every disk, once); empty: [boot] default_action',
   ),
   profile: key(matching(PROFILE_NAME, 'expected <product>/<version>, a folder under [assets] dir, such as proxmox-ve/9.1-1'), '', 'folder under [assets] dir'),
   cmdline: key(text, '', 'extra kernel arguments'),
@@ -257,9 +257,9 @@ export const RULE_KEYS = {
   lldp_switch: key(text, '', "glob over the LLDP neighbour's system name (or chassis id)"),
   lldp_port: key(text, '', "glob over the LLDP neighbour's port id or description"),
   action: key(
-    oneOf(['install', 'deploy', 'local', 'menu', 'inspect']),
+    oneOf(['install', 'deploy', 'local', 'menu', 'inspect', 'wipe']),
     'menu',
-    'install (armed once, never-installed machines) | deploy (a disk image, armed once) | local | menu | inspect',
+    'install (armed once, never-installed machines) | deploy (a disk image, armed once) | local | menu | inspect | wipe (never-armed machines, once)',
   ),
   profile: key(matching(PROFILE_NAME, 'expected <product>/<version>, a folder under [assets] dir, such as proxmox-ve/9.1-1'), '', 'folder under [assets] dir'),
   hostname: key(text, '', 'template over the inventory, e.g. {{system.product_short}}-{{system.serial}}'),

@@ -232,6 +232,31 @@ export function adminRoutes(router: Router, deps: HttpDeps): void {
     ctx.body = nodeDetail(mac);
   });
 
+  // Release (issue 26): unenrol and clear the install state, keeping the inventory; {"wipe": true}
+  // arms a wipe instead, and the release happens when the agent reports it (src/http/agent-wipe.ts).
+  router.post('/nodes/:mac/release', admin, async (ctx) => {
+    const mac = routeMac(ctx);
+    const body = await optionalJsonObject(ctx, 'release request');
+    const unknownKeys = Object.keys(body).filter((k) => k !== 'wipe');
+    if (unknownKeys.length)
+      throw badRequest(`release request: unknown key ${unknownKeys.map((k) => JSON.stringify(k)).join(', ')}; expected {"wipe": true} or {}`);
+    if (body.wipe !== undefined && typeof body.wipe !== 'boolean') throw badRequest('release request: wipe must be true or false');
+    const before = deps.store.getNode(mac);
+    if (body.wipe === true) {
+      const armed = nextState({ kind: 'wipe-armed' }, before);
+      if (armed.change) await deps.store.applyChange(mac, armed.change);
+      recordAdmin(ctx, mac, 'wipe-armed', `release with wipe asked by admin${before ? ` (was ${before.state})` : ''}: ${armed.reason}`);
+      ctx.body = nodeDetail(mac);
+      return;
+    }
+    if (!before) throw notFound(`no node ${mac}`);
+    const released = nextState({ kind: 'released' }, before);
+    if (released.change) await deps.store.applyChange(mac, released.change);
+    const was = before.enrolment ? ` (enrolled as ${before.enrolment.action} by ${before.enrolment.enrolledBy})` : '';
+    recordAdmin(ctx, mac, 'released', `released by admin${was}: ${released.reason}`);
+    ctx.body = nodeDetail(mac);
+  });
+
   router.put('/nodes/:mac/local-boot', admin, async (ctx) => {
     const mac = routeMac(ctx);
     const body = await optionalJsonObject(ctx, 'local-boot request');

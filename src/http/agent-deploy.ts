@@ -25,7 +25,8 @@ export const PROGRESS_EVENT_MS = 2000;
 const PHASES = ['download', 'verify', 'seed', 'reboot'] as const;
 const HEX64 = /^[0-9a-f]{64}$/;
 
-async function readJson(ctx: Context): Promise<Record<string, unknown>> {
+/** An agent's JSON report (a JSON object of at most MAX_REPORT_BYTES), or 400/413 saying what is wrong. */
+export async function readReport(ctx: Context): Promise<Record<string, unknown>> {
   const declared = Number(ctx.get('content-length') || NaN);
   if (Number.isFinite(declared) && declared > MAX_REPORT_BYTES)
     throw new HttpError(413, `report of ${declared} bytes is over the limit of ${MAX_REPORT_BYTES} bytes`);
@@ -138,7 +139,7 @@ export function agentDeployRoutes(router: Router, deps: HttpDeps): void {
   router.post('/agent/:mac/progress', async (ctx) => {
     const mac = routeMac(ctx);
     const sessionId = session(ctx);
-    const body = await readJson(ctx);
+    const body = await readReport(ctx);
     const phase = body.phase;
     if (typeof phase !== 'string' || !(PHASES as readonly string[]).includes(phase)) throw new HttpError(400, `phase must be one of ${PHASES.join(', ')}`);
     const bytes = count(body, 'bytes');
@@ -168,7 +169,7 @@ export function agentDeployRoutes(router: Router, deps: HttpDeps): void {
   router.post('/agent/:mac/deploy-result', async (ctx) => {
     const mac = routeMac(ctx);
     const sessionId = session(ctx);
-    const body = await readJson(ctx);
+    const body = await readReport(ctx);
     if (typeof body.ok !== 'boolean') throw new HttpError(400, 'ok must be true or false');
     const received = body.sha256 === undefined || body.sha256 === null ? null : body.sha256;
     if (received !== null && (typeof received !== 'string' || !HEX64.test(received))) throw new HttpError(400, 'sha256 must be 64 lower-case hex digits');

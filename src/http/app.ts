@@ -8,6 +8,7 @@ import { bootRoutes } from './boot.ts';
 import { agentNextRoutes } from './agent-next.ts';
 import { bmcUserRoutes } from './bmc-user.ts';
 import { agentDeployRoutes } from './agent-deploy.ts';
+import { agentWipeRoutes } from './agent-wipe.ts';
 import { agentSeedRoutes } from './agent-seed.ts';
 import { assetRoutes } from './assets.ts';
 import { healthRoutes } from './health.ts';
@@ -61,6 +62,7 @@ export function createHttpApp(deps: HttpDeps): Koa {
     agentNextRoutes,
     bmcUserRoutes,
     agentDeployRoutes,
+    agentWipeRoutes,
     agentSeedRoutes,
     assetRoutes,
     initrdCpioRoutes,

@@ -16,7 +16,7 @@ import { badRequest, notFound } from './errors.ts';
 import { routeMac } from './request.ts';
 
 /** The actions an operator can enrol a machine with. */
-export const ENROL_ACTIONS = ['install', 'local', 'menu', 'inspect'] as const;
+export const ENROL_ACTIONS = ['install', 'local', 'menu', 'inspect', 'wipe'] as const;
 export type EnrolAction = (typeof ENROL_ACTIONS)[number];
 
 export interface EnrolmentRequest {

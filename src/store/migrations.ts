@@ -132,6 +132,41 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX nodes_unknown_age ON nodes (installed_at, last_seen);
     `,
   },
+  // Issue 26, release wipe: a wipe armed (wipe-pending) and under way (wiping). Rebuilt as for 5.
+  {
+    version: 6,
+    sql: `
+      CREATE TABLE nodes_v6 (
+        mac          TEXT PRIMARY KEY,
+        hostname     TEXT,
+        state        TEXT NOT NULL CHECK (state IN ('seen','install-pending','installing','installed','deploy-failed','wipe-pending','wiping')),
+        profile      TEXT,
+        local_boot   TEXT,
+        armed_at     INTEGER,
+        armed_by     TEXT,
+        consumed_at  INTEGER,
+        installed_at INTEGER,
+        first_seen   INTEGER NOT NULL,
+        last_seen    INTEGER NOT NULL,
+        last_ip      TEXT,
+        arch         INTEGER,
+        firmware     TEXT,
+        uuid         TEXT,
+        serial       TEXT,
+        fqdn         TEXT,
+        boot_mode    TEXT,
+        install_report TEXT,
+        inventory    TEXT,
+        inventory_at INTEGER,
+        inventory_session TEXT,
+        enrolment    TEXT
+      );
+      INSERT INTO nodes_v6 SELECT * FROM nodes;
+      DROP TABLE nodes;
+      ALTER TABLE nodes_v6 RENAME TO nodes;
+      CREATE INDEX nodes_unknown_age ON nodes (installed_at, last_seen);
+    `,
+  },
 ];
 
 /** Applies the migrations newer than the database's user_version, each in its own transaction. */

@@ -115,6 +115,33 @@ export function applyChange(
       if (node?.state !== 'install-pending') return undefined;
       // armedAt stays: a machine once armed is not armed again by its [host] section (lifecycle.sighted).
       return { node: { ...node, state: change.to, profile: null }, history: list };
+    case 'arm-wipe':
+      return {
+        node: { ...(node ?? blankNode(mac, now)), state: 'wipe-pending', profile: null, armedAt: now, armedBy: 'admin', consumedAt: null },
+        history: list,
+      };
+    case 'consume-wipe': {
+      if (node?.state === 'wipe-pending') return { node: { ...node, state: 'wiping', consumedAt: now }, history: list };
+      if (change.by !== 'profile' || (node && node.state !== 'seen')) return undefined;
+      if (node && node.armedAt !== null && (change.since === null || node.armedAt >= change.since)) return undefined;
+      const base = node ?? blankNode(mac, now);
+      return { node: { ...base, state: 'wiping', profile: null, armedAt: now, armedBy: 'profile', consumedAt: now }, history: list };
+    }
+    case 'release': {
+      if (change.wiped && node?.state !== 'wiping') return undefined;
+      if (!node) return undefined;
+      const cleared = {
+        state: 'seen' as const,
+        profile: null,
+        consumedAt: null,
+        installedAt: null,
+        fqdn: null,
+        bootMode: null,
+        installReport: change.report ?? null,
+        enrolment: null,
+      };
+      return { node: { ...node, ...cleared }, history: list };
+    }
   }
 }
 

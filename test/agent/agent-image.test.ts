@@ -8,7 +8,20 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { spawn, execFileSync } from 'node:child_process';
-import { copyFileSync, chownSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  chownSync,
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +31,7 @@ import { skipUnless } from '../helpers/requirements.ts';
 import { startIpmiSim, type IpmiSim } from '../helpers/ipmi-sim.ts';
 import { parseInventory, type Inventory } from '../../src/agent/inventory.ts';
 import { IMAGE_LIMIT, INITRD_LIMIT, type AgentContents } from '../../src/agent/build.ts';
+import { parseWipeReport } from '../../src/boot/wipe.ts';
 
 const skip = skipUnless([
   'root',
@@ -34,6 +48,7 @@ const skip = skipUnless([
   'ipmitool',
   'mke2fs',
   'debugfs',
+  'sfdisk',
 ]);
 const BUILD_TIMEOUT_MS = 10 * 60_000;
 const UUID = '12345678-9abc-def0-1122-334455667788';
@@ -120,7 +135,7 @@ describe('agent image', { skip }, () => {
       assert.ok(contents.modules.includes(m), `agent.json lists no ${m}`);
     assert.deepEqual(
       contents.programs.map((p) => p.path),
-      ['usr/sbin/dmidecode', 'usr/bin/tcpdump', 'usr/bin/ipmitool', 'usr/bin/zstd'],
+      ['usr/sbin/dmidecode', 'usr/bin/tcpdump', 'usr/bin/ipmitool', 'usr/bin/zstd', 'usr/sbin/wipefs'],
     );
     // Exactly the libraries the programs load (their DT_NEEDED closure), nothing more.
     for (const lib of ['libc.so.6', 'libpcap.so.0.8', 'libcrypto.so.3', 'libfreeipmi.so.17', 'libreadline.so.8', 'libzstd.so.1'])
@@ -164,6 +179,9 @@ describe('agent image', { skip }, () => {
       'usr/bin/ipmitool',
       'lib/pxe-pilot/lldp.awk',
       'lib/pxe-pilot-agent/deploy',
+      'lib/pxe-pilot-agent/wipe',
+      'usr/sbin/wipefs',
+      'lib/x86_64-linux-gnu/libblkid.so.1',
       'usr/bin/zstd',
       'lib/x86_64-linux-gnu/libzstd.so.1',
       'lib/x86_64-linux-gnu/libpcap.so.0.8',
@@ -546,5 +564,102 @@ describe('agent image', { skip }, () => {
       execFileSync('debugfs', ['-R', 'cat /etc/os-release', join(work, 'part.ext4')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
       'NAME="deploy test"\n',
     );
+  });
+  test('in wipe mode under QEMU, it posts its inventory, clears both disks (discard where the disk can), reports each and powers off', async () => {
+    assert.ok(folder, 'no image was built');
+    const work = join(dir, 'tmp', 'wipe');
+    mkdirSync(work, { recursive: true });
+    const MAC = '52:54:00:aa:bb:02';
+    const MiB = 1024 * 1024;
+    // Two GPT disks with a marker in their middle: vda can discard (discard=unmap), vdb cannot.
+    const disks = { vda: join(work, 'vda.img'), vdb: join(work, 'vdb.img') };
+    for (const [name, file] of Object.entries(disks)) {
+      writeFileSync(file, Buffer.alloc(0));
+      execFileSync('truncate', ['-s', name === 'vda' ? '64M' : '32M', file]);
+      execFileSync('sfdisk', ['--quiet', file], { input: 'label: gpt\n,8MiB\n,\n' });
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.from(`marker of ${name}`), 0, undefined, 16 * MiB);
+      closeSync(fd);
+      const before = readFileSync(file);
+      assert.equal(before.subarray(512, 520).toString('latin1'), 'EFI PART', `${name}: GPT header before`);
+      assert.equal(before.subarray(before.length - 512, before.length - 504).toString('latin1'), 'EFI PART', `${name}: backup GPT header before`);
+    }
+    const received: Request[] = [];
+    const server: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), at: Date.now() });
+        if (req.method === 'POST') return void res.writeHead(201, { 'content-type': 'application/json' }).end('{"stored":true,"changes":[]}');
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"no such path in this test"}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const vars = join(work, 'OVMF_VARS.fd');
+    copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
+    let log: string;
+    try {
+      const qemu = await run(
+        [
+          'qemu-system-x86_64',
+          '-machine',
+          'q35',
+          '-drive',
+          'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
+          '-drive',
+          `if=pflash,format=raw,file=${vars}`,
+          '-m',
+          '512',
+          '-nographic',
+          '-no-reboot',
+          '-kernel',
+          join(folder, 'vmlinuz'),
+          '-initrd',
+          join(folder, 'initrd'),
+          '-append',
+          `console=ttyS0 quiet no_timer_check pxe_pilot.url=http://10.0.2.100:8080/ pxe_pilot.token=tok-wipe BOOTIF=01-52-54-00-aa-bb-02 pxe_pilot.mode=wipe`,
+          '-drive',
+          `file=${disks.vda},if=none,id=d1,format=raw,discard=unmap`,
+          '-device',
+          'virtio-blk-pci,drive=d1,serial=WIPE1',
+          '-drive',
+          `file=${disks.vdb},if=none,id=d2,format=raw`,
+          '-device',
+          'virtio-blk-pci,drive=d2,serial=WIPE2,discard=off',
+          '-netdev',
+          `user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-cmd:busybox nc 127.0.0.1 ${port}`,
+          '-device',
+          `virtio-net-pci,netdev=n0,mac=${MAC}`,
+        ],
+        { timeoutMs: 5 * 60_000 },
+      );
+      log = qemu.stdout + qemu.stderr;
+    } finally {
+      server.close();
+    }
+    const urls = received.map((r) => `${r.method} ${r.url}`);
+    assert.deepEqual(urls, [`POST /inventory/${MAC}`, `POST /agent/${MAC}/wipe-result`], `QEMU said:\n${log.slice(-4000)}`);
+    const result = received[1]!;
+    assert.equal(result.headers.authorization, 'Bearer tok-wipe');
+    const report = parseWipeReport(JSON.parse(result.body.toString()) as unknown);
+    assert.ok(report.ok, report.ok ? '' : report.problem);
+    assert.deepEqual(
+      report.report.disks.map((d) => [d.name, d.sizeBytes, d.cleared, d.ok]),
+      [
+        ['vda', 64 * MiB, 'wipefs+discard', true],
+        ['vdb', 32 * MiB, 'wipefs', true],
+      ],
+    );
+    assert.match(log, /reboot: Power down/);
+    for (const [name, file] of Object.entries(disks)) {
+      const after = readFileSync(file);
+      const zero = (b: Buffer): boolean => b.every((x) => x === 0);
+      assert.ok(zero(after.subarray(0, 34 * 512)), `${name}: protective MBR, GPT header and entries read back as zeros`);
+      assert.ok(zero(after.subarray(after.length - 33 * 512)), `${name}: backup GPT entries and header read back as zeros`);
+      const marker = after.subarray(16 * MiB, 16 * MiB + `marker of ${name}`.length).toString('latin1');
+      if (name === 'vda') assert.ok(zero(after), 'vda: discarded whole, it reads back as zeros');
+      else assert.equal(marker, 'marker of vdb', 'vdb cannot discard: its middle is left');
+    }
   });
 });

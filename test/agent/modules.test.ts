@@ -81,6 +81,19 @@ SHA256: 3d3fdbe91d4660c873e14b092c213fe81c1da6362daa236eb25d0171eb108744
     assert.equal(parseAptRecord(RECORD.replace(/^SHA256.*$/m, '')), null);
   });
 
+  test('Pre-Depends are kept apart from Depends: util-linux names its libraries there', () => {
+    const p = parseAptRecord(
+      RECORD.replace('Package: busybox-static', 'Package: util-linux').replace(
+        /^Depends: .*$/m,
+        'Depends: util-linux-extra\nPre-Depends: libblkid1 (>= 2.37.2), libc6 (>= 2.34), libsmartcols1 (>= 2.38)',
+      ),
+    );
+    assert.ok(p);
+    assert.equal(p.depends, 'util-linux-extra');
+    assert.equal(p.preDepends, 'libblkid1 (>= 2.37.2), libc6 (>= 2.34), libsmartcols1 (>= 2.38)');
+    assert.equal(parseAptRecord(RECORD)?.preDepends, undefined);
+  });
+
   test('any text gives a record or null, never a throw', () => {
     fc.assert(fc.property(fc.string({ maxLength: 400 }), (t) => void parseAptRecord(t)));
   });

@@ -139,7 +139,7 @@ test('what a user can get wrong on the command line: exit 2, what to fix, the us
     [['store', 'vacuum'], /^pxe-pilot store: unknown subcommand "vacuum": one of migrate or copy$/m],
     [
       ['nodes', 'frob', '52:54:00:12:34:56'],
-      /^pxe-pilot nodes: unknown subcommand "frob": one of ls, show, enrol, unenrol, reinstall, cancel, local-boot or power$/m,
+      /^pxe-pilot nodes: unknown subcommand "frob": one of ls, show, enrol, unenrol, reinstall, cancel, release, local-boot or power$/m,
     ],
     [['explain'], /^pxe-pilot explain: missing MAC: a MAC address, e\.g\. 52:54:00:12:34:56$/m],
     [['check-config', 'extra'], /^pxe-pilot check-config: unexpected "extra": check-config takes no operands$/m],
@@ -165,7 +165,10 @@ test('a value the command refuses is exit 2 with what to fix, before anything is
   const url = ['--url', 'http://127.0.0.1:9'];
   const cases: [string[], RegExp][] = [
     [['nodes', 'show', 'not-a-mac', ...url], /^pxe-pilot nodes show: "not-a-mac" is not a MAC address/m],
-    [['nodes', '--state', 'sleeping', ...url], /--state must be one of seen, install-pending, installing, installed, deploy-failed, not "sleeping"/],
+    [
+      ['nodes', '--state', 'sleeping', ...url],
+      /--state must be one of seen, install-pending, installing, installed, deploy-failed, wipe-pending, wiping, not "sleeping"/,
+    ],
     [['nodes', 'reinstall', '52:54:00:12:34:56', '--profile', 'debian', ...url], /--profile must be <product>\/<version>/],
     [['nodes', 'local-boot', '52:54:00:12:34:56', ...url], /local-boot takes one iPXE command \(quote it\) or --clear/],
     [['events', '--limit', 'lots', ...url], /--limit "lots": give a whole number from 1 to 99999/],

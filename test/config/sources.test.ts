@@ -71,7 +71,7 @@ test('--set on a host section: the MAC in any spelling, a new host, a bad MAC na
     '--set host 52:54:00:12:34:zz.action=local: "52:54:00:12:34:zz" is not a MAC address',
   ]);
   assert.deepEqual(messages(file, ['host 52:54:00:12:34:56.action=reboot']), [
-    '--set host 52:54:00:12:34:56.action=reboot: expected one of install, deploy, local, menu, inspect',
+    '--set host 52:54:00:12:34:56.action=reboot: expected one of install, deploy, local, menu, inspect, wipe',
   ]);
 });
 
@@ -121,7 +121,7 @@ test('drop-ins: [host] and [scope] sections from conf.d join the profile in name
   assert.deepEqual(
     messages(broken).sort(),
     [
-      `${dropIn}: [host 52:54:00:00:00:09] action = "reboot": expected one of install, deploy, local, menu, inspect`,
+      `${dropIn}: [host 52:54:00:00:00:09] action = "reboot": expected one of install, deploy, local, menu, inspect, wipe`,
       `${dropIn}: [host 52:54:00:00:00:09] ip = "10.9.0.1": outside the subnet served: 10.0.0.0/24`,
     ].sort(),
   );

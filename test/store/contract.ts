@@ -8,6 +8,7 @@ import { decide, type BootAction } from '../../src/boot/policy.ts';
 import { nextState, profileArmsInstall, type LifecycleEvent } from '../../src/boot/lifecycle.ts';
 import type { Profile } from '../../src/config/profile.ts';
 import { hostEntry, testProfile } from '../helpers/profile.ts';
+import { inventoryDoc } from '../helpers/inventory-doc.ts';
 
 export interface ContractStore extends NodeStore, NodeImports {
   /** Resolves once queued writes are stored (no-op where they are written at once). */
@@ -126,6 +127,63 @@ export function storeContract(backend: string, open: (options?: ContractOptions)
       assert.equal((await store.applyChange(MAC, { kind: 'arm', profile: 'cloud/1', by: 'admin' }))?.state, 'install-pending');
     },
   );
+
+  check(
+    'a wipe: armed by an admin, consumed once, released by its result to seen, unenrolled with its inventory kept, across a restart',
+    async (store, restart) => {
+      store.sawNode(MAC, {}, true);
+      await happen(store, { kind: 'deploy-plan-fetched', profile: 'cloud/1' });
+      await happen(store, { kind: 'deploy-reported', ok: true, reason: 'wrote', report: { ok: true } });
+      await store.setInventory(MAC, inventoryDoc(), 'session-1');
+      await store.setEnrolment(MAC, { hostname: 'web1', profile: null, action: 'wipe', bmc: null, enrolledAt: 1, enrolledBy: 'admin' });
+      assert.equal(store.getNode(MAC)?.state, 'installed');
+      assert.equal((await happen(store, { kind: 'wipe-armed' }))?.state, 'wipe-pending');
+      assert.equal(await store.applyChange(MAC, { kind: 'release', wiped: true, report: null }), undefined, 'a pending wipe is not a wipe under way');
+      store = await restart();
+      assert.equal(store.getNode(MAC)?.state, 'wipe-pending');
+      assert.equal(store.countNodesInState('wipe-pending'), 1);
+      assert.equal((await happen(store, { kind: 'wipe-served', by: 'admin', since: null }))?.state, 'wiping');
+      assert.equal(await store.applyChange(MAC, { kind: 'consume-wipe', by: 'admin', since: null }), undefined, 'a wipe is consumed once');
+      assert.equal(
+        await store.applyChange(MAC, { kind: 'consume-wipe', by: 'profile', since: null }),
+        undefined,
+        'a wipe under way is not consumed again by settings',
+      );
+      const report = { ok: false, reason: 'vdb: wipefs failed', disks: [{ name: 'vdb', ok: false }] };
+      const after = await happen(store, { kind: 'wipe-reported', ok: false, reason: 'vdb: wipefs failed', report });
+      assert.equal(after?.state, 'seen');
+      store = await restart();
+      const node = store.getNode(MAC);
+      assert.equal(node?.state, 'seen');
+      assert.deepEqual(node?.installReport, report);
+      assert.equal(node?.enrolment, null);
+      assert.equal(node?.installedAt, null);
+      assert.equal(node?.consumedAt, null);
+      assert.equal(node?.profile, null);
+      assert.notEqual(node?.armedAt, null, 'armedAt stays: the settings that asked for the wipe do not arm it again');
+      assert.ok(node?.inventory, 'the inventory is kept');
+      assert.equal(await store.applyChange(MAC, { kind: 'release', wiped: true, report: null }), undefined, 'a second result changes nothing');
+      assert.equal(await store.applyChange(MAC, { kind: 'consume-wipe', by: 'profile', since: null }), undefined, 'settings do not wipe a node armed before');
+    },
+  );
+
+  check('settings with action = wipe consume the wipe of a node never armed, once; a plain release needs no wipe', async (store) => {
+    store.sawNode(MAC, {}, false);
+    assert.equal(await store.applyChange(MAC, { kind: 'consume-wipe', by: 'admin', since: null }), undefined, 'an admin wipe must be armed first');
+    assert.equal((await store.applyChange(MAC, { kind: 'consume-wipe', by: 'profile', since: null }))?.state, 'wiping');
+    assert.equal(await store.applyChange(MAC, { kind: 'consume-wipe', by: 'profile', since: null }), undefined);
+    await store.applyChange(MAC, { kind: 'release', wiped: true, report: null });
+    const armedAt = store.getNode(MAC)!.armedAt!;
+    assert.equal(await store.applyChange(MAC, { kind: 'consume-wipe', by: 'profile', since: armedAt }), undefined, 'an enrolment older than the last wipe');
+    assert.equal((await store.applyChange(MAC, { kind: 'consume-wipe', by: 'profile', since: armedAt + 1 }))?.state, 'wiping', 'an enrolment made since');
+    store.sawNode(OTHER, {}, true);
+    await store.setEnrolment(OTHER, { hostname: null, profile: null, action: 'inspect', bmc: null, enrolledAt: 1, enrolledBy: 'admin' });
+    const released = await store.applyChange(OTHER, { kind: 'release', wiped: false, report: null });
+    assert.equal(released?.state, 'seen');
+    assert.equal(released?.enrolment, null);
+    await store.settle();
+    assert.equal(store.getNode(OTHER)?.state, 'seen');
+  });
 
   check('a local-boot script is kept per node; an unknown node has none to set', async (store) => {
     store.ensureNode(MAC);

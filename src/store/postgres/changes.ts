@@ -64,6 +64,34 @@ export async function writeChange(db: pg.ClientBase, mac: string, change: StateC
       const done = await db.query("UPDATE nodes SET state = $1, profile = NULL WHERE mac = $2 AND state = 'install-pending'", [change.to, mac]);
       return done.rowCount === 1;
     }
+    case 'arm-wipe': {
+      await db.query(ENSURE, [mac, now]);
+      const armed = await db.query(
+        "UPDATE nodes SET state = 'wipe-pending', profile = NULL, armed_at = $1, armed_by = 'admin', consumed_at = NULL WHERE mac = $2",
+        [now, mac],
+      );
+      return armed.rowCount === 1;
+    }
+    case 'consume-wipe': {
+      // Guarded like a consume: of two appliances racing, one gets the row.
+      const pending = await db.query("UPDATE nodes SET state = 'wiping', consumed_at = $1 WHERE mac = $2 AND state = 'wipe-pending'", [now, mac]);
+      if (pending.rowCount === 1) return true;
+      if (change.by !== 'profile') return false;
+      await db.query(ENSURE, [mac, now]);
+      const seen = await db.query(
+        "UPDATE nodes SET state = 'wiping', profile = NULL, armed_at = $1, armed_by = 'profile', consumed_at = $1 WHERE mac = $2 AND state = 'seen' AND (armed_at IS NULL OR armed_at < $3::bigint)",
+        [now, mac, change.since],
+      );
+      return seen.rowCount === 1;
+    }
+    case 'release': {
+      const released = await db.query(
+        `UPDATE nodes SET state = 'seen', profile = NULL, consumed_at = NULL, installed_at = NULL, fqdn = NULL, boot_mode = NULL,
+          install_report = $1, enrolment = NULL WHERE mac = $2 AND (NOT $3::boolean OR state = 'wiping')`,
+        [JSON.stringify(change.report ?? null), mac, change.wiped],
+      );
+      return released.rowCount === 1;
+    }
   }
 }
 
