@@ -228,13 +228,18 @@ export class PowerControl {
       const result = await Promise.race([call, deadline]);
       if (result) return result;
       given = true;
-      const known = view();
       // Said as any unreachable BMC is, also when the call still hanging is an earlier one (the poller's).
       const since = new Date().toISOString();
-      const message =
-        known.error?.failure === 'unreachable'
-          ? `${known.error.message}; ${action} was not sent`
-          : `BMC unreachable since ${since} (an earlier call to this BMC has not finished within ${timeoutMs / 1000} s); ${action} was not sent`;
+      const hanging = `BMC unreachable since ${since} (an earlier call to this BMC has not finished within ${timeoutMs / 1000} s)`;
+      // The machine's view says so from now on, not only once the hanging call gives up: a page drawn
+      // when this answer arrives must not show the power as merely unknown.
+      const k = this.known.get(mac);
+      if (k && !k.error) {
+        k.state = 'unknown';
+        k.error = { failure: 'unreachable', message: hanging, since: Date.now() };
+      }
+      const known = view();
+      const message = known.error?.failure === 'unreachable' ? `${known.error.message}; ${action} was not sent` : `${hanging}; ${action} was not sent`;
       return { ...known, action, ok: false, message, error: known.error ?? { failure: 'unreachable', message, since } };
     } finally {
       clearTimeout(timer);

@@ -2,8 +2,9 @@
 // ones (GET /nodes says which), power, enrol and unenrol, and "reinstall now" for a selection.
 import { h, api, page, ago, size, stateBadge, table, confirmed } from './ui.js';
 
-const STATES = ['seen', 'install-pending', 'installing', 'installed'];
-const ACTIONS = ['install', 'local', 'menu', 'inspect'];
+// Every node state (src/boot/lifecycle.ts NODE_LIFECYCLES), in the order a machine goes through them.
+const STATES = ['seen', 'install-pending', 'installing', 'installed', 'deploy-failed', 'wipe-pending', 'wiping'];
+const ACTIONS = ['install', 'local', 'menu', 'inspect', 'wipe'];
 let machineFilter = { text: '', state: '' };
 const selected = new Set();
 
