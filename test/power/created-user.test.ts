@@ -50,7 +50,11 @@ test('a refused report never repeats the password', () => {
   fc.assert(
     fc.property(bad, (body) => {
       const r = parseCreatedBmcUser(body);
-      if (!r.ok && body.password.length >= 4) assert.ok(!r.error.includes(body.password), r.error);
+      if (r.ok || body.password.length < 4 || !r.error.includes(body.password)) return;
+      // Found: only the refusal's own words may hold it (a password "name" in "username must be…"),
+      // so the same report with another password of the same length must say it as well.
+      const other = parseCreatedBmcUser({ ...body, password: 'Q'.repeat(body.password.length) });
+      assert.ok(!other.ok && other.error.includes(body.password), `the refusal repeats the password: ${r.error}`);
     }),
     { numRuns: 1000 },
   );
