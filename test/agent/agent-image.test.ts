@@ -428,6 +428,54 @@ describe('agent image', { skip }, () => {
   });
 
   /** A whole-disk raw image without root: an MBR with one Linux partition at 1 MiB holding an ext4 made with mke2fs -d. */
+  /**
+   * The agent booted straight from its kernel under OVMF (q35, TCG), with `append` on its kernel
+   * line, `disks` (raw files with their -drive and -device options) and one virtio NIC whose only
+   * way out is the test's server on 127.0.0.1:`port`, seen by the guest as 10.0.2.100:8080.
+   * Returns what QEMU printed once the machine powered off or rebooted.
+   */
+  async function ovmfDirectBoot(
+    work: string,
+    options: { append: string; mac: string; port: number; disks: { file: string; drive?: string; device: string }[] },
+  ): Promise<string> {
+    const vars = join(work, 'OVMF_VARS.fd');
+    copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
+    const drives = options.disks.flatMap((d, i) => [
+      '-drive',
+      `file=${d.file},if=none,id=d${i + 1},format=raw${d.drive ?? ''}`,
+      '-device',
+      `virtio-blk-pci,drive=d${i + 1},${d.device}`,
+    ]);
+    const qemu = await run(
+      [
+        'qemu-system-x86_64',
+        '-machine',
+        'q35',
+        '-drive',
+        'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
+        '-drive',
+        `if=pflash,format=raw,file=${vars}`,
+        '-m',
+        '512',
+        '-nographic',
+        '-no-reboot',
+        '-kernel',
+        join(folder, 'vmlinuz'),
+        '-initrd',
+        join(folder, 'initrd'),
+        '-append',
+        `console=ttyS0 quiet no_timer_check pxe_pilot.url=http://10.0.2.100:8080/ ${options.append}`,
+        ...drives,
+        '-netdev',
+        `user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-cmd:busybox nc 127.0.0.1 ${options.port}`,
+        '-device',
+        `virtio-net-pci,netdev=n0,mac=${options.mac}`,
+      ],
+      { timeoutMs: 5 * 60_000 },
+    );
+    return qemu.stdout + qemu.stderr;
+  }
+
   function smallDiskImage(work: string): { raw: Buffer; partStart: number; partBytes: number } {
     const tree = join(work, 'rootfs');
     mkdirSync(join(tree, 'etc'), { recursive: true });
@@ -498,42 +546,15 @@ describe('agent image', { skip }, () => {
     const port = (server.address() as AddressInfo).port;
     const disk = join(work, 'target.img');
     execFileSync('truncate', ['-s', '64M', disk]);
-    const vars = join(work, 'OVMF_VARS.fd');
-    copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
     const started = Date.now();
     let log: string;
     try {
-      const qemu = await run(
-        [
-          'qemu-system-x86_64',
-          '-machine',
-          'q35',
-          '-drive',
-          'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
-          '-drive',
-          `if=pflash,format=raw,file=${vars}`,
-          '-m',
-          '512',
-          '-nographic',
-          '-no-reboot',
-          '-kernel',
-          join(folder, 'vmlinuz'),
-          '-initrd',
-          join(folder, 'initrd'),
-          '-append',
-          `console=ttyS0 quiet no_timer_check pxe_pilot.url=http://10.0.2.100:8080/ pxe_pilot.token=tok-123 BOOTIF=01-52-54-00-aa-bb-01 pxe_pilot.mode=deploy`,
-          '-drive',
-          `file=${disk},if=none,id=d1,format=raw`,
-          '-device',
-          'virtio-blk-pci,drive=d1,serial=TARGET1',
-          '-netdev',
-          `user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-cmd:busybox nc 127.0.0.1 ${port}`,
-          '-device',
-          'virtio-net-pci,netdev=n0,mac=52:54:00:aa:bb:01',
-        ],
-        { timeoutMs: 5 * 60_000 },
-      );
-      log = qemu.stdout + qemu.stderr;
+      log = await ovmfDirectBoot(work, {
+        append: 'pxe_pilot.token=tok-123 BOOTIF=01-52-54-00-aa-bb-01 pxe_pilot.mode=deploy',
+        mac: '52:54:00:aa:bb:01',
+        port,
+        disks: [{ file: disk, device: 'serial=TARGET1' }],
+      });
     } finally {
       server.close();
     }
@@ -596,45 +617,17 @@ describe('agent image', { skip }, () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
-    const vars = join(work, 'OVMF_VARS.fd');
-    copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars);
     let log: string;
     try {
-      const qemu = await run(
-        [
-          'qemu-system-x86_64',
-          '-machine',
-          'q35',
-          '-drive',
-          'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
-          '-drive',
-          `if=pflash,format=raw,file=${vars}`,
-          '-m',
-          '512',
-          '-nographic',
-          '-no-reboot',
-          '-kernel',
-          join(folder, 'vmlinuz'),
-          '-initrd',
-          join(folder, 'initrd'),
-          '-append',
-          `console=ttyS0 quiet no_timer_check pxe_pilot.url=http://10.0.2.100:8080/ pxe_pilot.token=tok-wipe BOOTIF=01-52-54-00-aa-bb-02 pxe_pilot.mode=wipe`,
-          '-drive',
-          `file=${disks.vda},if=none,id=d1,format=raw,discard=unmap`,
-          '-device',
-          'virtio-blk-pci,drive=d1,serial=WIPE1',
-          '-drive',
-          `file=${disks.vdb},if=none,id=d2,format=raw`,
-          '-device',
-          'virtio-blk-pci,drive=d2,serial=WIPE2,discard=off',
-          '-netdev',
-          `user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-cmd:busybox nc 127.0.0.1 ${port}`,
-          '-device',
-          `virtio-net-pci,netdev=n0,mac=${MAC}`,
+      log = await ovmfDirectBoot(work, {
+        append: 'pxe_pilot.token=tok-wipe BOOTIF=01-52-54-00-aa-bb-02 pxe_pilot.mode=wipe',
+        mac: MAC,
+        port,
+        disks: [
+          { file: disks.vda, drive: ',discard=unmap', device: 'serial=WIPE1' },
+          { file: disks.vdb, device: 'serial=WIPE2,discard=off' },
         ],
-        { timeoutMs: 5 * 60_000 },
-      );
-      log = qemu.stdout + qemu.stderr;
+      });
     } finally {
       server.close();
     }
