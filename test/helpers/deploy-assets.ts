@@ -1,4 +1,4 @@
-// The assets a deploy needs, laid out as `agent build` and `assets add --kind disk-image` lay them
+// The assets the agent's routes need (the agent image alone, or with a disk image to deploy), laid out as `agent build` and `assets add --kind disk-image` lay them
 // out, with real manifests: the agent image and a 40 GiB disk image kept as .raw.zst (a few bytes
 // stand in for both; only the manifest's sizes matter to the plan).
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -33,13 +33,19 @@ async function manifestOf(dir: string, profile: string, kind: 'generic' | 'disk-
   });
 }
 
-/** The agent image and the disk image DISK_IMAGE under `root`; the image's digest and size as kept. */
-export async function deployAssets(root: string): Promise<{ sha256: string; bytes: number }> {
+/** The agent image as `agent build` lays it out, under `root`; its folder. */
+export async function agentAssets(root: string): Promise<string> {
   const agent = join(root, 'pxe-pilot-agent', AGENT_RELEASE);
   mkdirSync(agent, { recursive: true });
   writeFileSync(join(agent, 'vmlinuz'), 'kernel bytes');
   writeFileSync(join(agent, 'initrd'), 'initrd bytes');
   await manifestOf(agent, `pxe-pilot-agent/${AGENT_RELEASE}`, 'generic', ['vmlinuz', 'initrd']);
+  return agent;
+}
+
+/** The agent image and the disk image DISK_IMAGE under `root`; the image's digest and size as kept. */
+export async function deployAssets(root: string): Promise<{ sha256: string; bytes: number }> {
+  await agentAssets(root);
   const disk = join(root, ...DISK_IMAGE.split('/'));
   mkdirSync(disk, { recursive: true });
   writeFileSync(join(disk, 'disk.raw.zst'), 'compressed image bytes');

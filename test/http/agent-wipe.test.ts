@@ -5,46 +5,19 @@
 // changes nothing; CLI mistakes exit 2 with what to fix.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpService } from '../../src/http/service.ts';
 import { Store } from '../../src/store/store.ts';
-import { hashFile, writeImageManifest } from '../../src/assets/manifest.ts';
 import { runCommandLine } from '../../src/cli/commands.ts';
 import { testHttpDeps } from '../helpers/http.ts';
 import { hostEntry, testProfile } from '../helpers/profile.ts';
 import { MemoryAgentSessions } from '../helpers/agent-sessions.ts';
+import { agentAssets } from '../helpers/deploy-assets.ts';
 import { testInventory } from '../helpers/inventory.ts';
 
-const RELEASE = '6.1.0-57-amd64';
 const GIB = 1024 ** 3;
-
-/** The agent as `agent build` lays it out. */
-async function agentAssets(root: string): Promise<void> {
-  const dir = join(root, 'pxe-pilot-agent', RELEASE);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'vmlinuz'), 'kernel bytes');
-  writeFileSync(join(dir, 'initrd'), 'initrd bytes');
-  const files = [];
-  for (const path of ['vmlinuz', 'initrd']) {
-    const st = statSync(join(dir, path));
-    files.push({ path, size: st.size, mtimeMs: st.mtimeMs, sha256: await hashFile(join(dir, path)) });
-  }
-  await writeImageManifest(dir, {
-    schema: 1,
-    profile: `pxe-pilot-agent/${RELEASE}`,
-    product: 'pxe-pilot-agent',
-    displayName: 'pxe-pilot-agent',
-    version: RELEASE,
-    kind: 'generic',
-    source: { name: 'test', sha256: '0'.repeat(64), size: 0 },
-    answerUrl: null,
-    builtAt: new Date().toISOString(),
-    builtBy: 'test',
-    files,
-  });
-}
 
 async function cli(args: string[]): Promise<{ code: number | 'running'; stdout: string; stderr: string }> {
   let stdout = '';

@@ -3,44 +3,18 @@
 // file of it that changed is not, and the script says why.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpService } from '../../src/http/service.ts';
 import { Store } from '../../src/store/store.ts';
-import { hashFile, writeImageManifest } from '../../src/assets/manifest.ts';
 import { testHttpDeps } from '../helpers/http.ts';
 import { testProfile } from '../helpers/profile.ts';
 import { MemoryAgentSessions } from '../helpers/agent-sessions.ts';
+import { agentAssets } from '../helpers/deploy-assets.ts';
 
 const MAC = '52:54:00:ad:00:01';
 const RELEASE = '6.1.0-57-amd64';
-
-async function agentImage(assets: string): Promise<string> {
-  const dir = join(assets, 'pxe-pilot-agent', RELEASE);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'vmlinuz'), 'kernel bytes');
-  writeFileSync(join(dir, 'initrd'), 'initrd bytes');
-  const files = [];
-  for (const path of ['vmlinuz', 'initrd']) {
-    const st = statSync(join(dir, path));
-    files.push({ path, size: st.size, mtimeMs: st.mtimeMs, sha256: await hashFile(join(dir, path)) });
-  }
-  await writeImageManifest(dir, {
-    schema: 1,
-    profile: `pxe-pilot-agent/${RELEASE}`,
-    product: 'pxe-pilot-agent',
-    displayName: 'pxe-pilot agent',
-    version: RELEASE,
-    kind: 'generic',
-    source: { name: 'agent build', sha256: '0'.repeat(64), size: 0 },
-    answerUrl: null,
-    builtAt: new Date().toISOString(),
-    builtBy: 'test',
-    files,
-  });
-  return dir;
-}
 
 describe('GET /boot with [boot] unknown = inspect', () => {
   const root = mkdtempSync(join(tmpdir(), 'pxp-inspect-'));
@@ -51,7 +25,7 @@ describe('GET /boot with [boot] unknown = inspect', () => {
   let agentDir: string;
 
   before(async () => {
-    agentDir = await agentImage(root);
+    agentDir = await agentAssets(root);
     store = Store.open(':memory:');
     const profile = testProfile({ http: { bind: '127.0.0.1', port: 0 }, assets: { dir: root }, boot: { unknown: 'inspect' } });
     service = new HttpService({ ...testHttpDeps(profile, store, () => service), agentSessions: sessions });
@@ -90,7 +64,7 @@ describe('GET /boot with [boot] unknown = inspect', () => {
     const minted = sessions.minted.length;
     const script = await (await fetch(`${base}/boot?mac=52:54:00:ad:00:02`)).text();
     // Build the image again, for the other tests.
-    agentDir = await agentImage(root);
+    agentDir = await agentAssets(root);
     reload();
     assert.match(
       script,
