@@ -247,6 +247,11 @@ export class AssetCatalogue implements ImageCatalogue {
     return entry ? diskImageOf(entry) : undefined;
   }
 
+  diskImages(dir: string): DiskImage[] {
+    this.all(dir);
+    return (this.cached?.disks ?? []).map(diskImageOf);
+  }
+
   /** The images the menu offers: a changed or unreadable image is left out (find() still returns it, to explain why). */
   images(dir: string): InstallImage[] {
     return this.all(dir).filter(isOffered);

@@ -165,6 +165,10 @@ export class CombinedCatalogue implements ImageCatalogue {
     return this.folders.findDiskImage?.(dir, profile);
   }
 
+  diskImages(dir: string): DiskImage[] {
+    return this.folders.diskImages?.(dir) ?? [];
+  }
+
   invalidate(): void {
     this.folders.invalidate();
   }

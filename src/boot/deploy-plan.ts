@@ -18,8 +18,8 @@ export interface DeployPlan {
 
 export type PlanResult = { ok: true; plan: DeployPlan } | { ok: false; reason: string };
 
-/** Bytes as a person reads them, exact in bytes too: "2.0 GiB (2147483648 bytes)". */
-export function sizeWords(bytes: number): string {
+/** Bytes as a person reads them at a glance: "2.0 GiB". */
+export function sizeShort(bytes: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;
@@ -27,7 +27,13 @@ export function sizeWords(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]} (${bytes} bytes)`;
+  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Bytes as a person reads them, exact in bytes too: "2.0 GiB (2147483648 bytes)". */
+export function sizeWords(bytes: number): string {
+  const short = sizeShort(bytes);
+  return short.endsWith(' bytes') ? short : `${short} (${bytes} bytes)`;
 }
 
 /**

@@ -1,5 +1,6 @@
 // iPXE script text. Pure: values in, script out.
-import { sortImages, type InstallImage } from './catalogue.ts';
+import { compareVersionsDesc, sortImages, type DiskImage, type InstallImage } from './catalogue.ts';
+import { sizeShort } from './deploy-plan.ts';
 import { defaultCmdline, productDisplayName } from './products.ts';
 import { fillCmdlineTemplate, type CmdlineValues, type FilledCmdline } from './cmdline.ts';
 import { imageFiles } from './image-files.ts';
@@ -178,23 +179,46 @@ export function renderInspectScript(image: InstallImage, assetBase: string, cmdl
 export interface MenuOptions {
   mac: string;
   httpBase: string;
-  /** 'local', 'shell' or a profile name. */
+  /** 'local', 'shell' or a profile name (an install image: a disk image is never a default). */
   defaultItem: string;
   timeoutSeconds: number;
   reason: string;
 }
 
+/** The least time the erase question waits: the person who just picked is at the console. */
+export const CONFIRM_MIN_SECONDS = 30;
+
+/** Disk images in menu order: products by name, versions newest first. */
+export function sortDiskImages(disks: readonly DiskImage[]): DiskImage[] {
+  const name = (d: DiskImage): string => productDisplayName(d.profile.split('/')[0]!);
+  const version = (d: DiskImage): string => d.profile.split('/')[1] ?? '';
+  return [...disks].sort((x, y) => name(x).localeCompare(name(y)) || compareVersionsDesc(version(x), version(y)));
+}
+
+/** "Deploy <product> <version> (<size>)": what the menu calls a disk image. */
+export function deployItemText(disk: DiskImage): string {
+  const [product = '', version = ''] = disk.profile.split('/');
+  return `Deploy ${productDisplayName(product)} ${version} (${sizeShort(disk.sizeBytes)})`;
+}
+
 /**
  * The boot menu. Items get generated labels (profile names hold '/' and '.'), every goto
  * target exists, and the choice times out to the default, so an unattended machine never waits.
+ * Disk images (`disks`) are their own group; picking one asks first, in a second menu whose
+ * default, also on its timeout, is back to this one: a deploy erases the disk, so no timeout ever
+ * reaches one (nor does a default naming one: that is local disk).
  */
-export function renderMenu(images: InstallImage[], options: MenuOptions): string {
+export function renderMenu(images: InstallImage[], options: MenuOptions, disks: readonly DiskImage[] = []): string {
   const sorted = sortImages(images);
+  const deployable = sortDiskImages(disks);
   const labels = new Map<string, string>();
   sorted.forEach((img, i) => labels.set(img.profile, `image${i}`));
+  const defaultIsDisk = deployable.some((d) => d.profile === options.defaultItem);
   const defaultLabel = options.defaultItem === 'shell' ? 'shell' : (labels.get(options.defaultItem) ?? 'local');
   const macHyphen = options.mac.replace(/:/g, '-');
-  const lines = ['#!ipxe', `# ${ipxeText(options.reason)}`, `menu pxe-pilot: ${options.mac}`];
+  const lines = ['#!ipxe', `# ${ipxeText(options.reason)}`];
+  if (defaultIsDisk) lines.push(`# the default ${ipxeText(options.defaultItem)} is a disk image: a timeout never deploys, so it is local disk`);
+  lines.push(':top', `menu pxe-pilot: ${options.mac}`);
   let product = '';
   for (const img of sorted) {
     if (img.product !== product) {
@@ -203,6 +227,8 @@ export function renderMenu(images: InstallImage[], options: MenuOptions): string
     }
     lines.push(`item ${labels.get(img.profile)} Install ${ipxeText(productDisplayName(img.product))} ${ipxeText(img.version)}`);
   }
+  if (deployable.length > 0) lines.push('item --gap -- Deploy a disk image (erases the disk)');
+  deployable.forEach((disk, i) => lines.push(`item disk${i} ${ipxeText(deployItemText(disk))}`));
   lines.push('item --gap -- Other', 'item local Boot from local disk', 'item shell iPXE shell');
   lines.push(`choose --default ${defaultLabel} --timeout ${Math.round(options.timeoutSeconds * 1000)} target || goto local`);
   lines.push('goto ${target}');
@@ -210,6 +236,22 @@ export function renderMenu(images: InstallImage[], options: MenuOptions): string
     lines.push(`:${labels.get(img.profile)}`);
     lines.push(`chain --autofree ${options.httpBase}/install?mac=${macHyphen}&profile=${encodeURIComponent(img.profile)} || goto local`);
   }
+  // 0 is iPXE's "no timeout": the question then waits for an answer, as the menu does.
+  const confirmMs = options.timeoutSeconds === 0 ? 0 : Math.round(Math.max(options.timeoutSeconds, CONFIRM_MIN_SECONDS) * 1000);
+  deployable.forEach((disk, i) => {
+    const name = ipxeText(disk.profile);
+    lines.push(
+      `:disk${i}`,
+      `menu This erases the disk of ${options.mac}: deploy ${name}?`,
+      'item top No, back to the menu',
+      `item deploy${i} Yes, erase the disk and deploy ${name} (${sizeShort(disk.sizeBytes)})`,
+      `choose --default top --timeout ${confirmMs} target || goto top`,
+      'goto ${target}',
+      `:deploy${i}`,
+      // ${buildarch}: the agent is served for this machine's architecture.
+      `chain --autofree ${options.httpBase}/install?mac=${macHyphen}&profile=${encodeURIComponent(disk.profile)}&erase=yes&arch=\${buildarch} || goto local`,
+    );
+  });
   lines.push(':shell', 'shell', 'goto local', ':local', 'echo pxe-pilot: booting from local disk', 'exit', '');
   return lines.join('\n');
 }

@@ -226,6 +226,8 @@ export interface ImageCatalogue {
   find(dir: string, profile: string): InstallImage | undefined;
   /** A disk image by profile name (deploy); absent or undefined: no such disk image. */
   findDiskImage?(dir: string, profile: string): DiskImage | undefined;
+  /** Every disk image, a changed or unreadable one too (the menu leaves those out); absent: none. */
+  diskImages?(dir: string): DiskImage[];
   /** Forgets what was read (a reload): the next call reads the folder again. */
   invalidate(): void;
 }

@@ -34,8 +34,13 @@ export type RequestEvent = { protocol: 'http'; kind: string; detail: HttpDetail 
 export interface BootRequest {
   /** The machine as the transport describes it: its MAC, address, firmware and DMI ids are what the sighting records. */
   client: ClientDescription;
-  /** An image picked from the menu at the console (GET /install): served as asked, nothing decided or consumed. */
+  /**
+   * An image picked from the menu at the console (GET /install): an install image is served as
+   * asked, nothing decided or consumed; a disk image is armed and deployed (resolveMenuDeploy).
+   */
   pick?: string;
+  /** The person confirmed, in the menu's second question, that the disk image pick erases the disk. */
+  erase?: boolean;
   event: RequestEvent;
 }
 
@@ -45,8 +50,12 @@ export type BootOutcome =
   | { tag: 'install'; image: InstallImage; vars: InstallVars; cmdline: string; reason: string; consumed: string | null }
   /** Boot from the local disk, through `script` (iPXE; `exit` unless an admin set one). */
   | { tag: 'local'; script: string; reason: string }
-  /** The boot menu of `images`; GRUB's menu loads them itself, with `vars` and `cmdline`. `menu`: the [menu NAME] chosen by the machine's settings. */
-  | { tag: 'menu'; images: InstallImage[]; vars: InstallVars; cmdline: string; reason: string; menu?: MenuSpec }
+  /**
+   * The boot menu of `images`, and of the disk images `disks` it offers to deploy (iPXE only: GRUB's
+   * menu loads images itself, with `vars` and `cmdline`, and lists no disk image). `menu`: the
+   * [menu NAME] chosen by the machine's settings.
+   */
+  | { tag: 'menu'; images: InstallImage[]; disks: DiskImage[]; vars: InstallVars; cmdline: string; reason: string; menu?: MenuSpec }
   /** Boot the inspection agent `image` with `cmdline` (its URL and this boot's session token). */
   | { tag: 'inspect'; image: InstallImage; cmdline: string; reason: string }
   /** Nothing to boot: the profile ignores this machine, or the install cannot be consumed now. */
@@ -205,13 +214,28 @@ function censusFrom(ports: BootPorts): IdentityCensus | undefined {
   return list ? censusOf(() => list.call(ports, Number.MAX_SAFE_INTEGER)) : undefined;
 }
 
-/** The [menu NAME] of the decision, and the images it lists (every offered image without one). */
-function menuImages(profile: BootSettings, catalogue: ImageCatalogue, name: string | undefined): { images: InstallImage[]; menu?: MenuSpec; note: string } {
+/** What a menu lists: the offered install images, and the disk images that can be deployed now. */
+export interface MenuImages {
+  images: InstallImage[];
+  disks: DiskImage[];
+  menu?: MenuSpec;
+  note: string;
+}
+
+/** The [menu NAME] of the decision, and the images it lists, disk images too (every offered image without one). */
+export function menuImages(profile: BootSettings, catalogue: ImageCatalogue, name: string | undefined): MenuImages {
   const all = catalogue.images(profile.assets.dir).filter((i) => i.product !== AGENT_PRODUCT);
-  if (!name) return { images: all, note: '' };
+  const disks = (catalogue.diskImages?.(profile.assets.dir) ?? []).filter((d) => diskImageProblem(d) === null);
+  if (!name) return { images: all, disks, note: '' };
   const menu = profile.menus?.get(name);
-  if (!menu) return { images: all, note: `; [menu ${name}] is not in the profile: the default menu` };
-  return { images: all.filter((i) => menu.entries.some((g) => globMatches(g, i.profile))), menu, note: `; [menu ${name}]` };
+  if (!menu) return { images: all, disks, note: `; [menu ${name}] is not in the profile: the default menu` };
+  const listed = (name: string): boolean => menu.entries.some((g) => globMatches(g, name));
+  return { images: all.filter((i) => listed(i.profile)), disks: disks.filter((d) => listed(d.profile)), menu, note: `; [menu ${name}]` };
+}
+
+/** Whether the agent for this client is the arm64 build: its DHCP architecture, or iPXE's ${buildarch}. */
+function isArm64(client: ClientDescription): boolean {
+  return client.arch === 11 || client.arch === 13 || client.buildarch === 'arm64';
 }
 
 async function resolveInspect(
@@ -223,8 +247,7 @@ async function resolveInspect(
   deploy?: DiskImage,
 ): Promise<Resolved> {
   const { mac } = request.client;
-  const arm64 = request.client.arch === 11 || request.client.arch === 13 || request.client.buildarch === 'arm64';
-  const agent = agentImage(catalogue, profile.assets.dir, arm64);
+  const agent = agentImage(catalogue, profile.assets.dir, isArm64(request.client));
   if (!agent.ok) return failed('error', `${decision.reason}, but ${agent.problem}`);
   if (!ports.mint) return failed('error', `${decision.reason}, but this store keeps no agent sessions, so the agent could not report`);
   let token: string;
@@ -312,6 +335,7 @@ async function resolveDecision(request: BootRequest, profile: BootSettings, port
       const outcome: BootOutcome = {
         tag: 'menu',
         images: chosen.images,
+        disks: chosen.disks,
         vars: installVars(profile, mac, client.ip ?? '', settings),
         cmdline: settings?.cmdline ?? '',
         reason: `${reason}${chosen.note}`,
@@ -326,10 +350,22 @@ async function resolveDecision(request: BootRequest, profile: BootSettings, port
 
 const PICKED = 'chosen from the menu at the console';
 
-/** An image picked from the menu: served as asked; the machine's install, if any, stays as it is. */
-function resolvePick(request: BootRequest, pick: string, profile: BootSettings, catalogue: ImageCatalogue): Resolved {
+/**
+ * An image picked from the menu: an install image is served as asked, the machine's install, if
+ * any, staying as it is; a disk image is armed and deployed (resolveMenuDeploy).
+ */
+async function resolvePick(request: BootRequest, pick: string, profile: BootSettings, ports: BootPorts, catalogue: ImageCatalogue): Promise<Resolved> {
   const { mac, ip = '' } = request.client;
   if (!PROFILE_NAME.test(pick)) return failed('error', `${JSON.stringify(pick).slice(0, 80)} is not an install image name (<product>/<version>)`);
+  const disk = catalogue.findDiskImage?.(profile.assets.dir, pick);
+  if (disk) return resolveMenuDeploy(request, disk, profile, ports, catalogue);
+  if (request.erase)
+    return failed(
+      'error',
+      `${pick} ${PICKED} with erase=yes, but it is not a disk image under ${profile.assets.dir}: nothing to deploy, nothing armed`,
+      'error',
+      pick,
+    );
   const image = catalogue.find(profile.assets.dir, pick);
   const problem = imageProblem(image, profile, pick);
   if (problem || !image) return failed('error', `${pick} ${PICKED}, but ${problem}`);
@@ -344,10 +380,65 @@ function resolvePick(request: BootRequest, pick: string, profile: BootSettings, 
   return { outcome, decision: 'install', recorded: `${image.profile} ${PICKED}`, profile: image.profile };
 }
 
+/**
+ * A disk image picked from the menu and confirmed: armed exactly as `pxe-pilot nodes reinstall MAC
+ * --profile P` arms it (install-pending with that profile), then the agent is served in deploy
+ * mode, as for any armed deploy; the plan's fetch consumes it. Arming erases a disk at the next
+ * network boot, from an unauthenticated request, so only the machine itself may: the request comes
+ * from the address it last booted from, its own decision now is the menu, and that menu lists the
+ * image. Each refusal arms nothing.
+ */
+async function resolveMenuDeploy(
+  request: BootRequest,
+  image: DiskImage,
+  profile: BootSettings,
+  ports: BootPorts,
+  catalogue: ImageCatalogue,
+): Promise<Resolved> {
+  const { client } = request;
+  const { mac } = client;
+  const chosen = `deploy of ${image.profile} ${PICKED}`;
+  const refuse = (why: string, tag: 'refused' | 'error' = 'refused'): Resolved => failed(tag, `${chosen}, but ${why}; nothing armed`, tag, image.profile);
+  if (!request.erase) return refuse(`deploying it erases the disk of ${mac}: the menu asks first, then sends erase=yes`, 'error');
+  const problem = diskImageProblem(image);
+  if (problem) return refuse(problem, 'error');
+  const node = ports.getNode(mac);
+  if (!node) return refuse(`${mac} has not booted from this server`);
+  if (!client.ip || node.lastIp !== client.ip)
+    return refuse(
+      `the request came from ${client.ip || 'no address'}, not from ${mac}'s own address (${node.lastIp ?? 'none known'}): only the machine at the menu deploys from it`,
+    );
+  const decision = decide(client, profile, withReported(node, client), censusFrom(ports));
+  if (decision.action !== 'menu') return refuse(`${mac} is not at the menu now (${decision.reason})`);
+  const offered = menuImages(profile, catalogue, decision.menu);
+  if (!offered.disks.some((d) => d.profile === image.profile)) return refuse(`${offered.menu ? `[menu ${offered.menu.name}]` : 'the menu'} does not list it`);
+  // What the deploy needs is checked before it is armed: an armed deploy that cannot boot the agent would stop every later boot.
+  const agent = agentImage(catalogue, profile.assets.dir, isArm64(client));
+  if (!agent.ok) return refuse(agent.problem, 'error');
+  if (!ports.mint) return refuse('this store keeps no agent sessions, so the agent could not report', 'error');
+  const armed = nextState({ kind: 'reinstall-armed', profile: image.profile }, node);
+  try {
+    if (!armed.change || !(await ports.applyChange(mac, armed.change))) return refuse(`the store did not take the arm (${mac} ${armed.reason})`);
+  } catch (err) {
+    return refuse(`the store cannot record the arm now (${(err as Error).message})`);
+  }
+  const resolved = await resolveInspect(
+    request,
+    profile,
+    ports,
+    catalogue,
+    { action: 'install', profile: image.profile, reason: chosen, ...(decision.settings ? { settings: decision.settings } : {}) },
+    image,
+  );
+  return { ...resolved, recorded: `${resolved.recorded}; armed as pxe-pilot nodes reinstall ${mac} --profile ${image.profile} arms it` };
+}
+
 /** What the machine in `request` boots; records the event. */
 export async function resolveBoot(request: BootRequest, profile: BootSettings, ports: BootPorts, catalogue: ImageCatalogue): Promise<BootOutcome> {
   const resolved =
-    request.pick === undefined ? await resolveDecision(request, profile, ports, catalogue) : resolvePick(request, request.pick, profile, catalogue);
+    request.pick === undefined
+      ? await resolveDecision(request, profile, ports, catalogue)
+      : await resolvePick(request, request.pick, profile, ports, catalogue);
   const { event } = request;
   const extra = resolved.profile ? { profile: resolved.profile } : {};
   const base = { mac: request.client.mac, kind: event.kind, decision: resolved.decision, reason: resolved.recorded };

@@ -45,6 +45,8 @@ export interface MenuSpec {
   entries: Glob[];
   /** The entry taken after the timeout: local, shell or a profile name; empty: [boot] menu_default. */
   default: string;
+  /** The file (or --set flag) that wrote `default`, for check-config's messages; absent: the profile's file. */
+  defaultFrom?: string;
 }
 
 const GIB = 1024 ** 3;

@@ -102,10 +102,28 @@ export function stateDirError(profile: Profile): string | null {
 }
 
 /** [boot] menu_default names an image that is not there: the menu then takes local disk. */
-export function menuDefaultWarning(profile: Profile, images: InstallImage[]): string | null {
+export function menuDefaultWarning(profile: Profile, images: InstallImage[], diskImages: readonly string[] = []): string | null {
   const name = profile.boot.menuDefault;
   if (name === 'local' || name === 'shell' || images.some((i) => i.profile === name) || profile.images.has(name)) return null;
+  if (diskImages.includes(name)) return null; // refused by menuDefaultDiskImageErrors
   return `[boot] menu_default = ${name}: no such image under ${profile.assets.dir} (pxe-pilot assets ls lists them), so the menu's timeout takes local disk; add the image or name one that is there`;
+}
+
+/**
+ * A menu default naming a disk image: refused. A deploy erases the disk, and a menu left alone
+ * takes its default, so no timeout may reach one (the menu would take local disk instead).
+ */
+export function menuDefaultDiskImageErrors(profile: Profile, diskImages: readonly string[]): string[] {
+  const why = (name: string): string =>
+    `${name} is a disk image (assets add --kind disk-image): deploying it erases the disk, so a menu's timeout never takes it (the menu would take local disk); name local, shell or an install image, and deploy from the menu by choosing it, or with pxe-pilot nodes reinstall MAC --profile ${name}`;
+  const errors: string[] = [];
+  if (diskImages.includes(profile.boot.menuDefault))
+    errors.push(`${profile.file}: [boot] menu_default = ${profile.boot.menuDefault}: ${why(profile.boot.menuDefault)}`);
+  for (const menu of profile.menus.values()) {
+    if (diskImages.includes(menu.default))
+      errors.push(`${menu.defaultFrom ?? profile.file}: [menu ${menu.name}] default = ${menu.default}: ${why(menu.default)}`);
+  }
+  return errors;
 }
 
 /** [boot] default_install must name an image that is there: a reinstall without a profile would otherwise fail at boot. */
@@ -146,8 +164,10 @@ export async function storeSchemaProblem(profile: Profile): Promise<{ error?: st
 
 /** Everything check-config checks beyond the profile's own values. */
 export async function checkProfile(profile: Profile): Promise<CheckResult> {
-  const { scanAssets } = await import('../assets/catalogue-scan.ts');
-  const images = existsSync(profile.assets.dir) ? scanAssets(profile.assets.dir) : [];
+  const { scanAssetFolders } = await import('../assets/catalogue-scan.ts');
+  const scan = existsSync(profile.assets.dir) ? scanAssetFolders(profile.assets.dir) : { images: [], diskImages: [] };
+  const images = scan.images;
+  const diskImages = scan.diskImages.map((d) => d.profile);
   const errors: string[] = [];
   const warnings: string[] = [];
   const stateDir = stateDirError(profile);
@@ -159,8 +179,9 @@ export async function checkProfile(profile: Profile): Promise<CheckResult> {
     ),
   );
   errors.push(...(await answerTemplateErrors(profile)));
-  const menu = menuDefaultWarning(profile, images);
+  const menu = menuDefaultWarning(profile, images, diskImages);
   if (menu) warnings.push(menu);
+  errors.push(...menuDefaultDiskImageErrors(profile, diskImages));
   const remote = remoteImageChecks(
     profile,
     images.map((i) => i.profile),

@@ -82,6 +82,11 @@ class Validator {
     this.problems.push({ file: this.sources.originOf(section, key), section, key, value: shownValue(value), message });
   }
 
+  /** The file or flag that wrote the section's key. */
+  originOf(section: string, key: string): string {
+    return this.sources.originOf(section, key);
+  }
+
   /** Where the first section of a host was written. */
   originOfHost(mac: string): string {
     return this.sources.originOf(`host ${mac}`, '');

@@ -12,6 +12,8 @@ type Raw = Record<string, unknown>;
 
 export interface RuleProblemSink {
   readonly file: string;
+  /** The file or flag that wrote the section's key. */
+  originOf(section: string, key: string): string;
   problem(section: string, key: string, value: unknown, message: string): void;
   readKeys(raw: Raw, section: string, keys: Record<string, KeySpec<unknown>>, target: object): void;
 }
@@ -147,6 +149,7 @@ export function readMenus(doc: Raw, p: Profile, v: RuleProblemSink): void {
     if (def && def !== 'local' && def !== 'shell' && !PROFILE_NAME.test(def))
       v.problem(section, 'default', def, 'expected local, shell or <product>/<version>');
     menu.default = def;
+    if (def) menu.defaultFrom = v.originOf(section, 'default');
     p.menus.set(name, menu);
   }
   for (const rule of p.rules) {

@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import type { Profile } from '../config/profile.ts';
 import { httpBase } from '../boot/urls.ts';
 import { describeIpxeClient } from '../boot/client.ts';
-import { AGENT_PRODUCT, resolveBoot, type BootOutcome } from '../boot/resolve.ts';
+import { menuImages, resolveBoot, type BootOutcome } from '../boot/resolve.ts';
 import {
   renderBootstrapScript,
   renderInspectScript,
@@ -17,7 +17,7 @@ import {
 import type { MenuSpec } from '../boot/rules.ts';
 import type { HttpDeps } from './context.ts';
 import { bootPortsOf } from './agent-next.ts';
-import { badRequest } from './errors.ts';
+import { badRequest, HttpError } from './errors.ts';
 import { clientAddress, macQuery } from './request.ts';
 
 const IPXE_TYPE = 'text/plain; charset=utf-8';
@@ -41,7 +41,7 @@ function renderOutcome(outcome: BootOutcome, profile: Profile, mac: string): str
     case 'local':
       return renderLocalScript(outcome.reason, outcome.script);
     case 'menu':
-      return renderMenu(outcome.images, menuOptions(profile, mac, outcome.reason, outcome.menu));
+      return renderMenu(outcome.images, menuOptions(profile, mac, outcome.reason, outcome.menu), outcome.disks);
     case 'inspect':
       return renderInspectScript(outcome.image, assetBase(profile), outcome.cmdline, outcome.reason);
     case 'refused':
@@ -76,16 +76,23 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
     ctx.body = renderOutcome(outcome, profile, mac);
   });
 
-  // A pick from the menu by the person at the console: serves that image's install script.
+  // A pick from the menu by the person at the console: an install image's script, or (a disk image,
+  // confirmed with erase=yes) the deploy armed and the agent's script in deploy mode.
   router.get('/install', async (ctx) => {
     const profile = deps.profile();
     const mac = macQuery(ctx, true, '?mac=…&profile=<product>/<version>');
     const pick = query(ctx, 'profile', 256);
     if (!pick) throw badRequest('profile is missing: expected /install?mac=…&profile=<product>/<version>');
+    const erase = query(ctx, 'erase', 8);
+    if (erase !== undefined && erase !== 'yes') throw badRequest(`erase=${erase}: only erase=yes confirms a deploy`);
     const ip = clientAddress(ctx);
-    const client = { mac, ip, firmware: 'unknown' as const, isIpxe: true };
-    const outcome = await resolveBoot({ client, pick, event: { protocol: 'http', kind: 'GET /install', detail: { ip } } }, profile, deps.store, deps.catalogue);
-    if (outcome.tag !== 'install') throw badRequest(outcome.reason);
+    const buildarch = query(ctx, 'arch', 16);
+    const client = describeIpxeClient({ mac, ip, ...(buildarch ? { buildarch } : {}) });
+    const request = { client, pick, erase: erase === 'yes', event: { protocol: 'http' as const, kind: 'GET /install', detail: { ip } } };
+    const outcome = await resolveBoot(request, profile, bootPortsOf(deps), deps.catalogue);
+    // Refused: the machine or the store is not in a state to take it now; an error: the request is wrong.
+    if (outcome.tag === 'refused') throw new HttpError(409, outcome.reason);
+    if (outcome.tag !== 'install' && outcome.tag !== 'inspect') throw badRequest(outcome.reason);
     ctx.type = IPXE_TYPE;
     ctx.body = renderOutcome(outcome, profile, mac);
   });
@@ -100,9 +107,8 @@ export function bootRoutes(router: Router, deps: HttpDeps): void {
       // keep iPXE's variable
     }
     ctx.type = IPXE_TYPE;
-    ctx.body = renderMenu(
-      deps.catalogue.images(profile.assets.dir).filter((i) => i.product !== AGENT_PRODUCT),
-      menuOptions(profile, mac, 'menu requested directly'),
-    );
+    // The default menu: its disk images are deployed only for a machine whose own decision is a menu.
+    const listed = menuImages(profile, deps.catalogue, undefined);
+    ctx.body = renderMenu(listed.images, menuOptions(profile, mac, 'menu requested directly'), listed.disks);
   });
 }

@@ -5,7 +5,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { deployAssets } from '../helpers/deploy-assets.ts';
 import { cliArgv } from '../helpers/cli.ts';
 import { skipUnlessPostgres, startPostgres } from '../helpers/postgres.ts';
 
@@ -110,6 +111,24 @@ test('check-config warns when [boot] menu_default names an image that is not the
     r.stderr,
     /warning: \[boot\] menu_default = debian\/13: no such image under .*assets \(pxe-pilot assets ls lists them\), so the menu's timeout takes local disk/,
   );
+});
+
+test('check-config refuses a menu default naming a disk image, in [boot] and in a [menu], naming file, section, key and value', async () => {
+  const extra =
+    '[boot]\nmenu_default = cloud/1\n[rule racks]\nproduct = R9\naction = menu\nmenu = racks\n[menu racks]\nentries = cloud/*, debian/*\ndefault = cloud/1\n';
+  const file = lab(extra, (dir) => image(dir, 'debian/12'));
+  await deployAssets(join(dirname(file), 'assets'));
+  const r = await checkConfig(file);
+  assert.equal(r.code, 2, r.stderr);
+  const why = "is a disk image \\(assets add --kind disk-image\\): deploying it erases the disk, so a menu's timeout never takes it";
+  assert.match(r.stderr, new RegExp(`${file}: \\[boot\\] menu_default = cloud/1: cloud/1 ${why}`));
+  assert.match(r.stderr, new RegExp(`${file}: \\[menu racks\\] default = cloud/1: cloud/1 ${why}.*pxe-pilot nodes reinstall MAC --profile cloud/1`));
+  assert.doesNotMatch(r.stderr, /no such image/, 'not also the missing-image warning');
+  // An install image as the default, with the same disk image listed, passes.
+  const fine = lab(extra.replaceAll('= cloud/1', '= debian/12'), (dir) => image(dir, 'debian/12'));
+  await deployAssets(join(dirname(fine), 'assets'));
+  const ok = await checkConfig(fine);
+  assert.equal(ok.code, 0, ok.stderr);
 });
 
 test('check-config refuses image files the service account cannot read', async () => {
