@@ -21,6 +21,7 @@ const LOCAL = '52:54:00:dd:00:02';
 const SMALL_MENU = '52:54:00:dd:00:03';
 const OTHER = '52:54:00:dd:00:04';
 const NEVER = '52:54:00:dd:00:05';
+const LOOKER = '52:54:00:dd:00:06'; // a stranger that only looks at the menu
 
 describe('deploying a disk image from the menu', () => {
   const root = mkdtempSync(join(tmpdir(), 'pxp-menu-deploy-'));
@@ -56,10 +57,10 @@ describe('deploying a disk image from the menu', () => {
   const armedState = (mac: string): [string | undefined, string | null | undefined] => [http.store.getNode(mac)?.state, http.store.getNode(mac)?.profile];
 
   test('the menu lists the disk image as its own group, asks before deploying it, and never times out to it', async () => {
-    const menu = await boot(AT_MENU);
+    const menu = await boot(LOOKER);
     assert.match(menu, /^item image0 Install Debian 12$/m);
     assert.match(menu, /^item --gap -- Deploy a disk image \(erases the disk\)\nitem disk0 Deploy cloud 1 \(40\.0 GiB\)$/m);
-    assert.match(menu, new RegExp(`^menu This erases the disk of ${AT_MENU}: deploy cloud/1\\?$`, 'm'));
+    assert.match(menu, new RegExp(`^menu This erases the disk of ${LOOKER}: deploy cloud/1\\?$`, 'm'));
     assert.deepEqual(
       [...menu.matchAll(/^choose --default (\S+) --timeout (\d+)/gm)].map((m) => `${m[1]} ${m[2]}`),
       ['local 10000', 'top 30000'],
