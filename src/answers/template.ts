@@ -95,7 +95,8 @@ export interface RequestFacts {
 export function templateValues(facts: RequestFacts, host: HostEntry | undefined): { values: Record<string, string>; missing: Record<string, string> } {
   const values: Record<string, string> = {};
   const missing: Record<string, string> = {};
-  for (const [k, v] of Object.entries(host?.vars ?? {})) if (NAME.test(k)) values[k] = v;
+  // {{install_disk}} is the device chosen from the inventory (inventoryTemplateValues), never the choice as written.
+  for (const [k, v] of Object.entries(host?.vars ?? {})) if (NAME.test(k) && k !== 'install_disk') values[k] = v;
   const builtins: [string, string | null | undefined, string][] = [
     ['mac', facts.mac, 'no NIC of this machine could be identified'],
     ['ip', host?.ip || facts.ip, 'the request came from no IPv4 address and [host] sets no ip'],
@@ -135,7 +136,8 @@ export function inventoryTemplateValues(text: string, facts: InventoryFacts): { 
     if (name === 'install_disk') {
       const disk = facts.installDisk;
       if (!facts.inventory) missing[name] = 'the machine has not been inspected yet (boot it with action = inspect, or inspect_first = true)';
-      else if (disk === null) missing[name] = 'no install_disk is set for this machine: set install_disk in the [rule] that matches it';
+      else if (disk === null)
+        missing[name] = 'no install_disk is set for this machine: set install_disk in its [host <mac>] section, its enrolment or the [rule] that matches it';
       else if ('problem' in disk) missing[name] = disk.problem;
       else values[name] = disk.path;
     } else if (name.startsWith('inventory.')) {

@@ -7,6 +7,7 @@
 // networked store: LeaseLog.commit and the directory reads (NodeDirectory, EventLog.events).
 // Meant to stay sync, served from memory: NodeLookup.getNode, sawNode and EventSink.record (hot
 // paths: a DHCP reply and /boot must not wait on a round trip; sightings and events only queue).
+import type { NetworkKeys } from '../deploy/network-keys.ts';
 import type { BootEvent, EventProtocol, EventSink } from './events.ts';
 import type { DiskImage, InstallImage } from './catalogue.ts';
 import type { NodeLifecycle, NodeState, StateChange } from './lifecycle.ts';
@@ -58,6 +59,10 @@ export interface Enrolment {
   createBmcUser?: boolean;
   /** What came of it: when, and null or why it failed; absent: not yet (the agent is asked). */
   bmcUser?: { at: number; error: string | null };
+  /** The deployed system's net_* keys as a [host] spells them (netAddress…), set ones only; absent: none. */
+  network?: NetworkKeys;
+  /** install_disk as written (smallest-ssd | largest | serial:X | model:GLOB); absent: none. */
+  installDisk?: string;
 }
 
 /**

@@ -2,7 +2,8 @@
 // Pure. The conditions come from the inventory only (docs/inventory.md): a machine never
 // inspected matches no rule, and the reason says so.
 import type { Disk, Inventory } from '../agent/inventory.ts';
-import { compare, formatComparison, globMatches, type Comparison, type Glob } from './match.ts';
+import type { NetworkKeys } from '../deploy/network-keys.ts';
+import { compare, formatComparison, globMatches, parseGlob, type Comparison, type Glob } from './match.ts';
 
 export const RULE_ACTIONS = ['install', 'deploy', 'local', 'menu', 'inspect', 'wipe'] as const;
 export type RuleAction = (typeof RULE_ACTIONS)[number];
@@ -30,6 +31,8 @@ export interface RuleSettings {
   hostname?: string;
   installDisk?: InstallDiskChoice;
   menu?: string;
+  /** The deployed system's net_dns, net_bond, net_vlan, net_mtu as written (never an address: one per machine). */
+  network?: NetworkKeys;
 }
 
 export interface RuleSpec extends RuleSettings {
@@ -190,6 +193,19 @@ export function chooseInstallDisk(choice: InstallDiskChoice, inventory: Inventor
       return chosen(disk, `the first disk whose model matches ${choice.glob.source}`);
     }
   }
+}
+
+/** install_disk as written in a [rule], a [host] or an enrolment: smallest-ssd | largest | serial:X | model:GLOB. */
+export function parseInstallDisk(written: string): { ok: true; choice: InstallDiskChoice } | { ok: false; problem: string } {
+  const v = written.trim();
+  if (v === 'smallest-ssd' || v === 'largest') return { ok: true, choice: { kind: v } };
+  const m = /^(serial|model):(.+)$/.exec(v);
+  if (m?.[1] === 'serial') return { ok: true, choice: { kind: 'serial', serial: m[2]!.trim() } };
+  if (m?.[1] === 'model') {
+    const glob = parseGlob(m[2]!);
+    return glob.ok ? { ok: true, choice: { kind: 'model', glob: glob.glob } } : { ok: false, problem: glob.problem };
+  }
+  return { ok: false, problem: 'expected smallest-ssd, largest, serial:<disk serial> or model:<glob>' };
 }
 
 export function formatInstallDisk(choice: InstallDiskChoice): string {

@@ -5,6 +5,8 @@
 //   3. its enrolment (kept in the store);
 //   4. the first [rule] that matches its inventory, in profile order (the main file, then the
 //      included files in name order), with why each earlier one did not.
+// The first source that applies gives every setting, the deployed system's network keys and
+// install_disk included: nothing is mixed from a source further down (docs/decisions.md).
 // Pure: the policy (decide), explain, the agent's next step and GET /nodes/<mac> ask here.
 import { isPlaceholderSerial, isPlaceholderUuid, swapUuidFields, uuidNormalForm } from '../agent/identity.ts';
 import type { Inventory } from '../agent/inventory.ts';
@@ -12,12 +14,13 @@ import type { NodeState } from './lifecycle.ts';
 import type { LoaderName } from './loaders.ts';
 import type { NodeRecord } from './ports.ts';
 import { fillHostname } from './inventory-values.ts';
-import { matchRule, type InstallDiskChoice, type MenuSpec, type RuleSpec } from './rules.ts';
+import { setNetworkKeys, type NetworkKeys } from '../deploy/network-keys.ts';
+import { matchRule, parseInstallDisk, type InstallDiskChoice, type MenuSpec, type RuleSpec } from './rules.ts';
 
 export type HostActionName = 'install' | 'deploy' | 'local' | 'menu' | 'inspect' | 'wipe';
 
-/** A [host] section as the policy reads it (by MAC, serial or UUID). */
-export interface HostSettings {
+/** A [host] section as the policy reads it (by MAC, serial or UUID); the net_* keys only by MAC. */
+export interface HostSettings extends NetworkKeys {
   action: HostActionName;
   profile: string;
   hostname?: string;
@@ -25,6 +28,8 @@ export interface HostSettings {
   loader?: LoaderName | '';
   /** Armed for install: inspect first when the inventory is older than the arm. */
   inspectFirst?: boolean;
+  /** The disk a deploy writes (and {{install_disk}}); absent or null: none. */
+  installDisk?: InstallDiskChoice | null;
 }
 
 /** A [host serial:X] / [host uuid:U] section: keyed "serial:<lower-case serial>" or "uuid:<normal form>". */
@@ -66,6 +71,8 @@ export interface NodeSettings {
   hostnameProblem?: string;
   cmdline: string;
   installDisk: InstallDiskChoice | null;
+  /** The deployed system's net_* keys from the same source, set ones only; empty: DHCP on the boot NIC. */
+  network: NetworkKeys;
   menu: string | null;
   inspectFirst: boolean;
   /** Why each [host serial/uuid] section or earlier rule did not apply, in order. */
@@ -116,6 +123,7 @@ function none(reason: string, passedOver: string[]): NodeSettings {
     hostname: null,
     cmdline: '',
     installDisk: null,
+    network: {},
     menu: null,
     inspectFirst: false,
     passedOver,
@@ -131,7 +139,8 @@ function fromHost(host: HostSettings, section: string, reason: string, passedOve
     profile: host.profile || null,
     hostname: host.hostname || null,
     cmdline: host.cmdline ?? '',
-    installDisk: null,
+    installDisk: host.installDisk ?? null,
+    network: setNetworkKeys(host),
     menu: null,
     inspectFirst: host.inspectFirst === true,
     passedOver,
@@ -179,6 +188,8 @@ function fromEnrolment(node: SettingsNode, passedOver: string[]): NodeSettings |
   const action = (known as readonly string[]).includes(e.action) ? e.action : null;
   const at = new Date(e.enrolledAt).toISOString().replace('.000Z', 'Z');
   const note = action ? '' : `; action ${e.action} is not one this version boots: menu`;
+  // Checked when it was enrolled; one this version no longer reads chooses no disk.
+  const disk = e.installDisk ? parseInstallDisk(e.installDisk) : null;
   return {
     source: 'enrolment',
     from: 'enrolment',
@@ -187,7 +198,8 @@ function fromEnrolment(node: SettingsNode, passedOver: string[]): NodeSettings |
     profile: e.profile,
     hostname: e.hostname,
     cmdline: '',
-    installDisk: null,
+    installDisk: disk?.ok ? disk.choice : null,
+    network: setNetworkKeys(e.network ?? {}),
     menu: null,
     inspectFirst: false,
     passedOver,
@@ -214,6 +226,7 @@ function fromRules(node: SettingsNode | undefined, profile: SettingsProfile, pas
       ...(hostname && !hostname.ok ? { hostnameProblem: hostname.problem } : {}),
       cmdline: '',
       installDisk: rule.installDisk ?? null,
+      network: rule.network ?? {},
       menu: rule.menu ?? null,
       inspectFirst: false,
       passedOver: [...passedOver],

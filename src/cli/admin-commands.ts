@@ -6,6 +6,8 @@ import { configFileOf, UsageError, type CommandContext, type Output } from './co
 import { duration, relativeTime, styleFor, table, type Style } from './format.ts';
 import { describeEnrolment, describeInventory } from './node-inventory.ts';
 import { HOSTNAME } from '../config/values.ts';
+import { parseInstallDisk } from '../boot/rules.ts';
+import { NETWORK_KEYS, readNetworkKeys, setNetworkKeys, type NetworkField, type NetworkKeys } from '../deploy/network-keys.ts';
 
 const STATES: readonly string[] = NODE_LIFECYCLES;
 
@@ -106,9 +108,36 @@ export function nodeReinstall(context: CommandContext<DaemonValues & { profile?:
 
 const ENROL_ACTIONS = ['install', 'local', 'menu', 'inspect', 'wipe'];
 
-export function nodeEnrol(
-  context: CommandContext<DaemonValues & { hostname?: string; profile?: string; action?: string; bmc?: string; install: boolean; 'create-bmc-user'?: boolean }>,
-): Promise<number> {
+/** The --net-* flags of `nodes enrol`, by the enrolment's field (netAddress…). */
+const NET_FLAGS = Object.fromEntries(Object.entries(NETWORK_KEYS).map(([field, key]) => [field, key.replace('_', '-')])) as Record<NetworkField, string>;
+
+type EnrolValues = DaemonValues & {
+  hostname?: string;
+  profile?: string;
+  action?: string;
+  bmc?: string;
+  install: boolean;
+  'create-bmc-user'?: boolean;
+  'install-disk'?: string;
+} & Partial<Record<`net-${string}`, string>>;
+
+/** The deployed system's keys from the flags, checked as check-config checks a [host]'s; a wrong one names its flag (exit 2). */
+function enrolDeployKeys(values: EnrolValues): { network: NetworkKeys; installDisk?: string } {
+  const network: NetworkKeys = {};
+  for (const [field, flag] of Object.entries(NET_FLAGS) as [NetworkField, string][]) {
+    const value = values[flag as `net-${string}`];
+    if (value !== undefined) network[field] = value;
+  }
+  const read = readNetworkKeys(network);
+  if (!read.ok) throw new UsageError(`--${NET_FLAGS[read.field]} ${JSON.stringify(network[read.field] ?? '')}: ${read.reason}`);
+  const disk = values['install-disk'];
+  if (disk === undefined) return { network: setNetworkKeys(network) };
+  const parsed = parseInstallDisk(disk);
+  if (!parsed.ok) throw new UsageError(`--install-disk ${JSON.stringify(disk)}: ${parsed.problem}`);
+  return { network: setNetworkKeys(network), installDisk: disk.trim() };
+}
+
+export function nodeEnrol(context: CommandContext<EnrolValues>): Promise<number> {
   const { hostname, profile, bmc, install } = context.values;
   const createBmcUser = context.values['create-bmc-user'] === true;
   const action = context.values.action ?? 'install';
@@ -119,6 +148,7 @@ export function nodeEnrol(
   if (action === 'install' && profile === undefined) throw new UsageError('enrol with --action install (the default) needs --profile P, the image to install');
   if (install && action !== 'install') throw new UsageError(`--install arms an install, but --action is ${action}`);
   if (createBmcUser && bmc) throw new UsageError('give --bmc or --create-bmc-user, not both: the created user sets the bmc');
+  const { network, installDisk } = enrolDeployKeys(context.values);
   return nodeRequest(context, 'PUT', '/enrolment', {
     hostname,
     profile: profile ?? null,
@@ -126,6 +156,8 @@ export function nodeEnrol(
     ...(bmc ? { bmc } : {}),
     ...(install ? { install } : {}),
     ...(createBmcUser ? { createBmcUser } : {}),
+    ...network,
+    ...(installDisk ? { installDisk } : {}),
   });
 }
 

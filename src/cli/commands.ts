@@ -241,7 +241,7 @@ Re-running an import is safe: machines already there keep their state.`,
   }),
   askDaemon({
     name: 'nodes enrol',
-    summary: 'enrol a machine (kept in the store): its host name, image and action',
+    summary: 'enrol a machine (kept in the store): its host name, image and action, and a deploy’s network and disk',
     operands: [MAC],
     options: {
       hostname: { type: 'string', value: 'H', help: 'its host name (required)' },
@@ -252,6 +252,18 @@ Re-running an import is safe: machines already there keep their state.`,
       'create-bmc-user': {
         type: 'boolean',
         help: 'the inspection agent creates a pxe-pilot BMC user and the daemon writes its credentials ([power] create_bmc_user = true)',
+      },
+      // A deployed disk image's network-config and disk (docs/deploy.md), as the [host] keys of the same names.
+      'net-address': { type: 'string', value: 'CIDR', help: 'deploy: static address with its prefix, e.g. 10.0.1.21/24; absent: DHCP' },
+      'net-gateway': { type: 'string', value: 'IP', help: 'deploy: default gateway (needs --net-address)' },
+      'net-dns': { type: 'string', value: 'IPS', help: 'deploy: name servers, comma-separated' },
+      'net-bond': { type: 'string', value: 'NICS', help: 'deploy: two or more NICs (names or MACs) bonded with LACP as bond0, comma-separated' },
+      'net-vlan': { type: 'string', value: 'ID', help: 'deploy: VLAN id the address goes on' },
+      'net-mtu': { type: 'string', value: 'N', help: 'deploy: MTU of the links (576 to 9216)' },
+      'install-disk': {
+        type: 'string',
+        value: 'DISK',
+        help: 'deploy: smallest-ssd, largest, serial:X or model:GLOB; absent: the smallest disk that holds the image',
       },
     },
     run: lazy(admin, 'nodeEnrol'),

@@ -2,6 +2,7 @@
 // JSON (GET /nodes/<mac>). Sizes are bytes, as stored; disks and NICs are tables.
 import type { Inventory } from '../agent/inventory.ts';
 import type { Enrolment } from '../boot/ports.ts';
+import { describeNetworkKeys } from '../deploy/network-keys.ts';
 import { relativeTime, table, type Style } from './format.ts';
 
 const s = (v: unknown): string => (v === null || v === undefined || v === '' ? '-' : typeof v === 'string' ? v : JSON.stringify(v));
@@ -20,6 +21,9 @@ export function describeEnrolment(e: Enrolment | null | undefined): string[] {
         : `created ${when}`;
     lines.push(`  bmc user    ${state}`);
   }
+  // What a deploy seeds (docs/deploy.md), one key a line as a [host] would have it.
+  for (const line of [...describeNetworkKeys(e.network ?? {}), ...(e.installDisk ? [`install_disk = ${e.installDisk}`] : [])])
+    lines.push(`              ${line}`);
   return lines;
 }
 

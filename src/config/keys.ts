@@ -27,6 +27,7 @@ import {
   type ValueType,
 } from './values.ts';
 import { LOADER_NAMES } from '../boot/loaders.ts';
+import { formatInstallDisk, parseInstallDisk, type InstallDiskChoice } from '../boot/rules.ts';
 import { AFTER_INSPECT } from '../boot/policy.ts';
 import { bmcUrl, tlsFingerprint } from '../power/config-values.ts';
 import { IPMI_PRIVILEGES, REDFISH_SYSTEM } from '../power/bmc-url.ts';
@@ -43,6 +44,16 @@ function key<T>(type: ValueType<T>, defaultValue: NoInfer<T>, doc: string): KeyS
 }
 
 const port = wholeNumber(0, 65535);
+
+/** install_disk: smallest-ssd | largest | serial:X | model:GLOB; empty: none (the deploy takes the smallest disk that fits). */
+const installDisk: ValueType<InstallDiskChoice | null> = {
+  parse(v, ctx) {
+    if (v === '') return undefined;
+    const parsed = parseInstallDisk(v);
+    return parsed.ok ? parsed.choice : ctx.report(parsed.problem);
+  },
+  format: (v) => (v ? formatInstallDisk(v) : ''),
+};
 const dhcpPort = wholeNumber(1, 65535);
 
 export const PROFILE_KEYS = {
@@ -218,6 +229,7 @@ export const HOST_KEYS = {
   net_bond: key(text, '', 'deploy: NICs (names or MACs) bonded with LACP as bond0, comma-separated'),
   net_vlan: key(text, '', 'deploy: VLAN id the address goes on'),
   net_mtu: key(text, '', 'deploy: MTU of the links'),
+  install_disk: key(installDisk, null, 'smallest-ssd | largest | serial:X | model:GLOB ({{install_disk}} in answers; the disk a deploy writes)'),
   // Empty: [boot] loader decides (src/boot/policy.ts loaderFor).
   loader: key(oneOf(['', ...LOADER_NAMES]), '', 'ipxe | grub | ipxe-shim; empty: [boot] loader'),
   bmc: key(bmcUrl, '', 'power control: ipmi://HOST[:PORT] | redfish://HOST[:PORT] | redfish+http://HOST[:PORT] | wol'),
@@ -265,6 +277,12 @@ export const RULE_KEYS = {
   hostname: key(text, '', 'template over the inventory, e.g. {{system.product_short}}-{{system.serial}}'),
   install_disk: key(text, '', 'smallest-ssd | largest | serial:X | model:GLOB ({{install_disk}} in answers)'),
   menu: key(text, '', 'a [menu NAME] these machines see instead of the default menu'),
+  // The deployed system's network-config for every machine matched (src/deploy/network-keys.ts checks them);
+  // net_address and net_gateway are one machine's, so they are refused here (docs/decisions.md).
+  net_dns: key(text, '', 'deploy: name servers, comma-separated'),
+  net_bond: key(text, '', 'deploy: NICs by inventory name bonded with LACP as bond0, comma-separated'),
+  net_vlan: key(text, '', 'deploy: VLAN id the links go on (DHCP there)'),
+  net_mtu: key(text, '', 'deploy: MTU of the links'),
 };
 
 /** The keys of a [menu <name>] section. */

@@ -1,7 +1,7 @@
 // Reads the INI profile and validates every key before anything binds. Each problem is
 // reported once, naming file, section, key and value; the caller exits 2. What each key takes
 // is in keys.ts; this file walks the INI against that table and checks keys against each other.
-import { readNetworkKeys } from '../deploy/network-keys.ts';
+import { NETWORK_KEYS, readNetworkKeys, type NetworkField } from '../deploy/network-keys.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
@@ -402,6 +402,7 @@ function describeRules(p: Profile): string[] {
     if (r.hostname) lines.push(`hostname = ${r.hostname}`);
     if (r.installDisk) lines.push(`install_disk = ${formatInstallDisk(r.installDisk)}`);
     if (r.menu) lines.push(`menu = ${r.menu}`);
+    for (const [field, key] of Object.entries(NETWORK_KEYS) as [NetworkField, string][]) if (r.network?.[field]) lines.push(`${key} = ${r.network[field]}`);
   }
   for (const m of p.menus.values()) {
     lines.push(`[menu ${m.name}]`, `entries = ${m.entries.map((g) => g.source).join(', ')}`);

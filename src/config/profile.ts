@@ -43,7 +43,8 @@ type HostPowerFields =
   | 'netDns'
   | 'netBond'
   | 'netVlan'
-  | 'netMtu';
+  | 'netMtu'
+  | 'installDisk';
 export type HostEntry = Omit<HostValues, 'loader' | HostPowerFields> &
   Partial<Pick<HostValues, HostPowerFields>> & {
     /** ipxe | grub | ipxe-shim; empty or absent: [boot] loader. Optional, so hand-made entries need not name it. */

@@ -2,8 +2,9 @@
 // src/boot/settings.ts decides with, each problem naming file, section, key and value.
 import { isPlaceholderSerial, isPlaceholderUuid, uuidNormalForm } from '../agent/identity.ts';
 import { parseComparison, parseGlob, type Comparison, type Glob } from '../boot/match.ts';
-import type { InstallDiskChoice, MenuSpec, RuleConditions, RuleSpec } from '../boot/rules.ts';
+import { parseInstallDisk, type MenuSpec, type RuleConditions, type RuleSpec } from '../boot/rules.ts';
 import type { IdentityHost } from '../boot/settings.ts';
+import { NETWORK_KEYS, readNetworkKeys, ruleNetworkProblem, setNetworkKeys, type NetworkField, type NetworkKeys } from '../deploy/network-keys.ts';
 import { defaultsOf, HOST_KEYS, HOST_VARIABLE, IDENTITY_HOST_KEYS, MENU_KEYS, RULE_KEYS, SCOPE_NAME, type KeySpec } from './keys.ts';
 import type { Profile } from './profile.ts';
 import { PROFILE_NAME } from './values.ts';
@@ -40,18 +41,8 @@ function nestedOrBadName(raw: Raw, name: string): boolean {
   return nested || !SCOPE_NAME.test(name);
 }
 
-/** Install disk choices: smallest-ssd | largest | serial:X | model:GLOB. */
-export function parseInstallDisk(written: string): { ok: true; choice: InstallDiskChoice } | { ok: false; problem: string } {
-  const v = written.trim();
-  if (v === 'smallest-ssd' || v === 'largest') return { ok: true, choice: { kind: v } };
-  const m = /^(serial|model):(.+)$/.exec(v);
-  if (m?.[1] === 'serial') return { ok: true, choice: { kind: 'serial', serial: m[2]!.trim() } };
-  if (m?.[1] === 'model') {
-    const glob = parseGlob(m[2]!);
-    return glob.ok ? { ok: true, choice: { kind: 'model', glob: glob.glob } } : { ok: false, problem: glob.problem };
-  }
-  return { ok: false, problem: 'expected smallest-ssd, largest, serial:<disk serial> or model:<glob>' };
-}
+// Read here, kept with the choices in src/boot/rules.ts (an enrolment's install_disk is read there too).
+export { parseInstallDisk } from '../boot/rules.ts';
 
 const GLOB_CONDITIONS = {
   vendor: 'vendor',
@@ -78,7 +69,9 @@ export function readRules(doc: Raw, p: Profile, v: RuleProblemSink): void {
       continue;
     }
     for (const key of Object.keys(raw)) {
-      if (!Object.hasOwn(RULE_KEYS, key)) v.problem(section, key, raw[key], `unknown key; [rule …] takes ${Object.keys(RULE_KEYS).join(', ')}`);
+      // net_address and net_gateway get their own refusal below, saying where they go.
+      if (!Object.hasOwn(RULE_KEYS, key) && key !== NETWORK_KEYS.netAddress && key !== NETWORK_KEYS.netGateway)
+        v.problem(section, key, raw[key], `unknown key; [rule …] takes ${Object.keys(RULE_KEYS).join(', ')}`);
     }
     const when: RuleConditions = {};
     for (const [key, field] of Object.entries(GLOB_CONDITIONS)) {
@@ -119,8 +112,32 @@ export function readRules(doc: Raw, p: Profile, v: RuleProblemSink): void {
     }
     const menu = text(raw, 'menu');
     if (menu) rule.menu = menu;
+    const network = readRuleNetwork(raw, section, v);
+    if (network) rule.network = network;
     p.rules.push(rule);
   }
+}
+
+/** A rule's net_* keys, set ones only; undefined when none is set or one is wrong (reported, naming the key). */
+function readRuleNetwork(raw: Raw, section: string, v: RuleProblemSink): NetworkKeys | undefined {
+  const written: NetworkKeys = {};
+  for (const [field, key] of Object.entries(NETWORK_KEYS) as [NetworkField, string][]) {
+    const value = text(raw, key);
+    if (value !== undefined) written[field] = value;
+  }
+  const keys = setNetworkKeys(written);
+  if (Object.keys(keys).length === 0) return undefined;
+  const wrong = ruleNetworkProblem(keys);
+  if (wrong) {
+    v.problem(section, wrong.key, keys[wrong.field] ?? '', wrong.reason);
+    return undefined;
+  }
+  const read = readNetworkKeys(keys);
+  if (!read.ok) {
+    v.problem(section, read.key, keys[read.field] ?? '', read.reason);
+    return undefined;
+  }
+  return keys;
 }
 
 /** Every [menu <name>] section. */

@@ -2,7 +2,8 @@
 // writes into a deployed image (src/deploy/seed.ts renders it). Authenticated by this boot's agent
 // session. user-data is the operator's cloud-config template: <answers dir>/cloud-init/<mac>.yaml,
 // else <answers dir>/cloud-init/default.yaml, filled like an answer file; network-config comes
-// from the [host] net_* keys (DHCP on the boot NIC when none is set).
+// from the net_* keys of the machine's settings ([host], enrolment or [rule], src/boot/settings.ts;
+// DHCP on the boot NIC when none is set).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Router from '@koa/router';
@@ -86,11 +87,14 @@ export function agentSeedRoutes(router: Router, deps: HttpDeps): void {
         break;
       }
       default: {
-        const read = readNetworkKeys(host ?? {});
-        if (!read.ok) refuse(`[host ${mac}] ${read.key}: ${read.reason}`);
+        // Where the keys were written, for the refusals: "[host …]", "enrolment", "[rule NAME]".
+        const where = settings.source === 'host' ? `[${settings.from}]` : (settings.from ?? 'no settings');
+        const read = readNetworkKeys(settings.network);
+        // Checked when written; one that no longer reads (an older version's enrolment) says where it is.
+        if (!read.ok) refuse(`${where} ${read.key}: ${read.reason}`);
         const nics = (node?.inventory?.document.nics ?? []).map((n) => ({ name: n.name, mac: n.mac }));
         const network = renderNetworkConfig(read.ok ? read.settings : {}, nics, mac);
-        if (!network.ok) refuse(`network-config for ${mac}: ${network.reason}`);
+        if (!network.ok) refuse(`network-config for ${mac} (${where}): ${network.reason}`);
         text = network.ok ? network.text : '';
       }
     }

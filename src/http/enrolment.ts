@@ -6,6 +6,8 @@ import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { PROFILE_NAME } from '../boot/catalogue.ts';
 import { nextState } from '../boot/lifecycle.ts';
+import { formatInstallDisk, parseInstallDisk } from '../boot/rules.ts';
+import { describeNetworkKeys, NETWORK_KEYS, readNetworkJson, type NetworkKeys } from '../deploy/network-keys.ts';
 import type { Enrolment, NodeRecord } from '../boot/ports.ts';
 import type { HostEntry } from '../config/profile.ts';
 import { HOSTNAME } from '../config/values.ts';
@@ -28,9 +30,13 @@ export interface EnrolmentRequest {
   install: boolean;
   /** Have the inspection agent create a BMC user (needs [power] create_bmc_user and an in-band BMC). */
   createBmcUser: boolean;
+  /** The deployed system's net_* keys (netAddress…), set ones only. */
+  network: NetworkKeys;
+  /** install_disk in its written form, or null. */
+  installDisk: string | null;
 }
 
-const KEYS = ['hostname', 'profile', 'action', 'bmc', 'install', 'createBmcUser'];
+const KEYS = ['hostname', 'profile', 'action', 'bmc', 'install', 'createBmcUser', ...Object.keys(NETWORK_KEYS), 'installDisk'];
 
 /** The body of PUT /nodes/<mac>/enrolment, or why not. Pure and total. */
 export function parseEnrolmentRequest(body: unknown): { ok: true; value: EnrolmentRequest } | { ok: false; error: string } {
@@ -58,7 +64,34 @@ export function parseEnrolmentRequest(body: unknown): { ok: true; value: Enrolme
   }
   if (createBmcUser !== undefined && typeof createBmcUser !== 'boolean') return no('createBmcUser must be true or false');
   if (createBmcUser === true && bmcUrl !== null) return no('give bmc or createBmcUser, not both: the created user sets the bmc');
-  return { ok: true, value: { hostname, profile: image, action: enrolAction, bmc: bmcUrl, install: install === true, createBmcUser: createBmcUser === true } };
+  const network = readNetworkJson(body);
+  if (!network.ok) return no(`${network.field} (${NETWORK_KEYS[network.field]}): ${network.reason}`);
+  let disk: string | null = null;
+  if (body.installDisk !== undefined && body.installDisk !== null) {
+    const parsed = typeof body.installDisk === 'string' ? parseInstallDisk(body.installDisk) : null;
+    if (!parsed?.ok) return no(`installDisk (install_disk): ${parsed?.problem ?? 'expected smallest-ssd, largest, serial:<disk serial> or model:<glob>'}`);
+    disk = formatInstallDisk(parsed.choice);
+  }
+  return {
+    ok: true,
+    value: {
+      hostname,
+      profile: image,
+      action: enrolAction,
+      bmc: bmcUrl,
+      install: install === true,
+      createBmcUser: createBmcUser === true,
+      network: network.keys,
+      installDisk: disk,
+    },
+  };
+}
+
+/** An enrolment's net_* keys and install_disk as INI lines would say them ("net_vlan = 42, install_disk = largest"); empty: none. */
+export function describeDeployKeys(e: Pick<Enrolment, 'network' | 'installDisk'>): string {
+  const words = describeNetworkKeys(e.network ?? {});
+  if (e.installDisk) words.push(`install_disk = ${e.installDisk}`);
+  return words.join(', ');
 }
 
 /** Why an enrolment may not ask the agent for a BMC user, or null when it may. */
@@ -111,11 +144,14 @@ export function enrolmentRoutes(router: Router, deps: HttpDeps, { admin, nodeDet
       enrolledAt: Date.now(),
       enrolledBy: 'admin',
       ...(request.createBmcUser ? { createBmcUser: true } : {}),
+      ...(Object.keys(request.network).length > 0 ? { network: request.network } : {}),
+      ...(request.installDisk ? { installDisk: request.installDisk } : {}),
     };
     await deps.store.setEnrolment(mac, enrolment);
     const what = `${request.action}${request.profile ? ` ${request.profile}` : ''} as ${request.hostname}`;
     const bmcWords = request.bmc ? `, BMC ${request.bmc}` : request.createBmcUser ? ', the inspection agent to create a BMC user' : '';
-    recordAdmin(ctx, mac, 'enrolled', `enrolled by admin: ${what}${bmcWords}`);
+    const deployWords = describeDeployKeys(enrolment);
+    recordAdmin(ctx, mac, 'enrolled', `enrolled by admin: ${what}${bmcWords}${deployWords ? `, ${deployWords}` : ''}`);
     if (request.install) {
       const armed = nextState({ kind: 'reinstall-armed', profile: request.profile }, deps.store.getNode(mac));
       if (armed.change) await deps.store.applyChange(mac, armed.change);

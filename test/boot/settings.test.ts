@@ -105,6 +105,45 @@ test('precedence: [host <mac>] beats [host serial], which beats an enrolment, wh
   assert.equal(settingsFor(MAC, inspected(), profileOf(RULES)).source, 'rule');
 });
 
+test('a deploy’s net_* keys and install_disk come whole from the source that gives the settings: [host] > enrolment > rule', () => {
+  const fabric = `${RULES.replace('install_disk = smallest-ssd', 'install_disk = smallest-ssd\nnet_bond = eth0, eth1\nnet_vlan = 42\nnet_mtu = 9000')}`;
+  // A rule: every machine it matches gets its keys.
+  const ruled = settingsFor(MAC, inspected(), profileOf(fabric));
+  assert.equal(ruled.source, 'rule');
+  assert.deepEqual(ruled.network, { netBond: 'eth0, eth1', netVlan: '42', netMtu: '9000' });
+  assert.deepEqual(ruled.installDisk, { kind: 'smallest-ssd' });
+  // Enrolled: the enrolment's keys only; the rule that also matches gives nothing, as for the action or profile.
+  const enrolment = {
+    hostname: 'web7',
+    profile: null,
+    action: 'local' as const,
+    bmc: null,
+    enrolledAt: Date.parse('2026-12-07T05:10:00Z'),
+    enrolledBy: 'admin',
+    network: { netAddress: '10.0.1.27/24', netGateway: '10.0.1.1' },
+    installDisk: 'serial:BIG1',
+  };
+  const enrolled = settingsFor(MAC, inspected(testInventory(), { enrolment }), profileOf(fabric));
+  assert.equal(enrolled.source, 'enrolment');
+  assert.deepEqual(enrolled.network, { netAddress: '10.0.1.27/24', netGateway: '10.0.1.1' });
+  assert.deepEqual(enrolled.installDisk, { kind: 'serial', serial: 'BIG1' });
+  const bare = settingsFor(MAC, inspected(testInventory(), { enrolment: { ...enrolment, network: undefined, installDisk: undefined } }), profileOf(fabric));
+  assert.deepEqual([bare.network, bare.installDisk], [{}, null], 'an enrolment without them: DHCP and no install_disk, nothing from the rule');
+  // A [host <mac>] beats both, with its own keys or none.
+  const hosted = settingsFor(
+    MAC,
+    inspected(testInventory(), { enrolment }),
+    profileOf(`${fabric}\n[host ${MAC}]\naction = local\nnet_address = 10.0.1.21/24\nnet_dns = 10.0.1.1\ninstall_disk = largest\n`),
+  );
+  assert.equal(hosted.source, 'host');
+  assert.deepEqual(hosted.network, { netAddress: '10.0.1.21/24', netDns: '10.0.1.1' });
+  assert.deepEqual(hosted.installDisk, { kind: 'largest' });
+  const plainHost = settingsFor(MAC, inspected(testInventory(), { enrolment }), profileOf(`${fabric}\n[host ${MAC}]\naction = local\n`));
+  assert.deepEqual([plainHost.network, plainHost.installDisk], [{}, null]);
+  // A [host serial:…] takes no net_* keys (refused in the profile): its machine gets DHCP, not the enrolment's keys.
+  assert.deepEqual(settingsFor(MAC, inspected(testInventory(), { enrolment }), profileOf(`[host serial:RR-0042]\naction = local\n`)).network, {});
+});
+
 test('UUID sections compare the normal form: the inventory gives it, iPXE and option 97 give the stored bytes', () => {
   const p = profileOf(`[host uuid:${UUID.toUpperCase()}]\naction = local\n`);
   // From the inventory (the kernel prints the normal form).

@@ -101,6 +101,81 @@ vendor = y
     );
 });
 
+test('a rule takes a deploy’s net_dns, net_bond, net_vlan and net_mtu, and check-config prints them back', () => {
+  const p = parse(`
+[rule fabric]
+lldp_switch = leaf-0?
+action = deploy
+profile = debian-cloud/12
+net_dns = 10.0.1.1, 10.0.1.2
+net_bond = eno1, eno2
+net_vlan = 42
+net_mtu = 9000
+`);
+  assert.deepEqual(p.rules[0]!.network, { netDns: '10.0.1.1, 10.0.1.2', netBond: 'eno1, eno2', netVlan: '42', netMtu: '9000' });
+  assert.match(
+    describeProfile(p),
+    /\[rule fabric\]\nlldp_switch = leaf-0\?\naction = deploy\nprofile = debian-cloud\/12\nnet_dns = 10\.0\.1\.1, 10\.0\.1\.2\nnet_bond = eno1, eno2\nnet_vlan = 42\nnet_mtu = 9000\n/,
+  );
+});
+
+test('a rule refuses one machine’s address (net_address, net_gateway, a MAC in net_bond) and wrong net_* values, naming file, section, key and value', () => {
+  const lines = problems(`
+[rule addressed]
+vendor = acme
+net_address = 10.0.1.21/24
+[rule routed]
+vendor = acme
+net_gateway = 10.0.1.1
+[rule bonded-by-mac]
+vendor = acme
+net_bond = 52:54:00:12:34:56, eno2
+[rule wrong-vlan]
+vendor = acme
+net_vlan = 5000
+[rule wrong-mtu]
+vendor = acme
+net_mtu = jumbo
+`);
+  const expect = [
+    `${FILE}: [rule addressed] net_address = "10.0.1.21/24": a [rule] gives every machine it matches the same settings, so each would get this one address: put net_address in the machine's [host <mac>] section or its enrolment (pxe-pilot nodes enrol MAC --net-address …)`,
+    `${FILE}: [rule routed] net_gateway = "10.0.1.1": a [rule] gives every machine it matches the same settings`,
+    `${FILE}: [rule bonded-by-mac] net_bond = "52:54:00:12:34:56, eno2": 52:54:00:12:34:56 is one machine's NIC: name the bond's NICs as the inventory does`,
+    `${FILE}: [rule wrong-vlan] net_vlan = "5000": vlan 5000 is not a VLAN id (1 to 4094)`,
+    `${FILE}: [rule wrong-mtu] net_mtu = "jumbo": expected a whole number`,
+  ];
+  for (const e of expect)
+    assert.ok(
+      lines.some((l) => l.startsWith(e)),
+      `expected a problem starting with ${e}\n${lines.join('\n')}`,
+    );
+  assert.ok(!lines.some((l) => /unknown key/.test(l)), `net_address and net_gateway get their own refusal, not "unknown key":\n${lines.join('\n')}`);
+});
+
+test('install_disk in a [host <mac>]: the choices a rule takes, and a wrong one named', () => {
+  const p = parse(`
+[host 52:54:00:12:34:56]
+action = deploy
+profile = debian-cloud/12
+install_disk = serial:S3Z9NX0N123456
+[host 52:54:00:12:34:57]
+install_disk = model:*NVMe*
+`);
+  assert.deepEqual(p.hosts.get('52:54:00:12:34:56')?.installDisk, { kind: 'serial', serial: 'S3Z9NX0N123456' });
+  assert.equal(p.hosts.get('52:54:00:12:34:57')?.installDisk?.kind, 'model');
+  assert.match(describeProfile(p), /\[host 52:54:00:12:34:56\]\n(.*\n)*install_disk = serial:S3Z9NX0N123456\n/);
+  const lines = problems(`
+[host 52:54:00:12:34:56]
+install_disk = biggest
+`);
+  assert.ok(
+    lines.some((l) =>
+      l.startsWith(`${FILE}: [host 52:54:00:12:34:56] install_disk = "biggest": expected smallest-ssd, largest, serial:<disk serial> or model:<glob>`),
+    ),
+    lines.join('\n'),
+  );
+});
+
 test('[host serial:X] and [host uuid:U] select what boots; DHCP-time and power keys in them are refused, named', () => {
   const p = parse(`
 [host serial:RR-0042]

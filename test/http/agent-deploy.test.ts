@@ -24,6 +24,8 @@ describe('deploying a disk image', () => {
   const BIG = '52:54:00:de:00:01';
   const SMALL = '52:54:00:de:00:02';
   const BAD = '52:54:00:de:00:03';
+  // PINNED: vda 48 GiB would be taken by default; its [host] install_disk names vdb by serial.
+  const PINNED = '52:54:00:de:00:04';
   let store: Store;
   let service: HttpService;
   let profile: Profile;
@@ -41,6 +43,7 @@ describe('deploying a disk image', () => {
         hostEntry(BIG, { hostname: 'web1', ...deploy }),
         hostEntry(SMALL, { hostname: 'web2', ...deploy }),
         hostEntry(BAD, { hostname: 'web3', ...deploy }),
+        hostEntry(PINNED, { hostname: 'web4', ...deploy, installDisk: { kind: 'serial', serial: 'PIN2' } }),
       ],
     });
     service = new HttpService({ ...testHttpDeps(profile, store, () => service), agentSessions: sessions });
@@ -52,6 +55,7 @@ describe('deploying a disk image', () => {
       [BIG, undefined],
       [SMALL, [testDisk('vda', { sizeBytes: 32 * GIB })]],
       [BAD, undefined],
+      [PINNED, [testDisk('vda', { sizeBytes: 48 * GIB, serial: 'FIRST1' }), testDisk('vdb', { sizeBytes: 64 * GIB, serial: 'PIN2' })]],
     ] as const) {
       await store.setInventory(mac, testInventory(disks ? { disks: [...disks] } : {}), `inspected-${reportedAt}`);
     }
@@ -120,6 +124,15 @@ describe('deploying a disk image', () => {
     assert.equal(store.getNode(BIG)?.state, 'installed');
     const explain = await fetch(`${base}/boot?mac=${BIG}&arch=x86_64&platform=efi`);
     assert.doesNotMatch(await explain.text(), /pxe_pilot\.mode=deploy/, 'the next boot is local');
+  });
+
+  test('install_disk in a [host] chooses the disk the plan writes', async () => {
+    const token = tokenIn(await boot(PINNED));
+    const r = await fetch(`${base}/agent/${PINNED}/deploy`, as(token));
+    assert.equal(r.status, 200);
+    const plan = (await r.json()) as { device: string; reason: string };
+    assert.equal(plan.device, '/dev/vdb', 'the smallest disk that holds it would be vda');
+    assert.match(plan.reason, /serial PIN2/i);
   });
 
   test('a digest mismatch leaves the node deploy-failed with both digests; its next boot is local with that reason, not another deploy', async () => {

@@ -1,7 +1,8 @@
 // The cloud-init seed the agent writes into a deployed image, through a real socket: meta-data
 // names the host, user-data is the operator's cloud-config template (the machine's own, else the
-// default) filled like an answer, network-config comes from the [host] net_* keys; only this boot's
-// agent session may read it, and a template that is no cloud-config is refused with the reason.
+// default) filled like an answer, network-config comes from the net_* keys of the machine's
+// settings ([host], else its enrolment, else the [rule] that matches it); only this boot's agent
+// session may read it, and a template that is no cloud-config is refused with the reason.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,11 @@ import { ConfigError } from '../../src/config/load.ts';
 const WEB = '52:54:00:5e:00:01';
 const PLAIN = '52:54:00:5e:00:02';
 const BROKEN = '52:54:00:5e:00:03';
+const RULED = '52:54:00:5e:00:04';
+const ENROLLED = '52:54:00:5e:00:05';
+
+// The fabric's rule: every Acme machine bonds its two ports on VLAN 42 with jumbo frames, by DHCP.
+const FABRIC = `[server]\naddress = 10.0.0.1\n[rule fabric]\nvendor = acme\naction = deploy\nprofile = cloud/1\nnet_bond = eno1, eno2\nnet_vlan = 42\nnet_mtu = 9000\nnet_dns = 10.0.1.1\n`;
 
 describe('GET /agent/<mac>/seed/…', () => {
   const answers = mkdtempSync(join(tmpdir(), 'pxp-seed-'));
@@ -51,10 +57,27 @@ describe('GET /agent/<mac>/seed/…', () => {
         hostEntry(BROKEN, { hostname: 'web3', action: 'deploy', profile: 'cloud/1' }),
       ],
     });
+    profile.rules = parseProfile(FABRIC, '/etc/pxe-pilot/fabric.ini', { offline: true }).rules;
     service = new HttpService({ ...testHttpDeps(profile, store, () => service), agentSessions: sessions });
     await service.start();
     base = `http://127.0.0.1:${service.port}`;
     await store.setInventory(WEB, testInventory({ nics: [testNic('eno1', '52:54:00:5e:00:01'), testNic('eno2', '52:54:00:5e:00:11')] }), 's-web');
+    for (const [mac, second] of [
+      [RULED, '52:54:00:5e:00:14'],
+      [ENROLLED, '52:54:00:5e:00:15'],
+    ] as const) {
+      store.ensureNode(mac);
+      await store.setInventory(mac, testInventory({ nics: [testNic('eno1', mac), testNic('eno2', second)] }), `s-${mac}`);
+    }
+    await store.setEnrolment(ENROLLED, {
+      hostname: 'web5',
+      profile: 'cloud/1',
+      action: 'local',
+      bmc: null,
+      enrolledAt: 1,
+      enrolledBy: 'admin',
+      network: { netAddress: '10.0.1.25/24', netGateway: '10.0.1.1', netMtu: '1500' },
+    });
   });
   after(async () => {
     await service.stop();
@@ -99,6 +122,36 @@ describe('GET /agent/<mac>/seed/…', () => {
   test('no net_* keys: DHCP on the boot NIC, by MAC', async () => {
     const { network } = JSON.parse(await (await seed(PLAIN, 'network-config')).text()) as { network: { ethernets: Record<string, unknown> } };
     assert.deepEqual(network.ethernets, { boot: { match: { macaddress: PLAIN }, dhcp4: true } });
+  });
+
+  test('a machine a [rule] matches gets the rule’s bond, VLAN (by DHCP), MTU and DNS', async () => {
+    const r = await seed(RULED, 'network-config');
+    assert.equal(r.status, 200);
+    const { network } = JSON.parse(await r.text()) as { network: Record<string, Record<string, Record<string, unknown>>> };
+    assert.deepEqual(network.ethernets, {
+      'bond-member0': { match: { macaddress: RULED }, dhcp4: false, mtu: 9000 },
+      'bond-member1': { match: { macaddress: '52:54:00:5e:00:14' }, dhcp4: false, mtu: 9000 },
+    });
+    assert.deepEqual(network.vlans!.vlan42, { id: 42, link: 'bond0', dhcp4: true, nameservers: { addresses: ['10.0.1.1'] } });
+  });
+
+  test('an enrolled machine gets its enrolment’s address, gateway and MTU, and nothing of the rule it also matches', async () => {
+    const r = await seed(ENROLLED, 'network-config');
+    assert.equal(r.status, 200);
+    const { network } = JSON.parse(await r.text()) as { network: Record<string, unknown> };
+    assert.deepEqual(network, {
+      version: 2,
+      ethernets: { boot: { match: { macaddress: ENROLLED }, mtu: 1500, addresses: ['10.0.1.25/24'], routes: [{ to: 'default', via: '10.0.1.1' }] } },
+    });
+  });
+
+  test('a rule’s bond member the machine lacks is refused when asked, naming the rule', async () => {
+    const mac = '52:54:00:5e:00:06';
+    store.ensureNode(mac);
+    await store.setInventory(mac, testInventory({ nics: [testNic('eno1', mac)] }), 's-lacking');
+    const r = await seed(mac, 'network-config');
+    assert.equal(r.status, 409);
+    assert.match(((await r.json()) as { error: string }).error, /^network-config for 52:54:00:5e:00:06 \(\[rule fabric\]\): .*eno2/);
   });
 
   test('a template that is no cloud-config is refused with the reason, and recorded', async () => {

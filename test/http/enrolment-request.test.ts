@@ -17,7 +17,7 @@ test('any JSON is accepted or refused with a reason; it never throws', () => {
 
 const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
 
-test('a valid request round-trips: the hostname, profile, action and install asked for', () => {
+test('a valid request round-trips: the hostname, profile, action, install and a deploy’s keys asked for', () => {
   const request = fc.record(
     {
       hostname: fc.array(label, { minLength: 1, maxLength: 3 }).map((l) => l.join('.')),
@@ -25,6 +25,10 @@ test('a valid request round-trips: the hostname, profile, action and install ask
       action: fc.constantFrom(...ENROL_ACTIONS),
       install: fc.boolean(),
       createBmcUser: fc.boolean(),
+      netVlan: fc.integer({ min: 1, max: 4094 }).map(String),
+      netMtu: fc.integer({ min: 576, max: 9216 }).map(String),
+      netDns: fc.array(fc.ipV4(), { minLength: 1, maxLength: 3 }).map((a) => a.join(', ')),
+      installDisk: fc.constantFrom('smallest-ssd', 'largest', 'serial:S3Z9NX0N123456', 'model:*NVMe*'),
     },
     { requiredKeys: ['hostname', 'profile'] },
   );
@@ -44,6 +48,12 @@ test('a valid request round-trips: the hostname, profile, action and install ask
         bmc: null,
         install: body.install === true,
         createBmcUser: body.createBmcUser === true,
+        network: {
+          ...(body.netDns !== undefined ? { netDns: body.netDns } : {}),
+          ...(body.netVlan !== undefined ? { netVlan: body.netVlan } : {}),
+          ...(body.netMtu !== undefined ? { netMtu: body.netMtu } : {}),
+        },
+        installDisk: body.installDisk ?? null,
       });
     }),
     { numRuns: 500 },
@@ -61,7 +71,22 @@ test('createBmcUser: a boolean, and not beside a bmc (the created user sets it)'
 });
 
 test('any value put in any key of a valid request is accepted or refused with a reason', () => {
-  const keys = fc.constantFrom('hostname', 'profile', 'action', 'bmc', 'install', 'createBmcUser', 'other');
+  const keys = fc.constantFrom(
+    'hostname',
+    'profile',
+    'action',
+    'bmc',
+    'install',
+    'createBmcUser',
+    'netAddress',
+    'netGateway',
+    'netDns',
+    'netBond',
+    'netVlan',
+    'netMtu',
+    'installDisk',
+    'other',
+  );
   fc.assert(
     fc.property(keys, fc.jsonValue({ maxDepth: 2 }), (key, value) => {
       const r = parseEnrolmentRequest({ hostname: 'h1', profile: 'proxmox-ve/9.1-1', action: 'install', [key]: value });

@@ -272,6 +272,64 @@ describe('enrolment through the API and the CLI', () => {
     assert.equal((await call('DELETE', '/nodes/52:54:00:1e:10:99/enrolment')).status, 404);
   });
 
+  test('a deploy’s net_* keys and install_disk: enrolled by the CLI and the API, shown by `nodes show`; a wrong one names its key', async () => {
+    await inspected(MAC);
+    const url = ['--url', h.base];
+    const enrol = await cli([
+      'nodes',
+      'enrol',
+      MAC,
+      '--hostname',
+      'web7',
+      '--action',
+      'local',
+      '--net-address',
+      '10.0.1.27/24',
+      '--net-gateway',
+      '10.0.1.1',
+      '--net-vlan',
+      '42',
+      '--install-disk',
+      'serial:NVMESER2',
+      ...url,
+    ]);
+    assert.equal(enrol.code, 0, enrol.stderr);
+    assert.deepEqual(h.store.getNode(MAC)?.enrolment?.network, { netAddress: '10.0.1.27/24', netGateway: '10.0.1.1', netVlan: '42' });
+    assert.equal(h.store.getNode(MAC)?.enrolment?.installDisk, 'serial:NVMESER2');
+    const shown = await cli(['nodes', 'show', MAC, ...url]);
+    assert.match(
+      shown.stdout,
+      /enrolment +local as web7 .*\n +net_address = 10\.0\.1\.27\/24\n +net_gateway = 10\.0\.1\.1\n +net_vlan = 42\n +install_disk = serial:NVMESER2\n/,
+    );
+    assert.match(
+      h.store.events({ mac: MAC }).at(-1)?.reason ?? '',
+      /net_address = 10\.0\.1\.27\/24, net_gateway = 10\.0\.1\.1, net_vlan = 42, install_disk = serial:NVMESER2/,
+    );
+
+    const enrolled = JSON.stringify(h.store.getNode(MAC)?.enrolment);
+    for (const [args, message] of [
+      [['--net-vlan', '5000'], /--net-vlan "5000": vlan 5000 is not a VLAN id/],
+      [['--net-gateway', '10.0.1.1'], /--net-gateway "10\.0\.1\.1": a gateway without an address/],
+      [['--net-bond', 'eno1'], /--net-bond "eno1": a bond needs at least two NICs/],
+      [['--install-disk', 'fastest'], /--install-disk "fastest": expected smallest-ssd, largest, serial:/],
+    ] as [string[], RegExp][]) {
+      const r = await cli(['nodes', 'enrol', MAC, '--hostname', 'web7', '--action', 'local', ...args, ...url]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+    for (const [body, reason] of [
+      [{ netMtu: '100' }, /^enrolment: netMtu \(net_mtu\): mtu 100 is out of range/],
+      [{ netAddress: '10.0.1.300/24' }, /^enrolment: netAddress \(net_address\): address "10\.0\.1\.300\/24" is not an IPv4 address/],
+      [{ netDns: 42 }, /^enrolment: netDns \(net_dns\): expected text/],
+      [{ installDisk: 'fastest' }, /^enrolment: installDisk \(install_disk\): expected smallest-ssd, largest/],
+    ] as [Record<string, unknown>, RegExp][]) {
+      const r = await call('PUT', `/nodes/${MAC}/enrolment`, { hostname: 'web7', action: 'local', ...body });
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.match(String(r.body.error), reason);
+    }
+    assert.equal(JSON.stringify(h.store.getNode(MAC)?.enrolment), enrolled, 'a refused enrolment changes nothing');
+  });
+
   test('`nodes enrol`, `nodes unenrol` and `nodes ls --discovered`; usage errors exit 2', async () => {
     await inspected(MAC);
     const url = ['--url', h.base];

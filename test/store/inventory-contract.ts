@@ -15,6 +15,9 @@ export const ENROLMENT: Enrolment = {
   // The agent-created BMC user's request and outcome are kept with it (docs/power.md).
   createBmcUser: true,
   bmcUser: { at: 1_700_000_100_000, error: null },
+  // A deploy's network-config and disk (docs/deploy.md), kept as given.
+  network: { netAddress: '10.0.1.27/24', netGateway: '10.0.1.1', netBond: 'eno1, eno2', netVlan: '42' },
+  installDisk: 'model:*NVMe*',
 };
 
 export type Opened = NodeStore & { agentSessions: AgentSessions; close(): void | Promise<void> };
