@@ -1,12 +1,15 @@
 // A disk image deployed by the real agent against the real server, under OVMF: `assets add --kind
 // disk-image` takes a GPT .raw.zst (a standalone GRUB, a kernel and an initrd on its ESP, an ext4
 // root); a [host] with action = deploy network-boots the agent, which streams the image onto the
-// machine's blank virtio disk, seeds cloud-init and reboots; the next power-on is sent to the local
+// machine's blank virtio disk (the lab cuts that stream at about 40 %, and the agent resumes it
+// with a Range request), seeds cloud-init and reboots; the next power-on is sent to the local
 // disk, which boots and prints the host name it finds in its seed. A second machine gets the same
 // image with one byte changed after it was added (size and mtime kept, so only the agent's digest
 // can tell): it is refused, its disk's partition tables are zeroed, and explain names both digests.
-// A third machine's disk is smaller than the image: the plan is refused with both sizes before a byte
-// is written.
+// The first machine is then released with --wipe: its next network boot clears the deployed disk
+// (both GPT headers and the root's signature read zero) and the node is seen again. A third
+// machine's disk is smaller than the image: the plan is refused with both sizes before a byte is
+// written.
 // The lab (namespaces, every process by pid) is removed in after().
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +26,8 @@ import { buildDeployDiskImage, DEPLOYED_MARKER, deployDiskImageTools, type Deplo
 import { addAssetWithCli } from '../helpers/standin-iso.ts';
 import type { PxePilot } from '../helpers/daemon.ts';
 import { waitFor } from '../helpers/netns.ts';
-import { BootLab } from './lab.ts';
+import { cutOneStreamAfter, type StreamCut } from '../helpers/stream-cut.ts';
+import { BootLab, lan, lanNs, pilotHttpPort } from './lab.ts';
 import { agentLines } from './inspect-scenario.ts';
 import { plainSerial } from './scenarios.ts';
 
@@ -96,8 +100,11 @@ describe(
       await lab?.destroy();
     });
 
-    /** A blank disk, the machine on it network-booting until the agent powers it off or reboots it. */
-    async function deployOnto(h: typeof good, diskBytes: number): Promise<{ disk: string; serial: string }> {
+    /**
+     * A blank disk, the machine on it network-booting until the agent powers it off or reboots it.
+     * `onceAgentRuns` runs when the agent's /init has started (its kernel and initrd are loaded).
+     */
+    async function deployOnto(h: typeof good, diskBytes: number, onceAgentRuns?: () => Promise<void>): Promise<{ disk: string; serial: string }> {
       const disk = lab!.path(`${h.hostname}-disk.img`);
       execFileSync('truncate', ['-s', String(diskBytes), disk]);
       const machine = await lab!.bootMachine({
@@ -106,13 +113,14 @@ describe(
         mac: h.mac,
         disks: [{ file: disk, serial: `DISK-${h.hostname}`, bus: 'virtio' }],
       });
-      const serial = await untilOff(machine, 'the agent to start in deploy mode', /pxe-pilot-agent: \/init started/, 600_000);
+      const serial = await untilOff(machine, 'the agent to start in deploy mode', /pxe-pilot-agent: \/init started/, 600_000, onceAgentRuns);
       return { disk, serial };
     }
 
-    async function untilOff(machine: Machine, what: string, pattern: RegExp | string, timeoutMs: number): Promise<string> {
+    async function untilOff(machine: Machine, what: string, pattern: RegExp | string, timeoutMs: number, onceSeen?: () => Promise<void>): Promise<string> {
       try {
         await machine.waitForSerial(what, pattern, timeoutMs);
+        await onceSeen?.();
         await machine.waitForPowerOff(timeoutMs);
       } finally {
         await machine.stop();
@@ -120,12 +128,27 @@ describe(
       return plainSerial(await machine.serial());
     }
 
-    test('the agent writes and seeds the image; the node is installed; the next power-on boots the disk with its own host name', async () => {
+    test('the stream cut at about 40 % is resumed with Range; the agent writes and seeds the image; the node is installed; the next power-on boots the disk with its own host name', async () => {
       if (!lab || !pilot || !image) throw new Error('the lab did not start');
+      const compressed = statSync(image.zst).size;
       const started = Date.now();
-      const { disk, serial } = await deployOnto(good, 256 * MiB);
+      // Once the agent runs (its kernel and initrd are loaded), the first connection that has
+      // delivered 40 % of the compressed image is cut: only the image's stream carries that much.
+      // The LAN is held to 40 Mbit/s meanwhile, so the cut lands mid-stream, not after its end.
+      let cutter: StreamCut | undefined;
+      const { disk, serial } = await deployOnto(good, 256 * MiB, async () => {
+        cutter = cutOneStreamAfter(lab!.net, lanNs, pilotHttpPort, compressed * 0.4, { slowDown: { dev: lan.bridge, mbit: 40 } });
+      });
+      await cutter?.stop();
+      const cut = await cutter?.cut.catch((err: Error) => assert.fail(`${err.message}:\n${agentLines(serial)}`));
       const deploySeconds = (Date.now() - started) / 1000;
       assert.match(serial, /pxe-pilot-agent: .*written to \/dev\/vda and verified/, agentLines(serial));
+      // The agent went on from the bytes it had, into the same decompressor and hash.
+      const resumed = /pxe-pilot-agent: resuming at byte (\d+) of (\d+)/.exec(serial);
+      assert.ok(resumed, `the agent never resumed a cut stream (${JSON.stringify(cut)}):\n${agentLines(serial)}`);
+      assert.equal(Number(resumed[2]), compressed);
+      const at = Number(resumed[1]) / compressed;
+      assert.ok(at > 0.3 && at < 0.6, `resumed at ${(at * 100).toFixed(1)} % of the compressed image, not near the 40 % cut (${JSON.stringify(cut)})`);
       await waitFor('the deploy to be reported', async () => (await pilot!.admin<NodeView>(`/nodes/${good.mac}`)).body?.state === 'installed', 60_000);
       const events = await pilot.events(good.mac);
       const phases = new Set(events.filter((e) => e.kind === 'deploy-progress').map((e) => String((e.detail as { phase?: string } | undefined)?.phase)));
@@ -150,6 +173,35 @@ describe(
         `deploy under OVMF (TCG): power-on to deployed and rebooting ${deploySeconds.toFixed(1)} s for a ${(image.sizeBytes / MiB).toFixed(0)} MiB image ` +
           `(${(readFileSync(image.zst).length / MiB).toFixed(1)} MiB zstd); the next power-on to the deployed system's marker ${localSeconds.toFixed(1)} s\n${agentLines(serial)}\n`,
       );
+    });
+
+    test('released with --wipe, the deployed machine’s next network boot clears its disk; the node is seen again, its inventory kept', async () => {
+      if (!lab || !pilot || !image) throw new Error('the lab did not start');
+      const disk = lab.path(`${good.hostname}-disk.img`);
+      const ext4Magic = image.root.start + 1080;
+      const before = readFileSync(disk);
+      assert.equal(before.readUInt16LE(ext4Magic), 0xef53, 'the deployed root file system is on the disk before the wipe (the first test ran)');
+      const released = await pilot.cli(['nodes', 'release', good.mac, '--wipe']);
+      assert.equal(released.code, 0, `${released.stdout}\n${released.stderr}`);
+      assert.equal(await pilot.nodeState(good.mac), 'wipe-pending');
+
+      const machine = await lab.bootMachine({
+        name: `${good.hostname}-wipe`,
+        firmware: 'uefi',
+        mac: good.mac,
+        disks: [{ file: disk, serial: `DISK-${good.hostname}`, bus: 'virtio' }],
+      });
+      const serial = await untilOff(machine, 'the agent to start in wipe mode', /pxe-pilot-agent: \/init started/, 600_000);
+      await waitFor('the wipe to be reported', async () => (await pilot!.nodeState(good.mac)) === 'seen', 60_000);
+      const wiped = readFileSync(disk);
+      const zero = Buffer.alloc(MiB);
+      assert.ok(wiped.subarray(0, MiB).equals(zero), `the protective MBR and the GPT header are zeros:\n${agentLines(serial)}`);
+      assert.ok(wiped.subarray(wiped.length - MiB).equals(zero), 'the backup GPT at the end is zeros');
+      assert.equal(wiped.readUInt16LE(ext4Magic), 0, 'wipefs erased the root file system’s signature too');
+      const result = (await pilot.events(good.mac)).filter((e) => e.kind === 'wipe-result').at(-1);
+      assert.equal(result?.decision, 'wiped', JSON.stringify(result));
+      const node = await pilot.admin<{ inventory?: { document?: { disks?: unknown[] } } | null }>(`/nodes/${good.mac}`);
+      assert.ok((node.body?.inventory?.document?.disks ?? []).length > 0, `the inventory is kept: ${node.text.slice(0, 1500)}`);
     });
 
     test('an image changed after it was added is refused by its digest; its disk has no partition table left; explain names both digests', async () => {

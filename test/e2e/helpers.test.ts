@@ -8,6 +8,7 @@ import { qemuArgs, type MachineSpec } from '../helpers/qemu.ts';
 import { answerFromSerial, standinSays } from '../helpers/standin.ts';
 import { renderIni } from '../helpers/daemon.ts';
 import { tomlStatements } from './expect.ts';
+import { connectionsOver } from '../helpers/stream-cut.ts';
 
 const spec = (firmware: 'bios' | 'uefi'): MachineSpec => ({ name: 'm', firmware, mac: '52:54:00:aa:bb:cc', tap: 'tap1', ns: 'lan', workDir: '/tmp/x' });
 
@@ -62,4 +63,27 @@ test('a written profile reads back, section by section, as the values given', ()
 test('answers compare by their statements, not by comments or blank lines', () => {
   assert.deepEqual(tomlStatements('# served for x\n[global]\n\nfqdn = "a"\n'), ['[global]', 'fqdn = "a"']);
   assert.notDeepEqual(tomlStatements('[global]\nfqdn = "a"'), tomlStatements('[global]\nfqdn = "b"'));
+});
+
+test('the stream cutter picks, from `ss -tinH`, only the connections that delivered more than the cut point', () => {
+  // Two sockets as iproute2's ss prints them (state filtered: no State column), counters on the next line.
+  const listed = [
+    '0      3933416 10.77.0.1:8080 10.77.0.101:34752',
+    '\t bbr wscale:10,10 rto:232 mss:1448 bytes_sent:27851542 bytes_acked:27851542 bytes_received:80 segs_out:19287',
+    '0      0 10.77.0.1:8080 10.77.0.101:34760',
+    '\t cubic wscale:7,7 rto:204 mss:1448 bytes_sent:512 bytes_acked:512 bytes_received:230',
+    '',
+  ].join('\n');
+  assert.deepEqual(connectionsOver(listed, 10_000_000), [{ peer: '10.77.0.101:34752', delivered: 27851542 }]);
+  assert.deepEqual(connectionsOver(listed, 30_000_000), []);
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(65535), fc.nat(2 ** 40)), { maxLength: 8 }), fc.nat(2 ** 40), (sockets, cutAt) => {
+      const text = sockets.map(([port, acked]) => `0 0 10.77.0.1:8080 10.77.0.9:${port}\n\t cubic bytes_acked:${acked} bytes_received:9`).join('\n');
+      const over = connectionsOver(text, cutAt);
+      assert.deepEqual(
+        over,
+        sockets.filter(([, acked]) => acked > cutAt).map(([port, acked]) => ({ peer: `10.77.0.9:${port}`, delivered: acked })),
+      );
+    }),
+  );
 });

@@ -15,7 +15,7 @@ import { buildStandin, repoRoot, standinSays, standinTools } from '../helpers/st
 import { collectOutput, waitFor } from '../helpers/netns.ts';
 import type { PxePilot } from '../helpers/daemon.ts';
 import { installedAt } from './power-timing.ts';
-import { adminToken, answerFor, BootLab, lan, lanNs, pilotBase, standinProfile, type InstallHost } from './lab.ts';
+import { answerFor, BootLab, lan, lanNs, standinProfile, type InstallHost } from './lab.ts';
 import { prepareBmcMachine, type BmcMachine } from './bmc-machine.ts';
 import { bootAndInstall } from './scenarios.ts';
 import { expectInstalled } from './expect.ts';
@@ -115,17 +115,8 @@ async function inLab(argv: string[], timeoutMs = 120_000): Promise<{ code: numbe
 }
 
 async function pxePilotCli(args: string[]) {
-  return inLab([
-    'sh',
-    '-c',
-    'cd "$0" && token=$1 node=$2 && shift 2 && PXE_PILOT_TOKEN="$token" exec "$node" --import tsx src/cli.ts "$@"',
-    repoRoot,
-    adminToken,
-    process.execPath,
-    ...args,
-    '--url',
-    pilotBase,
-  ]);
+  if (!pilot) throw new Error('the lab did not start');
+  return pilot.cli(args);
 }
 
 async function redfishtool(args: string[]) {

@@ -9,11 +9,11 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { skipUnless } from '../helpers/requirements.ts';
 import { firmwareFiles, qemuBinary } from '../helpers/qemu.ts';
-import { buildStandin, repoRoot, standinSays, standinTools } from '../helpers/standin.ts';
+import { buildStandin, standinSays, standinTools } from '../helpers/standin.ts';
 import { waitFor } from '../helpers/netns.ts';
 import type { PxePilot } from '../helpers/daemon.ts';
 import { installedAt } from './power-timing.ts';
-import { adminToken, answerFor, BootLab, lan, lanNs, pilotBase, standinProfile, type InstallHost } from './lab.ts';
+import { answerFor, BootLab, lan, lanNs, standinProfile, type InstallHost } from './lab.ts';
 import { ipmiDeviceArgs, prepareBmcMachine, startLabIpmiSim, type BmcMachine } from './bmc-machine.ts';
 
 const skip = skipUnless(['root', qemuBinary, 'dnsmasq', 'curl', 'ipmi_sim', 'ipmitool', 'truncate', ...standinTools, ...firmwareFiles.bios]);
@@ -61,22 +61,9 @@ after(async () => {
 });
 
 /** `pxe-pilot <args>` inside the lab namespace, against the lab's daemon. */
-async function pxePilotCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return lab!.net.exec(
-    lanNs,
-    [
-      'sh',
-      '-c',
-      'cd "$0" && token=$1 node=$2 && shift 2 && PXE_PILOT_TOKEN="$token" exec "$node" --import tsx src/cli.ts "$@"',
-      repoRoot,
-      adminToken,
-      process.execPath,
-      ...args,
-      '--url',
-      pilotBase,
-    ],
-    { allowFail: true, timeoutMs: 120_000 },
-  );
+async function pxePilotCli(args: string[]) {
+  if (!pilot) throw new Error('the lab did not start');
+  return pilot.cli(args);
 }
 
 test(

@@ -174,6 +174,25 @@ export class PxePilot {
     return r.stdout;
   }
 
+  /** The `pxe-pilot` CLI as an operator runs it beside the daemon: its admin API, with the token. */
+  async cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return this.lab.exec(
+      this.ns,
+      [
+        'sh',
+        '-c',
+        'cd "$0" && token=$1 node=$2 && shift 2 && PXE_PILOT_TOKEN="$token" exec "$node" --import tsx src/cli.ts "$@"',
+        repoRoot,
+        this.adminToken,
+        process.execPath,
+        ...args,
+        '--url',
+        this.baseUrl,
+      ],
+      { allowFail: true, timeoutMs: 120_000 },
+    );
+  }
+
   /** SIGTERM by pid (SIGKILL after the grace period). */
   async stop(): Promise<void> {
     await this.lab.stop(this.child, 5000);
