@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/deploy: the agent's write throughput (issue 26). The agent's image writer, `deploy_write`
 # in agent/deploy, run on the host as the agent runs it (Debian's static busybox as the shell and
-# its applets first on PATH, Debian's zstd), against the plain pipeline
+# its applets first on PATH, Debian's zstd and openssl, as the agent image carries them), against
+# the plain pipeline
 #   curl -s URL | zstd -dcq | dd of=TARGET bs=4M iflag=fullblock oflag=direct conv=notrunc,fsync; sync
 # (GNU curl, zstd, dd), and that pipeline with the check the agent makes (`tee` to GNU sha256sum
 # through a fifo, the digest compared): the same ~1 GiB .raw.zst, the same server (pxe-pilot's own /assets/ route,
@@ -9,7 +10,8 @@
 # a disk-backed filesystem, truncated to the image size before every run. The three writers
 # take turns (each round starts with the next one); every run prints its MB/s (uncompressed bytes written per second of wall time, the
 # final sync included) and the CPU seconds it used (user+system of the writer's processes, not the
-# server's), then the medians and the ratios agent/pipeline and agent/pipe+sha. `uptime` before
+# server's), then the medians, the ratios agent/pipeline and agent/pipe+sha, and agent/pipeline
+# round by round (each agent run against the pipeline run next to it). `uptime` before
 # and after. The image written is checked (sha256 of the target) after each writer's first run.
 #
 # Usage: bash bench/deploy/run.sh [RUNS=5] [--keep]
@@ -17,7 +19,8 @@
 #   --keep  keep the compressed image in tmp/bench-deploy-image/ and reuse it next time.
 # Environment: BENCH_IMAGE_MIB (image size, default 1024, a multiple of 4), BENCH_PORT (default
 # 18086), BENCH_DEPLOY_SCRIPT (the writer to measure, default agent/deploy; e.g. an older one from
-# `git show REV:agent/deploy > FILE`). Needs /bin/busybox (busybox-static), zstd, curl, GNU dd, node and `npm ci`; uses dist/
+# `git show REV:agent/deploy > FILE`). Needs /bin/busybox (busybox-static), zstd, openssl (else the
+# writer hashes with busybox's sha256sum), curl, GNU dd, node and `npm ci`; uses dist/
 # when `npm run build` made it, the sources through tsx otherwise.
 # Loopback only; everything it made (work folder under tmp/, the daemon) goes at the end, also on
 # failure or Ctrl-C. Writes the image (~1 GiB) 2×RUNS times to the disk under tmp/.
@@ -129,7 +132,8 @@ url=http://127.0.0.1:$PORT/assets/bench/1/$file
 cat "$work/assets/bench/1/$file" > /dev/null # in the page cache before the first timed run
 echo "server: ${runner[*]} on 127.0.0.1:$PORT, $url ($((compressed / 1048576)) MiB compressed, $MIB MiB raw)"
 
-# The agent's writer exactly as /init runs it: busybox sh, busybox's applets first, Debian's zstd.
+# The agent's writer exactly as /init runs it: busybox sh, busybox's applets first, Debian's zstd
+# and openssl.
 /bin/busybox --install -s "$work/bin"
 target=$work/target.img
 fresh_target() {
@@ -188,4 +192,9 @@ ca=$(med "${cpu_of[agent]}") cp=$(med "${cpu_of[pipeline]}") ch=$(med "${cpu_of[
 awk -v a="$ma" -v p="$mp" -v h="$mh" -v ca="$ca" -v cp="$cp" -v ch="$ch" 'BEGIN {
   printf "median MB/s: agent %.0f, pipeline %.0f, pipe+sha %.0f; ratio agent/pipeline %.2f, agent/pipe+sha %.2f\n", a, p, h, a / p, a / h
   printf "median CPU s per image: agent %.2f, pipeline %.2f, pipe+sha %.2f\n", ca, cp, ch }'
+# Each agent run against the pipeline run of its own round: steadier than the ratio of the
+# medians when the machine's load moves during the runs.
+# shellcheck disable=SC2086
+paired=$(paste -d' ' <(printf '%s\n' ${mbs_of[agent]}) <(printf '%s\n' ${mbs_of[pipeline]}) | awk '{ printf "%.2f\n", $1 / $2 }')
+echo "agent/pipeline in the same round: ${paired//$'\n'/ }; median $(med "$paired")"
 echo "load after: $(uptime)"

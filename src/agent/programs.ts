@@ -1,5 +1,5 @@
 // The dynamically linked programs the agent image carries (dmidecode, tcpdump for LLDP, ipmitool
-// for the BMC), each with exactly the shared libraries it loads: the closure of their DT_NEEDED
+// for the BMC, zstd and openssl for deploys, wipefs), each with exactly the shared libraries it loads: the closure of their DT_NEEDED
 // names, looked up in the unpacked packages. A library not found in what is unpacked is looked up
 // in the library packages those packages depend on, one layer at a time, so only the packages
 // that hold a needed library are fetched. Pre-Depends count as Depends: util-linux names its
@@ -27,6 +27,8 @@ export const CARRIED_PROGRAMS: readonly CarriedProgram[] = [
   { pkg: 'ipmitool', path: 'usr/bin/ipmitool', purpose: "the BMC's address through /dev/ipmi0 (lan print)" },
   // busybox has gzip and xz, not zstd: Debian's, with the libraries it loads.
   { pkg: 'zstd', path: 'usr/bin/zstd', purpose: 'decompresses .zst disk images as the deploy writes them' },
+  // busybox's sha256sum has no SHA extensions: openssl's libcrypto (already carried for ipmitool) does, about 7x as fast.
+  { pkg: 'openssl', path: 'usr/bin/openssl', purpose: 'hashes a disk image (SHA-256) as the deploy writes it' },
   // busybox has blkdiscard, not wipefs: util-linux's (Debian 12 keeps it in /sbin, later releases in /usr/sbin).
   { pkg: 'util-linux', path: 'usr/sbin/wipefs', alsoAt: ['sbin/wipefs'], purpose: 'erases every signature of each disk before a release (wipe mode)' },
 ];

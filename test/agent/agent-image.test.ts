@@ -135,10 +135,10 @@ describe('agent image', { skip }, () => {
       assert.ok(contents.modules.includes(m), `agent.json lists no ${m}`);
     assert.deepEqual(
       contents.programs.map((p) => p.path),
-      ['usr/sbin/dmidecode', 'usr/bin/tcpdump', 'usr/bin/ipmitool', 'usr/bin/zstd', 'usr/sbin/wipefs'],
+      ['usr/sbin/dmidecode', 'usr/bin/tcpdump', 'usr/bin/ipmitool', 'usr/bin/zstd', 'usr/bin/openssl', 'usr/sbin/wipefs'],
     );
     // Exactly the libraries the programs load (their DT_NEEDED closure), nothing more.
-    for (const lib of ['libc.so.6', 'libpcap.so.0.8', 'libcrypto.so.3', 'libfreeipmi.so.17', 'libreadline.so.8', 'libzstd.so.1'])
+    for (const lib of ['libc.so.6', 'libpcap.so.0.8', 'libcrypto.so.3', 'libssl.so.3', 'libfreeipmi.so.17', 'libreadline.so.8', 'libzstd.so.1'])
       assert.ok(contents.libraries.includes(lib), `no ${lib}`);
     assert.ok(!contents.libraries.includes('libgcc_s.so.1'), 'libgcc_s is in libc6 Depends but no program loads it');
     // Firmware is named either way: carried, or missing for the inventory to report.
@@ -184,6 +184,8 @@ describe('agent image', { skip }, () => {
       'lib/x86_64-linux-gnu/libblkid.so.1',
       'usr/bin/zstd',
       'lib/x86_64-linux-gnu/libzstd.so.1',
+      'usr/bin/openssl',
+      'lib/x86_64-linux-gnu/libssl.so.3',
       'lib/x86_64-linux-gnu/libpcap.so.0.8',
       'lib/x86_64-linux-gnu/libfreeipmi.so.17',
     ])
@@ -570,6 +572,8 @@ describe('agent image', { skip }, () => {
     const phasesPosted = received.filter((r) => r.url === `/agent/${MAC}/progress`).map((r) => (JSON.parse(r.body.toString()) as { phase: string }).phase);
     for (const phase of ['download', 'verify', 'seed', 'reboot']) assert.ok(phasesPosted.includes(phase), `no ${phase} progress in ${phasesPosted.join(', ')}`);
     assert.match(log, /reboot: Restarting system/);
+    // The carried openssl ran (with the libraries carried for it), not busybox's sha256sum.
+    assert.match(log, /SHA-256 is computed by openssl as it arrives/);
     // The disk holds the image: the partition table as written, and the seed inside its root.
     const written = readFileSync(disk);
     assert.ok(written.subarray(0, 512).equals(image.raw.subarray(0, 512)), 'the partition table is the image’s');

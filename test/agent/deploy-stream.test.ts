@@ -1,11 +1,12 @@
 // The agent's image writer (agent/deploy), run on the host under busybox sh with busybox's applets
 // first on PATH, as in the agent image, against an HTTP server on 127.0.0.1 that can cut, stall or
-// tamper with the stream. The "disk" is a file on a disk-backed filesystem (/var/tmp).
+// tamper with the stream. The "disk" is a file on a disk-backed filesystem (/var/tmp). The digest is
+// openssl's, as the agent image carries it; busybox's sha256sum where openssl is not on PATH.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { skipUnless } from '../helpers/requirements.ts';
 import { repoRoot } from '../helpers/standin.ts';
 
-const skip = skipUnless(['busybox', 'zstd', 'xz']);
+const skip = skipUnless(['busybox', 'zstd', 'xz', 'openssl']);
 const SCRIPT = join(repoRoot, 'agent', 'deploy');
 const MiB = 1024 * 1024;
 
@@ -48,6 +49,8 @@ interface Serve {
 describe('agent/deploy: streaming a disk image onto a disk', { skip, timeout: 180_000 }, () => {
   let dir: string;
   let bin: string;
+  /** zstd alone: a PATH with this after busybox's applets has no openssl. */
+  let zstdOnly: string;
   let server: Server;
   let base: string;
   let serve: Serve;
@@ -61,6 +64,9 @@ describe('agent/deploy: streaming a disk image onto a disk', { skip, timeout: 18
     bin = join(dir, 'bin');
     mkdirSync(bin);
     execFileSync('busybox', ['--install', '-s', bin]);
+    zstdOnly = join(dir, 'zstd-only');
+    mkdirSync(zstdOnly);
+    symlinkSync(execFileSync('sh', ['-c', 'command -v zstd'], { encoding: 'utf8' }).trim(), join(zstdOnly, 'zstd'));
     server = createServer((req, res) => {
       const first = requests.length === 0;
       const entry = { range: req.headers.range, sent: 0 };
@@ -100,6 +106,8 @@ describe('agent/deploy: streaming a disk image onto a disk', { skip, timeout: 18
     compressed: number;
     compression: string;
     diskBytes?: number;
+    /** Where the writer finds its programs after busybox's applets; default /usr/bin:/bin. */
+    path?: string;
   }): Promise<{ code: number; stderr: string; disk: string; reason: string }> {
     const disk = join(dir, `disk-${requests.length}-${Date.now()}.img`);
     writeFileSync(disk, Buffer.alloc(args.diskBytes ?? 16 * MiB, 0xee));
@@ -119,7 +127,13 @@ describe('agent/deploy: streaming a disk image onto a disk', { skip, timeout: 18
         disk,
       ],
       {
-        env: { PATH: `${bin}:/usr/bin:/bin`, DEPLOY_SCRIPT: SCRIPT, DEPLOY_DIR: work, DEPLOY_STALL_SECONDS: '3', TOKEN: 'agent-session-token' },
+        env: {
+          PATH: `${bin}:${args.path ?? '/usr/bin:/bin'}`,
+          DEPLOY_SCRIPT: SCRIPT,
+          DEPLOY_DIR: work,
+          DEPLOY_STALL_SECONDS: '3',
+          TOKEN: 'agent-session-token',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -149,6 +163,7 @@ describe('agent/deploy: streaming a disk image onto a disk', { skip, timeout: 18
     assert.equal(requests[0]!.range, 'bytes=0-');
     assert.equal(requests[1]!.range, `bytes=${cut}-`, 'resumed exactly where the compressed bytes stopped');
     assert.match(r.stderr, new RegExp(`resuming at byte ${cut} of ${zst.length}`));
+    assert.match(r.stderr, /SHA-256 is computed by openssl as it arrives/);
     const written = readFileSync(r.disk);
     assert.ok(written.subarray(0, raw.length).equals(raw), 'the disk starts with the whole image');
     assert.ok(
@@ -199,6 +214,23 @@ describe('agent/deploy: streaming a disk image onto a disk', { skip, timeout: 18
       disk.subarray(disk.length - MiB).every((b) => b === 0),
       'last MiB zero: no backup GPT',
     );
+  });
+
+  test('without openssl, busybox sha256sum checks the digest: the image is written, a tampered one refused', async () => {
+    requests = [];
+    serve = { body: zst };
+    const good = await deploy({ sha256: sha(zst), compressed: zst.length, compression: 'zstd', path: zstdOnly });
+    assert.equal(good.code, 0, `${good.reason}\n${good.stderr}`);
+    assert.match(good.stderr, /SHA-256 is computed by sha256sum as it arrives/);
+    assert.ok(readFileSync(good.disk).subarray(0, raw.length).equals(raw));
+    assert.equal(readFileSync(join(dir, 'work', 'sha256'), 'utf8').trim(), sha(zst));
+
+    const tampered = Buffer.from(zst);
+    tampered[100] = tampered[100]! ^ 0x80;
+    serve = { body: tampered };
+    const bad = await deploy({ sha256: sha(zst), compressed: zst.length, compression: 'zstd', path: zstdOnly });
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.reason, new RegExp(`digest mismatch: expected sha256 ${sha(zst)}, received ${sha(tampered)}`));
   });
 
   test('a disk too small for the image is refused before anything is written', async () => {
