@@ -10,7 +10,7 @@
 // MAC and [host], so no run re-arms another. The lab is destroyed in finally and on SIGINT/SIGTERM.
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { skipUnless } from '../../test/helpers/requirements.ts';
@@ -93,12 +93,12 @@ function destroyLab(): Promise<void> {
   destroying ??= lab ? lab.destroy() : Promise.resolve();
   return destroying;
 }
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    say(`${signal}: removing the lab`);
-    void destroyLab().finally(() => process.exit(130));
-  });
-}
+// On SIGINT/SIGTERM the lab helpers' own handler (test/helpers/netns.ts) ends every process by
+// pid, deletes the namespaces and exits at once; the work folder (disk files) goes on exit here.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.prependOnceListener(signal, () => say(`${signal}: removing the lab`));
+process.on('exit', () => {
+  if (lab && !process.env.PXP_E2E_KEEP) rmSync(lab.workDir, { recursive: true, force: true });
+});
 
 const deployHost = (i: number): HostSection => ({
   mac: `52:54:00:be:0d:${i.toString(16).padStart(2, '0')}`,
