@@ -7,6 +7,7 @@ import ini from 'ini';
 import { qemuArgs, type MachineSpec } from '../helpers/qemu.ts';
 import { answerFromSerial, standinSays } from '../helpers/standin.ts';
 import { renderIni } from '../helpers/daemon.ts';
+import { preseedFor } from '../helpers/debian-installer.ts';
 import { tomlStatements } from './expect.ts';
 
 const spec = (firmware: 'bios' | 'uefi'): MachineSpec => ({ name: 'm', firmware, mac: '52:54:00:aa:bb:cc', tap: 'tap1', ns: 'lan', workDir: '/tmp/x' });
@@ -62,4 +63,17 @@ test('a written profile reads back, section by section, as the values given', ()
 test('answers compare by their statements, not by comments or blank lines', () => {
   assert.deepEqual(tomlStatements('# served for x\n[global]\n\nfqdn = "a"\n'), ['[global]', 'fqdn = "a"']);
   assert.notDeepEqual(tomlStatements('[global]\nfqdn = "a"'), tomlStatements('[global]\nfqdn = "b"'));
+});
+
+test("a Debian host's preseed reports the boot mode it boots in: bios through iPXE, efi through GRUB or when named", () => {
+  const mode = (host: Parameters<typeof preseedFor>[0]): string => {
+    const report = /--post-data '([^']*)'/.exec(preseedFor(host))?.[1];
+    assert.ok(report, 'the early_command posts a report');
+    return (JSON.parse(report) as { 'boot-info': { mode: string } })['boot-info'].mode;
+  };
+  const host = { mac: '52:54:00:aa:bb:cc', hostname: 'n1' };
+  assert.equal(mode(host), 'bios');
+  assert.equal(mode({ ...host, loader: 'grub' }), 'efi');
+  assert.equal(mode({ ...host, bootMode: 'efi' }), 'efi', 'iPXE under OVMF');
+  assert.equal(mode({ ...host, loader: 'grub', bootMode: 'bios' }), 'bios', 'the named mode wins');
 });
