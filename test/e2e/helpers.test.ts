@@ -7,6 +7,7 @@ import ini from 'ini';
 import { qemuArgs, type MachineSpec } from '../helpers/qemu.ts';
 import { answerFromSerial, standinSays } from '../helpers/standin.ts';
 import { renderIni } from '../helpers/daemon.ts';
+import { preseedFor } from '../helpers/debian-installer.ts';
 import { tomlStatements } from './expect.ts';
 import { connectionsOver } from '../helpers/stream-cut.ts';
 
@@ -86,4 +87,17 @@ test('the stream cutter picks, from `ss -tinH`, only the connections that delive
       );
     }),
   );
+});
+
+test("a Debian host's preseed reports the boot mode it boots in: bios through iPXE, efi through GRUB or when named", () => {
+  const mode = (host: Parameters<typeof preseedFor>[0]): string => {
+    const report = /--post-data '([^']*)'/.exec(preseedFor(host))?.[1];
+    assert.ok(report, 'the early_command posts a report');
+    return (JSON.parse(report) as { 'boot-info': { mode: string } })['boot-info'].mode;
+  };
+  const host = { mac: '52:54:00:aa:bb:cc', hostname: 'n1' };
+  assert.equal(mode(host), 'bios');
+  assert.equal(mode({ ...host, loader: 'grub' }), 'efi');
+  assert.equal(mode({ ...host, bootMode: 'efi' }), 'efi', 'iPXE under OVMF');
+  assert.equal(mode({ ...host, loader: 'grub', bootMode: 'bios' }), 'bios', 'the named mode wins');
 });

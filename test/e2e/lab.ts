@@ -35,6 +35,8 @@ export interface MachineRequest {
   disks?: MachineSpec['disks'];
   /** MACs of more NICs, each on its own tap on the same bridge. */
   moreNicMacs?: string[];
+  /** Guest memory; default: qemuArgs' 512 MiB (Debian's installer wants 1024). */
+  memoryMiB?: number;
 }
 
 /** The LAN behind a DHCP relay (addFarLanBehindRelay): the relay routes between it and the boot LAN. */

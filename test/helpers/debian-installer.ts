@@ -21,6 +21,8 @@ export interface DebianHost {
   hostname: string;
   /** The host's [host] loader: grub for Debian's signed shim → GRUB chain (Secure Boot); empty: [boot] loader (iPXE). */
   loader?: 'grub';
+  /** The boot mode its webhook report names; default: efi with the grub loader, else bios. */
+  bootMode?: 'bios' | 'efi';
 }
 
 /**
@@ -29,7 +31,7 @@ export interface DebianHost {
  * minimal body the webhook takes from any installer), then powers off.
  */
 export function preseedFor(host: DebianHost): string {
-  const bootMode = host.loader === 'grub' ? 'efi' : 'bios';
+  const bootMode = host.bootMode ?? (host.loader === 'grub' ? 'efi' : 'bios');
   const report = JSON.stringify({
     fqdn: `${host.hostname}.lab.example`,
     'network-interfaces': [{ mac: '{{mac}}' }],
