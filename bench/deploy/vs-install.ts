@@ -18,7 +18,7 @@ import { firmwareFiles, qemuBinary, type Machine } from '../../test/helpers/qemu
 import { buildStandin, standinTools } from '../../test/helpers/standin.ts';
 import { agentBuildTools, buildAgentImage, installAgentImage } from '../../test/helpers/agent-image.ts';
 import { buildDeployDiskImage, DEPLOYED_MARKER, deployDiskImageTools } from '../../test/helpers/deploy-disk-image.ts';
-import { debianInstallerFiles, debianNetbootTree, debianProfile, preseedFor, type DebianHost } from '../../test/helpers/debian-installer.ts';
+import { debianDhcpSection, debianInstallerFiles, debianNetbootTree, debianProfile, preseedFor, type DebianHost } from '../../test/helpers/debian-installer.ts';
 import { addAssetWithCli } from '../../test/helpers/standin-iso.ts';
 import type { PxeEvent, PxePilot } from '../../test/helpers/daemon.ts';
 import type { HostSection } from '../../test/helpers/daemon.ts';
@@ -204,15 +204,7 @@ async function main(): Promise<void> {
     // d-i stops at "Name server addresses" without [dhcp] dns and asks about a missing default route
     // without [dhcp] router, even at priority critical; nothing need answer at either address.
     extraSections: {
-      dhcp: {
-        mode: 'server',
-        range_start: lan.rangeStart,
-        range_end: lan.rangeEnd,
-        netmask: lan.netmask,
-        lease_time: 600,
-        dns: lan.server,
-        router: lan.router,
-      },
+      dhcp: debianDhcpSection(lan.server, lan.router),
     },
     extraHosts: [
       ...Array.from({ length: runs }, (_, k) => deployHost(k + 1)),

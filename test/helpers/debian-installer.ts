@@ -50,6 +50,14 @@ export function preseedFor(host: DebianHost): string {
   ].join('\n');
 }
 
+/**
+ * [dhcp] for a lab LAN that d-i boots on: server mode with a name server and a router, since d-i
+ * stops to ask for either when DHCP gives none (even at priority critical); nothing need answer.
+ */
+export function debianDhcpSection(dns: string, router: string): Record<string, string | number> {
+  return { mode: 'server', range_start: lan.rangeStart, range_end: lan.rangeEnd, netmask: lan.netmask, lease_time: 600, dns, router };
+}
+
 export interface DebianPilotSetup {
   hosts: DebianHost[];
   /** [dhcp] dns; an address inside the lab (nothing need answer there: d-i only has to be given one). */
@@ -88,15 +96,7 @@ export async function startDebianPilot(lab: BootLab, setup: DebianPilotSetup): P
       // d-i's preseed fetch cannot check pxe-pilot's self-signed certificate: plain HTTP on a lab VLAN.
       https: { enabled: false },
       tftp: { enabled: true, port: 69, root: '/usr/lib/ipxe' },
-      dhcp: {
-        mode: 'server',
-        range_start: lan.rangeStart,
-        range_end: lan.rangeEnd,
-        netmask: lan.netmask,
-        lease_time: 600,
-        dns: setup.dns,
-        router: setup.router,
-      },
+      dhcp: debianDhcpSection(setup.dns, setup.router),
       boot: { bios: 'undionly.kpxe', uefi_x64: 'snponly.efi', default_action: 'menu', unknown: 'menu', menu_default: 'local', menu_timeout: 3 },
       answers: { dir: answers },
       assets: { dir: assets },
