@@ -26,7 +26,8 @@ export type HostFields = Partial<Omit<HostEntry, 'mac' | 'vars'>> & { vars?: Rec
 export function hostEntry(mac: string, fields: HostFields = {}): HostEntry {
   const { vars = {}, ...written } = fields;
   const entry: HostEntry = { mac, ...defaultsOf(HOST_KEYS), ...written, vars: {} };
-  for (const [key, value] of Object.entries(written)) if (value) entry.vars[key] = String(value);
+  // Parsed values (install_disk's choice) are no template text: as in the profile, they stay out of vars.
+  for (const [key, value] of Object.entries(written)) if (value && typeof value !== 'object') entry.vars[key] = String(value);
   Object.assign(entry.vars, vars);
   return entry;
 }
