@@ -4,7 +4,7 @@
 // Prints one JSON line: every machine's phases and the wall time of the whole storm.
 import { AddressBatcher } from '../../src/probe/address.ts';
 import { DhcpClientPort } from '../../src/probe/dhcp-client.ts';
-import { runProbe, type ArchName, type ProbeResult } from '../../src/probe/probe.ts';
+import { runProbe, type ArchName, type ProbePhase, type ProbeResult } from '../../src/probe/probe.ts';
 
 export interface StormClientsInput {
   machines: number;
@@ -20,7 +20,12 @@ export interface StormClientsInput {
 
 export interface StormClientsOutput {
   wallMs: number;
-  results: Pick<ProbeResult, 'ok' | 'mac' | 'ip' | 'failure' | 'totalMs' | 'phases'>[];
+  results: (Pick<ProbeResult, 'ok' | 'mac' | 'ip' | 'failure' | 'totalMs'> & { phases: StormPhase[] })[];
+}
+
+/** A machine's phase and when it ended, in ms since the storm began (so phases can be overlaid). */
+export interface StormPhase extends ProbePhase {
+  endMs?: number;
 }
 
 export function stormMac(tag: number, i: number): string {
@@ -32,6 +37,7 @@ async function main(): Promise<void> {
   const port = await DhcpClientPort.open(input.interface);
   const addressBatcher = new AddressBatcher();
   const started = performance.now();
+  const endedAt = new WeakMap<ProbePhase, number>();
   const runs: Promise<ProbeResult>[] = [];
   for (let i = 0; i < input.machines; i++) {
     const delay = input.machines > 1 ? (input.spreadMs * i) / (input.machines - 1) : 0;
@@ -49,6 +55,7 @@ async function main(): Promise<void> {
           dhcpRetryMs: [2000, 4000, 8000, 16000],
           tftpTimeoutMs: 2000,
           httpIdleTimeoutMs: 60_000,
+          onPhase: (p) => endedAt.set(p, performance.now() - started),
         }),
       ),
     );
@@ -64,7 +71,7 @@ async function main(): Promise<void> {
       ...(r.ip ? { ip: r.ip } : {}),
       ...(r.failure ? { failure: r.failure } : {}),
       totalMs: r.totalMs,
-      phases: r.phases.map((p) => ({ ...p, detail: p.ok ? '' : p.detail })),
+      phases: r.phases.map((p) => ({ ...p, detail: p.ok ? '' : p.detail, endMs: endedAt.get(p) })),
     })),
   };
   process.stdout.write(JSON.stringify(output) + '\n');

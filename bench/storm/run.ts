@@ -4,6 +4,7 @@
 // (HTTP) serving the same files, in the same run. Not a test: prints a Markdown table.
 //   sudo node --import tsx bench/storm/run.ts [--machines 100,500] [--targets pilot-server,pilot-proxy,dnsmasq-nginx]
 //        [--kernel-mb 10] [--initrd-mb 40] [--arch efi64] [--spread-ms 0] [--timeout 600] [--json FILE]
+//        [--server-tcp-wmem "MIN DEFAULT MAX"]   (net.ipv4.tcp_wmem in the servers' namespace only)
 // Everything runs in namespaces it makes and deletes (also on failure); it ends only the
 // processes it started, by pid; each storm is bounded by --timeout seconds.
 import { dnsmasqArgv } from '../../test/helpers/dnsmasq.ts';
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     'spread-ms': { type: 'string', default: '0' },
     timeout: { type: 'string', default: '600' },
     json: { type: 'string' },
+    'server-tcp-wmem': { type: 'string' },
   },
 });
 
@@ -51,6 +53,8 @@ const kernelBytes = Math.round(Number(values['kernel-mb']) * 1024 * 1024);
 const initrdBytes = Math.round(Number(values['initrd-mb']) * 1024 * 1024);
 if (!(kernelBytes > 0 && initrdBytes > 0)) usage('--kernel-mb and --initrd-mb: positive sizes');
 const spreadMs = Number(values['spread-ms']);
+const serverTcpWmem = values['server-tcp-wmem'];
+if (serverTcpWmem !== undefined && !/^\d+ \d+ \d+$/.test(serverTcpWmem)) usage('--server-tcp-wmem: three byte counts, "MIN DEFAULT MAX"');
 const timeoutMs = Number(values.timeout) * 1000;
 if (process.getuid?.() !== 0) usage('run as root: the storm needs network namespaces');
 
@@ -67,9 +71,43 @@ interface StormResult {
   ok: number;
   failures: { phase: string; reason: string }[];
   phases: Record<string, PhaseStats>;
+  /** The HTTP downloads seen together (phases' end times, from clients.ts): see downloadWindow. */
+  downloads: Record<'kernel' | 'initrd' | 'kernel+initrd', DownloadWindow>;
   /** Peak RSS (VmHWM) of each server process, MB. */
   peakRssMb: Record<string, number>;
+  /** CPU seconds (user + system) each server used during the storm, its children included. */
+  cpuS: Record<string, number>;
   load: string;
+}
+
+/**
+ * A download phase across all machines: from the first request to the last byte, how many
+ * downloads ran at once on average, and the aggregate rate. A phase's per-machine time grows
+ * with how many machines download at once, which the earlier phases decide (a slower TFTP
+ * spreads the machines out): the aggregate rate compares the HTTP servers, the p50 does not.
+ */
+interface DownloadWindow {
+  windowMs: number;
+  meanAtOnce: number;
+  mbPerS: number;
+}
+
+function downloadWindow(results: StormClientsOutput['results'], names: string[]): DownloadWindow {
+  let first = Infinity;
+  let last = -Infinity;
+  let busyMs = 0;
+  let bytes = 0;
+  for (const r of results) {
+    for (const p of r.phases) {
+      if (!p.ok || !names.includes(p.name) || p.endMs === undefined) continue;
+      first = Math.min(first, p.endMs - p.ms);
+      last = Math.max(last, p.endMs);
+      busyMs += p.ms;
+      bytes += p.bytes ?? 0;
+    }
+  }
+  const windowMs = last - first;
+  return windowMs > 0 ? { windowMs, meanAtOnce: busyMs / windowMs, mbPerS: bytes / 1e6 / (windowMs / 1000) } : { windowMs: NaN, meanAtOnce: NaN, mbPerS: NaN };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -86,6 +124,17 @@ function vmHwmMb(pid: number | undefined): number {
     return line ? Number(line.split(/\s+/)[1]) / 1024 : NaN;
   } catch {
     return NaN;
+  }
+}
+
+/** utime + stime of a process, in seconds (fields 14 and 15 of /proc/PID/stat, after the name). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
   }
 }
 
@@ -219,6 +268,8 @@ async function storm(target: Target, machines: number, macTag: number, files: { 
       ['sysctl', '-qw', 'net.ipv4.neigh.default.gc_thresh1=8192', 'net.ipv4.neigh.default.gc_thresh2=16384', 'net.ipv4.neigh.default.gc_thresh3=32768'],
       { allowFail: true },
     );
+    // The servers' send buffers (per namespace since Linux 4.15), to see what they cost the storm.
+    if (serverTcpWmem !== undefined) await lab.exec('lan', ['sysctl', '-qw', `net.ipv4.tcp_wmem=${serverTcpWmem}`]);
     const servers: Record<string, ChildProcess> = {};
     if (target === 'dnsmasq-nginx') {
       servers.dnsmasq = await startDnsmasq(lab, dir, files.tftpRoot);
@@ -238,11 +289,16 @@ async function storm(target: Target, machines: number, macTag: number, files: { 
     const exited = new Promise<number | null>((resolve) => clients.once('exit', (code) => resolve(code)));
     // Peak RSS is read while the servers still run (VmHWM is gone once they exit).
     const peakRssMb: Record<string, number> = {};
+    const cpuS: Record<string, number> = {};
+    const cpuAtStart: Record<string, number> = {};
+    const serverPids = (child: ChildProcess): number[] => (child.pid === undefined ? [] : [child.pid, ...childPids(child.pid)]);
+    const serverCpu = (child: ChildProcess): number => serverPids(child).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    for (const [name, child] of Object.entries(servers)) cpuAtStart[name] = serverCpu(child);
     const sampleRss = (): void => {
       for (const [name, child] of Object.entries(servers)) {
-        const pids: number[] = child.pid === undefined ? [] : [child.pid, ...childPids(child.pid)];
-        const mb = pids.reduce((sum: number, pid) => sum + (vmHwmMb(pid) || 0), 0);
+        const mb = serverPids(child).reduce((sum: number, pid) => sum + (vmHwmMb(pid) || 0), 0);
         peakRssMb[name] = Math.max(peakRssMb[name] ?? 0, mb);
+        cpuS[name] = serverCpu(child) - (cpuAtStart[name] ?? 0);
       }
     };
     const sampler = setInterval(sampleRss, 500);
@@ -280,7 +336,13 @@ async function storm(target: Target, machines: number, macTag: number, files: { 
       ok: output.results.filter((r) => r.ok).length,
       failures: output.results.filter((r) => !r.ok).map((r) => r.failure!),
       phases,
+      downloads: {
+        kernel: downloadWindow(output.results, ['kernel']),
+        initrd: downloadWindow(output.results, ['initrd']),
+        'kernel+initrd': downloadWindow(output.results, ['kernel', 'initrd']),
+      },
       peakRssMb,
+      cpuS,
       load,
     };
   } finally {
@@ -309,6 +371,18 @@ function table(results: StormResult[]): string {
       `| ${r.target} | ${r.machines} | ${fmtMs(r.wallMs)} | ${r.ok} / ${r.failures.length} | ${rss} | ${present.map((n) => (r.phases[n] ? `${fmtMs(r.phases[n].p50)} / ${fmtMs(r.phases[n].p99)}` : '–')).join(' | ')} |`,
     );
   }
+  lines.push(
+    '',
+    '| target | N | server CPU | kernel: window, at once, aggregate | initrd: window, at once, aggregate | kernel + initrd: window, at once, aggregate |',
+    '|---|---|---|---|---|---|',
+  );
+  for (const r of results) {
+    const cpu = Object.entries(r.cpuS)
+      .map(([name, s]) => `${name} ${s.toFixed(1)} s`)
+      .join(', ');
+    const w = (d: DownloadWindow): string => `${fmtMs(d.windowMs)}, ${d.meanAtOnce.toFixed(0)}, ${Math.round(d.mbPerS)} MB/s`;
+    lines.push(`| ${r.target} | ${r.machines} | ${cpu} | ${w(r.downloads.kernel)} | ${w(r.downloads.initrd)} | ${w(r.downloads['kernel+initrd'])} |`);
+  }
   return lines.join('\n');
 }
 
@@ -333,14 +407,19 @@ async function main(): Promise<void> {
         const r = await storm(target, machines, macTag++, files);
         results.push(r);
         const reasons = [...new Set(r.failures.map((f) => `${f.phase}: ${f.reason}`))].slice(0, 3);
-        process.stderr.write(`${fmtMs(r.wallMs)}, ${r.ok} ok, ${r.failures.length} failed${reasons.length ? ` (${reasons.join('; ')})` : ''}; ${r.load}\n`);
+        const initrd = r.downloads.initrd;
+        process.stderr.write(
+          `${fmtMs(r.wallMs)}, ${r.ok} ok, ${r.failures.length} failed${reasons.length ? ` (${reasons.join('; ')})` : ''}; ` +
+            `initrds ${Math.round(initrd.mbPerS)} MB/s over ${fmtMs(initrd.windowMs)}, ${initrd.meanAtOnce.toFixed(0)} at once; ${r.load}\n`,
+        );
       }
     }
   } finally {
     rmSync(filesDir, { recursive: true, force: true });
   }
   process.stdout.write(
-    `\n${arch}, kernel ${values['kernel-mb']} MB + initrd ${values['initrd-mb']} MB per machine, spread ${spreadMs} ms\n\n${table(results)}\n`,
+    `\n${arch}, kernel ${values['kernel-mb']} MB + initrd ${values['initrd-mb']} MB per machine, spread ${spreadMs} ms` +
+      `${serverTcpWmem ? `, servers' tcp_wmem ${serverTcpWmem}` : ''}\n\n${table(results)}\n`,
   );
   if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2));
 }
