@@ -106,7 +106,7 @@ export function nodeReinstall(context: CommandContext<DaemonValues & { profile?:
   return nodeRequest(context, 'POST', '/reinstall', profile ? { profile } : {});
 }
 
-const ENROL_ACTIONS = ['install', 'local', 'menu', 'inspect', 'wipe'];
+const ENROL_ACTIONS = ['install', 'deploy', 'local', 'menu', 'inspect', 'wipe'];
 
 /** The --net-* flags of `nodes enrol`, by the enrolment's field (netAddress…). */
 const NET_FLAGS = Object.fromEntries(Object.entries(NETWORK_KEYS).map(([field, key]) => [field, key.replace('_', '-')])) as Record<NetworkField, string>;
@@ -146,7 +146,8 @@ export function nodeEnrol(context: CommandContext<EnrolValues>): Promise<number>
   if (profile !== undefined && !/^[^/\s]+\/[^/\s]+$/.test(profile))
     throw new UsageError(`--profile must be <product>/<version>, e.g. proxmox-ve/9.1-1, not ${JSON.stringify(profile)}`);
   if (action === 'install' && profile === undefined) throw new UsageError('enrol with --action install (the default) needs --profile P, the image to install');
-  if (install && action !== 'install') throw new UsageError(`--install arms an install, but --action is ${action}`);
+  if (action === 'deploy' && profile === undefined) throw new UsageError('enrol with --action deploy needs --profile P, the disk image to deploy');
+  if (install && action !== 'install' && action !== 'deploy') throw new UsageError(`--install arms an install or a deploy, but --action is ${action}`);
   if (createBmcUser && bmc) throw new UsageError('give --bmc or --create-bmc-user, not both: the created user sets the bmc');
   const { network, installDisk } = enrolDeployKeys(context.values);
   return nodeRequest(context, 'PUT', '/enrolment', {

@@ -246,7 +246,7 @@ Re-running an import is safe: machines already there keep their state.`,
     options: {
       hostname: { type: 'string', value: 'H', help: 'its host name (required)' },
       profile: { type: 'string', value: 'P', help: 'the image to install (product/version); required for --action install' },
-      action: { type: 'string', value: 'A', help: 'install (default), local, menu, inspect or wipe' },
+      action: { type: 'string', value: 'A', help: 'install (default), deploy (the profile a disk image), local, menu, inspect or wipe' },
       bmc: { type: 'string', value: 'URL', help: 'its BMC, e.g. ipmi://10.0.0.5 or redfish://bmc1.lab.example' },
       install: { type: 'boolean', help: 'also arm the install now, as `nodes reinstall` does' },
       'create-bmc-user': {

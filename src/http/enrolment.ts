@@ -18,7 +18,9 @@ import { badRequest, notFound } from './errors.ts';
 import { routeMac } from './request.ts';
 
 /** The actions an operator can enrol a machine with. */
-export const ENROL_ACTIONS = ['install', 'local', 'menu', 'inspect', 'wipe'] as const;
+export const ENROL_ACTIONS = ['install', 'deploy', 'local', 'menu', 'inspect', 'wipe'] as const;
+/** The actions that arm something with the profile: an install, or a disk image's deploy. */
+const ARMING_ACTIONS: readonly EnrolAction[] = ['install', 'deploy'];
 export type EnrolAction = (typeof ENROL_ACTIONS)[number];
 
 export interface EnrolmentRequest {
@@ -53,8 +55,9 @@ export function parseEnrolmentRequest(body: unknown): { ok: true; value: Enrolme
   const enrolAction = chosen as EnrolAction;
   const image = typeof profile === 'string' ? profile : null;
   if (enrolAction === 'install' && image === null) return no('action install needs a profile (the image to install)');
+  if (enrolAction === 'deploy' && image === null) return no('action deploy needs a profile (the disk image to deploy)');
   if (install !== undefined && typeof install !== 'boolean') return no('install must be true or false');
-  if (install === true && enrolAction !== 'install') return no(`install: true arms an install, but the action is ${enrolAction}`);
+  if (install === true && !ARMING_ACTIONS.includes(enrolAction)) return no(`install: true arms an install or a deploy, but the action is ${enrolAction}`);
   let bmcUrl: string | null = null;
   if (bmc !== undefined && bmc !== null) {
     if (typeof bmc !== 'string') return no('bmc must be a BMC URL such as ipmi://10.0.0.5 or redfish://bmc1.lab.example');
@@ -128,7 +131,13 @@ export function enrolmentRoutes(router: Router, deps: HttpDeps, { admin, nodeDet
     if (!node) throw notFound(`no node ${mac}: it has not booted from us`);
     const { assets } = deps.profile();
     // A typo here would only show at the machine's console; refuse it now.
-    if (request.profile !== null && !deps.catalogue.find(assets.dir, request.profile)) {
+    if (request.action === 'deploy' && request.profile !== null && !deps.catalogue.findDiskImage?.(assets.dir, request.profile)) {
+      const have = (deps.catalogue.diskImages?.(assets.dir) ?? []).map((i) => i.profile);
+      throw badRequest(
+        `enrolment: action deploy needs a disk image; ${request.profile} is none under ${assets.dir} (disk images: ${have.join(', ') || 'none'})`,
+      );
+    }
+    if (request.action !== 'deploy' && request.profile !== null && !deps.catalogue.find(assets.dir, request.profile)) {
       const have = deps.catalogue.images(assets.dir).map((i) => i.profile);
       throw badRequest(`enrolment: no install image ${request.profile} under ${assets.dir} (available: ${have.join(', ') || 'none'})`);
     }
@@ -155,7 +164,7 @@ export function enrolmentRoutes(router: Router, deps: HttpDeps, { admin, nodeDet
     if (request.install) {
       const armed = nextState({ kind: 'reinstall-armed', profile: request.profile }, deps.store.getNode(mac));
       if (armed.change) await deps.store.applyChange(mac, armed.change);
-      recordAdmin(ctx, mac, 'armed', `install armed by admin with the enrolment, profile ${request.profile}: ${armed.reason}`);
+      recordAdmin(ctx, mac, 'armed', `${request.action} armed by admin with the enrolment, profile ${request.profile}: ${armed.reason}`);
     }
     ctx.body = nodeDetail(mac);
   });

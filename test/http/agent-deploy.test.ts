@@ -174,4 +174,26 @@ describe('deploying a disk image', () => {
     assert.equal(result.status, 409);
     assert.equal(store.getNode(BIG)?.state, 'installed');
   });
+
+  test('an enrolment with action deploy and install: true arms its disk image, which the next boot deploys; a profile that is no disk image is refused', async () => {
+    const ENROLLED = '52:54:00:de:00:05';
+    store.ensureNode(ENROLLED);
+    await store.setInventory(ENROLLED, testInventory({}), `inspected-${Date.now()}`);
+    const enrol = (body: unknown) =>
+      fetch(`${base}/nodes/${ENROLLED}/enrolment`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const refused = await enrol({ hostname: 'web5', action: 'deploy', profile: 'nope/1', install: true });
+    assert.equal(refused.status, 400);
+    assert.match(((await refused.json()) as { error: string }).error, /action deploy needs a disk image; nope\/1 is none under .*\(disk images: cloud\/1/);
+    assert.equal(store.getNode(ENROLLED)?.state, 'seen', 'a refusal arms nothing');
+
+    const enrolled = await enrol({ hostname: 'web5', action: 'deploy', profile: 'cloud/1', install: true });
+    assert.equal(enrolled.status, 200, await enrolled.clone().text());
+    assert.equal(store.getNode(ENROLLED)?.state, 'install-pending');
+    const script = await boot(ENROLLED);
+    assert.match(script, /pxe_pilot\.mode=deploy/);
+    const plan = await fetch(`${base}/agent/${ENROLLED}/deploy`, as(tokenIn(script)));
+    assert.equal(plan.status, 200, await plan.clone().text());
+    assert.match(((await plan.json()) as { url: string }).url, /\/assets\/cloud\/1\//);
+    assert.equal(store.getNode(ENROLLED)?.state, 'installing', 'the plan consumed the enrolment’s deploy');
+  });
 });

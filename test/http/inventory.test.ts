@@ -252,11 +252,11 @@ describe('enrolment through the API and the CLI', () => {
     const cases: [unknown, RegExp][] = [
       [{ profile: 'proxmox-ve/9.1-1' }, /hostname must be a host name/],
       [{ hostname: 'bad name!', profile: 'proxmox-ve/9.1-1' }, /hostname must be a host name/],
-      [{ hostname: 'h1', profile: 'proxmox-ve/9.1-1', action: 'explode' }, /action must be one of install, local, menu, inspect/],
+      [{ hostname: 'h1', profile: 'proxmox-ve/9.1-1', action: 'explode' }, /action must be one of install, deploy, local, menu, inspect, wipe/],
       [{ hostname: 'h1' }, /action install needs a profile/],
       [{ hostname: 'h1', profile: 'debian/99' }, /no install image debian\/99 under .* \(available: proxmox-ve\/9\.1-1\)/],
       [{ hostname: 'h1', profile: 'proxmox-ve/9.1-1', bmc: 'telnet://x' }, /bmc: /],
-      [{ hostname: 'h1', action: 'local', install: true }, /install: true arms an install, but the action is local/],
+      [{ hostname: 'h1', action: 'local', install: true }, /install: true arms an install or a deploy, but the action is local/],
       [{ hostname: 'h1', profile: 'proxmox-ve/9.1-1', colour: 'red' }, /unknown key "colour"/],
       ['[1, 2]', /expected a JSON object/],
       ['{"hostname":', /not valid JSON/],

@@ -4,7 +4,7 @@ import { h, api, page, ago, size, stateBadge, table, confirmed } from './ui.js';
 
 // Every node state (src/boot/lifecycle.ts NODE_LIFECYCLES), in the order a machine goes through them.
 const STATES = ['seen', 'install-pending', 'installing', 'installed', 'deploy-failed', 'wipe-pending', 'wiping'];
-const ACTIONS = ['install', 'local', 'menu', 'inspect', 'wipe'];
+const ACTIONS = ['install', 'deploy', 'local', 'menu', 'inspect', 'wipe'];
 let machineFilter = { text: '', state: '' };
 const selected = new Set();
 
