@@ -19,7 +19,7 @@ import { matchRule, parseInstallDisk, type InstallDiskChoice, type MenuSpec, typ
 
 export type HostActionName = 'install' | 'deploy' | 'local' | 'menu' | 'inspect' | 'wipe';
 
-/** A [host] section as the policy reads it (by MAC, serial or UUID); the net_* keys only by MAC. */
+/** A [host] section as the policy reads it (by MAC, serial or UUID). */
 export interface HostSettings extends NetworkKeys {
   action: HostActionName;
   profile: string;

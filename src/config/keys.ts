@@ -292,7 +292,21 @@ export const MENU_KEYS = {
 };
 
 /** The keys a [host serial:X] / [host uuid:U] section may have: what boots, never DHCP-time choices (those stay keyed by MAC). */
-export const IDENTITY_HOST_KEYS = ['hostname', 'action', 'profile', 'cmdline', 'inspect_first'] as const;
+// A deploy's keys too: a deploy follows the agent's inventory, so the serial or UUID is known by then.
+export const IDENTITY_HOST_KEYS = [
+  'hostname',
+  'action',
+  'profile',
+  'cmdline',
+  'inspect_first',
+  'install_disk',
+  'net_address',
+  'net_gateway',
+  'net_dns',
+  'net_bond',
+  'net_vlan',
+  'net_mtu',
+] as const;
 
 /** A scope's name: letters, digits, - and _ (a dot would split the INI section name). */
 export const SCOPE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;

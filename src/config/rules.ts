@@ -228,9 +228,9 @@ export function readIdentityHosts(doc: Raw, p: Profile, v: RuleProblemSink): voi
         v.problem(section, k, raw[k], `unknown key; [host ${kind}:…] takes ${IDENTITY_HOST_KEYS.join(', ')}`);
     }
     const defaults = defaultsOf(HOST_KEYS);
-    const entry = {
+    const entry: IdentityHost = {
       section: `host ${kind}:${kind === 'uuid' ? key.slice(5) : written}`,
-      action: p.boot.defaultAction as IdentityHost['action'],
+      action: p.boot.defaultAction,
       profile: '',
       hostname: '',
       cmdline: '',
@@ -240,6 +240,8 @@ export function readIdentityHosts(doc: Raw, p: Profile, v: RuleProblemSink): voi
     v.readKeys(raw, section, keys, entry);
     if ((entry.action === 'install' || entry.action === 'deploy') && !entry.profile && raw.profile === undefined)
       v.problem(section, 'profile', '', 'action = install needs a profile, such as proxmox-ve/9.1-1');
+    const network = readNetworkKeys(entry);
+    if (!network.ok) v.problem(section, network.key, entry[network.field] ?? '', network.reason);
     p.identityHosts.set(key, entry);
   }
 }

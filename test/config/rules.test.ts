@@ -176,6 +176,39 @@ install_disk = biggest
   );
 });
 
+test('[host serial:X] takes a deploy’s keys (install_disk, net_*): the serial is known once the agent has reported; a wrong one is refused, named', () => {
+  const p = parse(`
+[host serial:RR-0042]
+action = deploy
+profile = debian-cloud/12
+install_disk = largest
+net_bond = eno1, eno2
+net_vlan = 42
+net_address = 10.0.1.21/24
+`);
+  const bySerial = p.identityHosts.get('serial:rr-0042');
+  assert.deepEqual(bySerial?.installDisk, { kind: 'largest' });
+  assert.equal(bySerial?.netVlan, '42');
+  assert.equal(bySerial?.netAddress, '10.0.1.21/24');
+  assert.equal(bySerial?.netBond, 'eno1, eno2');
+  const lines = problems(`
+[host serial:RR-0043]
+action = local
+net_vlan = 5000
+[host uuid:78563412BC9AF0DE1122334455667788]
+action = local
+install_disk = biggest
+`);
+  assert.ok(
+    lines.some((l) => l.startsWith(`${FILE}: [host serial:RR-0043] net_vlan = "5000":`)),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((l) => l.includes('install_disk = "biggest"')),
+    lines.join('\n'),
+  );
+});
+
 test('[host serial:X] and [host uuid:U] select what boots; DHCP-time and power keys in them are refused, named', () => {
   const p = parse(`
 [host serial:RR-0042]
