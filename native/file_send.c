@@ -18,14 +18,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 #include "napi_throw.h"
@@ -35,12 +32,6 @@
 #define SEND_BUDGET (4 * 1024 * 1024)
 // Linux sends at most this much per sendfile call anyway.
 #define SENDFILE_MAX 0x7ffff000
-// Bytes queued in the socket but not yet sent that still count as room (TCP_NOTSENT_LOWAT). Without
-// it the kernel grows each socket's buffer up to tcp_wmem's maximum (4 MiB) of file pages waiting
-// behind the congestion window; hundreds of downloads at once then reach tcp_mem's pressure mark
-// and every connection slows (the storm's initrd phase, docs/benchmarks.md). What is in flight is
-// not limited, so a long or fast link keeps its full window.
-#define NOTSENT_LOWAT (512 * 1024)
 
 typedef struct {
   uv_poll_t poll;
@@ -190,9 +181,6 @@ static napi_value js_start(napi_env env, napi_callback_info info) {
     free(t);
     return throw_errno(env, "dup", err);
   }
-  // Best effort: a socket that is not TCP (a test's socketpair) simply keeps its buffer.
-  int lowat = NOTSENT_LOWAT;
-  (void)setsockopt(t->sock, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
   t->file = file_fd;
   t->offset = offset;
   t->remaining = length;
