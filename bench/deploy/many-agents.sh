@@ -21,6 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
+. bench/lib/loopback-profile.sh
 ROUNDS=3
 CLIENTS=50
 KEEP=0
@@ -68,27 +69,7 @@ case "$fs" in tmpfs | ramfs) echo "tmp/ is on $fs: the image must be on a disk" 
 echo "load before: $(uptime)"
 echo "disk: $(df -h --output=source,avail "$repo/tmp" | tail -1)"
 
-cat > "$work/pxe-pilot.ini" <<INI
-[server]
-address = 127.0.0.1
-state_dir = $work/state
-log_level = warn
-[http]
-port = $PORT
-bind = 127.0.0.1
-[https]
-enabled = false
-[tftp]
-enabled = false
-[dhcp]
-mode = off
-[boot]
-unknown = local
-[assets]
-dir = $keepdir/assets
-[answers]
-dir = $work/answers
-INI
+loopback_profile "$work/state" "$PORT" "$keepdir/assets" "$work/answers" > "$work/pxe-pilot.ini"
 
 # The image: a partition table's signature and random bytes through zstd (incompressible, so the .zst is the size asked for), added
 # as the deploy agent's image is. Made once; --keep keeps it with its manifest for the next run.

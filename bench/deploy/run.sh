@@ -27,6 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
+. bench/lib/loopback-profile.sh
 RUNS=5
 KEEP=0
 for a in "$@"; do
@@ -96,27 +97,7 @@ fi
 raw_sha=$(cat "$keepdir/raw-sha256")
 
 # The server: pxe-pilot on a temporary profile, loopback only, DHCP and TFTP off.
-cat > "$work/pxe-pilot.ini" <<INI
-[server]
-address = 127.0.0.1
-state_dir = $work/state
-log_level = warn
-[http]
-port = $PORT
-bind = 127.0.0.1
-[https]
-enabled = false
-[tftp]
-enabled = false
-[dhcp]
-mode = off
-[boot]
-unknown = local
-[assets]
-dir = $work/assets
-[answers]
-dir = $work/answers
-INI
+loopback_profile "$work/state" "$PORT" "$work/assets" "$work/answers" > "$work/pxe-pilot.ini"
 echo "server: pxe-pilot assets add … --kind disk-image --product bench --version 1"
 npx tsx src/cli.ts assets add "$keepdir/disk.raw.zst" --kind disk-image --product bench --version 1 --config "$work/pxe-pilot.ini" > "$work/assets-add.log" 2>&1 ||
   { cat "$work/assets-add.log" >&2; exit 1; }
