@@ -17,7 +17,9 @@ import { fillHostname } from './inventory-values.ts';
 import { setNetworkKeys, type NetworkKeys } from '../deploy/network-keys.ts';
 import { matchRule, parseInstallDisk, type InstallDiskChoice, type MenuSpec, type RuleSpec } from './rules.ts';
 
-export type HostActionName = 'install' | 'deploy' | 'local' | 'menu' | 'inspect' | 'wipe';
+/** What a [host], a [rule] or an enrolment may ask a machine to do. */
+export const HOST_ACTIONS = ['install', 'deploy', 'local', 'menu', 'inspect', 'wipe'] as const;
+export type HostActionName = (typeof HOST_ACTIONS)[number];
 
 /** A [host] section as the policy reads it (by MAC, serial or UUID). */
 export interface HostSettings extends NetworkKeys {
@@ -184,8 +186,7 @@ function identityHost(
 function fromEnrolment(node: SettingsNode, passedOver: string[]): NodeSettings | null {
   const e = node.enrolment;
   if (!e) return null;
-  const known = ['install', 'deploy', 'local', 'menu', 'inspect', 'wipe'] as const;
-  const action = (known as readonly string[]).includes(e.action) ? e.action : null;
+  const action = (HOST_ACTIONS as readonly string[]).includes(e.action) ? e.action : null;
   const at = new Date(e.enrolledAt).toISOString().replace('.000Z', 'Z');
   const note = action ? '' : `; action ${e.action} is not one this version boots: menu`;
   // Checked when it was enrolled; one this version no longer reads chooses no disk.

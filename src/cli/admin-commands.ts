@@ -7,6 +7,7 @@ import { duration, relativeTime, styleFor, table, type Style } from './format.ts
 import { describeEnrolment, describeInventory } from './node-inventory.ts';
 import { HOSTNAME } from '../config/values.ts';
 import { parseInstallDisk } from '../boot/rules.ts';
+import { HOST_ACTIONS } from '../boot/settings.ts';
 import { NETWORK_KEYS, readNetworkKeys, setNetworkKeys, type NetworkField, type NetworkKeys } from '../deploy/network-keys.ts';
 
 const STATES: readonly string[] = NODE_LIFECYCLES;
@@ -106,7 +107,7 @@ export function nodeReinstall(context: CommandContext<DaemonValues & { profile?:
   return nodeRequest(context, 'POST', '/reinstall', profile ? { profile } : {});
 }
 
-const ENROL_ACTIONS = ['install', 'deploy', 'local', 'menu', 'inspect', 'wipe'];
+const ENROL_ACTIONS: readonly string[] = HOST_ACTIONS;
 
 /** The --net-* flags of `nodes enrol`, by the enrolment's field (netAddress…). */
 const NET_FLAGS = Object.fromEntries(Object.entries(NETWORK_KEYS).map(([field, key]) => [field, key.replace('_', '-')])) as Record<NetworkField, string>;

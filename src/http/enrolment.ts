@@ -6,6 +6,7 @@ import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { PROFILE_NAME } from '../boot/catalogue.ts';
 import { nextState } from '../boot/lifecycle.ts';
+import { HOST_ACTIONS } from '../boot/settings.ts';
 import { formatInstallDisk, parseInstallDisk } from '../boot/rules.ts';
 import { describeNetworkKeys, NETWORK_KEYS, readNetworkJson, type NetworkKeys } from '../deploy/network-keys.ts';
 import type { Enrolment, NodeRecord } from '../boot/ports.ts';
@@ -18,7 +19,7 @@ import { badRequest, notFound } from './errors.ts';
 import { routeMac } from './request.ts';
 
 /** The actions an operator can enrol a machine with. */
-export const ENROL_ACTIONS = ['install', 'deploy', 'local', 'menu', 'inspect', 'wipe'] as const;
+export const ENROL_ACTIONS = HOST_ACTIONS;
 /** The actions that arm something with the profile: an install, or a disk image's deploy. */
 const ARMING_ACTIONS: readonly EnrolAction[] = ['install', 'deploy'];
 export type EnrolAction = (typeof ENROL_ACTIONS)[number];
