@@ -76,6 +76,10 @@ function run(argv: string[], options: { timeoutMs: number; env?: NodeJS.ProcessE
   });
 }
 
+/** A q35 machine with OVMF: its code read-only, its variables in `vars` (a copy of OVMF_VARS_4M.fd). */
+function ovmfMachine(vars: string): string[] {
+  return ['-machine', 'q35', '-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', '-drive', `if=pflash,format=raw,file=${vars}`];
+}
 describe('agent image', { skip }, () => {
   let dir = '';
   let assets = '';
@@ -272,11 +276,7 @@ describe('agent image', { skip }, () => {
     execFileSync('truncate', ['-s', '64M', disk1]);
     execFileSync('truncate', ['-s', '32M', disk2]);
     const vars = join(dir, 'tmp', 'OVMF_VARS.fd');
-    const machine =
-      firmware === 'ovmf'
-        ? (copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars),
-          ['-machine', 'q35', '-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd', '-drive', `if=pflash,format=raw,file=${vars}`])
-        : [];
+    const machine = firmware === 'ovmf' ? (copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', vars), ovmfMachine(vars)) : [];
     const bmc = options.bmc
       ? [
           '-chardev',
@@ -451,12 +451,7 @@ describe('agent image', { skip }, () => {
     const qemu = await run(
       [
         'qemu-system-x86_64',
-        '-machine',
-        'q35',
-        '-drive',
-        'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
-        '-drive',
-        `if=pflash,format=raw,file=${vars}`,
+        ...ovmfMachine(vars),
         '-m',
         '512',
         '-nographic',
